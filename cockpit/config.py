@@ -1,0 +1,476 @@
+"""The config file: TOML in, frozen dataclasses out, every mistake named by file and dotted key.
+
+The shape of the file is a public contract (see config.example.toml). Every field below carries
+its documentation in `meta(...)`; `cockpit init` and the example file are built from the same
+defaults. Secrets never live in the file: `${VAR}` references resolve from the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+APP_NAME = "predictiq-cockpit"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used. `str()` is the whole message an operator needs."""
+
+    def __init__(self, message: str, *, path: str | None = None, key: str | None = None):
+        self.path = path
+        self.key = key
+        where = ""
+        if path and key:
+            where = f"{path}: {key}: "
+        elif path:
+            where = f"{path}: "
+        elif key:
+            where = f"{key}: "
+        super().__init__(where + message)
+
+
+def meta(doc: str, *, min: float | None = None, max: float | None = None, secret: bool = False,
+         choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Field metadata: documentation, numeric range, choices, and whether the value is a secret."""
+    return {"doc": doc, "min": min, "max": max, "secret": secret, "choices": choices}
+
+
+REQUIRED: Any = dataclasses.MISSING
+
+
+@dataclass(frozen=True)
+class KubernetesConfig:
+    """Which cluster, namespace and deployment to watch."""
+
+    context: str = field(default="", metadata=meta("kubeconfig context; empty: the current context"))
+    namespace: str = field(default="default", metadata=meta("namespace of the deployment"))
+    deployment: str = field(default="predictiq-api", metadata=meta("the deployment to watch and act on"))
+    selector: str = field(default="app=predictiq-api", metadata=meta("label selector of its pods"))
+    production_contexts: tuple[str, ...] = field(
+        default=("*prod*",),
+        metadata=meta("glob patterns of context names that are production (shown red; actions need the target typed)"),
+    )
+    kubeconfig: str = field(default="", metadata=meta("kubeconfig path; empty: $KUBECONFIG or ~/.kube/config, as kubectl"))
+    request_timeout_seconds: float = field(default=5.0, metadata=meta("timeout of every Kubernetes API call", min=0.5, max=120))
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    """The PostgreSQL server the API uses."""
+
+    url: str = field(default=REQUIRED, metadata=meta("libpq DSN or URL; use ${DATABASE_URL}", secret=True))
+    app_user: str = field(default="", metadata=meta("role whose idle connections kill-idle may end; empty: the user in url"))
+    app_database: str = field(default="", metadata=meta("database kill-idle is limited to; empty: the database in url"))
+    connect_timeout_seconds: float = field(default=3.0, metadata=meta("connect timeout (libpq raises anything under 2 s to 2 s)", min=1, max=60))
+    statement_timeout_ms: int = field(default=2000, metadata=meta("statement_timeout of the cockpit's session", min=100, max=60000))
+    size_interval_seconds: float = field(default=300.0, metadata=meta("how often to measure the database size (expensive)", min=10, max=86400))
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    """The Redis server in front of the database."""
+
+    url: str = field(default=REQUIRED, metadata=meta("redis:// or rediss:// URL; use ${REDIS_URL}", secret=True))
+    timeout_seconds: float = field(default=2.0, metadata=meta("socket and connect timeout", min=0.1, max=60))
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    """Prometheus metric names the API exposes (the counters' `_total` suffix included)."""
+
+    requests_total: str = field(default="http_requests_total", metadata=meta("counter of requests"))
+    status_label: str = field(default="status", metadata=meta("label holding the HTTP status code"))
+    rate_limited_total: str = field(default="rate_limit_rejections_total", metadata=meta("counter of rate-limit rejections"))
+    latency_histogram: str = field(default="http_request_duration_seconds", metadata=meta("request latency histogram or summary (seconds)"))
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """The HTTP API: health, metrics and the admin cache-warm endpoint."""
+
+    base_url: str = field(default=REQUIRED, metadata=meta("scheme://host[:port] of the API"))
+    health_path: str = field(default="/health", metadata=meta("health check path"))
+    metrics_path: str = field(default="/metrics", metadata=meta("Prometheus metrics path; empty: no metrics"))
+    warm_path: str = field(default="/api/admin/cache/warm", metadata=meta("POST here warms the cache"))
+    token: str = field(default="", metadata=meta("admin token for the warm endpoint; use ${PREDICTIQ_ADMIN_TOKEN}", secret=True))
+    auth_header: str = field(default="", metadata=meta("optional Authorization header value for /health and /metrics; use ${VAR}", secret=True))
+    timeout_seconds: float = field(default=5.0, metadata=meta("timeout of each request", min=0.1, max=120))
+    verify_tls: bool = field(default=True, metadata=meta("verify the API's certificate"))
+    ca_file: str = field(default="", metadata=meta("extra CA bundle to verify the API with; empty: system store"))
+    endpoints: tuple[str, ...] = field(default=(), metadata=meta("paths that must answer 2xx/3xx (checklists)"))
+    metrics: MetricNames = field(default_factory=MetricNames, metadata=meta("metric names"))
+
+
+@dataclass(frozen=True)
+class CertificateConfig:
+    """One TLS endpoint whose certificate is watched."""
+
+    host: str = field(default=REQUIRED, metadata=meta("host name (also the SNI and the name checked)"))
+    port: int = field(default=443, metadata=meta("TCP port", min=1, max=65535))
+    address: str = field(default="", metadata=meta("address to connect to; empty: host"))
+    ca_file: str = field(default="", metadata=meta("CA bundle to verify with; empty: system store"))
+
+
+@dataclass(frozen=True)
+class RefreshConfig:
+    """How often each source is polled."""
+
+    interval_seconds: float = field(default=2.0, metadata=meta("database, cache, API and pod metrics", min=0.2, max=3600))
+    certificates_seconds: float = field(default=300.0, metadata=meta("certificate checks", min=1, max=86400))
+    timeout_seconds: float = field(default=5.0, metadata=meta("a collection slower than this is a failure", min=0.2, max=300))
+    history_minutes: int = field(default=15, metadata=meta("trend history kept for sparklines", min=1, max=240))
+
+
+@dataclass(frozen=True)
+class ThresholdsConfig:
+    """When a number becomes an incident. Names carry their unit."""
+
+    cpu_percent: float = field(default=80.0, metadata=meta("CPU use over limit, deployment-wide, %", min=1, max=1000))
+    memory_percent: float = field(default=90.0, metadata=meta("memory use over limit, any pod, %", min=1, max=1000))
+    cache_hit_rate: float = field(default=0.5, metadata=meta("cache hit rate over the last interval, 0..1", min=0, max=1))
+    slow_query_seconds: float = field(default=1.0, metadata=meta("a query running longer, or a statement mean above", min=0.001, max=86400))
+    idle_connection_seconds: float = field(default=600.0, metadata=meta("idle longer than this counts as idle-over-threshold", min=1, max=864000))
+    cert_warning_days: float = field(default=30.0, metadata=meta("certificate expiring within: P4", min=0, max=3650))
+    cert_critical_days: float = field(default=7.0, metadata=meta("certificate expiring within: P2", min=0, max=3650))
+    connection_warning_percent: float = field(default=80.0, metadata=meta("database connections over max_connections: P2", min=1, max=100))
+    connection_critical_percent: float = field(default=95.0, metadata=meta("database connections over max_connections: P1", min=1, max=100))
+    rate_limited_per_second: float = field(default=1.0, metadata=meta("429 responses per second above which: P3", min=0, max=1e9))
+    error_ratio: float = field(default=0.05, metadata=meta("5xx share of requests above which the error rate counts as raised", min=0, max=1))
+    health_latency_ms: float = field(default=500.0, metadata=meta("/health slower than this counts as degraded", min=1, max=600000))
+
+
+@dataclass(frozen=True)
+class SeverityConfig:
+    """Response time per severity level, from the runbook."""
+
+    p1_minutes: int = field(default=15, metadata=meta("P1 critical: service down, data loss", min=1, max=100000))
+    p2_minutes: int = field(default=60, metadata=meta("P2 high: major feature broken", min=1, max=100000))
+    p3_minutes: int = field(default=240, metadata=meta("P3 medium: minor feature broken", min=1, max=100000))
+    p4_minutes: int = field(default=1440, metadata=meta("P4 low: cosmetic", min=1, max=100000))
+
+
+@dataclass(frozen=True)
+class IncidentsConfig:
+    """Hysteresis of the incident engine."""
+
+    open_after_samples: int = field(default=2, metadata=meta("consecutive breaching samples before an incident opens", min=1, max=100))
+    close_after_samples: int = field(default=3, metadata=meta("consecutive healthy samples before it closes", min=1, max=1000))
+    runbook_path: str = field(default="", metadata=meta("a team's own runbook data file (TOML); empty: the built-in one"))
+
+
+@dataclass(frozen=True)
+class ActionsConfig:
+    """Limits of the actions the cockpit can take."""
+
+    scale_min_replicas: int = field(default=0, metadata=meta("lowest replica count scale accepts (0 needs typing the name)", min=0, max=10000))
+    scale_max_replicas: int = field(default=50, metadata=meta("highest replica count scale accepts", min=1, max=10000))
+    timeout_seconds: float = field(default=15.0, metadata=meta("timeout of one action's execution", min=1, max=600))
+    rollout_timeout_seconds: float = field(default=300.0, metadata=meta("how long rollout progress is followed", min=5, max=7200))
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the audit trail is written."""
+
+    path: str = field(default="", metadata=meta("JSON-lines audit log; empty: the XDG state dir"))
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """Backup verification for the checklists."""
+
+    directory: str = field(default="", metadata=meta("directory of pg_dump -Fc files; empty: not checked"))
+    max_age_hours: float = field(default=26.0, metadata=meta("the newest dump must be younger than this", min=0.1, max=8760))
+    pattern: str = field(default="*.dump", metadata=meta("glob of dump files"))
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """A critical URL for the quick reference."""
+
+    name: str = field(default=REQUIRED, metadata=meta("what it is: Production API, Grafana, ..."))
+    url: str = field(default=REQUIRED, metadata=meta("where it is"))
+
+
+@dataclass(frozen=True)
+class ContactConfig:
+    """An emergency contact for the quick reference."""
+
+    role: str = field(default=REQUIRED, metadata=meta("On-Call Engineer, DevOps Lead, ..."))
+    name: str = field(default="", metadata=meta("who"))
+    phone: str = field(default="", metadata=meta("how to reach them"))
+
+
+@dataclass(frozen=True)
+class ChecklistsConfig:
+    """Where checklists come from."""
+
+    path: str = field(default="", metadata=meta("a team's own checklists data file (TOML); empty: the built-in one"))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole config. A section left out is None: its pane says "not configured"."""
+
+    read_only: bool = field(default=False, metadata=meta("monitor mode: no action can run"))
+    kubernetes: KubernetesConfig | None = field(default=None, metadata=meta("Kubernetes"))
+    database: DatabaseConfig | None = field(default=None, metadata=meta("PostgreSQL"))
+    cache: CacheConfig | None = field(default=None, metadata=meta("Redis"))
+    api: ApiConfig | None = field(default=None, metadata=meta("the HTTP API"))
+    certificates: tuple[CertificateConfig, ...] = field(default=(), metadata=meta("TLS endpoints"))
+    refresh: RefreshConfig = field(default_factory=RefreshConfig, metadata=meta("refresh"))
+    thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig, metadata=meta("thresholds"))
+    severity: SeverityConfig = field(default_factory=SeverityConfig, metadata=meta("severity"))
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig, metadata=meta("incidents"))
+    actions: ActionsConfig = field(default_factory=ActionsConfig, metadata=meta("actions"))
+    audit: AuditConfig = field(default_factory=AuditConfig, metadata=meta("audit"))
+    backup: BackupConfig = field(default_factory=BackupConfig, metadata=meta("backup"))
+    checklists: ChecklistsConfig = field(default_factory=ChecklistsConfig, metadata=meta("checklists"))
+    links: tuple[LinkConfig, ...] = field(default=(), metadata=meta("critical URLs"))
+    contacts: tuple[ContactConfig, ...] = field(default=(), metadata=meta("emergency contacts"))
+    source_path: str = field(default="", metadata=meta("where this config was read from (not a key)"))
+
+    def response_minutes(self, severity: str) -> int:
+        """Response time for 'P1'..'P4'."""
+        return int(getattr(self.severity, f"{severity.lower()}_minutes"))
+
+
+_NOT_KEYS = {"source_path"}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    if origin is tuple:
+        inner = typing.get_args(tp)[0]
+        if dataclasses.is_dataclass(inner):
+            return "an array of tables ([[...]])"
+        return f"an array of {_type_name(inner).removeprefix('a ').removeprefix('an ')}s"
+    if dataclasses.is_dataclass(tp):
+        return "a table"
+    return str(tp)
+
+
+def _resolve_env(value: str, key: str, path: str, env: typing.Mapping[str, str]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"environment variable {name} is not set (referenced as ${{{name}}}); "
+            f"export {name}=... or remove the reference",
+            path=path, key=key,
+        )
+
+    return _ENV_REF.sub(sub, value)
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _check_scalar(value: Any, tp: Any, key: str, path: str, m: dict[str, Any],
+                  env: typing.Mapping[str, str]) -> Any:
+    expected = _type_name(tp)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"expected {expected}, got {value!r}", path=path, key=key)
+        return value
+    if tp in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float) or (tp is int and isinstance(value, float)):
+            raise ConfigError(f"expected {expected}, got {value!r}", path=path, key=key)
+        lo, hi = m.get("min"), m.get("max")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(f"expected {expected} from {lo:g} to {hi:g}, got {value!r}", path=path, key=key)
+        return tp(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"expected {expected}, got {value!r}", path=path, key=key)
+        value = _resolve_env(value, key, path, env)
+        if m.get("choices") and value not in m["choices"]:
+            raise ConfigError(f"expected one of {', '.join(m['choices'])}, got {value!r}", path=path, key=key)
+        return value
+    raise ConfigError(f"unsupported type {tp}", path=path, key=key)  # pragma: no cover - schema bug
+
+
+def _build(cls: type, data: Any, prefix: str, path: str, env: typing.Mapping[str, str]) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a table, got {data!r}", path=path, key=prefix or "(top level)")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NOT_KEYS}
+    hints = typing.get_type_hints(cls)
+    for name in data:
+        if name not in fields:
+            key = f"{prefix}.{name}" if prefix else name
+            close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {(prefix + '.' if prefix else '') + close[0]!s}?" if close else (
+                f"; known keys here: {', '.join(sorted(fields))}")
+            raise ConfigError(f"unknown key{hint}", path=path, key=key)
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}" if prefix else name
+        tp = _unwrap_optional(hints[name])
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"missing required value ({_type_name(tp)}: {f.metadata.get('doc', '')})", path=path, key=key)
+            continue
+        value = data[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, key, path, env)
+        elif typing.get_origin(tp) is tuple:
+            inner = typing.get_args(tp)[0]
+            if not isinstance(value, list):
+                raise ConfigError(f"expected {_type_name(tp)}, got {value!r}", path=path, key=key)
+            if dataclasses.is_dataclass(inner):
+                kwargs[name] = tuple(_build(inner, v, f"{key}[{i}]", path, env) for i, v in enumerate(value))
+            else:
+                kwargs[name] = tuple(_check_scalar(v, inner, f"{key}[{i}]", path, f.metadata, env) for i, v in enumerate(value))
+        else:
+            kwargs[name] = _check_scalar(value, tp, key, path, dict(f.metadata), env)
+    return cls(**kwargs)
+
+
+def _cross_checks(cfg: Config, path: str) -> None:
+    t = cfg.thresholds
+    if t.connection_warning_percent > t.connection_critical_percent:
+        raise ConfigError("must not be above thresholds.connection_critical_percent", path=path,
+                          key="thresholds.connection_warning_percent")
+    if t.cert_critical_days > t.cert_warning_days:
+        raise ConfigError("must not be above thresholds.cert_warning_days", path=path,
+                          key="thresholds.cert_critical_days")
+    if cfg.actions.scale_min_replicas > cfg.actions.scale_max_replicas:
+        raise ConfigError("must not be above actions.scale_max_replicas", path=path, key="actions.scale_min_replicas")
+    if cfg.api is not None and not re.match(r"^https?://[^/\s]+", cfg.api.base_url):
+        raise ConfigError(f"expected an http:// or https:// URL, got {cfg.api.base_url!r}", path=path, key="api.base_url")
+
+
+def parse_config(data: dict[str, Any], *, path: str = "<config>",
+                 env: typing.Mapping[str, str] | None = None) -> Config:
+    """Validate a parsed TOML document into a Config. Raises ConfigError."""
+    cfg = _build(Config, data, "", path, os.environ if env is None else env)
+    cfg = dataclasses.replace(cfg, source_path=path)
+    _cross_checks(cfg, path)
+    return cfg
+
+
+def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None) -> Config:
+    """Read and validate one config file. Raises ConfigError naming the file."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found; create one with `cockpit init` or pass --config PATH", path=str(p)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=str(p)) from None
+    return parse_config(data, path=str(p), env=env)
+
+
+def default_config_path() -> Path:
+    """The XDG config location: ~/.config/predictiq-cockpit/config.toml."""
+    from platformdirs import user_config_path
+
+    return user_config_path(APP_NAME) / "config.toml"
+
+
+def default_state_dir() -> Path:
+    """The XDG state dir (audit log lives here unless configured)."""
+    from platformdirs import user_state_path
+
+    return user_state_path(APP_NAME)
+
+
+def find_config_path(explicit: str | None, env: typing.Mapping[str, str] | None = None) -> Path:
+    """--config PATH, then $COCKPIT_CONFIG, then the XDG config dir."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit).expanduser()
+    if env.get("COCKPIT_CONFIG"):
+        return Path(env["COCKPIT_CONFIG"]).expanduser()
+    return default_config_path()
+
+
+def audit_path(cfg: Config) -> Path:
+    """The audit log path: configured, or audit.jsonl in the XDG state dir."""
+    return Path(cfg.audit.path).expanduser() if cfg.audit.path else default_state_dir() / "audit.jsonl"
+
+
+def mask_dsn(url: str) -> str:
+    """A DSN/URL with its password replaced by ***: safe to print or log."""
+    url = re.sub(r"(://[^:/@\s]*:)([^@\s]*)(@)", r"\1***\3", url)
+    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", url, flags=re.IGNORECASE)
+
+
+def masked(cfg: Config) -> dict[str, Any]:
+    """The resolved config as plain data with every secret masked (for check-config)."""
+
+    def walk(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            out = {}
+            for f in dataclasses.fields(obj):
+                if f.name in _NOT_KEYS:
+                    continue
+                v = getattr(obj, f.name)
+                if v is None:
+                    continue
+                if f.metadata.get("secret") and isinstance(v, str) and v:
+                    v = mask_dsn(v) if "://" in v or "=" in v else "***"
+                out[f.name] = walk(v)
+            return out
+        if isinstance(obj, tuple):
+            return [walk(v) for v in obj]
+        return obj
+
+    return walk(cfg)
+
+
+def starter_toml() -> dict[str, Any]:
+    """The document `cockpit init` writes: every section with its runbook defaults."""
+    return {
+        "read_only": False,
+        "kubernetes": _defaults(KubernetesConfig),
+        "database": {"url": "${DATABASE_URL}"},
+        "cache": {"url": "${REDIS_URL}"},
+        "api": {"base_url": "https://api.predictiq.com", "health_path": "/health", "metrics_path": "/metrics",
+                "warm_path": "/api/admin/cache/warm", "token": "${PREDICTIQ_ADMIN_TOKEN}"},
+        "certificates": [{"host": "predictiq.com", "port": 443}],
+        "refresh": _defaults(RefreshConfig),
+        "thresholds": _defaults(ThresholdsConfig),
+        "severity": _defaults(SeverityConfig),
+        "incidents": _defaults(IncidentsConfig),
+        "actions": _defaults(ActionsConfig),
+        "audit": {"path": ""},
+    }
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            v = f.default
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out

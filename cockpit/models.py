@@ -1,0 +1,386 @@
+"""Frozen snapshots that cross the boundary between sources, the state, incidents and the UI.
+
+Plain data with a few derived properties. Every source's `collect()` returns one of the
+`*Snapshot` / stats types below or a `SourceFailure`; nothing here does I/O.
+Times are timezone-aware UTC `datetime`s; durations are seconds (float); sizes are bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (every timestamp in the cockpit is one of these)."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    """A source that did not answer: what failed, why, and since when.
+
+    `since` is the first failure of the current run of failures (kept across retries by the
+    scheduler/state), `at` is this attempt.
+    """
+
+    source: str  # "database", "cache", "certificates", "api", "kubernetes"
+    what: str  # the step that failed: "connect", "query", "INFO", "GET /health", ...
+    reason: str  # one line, operator words: "connection refused", "timed out after 3.0s"
+    at: datetime = field(default_factory=utcnow)
+    since: datetime | None = None
+
+    @property
+    def first_seen(self) -> datetime:
+        """When this run of failures began."""
+        return self.since or self.at
+
+    def describe(self) -> str:
+        """'connect: connection refused' — what a pane shows after 'stale since HH:MM:SS —'."""
+        return f"{self.what}: {self.reason}" if self.what else self.reason
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass(frozen=True)
+class DbConnection:
+    """One client backend from pg_stat_activity (the cockpit's own backend is never included)."""
+
+    pid: int
+    user: str
+    application: str
+    client_addr: str  # "" for a unix socket
+    database: str
+    state: str  # active, idle, idle in transaction, idle in transaction (aborted), ...
+    query: str  # full text as PostgreSQL returns it (track_activity_query_size)
+    backend_start: datetime | None
+    query_start: datetime | None
+    state_change: datetime | None
+    query_seconds: float | None  # now() - query_start (running queries)
+    idle_seconds: float | None  # now() - state_change when state is idle*
+    wait_event_type: str | None = None
+    wait_event: str | None = None
+    blocked_by: tuple[int, ...] = ()  # pg_blocking_pids(pid)
+
+
+@dataclass(frozen=True)
+class StatementStat:
+    """One row of pg_stat_statements (times in milliseconds)."""
+
+    queryid: int | None
+    query: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class DbActivity:
+    """What the PostgreSQL source saw in one collection."""
+
+    collected_at: datetime
+    database: str
+    server_version: str  # "15.19"
+    server_version_num: int  # 150019
+    uptime_seconds: float
+    max_connections: int
+    reserved_connections: int  # superuser_reserved_connections (+ reserved_connections on 16+)
+    total: int  # client backends, the cockpit's own excluded
+    by_state: Mapping[str, int]
+    by_user: Mapping[str, int]
+    by_application: Mapping[str, int]
+    by_client: Mapping[str, int]
+    connections: tuple[DbConnection, ...]  # every client backend, for the table
+    idle_threshold_seconds: float
+    idle_over_threshold: tuple[DbConnection, ...]
+    longest_queries: tuple[DbConnection, ...]  # non-idle, longest first
+    lock_waits: tuple[DbConnection, ...]  # sessions with blocked_by non-empty
+    top_by_mean: tuple[StatementStat, ...] = ()
+    top_by_total: tuple[StatementStat, ...] = ()
+    statements_note: str | None = None  # e.g. "pg_stat_statements not installed"
+    database_size_bytes: int | None = None  # slow cadence; None until first measured
+
+    @property
+    def usable_connections(self) -> int:
+        """Slots ordinary roles can take: max_connections minus the reserved ones."""
+        return max(self.max_connections - self.reserved_connections, 1)
+
+    @property
+    def usage_percent(self) -> float:
+        """Connections in use (the cockpit's own counted back in) over max_connections, in %."""
+        if self.max_connections <= 0:
+            return 0.0
+        return 100.0 * (self.total + 1) / self.max_connections
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """Redis INFO, with rates computed from the previous sample."""
+
+    collected_at: datetime
+    redis_version: str
+    role: str
+    uptime_seconds: int
+    hit_rate_interval: float | None  # 0..1 over the last interval; None without a usable interval
+    hit_rate_total: float | None  # 0..1 since the server started
+    hits_interval: int | None
+    misses_interval: int | None
+    interval_seconds: float | None
+    ops_per_sec: float | None  # from total_commands_processed deltas (instantaneous when none)
+    evicted_per_sec: float | None
+    used_memory: int
+    maxmemory: int  # 0 = no limit
+    mem_fragmentation_ratio: float | None
+    connected_clients: int
+    blocked_clients: int
+    maxclients: int | None
+    rejected_connections: int
+    evicted_keys: int
+    keyspace: Mapping[str, int]  # "db0" -> keys
+    connected_replicas: int = 0
+    restarted: bool = False  # counters went backwards / run_id changed since the last sample
+
+    @property
+    def memory_percent(self) -> float | None:
+        """used_memory over maxmemory in %, None when Redis has no limit."""
+        return 100.0 * self.used_memory / self.maxmemory if self.maxmemory else None
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+class CertState(enum.StrEnum):
+    """A certificate's status, worst last."""
+
+    OK = "ok"
+    EXPIRING = "expiring"
+    UNTRUSTED = "untrusted"
+    EXPIRED = "expired"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class CertStatus:
+    """One endpoint's leaf certificate, read even when expired, self-signed or mismatched."""
+
+    host: str
+    port: int
+    server_name: str  # SNI sent
+    status: CertState
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    days_left: float | None = None
+    subject: str = ""
+    san: tuple[str, ...] = ()
+    issuer: str = ""
+    serial: str = ""
+    chain_verified: bool = False
+    hostname_matches: bool = False
+    verify_error: str | None = None  # why the chain did not verify
+    error: str | None = None  # status ERROR: why nothing could be read
+    chain: tuple[str, ...] = ()  # subjects of the presented chain, leaf first
+
+
+@dataclass(frozen=True)
+class CertificatesSnapshot:
+    """Every configured endpoint, checked in one collection."""
+
+    collected_at: datetime
+    certificates: tuple[CertStatus, ...]
+
+
+# --------------------------------------------------------------------------- API
+
+
+@dataclass(frozen=True)
+class ApiStatus:
+    """/health and /metrics of the API. Rates are per second between two samples."""
+
+    collected_at: datetime
+    base_url: str
+    health_ok: bool
+    health_status_code: int | None
+    health_latency_ms: float | None
+    health_summary: str  # short text: JSON body's status/checks, or the error
+    health_error: str | None = None
+    metrics_ok: bool = False
+    metrics_error: str | None = None  # "not configured", parse error, HTTP status...
+    request_rate: float | None = None  # all requests/s
+    rate_by_class: Mapping[str, float] = field(default_factory=dict)  # "2xx" -> req/s
+    rate_429: float | None = None  # 429 responses/s
+    rate_limited_rate: float | None = None  # the rate-limit rejection counter/s
+    error_ratio: float | None = None  # 5xx / all, 0..1
+    latency_ms: Mapping[str, float] = field(default_factory=dict)  # "p50"/"p95"/"p99"/"mean"
+    counters_reset: bool = False  # a counter went backwards: the API restarted
+
+
+# --------------------------------------------------------------------------- Kubernetes
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """One container of a pod, with its current and last state."""
+
+    name: str
+    ready: bool
+    restart_count: int
+    state: str  # running, waiting, terminated
+    reason: str = ""  # waiting/terminated reason: CrashLoopBackOff, ImagePullBackOff, ...
+    message: str = ""
+    last_state_reason: str = ""  # lastState.terminated.reason: OOMKilled, Error, ...
+    last_exit_code: int | None = None
+    last_finished_at: datetime | None = None
+    cpu_request_m: float | None = None
+    cpu_limit_m: float | None = None
+    memory_request: int | None = None
+    memory_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """A pod matching the configured selector, with usage from metrics.k8s.io when available."""
+
+    uid: str
+    name: str
+    namespace: str
+    phase: str
+    ready: int
+    total: int
+    restarts: int
+    reason: str  # the most telling reason: CrashLoopBackOff, OOMKilled, Evicted, Unschedulable...
+    node: str
+    created_at: datetime | None
+    containers: tuple[ContainerInfo, ...] = ()
+    cpu_m: float | None = None  # millicores in use
+    memory_bytes: int | None = None
+    cpu_limit_m: float | None = None  # sum over containers, None if any container has none
+    memory_limit: int | None = None
+    cpu_request_m: float | None = None
+    memory_request: int | None = None
+    deleting: bool = False
+
+    @property
+    def cpu_percent_of_limit(self) -> float | None:
+        """CPU in use over the limit in %."""
+        if self.cpu_m is None or not self.cpu_limit_m:
+            return None
+        return 100.0 * self.cpu_m / self.cpu_limit_m
+
+    @property
+    def memory_percent_of_limit(self) -> float | None:
+        """Memory in use over the limit in %."""
+        if self.memory_bytes is None or not self.memory_limit:
+            return None
+        return 100.0 * self.memory_bytes / self.memory_limit
+
+
+@dataclass(frozen=True)
+class HpaInfo:
+    """The HorizontalPodAutoscaler targeting the deployment."""
+
+    name: str
+    min_replicas: int
+    max_replicas: int
+    current_replicas: int
+    desired_replicas: int
+    target_cpu_percent: int | None = None
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    """The watched deployment's rollout state."""
+
+    name: str
+    namespace: str
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    paused: bool
+    rollout: str  # "complete", "progressing", "stuck"
+    rollout_message: str = ""
+    generation: int = 0
+    observed_generation: int = 0
+    restarted_at: str | None = None
+    hpa: HpaInfo | None = None
+
+
+@dataclass(frozen=True)
+class KubeEvent:
+    """A Warning event for the deployment or its pods."""
+
+    type: str
+    reason: str
+    message: str
+    object_kind: str
+    object_name: str
+    count: int
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A node running the deployment's pods."""
+
+    name: str
+    ready: bool
+    disk_pressure: bool
+    memory_pressure: bool
+    pid_pressure: bool = False
+
+
+@dataclass(frozen=True)
+class KubeSnapshot:
+    """Pods, the deployment, warning events and nodes, as the watch cache holds them."""
+
+    collected_at: datetime
+    context: str
+    cluster: str
+    namespace: str
+    selector: str
+    deployment: DeploymentInfo | None
+    pods: tuple[PodInfo, ...]
+    events: tuple[KubeEvent, ...] = ()
+    nodes: tuple[NodeInfo, ...] = ()
+    permissions: Mapping[str, bool] = field(default_factory=dict)  # action id -> allowed
+    permission_reasons: Mapping[str, str] = field(default_factory=dict)
+    metrics_error: str | None = None  # metrics.k8s.io unavailable: why
+    watch_error: str | None = None  # the watch is reconnecting: why (data may lag)
+
+    @property
+    def ready_pods(self) -> int:
+        """Pods whose every container is ready."""
+        return sum(1 for p in self.pods if p.total and p.ready == p.total)
+
+
+Snapshot = DbActivity | CacheStats | CertificatesSnapshot | ApiStatus | KubeSnapshot
+
+SOURCE_NAMES = ("kubernetes", "database", "cache", "certificates", "api")
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums, datetimes, mappings and tuples as JSON-ready values (for snapshot --json)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
+    return value

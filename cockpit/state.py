@@ -1,0 +1,151 @@
+"""The cockpit's state: the latest good snapshot and the current failure of each source, plus a
+short ring-buffer history of the numbers whose trend matters.
+
+Updated only from the event loop (the app, `cockpit snapshot`, the tests), read by the incident
+engine and the panes. No I/O here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from cockpit.models import (
+    ApiStatus,
+    CacheStats,
+    CertificatesSnapshot,
+    DbActivity,
+    KubeSnapshot,
+    Snapshot,
+    SourceFailure,
+    utcnow,
+)
+
+SOURCE_OF_TYPE: dict[type, str] = {
+    KubeSnapshot: "kubernetes",
+    DbActivity: "database",
+    CacheStats: "cache",
+    CertificatesSnapshot: "certificates",
+    ApiStatus: "api",
+}
+
+
+def _deployment_cpu_percent(s: KubeSnapshot) -> float | None:
+    used = [p.cpu_m for p in s.pods if p.cpu_m is not None and p.cpu_limit_m]
+    limits = [p.cpu_limit_m for p in s.pods if p.cpu_m is not None and p.cpu_limit_m]
+    return 100.0 * sum(used) / sum(limits) if limits else None  # type: ignore[arg-type]
+
+
+def _pct(v: float | None) -> float | None:
+    return None if v is None else 100.0 * v
+
+
+# trend name -> (source, extractor). The names are what panes ask `trend()` for.
+TRENDS: dict[str, tuple[str, Callable[[Snapshot], float | None]]] = {
+    "db.connections": ("database", lambda s: float(s.total)),  # type: ignore[union-attr]
+    "db.usage_percent": ("database", lambda s: s.usage_percent),  # type: ignore[union-attr]
+    "cache.hit_rate": ("cache", lambda s: _pct(s.hit_rate_interval)),  # type: ignore[union-attr]
+    "cache.ops_per_sec": ("cache", lambda s: s.ops_per_sec),  # type: ignore[union-attr]
+    "kube.cpu_percent": ("kubernetes", _deployment_cpu_percent),  # type: ignore[arg-type]
+    "api.request_rate": ("api", lambda s: s.request_rate),  # type: ignore[union-attr]
+    "api.error_ratio": ("api", lambda s: _pct(s.error_ratio)),  # type: ignore[union-attr]
+    "api.rate_429": ("api", lambda s: s.rate_429),  # type: ignore[union-attr]
+    "api.latency_ms": ("api", lambda s: s.health_latency_ms),  # type: ignore[union-attr]
+}
+
+
+@dataclass(frozen=True)
+class SourceView:
+    """What a pane needs to say about one source: data with its age, stale with a reason, or nothing."""
+
+    name: str
+    snapshot: Snapshot | None  # the last good one (kept while stale)
+    failure: SourceFailure | None  # set while the source is failing
+    updated_at: datetime | None  # when the last good snapshot arrived
+
+    @property
+    def stale(self) -> bool:
+        """True while failing: the pane shows the last good data marked stale."""
+        return self.failure is not None
+
+
+class CockpitState:
+    """Latest snapshot and failure per source, and the trend history."""
+
+    def __init__(self, history_minutes: int = 15, interval_seconds: float = 2.0) -> None:
+        self._snapshots: dict[str, Snapshot] = {}
+        self._updated: dict[str, datetime] = {}
+        self._failures: dict[str, SourceFailure] = {}
+        self.samples: dict[str, int] = {}  # how many results (good or failed) each source delivered
+        size = max(int(history_minutes * 60 / max(interval_seconds, 0.1)), 10)
+        self._history: dict[str, deque[tuple[datetime, float]]] = {
+            name: deque(maxlen=size) for name in TRENDS
+        }
+
+    def update(self, source: str, result: Snapshot | SourceFailure) -> SourceFailure | None:
+        """Record one collection. A failure keeps the first-failure time across retries.
+
+        Returns the failure as stored (with `since` filled) or None for a good snapshot.
+        """
+        self.samples[source] = self.samples.get(source, 0) + 1
+        if isinstance(result, SourceFailure):
+            previous = self._failures.get(source)
+            since = previous.first_seen if previous else result.first_seen
+            stored = replace(result, since=since)
+            self._failures[source] = stored
+            return stored
+        self._failures.pop(source, None)
+        self._snapshots[source] = result
+        at = getattr(result, "collected_at", None) or utcnow()
+        self._updated[source] = at
+        for name, (src, extract) in TRENDS.items():
+            if src == source:
+                value = extract(result)
+                if value is not None:
+                    self._history[name].append((at, float(value)))
+        return None
+
+    def latest(self, source: str) -> Snapshot | None:
+        """The last good snapshot of a source (even while it is failing)."""
+        return self._snapshots.get(source)
+
+    def failure(self, source: str) -> SourceFailure | None:
+        """The current failure of a source, None when its last collection succeeded."""
+        return self._failures.get(source)
+
+    def view(self, source: str) -> SourceView:
+        """Everything a pane shows about one source."""
+        return SourceView(source, self._snapshots.get(source), self._failures.get(source),
+                          self._updated.get(source))
+
+    def trend(self, name: str, since: datetime | None = None) -> list[float]:
+        """Values of a trend (oldest first), optionally only those after `since`."""
+        points = self._history[name]
+        return [v for t, v in points if since is None or t >= since]
+
+    @property
+    def kube(self) -> KubeSnapshot | None:
+        """Shortcut for the Kubernetes snapshot."""
+        return self._snapshots.get("kubernetes")  # type: ignore[return-value]
+
+    @property
+    def database(self) -> DbActivity | None:
+        """Shortcut for the PostgreSQL snapshot."""
+        return self._snapshots.get("database")  # type: ignore[return-value]
+
+    @property
+    def cache(self) -> CacheStats | None:
+        """Shortcut for the Redis snapshot."""
+        return self._snapshots.get("cache")  # type: ignore[return-value]
+
+    @property
+    def certificates(self) -> CertificatesSnapshot | None:
+        """Shortcut for the certificates snapshot."""
+        return self._snapshots.get("certificates")  # type: ignore[return-value]
+
+    @property
+    def api(self) -> ApiStatus | None:
+        """Shortcut for the API snapshot."""
+        return self._snapshots.get("api")  # type: ignore[return-value]
