@@ -1,0 +1,377 @@
+"""The PredictIQ API simulator: a real HTTP server backed by real PostgreSQL and Redis.
+
+Routes:
+  GET  /health                   SELECT 1 on PostgreSQL and PING on Redis; 200 or 503 with checks
+  GET  /metrics                  Prometheus text format (a private registry per simulator)
+  GET  /api/markets/{id}         cache-aside read: Redis `market:{id}`, else PostgreSQL + SET EX ttl
+  GET  /api/markets?status=S     cache-aside read of a list: Redis `markets:{S}`
+  POST /api/admin/cache/warm     bearer-token protected: loads every active market into Redis
+
+Metrics exposed on /metrics (names as scraped; constants below):
+  http_requests_total{method,path,status}      counter; path is the route template
+  http_request_duration_seconds{path}          histogram
+  rate_limit_rejections_total                  counter of 429s
+  cache_hits_total / cache_misses_total        counters of cache-aside lookups
+  cache_errors_total                           counter of Redis failures on reads (served from DB)
+
+The public market routes sit behind a global token bucket (429 above it); /health, /metrics and
+the admin route do not, so an operator can still see and fix a rate-limit storm. Fault switches
+(`set_health_failure`, `set_latency`, `set_error_rate`, `set_rate_limit`, `set_fill_on_miss`) let
+the drills inject the runbook's failures for real.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from cockpit.lab.apisim_support import ApiMetrics, PgPool, Reply, TokenBucket, TrackingHTTPServer
+from cockpit.lab.apisim_traffic import TrafficGenerator
+from cockpit.lab.schema import MARKET_STATUSES
+
+METRIC_REQUESTS = "http_requests_total"
+METRIC_DURATION = "http_request_duration_seconds"
+METRIC_RATE_LIMITED = "rate_limit_rejections_total"
+METRIC_CACHE_HITS = "cache_hits_total"
+METRIC_CACHE_MISSES = "cache_misses_total"
+METRIC_CACHE_ERRORS = "cache_errors_total"
+
+_MARKET_ROUTE = re.compile(r"^/api/markets/(\d+)$")
+_MARKET_COLUMNS = "id, title, status, odds::float8, volume::float8, created_at, closes_at"
+_LIST_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class FaultState:
+    """The simulator's fault switches at one instant, as drills and the lab menu show them."""
+
+    health_failure: bool
+    latency_seconds: float
+    error_rate: float
+    rate_limit_rps: float | None
+    fill_on_miss: bool
+    traffic_rps: float | None
+
+
+def _json(status: int, payload: Any, *headers: tuple[str, str]) -> Reply:
+    return Reply(status, json.dumps(payload).encode(), headers=headers)
+
+
+def _market_dict(row: tuple) -> dict[str, Any]:
+    keys = ("id", "title", "status", "odds", "volume", "created_at", "closes_at")
+    return {
+        k: v.isoformat() if isinstance(v, datetime) else v for k, v in zip(keys, row, strict=True)
+    }
+
+
+class ApiSimulator:
+    """A PredictIQ-shaped API on 127.0.0.1 whose health, cache and metrics are all real.
+
+    Connections are lazy: constructing the simulator opens nothing; `start()` binds the port and
+    serves in a thread; `stop()` ends traffic, closes open client connections so handler threads
+    exit promptly, joins every thread and closes the PostgreSQL pool and the Redis client.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        redis_url: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_token: str = "lab-admin-token",
+        cache_ttl_seconds: int = 300,
+        rate_limit_rps: float | None = 200.0,
+        rate_limit_burst: float | None = None,
+        db_pool_size: int = 4,
+        db_connect_timeout: float = 2.0,
+        db_statement_timeout_ms: int = 2000,
+        redis_timeout_seconds: float = 1.0,
+        traffic_workers: int = 4,
+    ) -> None:
+        self._host, self._requested_port = host, port
+        self._admin_token = admin_token
+        self._cache_ttl = cache_ttl_seconds
+        self._traffic_workers = traffic_workers
+        self._pool = PgPool(database_url, db_pool_size, db_connect_timeout, db_statement_timeout_ms)
+        # redis-py defaults differ across versions: pin timeouts and turn retries off so a dead
+        # Redis shows up in /health within one timeout instead of after a retry ladder.
+        self._redis = redis.Redis.from_url(
+            redis_url,
+            socket_timeout=redis_timeout_seconds,
+            socket_connect_timeout=redis_timeout_seconds,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            health_check_interval=0,
+            decode_responses=True,
+        )
+        self.metrics = ApiMetrics()
+        self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
+        self._stopping = threading.Event()
+        self._health_failure = False
+        self._latency = 0.0
+        self._error_rate = 0.0
+        self._fill_on_miss = True
+        self._rng = random.Random()
+        self._rng_lock = threading.Lock()
+        self._server: TrackingHTTPServer | None = None
+        self._serve_thread: threading.Thread | None = None
+        self._traffic: TrafficGenerator | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> ApiSimulator:
+        """Bind the port and serve in a background thread; returns self for chaining."""
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = TrackingHTTPServer(
+            (self._host, self._requested_port), self._dispatch, self.metrics
+        )
+        self._serve_thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"apisim-{self.port}",
+            daemon=True,
+        )
+        self._serve_thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop traffic and the server, join every thread, close the DB pool and Redis client."""
+        self._stopping.set()  # wakes handlers sleeping in injected latency, traffic's included
+        self.stop_traffic()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.close_open_connections()
+            self._server.server_close()  # joins the handler threads
+            self._server = None
+        if self._serve_thread is not None:
+            self._serve_thread.join(timeout=5)
+            self._serve_thread = None
+        self._pool.close()
+        self._redis.close()
+
+    def __enter__(self) -> ApiSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (only meaningful after `start()`)."""
+        return self._server.server_address[1] if self._server else self._requested_port
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:43123."""
+        return f"http://{self._host}:{self.port}"
+
+    # -- traffic and fault switches --------------------------------------------------------
+
+    def start_traffic(self, rps: float = 20.0) -> None:
+        """Start the background traffic generator reading active markets through this API."""
+        if self._traffic is not None:
+            self._traffic.set_rps(rps)
+            return
+        rows = self._pool.fetchall(
+            "SELECT id FROM markets WHERE status = 'active' ORDER BY id", timeout=2.0
+        )
+        self._traffic = TrafficGenerator(
+            self.url, [r[0] for r in rows], rps, workers=self._traffic_workers
+        )
+        self._traffic.start()
+
+    def stop_traffic(self) -> None:
+        """Stop the traffic generator and join its threads (no-op when not running)."""
+        if self._traffic is not None:
+            self._traffic.stop()
+            self._traffic = None
+
+    def set_traffic_rps(self, rps: float) -> None:
+        """Change the traffic rate on the fly, e.g. above the rate limit for rate-limit-storm."""
+        if self._traffic is None:
+            raise RuntimeError("traffic is not running; call start_traffic() first")
+        self._traffic.set_rps(rps)
+
+    def set_health_failure(self, failing: bool) -> None:
+        """Force /health to answer 503 (the api-down drill)."""
+        self._health_failure = failing
+
+    def set_latency(self, seconds: float) -> None:
+        """Add this delay to /health and the /api routes (not /metrics)."""
+        self._latency = max(0.0, seconds)
+
+    def set_error_rate(self, fraction: float) -> None:
+        """Answer 500 to this fraction (0..1) of market reads."""
+        self._error_rate = min(1.0, max(0.0, fraction))
+
+    def set_rate_limit(self, rps: float | None, burst: float | None = None) -> None:
+        """Set the global rate limit on the public routes; None turns it off."""
+        self._bucket.configure(rps, burst)
+
+    def set_fill_on_miss(self, enabled: bool) -> None:
+        """Whether a cache miss writes the row back to Redis.
+
+        Off models a cache filled only by the warm job: after a flush the miss storm lasts until
+        someone warms the cache, which is what the cache-miss-storm drill needs to stay visible.
+        """
+        self._fill_on_miss = enabled
+
+    def faults(self) -> FaultState:
+        """The current fault switches and traffic rate."""
+        return FaultState(
+            health_failure=self._health_failure,
+            latency_seconds=self._latency,
+            error_rate=self._error_rate,
+            rate_limit_rps=self._bucket.rate,
+            fill_on_miss=self._fill_on_miss,
+            traffic_rps=self._traffic.rps if self._traffic else None,
+        )
+
+    # -- request handling ------------------------------------------------------------------
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler) -> tuple[str, Reply]:
+        """Route one request; returns the route label (for metrics) and the reply."""
+        parts = urlsplit(handler.path)
+        path, method = parts.path, handler.command
+        market = _MARKET_ROUTE.match(path)
+        routes: dict[tuple[str, str], tuple[str, Callable[[], Reply]]] = {
+            ("GET", "/health"): ("/health", self._health),
+            ("GET", "/metrics"): ("/metrics", self._metrics_reply),
+            ("GET", "/api/markets"): ("/api/markets", lambda: self._market_list(parts.query)),
+            ("POST", "/api/admin/cache/warm"): (
+                "/api/admin/cache/warm",
+                lambda: self._warm(handler),
+            ),
+        }
+        if market:
+            routes[("GET", path)] = ("/api/markets/{id}", lambda: self._market(int(market[1])))
+        if (method, path) not in routes:
+            label = routes.get(("GET", path), routes.get(("POST", path), ("other",)))[0]
+            status = 405 if label != "other" else 404
+            return label, _json(
+                status, {"error": "method not allowed" if status == 405 else "not found"}
+            )
+        label, action = routes[(method, path)]
+        if label.startswith("/api/markets") and not self._bucket.try_acquire():
+            self.metrics.rate_limited.inc()
+            return label, _json(429, {"error": "rate limit exceeded"}, ("Retry-After", "1"))
+        if label != "/metrics" and self._latency > 0:
+            self._stopping.wait(self._latency)
+        return label, action()
+
+    def _metrics_reply(self) -> Reply:
+        return Reply(200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
+
+    def _health(self) -> Reply:
+        checks = {
+            "database": self._check(self._ping_database),
+            "cache": self._check(self._redis.ping),
+        }
+        healthy = all(c["ok"] for c in checks.values()) and not self._health_failure
+        body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": checks}
+        if self._health_failure:
+            body["error"] = "health failure injected (api-down drill)"
+        return _json(200 if healthy else 503, body)
+
+    def _ping_database(self) -> None:
+        self._pool.fetchall("SELECT 1")
+
+    @staticmethod
+    def _check(probe: Callable[[], object]) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            probe()
+        except Exception as exc:  # any failure of the dependency is the check's answer
+            elapsed = round((time.perf_counter() - started) * 1000, 2)
+            return {"ok": False, "latency_ms": elapsed, "error": f"{type(exc).__name__}: {exc}"}
+        return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+    def _inject_error(self) -> bool:
+        with self._rng_lock:
+            return self._error_rate > 0 and self._rng.random() < self._error_rate
+
+    def _market(self, market_id: int) -> Reply:
+        return self._cache_aside(
+            f"market:{market_id}",
+            f"SELECT {_MARKET_COLUMNS} FROM markets WHERE id = %s",
+            (market_id,),
+            single=True,
+        )
+
+    def _market_list(self, query: str) -> Reply:
+        status = parse_qs(query).get("status", ["all"])[0]
+        if status != "all" and status not in MARKET_STATUSES:
+            return _json(400, {"error": f"unknown status {status!r}"})
+        where = "" if status == "all" else "WHERE status = %s"
+        params = () if status == "all" else (status,)
+        sql = f"SELECT {_MARKET_COLUMNS} FROM markets {where} ORDER BY id LIMIT {_LIST_LIMIT}"
+        return self._cache_aside(f"markets:{status}", sql, params, single=False)
+
+    def _cache_aside(self, key: str, sql: str, params: tuple, *, single: bool) -> Reply:
+        """Redis GET; on a miss read PostgreSQL and (unless disabled) SET the row with a TTL."""
+        if self._inject_error():
+            return _json(500, {"error": "internal error (injected)"})
+        try:
+            cached = self._redis.get(key)
+        except redis.RedisError:
+            # The cache is down: degrade to the database rather than fail the read.
+            self.metrics.cache_errors.inc()
+            cached, cache_state = None, "ERROR"
+        else:
+            cache_state = "HIT" if cached is not None else "MISS"
+            (self.metrics.cache_hits if cached is not None else self.metrics.cache_misses).inc()
+        if cached is not None:
+            return Reply(200, cached.encode(), headers=(("X-Cache", cache_state),))
+        try:
+            rows = self._pool.fetchall(sql, params)
+        except (psycopg.Error, TimeoutError) as exc:
+            return _json(503, {"error": f"database unavailable: {type(exc).__name__}: {exc}"})
+        if single and not rows:
+            return _json(404, {"error": "market not found"})
+        payload = json.dumps(_market_dict(rows[0]) if single else [_market_dict(r) for r in rows])
+        if self._fill_on_miss and cache_state == "MISS":
+            try:
+                self._redis.set(key, payload, ex=self._cache_ttl)
+            except redis.RedisError:
+                self.metrics.cache_errors.inc()
+        return Reply(200, payload.encode(), headers=(("X-Cache", cache_state),))
+
+    def _warm(self, handler: BaseHTTPRequestHandler) -> Reply:
+        """Load every active market (and the active list) from PostgreSQL into Redis."""
+        supplied = handler.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(supplied, f"Bearer {self._admin_token}".encode()):
+            return _json(401, {"error": "unauthorized"}, ("WWW-Authenticate", "Bearer"))
+        started = time.perf_counter()
+        try:
+            rows = self._pool.fetchall(
+                f"SELECT {_MARKET_COLUMNS} FROM markets WHERE status = 'active' ORDER BY id"
+            )
+            markets = [_market_dict(r) for r in rows]
+            pipe = self._redis.pipeline(transaction=False)
+            for market in markets:
+                pipe.set(f"market:{market['id']}", json.dumps(market), ex=self._cache_ttl)
+            pipe.set("markets:active", json.dumps(markets[:_LIST_LIMIT]), ex=self._cache_ttl)
+            pipe.execute()
+        except (psycopg.Error, redis.RedisError, TimeoutError) as exc:
+            return _json(503, {"error": f"warm failed: {type(exc).__name__}: {exc}"})
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        return _json(200, {"warmed": len(markets), "duration_ms": duration_ms})
