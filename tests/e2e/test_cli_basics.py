@@ -1,0 +1,69 @@
+"""The `cockpit` command as a user runs it: help, version, check-config, init."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "DATABASE_URL": "postgresql://app:s3cret@db/predictiq", "REDIS_URL": "redis://cache:6379/0",
+       "PREDICTIQ_ADMIN_TOKEN": "tok-123"}
+
+
+def cockpit(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cockpit.cli", *args], capture_output=True, text=True,
+                          env=env or ENV, timeout=60, cwd=ROOT)
+
+
+def test_help_and_version():
+    out = cockpit("--help")
+    assert out.returncode == 0 and "check-config" in out.stdout and "snapshot" in out.stdout
+    assert cockpit("--version").stdout.startswith("cockpit ")
+    for sub in (["check-config"], ["snapshot"], ["audit", "verify"], ["lab", "up"], ["demo"], ["init"]):
+        assert cockpit(*sub, "--help").returncode == 0, sub
+
+
+def test_check_config_on_the_example_masks_secrets():
+    out = cockpit("check-config", "--config", str(ROOT / "config.example.toml"))
+    assert out.returncode == 0, out.stderr
+    assert "s3cret" not in out.stdout and "tok-123" not in out.stdout and "***" in out.stdout
+
+
+def test_misspelt_key_exits_2_without_traceback(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[kubernetes]\nnamespce = 'x'\n")
+    out = cockpit("check-config", "--config", str(p))
+    assert out.returncode == 2
+    assert "kubernetes.namespce" in out.stderr and "did you mean kubernetes.namespace" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_variable_exits_2_naming_it(tmp_path):
+    env = {k: v for k, v in ENV.items() if k != "DATABASE_URL"}
+    out = cockpit("check-config", "--config", str(ROOT / "config.example.toml"), env=env)
+    assert out.returncode == 2 and "DATABASE_URL" in out.stderr
+
+
+def test_init_writes_a_valid_config_and_refuses_to_overwrite(tmp_path):
+    env = {**ENV, "XDG_CONFIG_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)}
+    first = cockpit("init", env=env)
+    assert first.returncode == 0, first.stderr
+    written = tmp_path / "xdg" / "predictiq-cockpit" / "config.toml"
+    assert written.exists()
+    assert cockpit("check-config", env=env).returncode == 0
+    before = written.read_text()
+    second = cockpit("init", env=env)
+    assert second.returncode == 2 and "already exists" in second.stderr
+    assert written.read_text() == before
+
+
+def test_config_lookup_order(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text("read_only = true\n")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("read_only = 3\n")
+    env = {**ENV, "COCKPIT_CONFIG": str(bad)}
+    assert cockpit("check-config", env=env).returncode == 2
+    assert cockpit("check-config", "--config", str(good), env=env).returncode == 0
