@@ -1,0 +1,197 @@
+"""TLS certificates: read each endpoint's leaf even when it is expired, self-signed or issued for
+another name, then judge it.
+
+Per endpoint, two bounded handshakes on the event loop (never a blocking socket):
+1. verification OFF, SNI = `host`: the leaf as DER, parsed with `cryptography`;
+2. verification ON (chain only, against `ca_file` or the system store): whether the chain verifies
+   and, if not, OpenSSL's reason. Python 3.11's `ssl` cannot hand out the peer chain, so a second
+   handshake is how the chain gets verified. The hostname is matched against the parsed leaf
+   (SAN, RFC 6125 wildcards), so a chain failure and a name mismatch are reported separately.
+
+Status precedence, worst first: error (no certificate could be read) > expired (notAfter is past;
+beats untrusted, since an expired certificate never verifies and "expired" says what to fix) >
+untrusted (chain does not verify, or hostname mismatch) > expiring (within
+`thresholds.cert_warning_days`) > ok.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+from cockpit.config import CertificateConfig, ThresholdsConfig
+from cockpit.models import CertificatesSnapshot, CertState, CertStatus, SourceFailure, utcnow
+from cockpit.sources.base import describe_error, guarded
+
+
+class _CheckFailed(Exception):
+    """A step of one endpoint's check failed; `str()` is the operator's reason."""
+
+
+def hostname_matches(cert: x509.Certificate, host: str) -> bool:
+    """Whether `host` is one of the certificate's names (SAN DNS/IP; CN only without a SAN)."""
+    host = host.rstrip(".").lower()
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    except x509.ExtensionNotFound:
+        san = None
+    if ip is not None:
+        return san is not None and ip in san.get_values_for_type(x509.IPAddress)
+    if san is not None:
+        names = san.get_values_for_type(x509.DNSName)
+    else:  # legacy certificates: the common name, as OpenSSL's fallback does
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return any(_dns_match(name.rstrip(".").lower(), host) for name in names)
+
+
+def _dns_match(pattern: str, host: str) -> bool:
+    # RFC 6125: a wildcard only as the whole left-most label, matching exactly one label
+    if pattern.startswith("*."):
+        head, _, rest = host.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return pattern == host
+
+
+def _san_names(cert: x509.Certificate) -> tuple[str, ...]:
+    try:
+        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(san.get_values_for_type(x509.DNSName)) + tuple(
+        str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+
+
+def judge(not_after: datetime, now: datetime, chain_verified: bool, name_ok: bool,
+          warning_days: float) -> tuple[CertState, float]:
+    """(status, days_left) by the precedence in the module docstring (ERROR is decided earlier)."""
+    days_left = (not_after - now).total_seconds() / 86400.0
+    if days_left <= 0:
+        return CertState.EXPIRED, days_left
+    if not (chain_verified and name_ok):
+        return CertState.UNTRUSTED, days_left
+    if days_left <= warning_days:
+        return CertState.EXPIRING, days_left
+    return CertState.OK, days_left
+
+
+class CertificateSource:
+    """Checks every configured TLS endpoint concurrently; one CertStatus per endpoint."""
+
+    name = "certificates"
+
+    def __init__(self, certs: tuple[CertificateConfig, ...], thresholds: ThresholdsConfig, *,
+                 timeout: float = 5.0) -> None:
+        self.certs = tuple(certs)
+        self.thresholds = thresholds
+        self.timeout = timeout
+        self._reader_ctx = ssl.create_default_context()
+        self._reader_ctx.check_hostname = False
+        self._reader_ctx.verify_mode = ssl.CERT_NONE
+        self._verify_ctx: dict[str, ssl.SSLContext] = {}  # ca_file ("" = system store) -> context
+
+    async def collect(self) -> CertificatesSnapshot | SourceFailure:
+        """Check every endpoint; per-endpoint problems are CertStatus(status=ERROR, error=...)."""
+        if not self.certs:
+            return SourceFailure(self.name, "configure", "no endpoints configured")
+        # each endpoint is bounded by two handshakes; the margin covers closing the sockets
+        return await guarded(self.name, "check", self._collect_all(), 2 * self.timeout + 2.0)
+
+    async def _collect_all(self) -> CertificatesSnapshot:
+        results = await asyncio.gather(*(self._check(cfg) for cfg in self.certs))
+        return CertificatesSnapshot(collected_at=utcnow(), certificates=tuple(results))
+
+    async def aclose(self) -> None:
+        """Nothing is kept open between collections."""
+        self._verify_ctx.clear()
+
+    async def _verifying_context(self, ca_file: str) -> ssl.SSLContext:
+        if ca_file not in self._verify_ctx:
+            # loading a CA store reads files: keep that off the event loop
+            def build() -> ssl.SSLContext:
+                ctx = ssl.create_default_context(cafile=ca_file or None)
+                ctx.check_hostname = False  # the name is matched separately on the parsed leaf
+                return ctx
+
+            self._verify_ctx[ca_file] = await asyncio.to_thread(build)
+        return self._verify_ctx[ca_file]
+
+    async def _handshake(self, cfg: CertificateConfig, ctx: ssl.SSLContext) -> ssl.SSLObject:
+        """Connect and handshake under the timeout; return the SSL object (connection closed)."""
+        address = cfg.address or cfg.host
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(address, cfg.port), self.timeout)
+        except TimeoutError:
+            raise _CheckFailed(f"connect timed out after {self.timeout:g}s") from None
+        except OSError as exc:
+            raise _CheckFailed(describe_error(exc)) from None
+        try:
+            await asyncio.wait_for(
+                writer.start_tls(ctx, server_hostname=cfg.host,
+                                 ssl_handshake_timeout=self.timeout),
+                self.timeout)
+            sslobj = writer.get_extra_info("ssl_object")
+            if sslobj is None:
+                raise _CheckFailed("no TLS session")
+            return sslobj
+        except TimeoutError:
+            raise _CheckFailed(f"TLS handshake timed out after {self.timeout:g}s") from None
+        except ssl.SSLCertVerificationError:
+            raise
+        except (OSError, ssl.SSLError, EOFError) as exc:
+            raise _CheckFailed(f"TLS handshake failed: {describe_error(exc)}") from None
+        finally:
+            writer.transport.abort()  # a probe: no close_notify round trip that could stall
+
+    async def _check(self, cfg: CertificateConfig) -> CertStatus:
+        base = {"host": cfg.address or cfg.host, "port": cfg.port, "server_name": cfg.host}
+        try:
+            sslobj = await self._handshake(cfg, self._reader_ctx)
+            der = sslobj.getpeercert(binary_form=True)
+            if not der:
+                raise _CheckFailed("the server presented no certificate")
+            cert = x509.load_der_x509_certificate(der)
+        except _CheckFailed as exc:
+            return CertStatus(**base, status=CertState.ERROR, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - one endpoint never breaks the others
+            return CertStatus(**base, status=CertState.ERROR, error=describe_error(exc))
+
+        chain_verified, verify_error = await self._verify_chain(cfg)
+        name_ok = hostname_matches(cert, cfg.host)
+        if chain_verified and not name_ok:
+            verify_error = f"certificate is not valid for {cfg.host}"
+        status, days_left = judge(cert.not_valid_after_utc, utcnow(), chain_verified, name_ok,
+                                  self.thresholds.cert_warning_days)
+        return CertStatus(
+            **base, status=status,
+            not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+            days_left=days_left, subject=cert.subject.rfc4514_string(), san=_san_names(cert),
+            issuer=cert.issuer.rfc4514_string(), serial=format(cert.serial_number, "x"),
+            chain_verified=chain_verified, hostname_matches=name_ok, verify_error=verify_error,
+            chain=(cert.subject.rfc4514_string(),),  # ssl on 3.11 exposes only the leaf
+        )
+
+    async def _verify_chain(self, cfg: CertificateConfig) -> tuple[bool, str | None]:
+        """(verified, OpenSSL's reason when not) from a verifying handshake."""
+        try:
+            ctx = await self._verifying_context(cfg.ca_file)
+        except OSError as exc:
+            return False, f"cannot load CA file {cfg.ca_file}: {exc.strerror or exc}"
+        except ssl.SSLError as exc:
+            return False, f"cannot load CA file {cfg.ca_file}: {describe_error(exc)}"
+        try:
+            await self._handshake(cfg, ctx)
+        except ssl.SSLCertVerificationError as exc:
+            return False, exc.verify_message or describe_error(exc)
+        except _CheckFailed as exc:
+            return False, f"could not verify: {exc}"
+        return True, None
