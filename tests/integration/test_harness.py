@@ -131,3 +131,26 @@ def test_silent_server_accepts_but_never_answers(silent_server):
 def test_closed_port_refuses(closed_port):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", closed_port), timeout=2)
+
+
+def test_a_port_taken_before_start_is_retried_on_another_port():
+    squatter = socket.create_server(("127.0.0.1", 0))
+    taken = squatter.getsockname()[1]
+    try:
+        server = ThrowawayRedis()
+        server.port = taken  # as if another process won the race after free_port()
+        with server:
+            assert server.port != taken
+            client = redis.Redis.from_url(server.url, socket_timeout=2)
+            assert client.ping()
+            client.close()
+    finally:
+        squatter.close()
+
+
+def test_a_failed_start_leaves_no_temp_dir():
+    server = ThrowawayPostgres(max_connections=2, superuser_reserved_connections=5)
+    with pytest.raises(RuntimeError, match="did not start"):
+        server.start(timeout=10)
+    assert server.tmpdir is not None and not server.tmpdir.exists()
+    assert not server.running
