@@ -23,27 +23,24 @@ the drills inject the runbook's failures for real.
 from __future__ import annotations
 
 import hmac
-import json
 import random
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import psycopg
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from cockpit.lab.apisim_markets import MarketCache, json_reply
 from cockpit.lab.apisim_support import ApiMetrics, PgPool, Reply, TokenBucket, TrackingHTTPServer
-from cockpit.lab.apisim_traffic import TrafficGenerator
-from cockpit.lab.schema import MARKET_STATUSES
+from cockpit.lab.apisim_traffic import TrafficGenerator, TrafficStats
 
 METRIC_REQUESTS = "http_requests_total"
 METRIC_DURATION = "http_request_duration_seconds"
@@ -53,8 +50,6 @@ METRIC_CACHE_MISSES = "cache_misses_total"
 METRIC_CACHE_ERRORS = "cache_errors_total"
 
 _MARKET_ROUTE = re.compile(r"^/api/markets/(\d+)$")
-_MARKET_COLUMNS = "id, title, status, odds::float8, volume::float8, created_at, closes_at"
-_LIST_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -67,17 +62,6 @@ class FaultState:
     rate_limit_rps: float | None
     fill_on_miss: bool
     traffic_rps: float | None
-
-
-def _json(status: int, payload: Any, *headers: tuple[str, str]) -> Reply:
-    return Reply(status, json.dumps(payload).encode(), headers=headers)
-
-
-def _market_dict(row: tuple) -> dict[str, Any]:
-    keys = ("id", "title", "status", "odds", "volume", "created_at", "closes_at")
-    return {
-        k: v.isoformat() if isinstance(v, datetime) else v for k, v in zip(keys, row, strict=True)
-    }
 
 
 class ApiSimulator:
@@ -107,7 +91,6 @@ class ApiSimulator:
     ) -> None:
         self._host, self._requested_port = host, port
         self._admin_token = admin_token
-        self._cache_ttl = cache_ttl_seconds
         self._traffic_workers = traffic_workers
         self._pool = PgPool(database_url, db_pool_size, db_connect_timeout, db_statement_timeout_ms)
         # redis-py defaults differ across versions: pin timeouts and turn retries off so a dead
@@ -122,12 +105,12 @@ class ApiSimulator:
             decode_responses=True,
         )
         self.metrics = ApiMetrics()
+        self._markets = MarketCache(self._pool, self._redis, self.metrics, cache_ttl_seconds)
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
         self._stopping = threading.Event()
         self._health_failure = False
         self._latency = 0.0
         self._error_rate = 0.0
-        self._fill_on_miss = True
         self._rng = random.Random()
         self._rng_lock = threading.Lock()
         self._server: TrackingHTTPServer | None = None
@@ -211,6 +194,10 @@ class ApiSimulator:
             raise RuntimeError("traffic is not running; call start_traffic() first")
         self._traffic.set_rps(rps)
 
+    def traffic_stats(self) -> TrafficStats | None:
+        """Requests the generator has sent so far, or None when traffic is not running."""
+        return self._traffic.stats() if self._traffic else None
+
     def set_health_failure(self, failing: bool) -> None:
         """Force /health to answer 503 (the api-down drill)."""
         self._health_failure = failing
@@ -233,7 +220,7 @@ class ApiSimulator:
         Off models a cache filled only by the warm job: after a flush the miss storm lasts until
         someone warms the cache, which is what the cache-miss-storm drill needs to stay visible.
         """
-        self._fill_on_miss = enabled
+        self._markets.fill_on_miss = enabled
 
     def faults(self) -> FaultState:
         """The current fault switches and traffic rate."""
@@ -242,7 +229,7 @@ class ApiSimulator:
             latency_seconds=self._latency,
             error_rate=self._error_rate,
             rate_limit_rps=self._bucket.rate,
-            fill_on_miss=self._fill_on_miss,
+            fill_on_miss=self._markets.fill_on_miss,
             traffic_rps=self._traffic.rps if self._traffic else None,
         )
 
@@ -253,27 +240,35 @@ class ApiSimulator:
         parts = urlsplit(handler.path)
         path, method = parts.path, handler.command
         market = _MARKET_ROUTE.match(path)
+        status = parse_qs(parts.query).get("status", [None])[0]
         routes: dict[tuple[str, str], tuple[str, Callable[[], Reply]]] = {
             ("GET", "/health"): ("/health", self._health),
             ("GET", "/metrics"): ("/metrics", self._metrics_reply),
-            ("GET", "/api/markets"): ("/api/markets", lambda: self._market_list(parts.query)),
+            ("GET", "/api/markets"): (
+                "/api/markets",
+                lambda: self._read(lambda: self._markets.read_list(status)),
+            ),
             ("POST", "/api/admin/cache/warm"): (
                 "/api/admin/cache/warm",
                 lambda: self._warm(handler),
             ),
         }
         if market:
-            routes[("GET", path)] = ("/api/markets/{id}", lambda: self._market(int(market[1])))
+            market_id = int(market[1])
+            routes[("GET", path)] = (
+                "/api/markets/{id}",
+                lambda: self._read(lambda: self._markets.read_market(market_id)),
+            )
         if (method, path) not in routes:
             label = routes.get(("GET", path), routes.get(("POST", path), ("other",)))[0]
             status = 405 if label != "other" else 404
-            return label, _json(
+            return label, json_reply(
                 status, {"error": "method not allowed" if status == 405 else "not found"}
             )
         label, action = routes[(method, path)]
         if label.startswith("/api/markets") and not self._bucket.try_acquire():
             self.metrics.rate_limited.inc()
-            return label, _json(429, {"error": "rate limit exceeded"}, ("Retry-After", "1"))
+            return label, json_reply(429, {"error": "rate limit exceeded"}, ("Retry-After", "1"))
         if label != "/metrics" and self._latency > 0:
             self._stopping.wait(self._latency)
         return label, action()
@@ -290,7 +285,7 @@ class ApiSimulator:
         body: dict[str, Any] = {"status": "ok" if healthy else "down", "checks": checks}
         if self._health_failure:
             body["error"] = "health failure injected (api-down drill)"
-        return _json(200 if healthy else 503, body)
+        return json_reply(200 if healthy else 503, body)
 
     def _ping_database(self) -> None:
         self._pool.fetchall("SELECT 1")
@@ -309,69 +304,13 @@ class ApiSimulator:
         with self._rng_lock:
             return self._error_rate > 0 and self._rng.random() < self._error_rate
 
-    def _market(self, market_id: int) -> Reply:
-        return self._cache_aside(
-            f"market:{market_id}",
-            f"SELECT {_MARKET_COLUMNS} FROM markets WHERE id = %s",
-            (market_id,),
-            single=True,
-        )
-
-    def _market_list(self, query: str) -> Reply:
-        status = parse_qs(query).get("status", ["all"])[0]
-        if status != "all" and status not in MARKET_STATUSES:
-            return _json(400, {"error": f"unknown status {status!r}"})
-        where = "" if status == "all" else "WHERE status = %s"
-        params = () if status == "all" else (status,)
-        sql = f"SELECT {_MARKET_COLUMNS} FROM markets {where} ORDER BY id LIMIT {_LIST_LIMIT}"
-        return self._cache_aside(f"markets:{status}", sql, params, single=False)
-
-    def _cache_aside(self, key: str, sql: str, params: tuple, *, single: bool) -> Reply:
-        """Redis GET; on a miss read PostgreSQL and (unless disabled) SET the row with a TTL."""
+    def _read(self, read: Callable[[], Reply]) -> Reply:
         if self._inject_error():
-            return _json(500, {"error": "internal error (injected)"})
-        try:
-            cached = self._redis.get(key)
-        except redis.RedisError:
-            # The cache is down: degrade to the database rather than fail the read.
-            self.metrics.cache_errors.inc()
-            cached, cache_state = None, "ERROR"
-        else:
-            cache_state = "HIT" if cached is not None else "MISS"
-            (self.metrics.cache_hits if cached is not None else self.metrics.cache_misses).inc()
-        if cached is not None:
-            return Reply(200, cached.encode(), headers=(("X-Cache", cache_state),))
-        try:
-            rows = self._pool.fetchall(sql, params)
-        except (psycopg.Error, TimeoutError) as exc:
-            return _json(503, {"error": f"database unavailable: {type(exc).__name__}: {exc}"})
-        if single and not rows:
-            return _json(404, {"error": "market not found"})
-        payload = json.dumps(_market_dict(rows[0]) if single else [_market_dict(r) for r in rows])
-        if self._fill_on_miss and cache_state == "MISS":
-            try:
-                self._redis.set(key, payload, ex=self._cache_ttl)
-            except redis.RedisError:
-                self.metrics.cache_errors.inc()
-        return Reply(200, payload.encode(), headers=(("X-Cache", cache_state),))
+            return json_reply(500, {"error": "internal error (injected)"})
+        return read()
 
     def _warm(self, handler: BaseHTTPRequestHandler) -> Reply:
-        """Load every active market (and the active list) from PostgreSQL into Redis."""
         supplied = handler.headers.get("Authorization", "").encode()
         if not hmac.compare_digest(supplied, f"Bearer {self._admin_token}".encode()):
-            return _json(401, {"error": "unauthorized"}, ("WWW-Authenticate", "Bearer"))
-        started = time.perf_counter()
-        try:
-            rows = self._pool.fetchall(
-                f"SELECT {_MARKET_COLUMNS} FROM markets WHERE status = 'active' ORDER BY id"
-            )
-            markets = [_market_dict(r) for r in rows]
-            pipe = self._redis.pipeline(transaction=False)
-            for market in markets:
-                pipe.set(f"market:{market['id']}", json.dumps(market), ex=self._cache_ttl)
-            pipe.set("markets:active", json.dumps(markets[:_LIST_LIMIT]), ex=self._cache_ttl)
-            pipe.execute()
-        except (psycopg.Error, redis.RedisError, TimeoutError) as exc:
-            return _json(503, {"error": f"warm failed: {type(exc).__name__}: {exc}"})
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        return _json(200, {"warmed": len(markets), "duration_ms": duration_ms})
+            return json_reply(401, {"error": "unauthorized"}, ("WWW-Authenticate", "Bearer"))
+        return self._markets.warm()

@@ -295,3 +295,33 @@ def _try_get(url: str) -> object:
         return httpx.get(url, timeout=5.0).status_code
     except httpx.HTTPError as exc:
         return exc
+
+
+def test_flush_without_fill_on_miss_stays_a_miss_storm_until_warmed(
+    sim_factory, client_for, redis_server
+):
+    """The cache-miss-storm drill: with fill-on-miss off, misses persist until the warm job."""
+    redis_client = redis_server.client(decode_responses=True)
+    sim = sim_factory()
+    client = client_for(sim)
+    sim.set_fill_on_miss(False)
+    redis_client.delete("market:11")
+    assert [client.get("/api/markets/11").headers["X-Cache"] for _ in range(3)] == ["MISS"] * 3
+    assert redis_client.exists("market:11") == 0
+    warm = client.post("/api/admin/cache/warm", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert warm.status_code == 200
+    assert client.get("/api/markets/11").headers["X-Cache"] == "HIT"
+    assert sim.faults().fill_on_miss is False
+
+
+def test_traffic_above_the_rate_limit_is_rejected(sim_factory, client_for):
+    """The rate-limit-storm drill: traffic pushed past the limit produces counted 429s."""
+    sim = sim_factory(rate_limit_rps=20, rate_limit_burst=5)
+    client = client_for(sim)
+    sim.start_traffic(rps=10)
+    sim.set_traffic_rps(150)
+    wait_for(lambda: scrape(client)[("rate_limit_rejections_total", ())] >= 20)
+    stats = sim.traffic_stats()
+    assert stats is not None and stats.requests >= 20 and stats.rps == 150
+    sim.stop_traffic()
+    assert sim.traffic_stats() is None
