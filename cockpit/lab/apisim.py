@@ -120,10 +120,14 @@ class ApiSimulator:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> ApiSimulator:
-        """Bind the port and serve in a background thread; returns self for chaining."""
+        """Bind the port and serve in a background thread; returns self for chaining.
+
+        A stopped simulator has closed its clients and cannot be started again: make a new one.
+        """
+        if self._stopping.is_set():
+            raise RuntimeError("this ApiSimulator was stopped; create a new one")
         if self._server is not None:
             return self
-        self._stopping.clear()
         self._server = TrackingHTTPServer(
             (self._host, self._requested_port), self._dispatch, self.metrics
         )
