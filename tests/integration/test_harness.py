@@ -33,10 +33,13 @@ def test_pg_stat_statements_is_present_where_it_is_preloaded(pg):
         assert pg.has_pg_stat_statements
         assert pg.max_connections == 40
     if pg.has_pg_stat_statements:
+        # a table of its own: pg_stat_statements merges statements that differ only in
+        # constants or column aliases, so `SELECT 1 AS marker` could hide under `SELECT $1`
         marker = f"harness_marker_{uuid.uuid4().hex[:8]}"
-        conn.execute(f"SELECT 1 AS {marker}")
-        rows = conn.execute("SELECT calls FROM pg_stat_statements WHERE query LIKE %s",
-                            (f"%{marker}%",)).fetchall()
+        conn.execute(f"CREATE TEMP TABLE {marker} (x int)")
+        conn.execute(f"SELECT x FROM {marker}")
+        rows = conn.execute("SELECT calls FROM pg_stat_statements WHERE query = %s",
+                            (f"SELECT x FROM {marker}",)).fetchall()
         assert rows and rows[0][0] >= 1
 
 
