@@ -1,0 +1,331 @@
+"""Detection: one pure rule per runbook failure, over the cockpit's state.
+
+A rule is `(state, cfg, now) -> list[Finding]`. It reads only snapshots (no I/O) and returns what
+breaches *now*; hysteresis, lifecycle and clocks live in the engine. Evidence holds live numbers
+under stable names: the runbook's diagnosis templates (cockpit/data/runbook.toml) use them.
+
+Rules whose data comes from a failing source return nothing: the engine then holds the incident
+as it was (see `RuleSpec.data_sources`), because stale data proves neither breach nor health.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cockpit.config import Config
+from cockpit.models import CertState, KubeSnapshot
+from cockpit.state import CockpitState
+
+SEVERITIES = ("P1", "P2", "P3", "P4")
+# a container whose last termination was an OOM kill counts for this long after it restarted:
+# Kubernetes keeps lastState until the next termination, which could be days later
+OOM_RECENT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One breach seen in one evaluation: what, how bad, and the numbers that prove it."""
+
+    rule: str  # rule id, also the runbook entry id
+    key: str  # rule + target ("certificate:api.predictiq.com:443"): one incident per key
+    severity: str  # "P1".."P4"
+    title: str  # stable for a key (numbers go in evidence)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    impact: str = ""
+    affected: tuple[str, ...] = ()
+
+
+def severity_rank(severity: str) -> int:
+    """0 for P1 (worst) .. 3 for P4; unknown severities sort last."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+def _usable(state: CockpitState, source: str) -> Any:
+    """The source's latest snapshot, or None while it is failing (stale) or never answered."""
+    return None if state.failure(source) else state.latest(source)
+
+
+def _failure_evidence(state: CockpitState, source: str, now: datetime) -> dict[str, Any]:
+    f = state.failure(source)
+    assert f is not None
+    return {"what": f.what, "reason": f.reason, "since": f.first_seen.isoformat(),
+            "down_seconds": round(max((now - f.first_seen).total_seconds(), 0.0), 1)}
+
+
+def api_down(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P1: /health unreachable or failing, or the deployment wants pods and none is ready."""
+    ev: dict[str, Any] = {}
+    if state.failure("api"):
+        ev.update(_failure_evidence(state, "api", now))
+    elif (api := state.api) is not None and not api.health_ok:
+        ev.update(what="GET /health", reason=api.health_error or api.health_summary,
+                  status_code=api.health_status_code)
+    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    if kube and kube.deployment and kube.deployment.desired > 0 and kube.ready_pods == 0:
+        ev.update(ready_pods=0, desired=kube.deployment.desired,
+                  deployment=kube.deployment.name)
+        ev.setdefault("reason", f"0 of {kube.deployment.desired} pods ready")
+    if not ev:
+        return []
+    return [Finding("api_down", "api_down", "P1", "API down", ev,
+                    "Users cannot reach PredictIQ: every request fails.", ("API",))]
+
+
+def database_unreachable(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P1: the PostgreSQL source cannot connect or query."""
+    if not state.failure("database"):
+        return []
+    return [Finding("database_unreachable", "database_unreachable", "P1", "Database unreachable",
+                    _failure_evidence(state, "database", now),
+                    "Anything that reads or writes data fails.", ("PostgreSQL", "API"))]
+
+
+def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P1 at ≥ critical %, P2 at ≥ warning % of max_connections."""
+    db = _usable(state, "database")
+    if db is None:
+        return []
+    t = cfg.thresholds
+    usage = db.usage_percent
+    if usage >= t.connection_critical_percent:
+        severity = "P1"
+    elif usage >= t.connection_warning_percent:
+        severity = "P2"
+    else:
+        return []
+    longest = db.longest_queries[0] if db.longest_queries else None
+    ev = {
+        "total": db.total + 1,  # the cockpit's own backend uses a slot too
+        "max_connections": db.max_connections,
+        "usage_percent": round(usage, 1),
+        "by_state": dict(db.by_state),
+        "idle": int(db.by_state.get("idle", 0)),
+        "idle_in_transaction": int(db.by_state.get("idle in transaction", 0)),
+        "active": int(db.by_state.get("active", 0)),
+        "idle_over_threshold": len(db.idle_over_threshold),
+        "idle_threshold_minutes": round(db.idle_threshold_seconds / 60.0, 1),
+        "longest_query_seconds": round(longest.query_seconds or 0.0, 1) if longest else None,
+        "longest_query_pid": longest.pid if longest else None,
+        "top_user": max(db.by_user, key=db.by_user.get) if db.by_user else None,
+    }
+    return [Finding("connection_exhaustion", "connection_exhaustion", severity,
+                    "Database connection exhaustion", ev,
+                    "New database connections are refused ('too many connections'); "
+                    "API requests fail with 503.", ("PostgreSQL", "API"))]
+
+
+def _recent_oom(last_finished: datetime | None, now: datetime) -> bool:
+    return last_finished is None or (now - last_finished).total_seconds() <= OOM_RECENT_SECONDS
+
+
+def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P2: a pod OOMKilled recently or in CrashLoopBackOff; P3: memory ≥ threshold of limit."""
+    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    if kube is None:
+        return []
+    crashing, oom_killed, high = [], [], []
+    for pod in kube.pods:
+        if pod.reason == "CrashLoopBackOff" or any(c.reason == "CrashLoopBackOff" for c in pod.containers):
+            crashing.append(pod.name)
+        if pod.reason == "OOMKilled" or any(
+                c.last_state_reason == "OOMKilled" and _recent_oom(c.last_finished_at, now)
+                or c.reason == "OOMKilled" for c in pod.containers):
+            oom_killed.append(pod.name)
+        pct = pod.memory_percent_of_limit
+        if pct is not None and pct >= cfg.thresholds.memory_percent:
+            high.append((pod.name, round(pct, 1)))
+    if not (crashing or oom_killed or high):
+        return []
+    severity = "P2" if crashing or oom_killed else "P3"
+    ev = {"crash_looping": crashing, "oom_killed": oom_killed,
+          "high_memory": [f"{n} {p} %" for n, p in high],
+          "max_memory_percent": max((p for _, p in high), default=None),
+          "memory_threshold_percent": cfg.thresholds.memory_percent,
+          "pods": len(kube.pods), "restarts": sum(p.restarts for p in kube.pods)}
+    return [Finding("oom", "oom", severity, "Out of memory (OOM)", ev,
+                    "Pods restart and drop in-flight requests; capacity shrinks.", ("API pods",))]
+
+
+def deployment_cpu_percent(kube: KubeSnapshot) -> float | None:
+    """Sum of CPU used over sum of CPU limits across the pods that report both, in %."""
+    pairs = [(p.cpu_m, p.cpu_limit_m) for p in kube.pods if p.cpu_m is not None and p.cpu_limit_m]
+    return 100.0 * sum(u for u, _ in pairs) / sum(lim for _, lim in pairs) if pairs else None
+
+
+def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P3 at ≥ cpu_percent deployment-wide; P2 when /health latency is also above its threshold."""
+    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    pct = deployment_cpu_percent(kube) if kube else None
+    if pct is None or pct < cfg.thresholds.cpu_percent:
+        return []
+    api = _usable(state, "api")
+    latency = api.health_latency_ms if api else None
+    degraded = latency is not None and latency > cfg.thresholds.health_latency_ms
+    hottest = max((p for p in kube.pods if p.cpu_percent_of_limit is not None),  # type: ignore[union-attr]
+                  key=lambda p: p.cpu_percent_of_limit or 0.0, default=None)
+    ev = {"cpu_percent": round(pct, 1), "cpu_threshold_percent": cfg.thresholds.cpu_percent,
+          "health_latency_ms": None if latency is None else round(latency, 1),
+          "latency_threshold_ms": cfg.thresholds.health_latency_ms, "latency_degraded": degraded,
+          "replicas": len(kube.pods),  # type: ignore[union-attr]
+          "hottest_pod": hottest.name if hottest else None,
+          "hottest_pod_percent": round(hottest.cpu_percent_of_limit or 0.0, 1) if hottest else None}
+    return [Finding("high_cpu", "high_cpu", "P2" if degraded else "P3", "High CPU usage", ev,
+                    "API responses slow down" + (" (/health is slow)." if degraded else "."),
+                    ("API pods",))]
+
+
+def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P3: a query running longer than slow_query_seconds, or a statement whose mean is above it."""
+    db = _usable(state, "database")
+    if db is None:
+        return []
+    limit = cfg.thresholds.slow_query_seconds
+    running = [c for c in db.longest_queries if (c.query_seconds or 0.0) > limit]
+    statements = [s for s in db.top_by_mean if s.mean_ms > limit * 1000.0]
+    if not running and not statements:
+        return []
+    worst = running[0] if running else None
+    stmt = max(statements, key=lambda s: s.mean_ms) if statements else None
+    ev = {"threshold_seconds": limit, "running_over_threshold": len(running),
+          "longest_query_seconds": round(worst.query_seconds or 0.0, 1) if worst else None,
+          "longest_query_pid": worst.pid if worst else None,
+          "longest_query": (worst.query[:120] if worst else None),
+          "slow_statements": len(statements),
+          "worst_mean_ms": round(stmt.mean_ms, 1) if stmt else None,
+          "worst_statement": stmt.query[:120] if stmt else None,
+          "server_version_num": db.server_version_num}
+    return [Finding("slow_queries", "slow_queries", "P3", "Slow queries", ev,
+                    "Some API requests are slow; the database is busy.", ("PostgreSQL", "API"))]
+
+
+def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P3: 429 responses (or the rate-limit rejection counter) per second above the threshold."""
+    api = _usable(state, "api")
+    if api is None:
+        return []
+    rates = [r for r in (api.rate_429, api.rate_limited_rate) if r is not None]
+    rate = max(rates, default=None)
+    if rate is None or rate <= cfg.thresholds.rate_limited_per_second:
+        return []
+    ev = {"rate_429_per_second": None if api.rate_429 is None else round(api.rate_429, 2),
+          "rate_limited_per_second": round(rate, 2),
+          "threshold_per_second": cfg.thresholds.rate_limited_per_second,
+          "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
+    return [Finding("rate_limit", "rate_limit", "P3", "Rate-limit errors", ev,
+                    "Some users get 429 Too Many Requests.", ("API",))]
+
+
+def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P2: hit rate over the last interval below cache_hit_rate (with lookups in that interval)."""
+    cache = _usable(state, "cache")
+    if cache is None or cache.hit_rate_interval is None:
+        return []
+    lookups = None
+    if cache.hits_interval is not None and cache.misses_interval is not None:
+        lookups = cache.hits_interval + cache.misses_interval
+        if lookups == 0:
+            return []  # no traffic is not a storm
+    if cache.hit_rate_interval >= cfg.thresholds.cache_hit_rate:
+        return []
+    ev = {"hit_rate_percent": round(100.0 * cache.hit_rate_interval, 1),
+          "threshold_percent": round(100.0 * cfg.thresholds.cache_hit_rate, 1),
+          "hits": cache.hits_interval, "misses": cache.misses_interval, "lookups": lookups,
+          "interval_seconds": cache.interval_seconds,
+          "keys": sum(cache.keyspace.values()), "evicted_per_sec": cache.evicted_per_sec}
+    return [Finding("cache_miss_storm", "cache_miss_storm", "P2", "Cache miss storm", ev,
+                    "Requests fall through to the database: latency and database CPU rise.",
+                    ("Redis", "PostgreSQL", "API"))]
+
+
+def redis_unreachable(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P2: the Redis source cannot connect or read INFO."""
+    if not state.failure("cache"):
+        return []
+    return [Finding("redis_unreachable", "redis_unreachable", "P2", "Redis unreachable",
+                    _failure_evidence(state, "cache", now),
+                    "Every request goes to the database; latency rises.", ("Redis", "API"))]
+
+
+def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """Per endpoint: P1 expired, P2 within cert_critical_days, P4 within cert_warning_days."""
+    certs = _usable(state, "certificates")
+    if certs is None:
+        return []
+    out = []
+    t = cfg.thresholds
+    for c in certs.certificates:
+        if c.status == CertState.ERROR or (c.days_left is None and c.status != CertState.EXPIRED):
+            continue  # nothing was read: the endpoint itself is down, not the certificate
+        days = c.days_left if c.days_left is not None else 0.0
+        if c.status == CertState.EXPIRED or days <= 0:
+            severity, title = "P1", f"Certificate expired: {c.host}"
+        elif days <= t.cert_critical_days:
+            severity, title = "P2", f"Certificate expiring: {c.host}"
+        elif days <= t.cert_warning_days:
+            severity, title = "P4", f"Certificate expiring: {c.host}"
+        else:
+            continue
+        ev = {"host": c.host, "port": c.port, "days_left": round(days, 1),
+              "not_after": c.not_after.isoformat() if c.not_after else None,
+              "issuer": c.issuer, "status": str(c.status)}
+        out.append(Finding("certificate", f"certificate:{c.host}:{c.port}", severity, title, ev,
+                           f"Clients reaching {c.host} get TLS errors once it expires.",
+                           (f"{c.host}:{c.port}",)))
+    return out
+
+
+def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P2: DiskPressure on a node running the deployment's pods."""
+    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    if kube is None:
+        return []
+    pod_nodes = {p.node for p in kube.pods if p.node}
+    nodes = [n.name for n in kube.nodes if n.disk_pressure and (not pod_nodes or n.name in pod_nodes)]
+    if not nodes:
+        return []
+    pods = [p.name for p in kube.pods if p.node in nodes]
+    ev = {"nodes": nodes, "node_count": len(nodes), "pods_on_nodes": pods, "pod_count": len(pods)}
+    return [Finding("disk", "disk", "P2", "Disk pressure", ev,
+                    "Writes fail and pods may be evicted from the nodes.", ("nodes", "API pods"))]
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule and the sources it depends on.
+
+    `sources`: a new sample from any of them counts as one evaluation for hysteresis.
+    `data_sources`: while any of them is failing the rule is not counted (its data is stale).
+    """
+
+    rule: str
+    check: Callable[[CockpitState, Config, datetime], list[Finding]]
+    sources: tuple[str, ...]
+    data_sources: tuple[str, ...]
+    actions: tuple[str, ...]  # action ids that fix it
+
+
+RULES: tuple[RuleSpec, ...] = (
+    RuleSpec("api_down", api_down, ("api", "kubernetes"), (), ("restart", "scale")),
+    RuleSpec("database_unreachable", database_unreachable, ("database",), (), ()),
+    RuleSpec("connection_exhaustion", connection_exhaustion, ("database",), ("database",),
+             ("kill_idle", "terminate_query")),
+    RuleSpec("oom", oom, ("kubernetes",), ("kubernetes",), ("restart", "scale")),
+    RuleSpec("high_cpu", high_cpu, ("kubernetes",), ("kubernetes",), ("scale",)),
+    RuleSpec("slow_queries", slow_queries, ("database",), ("database",),
+             ("cancel_query", "terminate_query")),
+    RuleSpec("rate_limit", rate_limit, ("api",), ("api",), ("scale",)),
+    RuleSpec("cache_miss_storm", cache_miss_storm, ("cache",), ("cache",), ("warm_cache",)),
+    RuleSpec("redis_unreachable", redis_unreachable, ("cache",), (), ()),
+    RuleSpec("certificate", certificate, ("certificates",), ("certificates",), ()),
+    RuleSpec("disk", disk, ("kubernetes",), ("kubernetes",), ("restart",)),
+)
+RULES_BY_ID: dict[str, RuleSpec] = {r.rule: r for r in RULES}
+
+
+def evaluate_rules(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """Every rule's findings for this state, worst first."""
+    found = [f for spec in RULES for f in spec.check(state, cfg, now)]
+    return sorted(found, key=lambda f: (severity_rank(f.severity), f.key))

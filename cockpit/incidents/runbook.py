@@ -1,0 +1,177 @@
+"""The runbook's knowledge as data: one entry per rule, loaded from TOML and validated.
+
+The built-in file is cockpit/data/runbook.toml; `incidents.runbook_path` may name a team's own file
+of the same shape, which replaces it. Each entry:
+
+    [entries.<rule id>]
+    title = "..."                 # the failure, in the operator's words
+    symptoms = ["...", ...]       # what users and graphs show
+    diagnosis = "..."             # a template over the finding's evidence: "{total} of {max_connections}"
+    commands = ["...", ...]       # the equivalent commands to check by hand (templates too)
+    actions = ["kill_idle", ...]  # cockpit action ids that fix it
+    resolution = ["...", ...]     # advice beyond the actions
+    prevention = ["...", ...]
+
+Templates use str.format fields; a field missing from the evidence, or None, renders as "n/a"
+instead of failing, so a team's template can never break the incident panel.
+Derived fields available to every template: `mean_col` / `total_col` (pg_stat_statements column
+names for the server's version: *_exec_time from PostgreSQL 13 on), and the target's context the
+engine passes: `namespace`, `deployment`, `selector`, `api_url`.
+"""
+
+from __future__ import annotations
+
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from cockpit.config import ConfigError
+
+ACTION_IDS = ("scale", "restart", "kill_idle", "warm_cache", "cancel_query", "terminate_query")
+_LIST_KEYS = ("symptoms", "commands", "actions", "resolution", "prevention")
+_KEYS = ("title", "diagnosis", *_LIST_KEYS)
+NA = "n/a"
+
+
+@dataclass(frozen=True)
+class RunbookEntry:
+    """What the runbook says about one failure."""
+
+    id: str
+    title: str
+    symptoms: tuple[str, ...]
+    diagnosis: str
+    commands: tuple[str, ...]
+    actions: tuple[str, ...]
+    resolution: tuple[str, ...]
+    prevention: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Runbook:
+    """Every entry, by rule id, and where they were read from."""
+
+    entries: Mapping[str, RunbookEntry]
+    source: str
+
+    def entry(self, rule: str) -> RunbookEntry | None:
+        """The entry for a rule id, None when this runbook has none."""
+        return self.entries.get(rule)
+
+
+class _Lenient(string.Formatter):
+    """str.format that renders missing or None fields (and fields a spec cannot format) as n/a."""
+
+    def get_value(self, key: Any, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(key) if isinstance(key, str) else None
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is None:
+            return NA
+        if isinstance(value, list | tuple):
+            value = ", ".join(str(v) for v in value) or "none"
+        try:
+            return super().format_field(value, format_spec)
+        except (ValueError, TypeError):
+            return str(value)
+
+
+def template_fields(evidence: Mapping[str, Any],
+                    context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The evidence, the target's context (namespace, deployment, ...) and derived fields."""
+    fields = {**(context or {}), **evidence}
+    version = fields.get("server_version_num") or 130000
+    modern = int(version) >= 130000
+    return {**fields, "mean_col": "mean_exec_time" if modern else "mean_time",
+            "total_col": "total_exec_time" if modern else "total_time"}
+
+
+def render(template: str, evidence: Mapping[str, Any],
+           context: Mapping[str, Any] | None = None) -> str:
+    """One template filled from live evidence (and the target's context)."""
+    return _Lenient().format(template, **template_fields(evidence, context))
+
+
+def render_diagnosis(entry: RunbookEntry, evidence: Mapping[str, Any],
+                     context: Mapping[str, Any] | None = None) -> str:
+    """The entry's diagnosis sentence with the live numbers in it."""
+    return render(entry.diagnosis, evidence, context)
+
+
+def render_commands(entry: RunbookEntry, evidence: Mapping[str, Any],
+                    context: Mapping[str, Any] | None = None) -> list[str]:
+    """The equivalent commands, filled for this target and server (namespace, deployment,
+    pg_stat_statements column names)."""
+    return [render(c, evidence, context) for c in entry.commands]
+
+
+def _check_template(text: str, path: str, key: str) -> None:
+    try:
+        for _literal, name, _spec, _conv in string.Formatter().parse(text):
+            if name is not None and not name.isidentifier():
+                raise ConfigError(f"template field {{{name}}} must be a plain name", path=path, key=key)
+    except ValueError as exc:  # unbalanced braces
+        raise ConfigError(f"bad template ({exc}); write literal braces as {{{{ }}}}",
+                          path=path, key=key) from None
+
+
+def _entry(rule: str, raw: Any, path: str) -> RunbookEntry:
+    where = f"entries.{rule}"
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a table", path=path, key=where)
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} (known: {', '.join(_KEYS)})",
+                          path=path, key=where)
+    for key in ("title", "diagnosis"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ConfigError("expected a non-empty string", path=path, key=f"{where}.{key}")
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in _LIST_KEYS:
+        value = raw.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError("expected an array of strings", path=path, key=f"{where}.{key}")
+        lists[key] = tuple(value)
+    for action in lists["actions"]:
+        if action not in ACTION_IDS:
+            raise ConfigError(f"unknown action {action!r} (known: {', '.join(ACTION_IDS)})",
+                              path=path, key=f"{where}.actions")
+    _check_template(raw["diagnosis"], path, f"{where}.diagnosis")
+    for i, command in enumerate(lists["commands"]):
+        _check_template(command, path, f"{where}.commands[{i}]")
+    return RunbookEntry(id=rule, title=raw["title"], diagnosis=raw["diagnosis"], **lists)
+
+
+def parse_runbook(data: Mapping[str, Any], source: str) -> Runbook:
+    """Validate a parsed runbook document. Raises ConfigError naming the file and key."""
+    entries = data.get("entries")
+    if not isinstance(entries, dict) or not entries:
+        raise ConfigError("expected [entries.<rule id>] tables", path=source, key="entries")
+    extra = sorted(set(data) - {"entries"})
+    if extra:
+        raise ConfigError(f"unknown top-level key {extra[0]!r}", path=source)
+    return Runbook({rule: _entry(rule, raw, source) for rule, raw in entries.items()}, source)
+
+
+def load_runbook(path: str | Path | None = None) -> Runbook:
+    """The team's runbook at `path`, or the built-in one when `path` is empty."""
+    if not path:
+        text = resources.files("cockpit").joinpath("data/runbook.toml").read_text(encoding="utf-8")
+        source = "built-in runbook"
+    else:
+        p = Path(path).expanduser()
+        source = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read runbook: {exc.strerror or exc}", path=source,
+                              key="incidents.runbook_path") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=source) from None
+    return parse_runbook(data, source)
