@@ -249,8 +249,8 @@ class KubeSim(FaultsMixin):
         with self.store.lock:
             _, owned = self.controller.owned_pods(dep)
             if include_terminating:
-                names = {o["metadata"]["name"] for o in self.store.items("replicasets",
-                                                                          self.namespace)}
+                sets, _ = self.controller.owned_pods(dep)
+                names = {rs["metadata"]["name"] for rs in sets}
                 owned = [p for p in self.store.items("pods", self.namespace)
                          if (p["metadata"].get("ownerReferences") or [{}])[0].get("name") in names]
         return owned

@@ -191,7 +191,8 @@ class Controller:
 
     def _create_pods(self, dep: dict, rs: dict, count: int, instant: bool) -> None:
         key = (dep["metadata"]["namespace"], dep["metadata"]["name"])
-        created = []
+        created: list[dict] = []
+        taken: set[str] = set()
         for _ in range(max(count, 0)):
             if key in self.unschedulable:
                 pod = objects.pod(rs, None)
@@ -202,6 +203,13 @@ class Controller:
                 pods.mark_container_creating(pod, self._host_ip(node))
                 if instant:
                     pods.mark_running(pod, self._pod_ip())
+            # Generated names can collide (5 characters, thousands of pods): draw again, as the
+            # API server's generateName retry does.
+            while pod["metadata"]["name"] in taken or self.store.get(
+                "pods", key[0], pod["metadata"]["name"]
+            ):
+                pod["metadata"]["name"] = f"{rs['metadata']['name']}-{objects.random_suffix()}"
+            taken.add(pod["metadata"]["name"])
             created.append(pod)
         self.store.put_many("pods", created)
         if created:

@@ -11,7 +11,6 @@ import json
 import random
 import socket
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -270,4 +269,4 @@ class Faults:
     slow_seconds: float = 0.0  # delay before every answer
 
 
-__all__ = ["Faults", "KubeSimServer", "MutatingRequest", "RequestLog", "resolve", "time"]
+__all__ = ["Faults", "KubeSimServer", "MutatingRequest", "RequestLog", "resolve"]

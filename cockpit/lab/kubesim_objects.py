@@ -103,6 +103,11 @@ def node(name: str, index: int) -> dict:
                 "osImage": "Ubuntu 24.04.2 LTS",
                 "architecture": "amd64",
                 "operatingSystem": "linux",
+                "kernelVersion": "6.8.0-1024-aws",
+                "kubeProxyVersion": "",
+                "bootID": f"5f2c3c1e-8a7b-4c3e-9d2a-{index:012d}",
+                "machineID": f"ec2{index:029d}",
+                "systemUUID": f"ec2{index:05d}-0000-0000-0000-000000000000",
             },
         },
     }

@@ -23,8 +23,6 @@ def merge_patch(target: object, patch: object, strategic: bool = False) -> objec
     for key, value in patch.items():
         if key.startswith("$"):
             continue  # strategic directives: ordering hints, not data
-        if key.startswith("$setElementOrder/") or key.startswith("$retainKeys"):
-            continue
         if value is None:
             result.pop(key, None)
         elif strategic and isinstance(value, list) and _named_list(value):
