@@ -221,6 +221,7 @@ class ApiStatus:
     error_ratio: float | None = None  # 5xx / all, 0..1
     latency_ms: Mapping[str, float] = field(default_factory=dict)  # "p50"/"p95"/"p99"/"mean"
     counters_reset: bool = False  # a counter went backwards: the API restarted
+    metrics_interval_seconds: float | None = None  # between the two scrapes the rates span
 
 
 # --------------------------------------------------------------------------- Kubernetes

@@ -1,0 +1,199 @@
+"""The HTTP API: `/health` (status, latency, a summary of a JSON body) and `/metrics` (parsed with
+prometheus_client's parser; counters turned into rates between this scrape and the previous one).
+
+An API that answered anything (even 503, or garbage on /metrics) is an `ApiStatus`; only when no
+request got an HTTP response at all (refused, timed out, TLS failure) is it a `SourceFailure`.
+`health_error` is set only when /health got no HTTP response; a 503 shows as `health_ok=False`
+with its status code and body summary. The optional Authorization header is sent and never
+logged or put into an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from cockpit.config import ApiConfig, ThresholdsConfig, mask_dsn
+from cockpit.models import ApiStatus, SourceFailure, utcnow
+from cockpit.sources.base import describe_error, guarded
+from cockpit.sources.promrates import Rates, Scrape, compute_rates, parse_scrape
+
+_OK_WORDS = {"ok", "pass", "passed", "up", "healthy", "green", "true"}
+
+
+@dataclass(frozen=True)
+class _Health:
+    answered: bool
+    status_code: int | None = None
+    latency_ms: float | None = None
+    summary: str = ""
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    answered: bool
+    ok: bool = False
+    error: str | None = None
+    rates: Rates = Rates()
+    interval: float | None = None  # seconds since the previous good scrape
+
+
+def _check_ok(check: Any) -> bool:
+    if isinstance(check, bool):
+        return check
+    if isinstance(check, dict):
+        if "ok" in check:
+            return bool(check["ok"])
+        return str(check.get("status", "")).lower() in _OK_WORDS
+    return str(check).lower() in _OK_WORDS
+
+
+def summarize_health(body: Any) -> str:
+    """'ok' or 'down; failing: cache (ConnectionError: ...)' from a JSON health body."""
+    if not isinstance(body, dict):
+        return _one_line(json.dumps(body))
+    parts = [str(body["status"])] if "status" in body else []
+    checks = body.get("checks")
+    if isinstance(checks, list):  # [{"name": ..., "status": ...}, ...]
+        checks = {str(c.get("name", i)): c for i, c in enumerate(checks) if isinstance(c, dict)}
+    if isinstance(checks, dict):
+        failing = []
+        for name, check in checks.items():
+            if not _check_ok(check):
+                why = check.get("error") if isinstance(check, dict) else None
+                failing.append(f"{name} ({_one_line(str(why), 80)})" if why else str(name))
+        if failing:
+            parts.append("failing: " + ", ".join(failing))
+    return _one_line("; ".join(parts) or json.dumps(body))
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ApiSource:
+    """Polls the API's health and metrics concurrently, each request under a timeout."""
+
+    name = "api"
+
+    def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0) -> None:
+        self.cfg = cfg
+        self.thresholds = thresholds
+        self.timeout = timeout
+        self.request_timeout = min(cfg.timeout_seconds, timeout)
+        self._client: httpx.AsyncClient | None = None
+        self._previous: tuple[float, Scrape] | None = None  # (monotonic time, scrape)
+
+    def _new_client(self) -> httpx.AsyncClient:
+        verify: bool | ssl.SSLContext = self.cfg.verify_tls
+        if self.cfg.verify_tls and self.cfg.ca_file:
+            verify = ssl.create_default_context(cafile=self.cfg.ca_file)
+        headers = {"User-Agent": "predictiq-cockpit", "Accept": "text/plain, application/json"}
+        if self.cfg.auth_header:
+            headers["Authorization"] = self.cfg.auth_header
+        return httpx.AsyncClient(base_url=self.cfg.base_url, verify=verify, headers=headers,
+                                 timeout=httpx.Timeout(self.request_timeout),
+                                 follow_redirects=False)
+
+    async def collect(self) -> ApiStatus | SourceFailure:
+        """GET /health and /metrics; see the module docstring for what counts as a failure."""
+        if self._client is None:
+            try:
+                self._client = self._new_client()
+            except (OSError, ssl.SSLError) as exc:
+                return SourceFailure(self.name, "configure",
+                                     f"cannot load CA file {self.cfg.ca_file}: {describe_error(exc)}")
+        return await guarded(self.name, f"GET {self.cfg.health_path}", self._collect(self._client),
+                             self.request_timeout + 2.0)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client's connections; safe to call twice."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def _collect(self, client: httpx.AsyncClient) -> ApiStatus | SourceFailure:
+        health, metrics = await asyncio.gather(self._health(client), self._metrics(client))
+        if not health.answered and not metrics.answered:
+            return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer")
+        return ApiStatus(
+            collected_at=utcnow(), base_url=mask_dsn(self.cfg.base_url),
+            health_ok=health.status_code is not None and 200 <= health.status_code < 300,
+            health_status_code=health.status_code, health_latency_ms=health.latency_ms,
+            health_summary=health.summary if health.answered else (health.error or ""),
+            health_error=health.error,
+            metrics_ok=metrics.ok, metrics_error=metrics.error,
+            request_rate=metrics.rates.request_rate, rate_by_class=metrics.rates.rate_by_class,
+            rate_429=metrics.rates.rate_429, rate_limited_rate=metrics.rates.rate_limited_rate,
+            error_ratio=metrics.rates.error_ratio, latency_ms=metrics.rates.latency_ms,
+            counters_reset=metrics.rates.counters_reset, metrics_interval_seconds=metrics.interval,
+        )
+
+    def _transport_error(self, exc: httpx.HTTPError) -> str:
+        """One line for a request that got no HTTP response (never includes headers)."""
+        if isinstance(exc, httpx.TimeoutException):
+            return f"timed out after {self.request_timeout:g}s"
+        cause: BaseException | None = exc
+        seen: set[int] = set()
+        # httpx wraps httpcore wraps anyio's "All connection attempts failed" wraps the OSError
+        # (with an errno) or SSLError that says why
+        while cause is not None and id(cause) not in seen:
+            seen.add(id(cause))
+            if isinstance(cause, ssl.SSLCertVerificationError):
+                return f"TLS: {cause.verify_message or cause}"
+            if isinstance(cause, ssl.SSLError) or (isinstance(cause, OSError) and cause.errno):
+                return describe_error(cause)
+            cause = cause.__cause__ or cause.__context__
+        text = describe_error(exc)
+        return "connection refused" if "connection refused" in text.lower() else text
+
+    async def _health(self, client: httpx.AsyncClient) -> _Health:
+        started = time.perf_counter()
+        try:
+            response = await client.get(self.cfg.health_path)
+        except httpx.HTTPError as exc:
+            return _Health(answered=False, error=self._transport_error(exc))
+        latency = (time.perf_counter() - started) * 1000.0
+        try:
+            summary = summarize_health(response.json())
+        except ValueError:  # not JSON: its first words, or the status line
+            summary = _one_line(response.text, 120) or f"HTTP {response.status_code}"
+        return _Health(True, response.status_code, latency, summary)
+
+    async def _metrics(self, client: httpx.AsyncClient) -> _Metrics:
+        path = self.cfg.metrics_path
+        if not path:
+            return _Metrics(answered=False, error="not configured")
+        try:
+            response = await client.get(path)
+        except httpx.HTTPError as exc:
+            return _Metrics(answered=False, error=f"GET {path}: {self._transport_error(exc)}")
+        if response.status_code != 200:
+            return _Metrics(True, error=f"GET {path}: HTTP {response.status_code}")
+        content_type = response.headers.get("content-type", "")
+        if "html" in content_type.lower():
+            return _Metrics(True, error=f"GET {path} returned HTML ({content_type}), not Prometheus text")
+        try:
+            # a big exposition takes a while to parse: keep it off the event loop
+            scrape = await asyncio.to_thread(parse_scrape, response.text)
+        except ValueError as exc:
+            return _Metrics(True, error=f"GET {path}: not Prometheus text format ({_one_line(str(exc), 100)})")
+        if not scrape.names:
+            return _Metrics(True, error=f"GET {path}: no metrics in the response")
+        now = time.monotonic()
+        previous, self._previous = self._previous, (now, scrape)
+        interval = now - previous[0] if previous else None
+        names = self.cfg.metrics
+        rates = compute_rates(
+            previous[1] if previous else None, scrape, interval,
+            requests=names.requests_total, status_label=names.status_label,
+            rate_limited=names.rate_limited_total, latency=names.latency_histogram)
+        return _Metrics(True, ok=True, rates=rates, interval=interval)
