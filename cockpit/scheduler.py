@@ -1,0 +1,135 @@
+"""The polling scheduler: one asyncio loop per source.
+
+Each loop collects, hands the result to a callback, then waits for its interval (or an early
+`refresh_now`). The next poll is scheduled only after the previous one finished, so polls of one
+source never overlap (skip-if-busy, as Dolphie and k9s do): a slow backend delays its own pane and
+nothing else. Failures back off exponentially, capped. No Textual here: the UI passes a callback
+that posts a message; `cockpit snapshot` and the tests can drive it headless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from cockpit.models import Snapshot, SourceFailure
+from cockpit.sources.base import Source, guarded
+
+Deliver = Callable[[str, Snapshot | SourceFailure], None]
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    """How one source is polled: interval, timeout of one collection, and the backoff cap."""
+
+    interval: float
+    timeout: float
+    max_backoff: float = 60.0
+
+    def delay_after(self, consecutive_failures: int) -> float:
+        """Seconds until the next poll: the interval, doubled per consecutive failure, capped."""
+        if consecutive_failures <= 0:
+            return self.interval
+        backoff = self.interval * (2 ** min(consecutive_failures, 16))
+        return min(backoff, max(self.max_backoff, self.interval))
+
+
+class Scheduler:
+    """Runs one polling loop per source on the current event loop and reports each result.
+
+    `deliver(source_name, result)` is called on the event loop after every collection, good or
+    failed. A collection slower than its policy's timeout becomes a SourceFailure.
+    """
+
+    def __init__(self, sources: Mapping[str, Source], deliver: Deliver,
+                 policies: Mapping[str, PollPolicy]) -> None:
+        self.sources = dict(sources)
+        self._deliver = deliver
+        self._policies = dict(policies)
+        self._wake: dict[str, asyncio.Event] = {}
+        self._busy: dict[str, bool] = {name: False for name in self.sources}
+        self._failures: dict[str, int] = {name: 0 for name in self.sources}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self) -> None:
+        """Start every source's loop (idempotent). Must be called from inside the event loop."""
+        for name in self.sources:
+            if name in self._tasks and not self._tasks[name].done():
+                continue
+            self._wake[name] = asyncio.Event()
+            self._tasks[name] = asyncio.create_task(self._run(name), name=f"poll:{name}")
+
+    def busy(self, name: str) -> bool:
+        """True while a collection of `name` is in flight."""
+        return self._busy.get(name, False)
+
+    def consecutive_failures(self, name: str) -> int:
+        """How many collections in a row have failed (0 after a good one)."""
+        return self._failures.get(name, 0)
+
+    def refresh_now(self, name: str) -> bool:
+        """Poll `name` as soon as possible: now if idle, right after the current poll if busy.
+
+        Returns False for a source that is not configured.
+        """
+        wake = self._wake.get(name)
+        if wake is None:
+            return False
+        wake.set()
+        return True
+
+    async def collect_once(self, name: str) -> Snapshot | SourceFailure:
+        """One guarded collection of `name` (used by the loop; also handy headless)."""
+        policy = self._policies[name]
+        return await guarded(name, "collect", self.sources[name].collect(), policy.timeout)
+
+    async def _run(self, name: str) -> None:
+        policy = self._policies[name]
+        wake = self._wake[name]
+        while True:
+            # Cleared before collecting: a refresh_now() arriving mid-poll triggers one more poll
+            # right after, so the pane reflects what an action just changed.
+            wake.clear()
+            self._busy[name] = True
+            try:
+                result = await self.collect_once(name)
+            finally:
+                self._busy[name] = False
+            failed = isinstance(result, SourceFailure)
+            self._failures[name] = self._failures[name] + 1 if failed else 0
+            try:
+                self._deliver(name, result)
+            except Exception:  # noqa: BLE001 - a broken consumer must not kill the poll loop
+                pass
+            try:
+                await asyncio.wait_for(wake.wait(), policy.delay_after(self._failures[name]))
+            except TimeoutError:
+                pass
+
+    async def stop(self, close_sources: bool = True, timeout: float = 3.0) -> None:
+        """Cancel every loop, then close the sources (each close bounded by `timeout`)."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        if close_sources:
+            for source in self.sources.values():
+                try:
+                    await asyncio.wait_for(source.aclose(), timeout)
+                except Exception:  # noqa: BLE001 - closing is best effort; never hang the exit
+                    pass
+
+
+def policies_from_config(refresh: object, names: list[str] | tuple[str, ...]) -> dict[str, PollPolicy]:
+    """Poll policies for `names` from a RefreshConfig: certificates on their own slow cadence."""
+    interval = float(getattr(refresh, "interval_seconds", 2.0))
+    timeout = float(getattr(refresh, "timeout_seconds", 5.0))
+    certs = float(getattr(refresh, "certificates_seconds", 300.0))
+    return {
+        name: PollPolicy(interval=certs if name == "certificates" else interval, timeout=timeout,
+                         max_backoff=max(60.0, interval))
+        for name in names
+    }

@@ -1,0 +1,319 @@
+"""CockpitApp: composes the screen, runs the scheduler on the event loop, routes results into the
+state, the incident engine and the panes, and routes keys (from the one registry) to views and
+actions.
+
+Layout: a grid of six panes when the terminal is at least 120×36; below that (80×24 over SSH)
+the compact layout: every pane collapses to its one-line summary and the focused pane takes the
+rest of the screen. Tab and the number keys move between panes in both layouts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta, tzinfo
+from functools import partial
+from typing import Any
+
+from textual import events
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from cockpit.config import Config
+from cockpit.models import KubeSnapshot, utcnow
+from cockpit.scheduler import Scheduler, policies_from_config
+from cockpit.sources.base import Source
+from cockpit.state import TRENDS, CockpitState
+from widgets.banner import Banner
+from widgets.detail import DetailScreen
+from widgets.help import HelpScreen
+from widgets.keys import KeySpec, bindings, key_registry
+from widgets.messages import OpenDetail, SnapshotReady
+from widgets.panes.api import ApiPane
+from widgets.panes.base import Pane
+from widgets.panes.cache import CachePane
+from widgets.panes.certs import CertsPane
+from widgets.panes.database import DatabasePane
+from widgets.panes.incidents_slot import IncidentsPane, highest_severity
+from widgets.panes.pods import PodsPane
+from widgets.panes.table import TablePane
+from widgets.quit_confirm import QuitConfirm
+
+COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
+PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
+
+
+def _build_sources(cfg: Config) -> dict[str, Source]:
+    try:
+        registry = importlib.import_module("cockpit.sources.registry")
+    except ImportError:
+        return {}
+    return dict(registry.build_sources(cfg))
+
+
+def _load_engine(cfg: Config, audit: Any, clock: Callable[[], datetime]) -> Any:
+    """The incident engine when `cockpit.incidents.engine` exists, else None."""
+    try:
+        module = importlib.import_module("cockpit.incidents.engine")
+    except ImportError:
+        return None
+    engine_class = getattr(module, "IncidentEngine", None)
+    if engine_class is None:
+        return None
+    try:
+        return engine_class(cfg, audit=audit, clock=clock)
+    except TypeError:  # an engine without those keywords
+        return engine_class(cfg)
+
+
+class CockpitScreen(Screen[None]):
+    """The main screen. Its bindings are set per mode by `screen_class_for`."""
+
+    def __init__(self, cockpit: CockpitApp) -> None:
+        super().__init__(id="main")
+        self.cockpit = cockpit
+
+    def compose(self) -> ComposeResult:
+        yield from self.cockpit.compose_main()
+
+    def on_mount(self) -> None:
+        self.cockpit.start()
+
+
+def screen_class_for(specs: tuple[KeySpec, ...]) -> type[CockpitScreen]:
+    """A CockpitScreen whose BINDINGS are exactly the registry's (tab included, overriding focus)."""
+    return type("CockpitScreen", (CockpitScreen,), {"BINDINGS": bindings(specs, prefix="app.")})
+
+
+class CockpitApp(App[int]):
+    """The on-call cockpit. Collaborators are injected so tests can use fixed sources and clocks."""
+
+    CSS_PATH = "cockpit.tcss"
+    TITLE = "PredictIQ Cockpit"
+
+    def __init__(self, cfg: Config, *, sources: dict[str, Source] | None = None,
+                 clock: Callable[[], datetime] | None = None, audit: Any = None, lab: Any = None,
+                 state: CockpitState | None = None, local_tz: tzinfo | None = None,
+                 action_specs: Iterable[Any] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.clock = clock or utcnow
+        self.audit = audit
+        self.lab = lab
+        self.local_tz = local_tz
+        self.state = state or CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
+        self.sources = dict(_build_sources(cfg) if sources is None else sources)
+        self.scheduler = Scheduler(self.sources, self._deliver,
+                                   policies_from_config(cfg.refresh, list(self.sources)))
+        self.keys = key_registry(cfg.read_only, action_specs)
+        self.engine = _load_engine(cfg, audit, self.clock)
+        self.incidents: list[Any] = []
+        self.actions_in_flight = 0  # incremented by the action flow while one runs
+        self.action_requests: list[tuple[str, dict | None]] = []  # every action flow started
+        self.active = 0
+        monitor = cfg.read_only
+        self.panes: list[Pane] = [
+            cls(configured=(cls.source in self.sources) if cls.source else True, monitor=monitor)
+            for cls in (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane, IncidentsPane)
+        ]
+        self.panes_by_source = {p.source: p for p in self.panes if p.source}
+
+    # -- composition ------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return screen_class_for(self.keys)(self)
+
+    def compose_main(self) -> ComposeResult:
+        """The main screen's widgets."""
+        yield Banner(self.cfg, self.local_tz)
+        if self.cfg.read_only:
+            yield Static(id="monitor-severity")
+        with Container(id="panes"):
+            yield from self.panes
+        yield Footer()
+
+    def start(self) -> None:
+        """Once the main screen is composed: first paint, the clock, then the pollers."""
+        self.banner = self.screen.query_one(Banner)
+        self.screen.set_class(self.cfg.read_only, "-monitor")
+        self._apply_layout(self.size.width, self.size.height)
+        self._tick()
+        self._evaluate_incidents(self.clock())
+        self.set_interval(1.0, self._tick)
+        self.scheduler.start()
+        self.call_after_refresh(self.focus_pane, 1)
+
+    async def on_unmount(self) -> None:
+        await self.scheduler.stop()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._apply_layout(event.size.width, event.size.height)
+
+    def _apply_layout(self, width: int, height: int) -> None:
+        compact = width < COMPACT_BELOW[0] or height < COMPACT_BELOW[1]
+        self.screen.set_class(compact, "-compact")
+
+    # -- data -------------------------------------------------------------------------------
+
+    def _deliver(self, source: str, result: Any) -> None:
+        self.post_message(SnapshotReady(source, result))
+
+    def _trends(self, now: datetime) -> dict[str, list[float]]:
+        since = now - timedelta(minutes=self.cfg.refresh.history_minutes)
+        return {name: self.state.trend(name, since) for name in TRENDS}
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        self.state.update(message.source, message.result)
+        now = self.clock()
+        pane = self.panes_by_source.get(message.source)
+        if pane is not None:
+            pane.update_view(self.state.view(message.source), now, self._trends(now))
+        if isinstance(message.result, KubeSnapshot):
+            r = message.result
+            self.banner.set_target(r.context, r.cluster, r.namespace)
+        self._evaluate_incidents(now)
+
+    def _evaluate_incidents(self, now: datetime) -> None:
+        pane = self.panes[-1]
+        assert isinstance(pane, IncidentsPane)
+        if self.engine is not None:
+            try:
+                self.incidents = list(self.engine.evaluate(self.state, now))
+            except Exception as exc:  # noqa: BLE001 - a rule bug must not take the screen down
+                self.notify(f"incident engine error: {exc}", severity="error", timeout=10)
+        pane.show_incidents(self.incidents, now, self.engine is not None)
+        worst = highest_severity(self.incidents)
+        self.banner.set_severity(worst, self.engine is not None)
+        if self.cfg.read_only:
+            box = self.query_one("#monitor-severity", Static)
+            box.update(f"{worst}  —  {len(self.incidents)} active incident(s)" if worst
+                       else ("ALL CLEAR — no active incidents" if self.engine is not None
+                             else "incident engine not loaded"))
+            for level in ("p1", "p2", "p3", "p4"):
+                box.set_class(worst is not None and worst.lower() == level, f"-{level}")
+
+    def _tick(self) -> None:
+        now = self.clock()
+        self.banner.tick(now)
+        for pane in self.panes_by_source.values():
+            pane.tick(self.state.view(pane.source), now)
+
+    # -- panes and selection ----------------------------------------------------------------
+
+    @property
+    def active_pane(self) -> Pane:
+        """The focused pane."""
+        return self.panes[self.active]
+
+    def focus_pane(self, number: int) -> None:
+        """Make pane `number` (1..6) the active one and focus its main widget."""
+        self.active = (number - 1) % len(self.panes)
+        for i, pane in enumerate(self.panes):
+            pane.set_class(i == self.active, "-active")
+        self.active_pane.focus_target().focus()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Focus moved by other means (a click, a closed dialog): follow it.
+        for i, pane in enumerate(self.panes):
+            if event.widget in pane.walk_children() and i != self.active:
+                self.active = i
+                for j, other in enumerate(self.panes):
+                    other.set_class(j == i, "-active")
+
+    def selected_row(self, pane: str | None = None) -> dict | None:
+        """The selected row of a pane ('pods'/'kubernetes', 'database', 'certificates', ...),
+        default the active pane, as plain data for actions."""
+        if pane is None:
+            return self.active_pane.selection()
+        target = self.panes_by_source.get(PANE_NAMES.get(pane, pane))
+        return target.selection() if target is not None else None
+
+    def on_open_detail(self, message: OpenDetail) -> None:
+        self._open_detail(message.pane, message.key)
+
+    def _open_detail(self, source: str, key: str) -> None:
+        pane = self.panes_by_source.get(source)
+        found = pane.detail(key) if pane is not None else None
+        if found is not None:
+            self.push_screen(DetailScreen(*found))
+
+    # -- key actions (bound from widgets.keys) ----------------------------------------------
+
+    def action_next_pane(self) -> None:
+        self.focus_pane(self.active + 2)
+
+    def action_previous_pane(self) -> None:
+        self.focus_pane(self.active)
+
+    def action_focus_pane(self, number: int) -> None:
+        self.focus_pane(number)
+
+    def action_open_detail(self) -> None:
+        pane = self.active_pane
+        if isinstance(pane, TablePane) and (key := pane.cursor_key()) is not None:
+            self._open_detail(pane.source, key)
+
+    def _table_pane(self) -> TablePane | None:
+        pane = self.active_pane
+        if isinstance(pane, TablePane) and pane.configured:
+            return pane
+        self.notify(f"{pane.title} has no table to filter or sort", timeout=3)
+        return None
+
+    def action_filter(self) -> None:
+        if (pane := self._table_pane()) is not None:
+            pane.open_filter()
+
+    def action_sort_next(self) -> None:
+        if (pane := self._table_pane()) is not None:
+            label = pane.sort_next()
+            self.notify(f"{pane.title} sorted by {label}", timeout=2)
+
+    def action_sort_reverse(self) -> None:
+        if (pane := self._table_pane()) is not None:
+            pane.sort_reverse_order()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.keys, self.cfg.read_only))
+
+    def action_request_quit(self) -> None:
+        if self.actions_in_flight > 0:
+            self.push_screen(QuitConfirm(self.actions_in_flight),
+                             lambda quit_now: self.exit(0) if quit_now else None)
+        else:
+            self.exit(0)
+
+    def action_run_action(self, action_id: str) -> None:
+        """Start an action's flow (plan, confirmation, execution) with the current selection."""
+        spec = next((k for k in self.keys if k.action_id == action_id), None)
+        if spec is None or (self.cfg.read_only and spec.mutating):
+            self.notify("read-only: actions are disabled", severity="warning")
+            return
+        if spec.scope != "global" and self.active_pane.source != spec.scope:
+            self.notify(f"{spec.description}: select a row in the {spec.scope} pane first",
+                        severity="warning")
+            return
+        selection = self.selected_row()
+        try:
+            flow = importlib.import_module("widgets.action_flow").run_action_flow
+        except (ImportError, AttributeError):
+            self.notify("actions are not available in this build", severity="warning")
+            return
+        self.action_requests.append((action_id, selection))
+        self.run_worker(flow(self, action_id, selection), group="action", exit_on_error=False)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""
+        for spec in self.keys:
+            if spec.palette:
+                yield SystemCommand(spec.description, f"key: {spec.key}",
+                                    partial(self.run_action, spec.action))
+
+
+def run_app(cfg: Config) -> int:
+    """Run the cockpit full screen until the operator quits; returns the exit code."""
+    app = CockpitApp(cfg)
+    result = app.run()
+    return int(result or app.return_code or 0)

@@ -1,0 +1,91 @@
+"""The banner: where we are (context/cluster, namespace; production unmistakable), how bad it
+is (highest active severity), the mode (LIVE or READ-ONLY) and the time in UTC and local."""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import datetime, tzinfo
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from cockpit.config import Config
+
+
+def is_production(context: str, patterns: tuple[str, ...]) -> bool:
+    """True when the context name matches one of the configured production globs."""
+    return any(fnmatch.fnmatchcase(context, p) for p in patterns)
+
+
+class Banner(Horizontal):
+    """One line (three in monitor mode) at the top of the screen."""
+
+    def __init__(self, cfg: Config, local_tz: tzinfo | None = None) -> None:
+        super().__init__(id="banner")
+        self.cfg = cfg
+        self.local_tz = local_tz
+        kube = cfg.kubernetes
+        self.context = kube.context if kube and kube.context else ""
+        self.cluster = ""
+        self.namespace = kube.namespace if kube else ""
+        self.severity: str | None = None
+        self.engine_loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="banner-where")
+        yield Static(id="banner-severity")
+        yield Static("READ-ONLY" if self.cfg.read_only else "LIVE", id="banner-mode")
+        yield Static(id="banner-clock")
+
+    def on_mount(self) -> None:
+        self.query_one("#banner-mode").set_class(self.cfg.read_only, "-read-only")
+        self._paint_where()
+        self._paint_severity()
+
+    @property
+    def production(self) -> bool:
+        """Whether the watched context is production (by the config's patterns)."""
+        kube = self.cfg.kubernetes
+        return kube is not None and is_production(self.context, kube.production_contexts)
+
+    def set_target(self, context: str, cluster: str, namespace: str) -> None:
+        """What the Kubernetes source reports it is connected to."""
+        if (context, cluster, namespace) != (self.context, self.cluster, self.namespace):
+            self.context, self.cluster, self.namespace = context, cluster, namespace
+            self._paint_where()
+
+    def _paint_where(self) -> None:
+        where = self.query_one("#banner-where", Static)
+        if self.cfg.kubernetes is None:
+            where.update("kubernetes not configured")
+        else:
+            ctx = self.context or "(current context)"
+            cluster = f"/{self.cluster}" if self.cluster and self.cluster != self.context else ""
+            prod = "PRODUCTION " if self.production else ""
+            where.update(f"{prod}{ctx}{cluster} ns:{self.namespace}")
+        self.set_class(self.production, "-production")
+        where.set_class(self.production, "-production")
+
+    def set_severity(self, severity: str | None, engine_loaded: bool) -> None:
+        """The highest active severity, or none."""
+        self.severity, self.engine_loaded = severity, engine_loaded
+        self._paint_severity()
+
+    def _paint_severity(self) -> None:
+        box = self.query_one("#banner-severity", Static)
+        if not self.engine_loaded:
+            text = "no incident engine"
+        elif self.severity is None:
+            text = "no incidents"
+        else:
+            text = f"{self.severity} ACTIVE"
+        box.update(text)
+        for level in ("P1", "P2", "P3", "P4"):
+            box.set_class(self.severity == level, f"-{level.lower()}")
+
+    def tick(self, now: datetime) -> None:
+        """Redraw the clock."""
+        local = now.astimezone(self.local_tz)
+        self.query_one("#banner-clock", Static).update(
+            f"{now:%H:%M:%S}Z {local:%H:%M} {local.tzname() or 'local'}")

@@ -1,0 +1,105 @@
+"""The one key registry: the footer, the help screen and the command palette all read it.
+
+View keys are declared here; action keys come from `actions.registry.ACTIONS` (optional until
+that module exists). In read-only mode mutating actions are left out entirely, so they are
+neither bound, nor shown, nor offered in the palette.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key: what it runs (a Textual action string) and how it is described to the operator."""
+
+    key: str
+    action: str
+    description: str
+    group: str = "view"  # "view", "navigation" or "action"
+    show: bool = False  # in the footer
+    palette: bool = True  # offered in the command palette
+    mutating: bool = False
+    action_id: str | None = None  # the actions registry id, for action keys
+    label: str = ""  # short footer label; empty: the description
+    scope: str = "global"  # or the pane ("database") whose selected row the action needs
+
+    @property
+    def footer_label(self) -> str:
+        """The footer's short text."""
+        return self.label or self.description
+
+
+VIEW_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("tab", "next_pane", "Focus the next pane", "navigation", palette=False),
+    KeySpec("shift+tab", "previous_pane", "Focus the previous pane", "navigation", palette=False),
+    *(KeySpec(str(n), f"focus_pane({n})", f"Focus pane {n} ({name})", "navigation")
+      for n, name in enumerate(("Pods", "Database", "Cache", "Certificates", "API", "Incidents"),
+                               start=1)),
+    KeySpec("enter", "open_detail", "Open the detail of the selected row", "navigation",
+            palette=False),
+    KeySpec("slash", "filter", "Filter the focused table", show=True, label="filter"),
+    KeySpec("o", "sort_next", "Sort the focused table by the next column", show=True,
+            label="sort"),
+    KeySpec("O", "sort_reverse", "Reverse the sort order of the focused table"),
+    KeySpec("question_mark", "help", "Show every key", show=True, label="help"),
+    KeySpec("q", "request_quit", "Quit (asks first while an action is in flight)", show=True,
+            label="quit"),
+)
+
+
+def _action_specs() -> list[object]:
+    """`actions.registry.ACTIONS`, or nothing while the actions package has no registry."""
+    try:
+        module = importlib.import_module("actions.registry")
+    except ImportError:
+        return []
+    actions = getattr(module, "ACTIONS", [])
+    # the registry is a mapping id -> Action (a plain list of specs works too)
+    return list(actions.values()) if isinstance(actions, Mapping) else list(actions)
+
+
+def _first_word(text: str) -> str:
+    return text.split()[0].lower() if text.split() else text
+
+
+def key_registry(read_only: bool, actions: Iterable[object] | None = None) -> tuple[KeySpec, ...]:
+    """Every key of the cockpit for this mode, view keys first.
+
+    `actions` defaults to `actions.registry.ACTIONS`; each has `id`, `key`, `description` and
+    `mutating`.
+    """
+    specs = list(VIEW_KEYS)
+    for action in _action_specs() if actions is None else actions:
+        mutating = bool(getattr(action, "mutating", True))
+        if read_only and mutating:
+            continue  # read-only: not bound, not shown, not in the palette
+        action_id = str(action.id)
+        description = str(getattr(action, "description", "") or action_id)
+        specs.append(KeySpec(
+            key=str(action.key),
+            action=f"run_action({action_id!r})",
+            description=description,
+            group="action",
+            show=True,
+            mutating=mutating,
+            action_id=action_id,
+            label=str(getattr(action, "label", "") or _first_word(description)),
+            scope=str(getattr(action, "scope", "global") or "global"),
+        ))
+    return tuple(specs)
+
+
+def bindings(specs: tuple[KeySpec, ...], prefix: str = "") -> list[Binding]:
+    """Textual bindings for the registry; `prefix` ("app.") routes them to the app."""
+    return [Binding(s.key, prefix + s.action, s.footer_label, show=s.show) for s in specs]
+
+
+def display_key(key: str) -> str:
+    """How a key is written on screen: '/', '?', 'shift+tab'."""
+    return {"slash": "/", "question_mark": "?"}.get(key, key)

@@ -1,0 +1,54 @@
+"""API pane: /health, request rate, 5xx ratio, 429 rate and latency, with error/429 trends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+
+from cockpit.models import ApiStatus
+from widgets.panes.base import FocusableStatic, Pane
+from widgets.panes.common import number, short, spark
+
+
+def _latency(a: ApiStatus) -> str:
+    parts = [f"{k} {a.latency_ms[k]:.0f}ms" for k in ("p50", "p95", "p99") if k in a.latency_ms]
+    return " ".join(parts) or "-"
+
+
+class ApiPane(Pane):
+    """The API's health and traffic."""
+
+    source = "api"
+    title = "API"
+    number = 5
+
+    def compose_body(self) -> ComposeResult:
+        yield FocusableStatic(classes="focus-target text")
+
+    def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+        health = "healthy" if a.health_ok else "DOWN"
+        err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.1f}%")
+        return (f"{health} · {number(a.request_rate, '{:.1f}')} req/s · 5xx {err} · "
+                f"429 {number(a.rate_429, '{:.1f}')}/s · {number(a.health_latency_ms, '{:.0f}')}ms")
+
+    def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+        errors = trends.get("api.error_ratio") or []
+        limited = trends.get("api.rate_429") or []
+        code = a.health_status_code if a.health_status_code is not None else "-"
+        health = "healthy" if a.health_ok else "DOWN"
+        err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.2f}%")
+        lines = [
+            f"/health {health} ({code}, {number(a.health_latency_ms, '{:.0f}')} ms) "
+            f"{short(a.health_error or a.health_summary, 50)}",
+            f"requests {number(a.request_rate, '{:.1f}')}/s   5xx {err}   "
+            f"429 {number(a.rate_429, '{:.2f}')}/s",
+            f"latency {_latency(a)}",
+            f"5xx 15m {spark(errors, 30)}" if errors else "5xx 15m: collecting",
+            f"429 15m {spark(limited, 30)}" if limited else "429 15m: collecting",
+        ]
+        if not a.metrics_ok:
+            lines.append(f"metrics: {a.metrics_error or 'unavailable'}")
+        if a.counters_reset:
+            lines.append("counters went backwards: the API restarted")
+        self.query_one(".text", FocusableStatic).update("\n".join(lines))

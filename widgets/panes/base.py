@@ -1,0 +1,100 @@
+"""The pane frame every source shares: a one-line summary that is always visible, a status line
+(data with its age, stale with a reason, or not configured) and a body that collapses away in the
+compact layout. Panes never do I/O: the app hands them the state's view of their source.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widget import Widget
+from textual.widgets import Static
+
+from cockpit.models import Snapshot
+from cockpit.state import SourceView
+from widgets.panes.common import status_line
+
+
+class FocusableStatic(Static, can_focus=True):
+    """A text body that can hold focus, so every pane is reachable from the keyboard."""
+
+
+class Pane(Vertical):
+    """Base of every pane: `summarize` and `render_body` are what a subclass provides."""
+
+    source: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    number: ClassVar[int] = 0
+
+    def __init__(self, *, configured: bool = True, monitor: bool = False) -> None:
+        super().__init__(id=f"pane-{self.source or 'incidents'}", classes="pane")
+        self.configured = configured
+        self.monitor = monitor
+        self.status_text = "not configured" if not configured else "waiting for first data"
+        self.summary_text = ""
+        self.border_title = f"{self.number} {self.title}"
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="summary")
+        with Vertical(classes="body"):
+            yield Static(classes="status")
+            yield from self.compose_body()
+
+    def compose_body(self) -> ComposeResult:
+        """The pane's own widgets under the status line."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self._paint_status("off" if not self.configured else "waiting")
+
+    def focus_target(self) -> Widget:
+        """The widget that takes focus when this pane is selected."""
+        return self.query_one(".focus-target")
+
+    def update_view(self, view: SourceView | None, now: datetime, trends: dict[str, list[float]]) -> None:
+        """Redraw from the state's view of this pane's source."""
+        self.status_text, kind = status_line(view, now, self.configured)
+        snapshot = view.snapshot if view is not None else None
+        if snapshot is not None:
+            self.summary_text = self.summarize(snapshot, trends)
+            self.render_body(snapshot, now, trends)
+        elif not self.configured:
+            self.summary_text = ""
+        self._paint_status(kind)
+
+    def tick(self, view: SourceView | None, now: datetime) -> None:
+        """Refresh only the age text (once a second)."""
+        self.status_text, kind = status_line(view, now, self.configured)
+        self._paint_status(kind)
+
+    def _paint_status(self, kind: str) -> None:
+        summary = self.query_one(".summary", Static)
+        summary.set_class(kind == "stale", "-stale")
+        status = self.query_one(".status", Static)
+        head = f"{self.number} {self.title}"
+        # A stale source says so first: it is the thing an operator must not miss.
+        ordered = ((self.status_text, self.summary_text) if kind == "stale"
+                   else (self.summary_text, self.status_text))
+        summary.update(f"{head:<15}" + " · ".join(p for p in ordered if p))
+        status.update(self.status_text)
+        for widget in (summary, status):
+            widget.set_class(kind == "stale", "-stale")
+            widget.set_class(kind in ("off", "waiting"), "-quiet")
+
+    def summarize(self, snapshot: Snapshot, trends: dict[str, list[float]]) -> str:
+        """One line for the collapsed pane: the numbers that matter most."""
+        return ""
+
+    def render_body(self, snapshot: Snapshot, now: datetime, trends: dict[str, list[float]]) -> None:
+        """Draw the full pane from a snapshot."""
+
+    def detail(self, key: str) -> tuple[str, str] | None:
+        """(title, text) of the detail view for the row `key`, or None when there is none."""
+        return None
+
+    def selection(self) -> dict | None:
+        """The selected row as plain data, for actions."""
+        return None

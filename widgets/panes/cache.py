@@ -1,0 +1,52 @@
+"""Cache pane: hit rate over the last interval with its trend, memory, evictions and clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual.app import ComposeResult
+
+from cockpit.models import CacheStats
+from widgets.panes.base import FocusableStatic, Pane
+from widgets.panes.common import age, bar, number, size, spark
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+class CachePane(Pane):
+    """Redis as the API's cache sees it."""
+
+    source = "cache"
+    title = "Cache"
+    number = 3
+
+    def compose_body(self) -> ComposeResult:
+        yield FocusableStatic(classes="focus-target text")
+
+    def summarize(self, c: CacheStats, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+        mem = f"{c.memory_percent:.0f}%" if c.memory_percent is not None else size(c.used_memory)
+        hits = trends.get("cache.hit_rate") or []
+        return (f"hit {_pct(c.hit_rate_interval)} {spark(hits, 8)} · mem {mem} · "
+                f"evict {number(c.evicted_per_sec, '{:.1f}')}/s · {c.connected_clients} clients")
+
+    def render_body(self, c: CacheStats, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+        hits = trends.get("cache.hit_rate") or []
+        limit = size(c.maxmemory) if c.maxmemory else "no limit"
+        lines = [
+            f"hit rate {_pct(c.hit_rate_interval)} (interval)  {_pct(c.hit_rate_total)} (since start)",
+            f"hit rate 15m {spark(hits, 30)}" if hits else "hit rate 15m: collecting",
+            f"memory {size(c.used_memory)} / {limit}"
+            + (f"  {bar(c.memory_percent / 100, 16)}" if c.memory_percent is not None else ""),
+            f"evictions {number(c.evicted_per_sec, '{:.1f}')}/s ({c.evicted_keys} total)"
+            f"   ops {number(c.ops_per_sec, '{:.0f}')}/s",
+            f"clients {c.connected_clients} connected, {c.blocked_clients} blocked"
+            + (f", max {c.maxclients}" if c.maxclients else "")
+            + (f", {c.rejected_connections} rejected" if c.rejected_connections else ""),
+            f"redis {c.redis_version} {c.role}, up {age(c.uptime_seconds)}"
+            + ("  (restarted since the last sample)" if c.restarted else ""),
+        ]
+        if self.monitor:
+            lines = lines[:4]
+        self.query_one(".text", FocusableStatic).update("\n".join(lines))

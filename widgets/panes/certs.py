@@ -1,0 +1,86 @@
+"""Certificates pane: one row per endpoint (host:port), days left and status, worst first."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from textual.app import ComposeResult
+
+from cockpit.models import CertificatesSnapshot, CertState, CertStatus
+from widgets.panes.common import Cell, number
+from widgets.panes.table import Row, TablePane
+
+_RANK = {CertState.OK: 0, CertState.EXPIRING: 1, CertState.UNTRUSTED: 2, CertState.EXPIRED: 3,
+         CertState.ERROR: 4}
+_STYLE = {CertState.OK: "", CertState.EXPIRING: "yellow", CertState.UNTRUSTED: "yellow",
+          CertState.EXPIRED: "bold red", CertState.ERROR: "bold red"}
+
+
+class CertsPane(TablePane):
+    """TLS endpoints and their leaf certificates."""
+
+    source = "certificates"
+    title = "Certificates"
+    number = 4
+    COLUMNS = (("host", "Host"), ("days", "Days left"), ("status", "Status"), ("issuer", "Issuer"))
+    MONITOR_COLUMNS = ("host", "days", "status")
+    DEFAULT_SORT = ("days", False)
+
+    def compose_body(self) -> ComposeResult:
+        yield from self.compose_table()
+
+    def summarize(self, snap: CertificatesSnapshot, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+        certs = snap.certificates
+        if not certs:
+            return "no endpoints"
+        worst = min((c for c in certs if c.days_left is not None), key=lambda c: c.days_left,
+                    default=None)
+        bad = [c for c in certs if c.status != CertState.OK]
+        text = f"{len(certs) - len(bad)}/{len(certs)} ok"
+        if worst is not None:
+            text += f" · soonest {worst.host} {worst.days_left:.0f}d"
+        errors = [c for c in bad if c.status in (CertState.EXPIRED, CertState.ERROR)]
+        if errors:
+            text += f" · {len(errors)} expired/error"
+        return text
+
+    def rows(self, snap: CertificatesSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+        for c in snap.certificates:
+            key = f"{c.host}:{c.port}"
+            host = c.host if c.port == 443 else key
+            yield key, c, {
+                "host": Cell(host),
+                "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
+                "status": Cell(c.status.value, _RANK[c.status], _STYLE[c.status]),
+                "issuer": Cell(c.issuer or c.error or ""),
+            }
+
+    def detail(self, key: str) -> tuple[str, str] | None:
+        c: CertStatus | None = self.items.get(key)
+        if c is None:
+            return None
+        def when(t: datetime | None) -> str:
+            return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+        lines = [
+            f"{c.host}:{c.port}   SNI {c.server_name}   status {c.status.value}",
+            f"days left {number(c.days_left, '{:.1f}')}   valid {when(c.not_before)} → {when(c.not_after)}",
+            f"subject {c.subject or '-'}",
+            f"SAN {', '.join(c.san) or '-'}",
+            f"issuer {c.issuer or '-'}",
+            f"serial {c.serial or '-'}",
+            f"chain verified: {'yes' if c.chain_verified else 'no'}"
+            + (f" ({c.verify_error})" if c.verify_error else ""),
+            f"hostname matches: {'yes' if c.hostname_matches else 'no'}",
+        ]
+        if c.error:
+            lines.append(f"error: {c.error}")
+        lines += ["", "Presented chain (leaf first):"]
+        lines += [f"  {i}. {s}" for i, s in enumerate(c.chain)] or ["  (none)"]
+        return f"Certificate {key}", "\n".join(lines)
+
+    def selection(self) -> dict | None:
+        c: CertStatus | None = self.selected_item()
+        if c is None:
+            return None
+        return {"pane": "certificates", "key": f"{c.host}:{c.port}", "host": c.host, "port": c.port}

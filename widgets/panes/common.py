@@ -1,0 +1,112 @@
+"""Formatting shared by the panes: cells that sort by value, ages, sizes, bars and sparklines.
+
+Pure functions over plain values, so panes stay small and the wording is the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+from cockpit.state import SourceView
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell: the text shown, the value it sorts by, and an optional style class."""
+
+    text: str
+    sort: Any = None
+    style: str = ""
+
+    def __rich__(self) -> Text:
+        return Text(self.text, style=self.style, no_wrap=True, overflow="ellipsis")
+
+    def sort_key(self) -> tuple[int, Any]:
+        """Missing values sort last whatever the direction of the other values."""
+        value = self.text if self.sort is None else self.sort
+        return (0, value) if value not in (None, "") else (1, "")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def age(seconds: float | None) -> str:
+    """'3s', '4m 05s', '2h 10m', '3d 4h'; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m" if s % 60 == 0 else f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def size(n: int | float | None) -> str:
+    """Bytes for humans: '512B', '1.5M', '2.0G'."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "K", "M", "G", "T"):
+        if abs(value) < 1024 or unit == "T":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}T"
+
+
+def number(v: float | None, fmt: str = "{:.1f}", missing: str = "-") -> str:
+    """A number with a format, or a dash when unknown."""
+    return missing if v is None else fmt.format(v)
+
+
+def bar(fraction: float, width: int = 20) -> str:
+    """A text usage bar that reads without colour: '███████░░░░░░'."""
+    fraction = min(max(fraction, 0.0), 1.0)
+    filled = round(fraction * width)
+    return "█" * filled + "░" * (width - filled)
+
+
+def spark(values: list[float], width: int = 16) -> str:
+    """A one-line sparkline of the last `width` values, scaled to their own range."""
+    points = values[-width:]
+    if not points:
+        return ""
+    low, high = min(points), max(points)
+    span = high - low
+    if span <= 0:
+        return SPARK[0 if high == 0 else 3] * len(points)
+    return "".join(SPARK[min(int((v - low) / span * (len(SPARK) - 1) + 0.5), len(SPARK) - 1)]
+                   for v in points)
+
+
+def status_line(view: SourceView | None, now: datetime, configured: bool) -> tuple[str, str]:
+    """What a pane says about its data, and a style class: 'ok', 'stale', 'waiting', 'off'.
+
+    Always one of: 'updated 3s ago', 'stale since 10:42:13 — connect: connection refused'
+    (the last good data stays on screen), 'not configured', or 'waiting for first data'.
+    """
+    if not configured:
+        return "not configured", "off"
+    if view is None or (view.snapshot is None and view.failure is None):
+        return "waiting for first data", "waiting"
+    if view.failure is not None:
+        since = view.failure.first_seen.astimezone(now.tzinfo).strftime("%H:%M:%S")
+        kept = "" if view.snapshot is not None else " (no data yet)"
+        return f"stale since {since} — {view.failure.describe()}{kept}", "stale"
+    if view.updated_at is None:
+        return "updated", "ok"
+    return f"updated {age((now - view.updated_at).total_seconds())} ago", "ok"
+
+
+def short(text: str, width: int) -> str:
+    """One line of at most `width` characters (whitespace collapsed, ellipsis when cut)."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"

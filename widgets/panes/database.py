@@ -1,0 +1,108 @@
+"""Database pane: connection usage bar, counts by state, idle-over-threshold, a trend, the
+connections table (longest running first, keyed by backend pid) and the top statements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from cockpit.models import DbActivity, DbConnection
+from widgets.panes.common import Cell, age, bar, short, spark
+from widgets.panes.table import Row, TablePane
+
+
+def _running_for(c: DbConnection) -> float | None:
+    return c.idle_seconds if c.state.startswith("idle") else c.query_seconds
+
+
+class DatabasePane(TablePane):
+    """PostgreSQL client backends and what they are doing."""
+
+    source = "database"
+    title = "Database"
+    number = 2
+    COLUMNS = (("pid", "PID"), ("user", "User"), ("state", "State"), ("for", "For"),
+               ("wait", "Wait"), ("blocked", "Blocked by"), ("app", "Application"),
+               ("query", "Query"))
+    MONITOR_COLUMNS = ("pid", "state", "for", "query")
+    DEFAULT_SORT = ("for", True)
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(classes="usage")
+        yield from self.compose_table()
+        yield Static(classes="statements")
+
+    def summarize(self, db: DbActivity, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+        text = f"{db.total + 1}/{db.max_connections} conns {db.usage_percent:.0f}%"
+        active = db.by_state.get("active", 0)
+        text += f" · {active} active · {len(db.idle_over_threshold)} idle>{age(db.idle_threshold_seconds)}"
+        if db.lock_waits:
+            text += f" · {len(db.lock_waits)} waiting on locks"
+        return text
+
+    def render_body(self, db: DbActivity, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+        states = ", ".join(f"{n} {s}" for s, n in sorted(db.by_state.items(), key=lambda i: -i[1]))
+        conns = trends.get("db.connections") or []
+        slowest = db.longest_queries[0] if db.longest_queries else None
+        lines = [
+            f"{bar(db.usage_percent / 100, 24)} {db.total + 1}/{db.max_connections} "
+            f"({db.usage_percent:.0f}%, {db.reserved_connections} reserved)",
+            f"by state: {states or 'no client backends'}",
+            f"idle > {age(db.idle_threshold_seconds)}: {len(db.idle_over_threshold)}"
+            + (f" · longest query {age(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
+        ]
+        if conns:
+            lines.append(f"connections 15m {spark(conns, 40)}")
+        self.query_one(".usage", Static).update("\n".join(lines))
+        top = db.top_by_mean[:3]
+        if top:
+            stmt = ["top statements by mean:"] + [
+                f"  {s.mean_ms:9.1f} ms × {s.calls:<7} {short(s.query, 60)}" for s in top]
+        else:
+            stmt = [f"top statements: {db.statements_note or 'none recorded'}"]
+        self.query_one(".statements", Static).update("\n".join(stmt))
+        super().render_body(db, now, trends)
+
+    def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+        for c in db.connections:
+            running = _running_for(c)
+            wait = f"{c.wait_event_type}:{c.wait_event}" if c.wait_event else ""
+            idle_long = c.state.startswith("idle") and (c.idle_seconds or 0) > db.idle_threshold_seconds
+            yield str(c.pid), c, {
+                "pid": Cell(str(c.pid), c.pid),
+                "user": Cell(c.user),
+                "state": Cell(c.state, style="yellow" if idle_long else ""),
+                "for": Cell(age(running), running),
+                "wait": Cell(wait),
+                "blocked": Cell(",".join(map(str, c.blocked_by)), len(c.blocked_by),
+                                "bold red" if c.blocked_by else ""),
+                "app": Cell(c.application),
+                "query": Cell(short(c.query, 80)),
+            }
+
+    def detail(self, key: str) -> tuple[str, str] | None:
+        c: DbConnection | None = self.items.get(key)
+        if c is None:
+            return None
+        def when(t: datetime | None) -> str:
+            return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+        lines = [
+            f"PID {c.pid}   user {c.user}   database {c.database}",
+            f"application {c.application or '-'}   client {c.client_addr or 'unix socket'}",
+            f"state {c.state} for {age(_running_for(c))}",
+            f"backend start {when(c.backend_start)}   query start {when(c.query_start)}",
+            f"wait event: {c.wait_event_type + ' / ' + c.wait_event if c.wait_event else 'none'}",
+            f"blocked by pids: {', '.join(map(str, c.blocked_by)) if c.blocked_by else 'none'}",
+            "", "Query:", c.query or "(none)",
+        ]
+        return f"Connection {c.pid}", "\n".join(lines)
+
+    def selection(self) -> dict | None:
+        c: DbConnection | None = self.selected_item()
+        if c is None:
+            return None
+        return {"pane": "database", "key": str(c.pid), "pid": c.pid, "user": c.user,
+                "state": c.state, "query": c.query}

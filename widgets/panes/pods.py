@@ -1,0 +1,129 @@
+"""Pods pane: the deployment's rollout line, a CPU trend, and one row per pod keyed by its uid."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from textual.app import ComposeResult
+from textual.widgets import Static
+
+from cockpit.models import KubeSnapshot, PodInfo
+from widgets.panes.common import Cell, age, number, size, spark
+from widgets.panes.table import Row, TablePane
+
+
+def pod_status(pod: PodInfo) -> str:
+    """What a pod is doing, in kubectl's words: the telling reason, else the phase."""
+    if pod.deleting:
+        return "Terminating"
+    return pod.reason or pod.phase
+
+
+def _status_style(pod: PodInfo) -> str:
+    status = pod_status(pod)
+    if status in ("Running", "Succeeded") and pod.ready == pod.total:
+        return ""
+    if status in ("Pending", "ContainerCreating", "Terminating"):
+        return "yellow"
+    return "bold red"
+
+
+class PodsPane(TablePane):
+    """Pods matching the selector, with readiness, restarts and usage against limits."""
+
+    source = "kubernetes"
+    title = "Pods"
+    number = 1
+    COLUMNS = (("name", "Pod"), ("status", "Status"), ("ready", "Ready"), ("restarts", "Restarts"),
+               ("cpu", "CPU%"), ("mem", "Mem%"), ("age", "Age"), ("node", "Node"))
+    MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
+    DEFAULT_SORT = ("name", False)
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(classes="rollout")
+        yield from self.compose_table()
+
+    def summarize(self, snapshot: KubeSnapshot, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+        restarts = sum(p.restarts for p in snapshot.pods)
+        bad = sum(1 for p in snapshot.pods if _status_style(p) == "bold red")
+        text = f"{snapshot.ready_pods}/{len(snapshot.pods)} ready"
+        if bad:
+            text += f" · {bad} failing"
+        if restarts:
+            text += f" · {restarts} restarts"
+        cpu = trends.get("kube.cpu_percent") or []
+        if cpu:
+            text += f" · cpu {cpu[-1]:.0f}% {spark(cpu, 8)}"
+        return text
+
+    def render_body(self, snapshot: KubeSnapshot, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+        d = snapshot.deployment
+        lines = []
+        if d is not None:
+            state = "PAUSED · " if d.paused else ""
+            lines.append(f"{d.name}: {state}{d.ready}/{d.desired} ready, {d.updated} updated, "
+                         f"rollout {d.rollout}" + (f" (HPA {d.hpa.min_replicas}-{d.hpa.max_replicas})"
+                                                   if d.hpa else ""))
+        cpu = trends.get("kube.cpu_percent") or []
+        if cpu:
+            lines.append(f"CPU {cpu[-1]:5.1f}% of limit  {spark(cpu, 30)}")
+        notes = [n for n in (snapshot.watch_error and f"watch: {snapshot.watch_error}",
+                             snapshot.metrics_error and f"metrics: {snapshot.metrics_error}") if n]
+        lines.extend(notes)
+        self.query_one(".rollout", Static).update("\n".join(lines))
+        super().render_body(snapshot, now, trends)
+
+    def rows(self, snapshot: KubeSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+        for pod in snapshot.pods:
+            created = (now - pod.created_at).total_seconds() if pod.created_at else None
+            yield pod.uid, pod, {
+                "name": Cell(pod.name),
+                "status": Cell(pod_status(pod), style=_status_style(pod)),
+                "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
+                "restarts": Cell(str(pod.restarts), pod.restarts,
+                                 "yellow" if pod.restarts else ""),
+                "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
+                "mem": Cell(number(pod.memory_percent_of_limit, "{:.0f}"),
+                            pod.memory_percent_of_limit),
+                "age": Cell(age(created), created),
+                "node": Cell(pod.node),
+            }
+
+    def detail(self, key: str) -> tuple[str, str] | None:
+        pod: PodInfo | None = self.items.get(key)
+        if pod is None:
+            return None
+        lines = [f"Phase {pod.phase}   status {pod_status(pod)}   node {pod.node or '-'}",
+                 f"Ready {pod.ready}/{pod.total}   restarts {pod.restarts}",
+                 f"CPU {number(pod.cpu_m, '{:.0f}m')} / limit {number(pod.cpu_limit_m, '{:.0f}m')}"
+                 f"   memory {size(pod.memory_bytes)} / limit {size(pod.memory_limit)}", "",
+                 "Containers:"]
+        for c in pod.containers:
+            lines.append(f"  {c.name}: {c.state}{' (' + c.reason + ')' if c.reason else ''}, "
+                         f"ready={'yes' if c.ready else 'no'}, restarts {c.restart_count}")
+            if c.message:
+                lines.append(f"    message: {c.message}")
+            if c.last_state_reason or c.last_exit_code is not None:
+                finished = c.last_finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if c.last_finished_at else "-"
+                lines.append(f"    last state: terminated ({c.last_state_reason or '-'}), "
+                             f"exit code {c.last_exit_code}, finished {finished}")
+            lines.append(f"    limits: cpu {number(c.cpu_limit_m, '{:.0f}m')}, memory {size(c.memory_limit)}")
+        events = [e for e in self._events if e.object_name == pod.name]
+        lines += ["", "Recent events:" if events else "Recent events: none"]
+        for e in events[-10:]:
+            seen = e.last_seen.strftime("%H:%M:%S") if e.last_seen else "-"
+            lines.append(f"  {seen} {e.type} {e.reason} (x{e.count}): {e.message}")
+        return f"Pod {pod.name}", "\n".join(lines)
+
+    @property
+    def _events(self) -> tuple:
+        snap = self.app.state.kube  # type: ignore[attr-defined]
+        return snap.events if snap is not None else ()
+
+    def selection(self) -> dict | None:
+        pod: PodInfo | None = self.selected_item()
+        if pod is None:
+            return None
+        return {"pane": "pods", "key": pod.uid, "uid": pod.uid, "name": pod.name,
+                "namespace": pod.namespace}
