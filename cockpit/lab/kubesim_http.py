@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from cockpit.lab import kubesim_discovery as discovery
 from cockpit.lab import kubesim_watch
 from cockpit.lab.kubesim_api import ApiError, Route, dumps
+from cockpit.lab.kubesim_table import as_table
 
 if TYPE_CHECKING:
     from cockpit.lab.kubesim import KubeSim
@@ -166,8 +167,17 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             if verb == "watch":
                 self._watch(target, query)
                 return
+            if "protobuf" in self.headers.get("Content-Type", ""):
+                # kubectl sends some writes (auth can-i) as protobuf; only JSON is spoken here.
+                raise ApiError(415, "UnsupportedMediaType",
+                               "kubesim only accepts JSON request bodies")
             body = json.loads(raw_body) if raw_body else {}
-            self._send(*self._operate(verb, target, query, body))
+            code, answer = self._operate(verb, target, query, body)
+            if verb in ("list", "get") and "as=Table" in self.headers.get("Accept", "") and (
+                target.group != "metrics.k8s.io" and not target.subresource
+            ):
+                answer = as_table(target.resource.name, answer)
+            self._send(code, answer)
         except ApiError as exc:
             self._send(exc.code, exc.status())
         except json.JSONDecodeError as exc:

@@ -400,3 +400,22 @@ def test_every_kind_parses_into_client_models(sim, api):
     nodes = client.CustomObjectsApi(api).list_cluster_custom_object(
         "metrics.k8s.io", "v1beta1", "nodes", _request_timeout=5)
     assert all(parse_quantity(n["usage"]["cpu"]) > 0 for n in nodes["items"])
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_shows_server_side_columns_and_top(sim, kubeconfig):
+    victim = sim.oom_crashloop(APP)
+    table = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "get", "pods", "-n", NS, "--no-headers"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert table.returncode == 0, table.stderr
+    rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()}
+    assert rows[victim][1:3] == ["0/1", "CrashLoopBackOff"]
+    assert sum(row[2] == "Running" for row in rows.values()) == 2
+    top = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "top", "pods", "-n", NS, "--no-headers"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert top.returncode == 0, top.stderr
+    assert {line.split()[0] for line in top.stdout.splitlines()} == set(rows)
