@@ -1,0 +1,177 @@
+"""Redis cache statistics: hit rate over the last interval, ops/s, memory, clients, evictions.
+
+One INFO per collection. Rates come from the difference between this sample's counters and the
+previous one's, because a since-start hit rate hides a miss storm. A restart (new run_id, uptime
+or counters going down) is reported as such and yields no rate for that sample, never a
+negative one.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from cockpit.config import CacheConfig
+from cockpit.models import CacheStats, SourceFailure, utcnow
+from cockpit.sources.base import guarded
+
+CLIENT_NAME = "predictiq-cockpit"
+# Redis before 7 has no maxclients in INFO: ask CONFIG GET this rarely (it may be forbidden)
+MAXCLIENTS_REFRESH_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class _Sample:
+    """The counters one INFO reply held, and when it arrived (monotonic clock)."""
+
+    run_id: str
+    uptime: int
+    hits: int
+    misses: int
+    commands: int
+    evicted: int
+    at: float
+    own_commands: int  # commands the cockpit sent from this INFO on (INFO counts itself later)
+
+    def went_backwards(self, before: _Sample) -> bool:
+        """A restart: another server process, or counters lower than before."""
+        return (self.run_id != before.run_id or self.uptime < before.uptime
+                or self.hits < before.hits or self.misses < before.misses
+                or self.commands < before.commands or self.evicted < before.evicted)
+
+
+class RedisSource:
+    """Collects CacheStats per call; never raises, never waits longer than `timeout`."""
+
+    name = "cache"
+
+    def __init__(self, cfg: CacheConfig, *, timeout: float = 2.0) -> None:
+        self.cfg = cfg
+        self.timeout = timeout
+        self._client = self._new_client()
+        self._previous: _Sample | None = None
+        self._maxclients: int | None = None
+        self._maxclients_asked_at: float | None = None
+
+    def _new_client(self) -> aioredis.Redis:
+        socket_timeout = min(self.cfg.timeout_seconds, self.timeout)
+        return aioredis.Redis.from_url(
+            self.cfg.url,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=socket_timeout,
+            # one immediate retry on a dropped connection (a restarted server), none on
+            # timeouts: redis-py 8 would otherwise retry 10 times with backoff
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            health_check_interval=0,
+            client_name=CLIENT_NAME,
+            max_connections=4,
+            decode_responses=True,
+        )
+
+    async def collect(self) -> CacheStats | SourceFailure:
+        """INFO (and rarely CONFIG GET maxclients), turned into CacheStats with interval rates."""
+        result = await guarded(self.name, "INFO", self._read(), self.timeout)
+        if isinstance(result, SourceFailure) and result.reason.startswith("timed out"):
+            # a reply may still be in flight on that socket: never read it as the next answer
+            await self._client.connection_pool.disconnect()
+        return result
+
+    async def aclose(self) -> None:
+        """Close every connection; safe to call twice."""
+        await self._client.aclose()
+
+    async def _read(self) -> CacheStats:
+        try:
+            return await self._read_info()
+        except RedisConnectionError as exc:
+            # redis-py words a refusal as "Error 111 connecting to ...": give the operator the
+            # plain reason, as the other sources do
+            if isinstance(exc.__cause__ or exc.__context__, ConnectionRefusedError):
+                raise ConnectionRefusedError(str(exc)) from exc
+            raise
+
+    async def _read_info(self) -> CacheStats:
+        info: dict[str, Any] = await self._client.info()
+        at = time.monotonic()
+        own = 1
+        maxclients = _int_or_none(info.get("maxclients"))
+        if maxclients is None:
+            maxclients, asked = await self._config_maxclients(at)
+            own += asked
+        sample = _Sample(
+            run_id=str(info.get("run_id", "")), uptime=int(info.get("uptime_in_seconds", 0)),
+            hits=int(info.get("keyspace_hits", 0)), misses=int(info.get("keyspace_misses", 0)),
+            commands=int(info.get("total_commands_processed", 0)),
+            evicted=int(info.get("evicted_keys", 0)), at=at, own_commands=own)
+        previous, self._previous = self._previous, sample
+        return _stats(info, sample, previous, maxclients)
+
+    async def _config_maxclients(self, now: float) -> tuple[int | None, int]:
+        """(maxclients, commands sent): cached, asked again every few minutes."""
+        if (self._maxclients_asked_at is not None
+                and now - self._maxclients_asked_at < MAXCLIENTS_REFRESH_SECONDS):
+            return self._maxclients, 0
+        self._maxclients_asked_at = now
+        try:
+            reply = await self._client.config_get("maxclients")
+        except ResponseError:
+            return self._maxclients, 1  # CONFIG disabled, renamed or denied by ACL
+        self._maxclients = _int_or_none(reply.get("maxclients"))
+        return self._maxclients, 1
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _stats(info: dict[str, Any], sample: _Sample, previous: _Sample | None,
+           maxclients: int | None) -> CacheStats:
+    restarted = previous is not None and sample.went_backwards(previous)
+    hit_rate = hits = misses = interval = ops = evicted_rate = None
+    if previous is None:
+        # a first sample has no interval: Redis's own instantaneous figure is the best there is
+        ops = float(info.get("instantaneous_ops_per_sec", 0))
+    elif not restarted and sample.at > previous.at:
+        interval = sample.at - previous.at
+        hits, misses = sample.hits - previous.hits, sample.misses - previous.misses
+        hit_rate = hits / (hits + misses) if hits + misses else None
+        others = sample.commands - previous.commands - previous.own_commands
+        ops = max(others, 0) / interval
+        evicted_rate = (sample.evicted - previous.evicted) / interval
+    lookups = sample.hits + sample.misses
+    fragmentation = info.get("mem_fragmentation_ratio")
+    return CacheStats(
+        collected_at=utcnow(),
+        redis_version=str(info.get("redis_version", "")),
+        role=str(info.get("role", "")),
+        uptime_seconds=sample.uptime,
+        hit_rate_interval=hit_rate,
+        hit_rate_total=sample.hits / lookups if lookups else None,
+        hits_interval=hits,
+        misses_interval=misses,
+        interval_seconds=interval,
+        ops_per_sec=ops,
+        evicted_per_sec=evicted_rate,
+        used_memory=int(info.get("used_memory", 0)),
+        maxmemory=int(info.get("maxmemory", 0)),
+        mem_fragmentation_ratio=float(fragmentation) if fragmentation is not None else None,
+        connected_clients=int(info.get("connected_clients", 0)),
+        blocked_clients=int(info.get("blocked_clients", 0)),
+        maxclients=maxclients,
+        rejected_connections=int(info.get("rejected_connections", 0)),
+        evicted_keys=sample.evicted,
+        keyspace={name: int(value.get("keys", 0)) for name, value in info.items()
+                  if name.startswith("db") and name[2:].isdigit() and isinstance(value, dict)},
+        connected_replicas=int(info.get("connected_slaves", 0)),
+        restarted=restarted,
+    )
