@@ -88,7 +88,9 @@ class ApiSource:
         self.cfg = cfg
         self.thresholds = thresholds
         self.timeout = timeout
-        self.request_timeout = min(cfg.timeout_seconds, timeout)
+        # requests run in parallel; leave room inside `timeout` (the scheduler's limit too) so a
+        # hanging /health is reported as such rather than the whole collection timing out
+        self.request_timeout = min(cfg.timeout_seconds, timeout * 0.8)
         self._client: httpx.AsyncClient | None = None
         self._previous: tuple[float, Scrape] | None = None  # (monotonic time, scrape)
 
@@ -112,7 +114,7 @@ class ApiSource:
                 return SourceFailure(self.name, "configure",
                                      f"cannot load CA file {self.cfg.ca_file}: {describe_error(exc)}")
         return await guarded(self.name, f"GET {self.cfg.health_path}", self._collect(self._client),
-                             self.request_timeout + 2.0)
+                             self.timeout)
 
     async def aclose(self) -> None:
         """Close the HTTP client's connections; safe to call twice."""

@@ -28,6 +28,8 @@ from cockpit.config import CertificateConfig, ThresholdsConfig
 from cockpit.models import CertificatesSnapshot, CertState, CertStatus, SourceFailure, utcnow
 from cockpit.sources.base import describe_error, guarded
 
+BUDGET_SHARE = 0.8  # of the collection timeout, for one endpoint's connects and handshakes
+
 
 class _CheckFailed(Exception):
     """A step of one endpoint's check failed; `str()` is the operator's reason."""
@@ -93,6 +95,9 @@ class CertificateSource:
         self.certs = tuple(certs)
         self.thresholds = thresholds
         self.timeout = timeout
+        # both handshakes of an endpoint share this budget, so one collection (all endpoints in
+        # parallel) ends inside `timeout`, which is also what the scheduler allows it
+        self.budget = timeout * BUDGET_SHARE
         self._reader_ctx = ssl.create_default_context()
         self._reader_ctx.check_hostname = False
         self._reader_ctx.verify_mode = ssl.CERT_NONE
@@ -102,8 +107,7 @@ class CertificateSource:
         """Check every endpoint; per-endpoint problems are CertStatus(status=ERROR, error=...)."""
         if not self.certs:
             return SourceFailure(self.name, "configure", "no endpoints configured")
-        # each endpoint is bounded by two handshakes; the margin covers closing the sockets
-        return await guarded(self.name, "check", self._collect_all(), 2 * self.timeout + 2.0)
+        return await guarded(self.name, "check", self._collect_all(), self.timeout)
 
     async def _collect_all(self) -> CertificatesSnapshot:
         results = await asyncio.gather(*(self._check(cfg) for cfg in self.certs))
@@ -124,27 +128,29 @@ class CertificateSource:
             self._verify_ctx[ca_file] = await asyncio.to_thread(build)
         return self._verify_ctx[ca_file]
 
-    async def _handshake(self, cfg: CertificateConfig, ctx: ssl.SSLContext) -> ssl.SSLObject:
-        """Connect and handshake under the timeout; return the SSL object (connection closed)."""
+    async def _handshake(self, cfg: CertificateConfig, ctx: ssl.SSLContext,
+                         deadline: float) -> ssl.SSLObject:
+        """Connect and handshake before `deadline` (loop time); return the SSL object (the
+        connection itself is already closed)."""
         address = cfg.address or cfg.host
+        loop = asyncio.get_running_loop()
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(address, cfg.port), self.timeout)
+                asyncio.open_connection(address, cfg.port), max(deadline - loop.time(), 0.01))
         except TimeoutError:
-            raise _CheckFailed(f"connect timed out after {self.timeout:g}s") from None
+            raise _CheckFailed(f"connect timed out after {self.budget:.3g}s") from None
         except OSError as exc:
             raise _CheckFailed(describe_error(exc)) from None
         try:
+            left = max(deadline - loop.time(), 0.01)
             await asyncio.wait_for(
-                writer.start_tls(ctx, server_hostname=cfg.host,
-                                 ssl_handshake_timeout=self.timeout),
-                self.timeout)
+                writer.start_tls(ctx, server_hostname=cfg.host, ssl_handshake_timeout=left), left)
             sslobj = writer.get_extra_info("ssl_object")
             if sslobj is None:
                 raise _CheckFailed("no TLS session")
             return sslobj
         except TimeoutError:
-            raise _CheckFailed(f"TLS handshake timed out after {self.timeout:g}s") from None
+            raise _CheckFailed(f"TLS handshake timed out after {self.budget:.3g}s") from None
         except ssl.SSLCertVerificationError:
             raise
         except (OSError, ssl.SSLError, EOFError) as exc:
@@ -154,8 +160,9 @@ class CertificateSource:
 
     async def _check(self, cfg: CertificateConfig) -> CertStatus:
         base = {"host": cfg.address or cfg.host, "port": cfg.port, "server_name": cfg.host}
+        deadline = asyncio.get_running_loop().time() + self.budget
         try:
-            sslobj = await self._handshake(cfg, self._reader_ctx)
+            sslobj = await self._handshake(cfg, self._reader_ctx, deadline)
             der = sslobj.getpeercert(binary_form=True)
             if not der:
                 raise _CheckFailed("the server presented no certificate")
@@ -165,7 +172,7 @@ class CertificateSource:
         except Exception as exc:  # noqa: BLE001 - one endpoint never breaks the others
             return CertStatus(**base, status=CertState.ERROR, error=describe_error(exc))
 
-        chain_verified, verify_error = await self._verify_chain(cfg)
+        chain_verified, verify_error = await self._verify_chain(cfg, deadline)
         name_ok = hostname_matches(cert, cfg.host)
         if chain_verified and not name_ok:
             verify_error = f"certificate is not valid for {cfg.host}"
@@ -180,7 +187,7 @@ class CertificateSource:
             chain=(cert.subject.rfc4514_string(),),  # ssl on 3.11 exposes only the leaf
         )
 
-    async def _verify_chain(self, cfg: CertificateConfig) -> tuple[bool, str | None]:
+    async def _verify_chain(self, cfg: CertificateConfig, deadline: float) -> tuple[bool, str | None]:
         """(verified, OpenSSL's reason when not) from a verifying handshake."""
         try:
             ctx = await self._verifying_context(cfg.ca_file)
@@ -189,7 +196,7 @@ class CertificateSource:
         except ssl.SSLError as exc:
             return False, f"cannot load CA file {cfg.ca_file}: {describe_error(exc)}"
         try:
-            await self._handshake(cfg, ctx)
+            await self._handshake(cfg, ctx, deadline)
         except ssl.SSLCertVerificationError as exc:
             return False, exc.verify_message or describe_error(exc)
         except _CheckFailed as exc:

@@ -93,7 +93,8 @@ async def test_stalled_handshake_is_an_error_within_the_timeout(tls_lab):
     assert status.status is CertState.ERROR, status
     assert "timed out" in status.error
     assert status.not_after is None
-    assert TIMEOUT * 0.9 < elapsed < TIMEOUT + 1.5
+    assert status.error == "TLS handshake timed out after 0.8s"  # the handshake's share of it
+    assert TIMEOUT * 0.7 < elapsed < TIMEOUT
 
 
 async def test_closed_port_is_connection_refused(closed_port):
@@ -115,8 +116,8 @@ async def test_all_endpoints_are_checked_concurrently(tls_lab):
     assert isinstance(snap, CertificatesSnapshot)
     got = [s.status.value for s in snap.certificates]
     assert got == [tls_lab.endpoints[n].expected_status for n in names]
-    # the stall alone takes TIMEOUT; sequential checks would add the others on top
-    assert elapsed < TIMEOUT + 1.0
+    # the stall alone takes most of TIMEOUT; sequential checks would add the others on top
+    assert elapsed < TIMEOUT
 
 
 async def test_warning_days_come_from_the_thresholds(tls_lab):
