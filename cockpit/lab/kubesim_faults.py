@@ -160,6 +160,11 @@ class FaultsMixin:
                     condition.update(status="True" if on else "False", reason=reason,
                                      message=message, lastTransitionTime=objects.now_rfc3339())
 
+        current = self.store.get("nodes", "", node)
+        if current is not None and not on and all(
+            c["status"] == "False" for c in current["status"]["conditions"] if c["type"] == kind
+        ):
+            return node  # nothing to clear: no write, no spurious MODIFIED event
         updated = self.store.update("nodes", "", node, mutate)
         if updated is None:
             raise KeyError(node)
