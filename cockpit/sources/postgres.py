@@ -64,7 +64,7 @@ class PostgresSource:
                 return connected
             conn = self._conn = connected
         # a slow connect must not eat the whole budget of the queries
-        remaining = max(self.timeout - (time.monotonic() - started), self.timeout / 4)
+        remaining = round(max(self.timeout - (time.monotonic() - started), self.timeout / 4), 2)
         result = await guarded(self.name, "query", self._read(conn), remaining)
         if isinstance(result, SourceFailure) and (
                 conn.broken or conn.closed or result.reason.startswith("timed out")):

@@ -385,3 +385,46 @@ async def test_restarted_server_is_reconnected_on_the_next_collection(restartabl
         assert result.uptime_seconds < 5
     finally:
         await source.aclose()
+
+
+async def test_session_is_read_only_with_a_short_statement_timeout(pg):
+    source = make_source(pg.url, statement_timeout_ms=750)
+    try:
+        assert isinstance(await source.collect(), DbActivity)
+        session = source._conn
+        assert (await (await session.execute("SHOW statement_timeout")).fetchone())[
+            "statement_timeout"] == "750ms"
+        with pytest.raises(pg_errors.ReadOnlySqlTransaction):
+            await session.execute("CREATE TABLE must_not_exist (id int)")
+        seen = pg.connect().execute("SELECT application_name FROM pg_stat_activity WHERE pid = %s",
+                                    (source.backend_pid,)).fetchone()
+        assert seen == (APPLICATION_NAME,)
+    finally:
+        await source.aclose()
+
+
+async def test_blocked_query_fails_within_the_timeout_and_the_next_collection_recovers(pg):
+    # a lock on this database's pg_extension blocks the facts query, as a stuck catalog would
+    holder = pg.connect()
+    by_statement_timeout = make_source(pg.url, statement_timeout_ms=300)
+    by_source_timeout = make_source(pg.url, timeout=0.5, statement_timeout_ms=5000)
+    try:
+        for source in (by_statement_timeout, by_source_timeout):
+            assert isinstance(await source.collect(), DbActivity)
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE")
+        failure = await expect_failure(by_statement_timeout, within=2)
+        assert failure.what == "query" and "statement timeout" in failure.reason
+        kept_pid = by_statement_timeout.backend_pid
+        assert kept_pid is not None  # an error the session survives: no reconnect needed
+        failure = await expect_failure(by_source_timeout, within=1.2)
+        assert failure.reason == "timed out after 0.5s"
+        assert by_source_timeout.backend_pid is None  # cancelled mid-query: session dropped
+        holder.execute("ROLLBACK")
+        assert isinstance(await by_statement_timeout.collect(), DbActivity)
+        assert by_statement_timeout.backend_pid == kept_pid
+        assert isinstance(await by_source_timeout.collect(), DbActivity)
+    finally:
+        holder.execute("ROLLBACK")
+        await by_statement_timeout.aclose()
+        await by_source_timeout.aclose()
