@@ -312,8 +312,19 @@ class CockpitApp(App[int]):
                                     partial(self.run_action, spec.action))
 
 
-def run_app(cfg: Config) -> int:
+def _open_audit(cfg: Config) -> Any:
+    """The session's audit log (AuditLog creates nothing until the first entry)."""
+    try:
+        from cockpit.audit import AuditLog
+    except ImportError:
+        return None
+    from cockpit.config import audit_path
+
+    return AuditLog(audit_path(cfg))
+
+
+def run_app(cfg: Config, *, lab: Any = None, audit: Any = None) -> int:
     """Run the cockpit full screen until the operator quits; returns the exit code."""
-    app = CockpitApp(cfg)
+    app = CockpitApp(cfg, audit=audit if audit is not None else _open_audit(cfg), lab=lab)
     result = app.run()
     return int(result or app.return_code or 0)
