@@ -1,0 +1,173 @@
+"""Confirmation dialogs for actions, and the replica-count prompt.
+
+ConfirmDialog: where (context/cluster/namespace, production in red), the exact effect, the
+equivalent command and RBAC; focus starts on Cancel; `y` confirms, `n` or escape cancels.
+TypeToConfirmDialog: the same, but only typing the target's name (then enter) confirms; `y` is
+just a letter there. The focus starts in the input, because typing is the confirmation.
+"""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Static
+
+from actions.base import Plan
+
+DIALOG_CSS = """
+ConfirmDialog, TypeToConfirmDialog, ReplicaPrompt { align: center middle; }
+#confirm-box { width: 90%; max-width: 110; height: auto; max-height: 90%; border: thick $warning;
+               background: $surface; padding: 0 1; }
+#confirm-box.-production { border: thick $error; }
+#confirm-where { height: auto; }
+#confirm-where.-production { background: $error; color: $text; text-style: bold; }
+#confirm-effect, #confirm-command, #confirm-rbac, #confirm-hint { height: auto; margin-top: 1; }
+#confirm-buttons { height: auto; margin-top: 1; align-horizontal: right; }
+#confirm-buttons Button { margin-left: 2; }
+"""
+
+
+def where_line(plan: Plan) -> str:
+    """'PRODUCTION  context eu-prod  cluster c1  namespace predictiq' (markup-safe)."""
+    parts = []
+    if plan.production:
+        parts.append("⚠ PRODUCTION ⚠")
+    if plan.context:
+        parts.append(f"context {escape(plan.context)}")
+    if plan.cluster:
+        parts.append(f"cluster {escape(plan.cluster)}")
+    if plan.namespace:
+        parts.append(f"namespace {escape(plan.namespace)}")
+    parts.append(f"target {escape(plan.target)}")
+    return "   ".join(parts)
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """y confirms; n, escape or the (focused) Cancel button cancels."""
+
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("y", "answer(True)", "Confirm"), Binding("n,escape", "answer(False)", "Cancel")]
+    HINT = "y confirm    n / escape cancel"
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        plan = self.plan
+        prod = "-production" if plan.production else ""
+        with Vertical(id="confirm-box", classes=prod) as box:
+            box.border_title = escape(f"{plan.title}  [{plan.danger} danger]")
+            yield Static(where_line(plan), id="confirm-where", classes=prod)
+            yield Static("\n".join(escape(line) for line in plan.effect), id="confirm-effect")
+            yield Static(f"equivalent command:\n  {escape(plan.command)}", id="confirm-command")
+            yield Static(f"RBAC: {escape(plan.rbac.describe())}", id="confirm-rbac")
+            yield from self.compose_extra()
+            yield Static(self.HINT, id="confirm-hint")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Cancel", id="cancel", variant="primary")
+                yield Button("Confirm", id="confirm", variant="error" if plan.production else "warning")
+
+    def compose_extra(self) -> ComposeResult:
+        """Extra widgets between the facts and the buttons (the typed-name input)."""
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.initial_focus()
+
+    def initial_focus(self) -> None:
+        """Cancel has the focus first: enter alone never confirms."""
+        self.query_one("#cancel", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_answer(event.button.id == "confirm")
+
+    def action_answer(self, confirmed: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(confirmed)
+
+
+class TypeToConfirmDialog(ConfirmDialog):
+    """Only typing the target's name exactly, then enter (or Confirm), confirms."""
+
+    BINDINGS = [Binding("escape", "answer(False)", "Cancel")]
+    inherit_bindings = False  # `y` and `n` are letters of the name here, not answers
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self.expected = plan.requires_typed_name or ""
+        self.HINT = f"type {self.expected} and press enter to confirm    escape cancel"
+
+    def compose_extra(self) -> ComposeResult:
+        yield Static(f"Type [b]{escape(self.expected)}[/b] to confirm:", id="confirm-type-label")
+        yield Input(placeholder=self.expected, id="confirm-name")
+
+    def initial_focus(self) -> None:
+        """The name input has the focus: typing it is the confirmation."""
+        self.query_one("#confirm", Button).disabled = True
+        self.query_one("#confirm-name", Input).focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one("#confirm", Button).disabled = event.value != self.expected
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value == self.expected:
+            self.dismiss(True)
+        else:
+            self.notify(f"type {self.expected} exactly to confirm", severity="warning", timeout=3)
+
+    def action_answer(self, confirmed: bool) -> None:
+        if confirmed and self.query_one("#confirm-name", Input).value != self.expected:
+            return  # the Confirm button is disabled until the name matches; belt and braces
+        self.dismiss(confirmed)
+
+
+class ReplicaPrompt(ModalScreen[int | None]):
+    """Ask for a replica count within [low, high]; enter submits a valid number, escape cancels."""
+
+    DEFAULT_CSS = DIALOG_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, deployment: str, current: int | None, low: int, high: int) -> None:
+        super().__init__()
+        self.deployment, self.current, self.low, self.high = deployment, current, low, high
+
+    def compose(self) -> ComposeResult:
+        now = f" (now {self.current})" if self.current is not None else ""
+        with Vertical(id="confirm-box") as box:
+            box.border_title = escape(f"Scale deployment/{self.deployment}")
+            yield Static(f"Replicas, {self.low} to {self.high}{now}:")
+            yield Input(value="" if self.current is None else str(self.current), id="replicas",
+                        type="integer")
+            yield Static("", id="replicas-error")
+            yield Static("enter continue to the confirmation    escape cancel", id="confirm-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#replicas", Input).focus()
+
+    def validate(self, text: str) -> int | str:
+        """The count, or the reason it is not acceptable."""
+        try:
+            value = int(text.strip())
+        except ValueError:
+            return f"enter a whole number from {self.low} to {self.high}"
+        if not self.low <= value <= self.high:
+            return f"{value} is outside {self.low}..{self.high} (actions.scale_min/max_replicas)"
+        return value
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        result = self.validate(event.value)
+        if isinstance(result, str):
+            self.query_one("#replicas-error", Static).update(f"[red]{escape(result)}[/red]")
+            return
+        self.dismiss(result)
+
+    def action_cancel(self) -> None:
+        """Close without a count."""
+        self.dismiss(None)
