@@ -130,9 +130,11 @@ def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     for pod in kube.pods:
         if pod.reason == "CrashLoopBackOff" or any(c.reason == "CrashLoopBackOff" for c in pod.containers):
             crashing.append(pod.name)
-        if pod.reason == "OOMKilled" or any(
-                c.last_state_reason == "OOMKilled" and _recent_oom(c.last_finished_at, now)
-                or c.reason == "OOMKilled" for c in pod.containers):
+        # the pod's summary reason may come from an old lastState: trust containers when known
+        killed = any(c.reason == "OOMKilled" or (c.last_state_reason == "OOMKilled"
+                                                 and _recent_oom(c.last_finished_at, now))
+                     for c in pod.containers) if pod.containers else pod.reason == "OOMKilled"
+        if killed:
             oom_killed.append(pod.name)
         pct = pod.memory_percent_of_limit
         if pct is not None and pct >= cfg.thresholds.memory_percent:
