@@ -1,0 +1,134 @@
+"""The Kubernetes source: pods, the deployment and its warning events from list+watch caches.
+
+Background threads keep the cache current (kube_watch: one list, then a watch per resource;
+kube_poll: metrics.k8s.io, nodes, HPA, RBAC). `collect()` only snapshots the cache, so it is
+cheap at any size. While the pods or deployment watch is disconnected it returns a
+SourceFailure, and the state keeps showing the last data as "stale since ... — reason";
+a broken events watch alone is only a `watch_error` on an otherwise good snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from cockpit.config import KubernetesConfig, RefreshConfig
+from cockpit.kubeclient import KubeTarget, new_api_client, resolve_target
+from cockpit.models import KubeSnapshot, SourceFailure
+from cockpit.sources.base import describe_error
+from cockpit.sources.kube_cache import KubeCache
+from cockpit.sources.kube_poll import DEFAULT_ACTION_VERBS, Poller
+from cockpit.sources.kube_watch import ListWatch, WatchTiming
+
+NAME = "kubernetes"
+CLOSE_JOIN_SECONDS = 2.0  # aclose waits this long for threads (each request has a timeout anyway)
+
+
+class KubeSource:
+    """Pods by the configured selector, the deployment, events, nodes, usage and RBAC.
+
+    `metrics_interval` is the metrics/nodes poll period (default: refresh.interval_seconds);
+    `action_verbs` maps action ids to (verb, group, resource, subresource) to check with a
+    SelfSubjectAccessReview; `watch_timing` tunes the watch timeouts and backoff (tests).
+    """
+
+    name = NAME
+
+    def __init__(self, cfg: KubernetesConfig, refresh: RefreshConfig | None = None, *,
+                 metrics_interval: float | None = None,
+                 action_verbs: dict[str, tuple] | None = None,
+                 watch_timing: WatchTiming | None = None,
+                 permissions_interval: float = 300.0) -> None:
+        self.cfg = cfg
+        self.refresh = refresh or RefreshConfig()
+        self.metrics_interval = metrics_interval or self.refresh.interval_seconds
+        self.action_verbs = dict(DEFAULT_ACTION_VERBS if action_verbs is None else action_verbs)
+        self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds)
+        self.permissions_interval = permissions_interval
+        self.target: KubeTarget | None = None
+        self.cache = KubeCache(cfg.deployment)
+        self.watches: dict[str, ListWatch] = {}
+        self.poller: Poller | None = None
+        self._api_client: Any = None
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Resolve the context, build the client and start the threads (blocking; run in a thread)."""
+        from kubernetes import client
+
+        target = resolve_target(self.cfg)
+        api_client = new_api_client(self.cfg)
+        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+        ns, cache = target.namespace, self.cache
+        self.watches = {
+            "pods": ListWatch("pods", core.list_namespaced_pod,
+                              {"namespace": ns, "label_selector": self.cfg.selector},
+                              cache.pods_listed, cache.pod_event, self.timing),
+            "deployment": ListWatch("deployment", apps.list_namespaced_deployment,
+                                    {"namespace": ns,
+                                     "field_selector": f"metadata.name={self.cfg.deployment}"},
+                                    cache.deployment_listed, cache.deployment_event, self.timing),
+            "events": ListWatch("events", core.list_namespaced_event,
+                                {"namespace": ns, "field_selector": "type=Warning"},
+                                cache.events_listed, cache.event_event, self.timing),
+        }
+        self.poller = Poller(api_client, cache, ns, self.cfg.deployment, self.cfg.selector,
+                             self.cfg.request_timeout_seconds, self.metrics_interval,
+                             self.action_verbs, self.permissions_interval)
+        self.target, self._api_client = target, api_client
+        for watch in self.watches.values():
+            watch.start()
+        self.poller.start()
+
+    def _wait_settled(self, seconds: float) -> None:
+        """Wait (bounded) until the pods and deployment lists have succeeded or failed once."""
+        deadline = time.monotonic() + seconds
+        for key in ("pods", "deployment"):
+            self.watches[key].settled.wait(max(deadline - time.monotonic(), 0))
+
+    async def collect(self) -> KubeSnapshot | SourceFailure:
+        """A snapshot of the watch cache (starting the threads on the first call)."""
+        if self._closed:
+            return SourceFailure(NAME, "collect", "source closed")
+        if self.target is None:
+            try:
+                await asyncio.to_thread(self._start)
+            except Exception as exc:  # noqa: BLE001 - bad kubeconfig/context: retried next time
+                return SourceFailure(NAME, "kubeconfig", describe_error(exc))
+            # The first collect waits for the first lists, so the cockpit opens with data.
+            await asyncio.to_thread(self._wait_settled, self.refresh.timeout_seconds * 0.8)
+        return self._current()
+
+    def _current(self) -> KubeSnapshot | SourceFailure:
+        assert self.target is not None
+        pods, deployment, events = (self.watches[k] for k in ("pods", "deployment", "events"))
+        for key, watch in (("pods", pods), ("deployment", deployment)):
+            if not watch.filled:
+                return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list")
+        for key, watch in (("pods", pods), ("deployment", deployment)):
+            if watch.error:
+                return SourceFailure(NAME, f"watch {key}", watch.error)
+        watch_error = f"events: {events.error}" if events.error else None
+        t = self.target
+        return self.cache.snapshot(t.context, t.cluster, t.namespace, self.cfg.selector, watch_error)
+
+    async def aclose(self) -> None:
+        """Stop the threads (cutting open watches), wait for them briefly, close the client."""
+        if self._closed:
+            return
+        self._closed = True
+        workers = [*self.watches.values(), *([self.poller] if self.poller else [])]
+        for worker in workers:
+            worker.stop()
+
+        def join_all() -> None:
+            deadline = time.monotonic() + CLOSE_JOIN_SECONDS
+            for worker in workers:
+                worker.join(max(deadline - time.monotonic(), 0.01))
+
+        await asyncio.to_thread(join_all)
+        if self._api_client is not None:
+            self._api_client.close()
