@@ -1,0 +1,71 @@
+"""The demo's lab menu, driven by keys against a real running lab."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from textual.app import App
+from textual.widgets import OptionList
+
+from cockpit.lab.drills import DRILLS
+from cockpit.lab.lab import Lab
+from tests.integration.lab_helpers import started_lab
+from widgets.lab_menu import LabMenu, open_lab_menu
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class Host(App[None]):
+    """The smallest app that carries a lab, as CockpitApp does in the demo."""
+
+    def __init__(self, lab: Lab | None) -> None:
+        super().__init__()
+        self.lab = lab
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with started_lab(tmp_path_factory.mktemp("labmenu")) as running:
+        yield running
+
+
+async def _until(pilot, condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await pilot.pause(0.05)
+
+
+async def test_enter_injects_and_clears_a_drill(lab: Lab) -> None:
+    app = Host(lab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        open_lab_menu(app)
+        await pilot.pause()
+        assert isinstance(app.screen, LabMenu)
+        options = app.screen.query_one(OptionList)
+        assert options.option_count == len(DRILLS)
+        options.focus()
+        index = [d.name for d in DRILLS].index("api-down")
+        options.highlighted = index
+        await pilot.press("enter")
+        await _until(pilot, lambda: lab.drills.active() == ["api-down"])
+        assert httpx.get(f"{lab.api.url}/health", timeout=5).status_code == 503
+        await _until(pilot, lambda: "ACTIVE" in str(options.get_option_at_index(index).prompt))
+        await pilot.press("enter")
+        await _until(pilot, lambda: lab.drills.active() == [])
+        assert httpx.get(f"{lab.api.url}/health", timeout=5).status_code == 200
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LabMenu)
+
+
+async def test_without_a_lab_the_menu_explains_itself() -> None:
+    app = Host(None)
+    async with app.run_test() as pilot:
+        open_lab_menu(app)
+        await pilot.pause()
+        assert not isinstance(app.screen, LabMenu)
+        assert any("only in `cockpit demo`" in n.message for n in app._notifications)

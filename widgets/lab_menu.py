@@ -1,0 +1,89 @@
+"""The demo's lab menu: inject and clear drills from inside the cockpit (only when `app.lab` is set).
+
+`open_lab_menu(app)` pushes the menu. Enter on a drill injects it, or clears it when it is active;
+the work runs in a thread (connection-exhaustion opens ~50 connections) and the result comes back
+as a notification. Escape or `L` closes the menu.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from cockpit.lab.drills import DRILLS
+
+
+class LabMenu(ModalScreen[None]):
+    """The drill list with each drill's state, description and fix."""
+
+    BINDINGS = [Binding("escape,L", "close", "Close")]
+    DEFAULT_CSS = """
+    LabMenu { align: center middle; }
+    #lab-menu-box { width: 90%; max-width: 110; height: auto; max-height: 90%;
+                    border: round $warning; background: $surface; padding: 0 1; }
+    #lab-menu-drills { height: auto; max-height: 24; }
+    """
+
+    def __init__(self, lab: Any) -> None:
+        super().__init__(id="lab-menu")
+        self.lab = lab
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="lab-menu-box") as box:
+            box.border_title = "Lab drills (demo only)"
+            yield Static("enter: inject, or clear an active drill   escape: close", id="lab-menu-help")
+            yield OptionList(*self._options(), id="lab-menu-drills")
+
+    def _options(self) -> list[Option]:
+        active = set(self.lab.drills.active())
+        return [Option(f"{'[b red]ACTIVE[/]' if d.name in active else '      '}  [b]{d.name}[/b]"
+                       f"  {d.description}\n          fix: {d.fix}", id=d.name) for d in DRILLS]
+
+    def refresh_options(self) -> None:
+        """Redraw the states, keeping the highlighted drill."""
+        options = self.query_one("#lab-menu-drills", OptionList)
+        highlighted = options.highlighted
+        options.clear_options()
+        options.add_options(self._options())
+        options.highlighted = highlighted
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if self._busy or event.option.id is None:
+            return
+        self._busy = True
+        self.toggle(event.option.id, event.option.id in self.lab.drills.active())
+
+    @work(thread=True, exclusive=True, group="lab-drill")
+    def toggle(self, name: str, active: bool) -> None:
+        """Inject or clear off the event loop; report back on it."""
+        try:
+            detail = self.lab.drills.clear(name) if active else self.lab.drills.inject(name)
+            self.app.call_from_thread(self._done, detail, "information")
+        except Exception as exc:  # the operator sees why the drill failed
+            self.app.call_from_thread(self._done, f"{name}: {exc}", "error")
+
+    def _done(self, message: str, severity: str) -> None:
+        self._busy = False
+        self.app.notify(message, title="lab", severity=severity, timeout=6)  # type: ignore[arg-type]
+        if self.is_attached:
+            self.refresh_options()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def open_lab_menu(app: App) -> None:
+    """Push the lab menu when the app runs on a lab; otherwise say there is none."""
+    lab = getattr(app, "lab", None)
+    if lab is None or getattr(lab, "drills", None) is None:
+        app.notify("no lab: the lab menu exists only in `cockpit demo`", severity="warning")
+        return
+    app.push_screen(LabMenu(lab))
