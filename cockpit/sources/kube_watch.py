@@ -55,7 +55,9 @@ def error_text(exc: BaseException) -> str:
     name = type(exc).__name__
     if "ReadTimeout" in name or "timed out" in str(exc).lower():
         return "watch silent: read timed out"
-    if "MaxRetry" in name or "NewConnection" in name or "ProtocolError" in name:
+    if "ProtocolError" in name:
+        return f"watch connection dropped ({describe_error(exc)})"
+    if "MaxRetry" in name or "NewConnection" in name:
         reason = getattr(exc, "reason", None)
         return describe_error(reason) if isinstance(reason, BaseException) else describe_error(exc)
     return describe_error(exc)
