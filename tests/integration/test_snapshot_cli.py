@@ -112,3 +112,20 @@ def test_bad_config_exits_2(tmp_path):
     proc = _run(tmp_path, "[database]\nurl = 5\n", "--json")
     assert proc.returncode == 2
     assert "database.url" in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.skipif(not kube_available(), reason="the Kubernetes source is not in this build")
+def test_pods_from_the_kubernetes_simulator(tmp_path):
+    from cockpit.lab.kubesim import KubeSim
+
+    with KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=3, delay=0.05) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
+        toml = ("[refresh]\ntimeout_seconds = 3\n[kubernetes]\n"
+                f'kubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "predictiq"\n'
+                'deployment = "predictiq-api"\nselector = "app=predictiq-api"\n')
+        proc = _run(tmp_path, toml, "--json", "--interval", "0")
+    assert proc.returncode == 0, proc.stderr
+    pods = json.loads(proc.stdout)["pods"]
+    assert pods["ok"] is True, pods
+    assert pods["namespace"] == "predictiq" and pods["context"] == "lab"
+    assert len(pods["pods"]) == 3 and pods["deployment"]["name"] == "predictiq-api"
