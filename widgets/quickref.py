@@ -1,0 +1,70 @@
+"""The quick-reference screen (key `g`): critical URLs, emergency contacts and the runbook's
+critical commands rendered for the watched context, namespace and deployment.
+
+Read-only in every mode: it only shows the config. `x` saves it as Markdown to a file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from cockpit.config import Config
+from cockpit.quickref import QuickRef, build_quickref, render_text
+from widgets.incident_detail import save_text
+
+
+def render_markup(ref: QuickRef) -> str:
+    """The quick reference as Rich markup (every config value escaped)."""
+    out = ["[b]Critical URLs[/b]"]
+    width = max((len(name) for name, _ in ref.links), default=0)
+    out += [f"  {escape(name.ljust(width))}  [u]{escape(url)}[/u]" for name, url in ref.links] or [
+        "  none configured"]
+    out += ["", "[b]Emergency contacts[/b]"]
+    out += [f"  {escape(role)}: {escape(name)}  {escape(phone)}" for role, name, phone in ref.contacts] or [
+        "  none configured"]
+    out += ["", "[b]Critical commands[/b]"]
+    for c in ref.commands:
+        out += [f"  [dim]# {escape(c.purpose)}[/dim]", f"  $ {escape(c.command)}"]
+    if ref.notes:
+        out += [""] + [f"[yellow]{escape(n)}[/yellow]" for n in ref.notes]
+    return "\n".join(out)
+
+
+class QuickRefScreen(ModalScreen[None]):
+    """Who to call, where the dashboards are, what to type."""
+
+    DEFAULT_CSS = """
+    QuickRefScreen { align: center middle; }
+    QuickRefScreen > VerticalScroll { width: 90%; height: 90%; border: thick $accent;
+                                      padding: 0 1; background: $surface; }
+    """
+    BINDINGS = [Binding("escape,q,g", "close", "Close"), Binding("x", "save", "Save to file")]
+
+    def __init__(self, cfg: Config, state: Any = None) -> None:
+        super().__init__()
+        kube = getattr(state, "kube", None)
+        # the context actually in use when the config leaves it to the kubeconfig
+        self.ref = build_quickref(cfg, context=kube.context if kube is not None else None)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(render_markup(self.ref), id="quickref")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        try:
+            path = save_text("cockpit-quickref.md", render_text(self.ref))
+        except OSError as exc:
+            self.notify(f"Not saved: {exc}", severity="error")
+            return
+        self.notify(f"Saved to {path}", timeout=10)
