@@ -19,6 +19,7 @@ import json
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -120,7 +121,13 @@ class ListWatch:
                 if self.resource_version is None:
                     self._list()
                     delay = self.timing.backoff_initial
+                began = time.monotonic()
                 self._watch()
+                if time.monotonic() - began < 1.0 and not self._stop.is_set():
+                    # Ended at once without an error: don't spin against a server doing that.
+                    self._stop.wait(delay * random.uniform(0.8, 1.2))
+                    delay = min(delay * 2, self.timing.backoff_max)
+                    continue
             except Gone:
                 # Our version was compacted away: relist now (once), then watch from the new one.
                 self.resource_version = None
