@@ -8,7 +8,7 @@ They implement the Source protocol for real; nothing here patches a library.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from cockpit.config import (
@@ -17,7 +17,9 @@ from cockpit.config import (
     CertificateConfig,
     Config,
     DatabaseConfig,
+    IncidentsConfig,
     KubernetesConfig,
+    RefreshConfig,
 )
 from cockpit.models import (
     ApiStatus,
@@ -55,6 +57,14 @@ def make_config(read_only: bool = False, context: str = "kind-prod-eu") -> Confi
         api=ApiConfig(base_url="https://api.invalid"),
         certificates=(CertificateConfig(host="api.predictiq.example"),),
     )
+
+
+def snapshot_config(read_only: bool = False) -> Config:
+    """For screenshots: one poll per source (long intervals) and incidents that open on their
+    first breaching sample, so the picture does not depend on timing."""
+    return replace(make_config(read_only=read_only),
+                   refresh=RefreshConfig(interval_seconds=3600, certificates_seconds=3600),
+                   incidents=IncidentsConfig(open_after_samples=1))
 
 
 def _pod(i: int, *, reason: str = "", ready: int = 1, restarts: int = 0, cpu: float = 120.0,
