@@ -86,12 +86,20 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     """Print the last N entries; with --follow, keep printing new ones until interrupted."""
     path = resolve_path(args)
-    for entry in read_entries(path)[-max(args.n, 0):] if args.n else []:
+    # Read once and follow from exactly what was read: an entry appended meanwhile is not lost.
+    data = path.read_bytes() if path.exists() else b""
+    offset = data.rfind(b"\n") + 1  # complete lines only; a partial one is read again later
+    entries = []
+    for raw in data[:offset].splitlines():
+        try:
+            entries.append(json.loads(raw))
+        except ValueError:
+            continue  # damaged lines are `verify`'s business
+    for entry in entries[-max(args.n, 0):] if args.n else []:
         print(one_line(entry), file=out)
     out.flush()
     if not args.follow:
         return 0
-    offset = path.stat().st_size if path.exists() else 0
     pending = b""
     while True:  # ended by Ctrl-C (the CLI returns 130)
         time.sleep(0.5)  # polling a file: no inotify dependency, and half a second is plenty
