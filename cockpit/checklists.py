@@ -175,9 +175,12 @@ def item_results(checklist: Checklist, verdicts: Mapping[str, Verdict],
     return out
 
 
+_SUMMARY_KEYS = {"pass": "passed", "fail": "failed"}  # the audit log masks a key named "pass"
+
+
 def summarize(items: Iterable[ItemResult]) -> dict[str, int]:
-    """How many items are in each state."""
-    return dict(Counter(i.state for i in items))
+    """How many items are in each state: passed, failed, unknown, done, open."""
+    return dict(Counter(_SUMMARY_KEYS.get(i.state, i.state) for i in items))
 
 
 def record_run(audit: Any, checklist: Checklist, items: list[ItemResult],
