@@ -17,6 +17,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
@@ -90,7 +91,7 @@ class ChecklistScreen(Screen[None]):
 
     def on_mount(self) -> None:
         if self.error:
-            self._status(f"[red]{self.error}[/red]")
+            self._status(f"[red]{escape(self.error)}[/red]")
         elif self.initial in self.lists:
             self.open_list(self.initial)
         else:
@@ -123,11 +124,11 @@ class ChecklistScreen(Screen[None]):
             if item.check and not self.verdicts and self.verifying:
                 state = "checking"
             table.add_row(Text(MARK.get(state, "… checking"), style=STYLE.get(state, "dim")),
-                          item.text, item.evidence, key=item.id)
+                          Text(item.text), Text(item.evidence), key=item.id)
         if self.items:
             table.move_cursor(row=min(row, len(self.items) - 1))
         counts = summarize(self.items)
-        where = f"[b]{self.checklist.title}[/b]: " if self.checklist else ""
+        where = f"[b]{escape(self.checklist.title)}[/b]: " if self.checklist else ""
         done = "recorded as run " + str(self.recorded.get("run_id")) if self.recorded else "not recorded"
         self._status(where + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" · {done}"
                      + (" · verifying…" if self.verifying else ""))
@@ -219,7 +220,7 @@ class ChecklistScreen(Screen[None]):
             return
         self.last_export = path
         self.notify(f"Exported to {path}", timeout=10)
-        self._status(f"Exported to {path}")
+        self._status(f"Exported to {escape(str(path))}")
 
     def action_back(self) -> None:
         if self.checklist is not None and not self.initial:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -20,21 +20,37 @@ from cockpit.quickref import QuickRef, build_quickref, render_text
 from widgets.incident_detail import save_text
 
 
-def render_markup(ref: QuickRef) -> str:
-    """The quick reference as Rich markup (every config value escaped)."""
-    out = ["[b]Critical URLs[/b]"]
+def render_body(ref: QuickRef) -> Text:
+    """The quick reference as styled text (config values are never parsed as markup)."""
+    out = Text()
+
+    def line(text: str = "", style: str = "") -> None:
+        out.append(text + "\n", style=style)
+
+    line("Critical URLs", "bold")
     width = max((len(name) for name, _ in ref.links), default=0)
-    out += [f"  {escape(name.ljust(width))}  [u]{escape(url)}[/u]" for name, url in ref.links] or [
-        "  none configured"]
-    out += ["", "[b]Emergency contacts[/b]"]
-    out += [f"  {escape(role)}: {escape(name)}  {escape(phone)}" for role, name, phone in ref.contacts] or [
-        "  none configured"]
-    out += ["", "[b]Critical commands[/b]"]
+    for name, url in ref.links:
+        out.append(f"  {name.ljust(width)}  ")
+        line(url, "underline")
+    if not ref.links:
+        line("  none configured", "dim")
+    line()
+    line("Emergency contacts", "bold")
+    for role, name, phone in ref.contacts:
+        line(f"  {role}: {name}  {phone}")
+    if not ref.contacts:
+        line("  none configured", "dim")
+    line()
+    line("Critical commands", "bold")
     for c in ref.commands:
-        out += [f"  [dim]# {escape(c.purpose)}[/dim]", f"  $ {escape(c.command)}"]
+        line(f"  # {c.purpose}", "dim")
+        line(f"  $ {c.command}")
     if ref.notes:
-        out += [""] + [f"[yellow]{escape(n)}[/yellow]" for n in ref.notes]
-    return "\n".join(out)
+        line()
+    for note in ref.notes:
+        line(note, "yellow")
+    out.rstrip()
+    return out
 
 
 class QuickRefScreen(ModalScreen[None]):
@@ -55,7 +71,7 @@ class QuickRefScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(render_markup(self.ref), id="quickref")
+            yield Static(render_body(self.ref), id="quickref")
         yield Footer()
 
     def action_close(self) -> None:
