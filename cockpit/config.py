@@ -51,7 +51,7 @@ class KubernetesConfig:
     """Which cluster, namespace and deployment to watch."""
 
     context: str = field(default="", metadata=meta("kubeconfig context; empty: the current context"))
-    namespace: str = field(default="default", metadata=meta("namespace of the deployment"))
+    namespace: str = field(default="", metadata=meta("namespace of the deployment; empty: the context's namespace, else default (as kubectl)"))
     deployment: str = field(default="predictiq-api", metadata=meta("the deployment to watch and act on"))
     selector: str = field(default="app=predictiq-api", metadata=meta("label selector of its pods"))
     production_contexts: tuple[str, ...] = field(

@@ -33,11 +33,14 @@ class QuickRef:
 
 
 def kubectl_prefix(context: str, namespace: str) -> str:
-    """`kubectl --context X -n NS` (no --context when the current context is meant)."""
+    """`kubectl --context X -n NS` (no --context when the current context is meant, no -n when
+    the context's own namespace is)."""
     parts = ["kubectl"]
     if context:
         parts += ["--context", shlex.quote(context)]
-    return " ".join([*parts, "-n", shlex.quote(namespace)])
+    if namespace:
+        parts += ["-n", shlex.quote(namespace)]
+    return " ".join(parts)
 
 
 def _kube_commands(cfg: Config, context: str) -> list[Command]:

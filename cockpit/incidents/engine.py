@@ -48,9 +48,11 @@ class _Streak:
     healthy: int = 0
 
 
-def _context(cfg: Config) -> dict[str, Any]:
+def _context(cfg: Config, namespace: str | None = None) -> dict[str, Any]:
     k = cfg.kubernetes
-    return {"namespace": k.namespace if k else None, "deployment": k.deployment if k else None,
+    # The namespace in use, as the Kubernetes source resolved it (the context's own when the
+    # config leaves it empty, as kubectl does).
+    return {"namespace": (namespace or k.namespace or "default") if k else None, "deployment": k.deployment if k else None,
             "selector": k.selector if k else None, "api_url": cfg.api.base_url if cfg.api else None}
 
 
@@ -64,6 +66,7 @@ class IncidentEngine:
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
         self.audit_error: str | None = None
+        self._namespace: str | None = None
         self.closed: list[Incident] = []  # resolved incidents, newest last (kept for the session)
         self._open: dict[str, Incident] = {}
         self._key_to_id: dict[str, str] = {}
@@ -108,6 +111,8 @@ class IncidentEngine:
     def evaluate(self, state: CockpitState, now: datetime | None = None) -> list[Incident]:
         """Apply one evaluation of every rule; return the active incidents, worst then oldest."""
         now = now or self.clock()
+        if state.kube is not None:
+            self._namespace = state.kube.namespace
         fresh = {s for s, n in state.samples.items() if n != self._seen.get(s, 0)}
         self._seen = dict(state.samples)
         findings: dict[str, Finding] = {f.key: f for f in evaluate_rules(state, self.cfg, now)}
@@ -148,7 +153,7 @@ class IncidentEngine:
             detected_at=now, response_deadline=response_deadline(self.cfg, f.severity, now),
             evidence=dict(f.evidence), impact=f.impact, affected=f.affected, runbook=entry,
             actions=entry.actions if entry and entry.actions else spec_actions,
-            context=_context(self.cfg),
+            context=_context(self.cfg, self._namespace),
             timeline=(TimelineEntry(now, "detected", f"{f.severity} {f.title}"),))
         self._open[inc.id] = inc
         self._key_to_id[f.key] = inc.id
@@ -274,7 +279,7 @@ class IncidentEngine:
                        severity=severity, detected_at=now,
                        response_deadline=response_deadline(self.cfg, severity, now),
                        impact=impact, affected=tuple(affected), runbook=entry,
-                       actions=entry.actions if entry else (), context=_context(self.cfg),
+                       actions=entry.actions if entry else (), context=_context(self.cfg, self._namespace),
                        declared=True, severity_set_by_operator=True,
                        timeline=(TimelineEntry(now, "declared", f"{severity} {title.strip()}"),))
         self._record("incident.declared", strict=True, incident_id=inc.id, rule=inc.rule,
