@@ -23,13 +23,13 @@ from typing import Any
 
 from cockpit.backup import BackupCheck, check_backup
 from cockpit.config import Config, ConfigError
+from cockpit.endpoint_check import endpoints_responding
 from cockpit.state import CockpitState
 from cockpit.verifiers import (
     STATE_VERIFIERS,
     VERIFIER_IDS,
     CheckState,
     Verdict,
-    endpoints_responding,
 )
 
 DONE, OPEN = "done", "open"  # operator-ticked item states, next to pass/fail/unknown

@@ -3,25 +3,20 @@
 A verifier is pure over (CockpitState, Config) and returns a `Verdict`: pass, fail, or unknown.
 A source that is not configured, failing, or has not answered yet gives *unknown* with the
 reason — never a pass the cockpit cannot back up. Two checks need I/O and live elsewhere:
-`verify_endpoints` (HTTP, below, async) and the backup check (cockpit.backup, a subprocess).
+the endpoints (cockpit.endpoint_check, async HTTP) and the backup (cockpit.backup, a subprocess).
 """
 
 from __future__ import annotations
 
 import enum
-import ssl
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from cockpit.config import ApiConfig, Config
+from cockpit.config import Config
 from cockpit.incidents.rules import deployment_cpu_percent
 from cockpit.models import CertState
-from cockpit.sources.base import describe_error
 from cockpit.state import CockpitState
 
 IDLE_FLOOD_SHARE = 0.2  # idle-over-threshold sessions holding a fifth of the slots is a flood
@@ -44,20 +39,21 @@ class Verdict:
     evidence: str
 
 
-def _unknown(text: str) -> Verdict:
+def unknown(text: str) -> Verdict:
+    """An unknown verdict with its reason."""
     return Verdict(CheckState.UNKNOWN, text)
 
 
 def _source(state: CockpitState, cfg: Config, name: str, section: Any) -> tuple[Any, Verdict | None]:
     """The source's snapshot, or an unknown verdict saying why there is none to judge."""
     if not section:
-        return None, _unknown(f"{name}: not configured")
+        return None, unknown(f"{name}: not configured")
     failure = state.failure(name)
     if failure is not None:
-        return None, _unknown(f"{name} failing: {failure.describe()}")
+        return None, unknown(f"{name} failing: {failure.describe()}")
     snap = state.latest(name)
     if snap is None:
-        return None, _unknown(f"{name}: no data yet")
+        return None, unknown(f"{name}: no data yet")
     return snap, None
 
 
@@ -78,9 +74,9 @@ def error_rate(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     if not api.metrics_ok:
-        return _unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
+        return unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
     if api.error_ratio is None:
-        return _unknown("no requests in the last interval: no error ratio to judge")
+        return unknown("no requests in the last interval: no error ratio to judge")
     pct, limit = 100.0 * api.error_ratio, 100.0 * cfg.thresholds.error_ratio
     history = state.trend("api.error_ratio")[:-1]  # percent; the last point is `pct` itself
     baseline = statistics.median(history) if history else None
@@ -99,7 +95,7 @@ def response_times(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     if api.health_latency_ms is None:
-        return _unknown(f"no /health latency: {api.health_error or api.health_summary}")
+        return unknown(f"no /health latency: {api.health_error or api.health_summary}")
     limit = cfg.thresholds.health_latency_ms
     parts = [f"/health {api.health_latency_ms:.0f} ms"]
     slow = api.health_latency_ms > limit
@@ -131,7 +127,7 @@ def cache_hit_rate(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     if cache.hit_rate_interval is None:
-        return _unknown("no cache lookups in the last interval: no hit rate to judge")
+        return unknown("no cache lookups in the last interval: no hit rate to judge")
     rate, limit = 100.0 * cache.hit_rate_interval, 100.0 * cfg.thresholds.cache_hit_rate
     text = (f"hit rate {rate:.1f}% ({cache.hits_interval} hits, {cache.misses_interval} misses"
             f" in {cache.interval_seconds or 0:.1f}s; minimum {limit:g}%)")
@@ -144,12 +140,12 @@ def rate_limiting(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     if not api.metrics_ok:
-        return _unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
+        return unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
     counter = cfg.api.metrics.rate_limited_total
     if api.rate_429 is None:
-        return _unknown("no metrics interval yet: no 429 rate")
+        return unknown("no metrics interval yet: no 429 rate")
     if api.rate_limited_rate is None:
-        return _unknown(f"counter {counter} not exposed: cannot tell the limiter is running")
+        return unknown(f"counter {counter} not exposed: cannot tell the limiter is running")
     rate, limit = max(api.rate_429, api.rate_limited_rate), cfg.thresholds.rate_limited_per_second
     text = f"429s {api.rate_429:.2f}/s, {counter} {api.rate_limited_rate:.2f}/s (limit {limit:g}/s)"
     return Verdict(CheckState.FAIL if rate > limit else CheckState.PASS, text)
@@ -161,7 +157,7 @@ def certificates_valid(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     if not snap.certificates:
-        return _unknown("certificates: none checked")
+        return unknown("certificates: none checked")
     bad = [c for c in snap.certificates if c.status != CertState.OK]
     if bad:
         return Verdict(CheckState.FAIL, "; ".join(
@@ -194,7 +190,7 @@ def disk_pressure(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     if not kube.nodes:
-        return _unknown("no node information (the cockpit may not be allowed to read nodes)")
+        return unknown("no node information (the cockpit may not be allowed to read nodes)")
     pressed = [n.name for n in kube.nodes if n.disk_pressure]
     if pressed:
         return Verdict(CheckState.FAIL, "DiskPressure on " + ", ".join(pressed))
@@ -209,7 +205,7 @@ def critical_metrics(state: CockpitState, cfg: Config) -> Verdict:
     cpu = deployment_cpu_percent(kube)
     mems = [p.memory_percent_of_limit for p in kube.pods if p.memory_percent_of_limit is not None]
     if cpu is None or not mems:
-        return _unknown(f"no pod metrics: {kube.metrics_error or 'no usage or limits reported'}")
+        return unknown(f"no pod metrics: {kube.metrics_error or 'no usage or limits reported'}")
     t = cfg.thresholds
     text = (f"CPU {cpu:.0f}% of limits (limit {t.cpu_percent:g}%), "
             f"max pod memory {max(mems):.0f}% (limit {t.memory_percent:g}%)")
@@ -231,65 +227,3 @@ STATE_VERIFIERS: dict[str, Callable[[CockpitState, Config], Verdict]] = {
 }
 IO_VERIFIERS = ("endpoints_responding", "backup_completed")  # need the network / a subprocess
 VERIFIER_IDS = (*STATE_VERIFIERS, *IO_VERIFIERS)
-
-
-@dataclass(frozen=True)
-class EndpointResult:
-    """One configured endpoint's answer."""
-
-    path: str
-    status_code: int | None
-    latency_ms: float | None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """2xx or 3xx."""
-        return self.status_code is not None and 200 <= self.status_code < 400
-
-
-async def _get(client: httpx.AsyncClient, path: str) -> EndpointResult:
-    started = time.perf_counter()
-    try:
-        response = await client.get(path)
-    except httpx.TimeoutException:
-        return EndpointResult(path, None, None, "timed out")
-    except httpx.HTTPError as exc:
-        return EndpointResult(path, None, None, describe_error(exc.__cause__ or exc))
-    return EndpointResult(path, response.status_code, 1000.0 * (time.perf_counter() - started))
-
-
-async def verify_endpoints(api: ApiConfig) -> list[EndpointResult]:
-    """GET every path in api.endpoints (sequentially: a checklist must not add load), each under
-    the API's timeout; redirects are not followed (3xx counts as answering)."""
-    verify: bool | ssl.SSLContext = api.verify_tls
-    if api.verify_tls and api.ca_file:
-        verify = ssl.create_default_context(cafile=api.ca_file)
-    headers = {"User-Agent": "predictiq-cockpit"}
-    if api.auth_header:
-        headers["Authorization"] = api.auth_header
-    async with httpx.AsyncClient(base_url=api.base_url, verify=verify, headers=headers,
-                                 timeout=httpx.Timeout(api.timeout_seconds)) as client:
-        return [await _get(client, path) for path in api.endpoints]
-
-
-def endpoints_verdict(results: list[EndpointResult]) -> Verdict:
-    """pass when every endpoint answered 2xx/3xx; the evidence lists each one."""
-    if not results:
-        return _unknown("no endpoints configured (api.endpoints)")
-    parts = [f"{r.path} {r.status_code if r.status_code is not None else r.error}"
-             + (f" {r.latency_ms:.0f} ms" if r.latency_ms is not None else "") for r in results]
-    ok = all(r.ok for r in results)
-    return Verdict(CheckState.PASS if ok else CheckState.FAIL, "; ".join(parts))
-
-
-async def endpoints_responding(cfg: Config) -> Verdict:
-    """The async verifier: not configured → unknown; else each endpoint's answer."""
-    if cfg.api is None:
-        return _unknown("api: not configured")
-    if not cfg.api.endpoints:
-        return _unknown("no endpoints configured (api.endpoints)")
-    try:
-        return endpoints_verdict(await verify_endpoints(cfg.api))
-    except Exception as exc:  # noqa: BLE001 - e.g. an unreadable ca_file: say so, never raise
-        return _unknown(f"endpoints not checked: {describe_error(exc)}")

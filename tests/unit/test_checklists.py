@@ -19,10 +19,11 @@ from cockpit.checklists import (
     verify_checklist,
 )
 from cockpit.config import BackupConfig, Config, ConfigError, ContactConfig, LinkConfig
+from cockpit.endpoint_check import endpoints_responding
 from cockpit.models import NodeInfo, SourceFailure
 from cockpit.quickref import build_quickref, render_text
 from cockpit.state import CockpitState
-from cockpit.verifiers import STATE_VERIFIERS, CheckState, Verdict, endpoints_responding
+from cockpit.verifiers import STATE_VERIFIERS, CheckState, Verdict
 from tests.ui.fixtures import (
     api_snapshot,
     cache_snapshot,
