@@ -43,10 +43,10 @@ def kubectl_prefix(context: str, namespace: str) -> str:
     return " ".join(parts)
 
 
-def _kube_commands(cfg: Config, context: str) -> list[Command]:
+def _kube_commands(cfg: Config, context: str, namespace: str) -> list[Command]:
     k = cfg.kubernetes
     assert k is not None
-    kc = kubectl_prefix(context, k.namespace)
+    kc = kubectl_prefix(context, namespace)
     sel, dep = shlex.quote(k.selector), shlex.quote(f"deployment/{k.deployment}")
     return [
         Command("Pods of the API (kgp)", f"{kc} get pods -l {sel} -o wide"),
@@ -61,9 +61,9 @@ def _kube_commands(cfg: Config, context: str) -> list[Command]:
     ]
 
 
-def build_quickref(cfg: Config, context: str | None = None) -> QuickRef:
-    """The quick reference for this config. `context` is the context actually in use (from the
-    Kubernetes snapshot) when the config leaves it to the kubeconfig's current one."""
+def build_quickref(cfg: Config, context: str | None = None, namespace: str | None = None) -> QuickRef:
+    """The quick reference for this config. `context` / `namespace` are the ones actually in use
+    (from the Kubernetes snapshot), for when the config leaves them to the kubeconfig."""
     notes: list[str] = []
     links = [(link.name, link.url) for link in cfg.links]
     if cfg.api is not None and not any(url.rstrip("/") == cfg.api.base_url.rstrip("/") for _, url in links):
@@ -75,7 +75,8 @@ def build_quickref(cfg: Config, context: str | None = None) -> QuickRef:
         notes.append("no [[contacts]] configured: add the on-call rota and leads")
     commands: list[Command] = []
     if cfg.kubernetes is not None:
-        commands += _kube_commands(cfg, cfg.kubernetes.context or context or "")
+        commands += _kube_commands(cfg, cfg.kubernetes.context or context or "",
+                                   cfg.kubernetes.namespace or namespace or "")
     else:
         notes.append("no [kubernetes] configured: kubectl commands left out")
     if cfg.api is not None:

@@ -66,8 +66,9 @@ class QuickRefScreen(ModalScreen[None]):
     def __init__(self, cfg: Config, state: Any = None) -> None:
         super().__init__()
         kube = getattr(state, "kube", None)
-        # the context actually in use when the config leaves it to the kubeconfig
-        self.ref = build_quickref(cfg, context=kube.context if kube is not None else None)
+        # the context and namespace actually in use when the config leaves them to the kubeconfig
+        self.ref = build_quickref(cfg, context=kube.context if kube is not None else None,
+                                  namespace=kube.namespace if kube is not None else None)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

@@ -212,4 +212,8 @@ def test_quickref_renders_commands_for_the_target():
     cfg = replace(cfg, kubernetes=replace(cfg.kubernetes, context="", namespace="my ns"))
     ref = build_quickref(cfg, context="kind-lab")
     assert ref.commands[0].command.startswith("kubectl --context kind-lab -n 'my ns' get pods")
+    cfg = replace(cfg, kubernetes=replace(cfg.kubernetes, namespace=""))
+    assert build_quickref(cfg, "kind-lab", "team-a").commands[0].command.startswith(
+        "kubectl --context kind-lab -n team-a get pods")
+    assert build_quickref(cfg).commands[0].command.startswith("kubectl get pods")
     assert build_quickref(Config()).notes  # says what is missing
