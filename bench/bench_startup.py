@@ -1,0 +1,122 @@
+"""Start-up: first bytes and first frame of `cockpit` in an 80×24 pty, every pane filled, and the
+import cost of what the first frame needs (with the heavy client libraries among it).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import subprocess
+import time
+from typing import Any
+
+from bench.figures import Figure
+from bench.labkit import REPO, VENV_BIN, cockpit_env
+from bench.ptyrun import PtyProcess, visible_text
+
+BANNER = b"LIVE"  # the banner's mode box: on the first real frame
+PANES = ("Pods", "Database", "Cache", "Certificates", "API")
+MOVE = re.compile(rb"\x1b\[\d+;\d+H")
+HEAVY = ("textual", "rich", "kubernetes", "psycopg", "redis", "httpx", "cryptography",
+         "prometheus_client", "yaml", "urllib3", "certifi")
+
+# What happens before the first frame: the CLI, the app module, and CockpitApp.__init__ building
+# the sources (cockpit.sources.registry.build_sources imports each configured client library).
+FIRST_FRAME_PATH = """
+import sys
+from cockpit.cli import build_parser, load
+args = build_parser().parse_args(["--config", sys.argv[1]])
+cfg = load(args)
+import widgets.app
+from cockpit.sources.registry import build_sources
+build_sources(cfg)
+"""
+
+
+def filled_panes(data: bytes) -> set[str]:
+    """Panes whose one-line summary in this output says 'updated' (i.e. has data)."""
+    lines = visible_text(MOVE.sub(b"\n", data)).splitlines()
+    found = set()
+    for line in lines:
+        for pane in PANES:
+            if re.search(rf"\d {pane}\b.*updated", line):
+                found.add(pane)
+    return found
+
+
+def launch_once(lab: Any, timeout: float = 15.0) -> dict[str, float | None]:
+    """One launch: seconds to the first byte, to the banner, and until every pane was filled."""
+    argv = [str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)]
+    with PtyProcess(argv, cockpit_env(lab)) as proc:
+        first = proc.first_output_at(timeout)
+        banner = proc.wait_for(BANNER, timeout)
+        filled_at = None
+        deadline = time.perf_counter() + timeout
+        seen: set[str] = set()
+        index = 0
+        while time.perf_counter() < deadline and filled_at is None:
+            with proc.lock:
+                fresh = proc.chunks[index:]
+                index = len(proc.chunks)
+            for at, data in fresh:
+                seen |= filled_panes(data)
+                if seen >= set(PANES):
+                    filled_at = at
+                    break
+            time.sleep(0.005)
+        start = proc.started
+    return {"first_bytes_s": first - start if first else None,
+            "first_frame_s": banner - start if banner else None,
+            "all_filled_s": filled_at - start if filled_at else None}
+
+
+def import_profile(lab: Any) -> dict[str, Any]:
+    """`python -X importtime` of the first-frame path: total and the heavy packages on it."""
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-X", "importtime", "-c", FIRST_FRAME_PATH, str(lab.config_path)],
+        capture_output=True, text=True, env=cockpit_env(lab), cwd=REPO, timeout=60)
+    packages: dict[str, float] = {}
+    total_us = 0
+    for line in done.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if not m:
+            continue
+        cumulative, depth, name = int(m.group(2)), len(m.group(3)), m.group(4)
+        if depth == 1:
+            total_us += cumulative
+        root = name.split(".")[0]
+        if root in HEAVY and name == root:
+            packages[root] = max(packages.get(root, 0.0), cumulative / 1e6)
+    wall = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "import time; t=time.perf_counter();" + FIRST_FRAME_PATH
+         + "\nprint(time.perf_counter()-t)", str(lab.config_path)],
+        capture_output=True, text=True, env=cockpit_env(lab), cwd=REPO, timeout=60)
+    return {"imports_total_s": total_us / 1e6,
+            "first_frame_path_wall_s": float(wall.stdout.strip() or "nan"),
+            "heavy_on_first_frame_path_s": dict(sorted(packages.items(), key=lambda kv: -kv[1]))}
+
+
+def run(lab: Any, quick: bool) -> list[Figure]:
+    """Launch the cockpit a few times against the idle lab; report medians."""
+    launches = [launch_once(lab) for _ in range(3 if quick else 5)]
+
+    def median(key: str) -> float | None:
+        values = [x[key] for x in launches if x[key] is not None]
+        return statistics.median(values) if values else None
+
+    imports = import_profile(lab)
+    heavy = imports["heavy_on_first_frame_path_s"]
+    return [
+        Figure("start-up: first bytes on the terminal", median("first_bytes_s"), "s", None,
+               extra={"launches": launches}),
+        Figure("start-up: first frame (banner drawn)", median("first_frame_s"), "s", 0.5,
+               extra={"launches": launches}),
+        Figure("start-up: every pane filled", median("all_filled_s"), "s", 1.5),
+        Figure("start-up: imports before the first frame", imports["imports_total_s"], "s", None,
+               extra=imports),
+        Figure("start-up: client libraries imported before the first frame",
+               float(sum(v for k, v in heavy.items()
+                         if k in ("kubernetes", "psycopg", "redis", "httpx"))), "s", None,
+               extra={"libraries": {k: v for k, v in heavy.items()
+                                    if k in ("kubernetes", "psycopg", "redis", "httpx")}}),
+    ]

@@ -1,0 +1,114 @@
+"""Steady state of the real `cockpit` process in an 80×24 pty at the default 2 s refresh:
+CPU with the lab idle and with 5,000 pods churning, and, over the idle window, the load it puts
+on what it watches (Kubernetes list requests, Redis INFO calls) and the bytes it writes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from bench.bench_startup import PANES, filled_panes
+from bench.figures import Figure
+from bench.labkit import VENV_BIN, Churn, cockpit_env
+from bench.ptyrun import PtyProcess, cpu_seconds, rss_bytes, visible_text
+
+
+def redis_info_calls(url: str) -> int:
+    """cmdstat_info calls so far (this INFO call itself is counted after it returns)."""
+    import redis
+
+    with redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) as r:
+        return int(r.info("commandstats").get("cmdstat_info", {}).get("calls", 0))
+
+
+def start_filled(lab: Any, timeout: float = 30.0, settle: float = 4.0) -> PtyProcess:
+    """A cockpit in a pty whose panes have all shown data, `settle` seconds after that."""
+    proc = PtyProcess([str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)],
+                      cockpit_env(lab))
+    deadline = time.perf_counter() + timeout
+    seen: set[str] = set()
+    index = 0
+    while time.perf_counter() < deadline and not seen >= set(PANES):
+        with proc.lock:
+            fresh, index = proc.chunks[index:], len(proc.chunks)
+        for _, data in fresh:
+            seen |= filled_panes(data)
+        time.sleep(0.05)
+    time.sleep(settle)
+    return proc
+
+
+def observe(lab: Any, proc: PtyProcess, window: float) -> dict[str, Any]:
+    """CPU, output, Kubernetes requests and Redis INFO calls over `window` seconds."""
+    kube_before = lab.kube.request_counts
+    info_before = redis_info_calls(lab.redis_url)
+    cpu_before, t0 = cpu_seconds(proc.pid), time.perf_counter()
+    time.sleep(window)
+    cpu_after, t1 = cpu_seconds(proc.pid), time.perf_counter()
+    info_after = redis_info_calls(lab.redis_url)
+    kube_delta = lab.kube.request_counts - kube_before
+    chunks = [(at, d) for at, d in proc.output_since(t0) if at <= t1]
+    return {
+        "window_s": t1 - t0,
+        "cpu_percent": 100.0 * (cpu_after - cpu_before) / (t1 - t0),
+        "rss_mb": rss_bytes(proc.pid) / 2**20,
+        "kube_requests": {f"{verb} {res}": n for (verb, res), n in kube_delta.items()},
+        "kube_lists": sum(n for (verb, _), n in kube_delta.items() if verb == "list"),
+        "redis_info_calls": info_after - info_before - 1,  # minus our own first INFO
+        "bytes": sum(len(d) for _, d in chunks),
+        "writes": len(chunks),
+        "chunks": chunks,
+    }
+
+
+def what_changed(chunks: list[tuple[float, bytes]], limit: int = 12) -> list[str]:
+    """The most common visible texts written (to see what is redrawn while nothing changes)."""
+    texts = Counter(" ".join(visible_text(d).split())[:70] for _, d in chunks)
+    return [f"{n}× {t}" for t, n in texts.most_common(limit)]
+
+
+def run_idle(lab: Any, quick: bool) -> list[Figure]:
+    """The lab idle (API traffic stopped, no churn)."""
+    interval = 2.0
+    window = 10.0 if quick else 30.0
+    with start_filled(lab) as proc:
+        seen = observe(lab, proc, window)
+    refreshes = seen["window_s"] / interval
+    return [
+        Figure("steady CPU, lab idle (2 s refresh)", seen["cpu_percent"], "%", 3.0,
+               extra={"window_s": seen["window_s"], "rss_mb": seen["rss_mb"]}),
+        Figure("Kubernetes list requests in steady state", seen["kube_lists"], "req", 0,
+               extra={"requests_in_window": seen["kube_requests"], "window_s": seen["window_s"]}),
+        Figure("Redis INFO calls per refresh (pty run)", seen["redis_info_calls"] / refreshes,
+               "/refresh", 1.0, extra={"calls": seen["redis_info_calls"],
+                                       "refreshes": refreshes}),
+        Figure("terminal bytes per refresh, backends idle", seen["bytes"] / refreshes, "B", None,
+               extra={"writes": seen["writes"], "bytes": seen["bytes"], "refreshes": refreshes,
+                      "most_written": what_changed(seen["chunks"])}),
+    ]
+
+
+def run_churn(lab: Any, quick: bool) -> list[Figure]:
+    """5,000 pods in the watched deployment, 20 watch events/s while measuring."""
+    total = len(lab.kube.pods())
+    if total < 5000:
+        lab.kube.add_pods(5000 - total)
+    window = 10.0 if quick else 30.0
+    with start_filled(lab, timeout=60.0) as proc:
+        idle = observe(lab, proc, window / 2)
+        with Churn(lab.kube, rate=20.0) as churn:
+            seen = observe(lab, proc, window)
+            events = lab.kube.resource_version - churn.started_rv
+    rate = events / seen["window_s"]
+    return [
+        Figure("steady CPU, 5,000 pods, no churn", idle["cpu_percent"], "%", None,
+               extra={"rss_mb": idle["rss_mb"]}),
+        Figure("steady CPU, 5,000 pods churning at 20 events/s", seen["cpu_percent"], "%", 10.0,
+               extra={"events_per_s": rate, "rss_mb": seen["rss_mb"],
+                      "kube_requests": seen["kube_requests"],
+                      "bytes_per_s": seen["bytes"] / seen["window_s"]}),
+        Figure("Kubernetes list requests while churning", seen["kube_lists"], "req", 0,
+               extra={"requests_in_window": seen["kube_requests"]}),
+    ]
