@@ -11,21 +11,25 @@ from __future__ import annotations
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from actions.base import Plan
 
+# At 80x24 a long plan (kill 300 idle connections) must not push the answer off the screen: the
+# facts scroll in a bounded body, while the typed-name input, the hint and the buttons stay put.
 DIALOG_CSS = """
 ConfirmDialog, TypeToConfirmDialog, ReplicaPrompt { align: center middle; }
-#confirm-box { width: 90%; max-width: 110; height: auto; max-height: 90%; border: thick $warning;
+#confirm-box { width: 90%; max-width: 110; height: auto; max-height: 96%; border: thick $warning;
                background: $surface; padding: 0 1; }
 #confirm-box.-production { border: thick $error; }
+#confirm-body { height: auto; max-height: 50vh; }
 #confirm-where { height: auto; }
 #confirm-where.-production { background: $error; color: $text; text-style: bold; }
-#confirm-effect, #confirm-command, #confirm-rbac, #confirm-hint { height: auto; margin-top: 1; }
-#confirm-buttons { height: auto; margin-top: 1; align-horizontal: right; }
+#confirm-effect, #confirm-command, #confirm-rbac { height: auto; margin-top: 1; }
+#confirm-hint { height: auto; }
+#confirm-buttons { height: 1; align-horizontal: right; }
 #confirm-buttons Button { margin-left: 2; }
 """
 
@@ -50,7 +54,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     DEFAULT_CSS = DIALOG_CSS
     BINDINGS = [Binding("y", "answer(True)", "Confirm"), Binding("n,escape", "answer(False)", "Cancel")]
-    HINT = "y confirm    n / escape cancel"
+    HINT = "y confirm    n / escape cancel    tab, then ↑↓ scrolls the plan"
 
     def __init__(self, plan: Plan) -> None:
         super().__init__()
@@ -61,15 +65,17 @@ class ConfirmDialog(ModalScreen[bool]):
         prod = "-production" if plan.production else ""
         with Vertical(id="confirm-box", classes=prod) as box:
             box.border_title = escape(f"{plan.title}  [{plan.danger} danger]")
-            yield Static(where_line(plan), id="confirm-where", classes=prod)
-            yield Static("\n".join(escape(line) for line in plan.effect), id="confirm-effect")
-            yield Static(f"equivalent command:\n  {escape(plan.command)}", id="confirm-command")
-            yield Static(f"RBAC: {escape(plan.rbac.describe())}", id="confirm-rbac")
+            with VerticalScroll(id="confirm-body"):
+                yield Static(where_line(plan), id="confirm-where", classes=prod)
+                yield Static(f"RBAC: {escape(plan.rbac.describe())}", id="confirm-rbac")
+                yield Static("\n".join(escape(line) for line in plan.effect), id="confirm-effect")
+                yield Static(f"equivalent command:\n  {escape(plan.command)}", id="confirm-command")
             yield from self.compose_extra()
             yield Static(self.HINT, id="confirm-hint")
             with Horizontal(id="confirm-buttons"):
-                yield Button("Cancel", id="cancel", variant="primary")
-                yield Button("Confirm", id="confirm", variant="error" if plan.production else "warning")
+                yield Button("Cancel", id="cancel", variant="primary", compact=True)
+                yield Button("Confirm", id="confirm", variant="error" if plan.production else "warning",
+                             compact=True)
 
     def compose_extra(self) -> ComposeResult:
         """Extra widgets between the facts and the buttons (the typed-name input)."""

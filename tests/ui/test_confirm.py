@@ -106,6 +106,29 @@ async def test_type_to_confirm_escape_cancels() -> None:
     assert app.results == [False]
 
 
+@pytest.mark.parametrize("dialog", [ConfirmDialog, TypeToConfirmDialog])
+async def test_a_long_plan_at_80x24_keeps_the_answer_on_screen(dialog) -> None:  # noqa: ANN001
+    """Terminating 200 idle connections lists 200 lines: they scroll, the buttons stay visible."""
+    effect = ("terminate 200 idle connections",
+              *(f"  pid {10000 + i}  predictiq  predictiq-api  idle 12m" for i in range(200)))
+    plan = Plan(**{**PLAN.__dict__, "effect": effect, "requires_typed_name": "predictiq"})
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.ask(dialog(plan))
+        await pilot.pause()
+        screen = app.screen
+        wanted = ["#cancel", "#confirm", "#confirm-hint"] + (["#confirm-name"] if dialog is TypeToConfirmDialog else [])
+        for selector in wanted:
+            widget = screen.query_one(selector)
+            region = widget.region
+            assert region.height >= 1 and region.bottom <= 24, (selector, region)
+            assert screen.get_widget_at(region.x + 1, region.y)[0] in (widget, *widget.query("*")), selector
+        assert screen.query_one("#confirm-body").max_scroll_y > 0  # the rest scrolls
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.results == [False]
+
+
 async def test_replica_prompt_validates_the_range() -> None:
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
