@@ -172,7 +172,7 @@ class CertState(enum.StrEnum):
 class CertStatus:
     """One endpoint's leaf certificate, read even when expired, self-signed or mismatched."""
 
-    host: str
+    host: str  # the configured name: what operators call the endpoint
     port: int
     server_name: str  # SNI sent
     status: CertState
@@ -188,6 +188,7 @@ class CertStatus:
     verify_error: str | None = None  # why the chain did not verify
     error: str | None = None  # status ERROR: why nothing could be read
     chain: tuple[str, ...] = ()  # subjects of the presented chain, leaf first
+    address: str = ""  # where the handshake went (config `address`, else host)
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ class CertificateSource:
             writer.transport.abort()  # a probe: no close_notify round trip that could stall
 
     async def _check(self, cfg: CertificateConfig) -> CertStatus:
-        base = {"host": cfg.address or cfg.host, "port": cfg.port, "server_name": cfg.host}
+        base = {"host": cfg.host, "port": cfg.port, "server_name": cfg.host, "address": cfg.address or cfg.host}
         deadline = asyncio.get_running_loop().time() + self.budget
         try:
             sslobj = await self._handshake(cfg, self._reader_ctx, deadline)

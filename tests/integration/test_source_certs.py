@@ -40,7 +40,7 @@ async def test_valid_certificate_is_ok(tls_lab):
     assert 90.0 < status.days_left < 90.1
     assert status.san == (SERVER_NAME,)
     assert "PredictIQ Lab CA" in status.issuer
-    assert status.server_name == SERVER_NAME and status.host == "127.0.0.1"
+    assert status.server_name == SERVER_NAME and status.host == SERVER_NAME and status.address == "127.0.0.1"
     assert status.serial and status.subject
 
 

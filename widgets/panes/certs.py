@@ -63,7 +63,7 @@ class CertsPane(TablePane):
         def when(t: datetime | None) -> str:
             return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
         lines = [
-            f"{c.host}:{c.port}   SNI {c.server_name}   status {c.status.value}",
+            f"{c.host}:{c.port}   SNI {c.server_name}   via {c.address or c.host}   status {c.status.value}",
             f"days left {number(c.days_left, '{:.1f}')}   valid {when(c.not_before)} → {when(c.not_after)}",
             f"subject {c.subject or '-'}",
             f"SAN {', '.join(c.san) or '-'}",
