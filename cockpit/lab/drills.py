@@ -47,7 +47,7 @@ DRILLS: tuple[Drill, ...] = (
     Drill("slow-query", "a 10-minute pg_sleep running as the app role",
           "cancel or terminate the query (database pane)", "slow_queries", "P3"),
     Drill("cache-miss-storm", "Redis flushed under traffic; misses no longer refill the cache",
-          "warm the cache (cache pane)", "cache_miss_storm", "P3"),
+          "warm the cache (cache pane)", "cache_miss_storm", "P2"),
     Drill("cpu-spike", "the deployment's CPU load pinned at 95 % of its limits",
           "scale the deployment out (pods pane)", "high_cpu", "P3"),
     Drill("oom-crashloop", "a pod OOMKilled, then in CrashLoopBackOff",
@@ -175,9 +175,11 @@ class DrillRunner:
     # -- database ------------------------------------------------------------------------------
 
     def _client_backends(self) -> int:
+        """Client backends of ordinary (non-superuser) roles: the slots the app competes for."""
         with psycopg.connect(self.lab.admin_url, connect_timeout=5, autocommit=True) as conn:
-            return int(conn.execute("SELECT count(*) FROM pg_stat_activity"
-                                    " WHERE backend_type = 'client backend'").fetchone()[0])
+            return int(conn.execute(
+                "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid"
+                " WHERE a.backend_type = 'client backend' AND NOT r.rolsuper").fetchone()[0])
 
     def _inject_connection_exhaustion(self) -> tuple[Any, str]:
         target = self.lab.connection_target

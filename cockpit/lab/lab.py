@@ -122,7 +122,10 @@ class Lab:
         from cockpit.lab.services import ThrowawayPostgres, ThrowawayRedis
 
         if self._given_db is None:
-            self.pg = ThrowawayPostgres(max_connections=self.max_connections).start()
+            # one reserved slot: ordinary roles can then reach 95 % with the cockpit connected,
+            # and a superuser (the cockpit's kill-idle) still gets in when they have
+            self.pg = ThrowawayPostgres(max_connections=self.max_connections,
+                                        superuser_reserved_connections=1).start()
             self.admin_url = self.pg.url
         else:
             self.admin_url = self._given_db
@@ -234,8 +237,12 @@ class Lab:
 
     @property
     def connection_target(self) -> int:
-        """Client backends the connection-exhaustion drill aims for: 95 % of max_connections."""
-        return math.ceil(0.95 * self.server_max_connections)
+        """Ordinary-role backends the connection-exhaustion drill aims for.
+
+        95 % of max_connections, less the one slot a monitoring session (the cockpit's, a
+        superuser in the lab) takes: with it, usage reaches 95 %.
+        """
+        return math.ceil(0.95 * self.server_max_connections) - 1
 
     def stop(self) -> None:
         """Clear drills, stop every part in reverse order, remove the files that hold secrets."""

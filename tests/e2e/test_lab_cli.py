@@ -18,7 +18,7 @@ import pytest
 from cockpit.lab.labfiles import read_env
 
 COCKPIT = [sys.executable, "-m", "cockpit.cli"]
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition"):

@@ -98,10 +98,9 @@ def test_connection_exhaustion_fills_the_server_with_idle_app_connections(lab: L
     maximum = lab.server_max_connections
     with injected(lab, "connection-exhaustion"):
         assert lab.drills.active() == ["connection-exhaustion"]
-        assert client_backends(lab) >= 0.9 * maximum
-        assert client_backends(lab, lab.app_user) >= 0.85 * maximum
-        with pytest.raises(psycopg.OperationalError, match="reserved|too many"):
-            psycopg.connect(lab.app_url, connect_timeout=5).close()
+        # counted from a monitoring session, as the cockpit counts: itself included
+        assert client_backends(lab) >= 0.95 * maximum
+        assert client_backends(lab, lab.app_user) >= 0.9 * maximum
     assert client_backends(lab) < 0.5 * maximum
 
 
