@@ -30,11 +30,15 @@ exit codes: 0 ok; 1 a source or check failed; 2 bad config or usage
 """
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="PATH", help="config file (default: $COCKPIT_CONFIG, then the XDG config dir)")
-    parser.add_argument("--context", metavar="NAME", help="kubeconfig context (as kubectl --context)")
-    parser.add_argument("-n", "--namespace", metavar="NS", help="namespace (as kubectl --namespace)")
-    parser.add_argument("--read-only", action="store_true", default=None,
+def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
+    # On a subcommand these default to SUPPRESS, so `cockpit --config X snapshot` keeps the X
+    # given before the subcommand instead of being reset by the subparser's own default.
+    unset = argparse.SUPPRESS if sub else None
+    parser.add_argument("--config", metavar="PATH", default=unset,
+                        help="config file (default: $COCKPIT_CONFIG, then the XDG config dir)")
+    parser.add_argument("--context", metavar="NAME", default=unset, help="kubeconfig context (as kubectl --context)")
+    parser.add_argument("-n", "--namespace", metavar="NS", default=unset, help="namespace (as kubectl --namespace)")
+    parser.add_argument("--read-only", action="store_true", default=unset,
                         help="monitor mode: no action can run, sessions are read-only")
 
 
@@ -47,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
-    _common(parser)
+    _common(parser, sub=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="run the cockpit (the default)")

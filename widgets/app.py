@@ -9,7 +9,6 @@ rest of the screen. Tab and the number keys move between panes in both layouts.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
@@ -29,6 +28,7 @@ from cockpit.state import TRENDS, CockpitState
 from widgets.banner import Banner
 from widgets.detail import DetailScreen
 from widgets.help import HelpScreen
+from widgets.incidents import IncidentPanel
 from widgets.keys import KeySpec, bindings, key_registry
 from widgets.messages import OpenDetail, SnapshotReady
 from widgets.panes.api import ApiPane
@@ -46,26 +46,16 @@ PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
 
 
 def _build_sources(cfg: Config) -> dict[str, Source]:
-    try:
-        registry = importlib.import_module("cockpit.sources.registry")
-    except ImportError:
-        return {}
-    return dict(registry.build_sources(cfg))
+    from cockpit.sources.registry import build_sources
+
+    return dict(build_sources(cfg))
 
 
 def _load_engine(cfg: Config, audit: Any, clock: Callable[[], datetime]) -> Any:
-    """The incident engine when `cockpit.incidents.engine` exists, else None."""
-    try:
-        module = importlib.import_module("cockpit.incidents.engine")
-    except ImportError:
-        return None
-    engine_class = getattr(module, "IncidentEngine", None)
-    if engine_class is None:
-        return None
-    try:
-        return engine_class(cfg, audit=audit, clock=clock)
-    except TypeError:  # an engine without those keywords
-        return engine_class(cfg)
+    """The incident engine, recording operator steps into the session's audit log."""
+    from cockpit.incidents.engine import IncidentEngine
+
+    return IncidentEngine(cfg, audit=audit, clock=clock)
 
 
 class CockpitScreen(Screen[None]):
@@ -107,7 +97,7 @@ class CockpitApp(App[int]):
         self.sources = dict(_build_sources(cfg) if sources is None else sources)
         self.scheduler = Scheduler(self.sources, self._deliver,
                                    policies_from_config(cfg.refresh, list(self.sources)))
-        self.keys = key_registry(cfg.read_only, action_specs)
+        self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
         self.incidents: list[Any] = []
         self.actions_in_flight = 0  # incremented by the action flow while one runs
@@ -178,19 +168,17 @@ class CockpitApp(App[int]):
     def _evaluate_incidents(self, now: datetime) -> None:
         pane = self.panes[-1]
         assert isinstance(pane, IncidentsPane)
-        if self.engine is not None:
-            try:
-                self.incidents = list(self.engine.evaluate(self.state, now))
-            except Exception as exc:  # noqa: BLE001 - a rule bug must not take the screen down
-                self.notify(f"incident engine error: {exc}", severity="error", timeout=10)
-        pane.show_incidents(self.incidents, now, self.engine is not None)
+        try:
+            self.incidents = list(self.engine.evaluate(self.state, now))
+        except Exception as exc:  # noqa: BLE001 - a rule bug must not take the screen down
+            self.notify(f"incident engine error: {exc}", severity="error", timeout=10)
+        pane.show_incidents(self.incidents, now)
         worst = highest_severity(self.incidents)
-        self.banner.set_severity(worst, self.engine is not None)
+        self.banner.set_severity(worst)
         if self.cfg.read_only:
             box = self.query_one("#monitor-severity", Static)
             box.update(f"{worst}  —  {len(self.incidents)} active incident(s)" if worst
-                       else ("ALL CLEAR — no active incidents" if self.engine is not None
-                             else "incident engine not loaded"))
+                       else "ALL CLEAR — no active incidents")
             for level in ("p1", "p2", "p3", "p4"):
                 box.set_class(worst is not None and worst.lower() == level, f"-{level}")
 
@@ -296,13 +284,32 @@ class CockpitApp(App[int]):
                         severity="warning")
             return
         selection = self.selected_row()
-        try:
-            flow = importlib.import_module("widgets.action_flow").run_action_flow
-        except (ImportError, AttributeError):
-            self.notify("actions are not available in this build", severity="warning")
-            return
+        from widgets.action_flow import run_action_flow
+
         self.action_requests.append((action_id, selection))
-        self.run_worker(flow(self, action_id, selection), group="action", exit_on_error=False)
+        self.run_worker(run_action_flow(self, action_id, selection), group="action", exit_on_error=False)
+
+    def action_checklists(self) -> None:
+        from widgets.checklists import ChecklistScreen
+
+        self.push_screen(ChecklistScreen(self.cfg, self.state, self.audit))
+
+    def action_quickref(self) -> None:
+        from widgets.quickref import QuickRefScreen
+
+        self.push_screen(QuickRefScreen(self.cfg, self.state))
+
+    def action_declare_incident(self) -> None:
+        if self.cfg.read_only:  # not bound in read-only mode; refused here too
+            return
+        self.focus_pane(6)
+        self.query_one(IncidentPanel).action_declare()
+
+    def action_lab_menu(self) -> None:
+        if self.lab is not None:
+            from widgets.lab_menu import open_lab_menu
+
+            open_lab_menu(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""
@@ -314,10 +321,7 @@ class CockpitApp(App[int]):
 
 def _open_audit(cfg: Config) -> Any:
     """The session's audit log (AuditLog creates nothing until the first entry)."""
-    try:
-        from cockpit.audit import AuditLog
-    except ImportError:
-        return None
+    from cockpit.audit import AuditLog
     from cockpit.config import audit_path
 
     return AuditLog(audit_path(cfg))

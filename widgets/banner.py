@@ -30,7 +30,7 @@ class Banner(Horizontal):
         self.cluster = ""
         self.namespace = kube.namespace if kube else ""
         self.severity: str | None = None
-        self.engine_loaded = False
+        self.evaluated = False  # no incident evaluation yet (no data has arrived)
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner-where")
@@ -67,15 +67,15 @@ class Banner(Horizontal):
         self.set_class(self.production, "-production")
         where.set_class(self.production, "-production")
 
-    def set_severity(self, severity: str | None, engine_loaded: bool) -> None:
+    def set_severity(self, severity: str | None) -> None:
         """The highest active severity, or none."""
-        self.severity, self.engine_loaded = severity, engine_loaded
+        self.severity, self.evaluated = severity, True
         self._paint_severity()
 
     def _paint_severity(self) -> None:
         box = self.query_one("#banner-severity", Static)
-        if not self.engine_loaded:
-            text = "no incident engine"
+        if not self.evaluated:
+            text = "waiting for data"
         elif self.severity is None:
             text = "no incidents"
         else:

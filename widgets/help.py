@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from widgets.keys import KeySpec, display_key
 
-GROUPS = (("navigation", "Navigation"), ("view", "View"), ("action", "Actions"))
+GROUPS = (("navigation", "Navigation"), ("view", "View"), ("incident", "Incidents"), ("action", "Actions"))
 
 
 def help_text(specs: tuple[KeySpec, ...], read_only: bool) -> str:

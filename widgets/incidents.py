@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
-from textual.binding import Binding
 from textual.widgets import DataTable
 
 from cockpit.incidents.model import Incident, countdown, format_countdown, sort_key
@@ -59,7 +58,7 @@ class IncidentPanel(DataTable):
     DEFAULT_CSS = """
     IncidentPanel { height: auto; max-height: 12; }
     """
-    BINDINGS = [Binding("D", "declare", "Declare incident")]
+    # `D` (declare) is bound by the app from the one key registry (widgets/keys.py).
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)

@@ -7,7 +7,6 @@ neither bound, nor shown, nor offered in the palette.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -47,34 +46,51 @@ VIEW_KEYS: tuple[KeySpec, ...] = (
     KeySpec("o", "sort_next", "Sort the focused table by the next column", show=True,
             label="sort"),
     KeySpec("O", "sort_reverse", "Reverse the sort order of the focused table"),
+    KeySpec("c", "checklists", "Checklists: pre/post-deployment, daily, weekly, monthly", show=True,
+            label="checklists"),
+    KeySpec("g", "quickref", "Quick reference: URLs, contacts, commands", show=True, label="quick ref"),
     KeySpec("question_mark", "help", "Show every key", show=True, label="help"),
     KeySpec("q", "request_quit", "Quit (asks first while an action is in flight)", show=True,
             label="quit"),
 )
 
 
+# Operator steps that write only the audit trail and the cockpit's own incident list: hidden in
+# read-only mode like the actions, so a monitor screen changes nothing.
+OPERATOR_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("D", "declare_incident", "Declare an incident by hand (a user report)", "incident",
+            mutating=True),
+)
+
+# Only in `cockpit demo`: the lab menu that injects and clears drills.
+LAB_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("L", "lab_menu", "Lab menu: inject or clear a drill (demo only)", show=True, label="lab"),
+)
+
+
 def _action_specs() -> list[object]:
-    """`actions.registry.ACTIONS`, or nothing while the actions package has no registry."""
-    try:
-        module = importlib.import_module("actions.registry")
-    except ImportError:
-        return []
-    actions = getattr(module, "ACTIONS", [])
-    # the registry is a mapping id -> Action (a plain list of specs works too)
-    return list(actions.values()) if isinstance(actions, Mapping) else list(actions)
+    """`actions.registry.ACTIONS` (a mapping id -> Action; a plain list of specs works too)."""
+    from actions.registry import ACTIONS
+
+    return list(ACTIONS.values()) if isinstance(ACTIONS, Mapping) else list(ACTIONS)
 
 
 def _first_word(text: str) -> str:
     return text.split()[0].lower() if text.split() else text
 
 
-def key_registry(read_only: bool, actions: Iterable[object] | None = None) -> tuple[KeySpec, ...]:
+def key_registry(read_only: bool, actions: Iterable[object] | None = None, *,
+                 lab: bool = False) -> tuple[KeySpec, ...]:
     """Every key of the cockpit for this mode, view keys first.
 
     `actions` defaults to `actions.registry.ACTIONS`; each has `id`, `key`, `description` and
-    `mutating`.
+    `mutating`. `lab` adds the demo's lab menu.
     """
     specs = list(VIEW_KEYS)
+    if not read_only:
+        specs += OPERATOR_KEYS
+    if lab:
+        specs += LAB_KEYS
     for action in _action_specs() if actions is None else actions:
         mutating = bool(getattr(action, "mutating", True))
         if read_only and mutating:

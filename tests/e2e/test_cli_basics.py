@@ -67,3 +67,12 @@ def test_config_lookup_order(tmp_path):
     env = {**ENV, "COCKPIT_CONFIG": str(bad)}
     assert cockpit("check-config", env=env).returncode == 2
     assert cockpit("check-config", "--config", str(good), env=env).returncode == 0
+
+
+def test_global_flags_work_before_or_after_the_subcommand(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text("read_only = true\n")
+    env = {**ENV, "COCKPIT_CONFIG": str(tmp_path / "missing.toml")}
+    assert cockpit("--config", str(good), "check-config", env=env).returncode == 0
+    assert cockpit("check-config", "--config", str(good), env=env).returncode == 0
+    assert cockpit("check-config", env=env).returncode == 2

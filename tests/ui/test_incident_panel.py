@@ -97,8 +97,9 @@ async def test_save_template_to_file(tmp_path, monkeypatch):
 async def test_declare_by_hand(tmp_path):
     app = PanelApp(CFG, AuditLog(tmp_path / "audit.jsonl"))
     async with app.run_test(size=(120, 40)) as pilot:
-        app.query_one(IncidentPanel).focus()
-        await pilot.press("D", *"Bets down", "enter", "1", "enter",
+        app.query_one(IncidentPanel).action_declare()  # the cockpit binds `D` to this
+        await pilot.pause()
+        await pilot.press(*"Bets down", "enter", "1", "enter",
                           *"EU", "enter")
         [inc] = app.engine.active()
         assert (inc.title, inc.severity, inc.declared) == ("Bets down", "P1", True)
@@ -110,8 +111,8 @@ async def test_read_only_hides_operator_steps(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         app.feed("cache", cache(10, 90))
         [inc] = app.engine.active()
-        app.query_one(IncidentPanel).focus()
-        await pilot.press("D")
+        app.query_one(IncidentPanel).action_declare()  # refused by the panel itself in read-only
+        await pilot.pause()
         assert not isinstance(app.screen, IncidentDetailScreen) and len(app.screen_stack) == 1
         await pilot.press("enter", "a", "t", "1")
         assert isinstance(app.screen, IncidentDetailScreen)

@@ -1,16 +1,14 @@
-"""The Incidents pane: the frame around `widgets.incidents.IncidentPanel`, or a placeholder that
-says the incident engine is not loaded while that module does not exist."""
+"""The Incidents pane: the frame around `widgets.incidents.IncidentPanel`, with a summary line."""
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widget import Widget
 
-from widgets.panes.base import FocusableStatic, Pane
+from widgets.incidents import IncidentPanel
+from widgets.panes.base import Pane
 
 SEVERITIES = ("P1", "P2", "P3", "P4")
 
@@ -27,13 +25,6 @@ def highest_severity(incidents: list[Any]) -> str | None:
     return min(found, key=SEVERITIES.index) if found else None
 
 
-def _panel_class() -> type[Widget] | None:
-    try:
-        return getattr(importlib.import_module("widgets.incidents"), "IncidentPanel", None)
-    except ImportError:
-        return None
-
-
 class IncidentsPane(Pane):
     """Active incidents, sorted by severity then age (the panel sorts; we summarize)."""
 
@@ -43,36 +34,18 @@ class IncidentsPane(Pane):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.panel_class = _panel_class()
         self.incidents: list[Any] = []
 
     def compose_body(self) -> ComposeResult:
-        if self.panel_class is not None:
-            yield self.panel_class(classes="focus-target panel")
-        else:
-            yield FocusableStatic("incident engine not loaded", classes="focus-target text")
+        yield IncidentPanel(classes="focus-target panel")
 
-    @property
-    def loaded(self) -> bool:
-        """True when the real incident panel is in place."""
-        return self.panel_class is not None
-
-    def show_incidents(self, incidents: list[Any], now: datetime, engine_loaded: bool) -> None:
+    def show_incidents(self, incidents: list[Any], now: datetime) -> None:
         """Push the engine's incidents to the panel and refresh the summary."""
         self.incidents = list(incidents)
-        if self.panel_class is not None:
-            self.query_one(".panel").update_incidents(self.incidents, now)  # type: ignore[attr-defined]
-        elif engine_loaded:
-            # The engine runs but its panel is missing: a plain list still tells the story.
-            lines = [f"{severity_of(i)}  {getattr(i, 'title', i)}  ({getattr(i, 'status', '')})"
-                     for i in self.incidents] or ["no active incidents"]
-            self.query_one(".text", FocusableStatic).update("\n".join(lines))
-        worst = highest_severity(self.incidents)
-        if not engine_loaded:
-            self.summary_text, self.status_text = "", "incident engine not loaded"
-        elif not self.incidents:
-            self.summary_text, self.status_text = "none active", f"evaluated {now:%H:%M:%S}"
+        self.query_one(IncidentPanel).update_incidents(self.incidents, now)
+        if not self.incidents:
+            self.summary_text = "none active"
         else:
-            self.summary_text = f"{len(self.incidents)} active · highest {worst}"
-            self.status_text = f"evaluated {now:%H:%M:%S}"
-        self._paint_status("ok" if engine_loaded else "waiting")
+            self.summary_text = f"{len(self.incidents)} active · highest {highest_severity(self.incidents)}"
+        self.status_text = f"evaluated {now:%H:%M:%S}"
+        self._paint_status("ok")
