@@ -7,7 +7,6 @@ names one incident/checklist run; 2 bad input (unknown path, bad --since).
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import re
 import sys
@@ -164,35 +163,17 @@ def timeline_markdown(title: str, entries: list[dict[str, Any]]) -> str:
     return "\n".join(rows) + "\n"
 
 
-def checklist_markdown(entries: list[dict[str, Any]]) -> str:
-    """Checklist runs rendered generically: a table of each run's items, whatever their keys."""
-    parts: list[str] = []
-    for e in entries:
-        parts.append(f"# Checklist {e.get('checklist') or e.get('name') or ''} run {_run_id(e)}".rstrip())
-        parts.append(f"\n{e.get('time', '')}, {(e.get('operator') or {}).get('login', '')}\n")
-        items = [i if isinstance(i, dict) else {"item": i} for i in e.get("items") or []]
-        keys: list[str] = []
-        for item in items:
-            keys += [k for k in item if k not in keys]
-        if keys:
-            parts.append("| " + " | ".join(keys) + " |")
-            parts.append("|" + "---|" * len(keys))
-            parts += ["| " + " | ".join(_cell(i.get(k, "")) for k in keys) + " |" for i in items]
-        parts.append("")
-    return "\n".join(parts) + "\n"
-
-
 def render_markdown(entries: list[dict[str, Any]], args: argparse.Namespace) -> str:
-    """A post-mortem for --incident (the incidents package's renderer when present), a checklist
-    table for --checklist, a timeline otherwise."""
+    """A post-mortem skeleton for --incident, the checklist runs for --checklist, a timeline
+    otherwise."""
     if args.incident:
-        try:
-            postmortem = importlib.import_module("cockpit.incidents.postmortem")
-        except ImportError:
-            return timeline_markdown(f"Incident {args.incident}: timeline", entries)
-        return str(postmortem.render_postmortem(args.incident, entries))
+        from cockpit.incidents.postmortem import render_postmortem
+
+        return str(render_postmortem(args.incident, entries))
     if args.checklist:
-        return checklist_markdown(entries)
+        from cockpit.checklists import render_checklist_markdown
+
+        return "\n".join(render_checklist_markdown(e) for e in entries)
     return timeline_markdown("Audit trail", entries)
 
 

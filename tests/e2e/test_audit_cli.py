@@ -30,7 +30,9 @@ def _log(tmp_path: Path) -> Path:
                incident_id="INC-1", after={"replicas": 5})
     log.record("cancelled", action="restart", target="deployment/predictiq-api")
     log.record("checklist.run", checklist="pre-deploy", run_id="r1",
-               items=[{"item": "backups fresh", "status": "ok"}, {"item": "certs valid", "status": "failed"}])
+               title="Pre-deployment",
+               items=[{"id": "backup", "text": "backups fresh", "state": "pass", "evidence": "dump 2h old"},
+                      {"id": "certs", "text": "certs valid", "state": "fail", "evidence": "api expired"}])
     return path
 
 
@@ -107,4 +109,5 @@ def test_export_markdown_for_incident_and_checklist(tmp_path: Path) -> None:
     assert "INC-1" in text and "scale" in text and "restart" not in text
     out = cockpit("export", "--path", str(path), "--checklist", "last", "--format", "markdown")
     assert out.returncode == 0
-    assert "| item | status |" in out.stdout and "| certs valid | failed |" in out.stdout
+    assert "# Pre-deployment checklist — run r1" in out.stdout
+    assert "| 2 | certs valid | ❌ FAIL |  | api expired |" in out.stdout
