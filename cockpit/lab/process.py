@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import pwd
 import signal
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when the thread that started it dies.
+
+    Our servers run in their own session (so stop() can kill the group), which means a SIGKILLed
+    lab would otherwise leave them running. Resolved here, in the parent, so the child only makes
+    one system call. Servers must be started from a long-lived thread (the main thread in the lab,
+    the demo and the tests): the signal follows the starting *thread*.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    prctl = libc.prctl
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)  # applied after the uid change
+
+    return preexec
 
 
 class PortInUse(RuntimeError):
@@ -43,7 +68,7 @@ class ServerProcess:
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, **as_user(user),
+                start_new_session=True, preexec_fn=_die_with_parent(), **as_user(user),
             )
 
     def alive(self) -> bool:

@@ -157,3 +157,29 @@ def test_a_failed_start_leaves_no_temp_dir():
         server.start(timeout=10)
     assert server.tmpdir is not None and not server.tmpdir.exists()
     assert not server.running
+
+
+def test_servers_die_with_a_killed_parent(tmp_path):
+    """A lab SIGKILLed mid-run leaves no server behind (their own session would otherwise keep them)."""
+    import signal
+    import subprocess
+    import sys
+
+    script = ("import sys\nfrom cockpit.lab.services import ThrowawayRedis\n"
+              "r = ThrowawayRedis(); r.start()\nprint(r.port, flush=True)\nsys.stdin.read()\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        port = int(parent.stdout.readline())
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        except OSError:
+            break  # nobody listens any more: the server went with its parent
+        assert time.monotonic() < deadline, f"redis on {port} outlived its killed parent"
+        time.sleep(0.05)
