@@ -13,14 +13,7 @@ from bench.bench_startup import PANES, filled_panes
 from bench.figures import Figure
 from bench.labkit import VENV_BIN, Churn, cockpit_env
 from bench.ptyrun import PtyProcess, cpu_seconds, rss_bytes, visible_text
-
-
-def redis_info_calls(url: str) -> int:
-    """cmdstat_info calls so far (this INFO call itself is counted after it returns)."""
-    import redis
-
-    with redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) as r:
-        return int(r.info("commandstats").get("cmdstat_info", {}).get("calls", 0))
+from bench.steady_helpers import redis_info_calls
 
 
 def start_filled(lab: Any, timeout: float = 30.0, settle: float = 4.0) -> PtyProcess:
