@@ -162,6 +162,19 @@ class DeclareDialog(ModalScreen[tuple[str, str, str] | None]):
         self.dismiss(None)
 
 
+def evidence_value(value: object) -> str:
+    """An evidence number as an operator reads it: '—' for missing, 2 decimals, k=v lists."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {evidence_value(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(evidence_value(v) for v in value) or "—"
+    return str(value)
+
+
 class IncidentDetailScreen(ModalScreen[None]):
     """One incident: evidence, runbook entry, the actions that fix it, and the operator steps."""
 
@@ -217,7 +230,8 @@ class IncidentDetailScreen(ModalScreen[None]):
                f"Impact: {escape(inc.impact or 'being assessed')}",
                f"Affected: {escape(', '.join(inc.affected) or 'not yet known')}", "",
                "[b]Evidence[/b]"]
-        out += [f"  {escape(str(k))}: {escape(str(v))}" for k, v in inc.evidence.items()] or ["  none"]
+        out += [f"  {escape(str(k).replace('_', ' '))}: {escape(evidence_value(v))}"
+                for k, v in inc.evidence.items()] or ["  none"]
         if inc.runbook:
             rb = inc.runbook
             out += ["", f"[b]Runbook: {escape(rb.title)}[/b]", "Symptoms:"]

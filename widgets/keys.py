@@ -34,6 +34,8 @@ class KeySpec:
         return self.label or self.description
 
 
+# Order matters: the footer shows keys in registry order and is cut at the right edge at 80
+# columns, so help, quit, the lab menu and the actions come before the screens and table tools.
 VIEW_KEYS: tuple[KeySpec, ...] = (
     KeySpec("tab", "next_pane", "Focus the next pane", "navigation", palette=False),
     KeySpec("shift+tab", "previous_pane", "Focus the previous pane", "navigation", palette=False),
@@ -42,16 +44,20 @@ VIEW_KEYS: tuple[KeySpec, ...] = (
                                start=1)),
     KeySpec("enter", "open_detail", "Open the detail of the selected row", "navigation",
             palette=False),
+    KeySpec("question_mark", "help", "Show every key", show=True, label="help"),
+    KeySpec("q", "request_quit", "Quit (asks first while an action is in flight)", show=True,
+            label="quit"),
+)
+
+# Screens and table tools, after the actions in the footer.
+TOOL_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("c", "checklists", "Checklists: pre/post-deployment, daily, weekly, monthly", show=True,
+            label="checklists"),
+    KeySpec("g", "quickref", "Quick reference: URLs, contacts, commands", show=True, label="quick ref"),
     KeySpec("slash", "filter", "Filter the focused table", show=True, label="filter"),
     KeySpec("o", "sort_next", "Sort the focused table by the next column", show=True,
             label="sort"),
     KeySpec("O", "sort_reverse", "Reverse the sort order of the focused table"),
-    KeySpec("c", "checklists", "Checklists: pre/post-deployment, daily, weekly, monthly", show=True,
-            label="checklists"),
-    KeySpec("g", "quickref", "Quick reference: URLs, contacts, commands", show=True, label="quick ref"),
-    KeySpec("question_mark", "help", "Show every key", show=True, label="help"),
-    KeySpec("q", "request_quit", "Quit (asks first while an action is in flight)", show=True,
-            label="quit"),
 )
 
 
@@ -87,8 +93,6 @@ def key_registry(read_only: bool, actions: Iterable[object] | None = None, *,
     `mutating`. `lab` adds the demo's lab menu.
     """
     specs = list(VIEW_KEYS)
-    if not read_only:
-        specs += OPERATOR_KEYS
     if lab:
         specs += LAB_KEYS
     for action in _action_specs() if actions is None else actions:
@@ -108,7 +112,9 @@ def key_registry(read_only: bool, actions: Iterable[object] | None = None, *,
             label=str(getattr(action, "label", "") or _first_word(description)),
             scope=str(getattr(action, "scope", "global") or "global"),
         ))
-    return tuple(specs)
+    if not read_only:
+        specs += OPERATOR_KEYS
+    return tuple(specs + list(TOOL_KEYS))
 
 
 def bindings(specs: tuple[KeySpec, ...], prefix: str = "") -> list[Binding]:
