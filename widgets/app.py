@@ -9,6 +9,7 @@ rest of the screen. Tab and the number keys move between panes in both layouts.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
@@ -49,6 +50,13 @@ def _build_sources(cfg: Config) -> dict[str, Source]:
     from cockpit.sources.registry import build_sources
 
     return dict(build_sources(cfg))
+
+
+def _configured_names(cfg: Config) -> tuple[str, ...]:
+    # cheap: decides from the config which panes have a source, without importing any client
+    from cockpit.sources.registry import configured_names
+
+    return configured_names(cfg)
 
 
 def _load_engine(cfg: Config, audit: Any, clock: Callable[[], datetime]) -> Any:
@@ -94,9 +102,13 @@ class CockpitApp(App[int]):
         self.lab = lab
         self.local_tz = local_tz
         self.state = state or CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
-        self.sources = dict(_build_sources(cfg) if sources is None else sources)
-        self.scheduler = Scheduler(self.sources, self._deliver,
-                                   policies_from_config(cfg.refresh, list(self.sources)))
+        # Building the sources imports the client libraries (kubernetes, psycopg, redis, httpx:
+        # ~0.25 s), so unless they are injected they are built after the first frame (start()).
+        self._sources_pending = sources is None
+        self._closing = False
+        self.sources = {} if sources is None else dict(sources)
+        configured = _configured_names(cfg) if sources is None else tuple(self.sources)
+        self.scheduler = self._new_scheduler()
         self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
         self.incidents: list[Any] = []
@@ -105,7 +117,7 @@ class CockpitApp(App[int]):
         self.active = 0
         monitor = cfg.read_only
         self.panes: list[Pane] = [
-            cls(configured=(cls.source in self.sources) if cls.source else True, monitor=monitor)
+            cls(configured=(cls.source in configured) if cls.source else True, monitor=monitor)
             for cls in (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane, IncidentsPane)
         ]
         self.panes_by_source = {p.source: p for p in self.panes if p.source}
@@ -132,10 +144,42 @@ class CockpitApp(App[int]):
         self._tick()
         self._evaluate_incidents(self.clock())
         self.set_interval(1.0, self._tick)
-        self.scheduler.start()
+        if self._sources_pending:
+            self.call_after_refresh(self._build_sources_later)
+        else:
+            self.scheduler.start()
         self.call_after_refresh(self.focus_pane, 1)
 
+    def _new_scheduler(self) -> Scheduler:
+        return Scheduler(self.sources, self._deliver,
+                         policies_from_config(self.cfg.refresh, list(self.sources)))
+
+    def _build_sources_later(self) -> None:
+        """After the first frame: build the sources off the event loop, then start polling."""
+        self.run_worker(self._start_built_sources(), name="build-sources", group="sources",
+                        exit_on_error=False)
+
+    async def _start_built_sources(self) -> None:
+        # In a thread: the imports take a quarter of a second and keys must answer meanwhile.
+        try:
+            sources = await asyncio.to_thread(_build_sources, self.cfg)
+        except Exception as exc:  # noqa: BLE001 - say so on screen rather than die silently
+            self.notify(f"could not start the data sources: {exc}", severity="error", timeout=60)
+            return
+        if self._closing:  # quit meanwhile (the sources have opened nothing yet)
+            return
+        self._sources_pending = False
+        self.sources = sources
+        self.scheduler = self._new_scheduler()
+        self.scheduler.start()
+
+    @property
+    def sources_ready(self) -> bool:
+        """Whether the sources exist and their pollers run (built after the first frame)."""
+        return not self._sources_pending
+
     async def on_unmount(self) -> None:
+        self._closing = True
         await self.scheduler.stop()
 
     def on_resize(self, event: events.Resize) -> None:

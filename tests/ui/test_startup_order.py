@@ -1,0 +1,40 @@
+"""The first frame needs no client library: the sources are built after the screen is mounted
+(in a thread), and the panes say "waiting for first data" until then."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC
+
+from cockpit.config import ApiConfig, Config, RefreshConfig
+from tests.ui.fixtures import fixed_sources, frozen_clock, wait_until
+from widgets.app import CockpitApp
+
+
+def api_only_config(port: int) -> Config:
+    """Only the API section, pointing at a port where nothing listens (fails fast, never hangs)."""
+    return replace(Config(), api=ApiConfig(base_url=f"http://127.0.0.1:{port}"),
+                   refresh=RefreshConfig(interval_seconds=3600, timeout_seconds=2.0))
+
+
+async def test_sources_are_built_after_mount_not_in_init(closed_port: int) -> None:
+    app = CockpitApp(api_only_config(closed_port), clock=frozen_clock, local_tz=UTC)
+    assert app.sources == {} and not app.sources_ready  # nothing imported or built yet
+    pane = app.panes_by_source["api"]
+    assert pane.configured and pane.status_text == "waiting for first data"
+    assert not app.panes_by_source["database"].configured
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.sources_ready, timeout=10.0)
+        assert list(app.sources) == ["api"]
+        assert app.scheduler.sources.keys() == {"api"}
+        # the source really polls: the refused connection arrives as a failure on the pane
+        await wait_until(pilot, lambda: app.state.failure("api") is not None, timeout=10.0)
+        assert pane.status_text.startswith("stale since")
+
+
+async def test_injected_sources_start_with_the_screen() -> None:
+    sources = fixed_sources()
+    app = CockpitApp(Config(), sources=sources, clock=frozen_clock, local_tz=UTC)
+    assert app.sources_ready and set(app.scheduler.sources) == set(sources)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: all(s.calls for s in sources.values()))
