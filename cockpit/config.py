@@ -123,8 +123,9 @@ class CertificateConfig:
 class RefreshConfig:
     """How often each source is polled."""
 
-    interval_seconds: float = field(default=2.0, metadata=meta("database, cache, API and pod metrics", min=0.2, max=3600))
+    interval_seconds: float = field(default=2.0, metadata=meta("database, cache and API (Kubernetes objects are watched)", min=0.2, max=3600))
     certificates_seconds: float = field(default=300.0, metadata=meta("certificate checks", min=1, max=86400))
+    metrics_seconds: float = field(default=10.0, metadata=meta("pod CPU/memory from metrics.k8s.io, which has no watch", min=1, max=3600))
     timeout_seconds: float = field(default=5.0, metadata=meta("a collection slower than this is a failure", min=0.2, max=300))
     history_minutes: int = field(default=15, metadata=meta("trend history kept for sparklines", min=1, max=240))
 

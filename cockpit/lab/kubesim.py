@@ -44,8 +44,11 @@ Faults (each has a ``clear_*``; ``clear_faults()`` clears them all): ``oom_crash
 ``cpu_spike(target, fraction=1.05)``, ``memory_near_limit(target, fraction=0.97)``,
 ``image_pull_backoff(target)``, ``evict(target)``, ``pending_pods(count=1, deployment=None,
 message=...)``, ``disk_pressure(node=None)``, ``memory_pressure(node=None)``,
-``api_errors(rate=1.0)``, ``slow_responses(seconds)``, ``silent_watches()``, ``pause(deployment)``
-/ ``resume(deployment)``; one-shot: ``drop_watches()``, ``expire_resource_versions()``.
+``api_errors(rate=1.0)``, ``slow_responses(seconds)``, ``metrics_unavailable()`` (metrics.k8s.io
+answers 503 ServiceUnavailable, as without metrics-server), ``silent_watches()``,
+``pause(deployment)`` / ``resume(deployment)``; one-shot: ``drop_watches()``,
+``expire_resource_versions()`` (compacts history; only a watch that is *behind* the latest
+version gets 410 Gone, an up-to-date one carries on, as on a real server).
 A ``target`` is a pod name or a deployment name (meaning its first running pod); the pod-level
 faults return the affected pod's name.
 """

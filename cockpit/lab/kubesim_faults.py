@@ -234,6 +234,14 @@ class FaultsMixin:
         """Answer promptly again."""
         self.faults.slow_seconds = 0.0
 
+    def metrics_unavailable(self) -> None:
+        """metrics.k8s.io answers 503 ServiceUnavailable, as with metrics-server missing or down."""
+        self.faults.metrics_unavailable = True
+
+    def clear_metrics_unavailable(self) -> None:
+        """metrics.k8s.io answers again."""
+        self.faults.metrics_unavailable = False
+
     def silent_watches(self) -> None:
         """Open and new watches hold their connection but send nothing, not even bookmarks."""
         self.watches.set_silent(True)
@@ -248,7 +256,13 @@ class FaultsMixin:
         return self.watches.drop_all()
 
     def expire_resource_versions(self) -> None:
-        """Compact the history: a watch from any version before now gets 410 Gone."""
+        """Compact the history: a watch from any version before now gets 410 Gone.
+
+        Only a watch that is behind is hurt: an open watch already at the latest version needs no
+        history and carries on, as on a real server. To force a 410, make the watch miss a change
+        first (``silent_watches()``, change something, expire, ``clear_silent_watches()``) or
+        resume from an old version.
+        """
         self.store.expire_history()
 
     def clear_faults(self) -> None:
@@ -264,6 +278,7 @@ class FaultsMixin:
         self.clear_memory_pressure()
         self.clear_api_errors()
         self.clear_slow_responses()
+        self.clear_metrics_unavailable()
         self.clear_silent_watches()
 
 

@@ -154,7 +154,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             verb = _verb(method, target, watching)
             self._count(verb, target, query, raw_body)
             self._check_auth()
-            self._inject_faults()
+            self._inject_faults(url.path)
             if target is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             if isinstance(target, dict):
@@ -220,13 +220,17 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         if token and sent is not None and sent != f"Bearer {token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
-    def _inject_faults(self) -> None:
+    def _inject_faults(self, path: str) -> None:
         faults = self.server.sim.faults
         if faults.slow_seconds > 0:
             self.server.sim.stopping.wait(faults.slow_seconds)
         if faults.error_rate > 0 and random.random() < faults.error_rate:
             raise ApiError(500, "InternalError",
                            "Internal error occurred: injected by kubesim (api_errors)")
+        if faults.metrics_unavailable and path.startswith("/apis/metrics.k8s.io"):
+            # What the aggregator answers for an APIService whose backend is missing or down.
+            raise ApiError(503, "ServiceUnavailable",
+                           "the server is currently unable to handle the request")
 
     def _send(self, code: int, body: dict) -> None:
         data = dumps(body)
@@ -277,6 +281,7 @@ class Faults:
 
     error_rate: float = 0.0  # fraction of requests answered 500
     slow_seconds: float = 0.0  # delay before every answer
+    metrics_unavailable: bool = False  # metrics.k8s.io answers 503 (no metrics-server)
 
 
 __all__ = ["Faults", "KubeSimServer", "MutatingRequest", "RequestLog", "resolve"]

@@ -1,10 +1,11 @@
-"""The Kubernetes source: pods, the deployment and its warning events from list+watch caches.
+"""The Kubernetes source: pods, the deployment, its HPA, warning events and nodes from list+watch.
 
 Background threads keep the cache current (kube_watch: one list, then a watch per resource;
-kube_poll: metrics.k8s.io, nodes, HPA, RBAC). `collect()` only snapshots the cache, so it is
+kube_poll: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
+the metrics one, every refresh.metrics_seconds. `collect()` only snapshots the cache, so it is
 cheap at any size. While the pods or deployment watch is disconnected it returns a
 SourceFailure, and the state keeps showing the last data as "stale since ... — reason";
-a broken events watch alone is only a `watch_error` on an otherwise good snapshot.
+a broken events, nodes or HPA watch alone is only a `watch_error` on an otherwise good snapshot.
 """
 
 from __future__ import annotations
@@ -19,16 +20,18 @@ from cockpit.models import KubeSnapshot, SourceFailure
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube_cache import KubeCache
 from cockpit.sources.kube_poll import DEFAULT_ACTION_VERBS, Poller
-from cockpit.sources.kube_watch import ListWatch, WatchTiming
+from cockpit.sources.kube_watch import FallbackList, ListWatch, WatchTiming
 
 NAME = "kubernetes"
 CLOSE_JOIN_SECONDS = 2.0  # aclose waits this long for threads (each request has a timeout anyway)
+REQUIRED = ("pods", "deployment")  # without these there is no snapshot
+OPTIONAL = ("events", "nodes", "hpa")  # a broken one is reported in watch_error
 
 
 class KubeSource:
     """Pods by the configured selector, the deployment, events, nodes, usage and RBAC.
 
-    `metrics_interval` is the metrics/nodes poll period (default: refresh.interval_seconds);
+    `metrics_interval` is the metrics.k8s.io poll period (default: refresh.metrics_seconds);
     `action_verbs` maps action ids to (verb, group, resource, subresource) to check with a
     SelfSubjectAccessReview; `watch_timing` tunes the watch timeouts and backoff (tests).
     """
@@ -42,7 +45,7 @@ class KubeSource:
                  permissions_interval: float = 300.0) -> None:
         self.cfg = cfg
         self.refresh = refresh or RefreshConfig()
-        self.metrics_interval = metrics_interval or self.refresh.interval_seconds
+        self.metrics_interval = metrics_interval or self.refresh.metrics_seconds
         self.action_verbs = dict(DEFAULT_ACTION_VERBS if action_verbs is None else action_verbs)
         self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds)
         self.permissions_interval = permissions_interval
@@ -62,6 +65,9 @@ class KubeSource:
         target = resolve_target(self.cfg)
         api_client = new_api_client(self.cfg)
         core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+        hpa_list = FallbackList(  # autoscaling/v2, or v1 on clusters older than 1.23
+            client.AutoscalingV2Api(api_client).list_namespaced_horizontal_pod_autoscaler,
+            client.AutoscalingV1Api(api_client).list_namespaced_horizontal_pod_autoscaler)
         ns, cache = target.namespace, self.cache
         self.watches = {
             "pods": ListWatch("pods", core.list_namespaced_pod,
@@ -74,6 +80,12 @@ class KubeSource:
             "events": ListWatch("events", core.list_namespaced_event,
                                 {"namespace": ns, "field_selector": "type=Warning"},
                                 cache.events_listed, cache.event_event, self.timing),
+            # All nodes (they are few); the snapshot keeps those running the pods.
+            "nodes": ListWatch("nodes", core.list_node, {},
+                               cache.nodes_listed, cache.node_event, self.timing),
+            # The namespace's HPAs; the cache keeps the one whose scaleTargetRef is the deployment.
+            "hpa": ListWatch("hpa", hpa_list, {"namespace": ns},
+                             cache.hpas_listed, cache.hpa_event, self.timing),
         }
         self.poller = Poller(api_client, cache, ns, self.cfg.deployment, self.cfg.selector,
                              self.cfg.request_timeout_seconds, self.metrics_interval,
@@ -84,9 +96,9 @@ class KubeSource:
         self.poller.start()
 
     def _wait_settled(self, seconds: float) -> None:
-        """Wait (bounded) until the pods and deployment lists have succeeded or failed once."""
+        """Wait (bounded) until every first list has succeeded or failed once."""
         deadline = time.monotonic() + seconds
-        for key in ("pods", "deployment"):
+        for key in (*REQUIRED, *OPTIONAL):
             self.watches[key].settled.wait(max(deadline - time.monotonic(), 0))
 
     async def collect(self) -> KubeSnapshot | SourceFailure:
@@ -104,14 +116,15 @@ class KubeSource:
 
     def _current(self) -> KubeSnapshot | SourceFailure:
         assert self.target is not None
-        pods, deployment, events = (self.watches[k] for k in ("pods", "deployment", "events"))
-        for key, watch in (("pods", pods), ("deployment", deployment)):
+        for key in REQUIRED:
+            watch = self.watches[key]
             if not watch.filled:
                 return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list")
-        for key, watch in (("pods", pods), ("deployment", deployment)):
-            if watch.error:
-                return SourceFailure(NAME, f"watch {key}", watch.error)
-        watch_error = f"events: {events.error}" if events.error else None
+        for key in REQUIRED:
+            if self.watches[key].error:
+                return SourceFailure(NAME, f"watch {key}", self.watches[key].error or "")
+        broken = [f"{key}: {self.watches[key].error}" for key in OPTIONAL if self.watches[key].error]
+        watch_error = "; ".join(broken) or None
         t = self.target
         return self.cache.snapshot(t.context, t.cluster, t.namespace, self.cfg.selector, watch_error)
 

@@ -1,8 +1,9 @@
 """The watch cache: what the background threads learnt, behind one lock, snapshotted cheaply.
 
-Watch threads apply events incrementally (one pod parsed per event, never the whole set); the
-poll thread sets metrics, nodes, the HPA and permissions. `snapshot()` runs on the event loop and
-only copies references: the sorted pod tuple is rebuilt only when something changed.
+Watch threads apply events incrementally (one object parsed per event, never the whole set): pods,
+the deployment, warning events, nodes and the HPA. The poll thread sets metrics and permissions.
+`snapshot()` runs on the event loop and only copies references: the sorted pod tuple and the
+nodes running those pods are rebuilt only when something changed.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class KubeCache:
         self._pod_tuple: tuple[PodInfo, ...] | None = None  # sorted by name; None = rebuild
         self._usage: dict[str, tuple[float, int]] = {}
         self._deployment: DeploymentInfo | None = None
-        self._hpa: HpaInfo | None = None
+        self._hpas: dict[str, HpaInfo] = {}  # uid -> HPAs whose scaleTargetRef is the deployment
         self._events: dict[str, KubeEvent] = {}
-        self._nodes: tuple[NodeInfo, ...] = ()
+        self._nodes: dict[str, NodeInfo] = {}  # every watched node, by name
+        self._node_tuple: tuple[NodeInfo, ...] | None = None  # those running pods; None = rebuild
         self.metrics_error: str | None = None
         self.permissions: dict[str, bool] = {}
         self.permission_reasons: dict[str, str] = {}
@@ -58,7 +60,7 @@ class KubeCache:
         parsed = [parse.parse_pod(item) for item in items]
         with self.lock:
             self._pods = {p.uid: self._with_usage(p) for p in parsed}
-            self._pod_tuple = None
+            self._pod_tuple = self._node_tuple = None
 
     def pod_event(self, kind: str, obj: dict) -> None:
         """Apply one ADDED/MODIFIED/DELETED pod event."""
@@ -69,7 +71,7 @@ class KubeCache:
                 self._pods.pop(uid, None)
             else:
                 self._pods[uid] = self._with_usage(pod)
-            self._pod_tuple = None
+            self._pod_tuple = self._node_tuple = None
 
     def set_usage(self, usage: dict[str, tuple[float, int]] | None, error: str | None) -> None:
         """New metrics.k8s.io usage (pod name -> (millicores, bytes)), or why there is none."""
@@ -82,17 +84,7 @@ class KubeCache:
                           for uid, p in self._pods.items()}
             self._pod_tuple = None
 
-    def pod_nodes(self) -> set[str]:
-        """Nodes running at least one of the pods."""
-        with self.lock:
-            return {p.node for p in self._pods.values() if p.node}
-
-    def pod_names(self) -> set[str]:
-        """Names of the cached pods."""
-        with self.lock:
-            return {p.name for p in self._pods.values()}
-
-    # -- deployment, HPA, nodes, permissions ------------------------------------------------------
+    # -- deployment, HPA, nodes (watch threads), permissions (poll thread) ---------------------
 
     def deployment_listed(self, items: list[dict]) -> None:
         """The deployment list (0 or 1 item: fieldSelector metadata.name)."""
@@ -104,15 +96,39 @@ class KubeCache:
         with self.lock:
             self._deployment = None if kind == "DELETED" else parse.parse_deployment(obj)
 
-    def set_hpa(self, hpa: HpaInfo | None) -> None:
-        """The HPA targeting the deployment (None: there is none)."""
+    def hpas_listed(self, items: list[dict]) -> None:
+        """Replace the HPAs with a fresh list's (only those scaling the deployment are kept)."""
         with self.lock:
-            self._hpa = hpa
+            self._hpas = {}
+        for item in items:
+            self.hpa_event("ADDED", item)
 
-    def set_nodes(self, nodes: tuple[NodeInfo, ...]) -> None:
-        """Conditions of the nodes running the pods."""
+    def hpa_event(self, kind: str, obj: dict) -> None:
+        """Apply one HPA event; an HPA retargeted away from the deployment is forgotten."""
+        uid = (obj.get("metadata") or {}).get("uid") or (obj.get("metadata") or {}).get("name", "")
+        hpa = None if kind == "DELETED" else parse.hpa_for([obj], self.deployment_name)
         with self.lock:
-            self._nodes = tuple(sorted(nodes, key=lambda n: n.name))
+            if hpa is None:
+                self._hpas.pop(uid, None)
+            else:
+                self._hpas[uid] = hpa
+
+    def nodes_listed(self, items: list[dict]) -> None:
+        """Replace the nodes with a fresh list's."""
+        parsed = [parse.parse_node(item) for item in items]
+        with self.lock:
+            self._nodes = {n.name: n for n in parsed}
+            self._node_tuple = None
+
+    def node_event(self, kind: str, obj: dict) -> None:
+        """Apply one node event."""
+        node = parse.parse_node(obj)
+        with self.lock:
+            if kind == "DELETED":
+                self._nodes.pop(node.name, None)
+            else:
+                self._nodes[node.name] = node
+            self._node_tuple = None
 
     def set_permissions(self, allowed: Mapping[str, bool], reasons: Mapping[str, str]) -> None:
         """RBAC answers per action id."""
@@ -163,14 +179,20 @@ class KubeCache:
         with self.lock:
             if self._pod_tuple is None:
                 self._pod_tuple = tuple(sorted(self._pods.values(), key=lambda p: p.name))
+            if self._node_tuple is None:
+                # Only the nodes running the pods matter; all nodes are watched (they are few).
+                used = {p.node for p in self._pods.values() if p.node}
+                self._node_tuple = tuple(sorted((n for name, n in self._nodes.items() if name in used),
+                                                key=lambda n: n.name))
             deployment = self._deployment
-            if deployment is not None and self._hpa is not None:
-                deployment = dataclasses.replace(deployment, hpa=self._hpa)
+            hpa = min(self._hpas.values(), key=lambda h: h.name) if self._hpas else None
+            if deployment is not None and hpa is not None:
+                deployment = dataclasses.replace(deployment, hpa=hpa)
             events = sorted(self._events.values(), key=lambda e: e.last_seen or _EPOCH, reverse=True)
             return KubeSnapshot(
                 collected_at=utcnow(), context=context, cluster=cluster, namespace=namespace,
                 selector=selector, deployment=deployment, pods=self._pod_tuple,
-                events=tuple(events[:MAX_EVENTS_SHOWN]), nodes=self._nodes,
+                events=tuple(events[:MAX_EVENTS_SHOWN]), nodes=self._node_tuple,
                 permissions=dict(self.permissions), permission_reasons=dict(self.permission_reasons),
                 metrics_error=self.metrics_error, watch_error=watch_error,
             )

@@ -1,9 +1,11 @@
-"""What has no watch, or changes too rarely to hold a connection for: polled in one thread.
+"""What cannot be watched: polled in one thread, each read on its own cadence.
 
-- metrics.k8s.io PodMetrics every `metrics_interval` (raw JSON; unavailable -> metrics_error);
-- the nodes running the pods, on the same cadence (a GET each for a few, one list for many);
-- the HPA targeting the deployment (autoscaling/v2, falling back to v1), on a slower cadence;
+- metrics.k8s.io PodMetrics every `metrics_interval` (refresh.metrics_seconds, 10 s by default:
+  metrics-server serves no watch, and CPU% moves slowly; raw JSON; unavailable -> metrics_error);
 - SelfSubjectAccessReviews for the cockpit's action verbs, at start and every few minutes.
+
+Nodes and the HPA are watched (kube.py), not polled: in steady state the only list the source
+sends is the metrics one.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ DEFAULT_ACTION_VERBS: dict[str, tuple] = {
     "scale": ("patch", "apps", "deployments", "scale"),
     "restart": ("patch", "apps", "deployments", ""),
 }
-NODES_BY_GET = 10  # up to this many nodes: one GET each; more: one list, filtered here
+# How a missing metrics pipeline answers: no such group (404), or an APIService whose backend
+# (metrics-server) is down or absent (503 ServiceUnavailable).
+_METRICS_MISSING = {
+    404: "metrics.k8s.io not available (is metrics-server installed?)",
+    503: "metrics.k8s.io unavailable: HTTP 503 (is metrics-server running?)",
+}
 
 
 def _raw(resp: Any) -> dict:
@@ -43,20 +50,14 @@ class Poller:
                  action_verbs: dict[str, tuple], permissions_interval: float = 300.0) -> None:
         self.cache, self.namespace, self.deployment, self.selector = cache, namespace, deployment, selector
         self.timeout = timeout
-        self.core = client.CoreV1Api(api_client)
         self.custom = client.CustomObjectsApi(api_client)
-        self.autoscaling_v2 = client.AutoscalingV2Api(api_client)
-        self.autoscaling_v1 = client.AutoscalingV1Api(api_client)
         self.authz = client.AuthorizationV1Api(api_client)
         self.action_verbs = action_verbs
         self.errors: dict[str, str] = {}
-        slow = max(5 * metrics_interval, 15.0)
         # (name, interval, function); all run once at start.
         self.tasks: list[tuple[str, float, Callable[[], None]]] = [
             ("permissions", permissions_interval, self.poll_permissions),
             ("metrics", metrics_interval, self.poll_metrics),
-            ("nodes", metrics_interval, self.poll_nodes),
-            ("hpa", slow, self.poll_hpa),
         ]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kube-poll", daemon=True)
@@ -100,38 +101,12 @@ class Poller:
                 "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=self.selector,
                 _preload_content=False, _request_timeout=self.timeout))
         except ApiException as exc:
-            why = "metrics.k8s.io not available (is metrics-server installed?)" if exc.status == 404 \
-                else error_text(exc)
-            self.cache.set_usage(None, why)
+            self.cache.set_usage(None, _METRICS_MISSING.get(exc.status) or error_text(exc))
             return
         except Exception as exc:  # noqa: BLE001 - reported in the snapshot
             self.cache.set_usage(None, error_text(exc))
             raise
         self.cache.set_usage(parse.parse_pod_metrics(body.get("items") or []), None)
-
-    def poll_nodes(self) -> None:
-        """Conditions of the nodes running the pods."""
-        wanted = self.cache.pod_nodes()
-        if len(wanted) <= NODES_BY_GET:
-            nodes = [parse.parse_node(_raw(self.core.read_node(
-                name, _preload_content=False, _request_timeout=self.timeout))) for name in sorted(wanted)]
-        else:
-            body = _raw(self.core.list_node(_preload_content=False, _request_timeout=self.timeout))
-            nodes = [parse.parse_node(n) for n in body.get("items") or []
-                     if (n.get("metadata") or {}).get("name") in wanted]
-        self.cache.set_nodes(tuple(nodes))
-
-    def poll_hpa(self) -> None:
-        """The HPA scaling the deployment: autoscaling/v2, or v1 on clusters without v2."""
-        try:
-            body = _raw(self.autoscaling_v2.list_namespaced_horizontal_pod_autoscaler(
-                self.namespace, _preload_content=False, _request_timeout=self.timeout))
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            body = _raw(self.autoscaling_v1.list_namespaced_horizontal_pod_autoscaler(
-                self.namespace, _preload_content=False, _request_timeout=self.timeout))
-        self.cache.set_hpa(parse.hpa_for(body.get("items") or [], self.deployment))
 
     def poll_permissions(self) -> None:
         """One SelfSubjectAccessReview per action verb, on the deployment."""

@@ -64,6 +64,29 @@ def error_text(exc: BaseException) -> str:
     return describe_error(exc)
 
 
+class FallbackList:
+    """A client list method that switches for good to an older API version on a 404.
+
+    For resources served under a newer version only on recent clusters (autoscaling/v2 HPAs since
+    1.23): `FallbackList(v2.list_..., v1.list_...)` is passed to ListWatch as its `list_func`.
+    """
+
+    def __init__(self, primary: Callable[..., Any], fallback: Callable[..., Any]) -> None:
+        self._primary, self._fallback = primary, fallback
+        self.fell_back = False
+
+    def __call__(self, **kwargs: Any) -> Any:
+        """Call the primary method (until it once answers 404), else the fallback."""
+        if not self.fell_back:
+            try:
+                return self._primary(**kwargs)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                self.fell_back = True
+        return self._fallback(**kwargs)
+
+
 class ListWatch:
     """One resource's list+watch loop in a daemon thread, feeding raw dicts to callbacks.
 

@@ -47,12 +47,12 @@ def kubeconfig(sim, tmp_path_factory):
     return sim.write_kubeconfig(tmp_path_factory.mktemp("kube") / "config", context="lab")
 
 
-def make_source(kubeconfig, **cfg) -> KubeSource:
+def make_source(kubeconfig, metrics_interval: float = 0.2, **cfg) -> KubeSource:
     kube = KubernetesConfig(kubeconfig=str(kubeconfig), namespace=cfg.pop("namespace", NS),
                             deployment=APP, selector=f"app={APP}", request_timeout_seconds=2.0,
                             **cfg)
     return KubeSource(kube, RefreshConfig(interval_seconds=0.2, timeout_seconds=3.0),
-                      metrics_interval=0.2, watch_timing=FAST)
+                      metrics_interval=metrics_interval, watch_timing=FAST)
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def until(src: KubeSource, predicate: Callable[[KubeSnapshot | SourceFailu
     deadline = time.monotonic() + timeout
     result = await src.collect()
     while not predicate(result):
-        assert time.monotonic() < deadline, f"condition not met; last result: {result!r:.600}"
+        assert time.monotonic() < deadline, f"condition not met; last result: {result!r:.3000}"
         await asyncio.sleep(0.02)
         result = await src.collect()
     return result
@@ -195,6 +195,51 @@ async def test_silent_watch_does_not_hang_the_source(sim, source):
     sim.clear_silent_watches()
     sim.scale_to(4)
     await until(source, ok(lambda s: len(running(s)) == 4), timeout=8)
+
+
+WATCHABLE = ("pods", "deployments", "events", "nodes", "horizontalpodautoscalers")
+
+
+def requests_since(sim, before) -> dict[tuple[str, str], int]:
+    return {key: n for key, n in (sim.request_counts - before).items() if n}
+
+
+async def test_steady_state_lists_nothing_watchable_and_polls_metrics_on_its_cadence(sim, kubeconfig):
+    assert make_source(kubeconfig, metrics_interval=None).metrics_interval == 10.0  # the default
+    src = make_source(kubeconfig, metrics_interval=0.3)
+    try:
+        snap = await until(src, ok(lambda s: len(running(s)) == 3 and s.deployment.hpa and s.nodes
+                                   and all(p.cpu_m is not None for p in running(s))))
+        before = sim.request_counts
+        polls = before[("list", "pods.metrics.k8s.io")]
+        # Nodes and the HPA change during the window: both must arrive through their watches.
+        node = running(snap)[0].node
+        sim.disk_pressure(node)
+        sim.scale_to(4)
+        await until(src, ok(lambda s: any(n.name == node and n.disk_pressure for n in s.nodes)
+                            and s.deployment.hpa.current_replicas == 4))
+        assert sim.wait_for(lambda: sim.counts("list", "pods.metrics.k8s.io") >= polls + 3)
+        seen = requests_since(sim, before)
+        assert {res: seen.get(("list", res), 0) for res in WATCHABLE} == dict.fromkeys(WATCHABLE, 0)
+        assert seen.get(("get", "nodes"), 0) == 0
+        assert {verb for verb, _ in seen} <= {"list", "watch"}, seen  # no gets, no SSAR
+        assert {res for verb, res in seen if verb == "list"} == {"pods.metrics.k8s.io"}
+        assert all(w.lists == 1 for w in src.watches.values())
+    finally:
+        await src.aclose()
+
+
+async def test_metrics_unavailable_is_a_metrics_error_then_recovers(sim, source):
+    await until(source, ok(lambda s: running(s) and all(p.cpu_m is not None for p in running(s))))
+    sim.metrics_unavailable()
+    snap = await until(source, ok(lambda s: s.metrics_error))
+    assert "503" in snap.metrics_error and "metrics-server" in snap.metrics_error
+    assert len(running(snap)) == 3 and snap.deployment.desired == 3  # the rest is unaffected
+    sim.clear_metrics_unavailable()
+    polls = sim.counts("list", "pods.metrics.k8s.io")
+    snap = await until(source, ok(lambda s: s.metrics_error is None))
+    assert sim.counts("list", "pods.metrics.k8s.io") > polls
+    assert all(p.cpu_m is not None for p in running(snap))
 
 
 async def test_rbac_denial_shows_in_permissions(sim, kubeconfig):
