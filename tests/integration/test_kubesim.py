@@ -419,3 +419,38 @@ def test_kubectl_shows_server_side_columns_and_top(sim, kubeconfig):
     )
     assert top.returncode == 0, top.stderr
     assert {line.split()[0] for line in top.stdout.splitlines()} == set(rows)
+
+
+def test_metrics_unavailable_answers_503_for_metrics_only(sim, api, kubeconfig):
+    custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
+    sim.metrics_unavailable()
+    with pytest.raises(ApiException) as unavailable:
+        custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
+                                             label_selector=SELECTOR, _request_timeout=5)
+    assert unavailable.value.status == 503
+    assert json.loads(unavailable.value.body)["reason"] == "ServiceUnavailable"
+    top = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "top", "pods", "-n", NS, "--no-headers"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert top.returncode != 0 and "unable to handle the request" in top.stderr, top.stderr
+    assert len(core.list_namespaced_pod(NS, label_selector=SELECTOR, _request_timeout=5).items) == 3
+    sim.clear_faults()
+    items = custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
+                                                 label_selector=SELECTOR, _request_timeout=5)
+    assert len(items["items"]) == 3
+
+
+def test_expiring_versions_spares_a_watch_that_is_up_to_date(sim, api):
+    core = client.CoreV1Api(api)
+    rv = core.list_namespaced_pod(NS, _request_timeout=5).metadata.resource_version
+    collector = EventCollector(core.list_namespaced_pod, NS, resource_version=rv,
+                               timeout_seconds=5, _request_timeout=10)
+    assert sim.wait_for(lambda: sim.open_watches == 1, 5)
+    sim.expire_resource_versions()  # nothing changed since rv: the open watch is not behind
+    sim.scale_to(4)
+    assert sim.wait_for(lambda: len(collector.names("ADDED")) == 1, 5), collector.events
+    collector.watch.stop()
+    sim.drop_watches()
+    collector.thread.join(5)
+    assert not isinstance(collector.error, ApiException), collector.error
