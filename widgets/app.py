@@ -32,6 +32,7 @@ from widgets.help import HelpScreen
 from widgets.incidents import IncidentPanel
 from widgets.keys import KeySpec, bindings, key_registry
 from widgets.messages import OpenDetail, SnapshotReady
+from widgets.paint import paint
 from widgets.panes.api import ApiPane
 from widgets.panes.base import Pane
 from widgets.panes.cache import CachePane
@@ -112,6 +113,7 @@ class CockpitApp(App[int]):
         self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
         self.incidents: list[Any] = []
+        self._evaluation_pending = False
         self.actions_in_flight = 0  # incremented by the action flow while one runs
         self.action_requests: list[tuple[str, dict | None]] = []  # every action flow started
         self.active = 0
@@ -121,6 +123,8 @@ class CockpitApp(App[int]):
             for cls in (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane, IncidentsPane)
         ]
         self.panes_by_source = {p.source: p for p in self.panes if p.source}
+        for name, policy in policies_from_config(cfg.refresh, list(self.panes_by_source)).items():
+            self.panes_by_source[name].interval = policy.interval
 
     # -- composition ------------------------------------------------------------------------
 
@@ -207,7 +211,22 @@ class CockpitApp(App[int]):
         if isinstance(message.result, KubeSnapshot):
             r = message.result
             self.banner.set_target(r.context, r.cluster, r.namespace)
-        self._evaluate_incidents(now)
+        self._incidents_due()
+
+    def _incidents_due(self) -> None:
+        """Evaluate the incident rules once for a burst of results, not once per result.
+
+        Sources polled on the same cadence deliver together (and hung ones time out together):
+        the evaluation is queued behind the results already waiting, so one pass covers them
+        all and a 5,000-pod rule pass does not run five times in a row while keys wait.
+        """
+        if not self._evaluation_pending:
+            self._evaluation_pending = True
+            self.call_later(self._evaluate_pending)
+
+    def _evaluate_pending(self) -> None:
+        self._evaluation_pending = False
+        self._evaluate_incidents(self.clock())
 
     def _evaluate_incidents(self, now: datetime) -> None:
         pane = self.panes[-1]
@@ -221,8 +240,8 @@ class CockpitApp(App[int]):
         self.banner.set_severity(worst)
         if self.cfg.read_only:
             box = self.query_one("#monitor-severity", Static)
-            box.update(f"{worst}  —  {len(self.incidents)} active incident(s)" if worst
-                       else "ALL CLEAR — no active incidents")
+            paint(box, f"{worst}  —  {len(self.incidents)} active incident(s)" if worst
+                  else "ALL CLEAR — no active incidents")
             for level in ("p1", "p2", "p3", "p4"):
                 box.set_class(worst is not None and worst.lower() == level, f"-{level}")
 

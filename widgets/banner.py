@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from cockpit.config import Config
+from widgets.paint import paint
 
 
 def is_production(context: str, patterns: tuple[str, ...]) -> bool:
@@ -39,6 +40,8 @@ class Banner(Horizontal):
         yield Static(id="banner-clock")
 
     def on_mount(self) -> None:
+        # kept: the clock ticks every second, also while the screen is being torn down
+        self._clock = self.query_one("#banner-clock", Static)
         self.query_one("#banner-mode").set_class(self.cfg.read_only, "-read-only")
         self._paint_where()
         self._paint_severity()
@@ -58,12 +61,12 @@ class Banner(Horizontal):
     def _paint_where(self) -> None:
         where = self.query_one("#banner-where", Static)
         if self.cfg.kubernetes is None:
-            where.update("kubernetes not configured")
+            paint(where, "kubernetes not configured")
         else:
             ctx = self.context or "(current context)"
             cluster = f"/{self.cluster}" if self.cluster and self.cluster != self.context else ""
             prod = "PRODUCTION " if self.production else ""
-            where.update(f"{prod}{ctx}{cluster} ns:{self.namespace}")
+            paint(where, f"{prod}{ctx}{cluster} ns:{self.namespace}")
         self.set_class(self.production, "-production")
         where.set_class(self.production, "-production")
 
@@ -80,12 +83,11 @@ class Banner(Horizontal):
             text = "no incidents"
         else:
             text = f"{self.severity} ACTIVE"
-        box.update(text)
+        paint(box, text)
         for level in ("P1", "P2", "P3", "P4"):
             box.set_class(self.severity == level, f"-{level.lower()}")
 
     def tick(self, now: datetime) -> None:
         """Redraw the clock."""
         local = now.astimezone(self.local_tz)
-        self.query_one("#banner-clock", Static).update(
-            f"{now:%H:%M:%S}Z {local:%H:%M} {local.tzname() or 'local'}")
+        paint(self._clock, f"{now:%H:%M:%S}Z {local:%H:%M} {local.tzname() or 'local'}")

@@ -105,8 +105,11 @@ class IncidentPanel(DataTable):
                 self.move_cursor(row=order.index(selected))
             return
         for inc in self.incidents:
-            for (key, _label), value in zip(COLUMNS, self._cells(inc, now), strict=True):
-                self.update_cell(inc.id, key, value, update_width=False)
+            old = self.get_row(inc.id)
+            for i, ((key, _label), value) in enumerate(zip(COLUMNS, self._cells(inc, now),
+                                                           strict=True)):
+                if old[i] != value:  # each update_cell repaints the table: skip unchanged ones
+                    self.update_cell(inc.id, key, value, update_width=False)
 
     def _tick(self) -> None:
         if self.incidents:

@@ -7,6 +7,7 @@ from datetime import datetime
 from textual.app import ComposeResult
 
 from cockpit.models import ApiStatus
+from widgets.paint import paint
 from widgets.panes.base import FocusableStatic, Pane
 from widgets.panes.common import number, short, spark
 
@@ -51,4 +52,4 @@ class ApiPane(Pane):
             lines.append(f"metrics: {a.metrics_error or 'unavailable'}")
         if a.counters_reset:
             lines.append("counters went backwards: the API restarted")
-        self.query_one(".text", FocusableStatic).update("\n".join(lines))
+        paint(self.query_one(".text", FocusableStatic), "\n".join(lines))

@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from cockpit.models import Snapshot
 from cockpit.state import SourceView
+from widgets.paint import paint
 from widgets.panes.common import status_line
 
 
@@ -28,6 +29,8 @@ class Pane(Vertical):
     source: ClassVar[str] = ""
     title: ClassVar[str] = ""
     number: ClassVar[int] = 0
+    #: whether the one-line summary repeats the status line (the data's age, or stale and why)
+    STATUS_IN_SUMMARY: ClassVar[bool] = True
 
     def __init__(self, *, configured: bool = True, monitor: bool = False) -> None:
         super().__init__(id=f"pane-{self.source or 'incidents'}", classes="pane")
@@ -36,6 +39,8 @@ class Pane(Vertical):
         self.status_text = "not configured" if not configured else "waiting for first data"
         self.summary_text = ""
         self.border_title = f"{self.number} {self.title}"
+        self.interval = 2.0  # the source's refresh interval (set by the app from its policy)
+        self._drawn: Snapshot | None = None  # the snapshot the body shows
 
     def compose(self) -> ComposeResult:
         yield Static(classes="summary")
@@ -48,6 +53,9 @@ class Pane(Vertical):
         yield from ()
 
     def on_mount(self) -> None:
+        # kept: painted every refresh and tick (also while the screen is being torn down)
+        self._summary = self.query_one(".summary", Static)
+        self._status = self.query_one(".status", Static)
         self._paint_status("off" if not self.configured else "waiting")
 
     def focus_target(self) -> Widget:
@@ -58,7 +66,9 @@ class Pane(Vertical):
         """Redraw from the state's view of this pane's source."""
         self.status_text, kind = status_line(view, now, self.configured)
         snapshot = view.snapshot if view is not None else None
-        if snapshot is not None:
+        # A failure keeps the last good snapshot: it was drawn already, only the status changes.
+        if snapshot is not None and snapshot is not self._drawn:
+            self._drawn = snapshot
             self.summary_text = self.summarize(snapshot, trends)
             self.render_body(snapshot, now, trends)
         elif not self.configured:
@@ -66,20 +76,30 @@ class Pane(Vertical):
         self._paint_status(kind)
 
     def tick(self, view: SourceView | None, now: datetime) -> None:
-        """Refresh only the age text (once a second)."""
-        self.status_text, kind = status_line(view, now, self.configured)
-        self._paint_status(kind)
+        """Refresh only the age text (once a second), and only when the source is late.
+
+        Within one refresh interval (plus a second of grace) of the last delivery the age painted
+        at that delivery stays: a source that keeps its cadence then costs no repaint at all,
+        and one that falls behind shows its exact, growing age. Stale text names the time the
+        failure started, so it does not change from one tick to the next either.
+        """
+        if (view is not None and view.failure is None and view.updated_at is not None
+                and (now - view.updated_at).total_seconds() <= self.interval + 1.0):
+            return
+        text, kind = status_line(view, now, self.configured)
+        if text != self.status_text:
+            self.status_text = text
+            self._paint_status(kind)
 
     def _paint_status(self, kind: str) -> None:
-        summary = self.query_one(".summary", Static)
-        summary.set_class(kind == "stale", "-stale")
-        status = self.query_one(".status", Static)
+        summary, status = self._summary, self._status
         head = f"{self.number} {self.title}"
         # A stale source says so first: it is the thing an operator must not miss.
-        ordered = ((self.status_text, self.summary_text) if kind == "stale"
-                   else (self.summary_text, self.status_text))
-        summary.update(f"{head:<15}" + " · ".join(p for p in ordered if p))
-        status.update(self.status_text)
+        status_part = self.status_text if self.STATUS_IN_SUMMARY else ""
+        ordered = ((status_part, self.summary_text) if kind == "stale"
+                   else (self.summary_text, status_part))
+        paint(summary, f"{head:<15}" + " · ".join(p for p in ordered if p))
+        paint(status, self.status_text)
         for widget in (summary, status):
             widget.set_class(kind == "stale", "-stale")
             widget.set_class(kind in ("off", "waiting"), "-quiet")

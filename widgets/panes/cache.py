@@ -7,6 +7,7 @@ from datetime import datetime
 from textual.app import ComposeResult
 
 from cockpit.models import CacheStats
+from widgets.paint import paint
 from widgets.panes.base import FocusableStatic, Pane
 from widgets.panes.common import age, bar, number, size, spark
 
@@ -49,4 +50,4 @@ class CachePane(Pane):
         ]
         if self.monitor:
             lines = lines[:4]
-        self.query_one(".text", FocusableStatic).update("\n".join(lines))
+        paint(self.query_one(".text", FocusableStatic), "\n".join(lines))

@@ -50,6 +50,19 @@ def age(seconds: float | None) -> str:
     return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
+def coarse_age(seconds: float | None) -> str:
+    """Like `age` but changing at most once a minute after the first minute: '3s', '4m',
+    '2h 10m', '3d 4h'. For texts redrawn on every refresh (pod ages, 'updated ... ago')."""
+    if seconds is None:
+        return "-"
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    return age(s - s % 60)
+
+
 def size(n: int | float | None) -> str:
     """Bytes for humans: '512B', '1.5M', '2.0G'."""
     if n is None:
@@ -103,7 +116,7 @@ def status_line(view: SourceView | None, now: datetime, configured: bool) -> tup
         return f"stale since {since} — {view.failure.describe()}{kept}", "stale"
     if view.updated_at is None:
         return "updated", "ok"
-    return f"updated {age((now - view.updated_at).total_seconds())} ago", "ok"
+    return f"updated {coarse_age((now - view.updated_at).total_seconds())} ago", "ok"
 
 
 def short(text: str, width: int) -> str:

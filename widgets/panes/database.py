@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from cockpit.models import DbActivity, DbConnection
+from widgets.paint import paint
 from widgets.panes.common import Cell, age, bar, short, spark
 from widgets.panes.table import Row, TablePane
 
@@ -56,14 +57,14 @@ class DatabasePane(TablePane):
         ]
         if conns:
             lines.append(f"connections 15m {spark(conns, 40)}")
-        self.query_one(".usage", Static).update("\n".join(lines))
+        paint(self.query_one(".usage", Static), "\n".join(lines))
         top = db.top_by_mean[:3]
         if top:
             stmt = ["top statements by mean:"] + [
                 f"  {s.mean_ms:9.1f} ms × {s.calls:<7} {short(s.query, 60)}" for s in top]
         else:
             stmt = [f"top statements: {db.statements_note or 'none recorded'}"]
-        self.query_one(".statements", Static).update("\n".join(stmt))
+        paint(self.query_one(".statements", Static), "\n".join(stmt))
         super().render_body(db, now, trends)
 
     def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:  # type: ignore[override]

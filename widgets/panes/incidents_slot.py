@@ -31,6 +31,9 @@ class IncidentsPane(Pane):
     source = ""
     title = "Incidents"
     number = 6
+    # "evaluated HH:MM:SS" changes on every evaluation: the body's status line says it, the
+    # summary line (always on screen) stays still while nothing changes
+    STATUS_IN_SUMMARY = False
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -9,7 +9,8 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from cockpit.models import KubeSnapshot, PodInfo
-from widgets.panes.common import Cell, age, number, size, spark
+from widgets.paint import paint
+from widgets.panes.common import Cell, coarse_age, number, size, spark
 from widgets.panes.table import Row, TablePane
 
 
@@ -71,7 +72,7 @@ class PodsPane(TablePane):
         notes = [n for n in (snapshot.watch_error and f"watch: {snapshot.watch_error}",
                              snapshot.metrics_error and f"metrics: {snapshot.metrics_error}") if n]
         lines.extend(notes)
-        self.query_one(".rollout", Static).update("\n".join(lines))
+        paint(self.query_one(".rollout", Static), "\n".join(lines))
         super().render_body(snapshot, now, trends)
 
     def rows(self, snapshot: KubeSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
@@ -86,7 +87,8 @@ class PodsPane(TablePane):
                 "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
                 "mem": Cell(number(pod.memory_percent_of_limit, "{:.0f}"),
                             pod.memory_percent_of_limit),
-                "age": Cell(age(created), created),
+                # minutes, not seconds: an age that ticks every refresh would rewrite every row
+                "age": Cell(coarse_age(created), created),
                 "node": Cell(pod.node),
             }
 
