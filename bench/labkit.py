@@ -22,8 +22,9 @@ def start_lab(max_connections: int = 1100) -> Any:
     """A started Lab in a temp dir; traffic stopped so 'idle' means idle."""
     from cockpit.lab.lab import Lab
 
+    # metrics at the production default cadence (the lab's own default follows the refresh)
     lab = Lab(Path(tempfile.mkdtemp(prefix="cockpit-bench-")), max_connections=max_connections,
-              control=False)
+              control=False, metrics_seconds=10.0)
     lab.start()
     lab.api.stop_traffic()
     return lab

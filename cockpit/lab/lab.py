@@ -55,7 +55,7 @@ class Lab:
                  replicas: int = 3, max_connections: int = 50, traffic_rps: float = 20.0,
                  rate_limit_rps: float = 40.0, kube_delay: float = 0.5,
                  refresh_seconds: float = 2.0, audit_path: str = "",
-                 control: bool = True) -> None:
+                 control: bool = True, metrics_seconds: float | None = None) -> None:
         self.dir = Path(dir)
         self.replicas = replicas
         self.max_connections = max_connections
@@ -64,6 +64,7 @@ class Lab:
         self._given_db, self._given_redis = database_url, redis_url
         self._kube_delay, self._refresh = kube_delay, refresh_seconds
         self._audit_path, self._control_wanted = audit_path, control
+        self._metrics_seconds = metrics_seconds
         suffix = "" if database_url is None else "_" + secrets.token_hex(4)
         self.app_user = self.app_database = "predictiq" + suffix
         self.admin_token = secrets.token_urlsafe(24)
@@ -190,6 +191,7 @@ class Lab:
             certificates=(labfiles.CertEntry(API_NAME, self.cert.port, str(self.tls.ca_path)),
                           labfiles.CertEntry(WWW_NAME, www.port, str(self.tls.ca_path))),
             refresh_seconds=self._refresh, audit_path=self._audit_path,
+            metrics_seconds=self._metrics_seconds,
         )
         text, self.env = labfiles.render(settings)
         self.config_path.write_text(text, encoding="utf-8")

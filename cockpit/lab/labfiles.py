@@ -53,6 +53,7 @@ class LabSettings:
     refresh_seconds: float = 2.0
     certificates_seconds: float = 3.0
     audit_path: str = ""
+    metrics_seconds: float | None = None  # None: the refresh interval (drills show at once)
 
 
 def _secret_ref(url: str, env_name: str, env: dict[str, str]) -> str:
@@ -85,8 +86,11 @@ def render(settings: LabSettings) -> tuple[str, dict[str, str]]:
             {"host": c.host, "port": c.port, "address": "127.0.0.1", "ca_file": c.ca_file}
             for c in settings.certificates
         ],
+        # pod metrics at the refresh rate (production default 10 s) so a drill shows within two
+        # refreshes; the lab's metrics are cheap
         "refresh": {"interval_seconds": settings.refresh_seconds,
-                    "certificates_seconds": settings.certificates_seconds},
+                    "certificates_seconds": settings.certificates_seconds,
+                    "metrics_seconds": settings.metrics_seconds or settings.refresh_seconds},
         # drill connections must count as idle within seconds, not the production 10 minutes
         "thresholds": {"idle_connection_seconds": 5.0},
         "audit": {"path": settings.audit_path},
