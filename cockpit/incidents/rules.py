@@ -10,13 +10,14 @@ as it was (see `RuleSpec.data_sources`), because stale data proves neither breac
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.models import CertState, KubeSnapshot
+from cockpit.models import CertState, ContainerInfo, KubeSnapshot, PodInfo
 from cockpit.state import CockpitState
 
 SEVERITIES = ("P1", "P2", "P3", "P4")
@@ -121,24 +122,81 @@ def _recent_oom(last_finished: datetime | None, now: datetime) -> bool:
     return last_finished is None or (now - last_finished).total_seconds() <= OOM_RECENT_SECONDS
 
 
+@dataclass(frozen=True)
+class PodIndex:
+    """What the Kubernetes rules need from a snapshot's pods, gathered in one pass.
+
+    With 5,000 pods the rules used to scan every pod (and its containers) once each per
+    evaluation; the index is built once per snapshot and the rules read only the few pods
+    that matter (crash-looping, OOM-killed, highest memory, hottest CPU).
+    """
+
+    crashing: tuple[str, ...]  # pod names in CrashLoopBackOff (pod or container reason)
+    oom_candidates: tuple[PodInfo, ...]  # pods with an OOMKilled container state or reason
+    by_memory: tuple[tuple[str, float], ...]  # (name, % of limit), highest first
+    cpu_used_m: float  # sums over the pods reporting both usage and limit
+    cpu_limit_m: float
+    hottest: PodInfo | None  # highest CPU % of limit
+    restarts: int
+    nodes: frozenset[str]
+
+
+def _oom_container(c: ContainerInfo) -> bool:
+    return c.reason == "OOMKilled" or c.last_state_reason == "OOMKilled"
+
+
+def _build_index(kube: KubeSnapshot) -> PodIndex:
+    crashing, candidates, memory = [], [], []
+    used = limit = 0.0
+    hottest: PodInfo | None = None
+    restarts = 0
+    for pod in kube.pods:
+        restarts += pod.restarts
+        if pod.reason == "CrashLoopBackOff" or any(c.reason == "CrashLoopBackOff"
+                                                   for c in pod.containers):
+            crashing.append(pod.name)
+        if (any(_oom_container(c) for c in pod.containers) if pod.containers
+                else pod.reason == "OOMKilled"):
+            candidates.append(pod)
+        if pod.memory_percent_of_limit is not None:
+            memory.append((pod.name, pod.memory_percent_of_limit))
+        if pod.cpu_m is not None and pod.cpu_limit_m:
+            used += pod.cpu_m
+            limit += pod.cpu_limit_m
+        pct = pod.cpu_percent_of_limit
+        if pct is not None and (hottest is None or pct > (hottest.cpu_percent_of_limit or 0.0)):
+            hottest = pod
+    memory.sort(key=lambda item: -item[1])
+    return PodIndex(tuple(crashing), tuple(candidates), tuple(memory), used, limit, hottest,
+                    restarts, frozenset(p.node for p in kube.pods if p.node))
+
+
+_last_index: list[Any] = [None, None]  # (snapshot, its index): one snapshot is evaluated often
+
+
+def pod_index(kube: KubeSnapshot) -> PodIndex:
+    """The PodIndex of a snapshot, built once per snapshot object."""
+    if _last_index[0] is not kube:
+        _last_index[:] = [kube, _build_index(kube)]
+    return _last_index[1]
+
+
 def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P2: a pod OOMKilled recently or in CrashLoopBackOff; P3: memory ≥ threshold of limit."""
     kube: KubeSnapshot | None = _usable(state, "kubernetes")
     if kube is None:
         return []
-    crashing, oom_killed, high = [], [], []
-    for pod in kube.pods:
-        if pod.reason == "CrashLoopBackOff" or any(c.reason == "CrashLoopBackOff" for c in pod.containers):
-            crashing.append(pod.name)
-        # the pod's summary reason may come from an old lastState: trust containers when known
-        killed = any(c.reason == "OOMKilled" or (c.last_state_reason == "OOMKilled"
-                                                 and _recent_oom(c.last_finished_at, now))
-                     for c in pod.containers) if pod.containers else pod.reason == "OOMKilled"
-        if killed:
-            oom_killed.append(pod.name)
-        pct = pod.memory_percent_of_limit
-        if pct is not None and pct >= cfg.thresholds.memory_percent:
-            high.append((pod.name, round(pct, 1)))
+    index = pod_index(kube)
+    crashing = list(index.crashing)
+    # the pod's summary reason may come from an old lastState: trust containers when known
+    oom_killed = [pod.name for pod in index.oom_candidates
+                  if (any(c.reason == "OOMKilled" or (c.last_state_reason == "OOMKilled"
+                                                      and _recent_oom(c.last_finished_at, now))
+                          for c in pod.containers) if pod.containers
+                      else pod.reason == "OOMKilled")]
+    high = [(name, round(pct, 1)) for name, pct in
+            itertools.takewhile(lambda item: item[1] >= cfg.thresholds.memory_percent,
+                                index.by_memory)]
     if not (crashing or oom_killed or high):
         return []
     severity = "P2" if crashing or oom_killed else "P3"
@@ -146,15 +204,15 @@ def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
           "high_memory": [f"{n} {p} %" for n, p in high],
           "max_memory_percent": max((p for _, p in high), default=None),
           "memory_threshold_percent": cfg.thresholds.memory_percent,
-          "pods": len(kube.pods), "restarts": sum(p.restarts for p in kube.pods)}
+          "pods": len(kube.pods), "restarts": index.restarts}
     return [Finding("oom", "oom", severity, "Out of memory (OOM)", ev,
                     "Pods restart and drop in-flight requests; capacity shrinks.", ("API pods",))]
 
 
 def deployment_cpu_percent(kube: KubeSnapshot) -> float | None:
     """Sum of CPU used over sum of CPU limits across the pods that report both, in %."""
-    pairs = [(p.cpu_m, p.cpu_limit_m) for p in kube.pods if p.cpu_m is not None and p.cpu_limit_m]
-    return 100.0 * sum(u for u, _ in pairs) / sum(lim for _, lim in pairs) if pairs else None
+    index = pod_index(kube)
+    return 100.0 * index.cpu_used_m / index.cpu_limit_m if index.cpu_limit_m else None
 
 
 def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -166,8 +224,7 @@ def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     api = _usable(state, "api")
     latency = api.health_latency_ms if api else None
     degraded = latency is not None and latency > cfg.thresholds.health_latency_ms
-    hottest = max((p for p in kube.pods if p.cpu_percent_of_limit is not None),  # type: ignore[union-attr]
-                  key=lambda p: p.cpu_percent_of_limit or 0.0, default=None)
+    hottest = pod_index(kube).hottest  # type: ignore[arg-type]
     ev = {"cpu_percent": round(pct, 1), "cpu_threshold_percent": cfg.thresholds.cpu_percent,
           "health_latency_ms": None if latency is None else round(latency, 1),
           "latency_threshold_ms": cfg.thresholds.health_latency_ms, "latency_degraded": degraded,
@@ -284,7 +341,7 @@ def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     kube: KubeSnapshot | None = _usable(state, "kubernetes")
     if kube is None:
         return []
-    pod_nodes = {p.node for p in kube.pods if p.node}
+    pod_nodes = pod_index(kube).nodes
     nodes = [n.name for n in kube.nodes if n.disk_pressure and (not pod_nodes or n.name in pod_nodes)]
     if not nodes:
         return []

@@ -1,8 +1,10 @@
 """A pane built around a DataTable that updates by diff, filters by substring and sorts by column.
 
-Rows carry stable keys (pod uid, backend pid, host:port). A refresh removes vanished rows, adds
-new ones and updates only the cells that changed (`update_width=False`), never `clear()`, so the
-cursor and the scroll position survive. The cursor is restored by row key after a re-sort.
+Rows carry stable keys (pod uid, backend pid, host:port). Every row of the snapshot is kept in
+Python; filtering and sorting happen there, and the DataTable holds only a window of the sorted
+rows around the cursor (see `widgets.panes.window`). A refresh removes vanished rows, adds new
+ones and updates only the cells that changed since the last refresh (`update_width=False`),
+never `clear()`, so the cursor and the scroll position survive; the cursor follows its row key.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from cockpit.models import Snapshot
 from widgets.messages import OpenDetail
 from widgets.panes.base import Pane
 from widgets.panes.common import Cell
+from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
 
-Row = tuple[str, Any, dict[str, Cell]]  # (row key, the item, cells by column key)
+__all__ = ["Row", "TablePane"]
 
 
 class TablePane(Pane):
@@ -31,6 +34,7 @@ class TablePane(Pane):
     COLUMNS: tuple[tuple[str, str], ...] = ()
     MONITOR_COLUMNS: tuple[str, ...] = ()
     DEFAULT_SORT: tuple[str, bool] = ("", False)  # (column key, reverse)
+    WINDOW: int = WINDOW  # rows in the DataTable at most
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -38,6 +42,11 @@ class TablePane(Pane):
         self.sort_column, self.sort_reverse = self.DEFAULT_SORT
         self.items: dict[str, Any] = {}  # every row of the last snapshot, filtered or not
         self._rows: list[Row] = []
+        self._view: list[str] = []  # keys of the filtered, sorted rows
+        self._cells: dict[str, tuple[Cell, ...]] = {}  # every row's cells, in column order
+        self._shown: dict[str, tuple[Cell, ...]] = {}  # the rows in the DataTable, as put there
+        self._start = 0  # index in _view of the DataTable's first row
+        self._cursor = 0  # index in _view of the cursor's row (kept when its row vanishes)
 
     def columns(self) -> list[tuple[str, str]]:
         """The columns shown in this mode."""
@@ -47,8 +56,7 @@ class TablePane(Pane):
 
     def compose_table(self) -> ComposeResult:
         """The table and its (hidden) filter input; call from compose_body."""
-        table: DataTable[Any] = DataTable(cursor_type="row", zebra_stripes=False,
-                                          classes="focus-target")
+        table = WindowTable(cursor_type="row", zebra_stripes=False, classes="focus-target")
         for key, label in self.columns():
             table.add_column(label, key=key)
         yield table
@@ -68,46 +76,110 @@ class TablePane(Pane):
         self.items = {key: item for key, item, _ in self._rows}
         self.apply_rows()
 
-    def _visible(self) -> list[Row]:
-        if not self.filter_text:
-            return self._rows
-        needle = self.filter_text.lower()
-        return [r for r in self._rows
-                if any(needle in c.text.lower() for c in r[2].values()) or needle in r[0].lower()]
+    @property
+    def row_total(self) -> int:
+        """How many rows pass the filter (the DataTable may hold only a window of them)."""
+        return len(self._view)
 
-    def apply_rows(self) -> None:
-        """Bring the table to the current rows by diff, then sort and put the cursor back."""
-        table = self.table
+    def apply_rows(self, *, scroll: bool = False) -> None:
+        """Filter and sort every row, then bring the DataTable's window to them by diff, with
+        the cursor on the same row key (or at the same place when that row is gone)."""
         cursor_key = self.cursor_key()
-        wanted = {key: cells for key, _, cells in self._visible()}
+        blank = Cell("")
         shown = [c for c, _ in self.columns()]
-        changed = False
-        for row_key in list(table.rows):
-            if row_key.value not in wanted:
-                table.remove_row(row_key)
-                changed = True
-        for key, cells in wanted.items():
-            if key in table.rows:
-                old = table.get_row(key)
-                for i, col in enumerate(shown):
-                    new = cells.get(col, Cell(""))
-                    if old[i] != new:
-                        table.update_cell(key, col, new, update_width=False)
-                        changed = True
-            else:
-                table.add_row(*(cells.get(col, Cell("")) for col in shown), key=key)
-                changed = True
-        if changed:
-            self._sort()
-        if cursor_key is not None and cursor_key in table.rows:
-            index = table.get_row_index(cursor_key)
-            if index != table.cursor_row:
-                table.move_cursor(row=index, scroll=False)
+        rows = sort_rows(filter_rows(self._rows, self.filter_text), self.sort_column,
+                         self.sort_reverse)
+        self._view = [key for key, _, _ in rows]
+        self._cells = {key: tuple(cells.get(c, blank) for c in shown) for key, _, cells in rows}
+        if cursor_key is not None and cursor_key in self._cells:
+            self._cursor = self._view.index(cursor_key)
+        self._cursor = min(self._cursor, max(len(self._view) - 1, 0))
+        self._show_window(scroll)
 
-    def _sort(self) -> None:
-        if self.sort_column and self.sort_column in [c for c, _ in self.columns()]:
-            self.table.sort(self.sort_column, key=lambda cell: cell.sort_key(),
-                            reverse=self.sort_reverse)
+    def _show_window(self, scroll: bool) -> None:
+        table = self.table
+        old_start = self._start
+        size = self.WINDOW
+        self._start = window_start(self._cursor, self._start, len(self._view), size, size // 4)
+        wanted = self._view[self._start:self._start + size]
+        keep = set(wanted)
+        shown = [c for c, _ in self.columns()]
+        gone = [k for k in self._shown if k not in keep]
+        if len(gone) > size // 4:  # remove_row costs O(rows) each: start over instead
+            self._rebuild(wanted, scroll)
+            return
+        for key in gone:
+            table.remove_row(key)
+            del self._shown[key]
+        for key in wanted:
+            cells = self._cells[key]
+            old = self._shown.get(key)
+            if old is None:
+                table.add_row(*cells, key=key)
+            else:
+                for column, before, after in zip(shown, old, cells, strict=True):
+                    if before != after:
+                        self.set_cell(key, column, after)
+            self._shown[key] = cells
+        if [row.key.value for row in table.ordered_rows] != wanted:
+            self._reorder(wanted)
+        if wanted:
+            row = self._cursor - self._start
+            if self._start != old_start and not scroll:
+                # the window moved under a still cursor row: keep that row where it was on screen
+                table.scroll_to(y=max(table.scroll_y + old_start - self._start, 0), animate=False,
+                                immediate=True)
+            if row != table.cursor_row or scroll:
+                table.move_cursor(row=row, scroll=scroll)
+
+    def _rebuild(self, wanted: list[str], scroll: bool) -> None:
+        """Refill the DataTable with `wanted` (a jump of the window: a re-sort, top/bottom)."""
+        table = self.table
+        on_screen = table.cursor_row - round(table.scroll_y)  # the cursor's line on screen
+        table.clear()
+        self._shown = {key: self._cells[key] for key in wanted}
+        for key in wanted:
+            table.add_row(*self._shown[key], key=key)
+        row = self._cursor - self._start
+        table.move_cursor(row=row, scroll=scroll)
+        if not scroll:  # keep the cursor's row on the same screen line, once sizes are known
+            table.call_after_refresh(table.scroll_to, y=max(row - on_screen, 0), animate=False,
+                                     immediate=True)
+
+    def _reorder(self, wanted: list[str]) -> None:
+        """Put the DataTable's rows in the order of `wanted` (its sort takes a key of the row's
+        cells only: each row is found by the identity of its first cell object)."""
+        table = self.table
+        first = {id(table.get_row(key)[0]): i for i, key in enumerate(wanted)}
+        if len(first) == len(wanted):
+            table.sort(key=lambda values: first[id(values[0])])
+            return
+        for key in wanted:  # a cell object shared by rows: re-add them in order instead
+            table.remove_row(key)
+            table.add_row(*self._shown[key], key=key)
+
+    def set_cell(self, key: str, column: str, value: Cell) -> None:
+        """One changed cell into the DataTable (each call repaints the table: diff first)."""
+        self.table.update_cell(key, column, value, update_width=False)
+
+    def goto_row(self, index: int) -> bool:
+        """Put the cursor on row `index` of all rows (negative: from the end); False if empty."""
+        if not self._view:
+            return False
+        self._cursor = index % len(self._view)
+        self._show_window(scroll=True)
+        return True
+
+    @on(DataTable.RowHighlighted)
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # The cursor moved inside the window: follow it, and move the window near its ends.
+        key = self.cursor_key()
+        if key is None or key not in self._cells or self._start + self.table.cursor_row >= len(self._view):
+            return
+        self._cursor = self._start + self.table.cursor_row
+        size = self.WINDOW
+        if window_start(self._cursor, self._start, len(self._view), size, size // 4) != self._start:
+            self._show_window(scroll=False)
 
     def cursor_key(self) -> str | None:
         """The row key under the cursor, if any."""
@@ -141,11 +213,8 @@ class TablePane(Pane):
         self._resort()
 
     def _resort(self) -> None:
-        key = self.cursor_key()
-        self._sort()
+        self.apply_rows(scroll=True)
         self._mark_sorted_header()
-        if key is not None:
-            self.table.move_cursor(row=self.table.get_row_index(key))
 
     def _mark_sorted_header(self) -> None:
         for key, label in self.columns():

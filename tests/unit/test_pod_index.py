@@ -1,0 +1,46 @@
+"""The Kubernetes rules read a per-snapshot index of the pods: built once per snapshot, and the
+findings at 5,000 pods are the ones a scan of every pod gives."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cockpit.config import Config
+from cockpit.incidents import rules
+from cockpit.state import CockpitState
+from tests.unit.incident_data import T0, kube, pod
+
+CFG = Config()
+
+
+def big_snapshot():
+    pods = [pod(i, cpu_m=100.0 + i % 50, mem_gib=0.3) for i in range(5000)]
+    pods[17] = pod(17, reason="CrashLoopBackOff", ready=False)
+    pods[4000] = pod(4000, last_state="OOMKilled", finished_at=T0 - timedelta(seconds=30))
+    pods[4001] = pod(4001, last_state="OOMKilled", finished_at=T0 - timedelta(hours=2))  # old
+    pods[2500] = pod(2500, mem_gib=0.97)
+    pods[10] = pod(10, mem_gib=0.95)
+    pods[99] = pod(99, cpu_m=990.0)
+    return kube(tuple(pods), desired=5000)
+
+
+def test_index_is_built_once_per_snapshot() -> None:
+    snap = big_snapshot()
+    assert rules.pod_index(snap) is rules.pod_index(snap)
+    other = kube()
+    assert rules.pod_index(other) is not rules.pod_index(snap)
+
+
+def test_oom_and_cpu_findings_at_5000_pods() -> None:
+    st = CockpitState()
+    st.update("kubernetes", big_snapshot())
+    [f] = rules.oom(st, CFG, T0)
+    assert f.severity == "P2"
+    assert f.evidence["crash_looping"] == ["predictiq-api-17"]
+    assert f.evidence["oom_killed"] == ["predictiq-api-4000"]  # the old kill does not count
+    assert f.evidence["high_memory"] == ["predictiq-api-2500 97.0 %", "predictiq-api-10 95.0 %"]
+    assert f.evidence["pods"] == 5000 and f.evidence["restarts"] == 2
+    snap = st.kube
+    used = sum(p.cpu_m for p in snap.pods)
+    assert rules.deployment_cpu_percent(snap) == 100.0 * used / (1000.0 * 5000)
+    assert rules.pod_index(snap).hottest.name == "predictiq-api-99"

@@ -1,0 +1,80 @@
+"""The rows a table pane shows: filtered and sorted in Python, and only a window of them in the
+DataTable.
+
+A DataTable with 5,000 rows costs on every refresh (a widget call per changed cell, each one
+invalidating the whole table's render caches, widths measured per row, a sort of every row) and
+holds every cell's rendering in memory. So the pane keeps every row here, as plain tuples, and
+puts only `WINDOW` rows around the cursor into the DataTable; the window follows the cursor.
+Tables up to `WINDOW` rows are shown whole, exactly as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import DataTable
+
+from widgets.panes.common import Cell
+
+Row = tuple[str, Any, dict[str, Cell]]  # (row key, the item, cells by column key)
+
+WINDOW = 160  # rows in the DataTable at most: several screens around the cursor
+MARGIN = WINDOW // 4  # the window moves when the cursor comes this close to one of its ends
+
+
+def filter_rows(rows: list[Row], needle: str) -> list[Row]:
+    """Rows with `needle` (case-insensitive) in a cell's text or in the row key."""
+    if not needle:
+        return rows
+    needle = needle.lower()
+    return [r for r in rows
+            if needle in r[0].lower() or any(needle in c.text.lower() for c in r[2].values())]
+
+
+def sort_rows(rows: list[Row], column: str, reverse: bool) -> list[Row]:
+    """Rows by one column's sort key (stable: equal values keep their order)."""
+    if not column:
+        return rows
+    blank = Cell("")
+    return sorted(rows, key=lambda r: r[2].get(column, blank).sort_key(), reverse=reverse)
+
+
+def window_start(pos: int, start: int, total: int, size: int = WINDOW,
+                 margin: int = MARGIN) -> int:
+    """Where the window of `size` rows starts so that row `pos` is well inside it.
+
+    The window stays put while `pos` is more than `margin` rows from either end (so moving the
+    cursor or a refresh costs no reshuffle); otherwise it is centred on `pos`. Never past the
+    ends of the `total` rows.
+    """
+    if total <= size:
+        return 0
+    last = total - size
+    start = min(max(start, 0), last)
+    near_top = pos - start < margin and start > 0
+    near_bottom = start + size - pos <= margin and start < last
+    if near_top or near_bottom or not start <= pos < start + size:
+        start = pos - size // 2
+    return min(max(start, 0), last)
+
+
+class WindowTable(DataTable):  # type: ignore[type-arg]
+    """The pane's DataTable: top/bottom (ctrl+home/ctrl+end) go to the first/last of *all*
+    rows, not of the window; the pane moves the window there."""
+
+    def action_scroll_top(self) -> None:
+        pane = self.parent_pane()
+        if pane is None or not pane.goto_row(0):
+            super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        pane = self.parent_pane()
+        if pane is None or not pane.goto_row(-1):
+            super().action_scroll_bottom()
+
+    def parent_pane(self) -> Any:
+        """The TablePane this table belongs to, if any."""
+        node = self.parent
+        while node is not None and not hasattr(node, "goto_row"):
+            node = node.parent
+        return node
