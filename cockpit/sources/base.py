@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import socket
 import ssl
 from collections.abc import Awaitable
@@ -45,10 +46,26 @@ def describe_error(exc: BaseException) -> str:
         return f"TLS error: {exc.reason or exc}"
     if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED,):
         return "connection refused"
-    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = _libpq_reason(str(exc)) or " ".join(str(exc).split()) or type(exc).__name__
     if len(text) > 200:
         text = text[:197] + "..."
     return text
+
+
+_LIBPQ_SERVER = re.compile(r'connection to server (?:at "([^"]*)"(?: \(([^)]*)\))?, port (\d+)|on socket "([^"]*)") failed: ([^\n]*)')
+
+
+def _libpq_reason(message: str) -> str | None:
+    """libpq's 'connection failed: connection to server at "h" (a), port p failed: REASON\n\tIs
+    the server running...' as 'h:p: REASON' — the reason first, so an 80-column pane shows it."""
+    found = _LIBPQ_SERVER.findall(message)
+    if not found:
+        return None
+    parts = []
+    for host, _address, port, socket_path, reason in found:
+        where = socket_path or f"{host}:{port}"
+        parts.append(f"{' '.join(reason.split()).removeprefix('FATAL: ')} ({where})")
+    return "; ".join(dict.fromkeys(parts))
 
 
 async def guarded(source: str, what: str, work: Awaitable[T], timeout: float) -> T | SourceFailure:
