@@ -12,17 +12,15 @@ text, check, state, evidence, by), summary. `render_checklist_markdown(entry)` r
 from __future__ import annotations
 
 import asyncio
-import tomllib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from cockpit.backup import BackupCheck, check_backup
-from cockpit.config import Config, ConfigError
+from cockpit.config import Config, ConfigError, load_data_file
 from cockpit.endpoint_check import endpoints_responding
 from cockpit.state import CockpitState
 from cockpit.verifiers import (
@@ -109,21 +107,7 @@ def parse_checklists(data: Mapping[str, Any], source: str) -> Checklists:
 
 def load_checklists(path: str | Path | None = None) -> Checklists:
     """The team's checklists at `path`, or the built-in ones when `path` is empty."""
-    if not path:
-        text = resources.files("cockpit").joinpath("data/checklists.toml").read_text(encoding="utf-8")
-        source = "built-in checklists"
-    else:
-        p = Path(path).expanduser()
-        source = str(p)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read checklists: {exc.strerror or exc}", path=source,
-                              key="checklists.path") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=source) from None
+    data, source = load_data_file(path, "checklists.toml", "checklists", "checklists.path")
     return parse_checklists(data, source)
 
 

@@ -391,6 +391,27 @@ def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None
     return parse_config(data, path=str(p), env=env)
 
 
+def load_data_file(path: str | Path | None, builtin: str, what: str, key: str) -> tuple[dict[str, Any], str]:
+    """A data file teams may replace (runbook, checklists): the built-in `cockpit/data/<builtin>`
+    when `path` is empty, else theirs. Returns (document, source name for errors)."""
+    if not path:
+        from importlib import resources
+
+        text = resources.files("cockpit").joinpath(f"data/{builtin}").read_text(encoding="utf-8")
+        source = f"built-in {what}"
+    else:
+        p = Path(path).expanduser()
+        source = str(p)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", path=source, key=key) from None
+    try:
+        return tomllib.loads(text), source
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=source) from None
+
+
 def default_config_path() -> Path:
     """The XDG config location: ~/.config/predictiq-cockpit/config.toml."""
     from platformdirs import user_config_path

@@ -22,14 +22,12 @@ engine passes: `namespace`, `deployment`, `selector`, `api_url`.
 from __future__ import annotations
 
 import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from cockpit.config import ConfigError
+from cockpit.config import ConfigError, load_data_file
 
 ACTION_IDS = ("scale", "restart", "kill_idle", "warm_cache", "cancel_query", "terminate_query")
 _LIST_KEYS = ("symptoms", "commands", "actions", "resolution", "prevention")
@@ -159,19 +157,6 @@ def parse_runbook(data: Mapping[str, Any], source: str) -> Runbook:
 
 def load_runbook(path: str | Path | None = None) -> Runbook:
     """The team's runbook at `path`, or the built-in one when `path` is empty."""
-    if not path:
-        text = resources.files("cockpit").joinpath("data/runbook.toml").read_text(encoding="utf-8")
-        source = "built-in runbook"
-    else:
-        p = Path(path).expanduser()
-        source = str(p)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read runbook: {exc.strerror or exc}", path=source,
-                              key="incidents.runbook_path") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path=source) from None
+    data, source = load_data_file(path, "runbook.toml", "runbook", "incidents.runbook_path")
     return parse_runbook(data, source)
+
