@@ -9,11 +9,10 @@ import signal
 import subprocess
 import tempfile
 import threading
-import time
 import warnings
 from pathlib import Path
 
-from cockpit.lab.process import PortInUse, ServerProcess, as_user, free_port, gid_of
+from cockpit.lab.process import ThrowawayServer, as_user, gid_of
 
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root, so root runs it as this
 
@@ -98,20 +97,27 @@ class _PgInstall:
                 cls._ready = cls(_pg_uid())
             return cls._ready
 
-class ThrowawayPostgres:
+class ThrowawayPostgres(ThrowawayServer):
     """A PostgreSQL 18 server in a temp dir on 127.0.0.1, with pg_stat_statements preloaded.
 
     `url` points at the `postgres` database as the `postgres` superuser (trust auth). The port is
     chosen once, so `restart()` keeps the same URL.
     """
 
+    name = "PostgreSQL"
+    stop_signal = signal.SIGINT  # fast shutdown
+    stop_timeout = 10.0
+    bind_errors = ("could not bind", "already in use")
+    log_name = "postgres.log"
+
     def __init__(self, max_connections: int = 40, superuser_reserved_connections: int = 3) -> None:
+        super().__init__()
         self.max_connections = max_connections
         self.superuser_reserved_connections = superuser_reserved_connections
-        self.port = free_port()
-        self.tmpdir: Path | None = None  # created by the first start()
-        self._process: ServerProcess | None = None
         self._install: _PgInstall | None = None
+        import psycopg
+
+        self.probe_errors = (psycopg.OperationalError,)
 
     @property
     def url(self) -> str:
@@ -147,63 +153,20 @@ class ThrowawayPostgres:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
 
     def start(self, timeout: float = 30.0) -> ThrowawayPostgres:
-        """Start the server and wait until it accepts queries.
+        """Start the server and wait until it accepts queries (pg_stat_statements created once)."""
+        return super().start(timeout)
 
-        A failed first start removes everything it created; a port lost to a race is retried.
-        """
-        first_start = self.tmpdir is None
-        try:
-            if first_start:
-                self._initialise()
-            for attempt in range(3):
-                try:
-                    self._run_until_ready(timeout, create_extension=first_start)
-                    return self
-                except PortInUse:
-                    if not first_start or attempt == 2:
-                        raise
-                    self.port = free_port()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
+    def _argv(self) -> list[str]:
+        assert self._install is not None
+        self.run_as = self._install.uid
+        return [str(self._install.bin_dir / "postgres"), "-D", str(self.datadir), "-p", str(self.port)]
 
-    def _run_until_ready(self, timeout: float, create_extension: bool) -> None:
+    def _probe(self, first_start: bool) -> None:
         import psycopg
 
-        argv = [str(self._install.bin_dir / "postgres"), "-D", str(self.datadir), "-p", str(self.port)]
-        self._process = ServerProcess(argv, self.tmpdir / "postgres.log", user=self._install.uid)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with psycopg.connect(self.url, connect_timeout=2, autocommit=True) as conn:
-                    if create_extension:
-                        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                    return
-            except psycopg.OperationalError:
-                if not self._process.alive() or time.monotonic() > deadline:
-                    tail = self._process.log_tail()
-                    self.stop(timeout=1)
-                    if "could not bind" in tail or "already in use" in tail:
-                        raise PortInUse(tail) from None
-                    raise RuntimeError(f"throwaway PostgreSQL did not start:\n{tail}") from None
-                time.sleep(0.03)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Fast shutdown (SIGINT) and wait; kill the process group if it lingers."""
-        if self._process is not None:
-            self._process.stop(signal.SIGINT, timeout)
-            self._process = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same port and data dir."""
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        """True while the postmaster process is alive."""
-        return self._process is not None and self._process.alive()
+        with psycopg.connect(self.url, connect_timeout=2, autocommit=True) as conn:
+            if first_start:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 
     @property
     def version(self) -> str:
@@ -212,15 +175,3 @@ class ThrowawayPostgres:
 
         with psycopg.connect(self.url, connect_timeout=5) as conn:
             return conn.execute("SHOW server_version").fetchone()[0]
-
-    def cleanup(self) -> None:
-        """Stop the server and remove its temp dir."""
-        self.stop()
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def __enter__(self) -> ThrowawayPostgres:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()

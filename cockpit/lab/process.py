@@ -6,6 +6,7 @@ import ctypes
 import ctypes.util
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -107,3 +108,100 @@ def as_user(uid: int | None) -> dict:
     if uid is None:
         return {}
     return {"user": uid, "group": gid_of(uid), "extra_groups": []}
+
+
+class ThrowawayServer:
+    """What the throwaway servers share: one port for life (so `restart()` keeps the URL), a temp
+    dir, a start that waits until the server answers (retrying a port lost to a race on the first
+    start), and a stop that leaves nothing behind.
+
+    Subclasses give `name`, `stop_signal`, `_initialise()` (first start: make `tmpdir`),
+    `_argv()`, `_probe(first_start)` (raises `probe_errors` until the server answers) and
+    `bind_errors` (log phrases meaning the port was taken).
+    """
+
+    name = "server"
+    stop_signal = signal.SIGTERM
+    stop_timeout = 5.0
+    probe_errors: tuple[type[BaseException], ...] = (OSError,)
+    bind_errors: tuple[str, ...] = ("already in use",)
+    log_name = "server.log"
+    run_as: int | None = None
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.tmpdir: Path | None = None  # created by the first start()
+        self._process: ServerProcess | None = None
+
+    def _initialise(self) -> None:
+        raise NotImplementedError
+
+    def _argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def _probe(self, first_start: bool) -> None:
+        raise NotImplementedError
+
+    def start(self, timeout: float = 30.0):  # noqa: ANN201 - returns the subclass
+        """Start and wait until the server answers. A failed first start removes what it made."""
+        first_start = self.tmpdir is None
+        try:
+            if first_start:
+                self._initialise()
+            for attempt in range(3):
+                try:
+                    self._run_until_ready(timeout, first_start)
+                    return self
+                except PortInUse:
+                    if not first_start or attempt == 2:
+                        raise
+                    self.port = free_port()
+        except BaseException:
+            self.cleanup()
+            raise
+        return self
+
+    def _run_until_ready(self, timeout: float, first_start: bool) -> None:
+        assert self.tmpdir is not None
+        self._process = ServerProcess(self._argv(), self.tmpdir / self.log_name, user=self.run_as)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._probe(first_start)
+                return
+            except self.probe_errors:
+                if not self._process.alive() or time.monotonic() > deadline:
+                    tail = self._process.log_tail()
+                    self.stop(timeout=1)
+                    if any(phrase in tail for phrase in self.bind_errors):
+                        raise PortInUse(tail) from None
+                    raise RuntimeError(f"throwaway {self.name} did not start:\n{tail}") from None
+                time.sleep(0.03)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Signal the server and wait; kill its process group if it lingers."""
+        if self._process is not None:
+            self._process.stop(self.stop_signal, self.stop_timeout if timeout is None else timeout)
+            self._process = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (and data dir)."""
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self._process is not None and self._process.alive()
+
+    def cleanup(self) -> None:
+        """Stop the server and remove its temp dir."""
+        self.stop()
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    def __enter__(self):  # noqa: ANN204
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

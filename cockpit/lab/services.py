@@ -14,11 +14,10 @@ import signal
 import socket
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 from cockpit.lab.pgserver import ThrowawayPostgres
-from cockpit.lab.process import PortInUse, ServerProcess, free_port, wait_for_port
+from cockpit.lab.process import ThrowawayServer, free_port, wait_for_port
 
 __all__ = ["SilentServer", "ThrowawayPostgres", "ThrowawayRedis", "free_port", "redis_server_binary",
            "wait_for_port"]
@@ -40,15 +39,20 @@ def redis_server_binary() -> str:
     return found
 
 
-class ThrowawayRedis:
+class ThrowawayRedis(ThrowawayServer):
     """A redis-server on 127.0.0.1 with no persistence; `restart()` keeps the port (and loses data)."""
 
+    name = "Redis"
+    stop_signal = signal.SIGTERM
+    log_name = "redis.log"
+
     def __init__(self, maxmemory: str = "64mb", maxclients: int = 200) -> None:
+        super().__init__()
         self.maxmemory = maxmemory
         self.maxclients = maxclients
-        self.port = free_port()
-        self.tmpdir: Path | None = None  # created by the first start()
-        self._process: ServerProcess | None = None
+        import redis
+
+        self.probe_errors = (redis.RedisError,)
 
     @property
     def url(self) -> str:
@@ -56,77 +60,23 @@ class ThrowawayRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> ThrowawayRedis:
-        """Start redis-server and wait until it answers PING.
+        """Start redis-server and wait until it answers PING."""
+        return super().start(timeout)
 
-        A failed first start removes its temp dir; a port lost to a race is retried.
-        """
-        first_start = self.tmpdir is None
-        try:
-            if first_start:
-                self.tmpdir = Path(tempfile.mkdtemp(prefix="cockpit-redis-"))
-            for attempt in range(3):
-                try:
-                    self._run_until_ready(timeout)
-                    return self
-                except PortInUse:
-                    if not first_start or attempt == 2:
-                        raise
-                    self.port = free_port()
-        except BaseException:
-            self.cleanup()
-            raise
-        return self
+    def _initialise(self) -> None:
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="cockpit-redis-"))
 
-    def _run_until_ready(self, timeout: float) -> None:
-        import redis
-
-        argv = [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+    def _argv(self) -> list[str]:
+        return [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--dir", str(self.tmpdir),
                 "--maxmemory", self.maxmemory, "--maxclients", str(self.maxclients),
                 "--daemonize", "no", "--protected-mode", "no"]
-        self._process = ServerProcess(argv, self.tmpdir / "redis.log")
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1) as r:
-                    r.ping()
-                    return
-            except redis.RedisError:
-                if not self._process.alive() or time.monotonic() > deadline:
-                    tail = self._process.log_tail()
-                    self.stop(timeout=1)
-                    if "already in use" in tail:
-                        raise PortInUse(tail) from None
-                    raise RuntimeError(f"throwaway Redis did not start:\n{tail}") from None
-                time.sleep(0.02)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """SIGTERM and wait; kill it if it lingers."""
-        if self._process is not None:
-            self._process.stop(signal.SIGTERM, timeout)
-            self._process = None
+    def _probe(self, first_start: bool) -> None:
+        import redis
 
-    def restart(self) -> None:
-        """Stop and start again on the same port; all keys and counters are lost."""
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        """True while redis-server is alive."""
-        return self._process is not None and self._process.alive()
-
-    def cleanup(self) -> None:
-        """Stop the server and remove its temp dir."""
-        self.stop()
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
-
-    def __enter__(self) -> ThrowawayRedis:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.cleanup()
+        with redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1) as r:
+            r.ping()
 
 
 class SilentServer:
