@@ -19,7 +19,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.config import Config
 from cockpit.models import KubeSnapshot, utcnow
@@ -28,6 +28,7 @@ from cockpit.sources.base import Source
 from cockpit.state import TRENDS, CockpitState
 from widgets.banner import Banner
 from widgets.detail import DetailScreen
+from widgets.footer import StableFooter
 from widgets.help import HelpScreen
 from widgets.incidents import IncidentPanel
 from widgets.keys import KeySpec, bindings, key_registry
@@ -138,7 +139,7 @@ class CockpitApp(App[int]):
             yield Static(id="monitor-severity")
         with Container(id="panes"):
             yield from self.panes
-        yield Footer()
+        yield StableFooter()
 
     def start(self) -> None:
         """Once the main screen is composed: first paint, the clock, then the pollers."""

@@ -136,3 +136,18 @@ def test_window_stays_put_until_the_cursor_nears_an_end() -> None:
     assert window_start(80, 0, 5000, size=100, margin=25) == 30  # near the bottom: centred
     assert window_start(4990, 0, 5000, size=100, margin=25) == 4900  # never past the end
     assert window_start(2000, 30, 5000, size=100, margin=25) == 1950  # a jump (re-sort)
+
+
+async def test_a_filter_matching_nothing_empties_the_big_table_and_escape_restores_it() -> None:
+    app, _ = make_app(many_pods(1000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == 5, timeout=20.0)
+        pane = app.panes_by_source["kubernetes"]
+        await pilot.press("down", "down")
+        key = pane.cursor_key()
+        await pilot.press("slash", *"no-such-pod")
+        assert pane.table.row_count == 0 and pane.cursor_key() is None
+        await pilot.press("escape")
+        assert pane.row_total == 1000 and pane.table.row_count == pane.WINDOW
+        assert pane.cursor_key() is not None and pane.cursor_key() in pane.items
+        assert key in pane.items

@@ -140,6 +140,8 @@ class TablePane(Pane):
         self._shown = {key: self._cells[key] for key in wanted}
         for key in wanted:
             table.add_row(*self._shown[key], key=key)
+        if not wanted:
+            return
         row = self._cursor - self._start
         table.move_cursor(row=row, scroll=scroll)
         if not scroll:  # keep the cursor's row on the same screen line, once sizes are known
