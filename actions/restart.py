@@ -32,8 +32,11 @@ def rollout_progress(dep: Mapping[str, Any]) -> tuple[bool, str]:
     ready = int(status.get("readyReplicas", 0))
     available = int(status.get("availableReplicas", 0))
     total = int(status.get("replicas", 0))
-    observed = int(status.get("observedGeneration", 0)) >= int(dep.get("metadata", {}).get("generation", 0))
-    done = observed and updated == want and total == want and available == want and ready == want
+    generation = int(dep.get("metadata", {}).get("generation", 0))
+    if int(status.get("observedGeneration", 0)) < generation:
+        # the status still describes the old template: its counts would read as "done"
+        return False, f"waiting for the controller to pick up generation {generation}"
+    done = updated == want and total == want and available == want and ready == want
     return done, f"updated {updated}/{want}, ready {ready}/{want}, available {available}/{want}"
 
 
