@@ -12,7 +12,7 @@ def deployment(generation: int, observed: int, replicas: int = 5, **status: int)
 
 def test_status_of_the_old_generation_is_not_done_even_when_its_counts_are_full():
     """Right after the PATCH the status still counts the old pods as updated and ready."""
-    done, line = rollout_progress(deployment(2, 1, replicas=5, replicas_=5, updatedReplicas=5,
+    done, line = rollout_progress(deployment(2, 1, replicas=5, updatedReplicas=5,
                                              readyReplicas=5, availableReplicas=5))
     assert not done and "generation 2" in line
 
