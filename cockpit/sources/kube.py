@@ -20,7 +20,7 @@ from cockpit.models import KubeSnapshot, SourceFailure
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube_cache import KubeCache
 from cockpit.sources.kube_poll import DEFAULT_ACTION_VERBS, Poller
-from cockpit.sources.kube_watch import FallbackList, ListWatch, WatchTiming
+from cockpit.sources.kube_watch import PAGE_SIZE, FallbackList, ListWatch, WatchTiming
 
 NAME = "kubernetes"
 CLOSE_JOIN_SECONDS = 2.0  # aclose waits this long for threads (each request has a timeout anyway)
@@ -33,7 +33,8 @@ class KubeSource:
 
     `metrics_interval` is the metrics.k8s.io poll period (default: refresh.metrics_seconds);
     `action_verbs` maps action ids to (verb, group, resource, subresource) to check with a
-    SelfSubjectAccessReview; `watch_timing` tunes the watch timeouts and backoff (tests).
+    SelfSubjectAccessReview; `watch_timing` tunes the watch timeouts and backoff (tests);
+    `list_page_size` is the number of pods per page of a pods list.
     """
 
     name = NAME
@@ -42,13 +43,14 @@ class KubeSource:
                  metrics_interval: float | None = None,
                  action_verbs: dict[str, tuple] | None = None,
                  watch_timing: WatchTiming | None = None,
-                 permissions_interval: float = 300.0) -> None:
+                 permissions_interval: float = 300.0, list_page_size: int = PAGE_SIZE) -> None:
         self.cfg = cfg
         self.refresh = refresh or RefreshConfig()
         self.metrics_interval = metrics_interval or self.refresh.metrics_seconds
         self.action_verbs = dict(DEFAULT_ACTION_VERBS if action_verbs is None else action_verbs)
         self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds)
         self.permissions_interval = permissions_interval
+        self.list_page_size = list_page_size
         self.target: KubeTarget | None = None
         self.cache = KubeCache(cfg.deployment)
         self.watches: dict[str, ListWatch] = {}
@@ -60,34 +62,36 @@ class KubeSource:
 
     def _start(self) -> None:
         """Resolve the context, build the client and start the threads (blocking; run in a thread)."""
-        from kubernetes import client
+        from cockpit.sources.kube_http import RawApi
 
         target = resolve_target(self.cfg)
         api_client = new_api_client(self.cfg)
-        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+        raw = RawApi(api_client)  # not client.CoreV1Api & co: their models cost ~30 MB
         hpa_list = FallbackList(  # autoscaling/v2, or v1 on clusters older than 1.23
-            client.AutoscalingV2Api(api_client).list_namespaced_horizontal_pod_autoscaler,
-            client.AutoscalingV1Api(api_client).list_namespaced_horizontal_pod_autoscaler)
+            raw.lister("/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"),
+            raw.lister("/apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers"))
         ns, cache = target.namespace, self.cache
         self.watches = {
-            "pods": ListWatch("pods", core.list_namespaced_pod,
+            "pods": ListWatch("pods", raw.lister("/api/v1/namespaces/{namespace}/pods"),
                               {"namespace": ns, "label_selector": self.cfg.selector},
-                              cache.pods_listed, cache.pod_event, self.timing),
-            "deployment": ListWatch("deployment", apps.list_namespaced_deployment,
+                              cache.pods_listed, cache.pod_event, self.timing,
+                              page_size=self.list_page_size),
+            "deployment": ListWatch("deployment",
+                                    raw.lister("/apis/apps/v1/namespaces/{namespace}/deployments"),
                                     {"namespace": ns,
                                      "field_selector": f"metadata.name={self.cfg.deployment}"},
                                     cache.deployment_listed, cache.deployment_event, self.timing),
-            "events": ListWatch("events", core.list_namespaced_event,
+            "events": ListWatch("events", raw.lister("/api/v1/namespaces/{namespace}/events"),
                                 {"namespace": ns, "field_selector": "type=Warning"},
                                 cache.events_listed, cache.event_event, self.timing),
             # All nodes (they are few); the snapshot keeps those running the pods.
-            "nodes": ListWatch("nodes", core.list_node, {},
+            "nodes": ListWatch("nodes", raw.lister("/api/v1/nodes"), {},
                                cache.nodes_listed, cache.node_event, self.timing),
             # The namespace's HPAs; the cache keeps the one whose scaleTargetRef is the deployment.
             "hpa": ListWatch("hpa", hpa_list, {"namespace": ns},
                              cache.hpas_listed, cache.hpa_event, self.timing),
         }
-        self.poller = Poller(api_client, cache, ns, self.cfg.deployment, self.cfg.selector,
+        self.poller = Poller(raw, cache, ns, self.cfg.deployment, self.cfg.selector,
                              self.cfg.request_timeout_seconds, self.metrics_interval,
                              self.action_verbs, self.permissions_interval)
         self.target, self._api_client = target, api_client

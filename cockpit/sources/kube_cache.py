@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from cockpit.models import (
@@ -55,7 +55,7 @@ class KubeCache:
             return pod
         return dataclasses.replace(pod, cpu_m=use[0], memory_bytes=use[1])
 
-    def pods_listed(self, items: list[dict]) -> None:
+    def pods_listed(self, items: Iterable[dict]) -> None:
         """Replace every pod with a fresh list's items."""
         parsed = [parse.parse_pod(item) for item in items]
         with self.lock:
@@ -86,17 +86,18 @@ class KubeCache:
 
     # -- deployment, HPA, nodes (watch threads), permissions (poll thread) ---------------------
 
-    def deployment_listed(self, items: list[dict]) -> None:
+    def deployment_listed(self, items: Iterable[dict]) -> None:
         """The deployment list (0 or 1 item: fieldSelector metadata.name)."""
+        first = next(iter(items), None)
         with self.lock:
-            self._deployment = parse.parse_deployment(items[0]) if items else None
+            self._deployment = parse.parse_deployment(first) if first is not None else None
 
     def deployment_event(self, kind: str, obj: dict) -> None:
         """Apply one deployment event."""
         with self.lock:
             self._deployment = None if kind == "DELETED" else parse.parse_deployment(obj)
 
-    def hpas_listed(self, items: list[dict]) -> None:
+    def hpas_listed(self, items: Iterable[dict]) -> None:
         """Replace the HPAs with a fresh list's (only those scaling the deployment are kept)."""
         with self.lock:
             self._hpas = {}
@@ -113,7 +114,7 @@ class KubeCache:
             else:
                 self._hpas[uid] = hpa
 
-    def nodes_listed(self, items: list[dict]) -> None:
+    def nodes_listed(self, items: Iterable[dict]) -> None:
         """Replace the nodes with a fresh list's."""
         parsed = [parse.parse_node(item) for item in items]
         with self.lock:
@@ -149,7 +150,7 @@ class KubeCache:
             return event.object_kind == "Pod" and any(p.name == name for p in self._pods.values())
         return False
 
-    def events_listed(self, items: list[dict]) -> None:
+    def events_listed(self, items: Iterable[dict]) -> None:
         """Replace the kept warnings with a fresh list's."""
         with self.lock:
             self._events = {}

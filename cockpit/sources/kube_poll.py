@@ -10,17 +10,16 @@ sends is the metrics one.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from urllib.parse import quote
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from cockpit.sources import kube_parse as parse
 from cockpit.sources.kube_cache import KubeCache
+from cockpit.sources.kube_http import RawApi
 from cockpit.sources.kube_watch import error_text
 
 DEFAULT_ACTION_VERBS: dict[str, tuple] = {
@@ -35,23 +34,15 @@ _METRICS_MISSING = {
 }
 
 
-def _raw(resp: Any) -> dict:
-    try:
-        return json.loads(resp.data)
-    finally:
-        resp.release_conn()
-
-
 class Poller:
     """Runs the periodic reads in a daemon thread until stopped; each task fails on its own."""
 
-    def __init__(self, api_client: Any, cache: KubeCache, namespace: str, deployment: str,
+    def __init__(self, raw: RawApi, cache: KubeCache, namespace: str, deployment: str,
                  selector: str, timeout: float, metrics_interval: float,
                  action_verbs: dict[str, tuple], permissions_interval: float = 300.0) -> None:
         self.cache, self.namespace, self.deployment, self.selector = cache, namespace, deployment, selector
         self.timeout = timeout
-        self.custom = client.CustomObjectsApi(api_client)
-        self.authz = client.AuthorizationV1Api(api_client)
+        self.raw = raw
         self.action_verbs = action_verbs
         self.errors: dict[str, str] = {}
         # (name, interval, function); all run once at start.
@@ -97,9 +88,9 @@ class Poller:
     def poll_metrics(self) -> None:
         """PodMetrics of the selected pods; any failure is metrics_error, not a source failure."""
         try:
-            body = _raw(self.custom.list_namespaced_custom_object(
-                "metrics.k8s.io", "v1beta1", self.namespace, "pods", label_selector=self.selector,
-                _preload_content=False, _request_timeout=self.timeout))
+            body = self.raw.get_json(
+                f"/apis/metrics.k8s.io/v1beta1/namespaces/{quote(self.namespace, safe='')}/pods",
+                [("labelSelector", self.selector)] if self.selector else [], self.timeout)
         except ApiException as exc:
             self.cache.set_usage(None, _METRICS_MISSING.get(exc.status) or error_text(exc))
             return
@@ -119,8 +110,9 @@ class Poller:
                 attrs["subresource"] = subresource
             review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                       "spec": {"resourceAttributes": attrs}}
-            status = _raw(self.authz.create_self_subject_access_review(
-                review, _preload_content=False, _request_timeout=self.timeout)).get("status") or {}
+            status = self.raw.post_json(
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
+                self.timeout).get("status") or {}
             allowed[action] = bool(status.get("allowed")) and not status.get("denied")
             reason = status.get("reason") or status.get("evaluationError") or ""
             if not allowed[action] and not reason:

@@ -20,7 +20,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from cockpit.sources.base import describe_error
+
+PAGE_SIZE = 500  # objects per list page (kubectl's default chunk size)
 
 
 class Gone(Exception):
@@ -91,17 +93,19 @@ class ListWatch:
     """One resource's list+watch loop in a daemon thread, feeding raw dicts to callbacks.
 
     `list_func` is a client list method (e.g. `CoreV1Api.list_namespaced_pod`) and `kwargs` its
-    arguments (namespace, label/field selector). `on_list(items)` replaces the cached set;
+    arguments (namespace, label/field selector). `on_list(items)` replaces the cached set (items:
+    an iterable that fetches the list page by page, `page_size` objects at a time: consume once);
     `on_event(type, obj)` applies ADDED/MODIFIED/DELETED. Callbacks run on this thread.
     """
 
     def __init__(self, name: str, list_func: Callable[..., Any], kwargs: dict[str, Any],
-                 on_list: Callable[[list[dict]], None], on_event: Callable[[str, dict], None],
-                 timing: WatchTiming | None = None) -> None:
+                 on_list: Callable[[Iterable[dict]], None], on_event: Callable[[str, dict], None],
+                 timing: WatchTiming | None = None, page_size: int = PAGE_SIZE) -> None:
         self.name = name
         self._list_func, self._kwargs = list_func, kwargs
         self._on_list, self._on_event = on_list, on_event
         self.timing = timing or WatchTiming()
+        self.page_size = page_size
         self.resource_version: str | None = None
         self.filled = False  # a list has succeeded at least once
         self.error: str | None = None  # why the loop is currently not connected
@@ -166,19 +170,47 @@ class ListWatch:
             delay = self.timing.backoff_initial  # a watch that ended cleanly: resume at once
 
     def _list(self) -> None:
-        t = self.timing
-        resp = self._list_func(**self._kwargs, _preload_content=False,
-                               _request_timeout=(t.connect_timeout, t.list_read_timeout))
-        try:
-            body = json.loads(resp.data)
-        finally:
-            resp.release_conn()
+        # In pages (kubectl's 500): each page is parsed and dropped before the next is fetched, so
+        # a 5,000-pod list never holds every raw object at once (tens of MB that the allocator
+        # keeps as RSS after they are freed).
+        first: dict = {}
+
+        def items() -> Iterator[dict]:
+            nonlocal first
+            token: str | None = None
+            while True:
+                body = self._get_page(token)
+                first = first or body
+                yield from body.get("items") or ()
+                token = (body.get("metadata") or {}).get("continue")
+                if not token:
+                    return
+
+        pages = items()
+        self._on_list(pages)
+        for _ in pages:  # a callback that stopped early (the deployment's first item): finish
+            pass
         self.lists += 1
-        self._on_list(body.get("items") or [])
-        self.resource_version = (body.get("metadata") or {}).get("resourceVersion") or "0"
+        # a paged list is one consistent read at the first page's resourceVersion
+        self.resource_version = (first.get("metadata") or {}).get("resourceVersion") or "0"
         self.filled = True
         self.error = None
         self.settled.set()
+
+    def _get_page(self, token: str | None) -> dict:
+        t = self.timing
+        try:
+            resp = self._list_func(**self._kwargs, limit=self.page_size, _continue=token,
+                                   _preload_content=False,
+                                   _request_timeout=(t.connect_timeout, t.list_read_timeout))
+        except ApiException as exc:
+            if exc.status == 410 and token:  # the continue token expired: list again
+                raise Gone() from exc
+            raise
+        try:
+            return json.loads(resp.data)
+        finally:
+            resp.release_conn()
 
     def _watch(self) -> None:
         t = self.timing

@@ -299,3 +299,24 @@ async def test_aclose_is_prompt_and_idempotent(sim, kubeconfig):
     assert time.monotonic() - started < 2.5
     assert all(w.join(0) for w in src.watches.values())
     assert sim.wait_for(lambda: sim.open_watches == 0, timeout=3)
+
+
+async def test_pods_list_in_pages_then_watch(sim, kubeconfig):
+    # Pages of 2 (500 in production): every pod arrives, then changes come through the watch.
+    kube = KubernetesConfig(kubeconfig=str(kubeconfig), namespace=NS, deployment=APP,
+                            selector=f"app={APP}", request_timeout_seconds=2.0)
+    src = KubeSource(kube, RefreshConfig(interval_seconds=0.2, timeout_seconds=3.0),
+                     metrics_interval=0.2, watch_timing=FAST, list_page_size=2)
+    before = sim.request_counts
+    try:
+        # every live pod of the deployment (evicted ones of earlier tests may be listed too)
+        await until(src, ok(lambda s: {p["metadata"]["name"] for p in sim.pods(include_terminating=True)}
+                            <= {p.name for p in s.pods}))
+        pages = requests_since(sim, before)[("list", "pods")]
+        assert pages >= 2  # at least 3 pods
+        assert src.watches["pods"].lists == 1
+        sim.scale_to(5)
+        await until(src, ok(lambda s: len(running(s)) == 5), timeout=8)
+        assert requests_since(sim, before)[("list", "pods")] == pages
+    finally:
+        await src.aclose()
