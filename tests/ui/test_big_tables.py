@@ -151,3 +151,33 @@ async def test_a_filter_matching_nothing_empties_the_big_table_and_escape_restor
         assert pane.row_total == 1000 and pane.table.row_count == pane.WINDOW
         assert pane.cursor_key() is not None and pane.cursor_key() in pane.items
         assert key in pane.items
+
+
+async def test_a_changed_cell_repaints_its_row_only_and_unchanged_pods_keep_their_rows() -> None:
+    app, sources = make_app(kube_snapshot())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == 5)
+        pane = app.panes_by_source["kubernetes"]
+        table = pane.table
+        rows_before = {row[0]: row for row in pane._rows}
+        refreshed: list = []
+        original = table.refresh
+
+        def recording(*regions, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            refreshed.append(regions)
+            return original(*regions, **kwargs)
+
+        table.refresh = recording  # type: ignore[method-assign]
+        pods = list(kube_snapshot().pods)
+        pods[1] = replace(pods[1], restarts=9)
+        await refresh_kube(app, pilot, sources, replace(kube_snapshot(), pods=tuple(pods)))
+        # the other pods' PodInfo are equal: their row objects are reused as they were
+        assert [row[0] for row in pane._rows if row is rows_before[row[0]]] == \
+            [p.uid for p in pods if p.uid != pods[1].uid]
+        # one refresh of one row's region (Textual's update_cell refreshes the whole table)
+        row = table.get_row_index(pods[1].uid)
+        assert refreshed == [(table._get_row_region(row).translate(-table.scroll_offset),)]
+        assert str(table.get_cell(pods[1].uid, "restarts")) == "9"
+        await pilot.pause()
+        line = table.render_line(row + 1 - round(table.scroll_y)).text  # +1: the header
+        assert pods[1].name[:10] in line and " 9 " in line

@@ -9,6 +9,7 @@ never `clear()`, so the cursor and the scroll position survive; the cursor follo
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,8 @@ from widgets.panes.common import Cell
 from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
 
 __all__ = ["Row", "TablePane"]
+
+_BLANK = Cell("")
 
 
 class TablePane(Pane):
@@ -43,8 +46,12 @@ class TablePane(Pane):
         self.items: dict[str, Any] = {}  # every row of the last snapshot, filtered or not
         self._rows: list[Row] = []
         self._view: list[str] = []  # keys of the filtered, sorted rows
-        self._cells: dict[str, tuple[Cell, ...]] = {}  # every row's cells, in column order
+        self._by_key: dict[str, dict[str, Cell]] = {}  # every filtered row's cells by column
+        self._sorted: tuple[Any, list[Row]] = ((), [])  # (filter/order, rows) of the last sort
+        self._sorted_result: list[Row] = []
         self._shown: dict[str, tuple[Cell, ...]] = {}  # the rows in the DataTable, as put there
+        self._shown_from: dict[str, dict[str, Cell]] = {}  # the cells dicts they came from
+        self._changed: list[tuple[str, str, Cell]] = []  # cells to write (set_cell)
         self._start = 0  # index in _view of the DataTable's first row
         self._cursor = 0  # index in _view of the cursor's row (kept when its row vanishes)
 
@@ -85,16 +92,32 @@ class TablePane(Pane):
         """Filter and sort every row, then bring the DataTable's window to them by diff, with
         the cursor on the same row key (or at the same place when that row is gone)."""
         cursor_key = self.cursor_key()
-        blank = Cell("")
-        shown = [c for c, _ in self.columns()]
-        rows = sort_rows(filter_rows(self._rows, self.filter_text), self.sort_column,
-                         self.sort_reverse)
+        rows = self._filtered_sorted()
         self._view = [key for key, _, _ in rows]
-        self._cells = {key: tuple(cells.get(c, blank) for c in shown) for key, _, cells in rows}
-        if cursor_key is not None and cursor_key in self._cells:
+        self._by_key = {key: cells for key, _, cells in rows}
+        if cursor_key is not None and cursor_key in self._by_key:
             self._cursor = self._view.index(cursor_key)
         self._cursor = min(self._cursor, max(len(self._view) - 1, 0))
         self._show_window(scroll)
+
+    def _filtered_sorted(self) -> list[Row]:
+        """The rows filtered and sorted; the last result again when the same row objects come
+        with the same filter and order (panes reuse an unchanged item's row object)."""
+        inputs = (self.filter_text, self.sort_column, self.sort_reverse)
+        (last_inputs, last_rows), result = self._sorted, self._sorted_result
+        rows = self._rows
+        if (inputs == last_inputs and len(rows) == len(last_rows)
+                and all(map(operator.is_, rows, last_rows))):
+            return result
+        result = sort_rows(filter_rows(rows, self.filter_text), self.sort_column,
+                           self.sort_reverse)
+        self._sorted, self._sorted_result = (inputs, rows), result
+        return result
+
+    def _cells(self, key: str) -> tuple[Cell, ...]:
+        """A row's cells in the shown columns' order (built for the window's rows only)."""
+        cells = self._by_key[key]
+        return tuple(cells.get(c, _BLANK) for c, _ in self.columns())
 
     def _show_window(self, scroll: bool) -> None:
         table = self.table
@@ -112,15 +135,19 @@ class TablePane(Pane):
             table.remove_row(key)
             del self._shown[key]
         for key in wanted:
-            cells = self._cells[key]
             old = self._shown.get(key)
+            if old is not None and self._shown_from.get(key) is self._by_key[key]:
+                continue  # the same row object as last time: nothing in it changed
+            cells = self._cells(key)
             if old is None:
                 table.add_row(*cells, key=key)
-            else:
+            elif old is not cells:
                 for column, before, after in zip(shown, old, cells, strict=True):
-                    if before != after:
+                    if before is not after and before != after:
                         self.set_cell(key, column, after)
             self._shown[key] = cells
+        self._flush_cells()
+        self._shown_from = {key: self._by_key[key] for key in wanted}
         if [row.key.value for row in table.ordered_rows] != wanted:
             self._reorder(wanted)
         if wanted:
@@ -137,7 +164,8 @@ class TablePane(Pane):
         table = self.table
         on_screen = table.cursor_row - round(table.scroll_y)  # the cursor's line on screen
         table.clear()
-        self._shown = {key: self._cells[key] for key in wanted}
+        self._shown = {key: self._cells(key) for key in wanted}
+        self._shown_from = {key: self._by_key[key] for key in wanted}
         for key in wanted:
             table.add_row(*self._shown[key], key=key)
         if not wanted:
@@ -161,8 +189,20 @@ class TablePane(Pane):
             table.add_row(*self._shown[key], key=key)
 
     def set_cell(self, key: str, column: str, value: Cell) -> None:
-        """One changed cell into the DataTable (each call repaints the table: diff first)."""
-        self.table.update_cell(key, column, value, update_width=False)
+        """One changed cell for the DataTable (diff first); written with the others of the
+        same refresh, repainting only their rows."""
+        self._changed.append((key, column, value))
+
+    def _flush_cells(self) -> None:
+        changed, self._changed = self._changed, []
+        if not changed:
+            return
+        table = self.table
+        if isinstance(table, WindowTable):
+            table.set_cells_quiet(changed)
+        else:
+            for key, column, value in changed:
+                table.update_cell(key, column, value, update_width=False)
 
     def goto_row(self, index: int) -> bool:
         """Put the cursor on row `index` of all rows (negative: from the end); False if empty."""
@@ -176,7 +216,7 @@ class TablePane(Pane):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # The cursor moved inside the window: follow it, and move the window near its ends.
         key = self.cursor_key()
-        if key is None or key not in self._cells or self._start + self.table.cursor_row >= len(self._view):
+        if key is None or key not in self._by_key or self._start + self.table.cursor_row >= len(self._view):
             return
         self._cursor = self._start + self.table.cursor_row
         size = self.WINDOW

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from widgets.panes.common import Cell
 
@@ -71,6 +72,23 @@ class WindowTable(DataTable):  # type: ignore[type-arg]
         pane = self.parent_pane()
         if pane is None or not pane.goto_row(-1):
             super().action_scroll_bottom()
+
+    def set_cells_quiet(self, changes: list[tuple[str, str, Any]]) -> None:
+        """Like `update_cell(..., update_width=False)` for each (row key, column key, value),
+        but repaint only the changed rows' lines.
+
+        `update_cell` refreshes the whole table: every visible line is rendered and written to
+        the terminal again for one changed cell. The rows' regions are enough (nothing for rows
+        scrolled out of view); bumping the update count drops the cached renderings.
+        """
+        rows = set()
+        for row_key, column_key, value in changes:
+            key = RowKey(row_key)
+            self._data[key][ColumnKey(column_key)] = value
+            rows.add(key)
+        self._update_count += 1
+        for key in rows:
+            self.refresh_row(self.get_row_index(key))
 
     def parent_pane(self) -> Any:
         """The TablePane this table belongs to, if any."""
