@@ -17,7 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.models import CertState, ContainerInfo, KubeSnapshot, PodInfo
+from cockpit.incidents.pod_index import pod_index
+from cockpit.models import CertState, KubeSnapshot
 from cockpit.state import CockpitState
 
 SEVERITIES = ("P1", "P2", "P3", "P4")
@@ -120,65 +121,6 @@ def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> li
 
 def _recent_oom(last_finished: datetime | None, now: datetime) -> bool:
     return last_finished is None or (now - last_finished).total_seconds() <= OOM_RECENT_SECONDS
-
-
-@dataclass(frozen=True)
-class PodIndex:
-    """What the Kubernetes rules need from a snapshot's pods, gathered in one pass.
-
-    With 5,000 pods the rules used to scan every pod (and its containers) once each per
-    evaluation; the index is built once per snapshot and the rules read only the few pods
-    that matter (crash-looping, OOM-killed, highest memory, hottest CPU).
-    """
-
-    crashing: tuple[str, ...]  # pod names in CrashLoopBackOff (pod or container reason)
-    oom_candidates: tuple[PodInfo, ...]  # pods with an OOMKilled container state or reason
-    by_memory: tuple[tuple[str, float], ...]  # (name, % of limit), highest first
-    cpu_used_m: float  # sums over the pods reporting both usage and limit
-    cpu_limit_m: float
-    hottest: PodInfo | None  # highest CPU % of limit
-    restarts: int
-    nodes: frozenset[str]
-
-
-def _oom_container(c: ContainerInfo) -> bool:
-    return c.reason == "OOMKilled" or c.last_state_reason == "OOMKilled"
-
-
-def _build_index(kube: KubeSnapshot) -> PodIndex:
-    crashing, candidates, memory = [], [], []
-    used = limit = 0.0
-    hottest: PodInfo | None = None
-    restarts = 0
-    for pod in kube.pods:
-        restarts += pod.restarts
-        if pod.reason == "CrashLoopBackOff" or any(c.reason == "CrashLoopBackOff"
-                                                   for c in pod.containers):
-            crashing.append(pod.name)
-        if (any(_oom_container(c) for c in pod.containers) if pod.containers
-                else pod.reason == "OOMKilled"):
-            candidates.append(pod)
-        if pod.memory_percent_of_limit is not None:
-            memory.append((pod.name, pod.memory_percent_of_limit))
-        if pod.cpu_m is not None and pod.cpu_limit_m:
-            used += pod.cpu_m
-            limit += pod.cpu_limit_m
-        pct = pod.cpu_percent_of_limit
-        if pct is not None and (hottest is None or pct > (hottest.cpu_percent_of_limit or 0.0)):
-            hottest = pod
-    memory.sort(key=lambda item: -item[1])
-    return PodIndex(tuple(crashing), tuple(candidates), tuple(memory), used, limit, hottest,
-                    restarts, frozenset(p.node for p in kube.pods if p.node))
-
-
-_last_index: list[Any] = [None, None]  # (snapshot, its index): one snapshot is evaluated often
-
-
-def pod_index(kube: KubeSnapshot) -> PodIndex:
-    """The PodIndex of a snapshot, built once per snapshot object."""
-    if _last_index[0] is not kube:
-        _last_index[:] = [kube, _build_index(kube)]
-    return _last_index[1]
 
 
 def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:

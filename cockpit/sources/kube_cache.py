@@ -80,9 +80,16 @@ class KubeCache:
             if usage is None:
                 return
             self._usage = usage
-            self._pods = {uid: self._with_usage(dataclasses.replace(p, cpu_m=None, memory_bytes=None))
-                          for uid, p in self._pods.items()}
-            self._pod_tuple = None
+            changed = False
+            for uid, pod in self._pods.items():
+                cpu, mem = usage.get(pod.name, (None, None))
+                if (pod.cpu_m, pod.memory_bytes) != (cpu, mem):
+                    # only pods whose usage moved get a new PodInfo: the UI reuses the rows of
+                    # unchanged ones, and an unchanged set keeps the snapshot's pods tuple
+                    self._pods[uid] = dataclasses.replace(pod, cpu_m=cpu, memory_bytes=mem)
+                    changed = True
+            if changed:
+                self._pod_tuple = None
 
     # -- deployment, HPA, nodes (watch threads), permissions (poll thread) ---------------------
 

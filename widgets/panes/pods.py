@@ -41,6 +41,11 @@ class PodsPane(TablePane):
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        # uid -> (pod, its cells but the age, age text, its row)
+        self._row_cache: dict[str, tuple[PodInfo, dict[str, Cell], str, Row]] = {}
+
     def compose_body(self) -> ComposeResult:
         yield Static(classes="rollout")
         yield from self.compose_table()
@@ -76,21 +81,39 @@ class PodsPane(TablePane):
         super().render_body(snapshot, now, trends)
 
     def rows(self, snapshot: KubeSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+        # A pod whose PodInfo and age text are unchanged keeps its row object: the table then
+        # skips its sort (all rows the same), its cells and its diff (the same cells dict). A
+        # changed age alone (every refresh in a pod's first minute) costs one new cell.
+        cache = self._row_cache
+        fresh: dict[str, tuple[PodInfo, dict[str, Cell], str, Row]] = {}
         for pod in snapshot.pods:
             created = (now - pod.created_at).total_seconds() if pod.created_at else None
-            yield pod.uid, pod, {
-                "name": Cell(pod.name),
-                "status": Cell(pod_status(pod), style=_status_style(pod)),
-                "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
-                "restarts": Cell(str(pod.restarts), pod.restarts,
-                                 "yellow" if pod.restarts else ""),
-                "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
-                "mem": Cell(number(pod.memory_percent_of_limit, "{:.0f}"),
-                            pod.memory_percent_of_limit),
-                # minutes, not seconds: an age that ticks every refresh would rewrite every row
-                "age": Cell(coarse_age(created), created),
-                "node": Cell(pod.node),
-            }
+            age_text = coarse_age(created)
+            known = cache.get(pod.uid)
+            if known is None or not (known[0] is pod or known[0] == pod):
+                known = (pod, self._pod_cells(pod), "", ("", None, {}))
+            if known[2] != age_text:
+                # sorted by creation time (oldest = largest age): it does not move with `now`
+                cells = {**known[1], "age": Cell(age_text, -pod.created_at.timestamp()
+                                                 if pod.created_at else None)}
+                known = (pod, known[1], age_text, (pod.uid, pod, cells))
+            fresh[pod.uid] = known
+            yield known[3]
+        self._row_cache = fresh
+
+    @staticmethod
+    def _pod_cells(pod: PodInfo) -> dict[str, Cell]:
+        """Every cell but the age (minutes after the first minute: an age that ticked every
+        refresh would rewrite every row)."""
+        return {
+            "name": Cell(pod.name),
+            "status": Cell(pod_status(pod), style=_status_style(pod)),
+            "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
+            "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
+            "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
+            "mem": Cell(number(pod.memory_percent_of_limit, "{:.0f}"), pod.memory_percent_of_limit),
+            "node": Cell(pod.node),
+        }
 
     def detail(self, key: str) -> tuple[str, str] | None:
         pod: PodInfo | None = self.items.get(key)
