@@ -97,7 +97,7 @@ async def memory(config: str) -> dict[str, Any]:
     """RSS after every pane filled, then after 900 samples per trend (30 min at 2 s)."""
     cfg = load_config(config)
     state = CockpitState(history_minutes=30, interval_seconds=cfg.refresh.interval_seconds)
-    app = CockpitApp(cfg, state=state)
+    app = CockpitApp(cfg, state=state, freeze_heap=True)  # as run_app does
     async with app.run_test(size=(80, 24)) as pilot:
         ok = await until(lambda: all(state.latest(s) is not None for s in SOURCES), 60)
         db = state.database
@@ -122,7 +122,7 @@ async def keys(config: str, presses: int, hung: bool) -> dict[str, Any]:
     """Seconds from each pane key press to the first frame showing that pane active."""
     cfg = load_config(config)
     sources = {name: HungSource(name) for name in SOURCES} if hung else None
-    app = FrameRecordingApp(cfg, sources=sources)
+    app = FrameRecordingApp(cfg, sources=sources, freeze_heap=True)  # as run_app does
     latencies: list[float] = []
     async with app.run_test(size=(80, 24)) as pilot:
         if hung:

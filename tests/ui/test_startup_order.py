@@ -38,3 +38,24 @@ async def test_injected_sources_start_with_the_screen() -> None:
     assert app.sources_ready and set(app.scheduler.sources) == set(sources)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: all(s.calls for s in sources.values()))
+
+
+async def test_a_real_run_freezes_the_start_up_heap_once_sources_are_built(closed_port: int) -> None:
+    # run_app passes freeze_heap=True: a full collection no longer walks every module and widget
+    # (~55 ms pauses that made key presses late). Tests' apps leave the heap alone.
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    plain = CockpitApp(api_only_config(closed_port), clock=frozen_clock, local_tz=UTC)
+    async with plain.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: plain.sources_ready, timeout=10.0)
+        assert gc.get_freeze_count() == 0
+    app = CockpitApp(api_only_config(closed_port), clock=frozen_clock, local_tz=UTC,
+                     freeze_heap=True)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.sources_ready, timeout=10.0)
+            assert gc.get_freeze_count() > 0
+            assert any(type(o).__name__ == "ApiSource" for o in app.sources.values())
+    finally:
+        gc.unfreeze()  # give this test process's objects back to the collector
