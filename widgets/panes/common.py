@@ -100,6 +100,13 @@ def spark(values: list[float], width: int = 16) -> str:
                    for v in points)
 
 
+def samples(values: list[float]) -> list[float]:
+    """A trend with runs of one repeated value collapsed: one point per sample of a value that
+    is measured more slowly than it is recorded (pod CPU: metrics.k8s.io every 10 s, the trend
+    every refresh). Its sparkline then changes only when the measurement does."""
+    return [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
+
+
 def status_line(view: SourceView | None, now: datetime, configured: bool) -> tuple[str, str]:
     """What a pane says about its data, and a style class: 'ok', 'stale', 'waiting', 'off'.
 

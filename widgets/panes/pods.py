@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from cockpit.models import KubeSnapshot, PodInfo
 from widgets.paint import paint
-from widgets.panes.common import Cell, coarse_age, number, size, spark
+from widgets.panes.common import Cell, coarse_age, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
 
 
@@ -60,7 +60,7 @@ class PodsPane(TablePane):
             text += f" · {restarts} restarts"
         cpu = trends.get("kube.cpu_percent") or []
         if cpu:
-            text += f" · cpu {cpu[-1]:.0f}% {spark(cpu, 8)}"
+            text += f" · cpu {cpu[-1]:.0f}% {spark(samples(cpu), 8)}"
         return text
 
     def render_body(self, snapshot: KubeSnapshot, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
@@ -73,7 +73,7 @@ class PodsPane(TablePane):
                                                    if d.hpa else ""))
         cpu = trends.get("kube.cpu_percent") or []
         if cpu:
-            lines.append(f"CPU {cpu[-1]:5.1f}% of limit  {spark(cpu, 30)}")
+            lines.append(f"CPU {cpu[-1]:5.1f}% of limit  {spark(samples(cpu), 30)}")
         notes = [n for n in (snapshot.watch_error and f"watch: {snapshot.watch_error}",
                              snapshot.metrics_error and f"metrics: {snapshot.metrics_error}") if n]
         lines.extend(notes)
