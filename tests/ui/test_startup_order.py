@@ -59,3 +59,16 @@ async def test_a_real_run_freezes_the_start_up_heap_once_sources_are_built(close
             assert any(type(o).__name__ == "ApiSource" for o in app.sources.values())
     finally:
         gc.unfreeze()  # give this test process's objects back to the collector
+
+
+async def test_a_result_arriving_while_the_screen_is_torn_down_is_dropped() -> None:
+    sources = fixed_sources()
+    app = CockpitApp(Config(), sources=sources, clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == 5)
+        view = app.state.view("cache")
+        pane = app.panes_by_source["cache"]
+        pane._drawn = None  # so that the next view would redraw the body
+    # quit: the pane's widgets are gone; a late result must not query them (NoMatches)
+    pane.update_view(view, frozen_clock(), {})
+    assert pane._drawn is None

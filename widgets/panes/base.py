@@ -64,6 +64,9 @@ class Pane(Vertical):
 
     def update_view(self, view: SourceView | None, now: datetime, trends: dict[str, list[float]]) -> None:
         """Redraw from the state's view of this pane's source."""
+        if self._pruning or self._closing or self._closed or not self.is_attached:
+            # a result delivered while the screen is torn down (quit): its widgets are going
+            return
         self.status_text, kind = status_line(view, now, self.configured)
         snapshot = view.snapshot if view is not None else None
         # A failure keeps the last good snapshot: it was drawn already, only the status changes.
