@@ -25,9 +25,11 @@ class DatabasePane(TablePane):
     source = "database"
     title = "Database"
     number = 2
-    COLUMNS = (("pid", "PID"), ("user", "User"), ("state", "State"), ("for", "For"),
-               ("wait", "Wait"), ("blocked", "Blocked by"), ("app", "Application"),
-               ("query", "Query"))
+    # What is running comes right after who and for how long: at 80 columns the query must show
+    # without scrolling sideways; the rest is one `enter` away in the detail view.
+    COLUMNS = (("pid", "PID"), ("state", "State"), ("for", "For"), ("query", "Query"),
+               ("blocked", "Blocked by"), ("wait", "Wait"), ("user", "User"),
+               ("app", "Application"))
     MONITOR_COLUMNS = ("pid", "state", "for", "query")
     DEFAULT_SORT = ("for", True)
 
@@ -76,12 +78,14 @@ class DatabasePane(TablePane):
                 "pid": Cell(str(c.pid), c.pid),
                 "user": Cell(c.user),
                 "state": Cell(c.state, style="yellow" if idle_long else ""),
-                "for": Cell(age(running), running),
+                # running queries before idle sessions, each longest first: the query that
+                # hurts is on the first row, not under twenty long-idle connections
+                "for": Cell(age(running), None if running is None else (not c.state.startswith("idle"), running)),
                 "wait": Cell(wait),
                 "blocked": Cell(",".join(map(str, c.blocked_by)), len(c.blocked_by),
                                 "bold red" if c.blocked_by else ""),
                 "app": Cell(c.application),
-                "query": Cell(short(c.query, 80)),
+                "query": Cell(short(c.query, 48)),
             }
 
     def detail(self, key: str) -> tuple[str, str] | None:
