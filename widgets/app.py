@@ -69,6 +69,15 @@ def _load_engine(cfg: Config, audit: Any, clock: Callable[[], datetime]) -> Any:
     return IncidentEngine(cfg, audit=audit, clock=clock)
 
 
+def monitor_headline(incidents: list[Any]) -> str:
+    """The read-only monitor's big line: the worst incident by name, readable across a room."""
+    if not incidents:
+        return "ALL CLEAR — no active incidents"
+    worst = min(incidents, key=lambda i: (str(getattr(i, "severity", "P9")), getattr(i, "detected_at", 0)))
+    more = f"  (+{len(incidents) - 1} more)" if len(incidents) > 1 else ""
+    return f"{worst.severity}  {getattr(worst, 'title', '')}{more}"
+
+
 class CockpitScreen(Screen[None]):
     """The main screen. Its bindings are set per mode by `screen_class_for`."""
 
@@ -258,8 +267,7 @@ class CockpitApp(App[int]):
         self.banner.set_severity(worst)
         if self.cfg.read_only:
             box = self.query_one("#monitor-severity", Static)
-            paint(box, f"{worst}  —  {len(self.incidents)} active incident(s)" if worst
-                  else "ALL CLEAR — no active incidents")
+            paint(box, monitor_headline(self.incidents))
             for level in ("p1", "p2", "p3", "p4"):
                 box.set_class(worst is not None and worst.lower() == level, f"-{level}")
 
