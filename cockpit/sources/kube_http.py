@@ -24,6 +24,24 @@ _QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector",
           "limit": "limit", "_continue": "continue"}
 
 
+def read_json(resp: Any) -> dict:
+    """The JSON object of an unread urllib3 response, released afterwards. A proxy's HTML page or
+    any other non-JSON answer is a ValueError that says what came back, not a bare parse error."""
+    try:
+        data = resp.data
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            kind = resp.headers.get("Content-Type", "no content type") if resp.headers else "no content type"
+            preview = " ".join(data[:60].decode("utf-8", "replace").split())
+            raise ValueError(f"the API server's answer is not JSON ({kind}): {preview!r}") from None
+        if not isinstance(doc, dict):
+            raise ValueError(f"the API server answered JSON that is not an object: {type(doc).__name__}")
+        return doc
+    finally:
+        resp.release_conn()
+
+
 class RawApi:
     """GET/POST of JSON against the API server through one ApiClient, no model classes."""
 
@@ -57,10 +75,7 @@ class RawApi:
 
     @staticmethod
     def _read(resp: Any) -> dict:
-        try:
-            return json.loads(resp.data)
-        finally:
-            resp.release_conn()
+        return read_json(resp)
 
     def lister(self, path: str) -> Callable[..., Any]:
         """A list/watch function for `path` ('/api/v1/namespaces/{namespace}/pods') taking the

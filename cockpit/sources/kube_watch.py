@@ -28,6 +28,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from cockpit.sources.base import describe_error
+from cockpit.sources.kube_http import read_json
 
 PAGE_SIZE = 500  # objects per list page (kubectl's default chunk size)
 
@@ -207,10 +208,7 @@ class ListWatch:
             if exc.status == 410 and token:  # the continue token expired: list again
                 raise Gone() from exc
             raise
-        try:
-            return json.loads(resp.data)
-        finally:
-            resp.release_conn()
+        return read_json(resp)
 
     def _watch(self) -> None:
         t = self.timing
