@@ -30,8 +30,7 @@ from cockpit.state import TRENDS, CockpitState
 from widgets.banner import Banner
 from widgets.detail import DetailScreen
 from widgets.footer import StableFooter
-from widgets.help import HelpScreen
-from widgets.incidents import IncidentPanel
+from widgets.key_actions import KeyActions
 from widgets.keys import KeySpec, bindings, key_registry
 from widgets.messages import OpenDetail, SnapshotReady
 from widgets.paint import paint
@@ -42,8 +41,6 @@ from widgets.panes.certs import CertsPane
 from widgets.panes.database import DatabasePane
 from widgets.panes.incidents_slot import IncidentsPane, highest_severity
 from widgets.panes.pods import PodsPane
-from widgets.panes.table import TablePane
-from widgets.quit_confirm import QuitConfirm
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
 PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
@@ -97,7 +94,7 @@ def screen_class_for(specs: tuple[KeySpec, ...]) -> type[CockpitScreen]:
     return type("CockpitScreen", (CockpitScreen,), {"BINDINGS": bindings(specs, prefix="app.")})
 
 
-class CockpitApp(App[int]):
+class CockpitApp(KeyActions, App[int]):
     """The on-call cockpit. Collaborators are injected so tests can use fixed sources and clocks."""
 
     CSS_PATH = "cockpit.tcss"
@@ -315,90 +312,6 @@ class CockpitApp(App[int]):
         found = pane.detail(key) if pane is not None else None
         if found is not None:
             self.push_screen(DetailScreen(*found))
-
-    # -- key actions (bound from widgets.keys) ----------------------------------------------
-
-    def action_next_pane(self) -> None:
-        self.focus_pane(self.active + 2)
-
-    def action_previous_pane(self) -> None:
-        self.focus_pane(self.active)
-
-    def action_focus_pane(self, number: int) -> None:
-        self.focus_pane(number)
-
-    def action_open_detail(self) -> None:
-        pane = self.active_pane
-        if isinstance(pane, TablePane) and (key := pane.cursor_key()) is not None:
-            self._open_detail(pane.source, key)
-
-    def _table_pane(self) -> TablePane | None:
-        pane = self.active_pane
-        if isinstance(pane, TablePane) and pane.configured:
-            return pane
-        self.notify(f"{pane.title} has no table to filter or sort", timeout=3)
-        return None
-
-    def action_filter(self) -> None:
-        if (pane := self._table_pane()) is not None:
-            pane.open_filter()
-
-    def action_sort_next(self) -> None:
-        if (pane := self._table_pane()) is not None:
-            label = pane.sort_next()
-            self.notify(f"{pane.title} sorted by {label}", timeout=2)
-
-    def action_sort_reverse(self) -> None:
-        if (pane := self._table_pane()) is not None:
-            pane.sort_reverse_order()
-
-    def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.keys, self.cfg.read_only))
-
-    def action_request_quit(self) -> None:
-        if self.actions_in_flight > 0:
-            self.push_screen(QuitConfirm(self.actions_in_flight),
-                             lambda quit_now: self.exit(0) if quit_now else None)
-        else:
-            self.exit(0)
-
-    def action_run_action(self, action_id: str) -> None:
-        """Start an action's flow (plan, confirmation, execution) with the current selection."""
-        spec = next((k for k in self.keys if k.action_id == action_id), None)
-        if spec is None or (self.cfg.read_only and spec.mutating):
-            self.notify("read-only: actions are disabled", severity="warning")
-            return
-        if spec.scope != "global" and self.active_pane.source != spec.scope:
-            self.notify(f"{spec.description}: select a row in the {spec.scope} pane first",
-                        severity="warning")
-            return
-        selection = self.selected_row()
-        from widgets.action_flow import run_action_flow
-
-        self.action_requests.append((action_id, selection))
-        self.run_worker(run_action_flow(self, action_id, selection), group="action", exit_on_error=False)
-
-    def action_checklists(self) -> None:
-        from widgets.checklists import ChecklistScreen
-
-        self.push_screen(ChecklistScreen(self.cfg, self.state, self.audit))
-
-    def action_quickref(self) -> None:
-        from widgets.quickref import QuickRefScreen
-
-        self.push_screen(QuickRefScreen(self.cfg, self.state))
-
-    def action_declare_incident(self) -> None:
-        if self.cfg.read_only:  # not bound in read-only mode; refused here too
-            return
-        self.focus_pane(6)
-        self.query_one(IncidentPanel).action_declare()
-
-    def action_lab_menu(self) -> None:
-        if self.lab is not None:
-            from widgets.lab_menu import open_lab_menu
-
-            open_lab_menu(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""
