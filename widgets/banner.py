@@ -4,7 +4,7 @@ is (highest active severity), the mode (LIVE or READ-ONLY) and the time in UTC a
 from __future__ import annotations
 
 import fnmatch
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -90,4 +90,7 @@ class Banner(Horizontal):
     def tick(self, now: datetime) -> None:
         """Redraw the clock."""
         local = now.astimezone(self.local_tz)
-        paint(self._clock, f"{now:%H:%M:%S}Z {local:%H:%M} {local.tzname() or 'local'}")
+        if local.utcoffset() == timedelta(0):  # a host on UTC: one clock says both
+            paint(self._clock, f"{now:%H:%M:%S} UTC")
+        else:
+            paint(self._clock, f"{now:%H:%M:%S}Z {local:%H:%M} {local.tzname() or 'local'}")
