@@ -7,7 +7,7 @@ Starts KubeSim with 5,000 pods, then times, with the real client:
 - `KubeSource`'s first `collect()` (list of pods, deployment and events, then one snapshot) and
   a steady-state `collect()` (the snapshot of the cache).
 
-Run: /work/venv/bin/python bench/bench_kube_list.py [pods]
+Run: .venv/bin/python bench/bench_kube_list.py [pods]
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import sys
 import tempfile
 import threading
 import time
@@ -14,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-VENV_BIN = Path("/work/venv/bin")
+VENV_BIN = Path(sys.executable).parent  # the venv running the bench has `cockpit` beside python
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -1,6 +1,6 @@
 """The benchmark suite in one command (issue 10):
 
-    /work/venv/bin/python bench/run.py [--quick] [--only startup,idle,keys,churn,load,memory,kubelist]
+    .venv/bin/python bench/run.py [--quick] [--only startup,idle,keys,churn,load,memory,kubelist]
 
 Starts the lab (throwaway PostgreSQL with max_connections 1100, Redis, API simulator, TLS, the
 Kubernetes simulator), runs each benchmark against it, prints "figure | measured | target | ok"
@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -118,6 +119,7 @@ def run(selected: tuple[str, ...], quick: bool) -> list[Figure]:
                     step("memory", memory, lab)
         finally:
             lab.stop()
+            shutil.rmtree(lab.dir, ignore_errors=True)
     step("kubelist", kube_list, quick)
     return figures
 

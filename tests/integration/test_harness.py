@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import time
 import uuid
@@ -166,15 +167,18 @@ def test_servers_die_with_a_killed_parent(tmp_path):
     import sys
 
     script = ("import sys\nfrom cockpit.lab.services import ThrowawayRedis\n"
-              "r = ThrowawayRedis(); r.start()\nprint(r.port, flush=True)\nsys.stdin.read()\n")
+              "r = ThrowawayRedis(); r.start()\nprint(r.port, r.tmpdir, flush=True)\nsys.stdin.read()\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True)
     try:
-        port = int(parent.stdout.readline())
+        port_text, tmpdir = parent.stdout.readline().split()
+        port = int(port_text)
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
     finally:
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)
+        parent.stdin.close()
+        parent.stdout.close()
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -183,3 +187,4 @@ def test_servers_die_with_a_killed_parent(tmp_path):
             break  # nobody listens any more: the server went with its parent
         assert time.monotonic() < deadline, f"redis on {port} outlived its killed parent"
         time.sleep(0.05)
+    shutil.rmtree(tmpdir, ignore_errors=True)  # the killed parent could not clean up after itself
