@@ -5,32 +5,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from cockpit.lab.labfiles import read_env
+from tests.waiting import port_open, wait_for
 
 COCKPIT = [sys.executable, "-m", "cockpit.cli"]
+
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not met within {timeout} s")
-        pause.wait(0.1)
 
 
 def cockpit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -43,14 +30,6 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def test_lab_up_drill_and_sigterm_teardown(tmp_path: Path) -> None:

@@ -5,32 +5,18 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 import redis
 from cryptography import x509
 
 from cockpit.config import Config, load_config
 from cockpit.lab.lab import Lab
+from tests.waiting import port_open, wait_for
 
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.1,
-             what: str = "condition"):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} not met within {timeout} s")
-        pause.wait(interval)
+__all__ = ["port_open", "wait_for"]  # re-exported for the lab tests
 
 
 @contextlib.contextmanager
@@ -94,10 +80,3 @@ def verifies(lab: Lab) -> bool:
         return False
 
 
-def port_open(port: int) -> bool:
-    """Whether something accepts TCP connections on 127.0.0.1:port."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,18 +17,14 @@ from actions.clients import ReadOnlyError
 from actions.registry import ACTIONS
 from cockpit.audit import read_entries, verify
 from tests.integration.actions_helpers import CountingConnect, make_config, make_context
+from tests.waiting import wait_for
 
 IDLE_SECONDS = 1  # the smallest threshold the config accepts
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    """Poll `condition` until truthy, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        threading.Event().wait(0.05)
-    return result
-
+    """tests.waiting.wait_for, polling every 50 ms."""
+    return wait_for(condition, timeout=timeout, interval=0.05, what=what)
 
 class Role:
     """A login role of the test's own, and connections opened as it."""

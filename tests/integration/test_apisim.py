@@ -12,22 +12,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cockpit.lab.apisim import ApiSimulator
 from cockpit.lab.schema import SEED_ACTIVE_MARKETS, SEED_BETS, SEED_MARKETS, install_schema
+from tests import waiting
 
 TOKEN = "test-admin-token"
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 5.0, interval: float = 0.05):
-    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    event = threading.Event()
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        event.wait(interval)
-
+def wait_for(condition: Callable[[], object]) -> object:
+    """tests.waiting.wait_for with this module's tighter bound."""
+    return waiting.wait_for(condition, timeout=5.0, interval=0.05)
 
 def scrape(client: httpx.Client) -> dict[tuple[str, tuple], float]:
     """/metrics parsed with prometheus_client: {(sample name, sorted labels): value}."""
