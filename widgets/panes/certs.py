@@ -8,7 +8,7 @@ from datetime import datetime
 from textual.app import ComposeResult
 
 from cockpit.models import CertificatesSnapshot, CertState, CertStatus
-from widgets.panes.common import Cell, number
+from widgets.panes.common import Cell, number, utc_time
 from widgets.panes.table import Row, TablePane
 
 _RANK = {CertState.OK: 0, CertState.EXPIRING: 1, CertState.UNTRUSTED: 2, CertState.EXPIRED: 3,
@@ -60,11 +60,9 @@ class CertsPane(TablePane):
         c: CertStatus | None = self.items.get(key)
         if c is None:
             return None
-        def when(t: datetime | None) -> str:
-            return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
         lines = [
             f"{c.host}:{c.port}   SNI {c.server_name}   via {c.address or c.host}   status {c.status.value}",
-            f"days left {number(c.days_left, '{:.1f}')}   valid {when(c.not_before)} → {when(c.not_after)}",
+            f"days left {number(c.days_left, '{:.1f}')}   valid {utc_time(c.not_before)} → {utc_time(c.not_after)}",
             f"subject {c.subject or '-'}",
             f"SAN {', '.join(c.san) or '-'}",
             f"issuer {c.issuer or '-'}",

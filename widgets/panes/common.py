@@ -63,6 +63,11 @@ def coarse_age(seconds: float | None) -> str:
     return age(s - s % 60)
 
 
+def utc_time(t: datetime | None) -> str:
+    """'2026-11-27 10:42:13 UTC' for the detail views, '-' when unknown."""
+    return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
+
+
 def size(n: int | float | None) -> str:
     """Bytes for humans: '512B', '1.5M', '2.0G'."""
     if n is None:

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from cockpit.models import DbActivity, DbConnection
 from widgets.paint import paint
-from widgets.panes.common import Cell, age, bar, short, spark
+from widgets.panes.common import Cell, age, bar, short, spark, utc_time
 from widgets.panes.table import Row, TablePane
 
 
@@ -92,13 +92,11 @@ class DatabasePane(TablePane):
         c: DbConnection | None = self.items.get(key)
         if c is None:
             return None
-        def when(t: datetime | None) -> str:
-            return t.strftime("%Y-%m-%d %H:%M:%S UTC") if t else "-"
         lines = [
             f"PID {c.pid}   user {c.user}   database {c.database}",
             f"application {c.application or '-'}   client {c.client_addr or 'unix socket'}",
             f"state {c.state} for {age(_running_for(c))}",
-            f"backend start {when(c.backend_start)}   query start {when(c.query_start)}",
+            f"backend start {utc_time(c.backend_start)}   query start {utc_time(c.query_start)}",
             f"wait event: {c.wait_event_type + ' / ' + c.wait_event if c.wait_event else 'none'}",
             f"blocked by pids: {', '.join(map(str, c.blocked_by)) if c.blocked_by else 'none'}",
             "", "Query:", c.query or "(none)",
