@@ -132,6 +132,7 @@ class ThrowawayPostgres(ThrowawayServer):
 
     def _initialise(self) -> None:
         self._install = _PgInstall.get()
+        self.run_as = self._install.uid  # postgres refuses root: run as the install's user
         self.tmpdir = Path(tempfile.mkdtemp(prefix="cockpit-pg-"))
         os.chmod(self.tmpdir, 0o755)
         shutil.copytree(self._install.template, self.datadir, symlinks=True)
@@ -158,7 +159,6 @@ class ThrowawayPostgres(ThrowawayServer):
 
     def _argv(self) -> list[str]:
         assert self._install is not None
-        self.run_as = self._install.uid
         return [str(self._install.bin_dir / "postgres"), "-D", str(self.datadir), "-p", str(self.port)]
 
     def _probe(self, first_start: bool) -> None:

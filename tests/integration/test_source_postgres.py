@@ -5,7 +5,6 @@ throwaway servers for the faults that need a server of their own."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from cockpit.config import DatabaseConfig, ThresholdsConfig
 from cockpit.models import DbActivity, SourceFailure
 from cockpit.sources import pg_queries
 from cockpit.sources.postgres import APPLICATION_NAME, NOT_INSTALLED, PostgresSource
+from tests.procfs import socket_fds
 
 
 def make_source(url: str, *, idle: float = 600.0, timeout: float = 5.0,
@@ -51,17 +51,6 @@ def client_backends(pg) -> int:
                             "WHERE backend_type = 'client backend'").fetchone()[0]
     finally:
         conn.close()
-
-
-def socket_fds() -> int:
-    """Sockets open in this process (to prove a timed-out connect left none behind)."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
 
 
 async def test_server_facts_and_connection_limits(pg):

@@ -4,7 +4,6 @@ server of the test's own, restarts and counter resets, and the faults."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import time
 
@@ -13,20 +12,11 @@ import pytest
 from cockpit.config import CacheConfig
 from cockpit.models import CacheStats, SourceFailure
 from cockpit.sources.redis_source import RedisSource
+from tests.procfs import socket_fds
 
 
 def make_source(url: str, timeout: float = 2.0) -> RedisSource:
     return RedisSource(CacheConfig(url=url, timeout_seconds=timeout), timeout=timeout)
-
-
-def socket_fds() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:
-            pass
-    return count
 
 
 async def collect_ok(source: RedisSource) -> CacheStats:
