@@ -23,14 +23,6 @@ from cockpit.models import (
     utcnow,
 )
 
-SOURCE_OF_TYPE: dict[type, str] = {
-    KubeSnapshot: "kubernetes",
-    DbActivity: "database",
-    CacheStats: "cache",
-    CertificatesSnapshot: "certificates",
-    ApiStatus: "api",
-}
-
 
 def _deployment_cpu_percent(s: KubeSnapshot) -> float | None:
     used = [p.cpu_m for p in s.pods if p.cpu_m is not None and p.cpu_limit_m]
