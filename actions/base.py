@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from cockpit.audit import AuditLog
+from cockpit.audit.log import AuditLog
 from cockpit.config import Config
-from cockpit.kubeclient import KubeTarget
+from cockpit.sources.kube.client import KubeTarget
 from cockpit.state import CockpitState
 
 Danger = Literal["low", "medium", "high"]

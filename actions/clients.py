@@ -74,7 +74,7 @@ class Clients:
         if self.cfg.kubernetes is None:
             raise ValueError("no [kubernetes] configured")
         if self._kube is None:
-            from cockpit.kubeclient import new_api_client
+            from cockpit.sources.kube.client import new_api_client
 
             self._kube = new_api_client(self.cfg.kubernetes)
         return self._kube

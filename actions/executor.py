@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 from actions.base import Action, ActionContext, Outcome, Plan
-from cockpit.audit import AuditError
+from cockpit.audit.log import AuditError
 from cockpit.sources.base import describe_error
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Rbac
-from cockpit.kubeclient import KubeTarget, resolve_target
+from cockpit.sources.kube.client import KubeTarget, resolve_target
 
 
 def target_of(ctx: ActionContext) -> KubeTarget:

@@ -22,9 +22,9 @@ from pathlib import Path
 from kubernetes import client, config
 
 from cockpit.config import KubernetesConfig, RefreshConfig
-from cockpit.lab.kubesim import KubeSim
-from cockpit.sources.kube import KubeSource
-from cockpit.sources.kube_parse import parse_pod
+from cockpit.lab.kubesim.sim import KubeSim
+from cockpit.sources.kube.parse import parse_pod
+from cockpit.sources.kube.source import KubeSource
 
 NS, APP = "predictiq", "predictiq-api"
 

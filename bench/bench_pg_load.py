@@ -28,7 +28,7 @@ def _totals(admin_url: str, where: str) -> tuple[float, int]:
 
 def cockpit_refreshes(lab: Any, n: int) -> dict[str, float]:
     """ms of server time and statements per PostgresSource.collect(), after one warm-up."""
-    from cockpit.sources.postgres import PostgresSource
+    from cockpit.sources.postgres.source import PostgresSource
 
     cfg = load_lab_config(lab)
     # the lab creates pg_stat_statements in `postgres` only; without it in the watched database
@@ -81,7 +81,7 @@ def pg_activity_refreshes(lab: Any, n: int, light: bool) -> dict[str, float]:
 
 def redis_per_refresh(lab: Any, n: int) -> float:
     """INFO calls per RedisSource.collect()."""
-    from cockpit.sources.redis_source import RedisSource
+    from cockpit.sources.redis import RedisSource
 
     cfg = load_lab_config(lab)
 

@@ -183,10 +183,10 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "check-config": cmd_check_config,
     "init": cmd_init,
-    "snapshot": _lazy("cockpit.snapshot", "main"),
+    "snapshot": _lazy("cockpit.snapshot.collect", "main"),
     "demo": _lazy("cockpit.lab.cli", "demo_main"),
     "lab": _lazy("cockpit.lab.cli", "lab_main"),
-    "audit": _lazy("cockpit.audit_cli", "main"),
+    "audit": _lazy("cockpit.audit.cli", "main"),
 }
 
 

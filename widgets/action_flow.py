@@ -15,10 +15,10 @@ from actions.base import ActionContext, ActionError, Plan
 from actions.clients import Clients
 from actions.registry import get
 from actions.restart import follow_rollout
-from cockpit.audit import AuditError
-from cockpit.kubeclient import KubeTarget, kubeconfig_path
+from cockpit.audit.log import AuditError
 from cockpit.sources.base import describe_error
-from widgets.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
+from cockpit.sources.kube.client import KubeTarget, kubeconfig_path
+from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
 
 
 def _context(app: Any) -> ActionContext:

@@ -28,8 +28,8 @@ from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.base import Source
 from cockpit.state import TRENDS, CockpitState
 from widgets.banner import Banner
-from widgets.detail import DetailScreen
 from widgets.footer import StableFooter
+from widgets.incidents.slot import IncidentsPane, highest_severity
 from widgets.key_actions import KeyActions
 from widgets.keys import KeySpec, bindings, key_registry
 from widgets.messages import OpenDetail, SnapshotReady
@@ -39,8 +39,8 @@ from widgets.panes.base import Pane
 from widgets.panes.cache import CachePane
 from widgets.panes.certs import CertsPane
 from widgets.panes.database import DatabasePane
-from widgets.panes.incidents_slot import IncidentsPane, highest_severity
 from widgets.panes.pods import PodsPane
+from widgets.screens.detail import DetailScreen
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
 PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
@@ -323,7 +323,7 @@ class CockpitApp(KeyActions, App[int]):
 
 def _open_audit(cfg: Config) -> Any:
     """The session's audit log (AuditLog creates nothing until the first entry)."""
-    from cockpit.audit import AuditLog
+    from cockpit.audit.log import AuditLog
     from cockpit.config import audit_path
 
     return AuditLog(audit_path(cfg))

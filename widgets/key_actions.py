@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from widgets.help import HelpScreen
-from widgets.incidents import IncidentPanel
+from widgets.dialogs.quit import QuitConfirm
+from widgets.incidents.panel import IncidentPanel
 from widgets.panes.table import TablePane
-from widgets.quit_confirm import QuitConfirm
+from widgets.screens.help import HelpScreen
 
 if TYPE_CHECKING:
     from widgets.app import CockpitApp
@@ -81,12 +81,12 @@ class KeyActions:
         self.run_worker(run_action_flow(self, action_id, selection), group="action", exit_on_error=False)
 
     def action_checklists(self: CockpitApp) -> None:
-        from widgets.checklists import ChecklistScreen
+        from widgets.screens.checklists import ChecklistScreen
 
         self.push_screen(ChecklistScreen(self.cfg, self.state, self.audit))
 
     def action_quickref(self: CockpitApp) -> None:
-        from widgets.quickref import QuickRefScreen
+        from widgets.screens.quickref import QuickRefScreen
 
         self.push_screen(QuickRefScreen(self.cfg, self.state))
 
@@ -98,6 +98,6 @@ class KeyActions:
 
     def action_lab_menu(self: CockpitApp) -> None:
         if self.lab is not None:
-            from widgets.lab_menu import open_lab_menu
+            from widgets.screens.lab_menu import open_lab_menu
 
             open_lab_menu(self)

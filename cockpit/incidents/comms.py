@@ -1,6 +1,6 @@
 """The runbook's three communication templates, filled from an incident and its audit trail.
 
-Pure functions: the caller passes the audit entries (as `cockpit.audit.read_entries` returns
+Pure functions: the caller passes the audit entries (as `cockpit.audit.log.read_entries` returns
 them); nothing here reads files. Every field of the runbook's templates is filled: a value the
 cockpit cannot know is said in words ("not yet known"), never left as a "[placeholder]".
 """

@@ -82,7 +82,7 @@ class IncidentEngine:
         if path is None:
             return
         try:
-            from cockpit.audit import read_entries
+            from cockpit.audit.log import read_entries
 
             entries = read_entries(path)
         except Exception:  # a missing or damaged log must not stop the engine

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import sql
 
 from cockpit.lab import labfiles
-from cockpit.lab.apisim import ApiSimulator
+from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.certswitch import SwitchableTlsEndpoint
 from cockpit.lab.schema import install_schema
 
@@ -170,7 +170,7 @@ class Lab:
         self.cert = SwitchableTlsEndpoint(self.tls.ca, API_NAME).start()
 
     def _start_kube(self) -> None:
-        from cockpit.lab.kubesim import KubeSim
+        from cockpit.lab.kubesim.sim import KubeSim
 
         self.kube = KubeSim(namespace=NAMESPACE, deployment=DEPLOYMENT, replicas=self.replicas,
                             delay=self._kube_delay, token=secrets.token_urlsafe(16),

@@ -17,7 +17,7 @@ from cockpit.models import SOURCE_NAMES
 from cockpit.sources.base import Source
 
 NOT_CONFIGURED = "not configured"
-KUBE_MODULE = "cockpit.sources.kube"
+KUBE_MODULE = "cockpit.sources.kube.source"
 
 
 def kube_available() -> bool:
@@ -56,11 +56,11 @@ def build_sources(cfg: Config) -> dict[str, Source]:
         kube = importlib.import_module(KUBE_MODULE)
         sources["kubernetes"] = kube.KubeSource(cfg.kubernetes, refresh=cfg.refresh)
     if "database" in names:
-        from cockpit.sources.postgres import PostgresSource
+        from cockpit.sources.postgres.source import PostgresSource
 
         sources["database"] = PostgresSource(cfg.database, cfg.thresholds, timeout=timeout)
     if "cache" in names:
-        from cockpit.sources.redis_source import RedisSource
+        from cockpit.sources.redis import RedisSource
 
         sources["cache"] = RedisSource(cfg.cache, timeout=timeout)
     if "certificates" in names:

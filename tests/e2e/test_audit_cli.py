@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from cockpit.audit import AuditLog
+from cockpit.audit.log import AuditLog
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "COCKPIT_CONFIG": "/nonexistent/cockpit.toml"}

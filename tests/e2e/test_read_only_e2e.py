@@ -17,7 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cockpit.audit import read_entries
+from cockpit.audit.log import read_entries
 from tests.integration.lab_helpers import client_backends, lab_config, started_lab
 from widgets.app import CockpitApp
 

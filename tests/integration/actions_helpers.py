@@ -9,7 +9,7 @@ import psycopg
 
 from actions.base import ActionContext
 from actions.clients import Clients
-from cockpit.audit import AuditLog
+from cockpit.audit.log import AuditLog
 from cockpit.config import Config, parse_config
 from cockpit.state import CockpitState
 

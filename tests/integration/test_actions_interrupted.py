@@ -17,8 +17,8 @@ import pytest
 
 from actions import executor
 from actions.registry import ACTIONS
-from cockpit.audit import AuditLog, read_entries, verify
-from cockpit.lab.kubesim import KubeSim
+from cockpit.audit.log import AuditLog, read_entries, verify
+from cockpit.lab.kubesim.sim import KubeSim
 from tests.integration.actions_helpers import make_config, make_context
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from actions import executor
 from actions.base import ActionContext, ActionError
 from actions.registry import ACTIONS, availability, bindings
 from actions.restart import RESTARTED_AT, follow_rollout
-from cockpit.audit import read_entries, verify
-from cockpit.lab.kubesim import KubeSim
+from cockpit.audit.log import read_entries, verify
+from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.models import DeploymentInfo, HpaInfo, KubeSnapshot, utcnow
 from cockpit.state import CockpitState
 from tests.integration.actions_helpers import make_config, make_context

@@ -15,7 +15,7 @@ from psycopg.conninfo import make_conninfo
 from actions import executor
 from actions.clients import ReadOnlyError
 from actions.registry import ACTIONS
-from cockpit.audit import read_entries, verify
+from cockpit.audit.log import read_entries, verify
 from tests.integration.actions_helpers import CountingConnect, make_config, make_context
 from tests.waiting import wait_for
 

@@ -12,8 +12,8 @@ import pytest
 from actions import executor
 from actions.base import ActionError
 from actions.registry import ACTIONS
-from cockpit.audit import read_entries
-from cockpit.lab.apisim import ApiSimulator
+from cockpit.audit.log import read_entries
+from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.schema import SEED_ACTIVE_MARKETS, install_schema
 from tests.integration.actions_helpers import make_config, make_context
 

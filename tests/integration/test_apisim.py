@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cockpit.lab.apisim import ApiSimulator
+from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.schema import SEED_ACTIVE_MARKETS, SEED_BETS, SEED_MARKETS, install_schema
 from tests import waiting
 

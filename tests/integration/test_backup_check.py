@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.backup import check_backup, find_pg_restore, find_pg_tool
+from cockpit.checklists.backup import check_backup, find_pg_restore, find_pg_tool
 from cockpit.config import BackupConfig
 
 

@@ -16,21 +16,21 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import AuditLog, read_entries
-from cockpit.checklists import (
+from cockpit.audit.log import AuditLog, read_entries
+from cockpit.checklists.checklists import (
     item_results,
     load_checklists,
     record_run,
     render_checklist_markdown,
     verify_checklist,
 )
+from cockpit.checklists.verifiers import CheckState
 from cockpit.config import Config, parse_config
-from cockpit.lab.apisim import ApiSimulator
-from cockpit.lab.kubesim import KubeSim
+from cockpit.lab.apisim.sim import ApiSimulator
+from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.lab.schema import install_schema
 from cockpit.sources.registry import build_sources, kube_available
 from cockpit.state import CockpitState
-from cockpit.verifiers import CheckState
 
 pytestmark = pytest.mark.skipif(not kube_available(), reason="the Kubernetes source is not in this build")
 LISTS = load_checklists().lists

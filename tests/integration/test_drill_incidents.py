@@ -21,11 +21,11 @@ from actions import executor
 from actions.base import ActionContext
 from actions.clients import Clients
 from actions.registry import ACTIONS
-from cockpit.audit import AuditLog
+from cockpit.audit.log import AuditLog
 from cockpit.incidents.engine import IncidentEngine
-from cockpit.kubeclient import resolve_target
 from cockpit.lab.drills import DRILLS, DRILLS_BY_NAME
 from cockpit.lab.lab import Lab
+from cockpit.sources.kube.client import resolve_target
 from cockpit.sources.registry import build_sources
 from cockpit.state import CockpitState
 from tests.integration.lab_helpers import lab_config, started_lab

@@ -18,10 +18,10 @@ from kubernetes import client as k8s
 from kubernetes.utils import parse_quantity
 from prometheus_client.parser import text_string_to_metric_families
 
-from cockpit.kubeclient import new_api_client
 from cockpit.lab.control import DrillError
 from cockpit.lab.drills import DRILLS, DrillRunner
 from cockpit.lab.lab import Lab
+from cockpit.sources.kube.client import new_api_client
 from tests.integration.lab_helpers import (
     client_backends,
     hit_rate_over_next,

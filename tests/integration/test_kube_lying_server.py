@@ -13,7 +13,7 @@ import pytest
 
 from cockpit.config import KubernetesConfig
 from cockpit.models import SourceFailure
-from cockpit.sources.kube import KubeSource
+from cockpit.sources.kube.source import KubeSource
 
 
 class ProxyErrorPage(http.server.BaseHTTPRequestHandler):

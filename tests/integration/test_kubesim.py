@@ -14,7 +14,7 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 from kubernetes.utils import parse_quantity
 
-from cockpit.lab.kubesim import KubeSim
+from cockpit.lab.kubesim.sim import KubeSim
 
 NS, APP = "predictiq", "predictiq-api"
 SELECTOR = f"app={APP}"

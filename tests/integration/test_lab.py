@@ -13,10 +13,10 @@ import pytest
 import redis
 from kubernetes import client as k8s
 
-from cockpit.kubeclient import new_api_client, resolve_target
 from cockpit.lab.control import DrillError, call
 from cockpit.lab.lab import Lab
 from cockpit.lab.labfiles import read_env, read_info
+from cockpit.sources.kube.client import new_api_client, resolve_target
 from tests.integration.lab_helpers import (
     client_backends,
     lab_config,

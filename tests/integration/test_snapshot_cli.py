@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.lab.apisim import ApiSimulator
+from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.schema import install_schema
 from cockpit.sources.registry import kube_available
 
@@ -116,7 +116,7 @@ def test_bad_config_exits_2(tmp_path):
 
 @pytest.mark.skipif(not kube_available(), reason="the Kubernetes source is not in this build")
 def test_pods_from_the_kubernetes_simulator(tmp_path):
-    from cockpit.lab.kubesim import KubeSim
+    from cockpit.lab.kubesim.sim import KubeSim
 
     with KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=3, delay=0.05) as sim:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")

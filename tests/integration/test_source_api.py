@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from cockpit.config import ApiConfig, ThresholdsConfig
-from cockpit.lab.apisim import ApiSimulator
+from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.schema import install_schema
 from cockpit.models import ApiStatus, SourceFailure
 from cockpit.sources.api import ApiSource, summarize_health

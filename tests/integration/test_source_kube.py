@@ -10,10 +10,10 @@ import pytest
 from kubernetes import client, config
 
 from cockpit.config import KubernetesConfig, RefreshConfig
-from cockpit.lab.kubesim import KubeSim
+from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.models import KubeSnapshot, SourceFailure
-from cockpit.sources.kube import KubeSource
-from cockpit.sources.kube_watch import WatchTiming
+from cockpit.sources.kube.source import KubeSource
+from cockpit.sources.kube.watch import WatchTiming
 
 NS, APP = "predictiq", "predictiq-api"
 # Read timeout well above the simulator's 0.2 s bookmarks; short backoff so recovery is quick.

@@ -16,8 +16,8 @@ from psycopg import errors as pg_errors
 
 from cockpit.config import DatabaseConfig, ThresholdsConfig
 from cockpit.models import DbActivity, SourceFailure
-from cockpit.sources import pg_queries
-from cockpit.sources.postgres import APPLICATION_NAME, NOT_INSTALLED, PostgresSource
+from cockpit.sources.postgres import queries as pg_queries
+from cockpit.sources.postgres.source import APPLICATION_NAME, NOT_INSTALLED, PostgresSource
 from tests.procfs import socket_fds
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from cockpit.config import CacheConfig
 from cockpit.models import CacheStats, SourceFailure
-from cockpit.sources.redis_source import RedisSource
+from cockpit.sources.redis import RedisSource
 from tests.procfs import socket_fds
 
 

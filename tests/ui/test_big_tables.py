@@ -15,9 +15,9 @@ from tests.ui.fixtures import (
     wait_until,
 )
 from widgets.app import CockpitApp
-from widgets.detail import DetailScreen
 from widgets.panes.pods import PodsPane
 from widgets.panes.window import window_start
+from widgets.screens.detail import DetailScreen
 
 PODS = 5000
 

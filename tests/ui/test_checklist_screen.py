@@ -8,12 +8,12 @@ from dataclasses import replace
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from cockpit.audit import AuditLog, read_entries
+from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import ChecklistsConfig, Config
 from cockpit.state import CockpitState
 from tests.ui.fixtures import fixed_snapshots, make_config, wait_until
-from widgets.checklists import ChecklistScreen
-from widgets.quickref import QuickRefScreen
+from widgets.screens.checklists import ChecklistScreen
+from widgets.screens.quickref import QuickRefScreen
 
 
 class Host(App):

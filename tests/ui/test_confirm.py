@@ -15,12 +15,12 @@ from textual.app import App
 from textual.widgets import Input, Static
 
 from actions.base import Plan, Rbac
-from cockpit.audit import AuditLog, read_entries
-from cockpit.lab.kubesim import KubeSim
+from cockpit.audit.log import AuditLog, read_entries
+from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.state import CockpitState
 from tests.integration.actions_helpers import make_config
 from widgets.action_flow import run_action_flow
-from widgets.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
+from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
 
 PLAN = Plan(action="scale", title="Scale deployment/predictiq-api to 5", target="deployment/predictiq-api",
             effect=("deployment/predictiq-api: replicas 3 → 5",),

@@ -9,7 +9,7 @@ from datetime import UTC
 
 from tests.ui.fixtures import HungSource, fixed_sources, frozen_clock, make_config, wait_until
 from widgets.app import CockpitApp
-from widgets.help import HelpScreen
+from widgets.screens.help import HelpScreen
 
 KEYS = ["2", "3", "4", "5", "6", "1"]
 

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from textual.app import App, ComposeResult
 
-from cockpit.audit import AuditLog, read_entries
+from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import Config, IncidentsConfig
 from cockpit.incidents.engine import IncidentEngine
 from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, cache, certs, db
-from widgets.incident_detail import IncidentDetailScreen
-from widgets.incidents import IncidentPanel
+from widgets.incidents.detail import IncidentDetailScreen
+from widgets.incidents.panel import IncidentPanel
 
 CFG = Config(incidents=IncidentsConfig(open_after_samples=1, close_after_samples=1))
 

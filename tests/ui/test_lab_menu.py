@@ -13,7 +13,7 @@ from textual.widgets import OptionList
 from cockpit.lab.drills import DRILLS
 from cockpit.lab.lab import Lab
 from tests.integration.lab_helpers import started_lab
-from widgets.lab_menu import LabMenu, open_lab_menu
+from widgets.screens.lab_menu import LabMenu, open_lab_menu
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -18,9 +18,9 @@ from tests.ui.fixtures import (
     wait_until,
 )
 from widgets.app import CockpitApp
-from widgets.detail import DetailScreen
-from widgets.help import HelpScreen
-from widgets.quit_confirm import QuitConfirm
+from widgets.dialogs.quit import QuitConfirm
+from widgets.screens.detail import DetailScreen
+from widgets.screens.help import HelpScreen
 
 
 def make_app(read_only: bool = False, **sources) -> CockpitApp:

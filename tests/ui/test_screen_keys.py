@@ -7,8 +7,8 @@ from datetime import UTC
 
 from tests.ui.fixtures import fixed_sources, frozen_clock, make_config, wait_until
 from widgets.app import CockpitApp
-from widgets.checklists import ChecklistScreen
-from widgets.quickref import QuickRefScreen
+from widgets.screens.checklists import ChecklistScreen
+from widgets.screens.quickref import QuickRefScreen
 
 
 def make_app(read_only: bool = False, lab: object = None) -> CockpitApp:

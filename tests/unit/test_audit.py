@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.audit import GENESIS, AuditError, AuditLog, entry_hash, read_entries, verify
-from cockpit.operator import identity, read_loginuid
+from cockpit.audit.log import GENESIS, AuditError, AuditLog, entry_hash, read_entries, verify
+from cockpit.audit.operator import identity, read_loginuid
 
 N = 6
 
@@ -162,7 +162,7 @@ def test_disk_full_raises_audit_error() -> None:
 
 def test_two_processes_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    code = ("import sys; from cockpit.audit import AuditLog; log = AuditLog(sys.argv[1], sys.argv[2])\n"
+    code = ("import sys; from cockpit.audit.log import AuditLog; log = AuditLog(sys.argv[1], sys.argv[2])\n"
             "for i in range(40): log.record('incident.note', n=i)")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), f"p{i}"]) for i in range(3)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]

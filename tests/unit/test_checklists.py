@@ -9,21 +9,21 @@ from dataclasses import replace
 
 import pytest
 
-from cockpit.audit import AuditLog, read_entries
-from cockpit.backup import BackupCheck
-from cockpit.checklists import (
+from cockpit.audit.log import AuditLog, read_entries
+from cockpit.checklists.backup import BackupCheck
+from cockpit.checklists.checklists import (
     item_results,
     load_checklists,
     record_run,
     render_checklist_markdown,
     verify_checklist,
 )
+from cockpit.checklists.endpoints import endpoints_responding
+from cockpit.checklists.verifiers import STATE_VERIFIERS, CheckState, Verdict
 from cockpit.config import BackupConfig, Config, ConfigError, ContactConfig, LinkConfig
-from cockpit.endpoint_check import endpoints_responding
 from cockpit.models import NodeInfo, SourceFailure
 from cockpit.quickref import build_quickref, render_text
 from cockpit.state import CockpitState
-from cockpit.verifiers import STATE_VERIFIERS, CheckState, Verdict
 from tests.ui.fixtures import (
     api_snapshot,
     cache_snapshot,

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from cockpit.audit import AuditLog, read_entries
+from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import Config, IncidentsConfig
 from cockpit.incidents.comms import initial_alert, render_template, resolution, status_update
 from cockpit.incidents.engine import IncidentEngine

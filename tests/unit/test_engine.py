@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from cockpit.audit import AuditLog, read_entries
+from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import Config, IncidentsConfig, KubernetesConfig
 from cockpit.incidents.engine import IncidentEngine, evaluate_once, incidents_json
 from cockpit.incidents.model import countdown, format_countdown

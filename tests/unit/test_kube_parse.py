@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from cockpit.sources import kube_parse as parse
+from cockpit.sources.kube import parse
 
 CONTAINER_SPEC = {
     "name": "api", "image": "registry.example/api:1.14.2",

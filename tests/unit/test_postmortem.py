@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cockpit.audit import AuditLog, read_entries
+from cockpit.audit.log import AuditLog, read_entries
 from cockpit.incidents.postmortem import render_postmortem
 
 ID = "INC-20261127-0003"

@@ -1,0 +1,210 @@
+"""`cockpit audit verify|tail|export`: read and check the audit trail from a shell, headless.
+
+Exit codes: 0 ok; 1 the chain is broken (verify) or nothing matched an export filter that
+names one incident/checklist run; 2 bad input (unknown path, bad --since).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+from cockpit.audit.log import read_entries, verify
+from cockpit.config import ConfigError, audit_path, default_state_dir, find_config_path, load_config
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def resolve_path(args: argparse.Namespace) -> Path:
+    """The log to read: an explicit path, else the configured one, else the XDG default."""
+    explicit = getattr(args, "path", None)
+    if explicit:
+        return Path(explicit).expanduser()
+    cfg_path = find_config_path(getattr(args, "config", None))
+    if cfg_path.exists() or getattr(args, "config", None):
+        return audit_path(load_config(cfg_path))
+    return default_state_dir() / "audit.jsonl"
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """'2h', '30m', '7d' (ago) or an ISO time (naive means UTC)."""
+    now = now or datetime.now(UTC)
+    m = _DURATION.match(text.strip())
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since: expected an ISO time or a duration like 2h, 30m, 7d; got {text!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _time(entry: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(entry.get("time", "")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def one_line(entry: dict[str, Any]) -> str:
+    """A human line for `tail`: seq, time, event, who, what, outcome."""
+    op = entry.get("operator") or {}
+    who = f"{op.get('login') or op.get('uid', '?')}@{op.get('host', '?')}"
+    what = " ".join(str(entry[k]) for k in ("action", "target", "incident_id") if entry.get(k))
+    params = entry.get("params")
+    if params:
+        what += " " + json.dumps(params, separators=(",", ":"), sort_keys=True)
+    tail = entry.get("outcome") or ""
+    if entry.get("error"):
+        tail = f"{tail} error: {entry['error']}".strip()
+    return f"#{entry.get('seq')} {entry.get('time')} {entry.get('event'):<10} {who} {what} {tail}".rstrip()
+
+
+def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 0 when the chain is intact, 1 naming the first bad line."""
+    path = resolve_path(args)
+    if not path.exists():
+        print(f"cockpit: error: {path}: no such audit log", file=sys.stderr)
+        return 2
+    ok, line, reason = verify(path)
+    if ok:
+        print(f"{path}: OK, {reason}", file=out)
+        return 0
+    where = f"line {line}: " if line else ""
+    print(f"{path}: BROKEN at {where}{reason}", file=out)
+    return 1
+
+
+def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
+    """Print the last N entries; with --follow, keep printing new ones until interrupted."""
+    path = resolve_path(args)
+    # Read once and follow from exactly what was read: an entry appended meanwhile is not lost.
+    data = path.read_bytes() if path.exists() else b""
+    offset = data.rfind(b"\n") + 1  # complete lines only; a partial one is read again later
+    entries = []
+    for raw in data[:offset].splitlines():
+        try:
+            entries.append(json.loads(raw))
+        except ValueError:
+            continue  # damaged lines are `verify`'s business
+    for entry in entries[-max(args.n, 0):] if args.n else []:
+        print(one_line(entry), file=out)
+    out.flush()
+    if not args.follow:
+        return 0
+    pending = b""
+    while True:  # ended by Ctrl-C (the CLI returns 130)
+        time.sleep(0.5)  # polling a file: no inotify dependency, and half a second is plenty
+        if not path.exists():
+            continue
+        size = path.stat().st_size
+        if size < offset:
+            offset, pending = 0, b""  # rotated or replaced: start over
+        if size == offset:
+            continue
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            chunk = fh.read(size - offset)
+        offset = size
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            try:
+                print(one_line(json.loads(raw)), file=out)
+            except ValueError:
+                print(f"(unreadable line: {raw[:80]!r})", file=out)
+        out.flush()
+
+
+def select(entries: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Apply --since, --incident and --checklist."""
+    if args.since:
+        since = parse_since(args.since)
+        entries = [e for e in entries if (t := _time(e)) is not None and t >= since]
+    if args.incident:
+        entries = [e for e in entries if str(e.get("incident_id", "")) == args.incident]
+    if args.checklist:
+        runs = [e for e in entries if e.get("event") == "checklist.run"]
+        wanted = args.checklist
+        if wanted == "last" and runs:
+            wanted = str(_run_id(runs[-1]))
+        entries = [e for e in runs if str(_run_id(e)) == wanted]
+    return entries
+
+
+def _run_id(entry: dict[str, Any]) -> Any:
+    return entry.get("run_id", entry.get("run", entry.get("seq")))
+
+
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def timeline_markdown(title: str, entries: list[dict[str, Any]]) -> str:
+    """A plain Markdown timeline: one row per entry."""
+    rows = [f"# {title}", "", "| time (UTC) | event | operator | action | target | outcome |",
+            "|---|---|---|---|---|---|"]
+    for e in entries:
+        op = e.get("operator") or {}
+        outcome = e.get("outcome") or e.get("status") or e.get("note") or ""
+        if e.get("error"):
+            outcome = f"{outcome} ({e['error']})".strip()
+        rows.append("| " + " | ".join(_cell(v) for v in (
+            e.get("time", ""), e.get("event", ""), op.get("login") or op.get("uid", ""),
+            e.get("action", ""), e.get("target", ""), outcome)) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def render_markdown(entries: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """A post-mortem skeleton for --incident, the checklist runs for --checklist, a timeline
+    otherwise."""
+    if args.incident:
+        from cockpit.incidents.postmortem import render_postmortem
+
+        return str(render_postmortem(args.incident, entries))
+    if args.checklist:
+        from cockpit.checklists.checklists import render_checklist_markdown
+
+        return "\n".join(render_checklist_markdown(e) for e in entries)
+    return timeline_markdown("Audit trail", entries)
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    """Export the selected entries as JSON or Markdown, to stdout or -o FILE."""
+    path = resolve_path(args)
+    try:
+        entries = select(read_entries(path), args)
+    except ValueError as exc:
+        print(f"cockpit: error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "markdown":
+        text = render_markdown(entries, args)
+    else:
+        text = json.dumps(entries, indent=2, sort_keys=False) + "\n"
+    if args.output:
+        Path(args.output).expanduser().write_text(text, encoding="utf-8")
+    else:
+        out.write(text)
+    if (args.incident or args.checklist) and not entries:
+        what = f"incident {args.incident}" if args.incident else f"checklist run {args.checklist}"
+        print(f"cockpit: no audit entries for {what} in {path}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """Dispatch `cockpit audit <verify|tail|export>`."""
+    commands = {"verify": cmd_verify, "tail": cmd_tail, "export": cmd_export}
+    try:
+        return commands[args.audit_command](args, sys.stdout)
+    except ConfigError as exc:
+        print(f"cockpit: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""The PredictIQ API simulator: real HTTP, /health that checks PostgreSQL and Redis, traffic that reads through the cache."""

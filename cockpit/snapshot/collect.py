@@ -1,0 +1,136 @@
+"""`cockpit snapshot`: collect every configured source once and print a table or JSON.
+
+For scripts, cron and a flaky SSH link. Sources whose figures are rates (cache, api) are sampled a
+second time `--interval` seconds later, so their rates are real rather than since-start averages.
+Exit 0 when every configured source answered, 1 when any failed (the JSON still holds the
+others), 2 for a bad config or bad arguments. The JSON shape is documented in README and its keys
+are stable: `database`, `cache`, `certificates`, `api`, then `pods` (when the Kubernetes source
+exists in this build) and `incidents` (when the incident engine exists).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import sys
+from typing import Any
+
+from cockpit.config import Config
+from cockpit.models import Snapshot, SourceFailure, to_jsonable
+from cockpit.sources.base import Source, guarded
+from cockpit.sources.registry import NOT_CONFIGURED, build_sources, kube_available
+from cockpit.state import CockpitState
+
+RATE_SOURCES = ("cache", "api")  # need two samples for rates over an interval
+JSON_KEYS = {"database": "database", "cache": "cache", "certificates": "certificates",
+             "api": "api", "kubernetes": "pods"}  # source name -> top-level JSON key
+CLOSE_TIMEOUT = 3.0
+
+Results = dict[str, Snapshot | SourceFailure]
+
+
+async def _collect(sources: dict[str, Source], timeout: float) -> Results:
+    names = list(sources)
+    # the sources bound themselves; this outer guard is the belt to their braces
+    done = await asyncio.gather(*(guarded(n, "collect", sources[n].collect(), timeout + 1.0)
+                                  for n in names))
+    return dict(zip(names, done, strict=True))
+
+
+async def _close(sources: dict[str, Source]) -> None:
+    async def close_one(source: Source) -> None:
+        try:
+            await asyncio.wait_for(source.aclose(), CLOSE_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - closing must not hide the results
+            print(f"cockpit: warning: closing {source.name}: {exc}", file=sys.stderr)
+
+    await asyncio.gather(*(close_one(s) for s in sources.values()))
+
+
+async def take_snapshot(cfg: Config, interval: float = 1.0,
+                        sources: dict[str, Source] | None = None) -> Results:
+    """Collect every source concurrently; re-sample the rate sources after `interval` seconds.
+    Closes the sources it built (and those passed in) before returning."""
+    sources = build_sources(cfg) if sources is None else sources
+    timeout = cfg.refresh.timeout_seconds
+    try:
+        results = await _collect(sources, timeout)
+        again = {n: s for n, s in sources.items()
+                 if n in RATE_SOURCES and not isinstance(results[n], SourceFailure)}
+        if again and interval > 0:
+            await asyncio.sleep(interval)  # the sampling interval the rates are computed over
+            results.update(await _collect(again, timeout))
+        return results
+    finally:
+        await _close(sources)
+
+
+def section(result: Snapshot | SourceFailure | None) -> dict[str, Any]:
+    """One source's JSON object: `ok`, `error`, `collected_at`, then the snapshot's fields."""
+    if result is None:
+        return {"ok": False, "error": NOT_CONFIGURED, "collected_at": None}
+    if isinstance(result, SourceFailure):
+        return {"ok": False, "error": result.describe(), "collected_at": None,
+                "failed_step": result.what, "failed_at": to_jsonable(result.at)}
+    body = to_jsonable(result)
+    return {"ok": True, "error": None, "collected_at": body.pop("collected_at", None), **body}
+
+
+def incidents_hook(cfg: Config, results: Results) -> list[Any] | None:
+    """The incidents the engine finds in this one-shot state, or None when the engine is not
+    in this build. Uses `incidents_json(cfg, state)` if present, else `evaluate_once`."""
+    try:
+        engine = importlib.import_module("cockpit.incidents.engine")
+    except ImportError:
+        return None
+    state = CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
+    for name, result in results.items():
+        state.update(name, result)
+    try:
+        if hasattr(engine, "incidents_json"):
+            return list(engine.incidents_json(cfg, state))
+        if hasattr(engine, "evaluate_once"):
+            return [to_jsonable(f) for f in engine.evaluate_once(cfg, state)]
+    except Exception as exc:  # noqa: BLE001 - a rule bug must not cost the operator the snapshot
+        print(f"cockpit: warning: incident evaluation failed: {exc}", file=sys.stderr)
+    return None
+
+
+def build_document(cfg: Config, results: Results) -> dict[str, Any]:
+    """The whole JSON document, keys in their documented order."""
+    doc: dict[str, Any] = {}
+    for name in ("database", "cache", "certificates", "api"):
+        doc[JSON_KEYS[name]] = section(results.get(name))
+    if kube_available():
+        doc["pods"] = section(results.get("kubernetes"))
+    incidents = incidents_hook(cfg, results)
+    if incidents is not None:
+        doc["incidents"] = incidents
+    return doc
+
+
+def exit_code(results: Results) -> int:
+    """0 when every configured source answered, 1 when any failed."""
+    return 1 if any(isinstance(r, SourceFailure) for r in results.values()) else 0
+
+
+def main(args: argparse.Namespace) -> int:
+    """`cockpit snapshot [--json] [--interval S]`; ConfigError is turned into exit 2 by the cli."""
+    from cockpit.cli import load
+
+    interval = getattr(args, "interval", 1.0)
+    if interval is None or not 0 <= interval <= 300:
+        print("cockpit: error: --interval must be between 0 and 300 seconds", file=sys.stderr)
+        return 2
+    cfg = load(args)
+    results = asyncio.run(take_snapshot(cfg, interval))
+    doc = build_document(cfg, results)
+    if getattr(args, "json", False):
+        print(json.dumps(doc, indent=2))
+    else:
+        from cockpit.snapshot.table import print_tables
+
+        print_tables(doc)
+    return exit_code(results)

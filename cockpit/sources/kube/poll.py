@@ -1,0 +1,123 @@
+"""What cannot be watched: polled in one thread, each read on its own cadence.
+
+- metrics.k8s.io PodMetrics every `metrics_interval` (refresh.metrics_seconds, 10 s by default:
+  metrics-server serves no watch, and CPU% moves slowly; raw JSON; unavailable -> metrics_error);
+- SelfSubjectAccessReviews for the cockpit's action verbs, at start and every few minutes.
+
+Nodes and the HPA are watched (kube.py), not polled: in steady state the only list the source
+sends is the metrics one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from kubernetes.client.exceptions import ApiException
+
+from cockpit.sources.kube import parse
+from cockpit.sources.kube.cache import KubeCache
+from cockpit.sources.kube.http import RawApi
+from cockpit.sources.kube.watch import error_text
+
+DEFAULT_ACTION_VERBS: dict[str, tuple] = {
+    "scale": ("patch", "apps", "deployments", "scale"),
+    "restart": ("patch", "apps", "deployments", ""),
+}
+# How a missing metrics pipeline answers: no such group (404), or an APIService whose backend
+# (metrics-server) is down or absent (503 ServiceUnavailable).
+_METRICS_MISSING = {
+    404: "metrics.k8s.io not available (is metrics-server installed?)",
+    503: "metrics.k8s.io unavailable: HTTP 503 (is metrics-server running?)",
+}
+
+
+class Poller:
+    """Runs the periodic reads in a daemon thread until stopped; each task fails on its own."""
+
+    def __init__(self, raw: RawApi, cache: KubeCache, namespace: str, deployment: str,
+                 selector: str, timeout: float, metrics_interval: float,
+                 action_verbs: dict[str, tuple], permissions_interval: float = 300.0) -> None:
+        self.cache, self.namespace, self.deployment, self.selector = cache, namespace, deployment, selector
+        self.timeout = timeout
+        self.raw = raw
+        self.action_verbs = action_verbs
+        self.errors: dict[str, str] = {}
+        # (name, interval, function); all run once at start.
+        self.tasks: list[tuple[str, float, Callable[[], None]]] = [
+            ("permissions", permissions_interval, self.poll_permissions),
+            ("metrics", metrics_interval, self.poll_metrics),
+        ]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kube-poll", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the loop after the current request (each has a timeout)."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread; True if it ended."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        due = {name: 0.0 for name, _, _ in self.tasks}
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, interval, task in self.tasks:
+                if self._stop.is_set():
+                    return
+                if due[name] <= now:
+                    try:
+                        task()
+                        self.errors.pop(name, None)
+                    except Exception as exc:  # noqa: BLE001 - one failing read must not stop the others
+                        self.errors[name] = error_text(exc)
+                    due[name] = time.monotonic() + interval
+            self._stop.wait(max(min(due.values()) - time.monotonic(), 0.05))
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    def poll_metrics(self) -> None:
+        """PodMetrics of the selected pods; any failure is metrics_error, not a source failure."""
+        try:
+            body = self.raw.get_json(
+                f"/apis/metrics.k8s.io/v1beta1/namespaces/{quote(self.namespace, safe='')}/pods",
+                [("labelSelector", self.selector)] if self.selector else [], self.timeout)
+        except ApiException as exc:
+            self.cache.set_usage(None, _METRICS_MISSING.get(exc.status) or error_text(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - reported in the snapshot
+            self.cache.set_usage(None, error_text(exc))
+            raise
+        self.cache.set_usage(parse.parse_pod_metrics(body.get("items") or []), None)
+
+    def poll_permissions(self) -> None:
+        """One SelfSubjectAccessReview per action verb, on the deployment."""
+        allowed: dict[str, bool] = {}
+        reasons: dict[str, str] = {}
+        for action, (verb, group, resource, subresource) in self.action_verbs.items():
+            attrs = {"namespace": self.namespace, "verb": verb, "group": group,
+                     "resource": resource, "name": self.deployment}
+            if subresource:
+                attrs["subresource"] = subresource
+            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                      "spec": {"resourceAttributes": attrs}}
+            status = self.raw.post_json(
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
+                self.timeout).get("status") or {}
+            allowed[action] = bool(status.get("allowed")) and not status.get("denied")
+            reason = status.get("reason") or status.get("evaluationError") or ""
+            if not allowed[action] and not reason:
+                target = f"{resource}/{subresource}" if subresource else resource
+                reason = f"cannot {verb} {target} in {self.namespace}"
+            if reason:
+                reasons[action] = reason
+        self.cache.set_permissions(allowed, reasons)

@@ -1,0 +1,151 @@
+"""The Kubernetes source: pods, the deployment, its HPA, warning events and nodes from list+watch.
+
+Background threads keep the cache current (kube_watch: one list, then a watch per resource;
+kube_poll: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
+the metrics one, every refresh.metrics_seconds. `collect()` only snapshots the cache, so it is
+cheap at any size. While the pods or deployment watch is disconnected it returns a
+SourceFailure, and the state keeps showing the last data as "stale since ... — reason";
+a broken events, nodes or HPA watch alone is only a `watch_error` on an otherwise good snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from cockpit.config import KubernetesConfig, RefreshConfig
+from cockpit.models import KubeSnapshot, SourceFailure
+from cockpit.sources.base import describe_error
+from cockpit.sources.kube.cache import KubeCache
+from cockpit.sources.kube.client import KubeTarget, new_api_client, resolve_target
+from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, Poller
+from cockpit.sources.kube.watch import PAGE_SIZE, FallbackList, ListWatch, WatchTiming
+
+NAME = "kubernetes"
+CLOSE_JOIN_SECONDS = 2.0  # aclose waits this long for threads (each request has a timeout anyway)
+REQUIRED = ("pods", "deployment")  # without these there is no snapshot
+OPTIONAL = ("events", "nodes", "hpa")  # a broken one is reported in watch_error
+
+
+class KubeSource:
+    """Pods by the configured selector, the deployment, events, nodes, usage and RBAC.
+
+    `metrics_interval` is the metrics.k8s.io poll period (default: refresh.metrics_seconds);
+    `action_verbs` maps action ids to (verb, group, resource, subresource) to check with a
+    SelfSubjectAccessReview; `watch_timing` tunes the watch timeouts and backoff (tests);
+    `list_page_size` is the number of pods per page of a pods list.
+    """
+
+    name = NAME
+
+    def __init__(self, cfg: KubernetesConfig, refresh: RefreshConfig | None = None, *,
+                 metrics_interval: float | None = None,
+                 action_verbs: dict[str, tuple] | None = None,
+                 watch_timing: WatchTiming | None = None,
+                 permissions_interval: float = 300.0, list_page_size: int = PAGE_SIZE) -> None:
+        self.cfg = cfg
+        self.refresh = refresh or RefreshConfig()
+        self.metrics_interval = metrics_interval or self.refresh.metrics_seconds
+        self.action_verbs = dict(DEFAULT_ACTION_VERBS if action_verbs is None else action_verbs)
+        self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds)
+        self.permissions_interval = permissions_interval
+        self.list_page_size = list_page_size
+        self.target: KubeTarget | None = None
+        self.cache = KubeCache(cfg.deployment)
+        self.watches: dict[str, ListWatch] = {}
+        self.poller: Poller | None = None
+        self._api_client: Any = None
+        self._closed = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def _start(self) -> None:
+        """Resolve the context, build the client and start the threads (blocking; run in a thread)."""
+        from cockpit.sources.kube.http import RawApi
+
+        target = resolve_target(self.cfg)
+        api_client = new_api_client(self.cfg)
+        raw = RawApi(api_client)  # not client.CoreV1Api & co: their models cost ~30 MB
+        hpa_list = FallbackList(  # autoscaling/v2, or v1 on clusters older than 1.23
+            raw.lister("/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"),
+            raw.lister("/apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers"))
+        ns, cache = target.namespace, self.cache
+        self.watches = {
+            "pods": ListWatch("pods", raw.lister("/api/v1/namespaces/{namespace}/pods"),
+                              {"namespace": ns, "label_selector": self.cfg.selector},
+                              cache.pods_listed, cache.pod_event, self.timing,
+                              page_size=self.list_page_size),
+            "deployment": ListWatch("deployment",
+                                    raw.lister("/apis/apps/v1/namespaces/{namespace}/deployments"),
+                                    {"namespace": ns,
+                                     "field_selector": f"metadata.name={self.cfg.deployment}"},
+                                    cache.deployment_listed, cache.deployment_event, self.timing),
+            "events": ListWatch("events", raw.lister("/api/v1/namespaces/{namespace}/events"),
+                                {"namespace": ns, "field_selector": "type=Warning"},
+                                cache.events_listed, cache.event_event, self.timing),
+            # All nodes (they are few); the snapshot keeps those running the pods.
+            "nodes": ListWatch("nodes", raw.lister("/api/v1/nodes"), {},
+                               cache.nodes_listed, cache.node_event, self.timing),
+            # The namespace's HPAs; the cache keeps the one whose scaleTargetRef is the deployment.
+            "hpa": ListWatch("hpa", hpa_list, {"namespace": ns},
+                             cache.hpas_listed, cache.hpa_event, self.timing),
+        }
+        self.poller = Poller(raw, cache, ns, self.cfg.deployment, self.cfg.selector,
+                             self.cfg.request_timeout_seconds, self.metrics_interval,
+                             self.action_verbs, self.permissions_interval)
+        self.target, self._api_client = target, api_client
+        for watch in self.watches.values():
+            watch.start()
+        self.poller.start()
+
+    def _wait_settled(self, seconds: float) -> None:
+        """Wait (bounded) until every first list has succeeded or failed once."""
+        deadline = time.monotonic() + seconds
+        for key in (*REQUIRED, *OPTIONAL):
+            self.watches[key].settled.wait(max(deadline - time.monotonic(), 0))
+
+    async def collect(self) -> KubeSnapshot | SourceFailure:
+        """A snapshot of the watch cache (starting the threads on the first call)."""
+        if self._closed:
+            return SourceFailure(NAME, "collect", "source closed")
+        if self.target is None:
+            try:
+                await asyncio.to_thread(self._start)
+            except Exception as exc:  # noqa: BLE001 - bad kubeconfig/context: retried next time
+                return SourceFailure(NAME, "kubeconfig", describe_error(exc))
+            # The first collect waits for the first lists, so the cockpit opens with data.
+            await asyncio.to_thread(self._wait_settled, self.refresh.timeout_seconds * 0.8)
+        return self._current()
+
+    def _current(self) -> KubeSnapshot | SourceFailure:
+        assert self.target is not None
+        for key in REQUIRED:
+            watch = self.watches[key]
+            if not watch.filled:
+                return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list")
+        for key in REQUIRED:
+            if self.watches[key].error:
+                return SourceFailure(NAME, f"watch {key}", self.watches[key].error or "")
+        broken = [f"{key}: {self.watches[key].error}" for key in OPTIONAL if self.watches[key].error]
+        watch_error = "; ".join(broken) or None
+        t = self.target
+        return self.cache.snapshot(t.context, t.cluster, t.namespace, self.cfg.selector, watch_error)
+
+    async def aclose(self) -> None:
+        """Stop the threads (cutting open watches), wait for them briefly, close the client."""
+        if self._closed:
+            return
+        self._closed = True
+        workers = [*self.watches.values(), *([self.poller] if self.poller else [])]
+        for worker in workers:
+            worker.stop()
+
+        def join_all() -> None:
+            deadline = time.monotonic() + CLOSE_JOIN_SECONDS
+            for worker in workers:
+                worker.join(max(deadline - time.monotonic(), 0.01))
+
+        await asyncio.to_thread(join_all)
+        if self._api_client is not None:
+            self._api_client.close()

@@ -1,0 +1,1 @@
+"""PostgreSQL: the source (one read-only session) and its SQL per server version (queries)."""

@@ -1,0 +1,250 @@
+"""The incident detail screen.
+
+Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
+redraw once a second from `app.engine`. Operator keys: a acknowledge, t status, v severity,
+o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from cockpit.config import default_state_dir
+from cockpit.incidents.comms import TEMPLATES, render_template
+from cockpit.incidents.model import STATUSES, Incident, countdown, format_countdown
+from cockpit.incidents.rules import SEVERITIES
+from cockpit.incidents.runbook import render_commands, render_diagnosis
+from widgets.dialogs.choice import ChoiceDialog
+from widgets.dialogs.text import TextDialog
+
+WRITE_ACTIONS = {"acknowledge", "status", "severity", "note"}
+COPY_WARNING = ("Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
+                "`set -g set-clipboard on`). Press x to save it to a file instead.")
+
+
+def operator_name() -> str:
+    """The login name recorded as who acknowledged (the audit log adds the full identity)."""
+    try:
+        from cockpit.audit.operator import current_operator
+
+        return str(current_operator().get("login") or getpass.getuser())
+    except Exception:  # no password entry (containers): the environment's word is all we have
+        return os.environ.get("USER", "operator")
+
+
+def save_text(name: str, text: str) -> Path:
+    """Write text to ./name, or to the XDG state dir when the current dir is not writable."""
+    for directory in (Path.cwd(), default_state_dir()):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / name
+            path.write_text(text, encoding="utf-8")
+            return path.resolve()
+        except OSError:
+            continue
+    raise OSError(f"cannot write {name} in {Path.cwd()} or {default_state_dir()}")
+
+
+def audit_entries(app: Any, incident_id: str) -> list[dict[str, Any]]:
+    """The audit entries about one incident (empty without an audit log)."""
+    path = getattr(getattr(app, "audit", None), "path", None)
+    if path is None:
+        return []
+    try:
+        from cockpit.audit.log import read_entries
+
+        return [e for e in read_entries(path) if e.get("incident_id") == incident_id]
+    except Exception:  # an unreadable log must not break the screen; the template says "none"
+        return []
+
+
+def evidence_value(value: object) -> str:
+    """An evidence number as an operator reads it: '—' for missing, 2 decimals, k=v lists."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {evidence_value(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(evidence_value(v) for v in value) or "—"
+    return str(value)
+
+
+class IncidentDetailScreen(ModalScreen[None]):
+    """One incident: evidence, runbook entry, the actions that fix it, and the operator steps."""
+
+    DEFAULT_CSS = """
+    IncidentDetailScreen { align: center middle; }
+    IncidentDetailScreen > VerticalScroll { width: 90%; height: 90%; border: thick $accent;
+                                            padding: 0 1; background: $surface; }
+    """
+    BINDINGS = [
+        Binding("escape,q", "close", "Back"),
+        Binding("a", "acknowledge", "Acknowledge"),
+        Binding("t", "status", "Status"),
+        Binding("v", "severity", "Severity"),
+        Binding("o", "note", "Note"),
+        Binding("m", "template", "Message"),
+        Binding("x,ctrl+s", "save", "Save message"),
+    ]
+
+    def __init__(self, incident_id: str) -> None:
+        super().__init__()
+        self.incident_id = incident_id
+        self.last_template: str | None = None  # the text last copied, saved by x
+        self.last_kind = "update"
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_body()
+        self.set_interval(1.0, self.refresh_body)
+
+    @property
+    def incident(self) -> Incident:
+        """The incident as the engine holds it now (open or closed)."""
+        return self.app.engine.get(self.incident_id)  # type: ignore[attr-defined]
+
+    def refresh_body(self) -> None:
+        """Redraw from live data."""
+        self.query_one("#body", Static).update(self.render_text(self.incident))
+
+    def render_text(self, inc: Incident) -> str:
+        """The detail as Rich markup."""
+        now = self.app.engine.clock()  # type: ignore[attr-defined]
+        left, overdue = countdown(inc, now)
+        clock = (f"[bold reverse red] OVERDUE {format_countdown(left)} [/]" if overdue
+                 else f"respond within {format_countdown(left)}")
+        ack = (f"acknowledged by {escape(inc.acknowledged_by)} at {inc.acknowledged_at:%H:%M:%S}"
+               if inc.acknowledged_by and inc.acknowledged_at else "not acknowledged")
+        out = [f"[b]{inc.id}  {inc.severity}  {escape(inc.title)}[/b]",
+               f"{inc.status} · detected {inc.detected_at:%Y-%m-%d %H:%M:%S} UTC · {clock} · {ack}",
+               f"Impact: {escape(inc.impact or 'being assessed')}",
+               f"Affected: {escape(', '.join(inc.affected) or 'not yet known')}", "",
+               "[b]Evidence[/b]"]
+        out += [f"  {escape(str(k).replace('_', ' '))}: {escape(evidence_value(v))}"
+                for k, v in inc.evidence.items()] or ["  none"]
+        if inc.runbook:
+            rb = inc.runbook
+            out += ["", f"[b]Runbook: {escape(rb.title)}[/b]", "Symptoms:"]
+            out += [f"  • {escape(s)}" for s in rb.symptoms]
+            out += ["Diagnosis (live):",
+                    f"  {escape(render_diagnosis(rb, inc.evidence, inc.context))}",
+                    "Equivalent commands:"]
+            out += [f"  [dim]$[/dim] {escape(c)}" for c in render_commands(rb, inc.evidence, inc.context)]
+            out += ["Resolution:"] + [f"  • {escape(s)}" for s in rb.resolution]
+            out += ["Prevention:"] + [f"  • {escape(s)}" for s in rb.prevention]
+        if inc.actions:
+            out += ["", "[b]Actions that fix it[/b] (keys on the main screen): "
+                    + ", ".join(inc.actions)]
+        if inc.notes:
+            out += ["", "[b]Notes[/b]"] + [f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}"
+                                           for n in inc.notes]
+        out += ["", "[b]Timeline[/b]"] + [f"  {t.at:%H:%M:%S} {t.event}: {escape(t.text)}"
+                                          for t in inc.timeline]
+        return "\n".join(out)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the steps that write in read-only mode, and on a resolved incident."""
+        if action in WRITE_ACTIONS:
+            if getattr(getattr(self.app, "cfg", None), "read_only", False):
+                return False
+            return self.incident.active
+        return True
+
+    def _step(self, what: str, call: Any, *args: Any) -> None:
+        try:
+            inc = call(self.incident_id, *args)
+        except Exception as exc:  # audit log unwritable, incident closed meanwhile: say so
+            self.notify(f"{what} failed: {exc}", severity="error")
+            return
+        self.notify(f"{inc.id}: {what}")
+        self.refresh_body()
+        self._refresh_panel()
+
+    def _refresh_panel(self) -> None:
+        from widgets.incidents.panel import IncidentPanel
+
+        for panel in self.app.query(IncidentPanel):
+            panel.update_incidents(self.app.engine.active())  # type: ignore[attr-defined]
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_acknowledge(self) -> None:
+        if self.check_action("acknowledge", ()):
+            self._step("acknowledged", self.app.engine.acknowledge, operator_name())  # type: ignore[attr-defined]
+
+    def action_status(self) -> None:
+        if not self.check_action("status", ()):
+            return
+
+        def chosen(status: str | None) -> None:
+            if status:
+                self._step(f"status {status}", self.app.engine.set_status, status, operator_name())  # type: ignore[attr-defined]
+
+        self.app.push_screen(ChoiceDialog(f"Status of {self.incident_id} (now {self.incident.status})",
+                                          [(s, s) for s in STATUSES]), chosen)
+
+    def action_severity(self) -> None:
+        if not self.check_action("severity", ()):
+            return
+
+        def chosen(severity: str | None) -> None:
+            if severity:
+                self._step(f"severity {severity}", self.app.engine.set_severity, severity, operator_name())  # type: ignore[attr-defined]
+
+        self.app.push_screen(ChoiceDialog(f"Severity of {self.incident_id} (now {self.incident.severity})",
+                                          [(s, s) for s in SEVERITIES]), chosen)
+
+    def action_note(self) -> None:
+        if not self.check_action("note", ()):
+            return
+
+        def entered(text: str | None) -> None:
+            if text:
+                self._step("note added", self.app.engine.add_note, text, operator_name())  # type: ignore[attr-defined]
+
+        self.app.push_screen(TextDialog(f"Note for {self.incident_id} "
+                                        "(start with 'Root cause:' to name it)"), entered)
+
+    def _template_text(self, kind: str) -> str:
+        return render_template(kind, self.incident, audit_entries(self.app, self.incident_id),
+                               now=self.app.engine.clock())  # type: ignore[attr-defined]
+
+    def action_template(self) -> None:
+        """Choose a communication template, copy it with OSC 52, and say it may not have worked."""
+
+        def chosen(kind: str | None) -> None:
+            if not kind:
+                return
+            self.last_kind, self.last_template = kind, self._template_text(kind)
+            self.app.copy_to_clipboard(self.last_template)
+            self.notify(f"{TEMPLATES[kind]} for {self.incident_id}: {COPY_WARNING}", timeout=10)
+
+        self.app.push_screen(ChoiceDialog("Communication template",
+                                          list(TEMPLATES.items())), chosen)
+
+    def action_save(self) -> None:
+        """Save the last chosen template (or a Status Update) to a file and show where."""
+        text = self.last_template or self._template_text(self.last_kind)
+        try:
+            path = save_text(f"{self.incident_id}-{self.last_kind}.txt", text)
+        except OSError as exc:
+            self.notify(f"Not saved: {exc}", severity="error")
+            return
+        self.notify(f"Saved {TEMPLATES[self.last_kind]} to {path}", timeout=10)

@@ -1,0 +1,54 @@
+"""The Incidents pane: the frame around `widgets.incidents.panel.IncidentPanel`, with a summary line."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from textual.app import ComposeResult
+
+from widgets.incidents.panel import IncidentPanel
+from widgets.panes.base import Pane
+
+SEVERITIES = ("P1", "P2", "P3", "P4")
+
+
+def severity_of(incident: Any) -> str:
+    """'P1'..'P4' of an incident (a string or an enum), '' when it has none."""
+    value = getattr(incident, "severity", "")
+    return str(getattr(value, "value", value) or "")
+
+
+def highest_severity(incidents: list[Any]) -> str | None:
+    """The most severe of the active incidents ('P1' beats 'P4'), None when there are none."""
+    found = [s for s in (severity_of(i) for i in incidents) if s in SEVERITIES]
+    return min(found, key=SEVERITIES.index) if found else None
+
+
+class IncidentsPane(Pane):
+    """Active incidents, sorted by severity then age (the panel sorts; we summarize)."""
+
+    source = ""
+    title = "Incidents"
+    number = 6
+    # "evaluated HH:MM:SS" changes on every evaluation: the body's status line says it, the
+    # summary line (always on screen) stays still while nothing changes
+    STATUS_IN_SUMMARY = False
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.incidents: list[Any] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield IncidentPanel(classes="focus-target panel")
+
+    def show_incidents(self, incidents: list[Any], now: datetime) -> None:
+        """Push the engine's incidents to the panel and refresh the summary."""
+        self.incidents = list(incidents)
+        self.query_one(IncidentPanel).update_incidents(self.incidents, now)
+        if not self.incidents:
+            self.summary_text = "none active"
+        else:
+            self.summary_text = f"{len(self.incidents)} active · highest {highest_severity(self.incidents)}"
+        self.status_text = f"evaluated {now:%H:%M:%S}"
+        self._paint_status("ok")

@@ -1,0 +1,1 @@
+"""Full screens: help, row detail, checklists, quick reference and the lab menu."""
