@@ -72,6 +72,10 @@ class DatabaseConfig:
     connect_timeout_seconds: float = field(default=3.0, metadata=meta("connect timeout (libpq raises anything under 2 s to 2 s)", min=1, max=60))
     statement_timeout_ms: int = field(default=2000, metadata=meta("statement_timeout of the cockpit's session", min=100, max=60000))
     size_interval_seconds: float = field(default=300.0, metadata=meta("how often to measure the database size (expensive)", min=10, max=86400))
+    statements_seconds: float = field(default=30.0, metadata=meta("how often to read pg_stat_statements (its own, slower cadence)", min=1, max=86400))
+    locks_seconds: float = field(default=5.0, metadata=meta("how often to sample pg_blocking_pids() for the lock tree (it takes the lock manager's locks)", min=1, max=3600))
+    explain_timeout_ms: int = field(default=10000, metadata=meta("statement_timeout of EXPLAIN ANALYZE (it runs the query)", min=100, max=600000))
+    rows_window: int = field(default=100, metadata=meta("connections read in full per refresh (longest running first); more are fetched as the table is scrolled", min=10, max=100000))
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ class BackupConfig:
     directory: str = field(default="", metadata=meta("directory of pg_dump -Fc files; empty: not checked"))
     max_age_hours: float = field(default=26.0, metadata=meta("the newest dump must be younger than this", min=0.1, max=8760))
     pattern: str = field(default="*.dump", metadata=meta("glob of dump files"))
+    pg_dump: str = field(default="", metadata=meta("pg_dump for 'Back up the database'; empty: the newest on PATH or in /usr/lib/postgresql/*/bin"))
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,12 @@ class StatementStat:
     total_ms: float
     mean_ms: float
     rows: int
+    # from the deltas between the source's samples (cockpit/sources/postgres/statements.py):
+    # the mean of the calls made during the last interval, and one such mean per interval since
+    # the cockpit started, oldest first. None / () until two samples have seen the statement.
+    interval_mean_ms: float | None = None
+    mean_trend: tuple[float, ...] = ()
+    share_of_total: float | None = None  # total_ms over every statement's total in the database
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,25 @@ class DbActivity:
     top_by_total: tuple[StatementStat, ...] = ()
     statements_note: str | None = None  # e.g. "pg_stat_statements not installed"
     database_size_bytes: int | None = None  # slow cadence; None until first measured
+    # The source reads full rows only for a window (the longest running first, then the longest
+    # idle), the sessions over a threshold and those in a lock chain: `connections` may hold
+    # fewer rows than `total`; the counts above are over every backend.
+    idle_over_threshold_count: int | None = None  # None: len(idle_over_threshold) is the count
+    lock_sessions: tuple[DbConnection, ...] = ()  # waiters and their blockers, last lock sample
+    locks_sampled_at: datetime | None = None
+    statements_sampled_at: datetime | None = None
+
+    @property
+    def idle_over_count(self) -> int:
+        """Idle sessions over the threshold, every one of them (the tuple may be a window)."""
+        if self.idle_over_threshold_count is None:
+            return len(self.idle_over_threshold)
+        return self.idle_over_threshold_count
+
+    @property
+    def complete(self) -> bool:
+        """Whether `connections` holds every client backend."""
+        return len(self.connections) >= self.total
 
     @property
     def usable_connections(self) -> int:

@@ -113,7 +113,7 @@ def db_connections(state: CockpitState, cfg: Config) -> Verdict:
     if why:
         return why
     limit = cfg.thresholds.connection_warning_percent
-    idle = len(db.idle_over_threshold)
+    idle = db.idle_over_count
     flood = idle >= max(1, IDLE_FLOOD_SHARE * db.usable_connections)
     text = (f"{db.total + 1} of {db.max_connections} connections ({db.usage_percent:.0f}%, "
             f"warning at {limit:g}%); {idle} idle > {db.idle_threshold_seconds:.0f}s")

@@ -107,7 +107,7 @@ def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> li
         "idle": int(db.by_state.get("idle", 0)),
         "idle_in_transaction": int(db.by_state.get("idle in transaction", 0)),
         "active": int(db.by_state.get("active", 0)),
-        "idle_over_threshold": len(db.idle_over_threshold),
+        "idle_over_threshold": db.idle_over_count,
         "idle_threshold_minutes": round(db.idle_threshold_seconds / 60.0, 1),
         "longest_query_seconds": round(longest.query_seconds or 0.0, 1) if longest else None,
         "longest_query_pid": longest.pid if longest else None,

@@ -19,7 +19,8 @@ def _database(d: dict[str, Any]) -> str:
     used = 100.0 * (d["total"] + 1) / d["max_connections"] if d.get("max_connections") else None
     parts = [f"{d['total']} connections ({states or 'none'})",
              f"{_num(used)}% of max_connections {d.get('max_connections')}",
-             f"{len(d.get('idle_over_threshold', []))} idle over threshold"]
+             f"{d.get('idle_over_threshold_count') or len(d.get('idle_over_threshold', []))}"
+             " idle over threshold"]
     longest = d.get("longest_queries") or []
     if longest:
         q = longest[0]

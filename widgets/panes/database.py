@@ -41,7 +41,7 @@ class DatabasePane(TablePane):
     def summarize(self, db: DbActivity, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
         text = f"{db.total + 1}/{db.max_connections} conns {db.usage_percent:.0f}%"
         active = db.by_state.get("active", 0)
-        text += f" · {active} active · {len(db.idle_over_threshold)} idle>{age(db.idle_threshold_seconds)}"
+        text += f" · {active} active · {db.idle_over_count} idle>{age(db.idle_threshold_seconds)}"
         if db.lock_waits:
             text += f" · {len(db.lock_waits)} waiting on locks"
         return text
@@ -54,7 +54,7 @@ class DatabasePane(TablePane):
             f"{bar(db.usage_percent / 100, 24)} {db.total + 1}/{db.max_connections} "
             f"({db.usage_percent:.0f}%, {db.reserved_connections} reserved)",
             f"by state: {states or 'no client backends'}",
-            f"idle > {age(db.idle_threshold_seconds)}: {len(db.idle_over_threshold)}"
+            f"idle > {age(db.idle_threshold_seconds)}: {db.idle_over_count}"
             + (f" · longest query {age(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
         ]
         if conns:

@@ -114,3 +114,102 @@ def top_statements_sql(server_version_num: int, extension_version: str | None,
 UNION ALL
 {part("total", total)}
 ) AS top_statements"""
+
+
+def _running(alias: str = "") -> str:
+    """SQL: the session runs a statement now (not idle, not track_activities off)."""
+    p = f"{alias}." if alias else ""
+    return f"({p}state NOT LIKE 'idle%' AND {p}state NOT IN ('', 'disabled'))"
+
+
+def activity_summary_sql(server_version_num: int, *, window: int, slow_seconds: float,
+                         idle_seconds: float, over_cap: int = 500) -> str:
+    """One statement, one row: the server facts, every count over all client backends, and full
+    rows (as a JSON array) only for the sessions worth showing.
+
+    pg_stat_activity is read once (a MATERIALIZED CTE). Full rows: the `window` first in the
+    table's default order (running statements first, longest first, then the longest idle),
+    the running ones over `slow_seconds` and the lock waiters (at most `over_cap` each), and
+    the `window` longest idle over `idle_seconds`. At 1,000 idle connections this sends a
+    hundred rows instead of a thousand (bench/bench_pg_load.py). Times go out as epoch seconds.
+    """
+    window, over_cap = max(int(window), 1), max(int(over_cap), 1)
+    slow, idle = float(slow_seconds), float(idle_seconds)
+    facts = server_facts_sql(server_version_num).split(COCKPIT_MARK, 1)[1]
+    duration = (f"CASE WHEN {_running()} THEN query_seconds"
+                " WHEN state LIKE 'idle%' THEN state_seconds END")
+    return f"""WITH a AS MATERIALIZED (
+    SELECT pid, coalesce(usename, '') AS usename,
+           coalesce(application_name, '') AS application_name,
+           coalesce(host(client_addr), '') AS client_addr, coalesce(datname, '') AS datname,
+           coalesce(state, '') AS state, query, backend_start, query_start, state_change,
+           wait_event_type, wait_event,
+           extract(epoch FROM now() - query_start)::float8 AS query_seconds,
+           extract(epoch FROM now() - state_change)::float8 AS state_seconds
+    FROM pg_stat_activity
+    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+), picked AS (
+    (SELECT pid FROM a ORDER BY {_running()} DESC, {duration} DESC NULLS LAST, pid
+     LIMIT {window})
+    UNION (SELECT pid FROM a WHERE {_running()} AND query_seconds > {slow}
+           ORDER BY query_seconds DESC LIMIT {over_cap})
+    UNION (SELECT pid FROM a WHERE wait_event_type = 'Lock' LIMIT {over_cap})
+    UNION (SELECT pid FROM a WHERE state LIKE 'idle%' AND state_seconds > {idle}
+           ORDER BY state_seconds DESC LIMIT {window})
+)
+SELECT {COCKPIT_MARK} {facts},
+    (SELECT count(*) FROM a)::int AS total,
+    (SELECT count(*) FROM a WHERE state LIKE 'idle%' AND state_seconds > {idle})::int
+        AS idle_over,
+    (SELECT json_object_agg(k, n) FROM (SELECT coalesce(nullif(state, ''), 'unknown') AS k,
+        count(*) AS n FROM a GROUP BY 1) s) AS by_state,
+    (SELECT json_object_agg(k, n) FROM (SELECT usename AS k, count(*) AS n FROM a GROUP BY 1) s)
+        AS by_user,
+    (SELECT json_object_agg(k, n) FROM (SELECT application_name AS k, count(*) AS n FROM a
+        GROUP BY 1) s) AS by_application,
+    (SELECT json_object_agg(k, n) FROM (SELECT coalesce(nullif(client_addr, ''), 'local') AS k,
+        count(*) AS n FROM a GROUP BY 1) s) AS by_client,
+    (SELECT json_agg(json_build_object(
+        'pid', pid, 'usename', usename, 'application_name', application_name,
+        'client_addr', client_addr, 'datname', datname, 'state', state,
+        'query', left(coalesce(query, ''), {QUERY_TEXT_CAP}),
+        'backend_start', extract(epoch FROM backend_start)::float8,
+        'query_start', extract(epoch FROM query_start)::float8,
+        'state_change', extract(epoch FROM state_change)::float8,
+        'query_seconds', query_seconds, 'state_seconds', state_seconds,
+        'wait_event_type', wait_event_type, 'wait_event', wait_event))
+     FROM a WHERE pid IN (SELECT pid FROM picked)) AS rows"""
+
+
+def lock_sample_sql() -> str:
+    """Every session in a lock chain: the waiters (wait_event_type 'Lock', with
+    pg_blocking_pids()) and every pid they wait for, one row each. pg_blocking_pids() takes the
+    lock manager's locks, so this runs on its own cadence ([database] locks_seconds)."""
+    return f"""WITH w AS MATERIALIZED (
+    SELECT pid, pg_blocking_pids(pid) AS blocked_by FROM pg_stat_activity
+    WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()
+)
+SELECT {COCKPIT_MARK} a.pid, coalesce(a.usename, '') AS usename,
+       coalesce(a.application_name, '') AS application_name,
+       coalesce(host(a.client_addr), '') AS client_addr, coalesce(a.datname, '') AS datname,
+       coalesce(a.state, '') AS state, left(coalesce(a.query, ''), {QUERY_TEXT_CAP}) AS query,
+       extract(epoch FROM a.backend_start)::float8 AS backend_start,
+       extract(epoch FROM a.query_start)::float8 AS query_start,
+       extract(epoch FROM a.state_change)::float8 AS state_change,
+       extract(epoch FROM now() - a.query_start)::float8 AS query_seconds,
+       extract(epoch FROM now() - a.state_change)::float8 AS state_seconds,
+       a.wait_event_type, a.wait_event, coalesce(w.blocked_by, '{{}}') AS blocked_by
+FROM pg_stat_activity a LEFT JOIN w ON w.pid = a.pid
+WHERE a.pid IN (SELECT pid FROM w UNION SELECT unnest(blocked_by) FROM w)"""
+
+
+def statements_sql(server_version_num: int, extension_version: str | None, limit: int) -> str:
+    """Top `limit` statements of this database by mean and by total time, each row with every
+    statement's total time in the database (for the share), in one statement."""
+    total, _ = statements_columns(server_version_num, extension_version)
+    base = top_statements_sql(server_version_num, extension_version, limit)
+    return base.replace(
+        "SELECT " + COCKPIT_MARK + " * FROM (",
+        f"SELECT {COCKPIT_MARK} *, (SELECT sum({total})::float8 FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND query NOT LIKE '%predictiq-cockpit%') AS all_total_ms FROM (", 1)

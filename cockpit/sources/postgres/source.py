@@ -2,15 +2,20 @@
 
 One read-only session (application_name `predictiq-cockpit`, a short statement_timeout) is kept
 open between collections and replaced when the server drops it (restart, failover, network).
-Each collection costs three short queries (see pg_queries); the database size is measured on its
-own slow cadence because pg_database_size walks every file of the database.
+Each collection costs one statement (see pg_queries.activity_summary_sql): the server facts,
+every count over all client backends computed in SQL, and full rows only for a window of
+sessions (the table's first rows, those over a threshold, the lock waiters). Everything else
+runs on its own slower cadence: pg_stat_statements ([database] statements_seconds), the lock
+sample with pg_blocking_pids() ([database] locks_seconds) and the database size, because
+pg_database_size walks every file of the database.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -22,6 +27,7 @@ from cockpit.config import DatabaseConfig, ThresholdsConfig
 from cockpit.models import DbActivity, DbConnection, SourceFailure, StatementStat, utcnow
 from cockpit.sources.base import guarded
 from cockpit.sources.postgres import queries as pg_queries
+from cockpit.sources.postgres.statements import StatementTrends
 
 APPLICATION_NAME = "predictiq-cockpit"
 NOT_INSTALLED = "pg_stat_statements not installed"
@@ -36,16 +42,37 @@ class PostgresSource:
     name = "database"
 
     def __init__(self, cfg: DatabaseConfig, thresholds: ThresholdsConfig, *,
-                 timeout: float = 5.0, top_statements: int = 10) -> None:
+                 timeout: float = 5.0, top_statements: int = 10,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.cfg = cfg
         self.thresholds = thresholds
         self.timeout = timeout
         self.top_statements = top_statements
+        self.clock = clock  # the cadences' clock (a bench advances it by the refresh interval)
         self._conn: psycopg.AsyncConnection[dict[str, Any]] | None = None
         self._size: int | None = None
         self._size_measured_at: float | None = None
         self._statements_retry_at = 0.0
         self._statements_note: str | None = None
+        self._statements: tuple[tuple[StatementStat, ...], tuple[StatementStat, ...]] = ((), ())
+        self._statements_at: tuple[float, datetime] | None = None
+        self._trends = StatementTrends()
+        self._locks: tuple[DbConnection, ...] = ()
+        self._locks_at: tuple[float, datetime] | None = None
+        self._rows_wanted = cfg.rows_window
+
+    def want_rows(self, count: int) -> None:
+        """Read at least `count` full rows from the next collection on (a table scrolled past
+        the rows it has); below the configured window, back to the window."""
+        self._rows_wanted = max(int(count), self.cfg.rows_window)
+
+    def sample_locks_now(self) -> None:
+        """Take a lock sample at the next collection (the blocking tree was opened)."""
+        self._locks_at = None
+
+    def sample_statements_now(self) -> None:
+        """Read pg_stat_statements at the next collection (the statements view was opened)."""
+        self._statements_at = None
 
     @property
     def backend_pid(self) -> int | None:
@@ -100,17 +127,32 @@ class PostgresSource:
 
     async def _read(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> DbActivity:
         version_num = conn.info.server_version
-        facts = await (await conn.execute(pg_queries.server_facts_sql(version_num))).fetchone()
-        if facts is None:
-            raise psycopg.InterfaceError("the server facts query returned no row")
-        rows = await (await conn.execute(pg_queries.activity_sql(version_num))).fetchall()
-        top_mean, top_total, note = await self._statements(
-            conn, version_num, facts["pg_stat_statements_version"])
+        sql = pg_queries.activity_summary_sql(
+            version_num, window=self._rows_wanted,
+            slow_seconds=self.thresholds.slow_query_seconds,
+            idle_seconds=self.thresholds.idle_connection_seconds)
+        summary = await (await conn.execute(sql)).fetchone()
+        if summary is None:
+            raise psycopg.InterfaceError("the activity summary query returned no row")
+        now = self.clock()
+        if self._due(self._statements_at, self.cfg.statements_seconds, now):
+            self._statements = await self._read_statements(
+                conn, version_num, summary["pg_stat_statements_version"])
+            self._statements_at = (now, utcnow())
+        if self._due(self._locks_at, self.cfg.locks_seconds, now):
+            rows = await (await conn.execute(pg_queries.lock_sample_sql())).fetchall()
+            self._locks = tuple(_connection(_with_times(row)) for row in rows)
+            self._locks_at = (now, utcnow())
         await self._measure_size(conn)
-        return self._build(facts, rows, top_mean, top_total, note)
+        note = self._statements_note if summary["pg_stat_statements_version"] else NOT_INSTALLED
+        return self._build(summary, note)
+
+    @staticmethod
+    def _due(last: tuple[float, datetime] | None, every: float, now: float) -> bool:
+        return last is None or now - last[0] >= every
 
     async def _measure_size(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if (self._size_measured_at is not None
                 and now - self._size_measured_at < self.cfg.size_interval_seconds):
             return
@@ -121,42 +163,51 @@ class PostgresSource:
             return  # statement_timeout on a huge database: keep the last size, retry later
         self._size = int(row["size"]) if row and row["size"] is not None else None
 
-    async def _statements(
+    async def _read_statements(
         self, conn: psycopg.AsyncConnection[dict[str, Any]], version_num: int,
         extension_version: str | None,
-    ) -> tuple[tuple[StatementStat, ...], tuple[StatementStat, ...], str | None]:
+    ) -> tuple[tuple[StatementStat, ...], tuple[StatementStat, ...]]:
         if extension_version is None:
-            return (), (), NOT_INSTALLED
+            return (), ()
         if time.monotonic() < self._statements_retry_at:
-            return (), (), self._statements_note
-        sql = pg_queries.top_statements_sql(version_num, extension_version, self.top_statements)
+            return self._statements
+        self._statements_note = None
+        sql = pg_queries.statements_sql(version_num, extension_version, self.top_statements)
         try:
             rows = await (await conn.execute(sql)).fetchall()
         except pg_errors.ObjectNotInPrerequisiteState:
             # created in the database but not in shared_preload_libraries: every read errors
-            return (), (), self._back_off(f"{NOT_INSTALLED} (not in shared_preload_libraries)")
+            self._back_off(f"{NOT_INSTALLED} (not in shared_preload_libraries)")
+            return (), ()
         except pg_errors.QueryCanceled:
-            return (), (), self._back_off("pg_stat_statements skipped: statement timeout")
+            self._back_off("pg_stat_statements skipped: statement timeout")
+            return (), ()
         except (pg_errors.InsufficientPrivilege, pg_errors.UndefinedColumn,
                 pg_errors.UndefinedTable) as exc:
-            return (), (), self._back_off(f"pg_stat_statements unreadable: {exc.sqlstate} {exc}")
-        by_kind: dict[str, list[StatementStat]] = {"mean": [], "total": []}
-        for row in rows:
-            by_kind[row["kind"]].append(StatementStat(
-                queryid=row["queryid"], query=row["query"] or "", calls=int(row["calls"]),
-                total_ms=float(row["total_ms"]), mean_ms=float(row["mean_ms"]),
-                rows=int(row["rows"])))
-        return tuple(by_kind["mean"]), tuple(by_kind["total"]), None
+            self._back_off(f"pg_stat_statements unreadable: {exc.sqlstate} {exc}")
+            return (), ()
+        stats = tuple(StatementStat(
+            queryid=row["queryid"], query=row["query"] or "", calls=int(row["calls"]),
+            total_ms=float(row["total_ms"]), mean_ms=float(row["mean_ms"]),
+            rows=int(row["rows"])) for row in rows)
+        all_total = float(rows[0]["all_total_ms"] or 0.0) if rows else None
+        stats = self._trends.update(stats, all_total)
+        kinds = [row["kind"] for row in rows]
+        return (tuple(s for s, k in zip(stats, kinds, strict=True) if k == "mean"),
+                tuple(s for s, k in zip(stats, kinds, strict=True) if k == "total"))
 
     def _back_off(self, note: str) -> str:
         self._statements_retry_at = time.monotonic() + STATEMENTS_BACKOFF_SECONDS
         self._statements_note = " ".join(note.split())
         return self._statements_note
 
-    def _build(self, facts: dict[str, Any], rows: list[dict[str, Any]],
-               top_mean: tuple[StatementStat, ...], top_total: tuple[StatementStat, ...],
-               note: str | None) -> DbActivity:
-        connections = tuple(_connection(row) for row in rows)
+    def _build(self, summary: dict[str, Any], note: str | None) -> DbActivity:
+        blocked = {c.pid: c.blocked_by for c in self._locks}
+        rows = [_connection(_with_times(row), blocked) for row in summary["rows"] or ()]
+        seen = {c.pid for c in rows}
+        # sessions of the lock sample outside the window (a root blocker idle for hours)
+        rows += [c for c in self._locks if c.pid not in seen]
+        connections = tuple(rows)
         threshold = float(self.thresholds.idle_connection_seconds)
         idle_over = sorted((c for c in connections
                             if c.idle_seconds is not None and c.idle_seconds > threshold),
@@ -165,20 +216,21 @@ class PostgresSource:
                          key=lambda c: c.query_seconds or 0.0, reverse=True)
         waiting = [c for c in running if c.blocked_by] + [
             c for c in connections if c.blocked_by and c.query_seconds is None]
+        top_mean, top_total = self._statements
         return DbActivity(
             collected_at=utcnow(),
-            database=facts["database"],
+            database=summary["database"],
             # "15.20 (Debian 15.20-0+deb12u1)" -> "15.20"
-            server_version=str(facts["server_version"]).split(" ")[0],
-            server_version_num=int(facts["server_version_num"]),
-            uptime_seconds=float(facts["uptime_seconds"]),
-            max_connections=int(facts["max_connections"]),
-            reserved_connections=int(facts["reserved_connections"]),
-            total=len(connections),
-            by_state=dict(Counter(c.state or "unknown" for c in connections)),
-            by_user=dict(Counter(c.user for c in connections)),
-            by_application=dict(Counter(c.application for c in connections)),
-            by_client=dict(Counter(c.client_addr or "local" for c in connections)),
+            server_version=str(summary["server_version"]).split(" ")[0],
+            server_version_num=int(summary["server_version_num"]),
+            uptime_seconds=float(summary["uptime_seconds"]),
+            max_connections=int(summary["max_connections"]),
+            reserved_connections=int(summary["reserved_connections"]),
+            total=int(summary["total"]),
+            by_state=dict(summary["by_state"] or {}),
+            by_user=dict(summary["by_user"] or {}),
+            by_application=dict(summary["by_application"] or {}),
+            by_client=dict(summary["by_client"] or {}),
             connections=connections,
             idle_threshold_seconds=threshold,
             idle_over_threshold=tuple(idle_over),
@@ -188,10 +240,24 @@ class PostgresSource:
             top_by_total=top_total,
             statements_note=note,
             database_size_bytes=self._size,
+            idle_over_threshold_count=int(summary["idle_over"]),
+            lock_sessions=self._locks,
+            locks_sampled_at=self._locks_at[1] if self._locks_at else None,
+            statements_sampled_at=self._statements_at[1] if self._statements_at else None,
         )
 
 
-def _connection(row: dict[str, Any]) -> DbConnection:
+def _epoch(value: object) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
+
+
+def _with_times(row: dict[str, Any]) -> dict[str, Any]:
+    """A row whose times came as epoch seconds (JSON rows, the lock sample), as datetimes."""
+    return {**row, **{k: _epoch(row.get(k)) for k in ("backend_start", "query_start", "state_change")}}
+
+
+def _connection(row: dict[str, Any], blocked: dict[int, tuple[int, ...]] | None = None,
+                ) -> DbConnection:
     state = row["state"]
     idle = state.startswith("idle")
     # only a running statement has a meaningful duration; 'disabled' means track_activities off
@@ -211,5 +277,6 @@ def _connection(row: dict[str, Any]) -> DbConnection:
         idle_seconds=row["state_seconds"] if idle else None,
         wait_event_type=row["wait_event_type"],
         wait_event=row["wait_event"],
-        blocked_by=tuple(row["blocked_by"] or ()),
+        blocked_by=(tuple(row.get("blocked_by") or ()) if blocked is None
+                    else blocked.get(int(row["pid"]), ())),
     )
