@@ -8,6 +8,7 @@ secrets masked, the danger, whether RBAC allows it, and the state before / expec
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Plan:
     expected_after: Mapping[str, Any] = field(default_factory=dict)
     params: Mapping[str, Any] = field(default_factory=dict)
     nothing_to_do: bool = False  # e.g. no idle connection over the threshold right now
+    timeout_seconds: float | None = None  # this plan's own execution timeout (an index build)
 
     def audit_fields(self) -> dict[str, Any]:
         """The fields every audit entry about this plan carries."""
@@ -102,6 +104,7 @@ class ActionContext:
     target: KubeTarget | None = None
     incident_id: str | None = None
     progress: Callable[[str], None] | None = None
+    cancel: asyncio.Event | None = None  # set by the UI to stop a long action (an index build)
 
     def is_production(self) -> bool:
         """The kube context matches one of cfg.kubernetes.production_contexts."""

@@ -60,7 +60,7 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
         intent = ctx.audit.record("intent", **_fields(ctx, plan))
     except AuditError as exc:
         return Outcome("failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc))
-    timeout = ctx.cfg.actions.timeout_seconds
+    timeout = plan.timeout_seconds or ctx.cfg.actions.timeout_seconds
     try:
         outcome = await asyncio.wait_for(action.execute(ctx, plan), timeout)
     except TimeoutError:

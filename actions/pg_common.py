@@ -57,7 +57,7 @@ def psql(ctx: ActionContext, sql: str) -> str:
     return " ".join(parts) + f' -c "{one_line}"'
 
 
-async def fetch(conn: Any, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+async def fetch(conn: Any, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """Run one statement and return its rows."""
     cur = await conn.execute(sql, params or {})
     return list(await cur.fetchall())

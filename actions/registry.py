@@ -1,8 +1,9 @@
 """Action id -> Action, with its key and description: the UI builds its bindings from here.
 
-Keys: s scale, r restart, k kill idle, w warm cache (global); x cancel query and X terminate
-connection (scope "database": bound on the database pane's connection list, acting on the
-selected row). `c` is left to the checklists screen. In read-only mode `bindings()` returns no
+Keys: s scale, r restart, k kill idle, w warm cache, B back up the database (global); x cancel
+query, X terminate connection, A explain analyze and I create index (scope "database": bound on
+the database pane's connection list, acting on the selected row). SCREEN_ACTIONS are bound by
+their screens only (X on the blocking tree, D on the explain screen). `c` is left to the checklists screen. In read-only mode `bindings()` returns no
 mutating action at all (the first of three depths; the executor and Clients are the others).
 """
 
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from actions.backup import BackupDatabaseAction
 from actions.base import Action
+from actions.create_index import CreateIndexAction, DropInvalidIndexAction
+from actions.explain_analyze import ExplainAnalyzeAction
 from actions.kill_idle import KillIdleAction
 from actions.queries import CancelQueryAction, TerminateQueryAction
 from actions.restart import RestartAction
 from actions.scale import ScaleAction
+from actions.terminate_blocker import TerminateBlockerAction
 from actions.warm_cache import WarmCacheAction
 from cockpit.config import Config
 from cockpit.state import CockpitState
@@ -22,7 +27,14 @@ from cockpit.state import CockpitState
 ACTIONS: dict[str, Action] = {
     a.id: a
     for a in (ScaleAction(), RestartAction(), KillIdleAction(), WarmCacheAction(),
-              CancelQueryAction(), TerminateQueryAction())
+              CancelQueryAction(), TerminateQueryAction(), ExplainAnalyzeAction(), CreateIndexAction(),
+              BackupDatabaseAction())
+}
+
+# Actions offered by a screen of their own (the blocking tree's X, the explain screen's D), not
+# bound on the main screen: their keys mean something else there.
+SCREEN_ACTIONS: dict[str, Action] = {
+    a.id: a for a in (TerminateBlockerAction(), DropInvalidIndexAction())
 }
 
 # which config section an action needs
@@ -41,16 +53,16 @@ class Binding:
 
 def get(action_id: str) -> Action:
     """The action with this id (KeyError names the known ids)."""
-    try:
-        return ACTIONS[action_id]
-    except KeyError:
-        raise KeyError(f"unknown action {action_id!r}; known: {', '.join(ACTIONS)}") from None
+    found = ACTIONS.get(action_id) or SCREEN_ACTIONS.get(action_id)
+    if found is None:
+        raise KeyError(f"unknown action {action_id!r}; known: {', '.join([*ACTIONS, *SCREEN_ACTIONS])}")
+    return found
 
 
 def bindings(cfg: Config) -> list[Binding]:
     """The keys to bind: none for mutating actions in read-only mode, none for an unconfigured
     backend."""
-    out = []
+    out: list[Binding] = []
     for action in ACTIONS.values():
         if action.mutating and cfg.read_only:
             continue

@@ -46,6 +46,11 @@ def _version(binary: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None) if m else ()
 
 
+def tool_version(binary: str) -> tuple[int, ...]:
+    """`binary --version` as a tuple (15, 4); () when it does not run."""
+    return _version(binary)
+
+
 def _candidates(name: str) -> list[str]:
     found = [shutil.which(name)]
     try:
@@ -97,6 +102,15 @@ def check_backup(cfg: BackupConfig, pg_restore: str | None = None,
     binary = pg_restore or find_pg_restore()
     if binary is None:
         return BackupCheck("unknown", f"{where}: no pg_restore found to read it", str(dump), age)
+    return verify_dump(dump, binary, where, age)
+
+
+def verify_dump(dump: Path, binary: str, where: str | None = None,
+                age: float | None = None) -> BackupCheck:
+    """Blocking: `pg_restore --list` (the table of contents), then a full read of every data
+    block (`pg_restore --file=/dev/null`, no server): what catches a truncated dump."""
+    if where is None:
+        where = f"{dump.name} ({dump.stat().st_size} bytes)"
     try:
         proc = subprocess.run([binary, "--list", str(dump)], capture_output=True, text=True,
                               timeout=RESTORE_TIMEOUT_SECONDS)

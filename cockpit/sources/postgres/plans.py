@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.config import DatabaseConfig
-from cockpit.sources.postgres.explain import ExplainedPlan, PlanError, parse_plan, plans_of, relations
+from cockpit.sources.postgres.explain import (
+    ExplainedPlan,
+    PlanError,
+    parse_plan,
+    plans_of,
+    relations,
+)
 from cockpit.sources.postgres.queries import COCKPIT_MARK
 
 EXPLAIN_APPLICATION_NAME = "predictiq-cockpit-explain"

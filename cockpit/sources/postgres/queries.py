@@ -213,3 +213,28 @@ def statements_sql(server_version_num: int, extension_version: str | None, limit
         f"SELECT {COCKPIT_MARK} *, (SELECT sum({total})::float8 FROM pg_stat_statements"
         " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
         " AND query NOT LIKE '%predictiq-cockpit%') AS all_total_ms FROM (", 1)
+
+
+# -- indexes (actions/create_index.py) ---------------------------------------------------------
+
+TABLE_FACTS_SQL = f"""SELECT {COCKPIT_MARK} n.nspname, c.relname, pg_relation_size(c.oid)::bigint,
+       greatest(c.reltuples, 0)::float8,
+       array(SELECT attname::text FROM pg_attribute
+             WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped ORDER BY attnum)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = to_regclass(%(table)s) AND c.relkind IN ('r', 'p', 'm')"""
+
+INVALID_INDEXES_SQL = f"""SELECT {COCKPIT_MARK} n.nspname, i.relname, t.relname,
+       pg_relation_size(i.oid)::bigint
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid
+JOIN pg_namespace n ON n.oid = i.relnamespace
+WHERE NOT x.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND (%(table)s::text IS NULL OR x.indrelid = to_regclass(%(table)s))
+ORDER BY n.nspname, i.relname"""
+
+INDEX_STATE_SQL = f"""SELECT {COCKPIT_MARK} x.indisvalid FROM pg_index x
+WHERE x.indexrelid = to_regclass(%(index)s)"""
+
+INDEX_PROGRESS_SQL = f"""SELECT {COCKPIT_MARK} phase, blocks_total, blocks_done, tuples_total,
+       tuples_done, lockers_total, lockers_done
+FROM pg_stat_progress_create_index WHERE pid = %(pid)s"""

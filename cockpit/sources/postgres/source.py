@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -27,6 +27,7 @@ from cockpit.config import DatabaseConfig, ThresholdsConfig
 from cockpit.models import DbActivity, DbConnection, SourceFailure, StatementStat, utcnow
 from cockpit.sources.base import guarded
 from cockpit.sources.postgres import queries as pg_queries
+from cockpit.sources.postgres.locks import LockSampler, epoch_datetime
 from cockpit.sources.postgres.statements import StatementTrends
 
 APPLICATION_NAME = "predictiq-cockpit"
@@ -57,8 +58,7 @@ class PostgresSource:
         self._statements: tuple[tuple[StatementStat, ...], tuple[StatementStat, ...]] = ((), ())
         self._statements_at: tuple[float, datetime] | None = None
         self._trends = StatementTrends()
-        self._locks: tuple[DbConnection, ...] = ()
-        self._locks_at: tuple[float, datetime] | None = None
+        self.locks = LockSampler(cfg.locks_seconds, lambda row: _connection(_with_times(row)))
         self._rows_wanted = cfg.rows_window
 
     def want_rows(self, count: int) -> None:
@@ -68,7 +68,7 @@ class PostgresSource:
 
     def sample_locks_now(self) -> None:
         """Take a lock sample at the next collection (the blocking tree was opened)."""
-        self._locks_at = None
+        self.locks.sample_next_time()
 
     def sample_statements_now(self) -> None:
         """Read pg_stat_statements at the next collection (the statements view was opened)."""
@@ -139,10 +139,7 @@ class PostgresSource:
             self._statements = await self._read_statements(
                 conn, version_num, summary["pg_stat_statements_version"])
             self._statements_at = (now, utcnow())
-        if self._due(self._locks_at, self.cfg.locks_seconds, now):
-            rows = await (await conn.execute(pg_queries.lock_sample_sql())).fetchall()
-            self._locks = tuple(_connection(_with_times(row)) for row in rows)
-            self._locks_at = (now, utcnow())
+        await self.locks.sample(conn, now)
         await self._measure_size(conn)
         note = self._statements_note if summary["pg_stat_statements_version"] else NOT_INSTALLED
         return self._build(summary, note)
@@ -202,11 +199,11 @@ class PostgresSource:
         return self._statements_note
 
     def _build(self, summary: dict[str, Any], note: str | None) -> DbActivity:
-        blocked = {c.pid: c.blocked_by for c in self._locks}
+        blocked = self.locks.blocked_by()
         rows = [_connection(_with_times(row), blocked) for row in summary["rows"] or ()]
         seen = {c.pid for c in rows}
         # sessions of the lock sample outside the window (a root blocker idle for hours)
-        rows += [c for c in self._locks if c.pid not in seen]
+        rows += [c for c in self.locks.sessions if c.pid not in seen]
         connections = tuple(rows)
         threshold = float(self.thresholds.idle_connection_seconds)
         idle_over = sorted((c for c in connections
@@ -241,22 +238,18 @@ class PostgresSource:
             statements_note=note,
             database_size_bytes=self._size,
             idle_over_threshold_count=int(summary["idle_over"]),
-            lock_sessions=self._locks,
-            locks_sampled_at=self._locks_at[1] if self._locks_at else None,
+            lock_sessions=self.locks.sessions,
+            locks_sampled_at=self.locks.sampled_at,
             statements_sampled_at=self._statements_at[1] if self._statements_at else None,
         )
 
 
-def _epoch(value: object) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int | float) else None
-
-
 def _with_times(row: dict[str, Any]) -> dict[str, Any]:
     """A row whose times came as epoch seconds (JSON rows, the lock sample), as datetimes."""
-    return {**row, **{k: _epoch(row.get(k)) for k in ("backend_start", "query_start", "state_change")}}
+    return {**row, **{k: epoch_datetime(row.get(k)) for k in ("backend_start", "query_start", "state_change")}}
 
 
-def _connection(row: dict[str, Any], blocked: dict[int, tuple[int, ...]] | None = None,
+def _connection(row: dict[str, Any], blocked: Mapping[int, tuple[int, ...]] | None = None,
                 ) -> DbConnection:
     state = row["state"]
     idle = state.startswith("idle")

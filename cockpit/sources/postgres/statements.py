@@ -59,7 +59,7 @@ class StatementTrends:
         self._seen.update(fresh)
         if len(self._seen) > 1000:
             self._seen = fresh
-        out = []
+        out: list[StatementStat] = []
         for stat in stats:
             history = fresh.get(stat.queryid) if stat.queryid is not None else None
             share = (stat.total_ms / all_total_ms) if all_total_ms else None
