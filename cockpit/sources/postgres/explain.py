@@ -180,6 +180,8 @@ def _walk(raw: Mapping[str, Any], depth: int, out: list[PlanNode]) -> int:
         # can make the children add up to more than the parent: clamp at zero
         self_ms = max(total - sum(out[c].total_ms or 0.0 for c in children), 0.0)
     node_type = _text(raw, "Node Type") or "?"
+    if node_type == "ModifyTable":  # written "Delete on t" by psql, and so here
+        node_type = _text(raw, "Operation") or node_type
     if raw.get("Parallel Aware") is True and not node_type.startswith("Parallel"):
         node_type = f"Parallel {node_type}"
     relation = _text(raw, "Relation Name")
