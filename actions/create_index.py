@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.pg_common import db_config, display_target, fetch, host_context, psql
+from actions.pg_common import db_config, display_target, fetch, host_context, human_seconds, psql
 from cockpit.sources.postgres import queries as pg_queries
 from cockpit.sources.postgres.explain import PlanError, first_seq_scan
 from cockpit.sources.postgres.plans import explain
@@ -91,6 +91,7 @@ class CreateIndexAction:
         try:
             facts = await fetch(conn, pg_queries.TABLE_FACTS_SQL, {"table": table})
             invalid = await fetch(conn, pg_queries.INVALID_INDEXES_SQL, {"table": table}) if facts else []
+            open_now = await fetch(conn, pg_queries.OPEN_TRANSACTIONS_SQL)
         finally:
             await conn.close()
         if not facts:
@@ -114,13 +115,19 @@ class CreateIndexAction:
                   f"lock_timeout {db.lock_timeout_ms} ms: it waits for every older transaction first",
                   "a failed or cancelled build leaves an INVALID index, offered for DROP INDEX CONCURRENTLY"]
         effect += [f"already invalid on this table: {row[1]}" for row in invalid]
+        if open_now:
+            pid, seconds, query = open_now[0]
+            effect.append(f"WAIT: {len(open_now)} transaction{'s' if len(open_now) != 1 else ''} open now "
+                          f"(oldest pid {pid}, {human_seconds(seconds)}: {' '.join(str(query).split())[:60]}); "
+                          f"the build waits for them and fails after lock_timeout: end them first")
         where = host_context(ctx)
         return Plan(
             action=self.id, title=f"Create index {name}", target=f"{display_target(ctx)} {schema}.{relname}",
             effect=tuple(effect), command=psql(ctx, f"SET lock_timeout = {db.lock_timeout_ms}; {sql}"),
             danger="medium", source=self.source,
             requires_typed_name=relname if where["production"] else None,
-            before={"table_bytes": size, "table_rows": tuples, "invalid_indexes": [r[1] for r in invalid]},
+            before={"table_bytes": size, "table_rows": tuples, "invalid_indexes": [r[1] for r in invalid],
+                    "open_transactions": [r[0] for r in open_now]},
             expected_after={"index": name, "valid": True},
             params={"sql": sql, "index": f"{schema}.{name}", "table": f"{schema}.{relname}",
                     "columns": columns, "lock_timeout_ms": db.lock_timeout_ms},

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 
 from cockpit.lab.control import DrillError
+from cockpit.lab.schema import REPORT_QUERY, install_report_table
 
 CPU_LOAD_FRACTION = 0.95  # of the deployment's total CPU limit, spread over its running pods
 STORM_FACTOR = 2.0  # rate-limit-storm traffic, as a multiple of the rate limit
@@ -100,14 +101,37 @@ class _CpuLoad:
 
 
 class _SlowQuery:
-    """A connection as the app role running pg_sleep in a thread until cancelled or cleared."""
+    """A connection as the app role running pg_sleep in a thread until cancelled or cleared,
+    and a second one running the nightly report (a sequential scan of 200,000 rows) over and
+    over, so that its statement tops pg_stat_statements' lists and can be explained and fixed
+    with an index."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, admin_url: str, app_user: str) -> None:
+        with psycopg.connect(admin_url, connect_timeout=5, autocommit=True) as admin:
+            install_report_table(admin, app_user)
         self.conn = psycopg.connect(url, connect_timeout=5, autocommit=True,
                                     application_name="predictiq-report")
+        try:
+            self.report = psycopg.connect(url, connect_timeout=5, autocommit=True,
+                                          application_name="predictiq-report")
+        except psycopg.Error:
+            self.conn.close()
+            raise
         self.pid = self.conn.info.backend_pid
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="drill-slow-query", daemon=True)
         self._thread.start()
+        self._reports = threading.Thread(target=self._run_reports, name="drill-report", daemon=True)
+        self._reports.start()
+
+    def _run_reports(self) -> None:
+        market = 0
+        while not self._stop.wait(0.5):
+            market = market % 50 + 1
+            try:
+                self.report.execute(REPORT_QUERY, (market,))
+            except psycopg.Error:
+                return  # terminated by the cockpit, or the lab is going down
 
     def _run(self) -> None:
         try:
@@ -116,13 +140,16 @@ class _SlowQuery:
             pass  # cancelled or terminated: the fix (or the clear) worked
 
     def stop(self) -> None:
+        self._stop.set()
         if not self.conn.closed:
             try:
                 self.conn.cancel_safe(timeout=3)
             except psycopg.Error:
                 pass  # already terminated by the cockpit
         self._thread.join(5)
+        self._reports.join(5)
         self.conn.close()
+        self.report.close()
 
 
 class DrillRunner:
@@ -202,7 +229,7 @@ class DrillRunner:
 
     def _inject_slow_query(self) -> tuple[Any, str]:
         try:
-            query = _SlowQuery(self.lab.app_url)
+            query = _SlowQuery(self.lab.app_url, self.lab.monitor_url, self.lab.app_user)
         except psycopg.OperationalError as exc:  # e.g. connection-exhaustion is active
             raise DrillError(f"cannot connect as {self.lab.app_user}: {exc}") from None
         return query, f"pg_sleep(600) running as {self.lab.app_user}, pid {query.pid}"

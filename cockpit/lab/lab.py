@@ -26,7 +26,7 @@ from psycopg import sql
 from cockpit.lab import labfiles
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.certswitch import SwitchableTlsEndpoint
-from cockpit.lab.schema import install_schema
+from cockpit.lab.schema import install_schema, install_statements_extension
 
 API_NAME = "api.predictiq.test"  # the switchable endpoint: cert drills act on this entry
 WWW_NAME = "www.predictiq.test"  # a steady valid endpoint from the TLS lab
@@ -152,6 +152,9 @@ class Lab:
         self.monitor_url = with_db(self.admin_url, self.app_database)
         with psycopg.connect(self.app_url, connect_timeout=5, autocommit=True) as conn:
             install_schema(conn)
+        # pg_stat_statements is per database: in the one the cockpit watches, for its top lists
+        with psycopg.connect(self.monitor_url, connect_timeout=5, autocommit=True) as conn:
+            install_statements_extension(conn)
 
     def _start_api(self) -> None:
         import httpx

@@ -124,3 +124,49 @@ def _seed(cur: psycopg.Cursor, rng: random.Random) -> None:
                     now - timedelta(minutes=rng.randint(0, 60 * 24 * 90)),
                 )
             )
+
+
+def install_statements_extension(conn: psycopg.Connection) -> bool:
+    """CREATE EXTENSION pg_stat_statements in the connected database (the application's: the
+    extension is per database, and the cockpit watches this one), when the server preloads the
+    library. Needs a superuser connection. Returns whether the view is usable."""
+    preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+    if preload is None or "pg_stat_statements" not in str(preload[0]):
+        return False
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    # the lab's own setup (COPY of the seed, CREATE EXTENSION) is not what an operator looks for
+    conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
+                 " WHERE datname = current_database()), 0)")
+    return True
+
+
+# The slow-query drill's report: a real query that reads a table of REPORT_ROWS rows through a
+# sequential scan (no index on market_id), so that EXPLAIN finds it and Create index fixes it.
+REPORT_TABLE = "market_report_events"
+REPORT_ROWS = 200_000
+REPORT_QUERY = (f"SELECT count(*), sum(amount) FROM {REPORT_TABLE} WHERE market_id = %s"
+                " /* nightly market report */")
+
+
+def install_report_table(conn: psycopg.Connection, reader: str) -> None:
+    """Create and fill the report's table once (under the install lock, so concurrent drills
+    neither fail nor fill it twice), readable by `reader`. A superuser connection: the filling
+    is kept out of pg_stat_statements, where it would top the list the drill is about."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_INSTALL_LOCK_KEY,))
+        cur.execute("SET LOCAL pg_stat_statements.track = 'none'")
+        cur.execute("SELECT to_regclass(%s)", (REPORT_TABLE,))
+        row = cur.fetchone()
+        if row is not None and row[0] is not None:
+            return
+        cur.execute(f"CREATE TABLE {REPORT_TABLE} (id bigint PRIMARY KEY, market_id bigint NOT NULL,"
+                    " amount numeric(12, 2) NOT NULL, at timestamptz NOT NULL DEFAULT now())")
+        cur.execute(f"INSERT INTO {REPORT_TABLE} (id, market_id, amount) SELECT g, g % {SEED_MARKETS} + 1,"
+                    f" (g % 97) + 1 FROM generate_series(1, {REPORT_ROWS}) g")
+        cur.execute(f"ANALYZE {REPORT_TABLE}")
+        cur.execute(f"GRANT SELECT ON {REPORT_TABLE} TO {quote_ident(reader)}")
+
+
+def quote_ident(name: str) -> str:
+    """A role or table name quoted for SQL."""
+    return '"' + name.replace('"', '""') + '"'

@@ -238,3 +238,10 @@ WHERE x.indexrelid = to_regclass(%(index)s)"""
 INDEX_PROGRESS_SQL = f"""SELECT {COCKPIT_MARK} phase, blocks_total, blocks_done, tuples_total,
        tuples_done, lockers_total, lockers_done
 FROM pg_stat_progress_create_index WHERE pid = %(pid)s"""
+
+OPEN_TRANSACTIONS_SQL = f"""SELECT {COCKPIT_MARK} pid,
+       extract(epoch FROM now() - xact_start)::float8 AS seconds, left(query, 120)
+FROM pg_stat_activity
+WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend' AND now() - xact_start > interval '1 second'
+ORDER BY xact_start"""
