@@ -76,7 +76,7 @@ class DatabaseConfig:
     locks_seconds: float = field(default=5.0, metadata=meta("how often to sample pg_blocking_pids() for the lock tree (it takes the lock manager's locks)", min=1, max=3600))
     explain_timeout_ms: int = field(default=10000, metadata=meta("statement_timeout of EXPLAIN ANALYZE (it runs the query)", min=100, max=600000))
     lock_timeout_ms: int = field(default=5000, metadata=meta("lock_timeout of CREATE / DROP INDEX CONCURRENTLY (they wait for older transactions)", min=100, max=600000))
-    rows_window: int = field(default=100, metadata=meta("connections read in full per refresh (longest running first); more are fetched as the table is scrolled", min=10, max=100000))
+    rows_window: int = field(default=25, metadata=meta("connections read in full per refresh (longest running first); more are fetched as the table is scrolled", min=10, max=100000))
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,12 @@ async def test_idle_connections_by_state_and_over_threshold(pg):
     try:
         idle = [pg.connect(application_name=app) for _ in range(count)]
         pids = {conn.info.backend_pid for conn in idle}
+        window = await source.collect()
+        assert isinstance(window, DbActivity), window
+        # full rows for the window only; every count covers every backend
+        assert len(window.connections) == source.cfg.rows_window < count <= window.total
+        assert window.by_application[app] == count and not window.complete
+        source.want_rows(count + 20)  # what the connections table asks for when scrolled
         snap = await source.collect()
         assert isinstance(snap, DbActivity), snap
         assert snap.by_application[app] == count

@@ -1,7 +1,8 @@
 """Who blocks whom: the lock sample (pg_blocking_pids, on its own cadence) and the blocking tree.
 
 `pg_blocking_pids()` takes the lock manager's locks while it runs, so it is sampled at most every
-`[database] locks_seconds` (`LockSampler`), for the waiting sessions only, and the sample carries
+`[database] locks_seconds` (`LockSampler`: the source then asks for it in its one statement of
+the refresh), for the waiting sessions only, and the sample carries
 every session of each chain, blockers included (a root blocker idle in transaction for an hour
 is outside the connections table's window). A session can wait for several others (a shared
 lock held by two, a queue behind a waiter): it is shown under each of them, and each node says
@@ -16,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cockpit.models import DbConnection, utcnow
-from cockpit.sources.postgres.queries import lock_sample_sql
 
 RowToConnection = Callable[[dict[str, Any]], DbConnection]
 
@@ -39,12 +39,10 @@ class LockSampler:
         """Sample at the next collection (the blocking tree was just opened)."""
         self._last = None
 
-    async def sample(self, conn: Any, now: float) -> None:
-        """Read every session of every lock chain, if due."""
-        if not self.due(now):
-            return
-        cur = await conn.execute(lock_sample_sql())
-        self.sessions = tuple(self._to_connection(row) for row in await cur.fetchall())
+    def take(self, rows: Iterable[dict[str, Any]], now: float) -> None:
+        """The sample read by this collection (activity_summary_sql's `locks`, taken when
+        `due`): every session of every lock chain, blockers included."""
+        self.sessions = tuple(self._to_connection(row) for row in rows)
         self._last, self.sampled_at = now, utcnow()
 
     def blocked_by(self) -> Mapping[int, tuple[int, ...]]:

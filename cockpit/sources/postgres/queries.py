@@ -116,69 +116,80 @@ UNION ALL
 ) AS top_statements"""
 
 
-def _running(alias: str = "") -> str:
-    """SQL: the session runs a statement now (not idle, not track_activities off)."""
-    p = f"{alias}." if alias else ""
-    return f"({p}state NOT LIKE 'idle%' AND {p}state NOT IN ('', 'disabled'))"
-
-
 def activity_summary_sql(server_version_num: int, *, window: int, slow_seconds: float,
-                         idle_seconds: float, over_cap: int = 500) -> str:
-    """One statement, one row: the server facts, every count over all client backends, and full
-    rows (as a JSON array) only for the sessions worth showing.
+                         idle_seconds: float, with_locks: bool = False, over_cap: int = 500) -> str:
+    """One statement, one row: the server facts, every count over all client backends, full
+    rows (a JSON array) only for the sessions worth showing, and, when `with_locks`, the lock
+    sample (see `lock_sample_sql`) from the same snapshot of the backends.
 
-    pg_stat_activity is read once (a MATERIALIZED CTE). Full rows: the `window` first in the
-    table's default order (running statements first, longest first, then the longest idle),
-    the running ones over `slow_seconds` and the lock waiters (at most `over_cap` each), and
-    the `window` longest idle over `idle_seconds`. At 1,000 idle connections this sends a
-    hundred rows instead of a thousand (bench/bench_pg_load.py). Times go out as epoch seconds.
+    The backends are read once, narrow, from pg_stat_get_activity(NULL) itself rather than the
+    pg_stat_activity view (the view joins pg_authid and pg_database for every backend). The
+    counts are one pass grouping on (state, role, application, client, idle over the threshold)
+together, summed per dimension by the source; roles are named for these few groups only. Full rows: the
+    `window` first in the table's default order (running statements first, longest first,
+    then the longest idle), the running ones over `slow_seconds` and the lock waiters (at most
+    `over_cap` each), and the `window` longest idle over `idle_seconds`; each is read again by
+    pid (pg_stat_get_activity keeps its snapshot for the transaction). At 1,000 idle
+    connections this sends 25 rows instead of a thousand (bench/bench_pg_load.py).
     """
     window, over_cap = max(int(window), 1), max(int(over_cap), 1)
     slow, idle = float(slow_seconds), float(idle_seconds)
     facts = server_facts_sql(server_version_num).split(COCKPIT_MARK, 1)[1]
-    duration = (f"CASE WHEN {_running()} THEN query_seconds"
-                " WHEN state LIKE 'idle%' THEN state_seconds END")
+    running = "(state NOT LIKE 'idle%' AND state NOT IN ('', 'disabled'))"
+    idle_over = f"(state LIKE 'idle%' AND state_change < now() - interval '1 second' * {idle})"
+    started = f"CASE WHEN {running} THEN query_start WHEN state LIKE 'idle%' THEN state_change END"
+    locks_cte = locks_col = ""
+    if with_locks:
+        locks_cte = """, w AS MATERIALIZED (
+    SELECT pid, pg_blocking_pids(pid) AS blocked_by FROM a WHERE wait_event_type = 'Lock'
+)"""
+        locks_col = f""",
+    (SELECT json_agg({_row_json("s", "coalesce(w.blocked_by, '{}')")})
+     FROM (SELECT pid FROM w UNION SELECT unnest(blocked_by) FROM w) l
+     CROSS JOIN LATERAL pg_stat_get_activity(l.pid) s LEFT JOIN w ON w.pid = s.pid
+     LEFT JOIN pg_roles r ON r.oid = s.usesysid LEFT JOIN pg_database d ON d.oid = s.datid)
+        AS locks"""
     return f"""WITH a AS MATERIALIZED (
-    SELECT pid, coalesce(usename, '') AS usename,
-           coalesce(application_name, '') AS application_name,
-           coalesce(host(client_addr), '') AS client_addr, coalesce(datname, '') AS datname,
-           coalesce(state, '') AS state, query, backend_start, query_start, state_change,
-           wait_event_type, wait_event,
-           extract(epoch FROM now() - query_start)::float8 AS query_seconds,
-           extract(epoch FROM now() - state_change)::float8 AS state_seconds
-    FROM pg_stat_activity
+    SELECT pid, usesysid, coalesce(application_name, '') AS application_name, client_addr,
+           coalesce(state, '') AS state, query_start, state_change, wait_event_type
+    FROM pg_stat_get_activity(NULL)
     WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-), picked AS (
-    (SELECT pid FROM a ORDER BY {_running()} DESC, {duration} DESC NULLS LAST, pid
-     LIMIT {window})
-    UNION (SELECT pid FROM a WHERE {_running()} AND query_seconds > {slow}
-           ORDER BY query_seconds DESC LIMIT {over_cap})
+), picked AS MATERIALIZED (
+    (SELECT pid FROM a ORDER BY {running} DESC, {started} NULLS LAST, pid LIMIT {window})
+    UNION (SELECT pid FROM a WHERE {running} AND query_start < now() - interval '1 second' * {slow}
+           ORDER BY query_start LIMIT {over_cap})
     UNION (SELECT pid FROM a WHERE wait_event_type = 'Lock' LIMIT {over_cap})
-    UNION (SELECT pid FROM a WHERE state LIKE 'idle%' AND state_seconds > {idle}
-           ORDER BY state_seconds DESC LIMIT {window})
-)
+    UNION (SELECT pid FROM a WHERE {idle_over} ORDER BY state_change LIMIT {window})
+){locks_cte}
 SELECT {COCKPIT_MARK} {facts},
-    (SELECT count(*) FROM a)::int AS total,
-    (SELECT count(*) FROM a WHERE state LIKE 'idle%' AND state_seconds > {idle})::int
-        AS idle_over,
-    (SELECT json_object_agg(k, n) FROM (SELECT coalesce(nullif(state, ''), 'unknown') AS k,
-        count(*) AS n FROM a GROUP BY 1) s) AS by_state,
-    (SELECT json_object_agg(k, n) FROM (SELECT usename AS k, count(*) AS n FROM a GROUP BY 1) s)
-        AS by_user,
-    (SELECT json_object_agg(k, n) FROM (SELECT application_name AS k, count(*) AS n FROM a
-        GROUP BY 1) s) AS by_application,
-    (SELECT json_object_agg(k, n) FROM (SELECT coalesce(nullif(client_addr, ''), 'local') AS k,
-        count(*) AS n FROM a GROUP BY 1) s) AS by_client,
-    (SELECT json_agg(json_build_object(
-        'pid', pid, 'usename', usename, 'application_name', application_name,
-        'client_addr', client_addr, 'datname', datname, 'state', state,
-        'query', left(coalesce(query, ''), {QUERY_TEXT_CAP}),
-        'backend_start', extract(epoch FROM backend_start)::float8,
-        'query_start', extract(epoch FROM query_start)::float8,
-        'state_change', extract(epoch FROM state_change)::float8,
-        'query_seconds', query_seconds, 'state_seconds', state_seconds,
-        'wait_event_type', wait_event_type, 'wait_event', wait_event))
-     FROM a WHERE pid IN (SELECT pid FROM picked)) AS rows"""
+    (SELECT json_agg(json_build_array(g.state, r.rolname, g.application_name,
+                                      host(g.client_addr), g.idle_over, g.n)) FROM (
+        SELECT state, usesysid, application_name, client_addr, {idle_over} AS idle_over,
+               count(*)::int AS n
+        FROM a GROUP BY 1, 2, 3, 4, 5) g
+     LEFT JOIN pg_roles r ON r.oid = g.usesysid) AS counts,
+    (SELECT json_agg({_row_json("s")})
+     FROM picked p CROSS JOIN LATERAL pg_stat_get_activity(p.pid) s
+     LEFT JOIN pg_roles r ON r.oid = s.usesysid LEFT JOIN pg_database d ON d.oid = s.datid)
+        AS rows{locks_col}"""
+
+
+# The columns of a JSON row, in this order (json_build_array is cheaper than an object).
+ROW_FIELDS = ("pid", "usename", "application_name", "client_addr", "datname", "state", "query",
+              "backend_start", "query_start", "state_change", "query_seconds", "state_seconds",
+              "wait_event_type", "wait_event", "blocked_by")
+
+
+def _row_json(s: str, blocked_by: str = "NULL::int[]") -> str:
+    return f"""json_build_array({s}.pid, coalesce(r.rolname::text, ''),
+        coalesce({s}.application_name, ''), coalesce(host({s}.client_addr), ''),
+        coalesce(d.datname::text, ''), coalesce({s}.state, ''),
+        left(coalesce({s}.query, ''), {QUERY_TEXT_CAP}),
+        extract(epoch FROM {s}.backend_start)::float8, extract(epoch FROM {s}.query_start)::float8,
+        extract(epoch FROM {s}.state_change)::float8,
+        extract(epoch FROM now() - {s}.query_start)::float8,
+        extract(epoch FROM now() - {s}.state_change)::float8,
+        {s}.wait_event_type, {s}.wait_event, {blocked_by})"""
 
 
 def lock_sample_sql() -> str:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +59,7 @@ class PostgresSource:
         self._statements: tuple[tuple[StatementStat, ...], tuple[StatementStat, ...]] = ((), ())
         self._statements_at: tuple[float, datetime] | None = None
         self._trends = StatementTrends()
-        self.locks = LockSampler(cfg.locks_seconds, lambda row: _connection(_with_times(row)))
+        self.locks = LockSampler(cfg.locks_seconds, _connection)
         self._rows_wanted = cfg.rows_window
 
     def want_rows(self, count: int) -> None:
@@ -127,19 +128,21 @@ class PostgresSource:
 
     async def _read(self, conn: psycopg.AsyncConnection[dict[str, Any]]) -> DbActivity:
         version_num = conn.info.server_version
+        now = self.clock()
+        with_locks = self.locks.due(now)
         sql = pg_queries.activity_summary_sql(
             version_num, window=self._rows_wanted,
             slow_seconds=self.thresholds.slow_query_seconds,
-            idle_seconds=self.thresholds.idle_connection_seconds)
+            idle_seconds=self.thresholds.idle_connection_seconds, with_locks=with_locks)
         summary = await (await conn.execute(sql)).fetchone()
         if summary is None:
             raise psycopg.InterfaceError("the activity summary query returned no row")
-        now = self.clock()
+        if with_locks:
+            self.locks.take((_json_row(r) for r in summary["locks"] or ()), now)
         if self._due(self._statements_at, self.cfg.statements_seconds, now):
             self._statements = await self._read_statements(
                 conn, version_num, summary["pg_stat_statements_version"])
             self._statements_at = (now, utcnow())
-        await self.locks.sample(conn, now)
         await self._measure_size(conn)
         note = self._statements_note if summary["pg_stat_statements_version"] else NOT_INSTALLED
         return self._build(summary, note)
@@ -200,7 +203,7 @@ class PostgresSource:
 
     def _build(self, summary: dict[str, Any], note: str | None) -> DbActivity:
         blocked = self.locks.blocked_by()
-        rows = [_connection(_with_times(row), blocked) for row in summary["rows"] or ()]
+        rows = [_connection(_json_row(row), blocked) for row in summary["rows"] or ()]
         seen = {c.pid for c in rows}
         # sessions of the lock sample outside the window (a root blocker idle for hours)
         rows += [c for c in self.locks.sessions if c.pid not in seen]
@@ -214,6 +217,7 @@ class PostgresSource:
         waiting = [c for c in running if c.blocked_by] + [
             c for c in connections if c.blocked_by and c.query_seconds is None]
         top_mean, top_total = self._statements
+        counts = _counts(summary["counts"] or ())
         return DbActivity(
             collected_at=utcnow(),
             database=summary["database"],
@@ -223,11 +227,11 @@ class PostgresSource:
             uptime_seconds=float(summary["uptime_seconds"]),
             max_connections=int(summary["max_connections"]),
             reserved_connections=int(summary["reserved_connections"]),
-            total=int(summary["total"]),
-            by_state=dict(summary["by_state"] or {}),
-            by_user=dict(summary["by_user"] or {}),
-            by_application=dict(summary["by_application"] or {}),
-            by_client=dict(summary["by_client"] or {}),
+            total=sum(counts["state"].values()),
+            by_state=counts["state"],
+            by_user=counts["user"],
+            by_application=counts["application"],
+            by_client=counts["client"],
             connections=connections,
             idle_threshold_seconds=threshold,
             idle_over_threshold=tuple(idle_over),
@@ -237,11 +241,30 @@ class PostgresSource:
             top_by_total=top_total,
             statements_note=note,
             database_size_bytes=self._size,
-            idle_over_threshold_count=int(summary["idle_over"]),
+            idle_over_threshold_count=counts["idle_over"].get("true", 0),
             lock_sessions=self.locks.sessions,
             locks_sampled_at=self.locks.sampled_at,
             statements_sampled_at=self._statements_at[1] if self._statements_at else None,
         )
+
+
+def _counts(groups: Iterable[list[Any]]) -> dict[str, dict[str, int]]:
+    """activity_summary_sql's counts ([state, role, application, client, idle over, n] for
+    each combination present), summed per dimension."""
+    out: dict[str, Counter[str]] = {k: Counter() for k in ("state", "user", "application",
+                                                             "client", "idle_over")}
+    for state, role, application, client, idle_over, n in groups:
+        out["state"][state or "unknown"] += n
+        out["user"][role or ""] += n
+        out["application"][application or ""] += n
+        out["client"][client or "local"] += n
+        out["idle_over"]["true" if idle_over else "false"] += n
+    return {k: dict(v) for k, v in out.items()}
+
+
+def _json_row(values: list[Any]) -> dict[str, Any]:
+    """A JSON array row (pg_queries.ROW_FIELDS order) as the dict the row helpers read."""
+    return _with_times(dict(zip(pg_queries.ROW_FIELDS, values, strict=False)))
 
 
 def _with_times(row: dict[str, Any]) -> dict[str, Any]:
