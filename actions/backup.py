@@ -64,6 +64,7 @@ class BackupDatabaseAction:
     description = "Back up the database (pg_dump -Fc, verified)"
     label = "backup"
     mutating = True
+    footer = False  # the 80-column footer is full; in help and the palette
     source = "database"
 
     async def plan(self, ctx: ActionContext, selection: Mapping[str, Any] | None) -> Plan:

@@ -75,6 +75,7 @@ class CreateIndexAction:
     description = "Create index concurrently for the selected query's sequential scan"
     label = "index"
     mutating = True
+    footer = False  # the 80-column footer is full; in help and the palette
     source = "database"
     scope = "database"
 

@@ -35,6 +35,7 @@ class ExplainAnalyzeAction:
     description = "Explain analyze the selected query (runs it, then rolls back)"
     label = "analyze"
     mutating = True
+    footer = False  # the 80-column footer is full; in help and the palette
     source = "database"
     scope = "database"
 

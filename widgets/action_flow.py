@@ -8,10 +8,12 @@ optionally `action_clients` (built here once and kept on the app) and `current_i
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from actions import executor
-from actions.base import ActionContext, ActionError, Plan
+from actions.base import ActionContext, ActionError, Outcome, Plan
 from actions.clients import Clients
 from actions.registry import get
 from actions.restart import follow_rollout
@@ -51,39 +53,46 @@ def _refresh(app: Any, source: str) -> None:
         scheduler.refresh_now(source)
 
 
-async def run_action_flow(app: Any, action_id: str, selection: dict | None) -> None:
-    """Plan, confirm, execute and report one action; every step's failure is told to the operator."""
+async def run_action_flow(app: Any, action_id: str, selection: dict | None, *,
+                          progress: Callable[[str], None] | None = None,
+                          cancel: asyncio.Event | None = None) -> Outcome | None:
+    """Plan, confirm, execute and report one action; every step's failure is told to the operator.
+
+    Returns the outcome when it ran (None when not planned, refused or cancelled). `progress`
+    receives the lines a long action reports (an index build, a dump), `cancel` stops it.
+    """
     action = get(action_id)
     ctx = _context(app)
+    ctx.progress, ctx.cancel = progress, cancel
     if action_id == "scale":
         selection = await _ask_replicas(app, selection)
         if selection is None:
-            return  # no count chosen: nothing was planned, nothing to audit
+            return None  # no count chosen: nothing was planned, nothing to audit
     try:
         plan: Plan = await action.plan(ctx, selection)
     except ActionError as exc:
         app.notify(f"{action.description}: {exc}", severity="error", timeout=10)
-        return
+        return None
     except Exception as exc:  # noqa: BLE001 - a backend error while planning is shown, not raised
         app.notify(f"{action.description}: cannot plan: {describe_error(exc)}", severity="error", timeout=10)
-        return
+        return None
     refusal = executor.refusal(ctx, action, plan)
     if refusal is not None:
         outcome = executor.record_denied(ctx, action, plan, refusal)
         app.notify(f"{action.description} unavailable: {outcome.message}", severity="warning", timeout=10)
-        return
+        return None
     if plan.nothing_to_do and action_id != "scale":
         app.notify(f"{plan.title}: {plan.effect[-1]}", timeout=6)
-        return
+        return None
     dialog = TypeToConfirmDialog(plan) if plan.requires_typed_name else ConfirmDialog(plan)
     if not await app.push_screen_wait(dialog):
         try:
             executor.record_cancelled(ctx, plan)
         except AuditError as exc:
             app.notify(f"cancelled (and not audited: {exc})", severity="error", timeout=10)
-            return
+            return None
         app.notify(f"{plan.title}: cancelled, nothing changed", timeout=4)
-        return
+        return None
     app.actions_in_flight += 1
     try:
         outcome = await executor.execute(ctx, action, plan)
@@ -94,6 +103,7 @@ async def run_action_flow(app: Any, action_id: str, selection: dict | None) -> N
     _refresh(app, plan.source)
     if action_id == "restart" and outcome.ok:
         await _follow(app, ctx)
+    return outcome
 
 
 async def _follow(app: Any, ctx: ActionContext) -> None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from widgets.dialogs.quit import QuitConfirm
 from widgets.incidents.panel import IncidentPanel
+from widgets.messages import MoreRows
 from widgets.panes.table import TablePane
 from widgets.screens.help import HelpScreen
 
@@ -101,3 +102,31 @@ class KeyActions:
             from widgets.screens.lab_menu import open_lab_menu
 
             open_lab_menu(self)
+
+    # -- PostgreSQL diagnosis (widgets/db_tools.py) -------------------------------------------
+
+    def action_statements(self: CockpitApp) -> None:
+        from widgets.db_tools import open_statements
+
+        open_statements(self)
+
+    def action_explain(self: CockpitApp) -> None:
+        from widgets.db_tools import open_explain
+
+        selection = self.selected_row("database") if self.active_pane.source == "database" else None
+        if selection is None:
+            self.notify("Explain: select a connection in the database pane (or a statement in t)",
+                        severity="warning")
+            return
+        open_explain(self, str(selection.get("query") or ""))
+
+    def action_blocking_tree(self: CockpitApp) -> None:
+        from widgets.db_tools import open_blocking_tree
+
+        open_blocking_tree(self)
+
+    def on_more_rows(self: CockpitApp, message: MoreRows) -> None:
+        from widgets.db_tools import more_rows
+
+        more_rows(self, message)
+

@@ -58,6 +58,10 @@ TOOL_KEYS: tuple[KeySpec, ...] = (
     KeySpec("o", "sort_next", "Sort the focused table by the next column", show=True,
             label="sort"),
     KeySpec("O", "sort_reverse", "Reverse the sort order of the focused table"),
+    # PostgreSQL diagnosis (issue 18): read-only views, so in every mode
+    KeySpec("t", "statements", "Statements: slowest and costliest, with their recent trend"),
+    KeySpec("e", "explain", "Explain the selected query (database pane), without running it"),
+    KeySpec("b", "blocking_tree", "Blocking tree: who blocks whom, the root blocker first"),
 )
 
 
@@ -106,7 +110,7 @@ def key_registry(read_only: bool, actions: Iterable[object] | None = None, *,
             action=f"run_action({action_id!r})",
             description=description,
             group="action",
-            show=True,
+            show=bool(getattr(action, "footer", True)),
             mutating=mutating,
             action_id=action_id,
             label=str(getattr(action, "label", "") or _first_word(description)),

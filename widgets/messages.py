@@ -27,3 +27,12 @@ class OpenDetail(Message):
         super().__init__()
         self.pane = pane
         self.key = key
+
+
+class MoreRows(Message):
+    """The connections table wants `count` full rows from the next refresh on (scrolled near
+    the end of those it has; 0: back to the source's window)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count

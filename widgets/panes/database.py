@@ -1,18 +1,28 @@
 """Database pane: connection usage bar, counts by state, idle-over-threshold, a trend, the
-connections table (longest running first, keyed by backend pid) and the top statements."""
+connections table (longest running first, keyed by backend pid) and the top statements.
+
+The source reads full rows for a window only (the counts cover every backend): scrolled near
+the end of its rows, the table asks for the next page (MoreRows), so it is complete when
+scrolled through; back at the top it lets the source return to its window."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from cockpit.models import DbActivity, DbConnection
+from widgets.messages import MoreRows
 from widgets.paint import paint
 from widgets.panes.common import Cell, age, bar, short, spark, utc_time
 from widgets.panes.table import Row, TablePane
+
+PAGE = 100  # rows asked for at a time when the table is scrolled past those it has
+PAGE_MARGIN = 10
 
 
 def _running_for(c: DbConnection) -> float | None:
@@ -32,6 +42,11 @@ class DatabasePane(TablePane):
                ("app", "Application"))
     MONITOR_COLUMNS = ("pid", "state", "for", "query")
     DEFAULT_SORT = ("for", True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._db: DbActivity | None = None
+        self._asked = 0  # rows the table had when it last asked for more
 
     def compose_body(self) -> ComposeResult:
         yield Static(classes="usage")
@@ -59,6 +74,9 @@ class DatabasePane(TablePane):
         ]
         if conns:
             lines.append(f"connections 15m {spark(conns, 40)}")
+        if not db.complete:
+            lines.append(f"rows {len(db.connections)} of {db.total}: more come as you scroll")
+        self._db = db
         paint(self.query_one(".usage", Static), "\n".join(lines))
         top = db.top_by_mean[:3]
         if top:
@@ -87,6 +105,22 @@ class DatabasePane(TablePane):
                 "app": Cell(c.application),
                 "query": Cell(short(c.query, 48)),
             }
+
+    @on(DataTable.RowHighlighted)
+    def _more_rows(self, event: DataTable.RowHighlighted) -> None:
+        # The source reads full rows for a window only: near the end of the rows there are,
+        # ask for the next page; back near the top, for the window again.
+        db = self._db
+        if db is None:
+            return
+        at = self._start + self.table.cursor_row
+        have = len(db.connections)
+        if not db.complete and at >= have - PAGE_MARGIN and have != self._asked:
+            self._asked = have
+            self.post_message(MoreRows(have + PAGE))
+        elif at < PAGE_MARGIN and have > PAGE and self._asked:
+            self._asked = 0
+            self.post_message(MoreRows(0))
 
     def detail(self, key: str) -> tuple[str, str] | None:
         c: DbConnection | None = self.items.get(key)
