@@ -42,7 +42,11 @@ def progress_line(row: Sequence[Any]) -> str:
     """'[ 42%] building index: scanning table · blocks 420/1000 · tuples 0/0'."""
     phase, blocks_total, blocks_done, tuples_total, tuples_done, lockers_total, lockers_done = row
     fraction = 0.0
-    if blocks_total:
+    if str(phase).startswith("waiting"):  # the counters still hold the previous phase's blocks
+        fraction = lockers_done / lockers_total if lockers_total else 0.0
+    elif "tuples" in str(phase) and tuples_total:
+        fraction = tuples_done / tuples_total
+    elif blocks_total:
         fraction = blocks_done / blocks_total
     elif tuples_total:
         fraction = tuples_done / tuples_total

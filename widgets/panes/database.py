@@ -118,7 +118,7 @@ class DatabasePane(TablePane):
         if not db.complete and at >= have - PAGE_MARGIN and have != self._asked:
             self._asked = have
             self.post_message(MoreRows(have + PAGE))
-        elif at < PAGE_MARGIN and have > PAGE and self._asked:
+        elif at < PAGE_MARGIN and self._asked:
             self._asked = 0
             self.post_message(MoreRows(0))
 
