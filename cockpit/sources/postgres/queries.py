@@ -127,8 +127,8 @@ def activity_summary_sql(server_version_num: int, *, window: int, slow_seconds: 
     counts are one pass grouping on (state, role, application, client, idle over the threshold)
 together, summed per dimension by the source; roles are named for these few groups only. Full rows: the
     `window` first in the table's default order (running statements first, longest first,
-    then the longest idle), the running ones over `slow_seconds` and the lock waiters (at most
-    `over_cap` each), and the `window` longest idle over `idle_seconds`; each is read again by
+    then the longest idle: the longest idle over `idle_seconds` among them), and the running
+    ones over `slow_seconds` and the lock waiters (at most `over_cap`); each is read again by
     pid (pg_stat_get_activity keeps its snapshot for the transaction). At 1,000 idle
     connections this sends 25 rows instead of a thousand (bench/bench_pg_load.py).
     """
@@ -156,10 +156,10 @@ together, summed per dimension by the source; roles are named for these few grou
     WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
 ), picked AS MATERIALIZED (
     (SELECT pid FROM a ORDER BY {running} DESC, {started} NULLS LAST, pid LIMIT {window})
-    UNION (SELECT pid FROM a WHERE {running} AND query_start < now() - interval '1 second' * {slow}
-           ORDER BY query_start LIMIT {over_cap})
-    UNION (SELECT pid FROM a WHERE wait_event_type = 'Lock' LIMIT {over_cap})
-    UNION (SELECT pid FROM a WHERE {idle_over} ORDER BY state_change LIMIT {window})
+    UNION (SELECT pid FROM a
+           WHERE ({running} AND query_start < now() - interval '1 second' * {slow})
+              OR wait_event_type = 'Lock'
+           LIMIT {over_cap})
 ){locks_cte}
 SELECT {COCKPIT_MARK} {facts},
     (SELECT json_agg(json_build_array(g.state, r.rolname, g.application_name,
