@@ -47,6 +47,21 @@ async def _ask_replicas(app: Any, selection: dict | None) -> dict | None:
     return None if count is None else {**(selection or {}), "replicas": count}
 
 
+def _notifier(app: Any, what: str, every: float = 2.0) -> Callable[[str], None]:
+    """Progress lines as notifications, at most one per `every` seconds (a dump's bytes)."""
+    import time
+
+    last = [0.0]
+
+    def notify(line: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every:
+            last[0] = now
+            app.notify(f"{what.split(' (')[0]}: {line}", timeout=every + 0.5)
+
+    return notify
+
+
 def _refresh(app: Any, source: str) -> None:
     scheduler = getattr(app, "scheduler", None)
     if scheduler is not None:
@@ -63,7 +78,7 @@ async def run_action_flow(app: Any, action_id: str, selection: dict | None, *,
     """
     action = get(action_id)
     ctx = _context(app)
-    ctx.progress, ctx.cancel = progress, cancel
+    ctx.progress, ctx.cancel = progress or _notifier(app, action.description), cancel
     if action_id == "scale":
         selection = await _ask_replicas(app, selection)
         if selection is None:

@@ -1,10 +1,12 @@
-"""The SQL the PostgreSQL source runs, chosen by server_version_num (PostgreSQL 12 to 18).
+"""The SQL the PostgreSQL source and the database actions run, chosen by server_version_num
+(PostgreSQL 12 to 18).
 
-Three round trips per collection: server facts (one row), client backends (one row each; every
-breakdown is computed in Python from these), and pg_stat_statements (top by mean and by total in
-one statement); a fourth, the database size, on a slow cadence. Every statement carries the COCKPIT_MARK comment (inside the
-statement, where pg_stat_statements keeps it) so that the cockpit's
-own statements can be left out of pg_stat_statements' top lists.
+One statement per collection (`activity_summary_sql`: server facts, counts over every client
+backend, full rows for a window, the lock sample when due); pg_stat_statements on its own
+cadence (top by mean and by total in one statement); the database size on a slow one. Every
+statement carries the COCKPIT_MARK comment (inside the statement, where pg_stat_statements
+keeps it) so that the cockpit's own statements can be left out of the top lists and measured
+by bench/bench_pg_load.py.
 """
 
 from __future__ import annotations
