@@ -178,6 +178,22 @@ def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
                     ("API pods",))]
 
 
+def _lock_root(db: Any) -> dict[str, Any]:
+    """When sessions wait on locks: the root blocker holding up the most of them (the blocking
+    tree's first root), so the incident names who to look at, not only who waits."""
+    from cockpit.sources.postgres.locks import lock_tree
+
+    trees = lock_tree(db.lock_sessions)
+    if not trees:
+        return {}
+    root = trees[0].session
+    how_long = root.idle_seconds if root.state.startswith("idle") else root.query_seconds
+    return {"lock_waiting": sum(1 for c in db.lock_sessions if c.blocked_by),
+            "lock_root_pid": root.pid, "lock_root_state": root.state,
+            "lock_root_seconds": round(how_long or 0.0, 1), "lock_root_query": root.query[:120],
+            "lock_root_waiting_behind": trees[0].behind}
+
+
 def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P3: a query running longer than slow_query_seconds, or a statement whose mean is above it."""
     db = _usable(state, "database")
@@ -198,6 +214,7 @@ def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Findin
           "worst_mean_ms": round(stmt.mean_ms, 1) if stmt else None,
           "worst_statement": stmt.query[:120] if stmt else None,
           "server_version_num": db.server_version_num}
+    ev.update(_lock_root(db))
     return [Finding("slow_queries", "slow_queries", "P3", "Slow queries", ev,
                     "Some API requests are slow; the database is busy.", ("PostgreSQL", "API"))]
 

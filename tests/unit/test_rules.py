@@ -142,3 +142,26 @@ def test_a_teams_runbook_replaces_the_built_in_one(tmp_path):
     assert list(rb.entries) == ["cache_miss_storm"]
     assert render_diagnosis(rb.entry("cache_miss_storm"), {"hit_rate_percent": 12.4}) == \
         "hit rate 12 %, n/a"
+
+
+def test_a_slow_query_waiting_on_a_lock_names_the_root_blocker():
+    from dataclasses import replace
+
+    from cockpit.config import parse_config
+    from cockpit.incidents.rules import slow_queries
+    from cockpit.state import CockpitState
+    from tests.ui.fixtures import NOW, _conn, db_snapshot
+
+    root = _conn(500, "idle in transaction", 190.0, "UPDATE markets SET odds = 2 WHERE id = 1")
+    waiter = _conn(501, "active", 60.0, "UPDATE markets SET odds = 3 WHERE id = 1", blocked=(500,))
+    behind = _conn(502, "active", 30.0, "ALTER TABLE markets ADD COLUMN x int", blocked=(500, 501))
+    db = replace(db_snapshot(), collected_at=NOW, longest_queries=(waiter, behind),
+                 lock_sessions=(root, waiter, behind), lock_waits=(waiter, behind))
+    state = CockpitState()
+    state.update("database", db)
+    cfg = parse_config({"database": {"url": "postgresql://x@db.invalid/x"}}, env={})
+    [finding] = slow_queries(state, cfg, NOW)
+    ev = finding.evidence
+    assert ev["lock_root_pid"] == 500 and ev["lock_root_state"] == "idle in transaction"
+    assert ev["lock_root_waiting_behind"] == 2 and ev["lock_waiting"] == 2
+    assert ev["lock_root_seconds"] == 190.0
