@@ -6,7 +6,7 @@ runs on the event loop and returns at once: screens are pushed, actions run in w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from widgets.dialogs.quit import QuitConfirm
 from widgets.incidents.panel import IncidentPanel
@@ -84,7 +84,13 @@ class KeyActions:
     def action_checklists(self: CockpitApp) -> None:
         from widgets.screens.checklists import ChecklistScreen
 
-        self.push_screen(ChecklistScreen(self.cfg, self.state, self.audit))
+        backup = None
+        if not self.cfg.read_only and self.cfg.database is not None:
+            from widgets.action_flow import run_action_flow
+
+            def backup() -> Any:
+                return run_action_flow(self, "backup_database", {})
+        self.push_screen(ChecklistScreen(self.cfg, self.state, self.audit, backup=backup))
 
     def action_quickref(self: CockpitApp) -> None:
         from widgets.screens.quickref import QuickRefScreen

@@ -152,3 +152,31 @@ async def test_explain_of_a_broken_query_says_why_in_the_screen(pg) -> None:  # 
         await wait_until(pilot, lambda: "cannot explain" in str(status.render()), timeout=15)
         assert "no_such_table" in str(status.render())
         assert app.is_running
+
+
+async def test_the_backup_checklist_item_offers_back_up_the_database() -> None:
+    from textual.app import App
+
+    from cockpit.state import CockpitState
+    from widgets.screens.checklists import ChecklistScreen
+
+    calls: list[str] = []
+
+    async def backup() -> None:
+        calls.append("backup")
+
+    app = App()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = ChecklistScreen(make_config(), CockpitState(), None, list_id="daily", backup=backup)
+        app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.checklist is not None and not screen.verifying)
+        assert any(i.check == "backup_completed" for i in screen.items)
+        await pilot.press("B")
+        await wait_until(pilot, lambda: calls == ["backup"])
+        read_only = ChecklistScreen(make_config(read_only=True), CockpitState(), None, list_id="daily",
+                                    backup=backup)
+        app.push_screen(read_only)
+        await wait_until(pilot, lambda: read_only.checklist is not None)
+        await pilot.press("B")
+        await pilot.pause()
+        assert calls == ["backup"]  # not in read-only mode

@@ -3,13 +3,15 @@ evidence, tick the rest, record the run in the audit trail, export it as Markdow
 
 Keys: enter picks a list; r re-verifies; space ticks/unticks the selected item (manual items, and
 items the cockpit could not verify); s records the run ("checklist.run"); e exports the run (the
-recorded one, else a draft) to a Markdown file; escape goes back to the lists, then closes.
+recorded one, else a draft) to a Markdown file; B backs the database up (a list with the backup
+item; the action's own confirmation), then re-verifies; escape goes back to the lists, then closes.
 Read-only mode: lists can be viewed, verified and exported, but ticking and recording are hidden —
 monitor mode writes nothing, not even the audit trail.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -60,12 +62,15 @@ class ChecklistScreen(Screen[None]):
         Binding("space", "toggle", "Tick"),
         Binding("s", "record", "Record run"),
         Binding("e", "export", "Export"),
+        Binding("B", "backup", "Back up the database"),
     ]
 
     def __init__(self, cfg: Config, state: CockpitState, audit: Any = None,
-                 list_id: str | None = None) -> None:
+                 list_id: str | None = None,
+                 backup: Callable[[], Awaitable[object]] | None = None) -> None:
         super().__init__()
         self.cfg, self.state, self.audit = cfg, state, audit
+        self.backup = backup  # runs "Back up the database" (not in read-only mode), then re-verify
         self.error: str | None = None
         try:
             self.lists = load_checklists(cfg.checklists.path).lists
@@ -141,7 +146,20 @@ class ChecklistScreen(Screen[None]):
             return False
         if action in WRITES | {"verify", "export"}:
             return self.checklist is not None
+        if action == "backup":
+            return (self.backup is not None and not self.cfg.read_only
+                    and any(i.check == "backup_completed" for i in self.items))
         return True
+
+    def action_backup(self) -> None:
+        if self.check_action("backup", ()):
+            self.run_worker(self._backup(), group="checklist-backup", exclusive=True,
+                            exit_on_error=False)
+
+    async def _backup(self) -> None:
+        assert self.backup is not None
+        await self.backup()
+        self.action_verify()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
