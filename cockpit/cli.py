@@ -127,10 +127,13 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate and print the resolved config, secrets masked."""
+    """Validate (the file's shape, then what the client libraries would refuse at run time) and
+    print the resolved config, secrets masked."""
     from cockpit.config import masked
+    from cockpit.config_checks import check_runtime
 
     cfg = load(args)
+    check_runtime(cfg)
     data = masked(cfg)
     if args.json:
         print(json.dumps(data, indent=2))

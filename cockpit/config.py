@@ -375,11 +375,21 @@ def parse_config(data: dict[str, Any], *, path: str = "<config>",
     return cfg
 
 
+def _read_utf8(p: Path) -> str:
+    """The file's text; a file that is not UTF-8 is a ConfigError naming the first bad byte."""
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: byte offset {exc.start} (0x{data[exc.start]:02x}) "
+                          f"is {exc.reason}; save the file as UTF-8", path=str(p)) from None
+
+
 def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None) -> Config:
     """Read and validate one config file. Raises ConfigError naming the file."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = _read_utf8(p)
     except FileNotFoundError:
         raise ConfigError("file not found; create one with `cockpit init` or pass --config PATH", path=str(p)) from None
     except OSError as exc:
@@ -403,7 +413,7 @@ def load_data_file(path: str | Path | None, builtin: str, what: str, key: str) -
         p = Path(path).expanduser()
         source = str(p)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = _read_utf8(p)
         except OSError as exc:
             raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", path=source, key=key) from None
     try:
