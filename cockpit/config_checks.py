@@ -13,10 +13,19 @@ source on its own, and a source that cannot be built says why in its pane.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
-from cockpit.config import ApiConfig, CacheConfig, Config, ConfigError, DatabaseConfig, KubernetesConfig
+from cockpit.config import (
+    ApiConfig,
+    CacheConfig,
+    Config,
+    ConfigError,
+    DatabaseConfig,
+    KubernetesConfig,
+)
 from cockpit.labelselector import SelectorError, parse_selector
 
 
@@ -49,8 +58,9 @@ def check_database(db: DatabaseConfig, path: str) -> None:
 
 def check_cache(cache: CacheConfig, path: str) -> None:
     """The URL as redis-py parses it: a redis://, rediss:// or unix:// scheme and a numeric port."""
-    from redis.connection import parse_url
+    from redis import connection
 
+    parse_url = cast("Callable[[str], dict[str, object]]", connection.parse_url)  # untyped in redis-py
     try:
         parse_url(cache.url)
     except ValueError as exc:
@@ -61,12 +71,10 @@ def check_cache(cache: CacheConfig, path: str) -> None:
 
 def check_api(api: ApiConfig, path: str) -> None:
     """The base URL's port, and the CA bundle's existence."""
-    try:
-        urlsplit(api.base_url).port
-    except ValueError:
-        port = urlsplit(api.base_url).netloc.rpartition(":")[2]
-        raise ConfigError(_port_error(port) or f"expected a port from 1 to 65535, got {port!r}",
-                          path=path, key="api.base_url") from None
+    host_port = urlsplit(api.base_url).netloc.rpartition("@")[2].rpartition("]")[2]  # past [v6]
+    _, colon, port = host_port.rpartition(":")
+    if colon and (error := _port_error(port)) is not None:
+        raise ConfigError(error, path=path, key="api.base_url")
     _check_file(api.ca_file, path, "api.ca_file", "a CA bundle (PEM)")
 
 
