@@ -18,10 +18,10 @@ from actions.pg_common import (
     display_target,
     fetch,
     host_context,
-    human_seconds,
     psql,
     scope,
 )
+from cockpit.durations import duration
 
 CONDITIONS = (SAFE_BACKEND + " AND state = 'idle' AND datname = %(db)s AND usename = %(user)s"
               " AND now() - state_change > make_interval(secs => %(secs)s)")
@@ -62,11 +62,11 @@ class KillIdleAction:
         victims = [{"pid": r[0], "user": r[1], "application": r[2], "client": r[3],
                     "idle_seconds": round(r[4], 1)} for r in rows]
         n = len(victims)
-        effect = [f"terminate {n} idle connection{'s' if n != 1 else ''} (idle > {human_seconds(secs)}, "
+        effect = [f"terminate {n} idle connection{'s' if n != 1 else ''} (idle > {duration(secs)}, "
                   f"user {user}, database {database})",
                   f"connections {used}/{max_conn} ({100 * used / max_conn:.0f}%) → "
                   f"{used - n}/{max_conn} ({100 * (used - n) / max_conn:.0f}%) expected"]
-        effect += [f"  pid {v['pid']}  {v['user']}  {v['application'] or '-'}  idle {human_seconds(v['idle_seconds'])}"
+        effect += [f"  pid {v['pid']}  {v['user']}  {v['application'] or '-'}  idle {duration(v['idle_seconds'])}"
                    for v in victims[:MAX_LISTED]]
         if n > MAX_LISTED:
             effect.append(f"  … and {n - MAX_LISTED} more")

@@ -63,16 +63,6 @@ async def fetch(conn: Any, sql: str, params: dict[str, Any] | None = None) -> li
     return list(await cur.fetchall())
 
 
-def human_seconds(seconds: float) -> str:
-    """3725 -> '1h02m', 75 -> '1m15s'."""
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
-
-
 def host_context(ctx: ActionContext) -> dict[str, Any]:
     """Plan header for database actions: the kube context too when configured (production is the
     whole stack), so the operator sees where they are."""

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.pg_common import SAFE_BACKEND, display_target, fetch, host_context, human_seconds, psql
+from actions.pg_common import SAFE_BACKEND, display_target, fetch, host_context, psql
+from cockpit.durations import duration
 
 LOOKUP_SQL = ("SELECT pid, usename, application_name, datname, state, left(query, 200),"
               " extract(epoch FROM now() - coalesce(query_start, backend_start))::float8"
@@ -47,7 +48,7 @@ class _SignalBackend:
         _, user, app, database, state, query, seconds = rows[0]
         where = host_context(ctx)
         effect = (f"{self.verb} pid {pid} ({user}@{database}, {app or 'no application name'}, "
-                  f"{state}, for {human_seconds(seconds or 0)})",
+                  f"{state}, for {duration(seconds or 0)})",
                   f"query: {' '.join((query or '').split())[:160]}")
         return Plan(
             action=self.id, title=f"{self.description}: pid {pid}", target=f"{display_target(ctx)} pid {pid}",

@@ -30,8 +30,9 @@ from cockpit.incidents.model import (
     response_deadline,
     sort_key,
 )
-from cockpit.incidents.rules import RULES, SEVERITIES, Finding, evaluate_rules
+from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
+from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import to_jsonable, utcnow
 from cockpit.state import CockpitState
 

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from cockpit.incidents.comms import describe_action, entries_for, minutes
+from cockpit.durations import duration
+from cockpit.incidents.comms import describe_action, entries_for
 from cockpit.incidents.model import Incident
 
 Entry = Mapping[str, Any]
@@ -78,14 +79,14 @@ def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> 
     first = str(opening.get("severity") or (incident.severity if incident else "unknown"))
     worst = min([first, *severities]) if first.startswith("P") else first
     start, end = _time(opening) if opening else None, _time(ending) if ending else None
-    duration = minutes((end - start).total_seconds()) if start and end else "still open at export"
+    took = duration((end - start).total_seconds(), coarse=True) if start and end else "still open at export"
     affected = opening.get("affected") or (list(incident.affected) if incident else [])
     return [
         f"- **Severity:** {first} at detection, highest {worst}",
         f"- **Source:** {'declared by ' + _who(opening) if opening.get('event') == 'incident.declared' else 'rule ' + str(opening.get('rule', incident.rule if incident else 'unknown'))}",
         f"- **Detected:** {opening.get('time', 'unknown')}",
         f"- **Ended:** {ending.get('time') + ' (' + str(ending.get('event')).removeprefix('incident.') + ')' if ending else 'not yet'}",
-        f"- **Duration:** {duration}",
+        f"- **Duration:** {took}",
         f"- **Impact:** {opening.get('impact') or (incident.impact if incident else '') or 'to be described'}",
         f"- **Affected:** {', '.join(affected) or 'to be described'}",
     ]

@@ -18,10 +18,10 @@ from typing import Any
 
 from cockpit.config import Config
 from cockpit.incidents.pod_index import pod_index
+from cockpit.incidents.severity import severity_rank
 from cockpit.models import CertState, KubeSnapshot
 from cockpit.state import CockpitState
 
-SEVERITIES = ("P1", "P2", "P3", "P4")
 # a container whose last termination was an OOM kill counts for this long after it restarted:
 # Kubernetes keeps lastState until the next termination, which could be days later
 OOM_RECENT_SECONDS = 600.0
@@ -38,11 +38,6 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     impact: str = ""
     affected: tuple[str, ...] = ()
-
-
-def severity_rank(severity: str) -> int:
-    """0 for P1 (worst) .. 3 for P4; unknown severities sort last."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
 def _usable(state: CockpitState, source: str) -> Any:
