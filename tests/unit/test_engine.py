@@ -11,8 +11,8 @@ import pytest
 
 from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import Config, IncidentsConfig, KubernetesConfig
-from cockpit.incidents.engine import IncidentEngine, evaluate_once, incidents_json
 from cockpit.durations import response_clock
+from cockpit.incidents.engine import IncidentEngine, evaluate_once, incidents_json
 from cockpit.incidents.model import countdown
 from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, api, cache, certs, db, failure, kube, pod
