@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cockpit.config import Config
+from cockpit.config import Config, MetricNames
 from cockpit.incidents.rules import deployment_cpu_percent
 from cockpit.models import CertState
 from cockpit.state import CockpitState
@@ -64,7 +64,8 @@ def health_check(state: CockpitState, cfg: Config) -> Verdict:
         return why
     code = api.health_status_code if api.health_status_code is not None else "no answer"
     ms = f" in {api.health_latency_ms:.0f} ms" if api.health_latency_ms is not None else ""
-    text = f"GET {cfg.api.health_path} → {code}{ms}: {api.health_error or api.health_summary}"
+    health_path = cfg.api.health_path if cfg.api else "/health"
+    text = f"GET {health_path} → {code}{ms}: {api.health_error or api.health_summary}"
     return Verdict(CheckState.PASS if api.health_ok else CheckState.FAIL, text)
 
 
@@ -141,7 +142,7 @@ def rate_limiting(state: CockpitState, cfg: Config) -> Verdict:
         return why
     if not api.metrics_ok:
         return unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
-    counter = cfg.api.metrics.rate_limited_total
+    counter = (cfg.api.metrics if cfg.api else MetricNames()).rate_limited_total
     if api.rate_429 is None:
         return unknown("no metrics interval yet: no 429 rate")
     if api.rate_limited_rate is None:

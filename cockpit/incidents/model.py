@@ -44,12 +44,12 @@ class Incident:
     detected_at: datetime
     response_deadline: datetime
     status: str = "Investigating"
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict[str, Any])
     impact: str = ""
     affected: tuple[str, ...] = ()
     runbook: RunbookEntry | None = None
     actions: tuple[str, ...] = ()
-    context: Mapping[str, Any] = field(default_factory=dict)  # namespace, deployment, api_url
+    context: Mapping[str, Any] = field(default_factory=dict[str, Any])  # namespace, deployment, api_url
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     notes: tuple[Note, ...] = ()

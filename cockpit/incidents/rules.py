@@ -35,7 +35,7 @@ class Finding:
     key: str  # rule + target ("certificate:api.predictiq.com:443"): one incident per key
     severity: str  # "P1".."P4"
     title: str  # stable for a key (numbers go in evidence)
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict[str, Any])
     impact: str = ""
     affected: tuple[str, ...] = ()
 
@@ -250,7 +250,7 @@ def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding
     certs = _usable(state, "certificates")
     if certs is None:
         return []
-    out = []
+    out: list[Finding] = []
     t = cfg.thresholds
     for c in certs.certificates:
         if c.status == CertState.ERROR or (c.days_left is None and c.status != CertState.EXPIRED):
