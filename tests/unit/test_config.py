@@ -95,6 +95,7 @@ def test_misspelt_key_names_file_dotted_key_and_suggestion(tmp_path):
         ("[kubernetes]\nproduction_contexts = 'prod'\n", "kubernetes.production_contexts", "expected an array"),
         ("[[certificates]]\nport = 443\n", "certificates[0].host", "missing required value"),
         ("[[certificates]]\nhost = 'a'\nport = 70000\n", "certificates[0].port", "from 1 to 65535"),
+        ("[[certificates]]\nhost = 'a'\nport = 'notaport'\n", "certificates[0].port", "expected an integer, got 'notaport'"),
         ("[api]\nbase_url = 'api.example.com'\n", "api.base_url", "http:// or https://"),
         ("[thresholds]\nconnection_warning_percent = 99\n", "thresholds.connection_warning_percent", "must not be above"),
         ("refresh = 3\n", "refresh", "expected a table"),
