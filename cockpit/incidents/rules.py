@@ -169,17 +169,19 @@ def deployment_cpu_percent(kube: KubeSnapshot) -> float | None:
 def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P3 at ≥ cpu_percent deployment-wide; P2 when /health latency is also above its threshold."""
     kube = _usable(state, "kubernetes", KubeSnapshot)
-    pct = deployment_cpu_percent(kube) if kube else None
+    if kube is None:
+        return []
+    pct = deployment_cpu_percent(kube)
     if pct is None or pct < cfg.thresholds.cpu_percent:
         return []
     api = _usable(state, "api", ApiStatus)
     latency = api.health_latency_ms if api else None
     degraded = latency is not None and latency > cfg.thresholds.health_latency_ms
-    hottest = pod_index(kube).hottest  # type: ignore[arg-type]
+    hottest = pod_index(kube).hottest
     ev = {"cpu_percent": round(pct, 1), "cpu_threshold_percent": cfg.thresholds.cpu_percent,
           "health_latency_ms": None if latency is None else round(latency, 1),
           "latency_threshold_ms": cfg.thresholds.health_latency_ms, "latency_degraded": degraded,
-          "replicas": len(kube.pods),  # type: ignore[union-attr]
+          "replicas": len(kube.pods),
           "hottest_pod": hottest.name if hottest else None,
           "hottest_pod_percent": round(hottest.cpu_percent_of_limit or 0.0, 1) if hottest else None}
     return [Finding("high_cpu", "high_cpu", "P2" if degraded else "P3", "High CPU usage", ev,

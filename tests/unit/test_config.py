@@ -12,6 +12,8 @@ import pytest
 
 from cockpit import config as c
 from cockpit.config import ConfigError, load_config, mask_dsn, parse_config
+from cockpit.config_checks import check_runtime
+from cockpit.labelselector import Requirement, SelectorError, parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
@@ -168,9 +170,6 @@ def test_masked_config_hides_every_secret():
 
 
 # -- what would fail at run time (check-config asks the client libraries themselves) ---------
-
-from cockpit.config_checks import check_runtime  # noqa: E402 - kept beside the tests that use it
-from cockpit.labelselector import Requirement, SelectorError, parse_selector  # noqa: E402
 
 
 def _runtime_error(toml: str, tmp_path: Path) -> ConfigError:
