@@ -18,7 +18,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.pg_common import db_config, display_target, fetch, host_context, human_seconds, psql
+from actions.pg_common import db_config, display_target, fetch, host_context, psql
+from cockpit.durations import duration
 from cockpit.sources.postgres import queries as pg_queries
 from cockpit.sources.postgres.explain import PlanError, first_seq_scan
 from cockpit.sources.postgres.plans import explain
@@ -123,7 +124,7 @@ class CreateIndexAction:
         if open_now:
             pid, seconds, query = open_now[0]
             effect.append(f"WAIT: {len(open_now)} transaction{'s' if len(open_now) != 1 else ''} open now "
-                          f"(oldest pid {pid}, {human_seconds(seconds)}: {' '.join(str(query).split())[:60]}); "
+                          f"(oldest pid {pid}, {duration(seconds)}: {' '.join(str(query).split())[:60]}); "
                           f"the build waits for them and fails after lock_timeout: end them first")
         where = host_context(ctx)
         return Plan(

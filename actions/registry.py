@@ -68,7 +68,8 @@ def bindings(cfg: Config) -> list[Binding]:
             continue
         if getattr(cfg, _NEEDS[action.source], None) is None:
             continue
-        out.append(Binding(action.key, action.id, action.description, getattr(action, "scope", "global")))
+        scope = str(getattr(action, "scope", "global"))  # "database": acts on that pane's row
+        out.append(Binding(action.key, action.id, action.description, scope))
     return out
 
 

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.pg_common import SAFE_BACKEND, display_target, fetch, host_context, human_seconds, psql
+from actions.pg_common import SAFE_BACKEND, display_target, fetch, host_context, psql
+from cockpit.durations import duration
 from cockpit.models import DbConnection
 from cockpit.sources.postgres.locks import epoch_datetime, lock_tree
 from cockpit.sources.postgres.queries import lock_sample_sql
@@ -69,7 +70,7 @@ class TerminateBlockerAction:
         how_long = c.idle_seconds if c.state.startswith("idle") else c.query_seconds
         where = host_context(ctx)
         effect = (f"terminate pid {pid} ({c.user}@{c.database}, {c.application or 'no application name'}, "
-                  f"{c.state} for {human_seconds(how_long or 0)}); its open transaction is rolled back",
+                  f"{c.state} for {duration(how_long or 0)}); its open transaction is rolled back",
                   f"{node.behind} session{'s' if node.behind != 1 else ''} wait behind it; "
                   f"terminating it releases {node.frees}"
                   + (f" ({node.behind - node.frees} also wait for another blocker)" if node.frees < node.behind else ""),

@@ -165,3 +165,14 @@ def test_a_slow_query_waiting_on_a_lock_names_the_root_blocker():
     assert ev["lock_root_pid"] == 500 and ev["lock_root_state"] == "idle in transaction"
     assert ev["lock_root_waiting_behind"] == 2 and ev["lock_waiting"] == 2
     assert ev["lock_root_seconds"] == 190.0
+
+
+def test_the_runbooks_action_ids_are_exactly_the_registrys_actions():
+    # the runbook names fixes by id; a renamed or new action must be known to both
+    from actions.registry import ACTIONS
+
+    assert set(ACTION_IDS) == set(ACTIONS), (
+        "cockpit/incidents/runbook.py ACTION_IDS must name exactly the main screen's actions "
+        f"(actions/registry.py ACTIONS): only in ACTION_IDS {sorted(set(ACTION_IDS) - set(ACTIONS))}, "
+        f"only in ACTIONS {sorted(set(ACTIONS) - set(ACTION_IDS))}")
+    assert all(ACTIONS[action_id].id == action_id for action_id in ACTION_IDS)

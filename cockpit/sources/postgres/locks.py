@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from cockpit.durations import duration
 from cockpit.models import DbConnection, utcnow
 
 RowToConnection = Callable[[dict[str, Any]], DbConnection]
@@ -144,19 +145,11 @@ def _unknown(pid: int) -> DbConnection:
                         state_change=None, query_seconds=None, idle_seconds=None)
 
 
-def _age(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"
-
-
 def describe(node: LockNode) -> str:
     """One line: pid, state and for how long, who, how many wait behind it, the query."""
     c = node.session
-    how_long = _age(c.idle_seconds if c.state.startswith("idle") else c.query_seconds)
+    seconds = c.idle_seconds if c.state.startswith("idle") else c.query_seconds
+    how_long = duration(seconds) if seconds is not None else ""
     parts = [f"pid {c.pid}", f"{c.state or '?'}{' for ' + how_long if how_long else ''}"]
     if c.user or c.application:
         parts.append(f"{c.user}{' · ' + c.application if c.application else ''}")
