@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, LiteralString
+
+from psycopg import sql
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
 from actions.pg_common import db_config, display_target, fetch, host_context, psql
@@ -31,6 +33,20 @@ POLL_SECONDS = 0.05
 def quote_ident(name: str) -> str:
     """An identifier quoted for SQL ("Weird Col" -> "\"Weird Col\"")."""
     return '"' + name.replace('"', '""') + '"'
+
+
+LOCK_TIMEOUT_SQL: LiteralString = "SELECT set_config('lock_timeout', %s, false)"
+
+
+def create_index_sql(index: str, table: str, columns: Sequence[str]) -> sql.Composed:
+    """CREATE INDEX CONCURRENTLY of schema-qualified `index` on schema-qualified `table`,
+    every name quoted by psycopg."""
+    index_schema, _, index_name_ = index.partition(".")
+    schema, _, relname = table.partition(".")
+    del index_schema  # an index lives in its table's schema
+    return sql.SQL("CREATE INDEX CONCURRENTLY {} ON {}.{} ({})").format(
+        sql.Identifier(index_name_), sql.Identifier(schema), sql.Identifier(relname),
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns))
 
 
 def index_name(table: str, columns: Sequence[str]) -> str:
@@ -106,7 +122,7 @@ class CreateIndexAction:
         missing = [c for c in columns if c not in attributes]
         if missing:
             raise ActionError(f"{relname} has no column {', '.join(missing)}")
-        name = index_name(relname, columns)
+        name = index_name(str(relname), columns)
         if any(row[1] == name for row in invalid):
             raise ActionError(f"an invalid index {name} is left from a failed build: drop it first "
                               "(Drop invalid index)")
@@ -148,9 +164,11 @@ class CreateIndexAction:
         seen: list[str] = []
         try:
             await builder.execute("SET statement_timeout = 0")  # the executor's timeout bounds it
-            await builder.execute(f"SET lock_timeout = {int(plan.params['lock_timeout_ms'])}")
+            await builder.execute(LOCK_TIMEOUT_SQL, [str(int(plan.params["lock_timeout_ms"]))])
             pid = builder.info.backend_pid
-            build = asyncio.ensure_future(builder.execute(str(plan.params["sql"])))
+            build = asyncio.ensure_future(builder.execute(create_index_sql(
+                str(plan.params["index"]), str(plan.params["table"]),
+                [str(c) for c in plan.params["columns"]])))
             try:
                 while not build.done():
                     await asyncio.wait({build}, timeout=POLL_SECONDS)
@@ -222,8 +240,10 @@ class DropInvalidIndexAction:
         conn = await ctx.clients.pg_action()
         try:
             await conn.execute("SET statement_timeout = 0")
-            await conn.execute(f"SET lock_timeout = {int(plan.params['lock_timeout_ms'])}")
-            await conn.execute(str(plan.params["sql"]))
+            await conn.execute(LOCK_TIMEOUT_SQL, [str(int(plan.params["lock_timeout_ms"]))])
+            schema, _, name = str(plan.params["index"]).partition(".")
+            await conn.execute(sql.SQL("DROP INDEX CONCURRENTLY {}.{}").format(
+                sql.Identifier(schema), sql.Identifier(name)))
             left = await fetch(conn, pg_queries.INDEX_STATE_SQL, {"index": plan.params["index"]})
         finally:
             await conn.close()

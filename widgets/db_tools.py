@@ -8,15 +8,38 @@ snapshot, how to ask the source for a sample at the next refresh, and how to run
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from textual.screen import Screen
+
+from cockpit.config import Config
 from cockpit.models import DbActivity
+from cockpit.scheduler import Scheduler
+from cockpit.state import CockpitState
 from widgets.messages import MoreRows
 
-if TYPE_CHECKING:
-    from widgets.app import CockpitApp
+
+class CockpitApp(Protocol):
+    """What these screens need of the app (a Protocol: no import of widgets.app, no circle)."""
+
+    cfg: Config
+    state: CockpitState
+    scheduler: Scheduler
+    action_requests: list[tuple[str, dict[str, Any] | None]]
+
+    @property
+    def sources(self) -> Mapping[str, object]: ...
+
+    def notify(self, message: str, *, title: str = "", severity: Any = "information",
+               timeout: float | None = None, markup: bool = True) -> None: ...
+
+    def push_screen(self, screen: Screen[Any]) -> Any: ...
+
+    def run_worker(self, work: Any, name: str | None = "", group: str = "default",
+                   description: str = "", exit_on_error: bool = True,
+                   start: bool = True, exclusive: bool = False, thread: bool = False) -> Any: ...
 
 
 def latest_db(app: CockpitApp) -> DbActivity | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg import sql
 
 SEED_MARKETS = 200
 SEED_ACTIVE_MARKETS = 60
@@ -164,9 +165,5 @@ def install_report_table(conn: psycopg.Connection, reader: str) -> None:
         cur.execute(f"INSERT INTO {REPORT_TABLE} (id, market_id, amount) SELECT g, g % {SEED_MARKETS} + 1,"
                     f" (g % 97) + 1 FROM generate_series(1, {REPORT_ROWS}) g")
         cur.execute(f"ANALYZE {REPORT_TABLE}")
-        cur.execute(f"GRANT SELECT ON {REPORT_TABLE} TO {quote_ident(reader)}")
-
-
-def quote_ident(name: str) -> str:
-    """A role or table name quoted for SQL."""
-    return '"' + name.replace('"', '""') + '"'
+        cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(REPORT_TABLE),
+                                                                sql.Identifier(reader)))

@@ -112,6 +112,7 @@ async def test_the_connections_table_asks_for_the_next_page_when_scrolled_to_its
     paged = sources["database"] = PagedSource()
     app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press("2")
         pane = app.panes_by_source["database"]
         table = pane.query_one(DataTable)
@@ -128,7 +129,9 @@ async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None: 
     cfg = replace(make_config(), database=DatabaseConfig(url=pg.url))
     app = CockpitApp(cfg, sources=fixed_sources(database=snap), clock=frozen_clock, local_tz=UTC)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press("2")
+        await wait_until(pilot, lambda: app.active_pane.source == "database")
         await wait_until(pilot, lambda: app.panes_by_source["database"].query_one(DataTable).row_count == 1)
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExplainScreen))
@@ -144,7 +147,9 @@ async def test_explain_of_a_broken_query_says_why_in_the_screen(pg) -> None:  # 
     cfg = replace(make_config(), database=DatabaseConfig(url=pg.url))
     app = CockpitApp(cfg, sources=fixed_sources(database=snap), clock=frozen_clock, local_tz=UTC)
     async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press("2")
+        await wait_until(pilot, lambda: app.active_pane.source == "database")
         await wait_until(pilot, lambda: app.panes_by_source["database"].query_one(DataTable).row_count == 1)
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExplainScreen))

@@ -72,7 +72,7 @@ WHERE backend_type = 'client backend'
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
+    parts: list[int] = []
     for piece in version.split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
