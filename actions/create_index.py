@@ -44,7 +44,7 @@ def create_index_sql(index: str, table: str, columns: Sequence[str]) -> sql.Comp
     index_schema, _, index_name_ = index.partition(".")
     schema, _, relname = table.partition(".")
     del index_schema  # an index lives in its table's schema
-    return sql.SQL("CREATE INDEX CONCURRENTLY {} ON {}.{} ({})").format(
+    return sql.SQL("CREATE /* predictiq-cockpit */ INDEX CONCURRENTLY {} ON {}.{} ({})").format(
         sql.Identifier(index_name_), sql.Identifier(schema), sql.Identifier(relname),
         sql.SQL(", ").join(sql.Identifier(c) for c in columns))
 

@@ -126,10 +126,10 @@ async def explain(conn: Any, query: str) -> Explained:
     text = single_statement(query)
     params = parameter_count(text)
     if params == 0:
-        return Explained(await _explain(conn, f"EXPLAIN (FORMAT JSON) {text}"), "EXPLAIN", text)
+        return Explained(await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (FORMAT JSON) {text}"), "EXPLAIN", text)
     if conn.info.server_version >= 160000:
         # not prepared: the statement's own $n would become the prepared EXPLAIN's parameters
-        return Explained(await _explain(conn, f"EXPLAIN (GENERIC_PLAN, FORMAT JSON) {text}",
+        return Explained(await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (GENERIC_PLAN, FORMAT JSON) {text}",
                                         prepare=False), "EXPLAIN (GENERIC_PLAN)", text)
     name = "predictiq_cockpit_explain"
     await conn.execute("SET plan_cache_mode = force_generic_plan")
@@ -137,7 +137,7 @@ async def explain(conn: Any, query: str) -> Explained:
         await conn.execute(f"PREPARE {name} AS {text}", prepare=False)
         try:
             nulls = ", ".join("NULL" for _ in range(params))
-            plan = await _explain(conn, f"EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})")
+            plan = await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (FORMAT JSON) EXECUTE {name}({nulls})")
         finally:
             await conn.execute(f"DEALLOCATE {name}")
     finally:
@@ -156,7 +156,7 @@ async def explain_analyze(conn: Any, query: str, timeout_ms: int) -> Explained:
     await conn.execute("BEGIN")
     try:
         await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-        plan = await _explain(conn, f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {text}")
+        plan = await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (ANALYZE, BUFFERS, FORMAT JSON) {text}")
     finally:
         await conn.execute("ROLLBACK")
     return Explained(plan, "EXPLAIN (ANALYZE, BUFFERS), rolled back", text)
