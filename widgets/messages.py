@@ -27,3 +27,4 @@ class OpenDetail(Message):
         super().__init__()
         self.pane = pane
         self.key = key
+
