@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from cockpit.lab.lab import Lab
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
+DATA_PANES: tuple[type[Pane], ...] = (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane)
 
 
 def _build_sources(cfg: Config) -> dict[str, Source]:
@@ -99,7 +100,8 @@ class CockpitApp(App[int]):
                  clock: Callable[[], datetime] | None = None, audit: AuditLog | None = None,
                  lab: Lab | None = None, state: CockpitState | None = None,
                  local_tz: tzinfo | None = None, action_specs: Iterable[object] | None = None,
-                 freeze_heap: bool = False, app_log: AppLog = NOT_CONFIGURED) -> None:
+                 freeze_heap: bool = False, app_log: AppLog = NOT_CONFIGURED,
+                 pane_types: tuple[type[Pane], ...] = DATA_PANES) -> None:
         super().__init__()
         self.freeze_heap = freeze_heap  # run_app: see _freeze_heap
         self.cfg = cfg
@@ -124,7 +126,7 @@ class CockpitApp(App[int]):
         monitor = cfg.read_only
         panes: list[Pane] = [
             cls(configured=cls.source in configured, monitor=monitor, app_log=app_log)
-            for cls in (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane)
+            for cls in pane_types  # the five data panes in screen order, then the incidents
         ]
         panes.append(IncidentsPane(self.engine, read_only=cfg.read_only, monitor=monitor,
                                    app_log=app_log))

@@ -1,0 +1,152 @@
+"""Failures stay where they happen (issue 13): a pane that cannot draw one result says
+`render error` with the log file's path and keeps its last good view, while the other panes,
+the keys and the app go on; worker failures and plans built from bad data are told and logged."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from cockpit.applog import AppLog, configure
+from cockpit.audit.log import read_entries
+from cockpit.lab.kubesim.sim import KubeSim
+from cockpit.models import DbActivity
+from tests.ui.fixtures import (
+    NOW,
+    cache_snapshot,
+    db_snapshot,
+    fixed_sources,
+    frozen_clock,
+    make_config,
+    wait_until,
+)
+from tests.ui.test_confirm import _flow_app
+from widgets.action_flow import ActionFlow
+from widgets.app import CockpitApp
+from widgets.dialogs.confirm import ConfirmDialog
+from widgets.panes.api import ApiPane
+from widgets.panes.cache import CachePane
+from widgets.panes.certs import CertsPane
+from widgets.panes.database import DatabasePane
+from widgets.panes.pods import PodsPane
+from widgets.panes.table import Row
+
+
+class DatabasePaneWithABug(DatabasePane):
+    """The database pane, with a bug that fires on the results of one database."""
+
+    def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+        if db.database == "lying":
+            raise RuntimeError("row builder bug: lying snapshot")
+        return super().rows(db, now)
+
+
+@pytest.fixture
+def app_log(tmp_path: Path) -> Iterator[AppLog]:
+    log = configure(tmp_path / "state" / "cockpit.log", secrets=("s3cret-token",))
+    yield log
+    log.close()
+
+
+def text(app: CockpitApp, source: str, part: str = ".summary") -> str:
+    return str(app.panes_by_source[source].query_one(part, Static).content)
+
+
+async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(app_log: AppLog) -> None:
+    sources = fixed_sources()
+    app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC,
+                     app_log=app_log, pane_types=(PodsPane, DatabasePaneWithABug, CachePane,
+                                                  CertsPane, ApiPane))
+    async with app.run_test(size=(80, 24)) as pilot:
+        database = app.panes_by_source["database"]
+        await wait_until(pilot, lambda: database.row_total == 12)
+        # one result the pane cannot draw
+        sources["database"].result = replace(db_snapshot(), database="lying",
+                                             collected_at=NOW, connections=())
+        app.scheduler.refresh_now("database")
+        await wait_until(pilot, lambda: "render error" in text(app, "database"))
+        status = text(app, "database", ".status")
+        assert "render error: drawing database data: RuntimeError: row builder bug" in status
+        assert f"details in {app_log.path}" in status
+        assert database.row_total == 12 and database.table.row_count == 12  # the last good view
+        # every other pane goes on updating
+        sources["cache"].result = replace(cache_snapshot(), hit_rate_interval=0.25,
+                                          collected_at=NOW)
+        app.scheduler.refresh_now("cache")
+        await wait_until(pilot, lambda: "hit 25.0%" in text(app, "cache"))
+        assert "render error" not in text(app, "cache")
+        # and the keys
+        await pilot.press("2")
+        assert app.active_pane is database
+        await pilot.press("tab", "question_mark")
+        assert app.active_pane.title == "Cache" and app.screen.id != "main"
+        await pilot.press("escape")
+        # the next good result clears it
+        sources["database"].result = replace(db_snapshot(), collected_at=NOW + timedelta(seconds=1))
+        app.scheduler.refresh_now("database")
+        await wait_until(pilot, lambda: "render error" not in text(app, "database"))
+        assert database.row_total == 12
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert app_log.path is not None
+    logged = app_log.path.read_text(encoding="utf-8")
+    assert "Database pane: drawing database data" in logged
+    assert "Traceback (most recent call last)" in logged and "row builder bug" in logged
+
+
+async def test_a_failed_worker_is_told_and_logged_never_silent(app_log: AppLog) -> None:
+    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
+                     app_log=app_log)
+
+    async def follow_up() -> None:
+        raise LookupError("the rollout vanished, token s3cret-token")
+
+    async with app.run_test(size=(80, 24)) as pilot:
+        worker = app.run_worker(follow_up(), name="rollout follow-up", exit_on_error=False)
+        await wait_until(pilot, lambda: any("rollout follow-up failed" in n.message
+                                            for n in app._notifications))
+        message = next(n.message for n in app._notifications if "follow-up failed" in n.message)
+        assert "LookupError" in message and f"details in {app_log.path}" in message
+        assert app.is_running
+    assert app_log.path is not None
+    logged = app_log.path.read_text(encoding="utf-8")
+    assert "worker 'rollout follow-up' failed" in logged and "Traceback" in logged
+    assert "s3cret-token" not in logged and "***" in logged  # the log holds no secret
+
+
+@pytest.fixture
+def sim() -> Iterator[KubeSim]:
+    with KubeSim(replicas=3, delay=0.02, hpa=None) as s:
+        yield s
+
+
+async def test_a_plan_that_cannot_be_built_from_bad_data_says_why_and_runs_nothing(
+        sim: KubeSim, tmp_path: Path, app_log: AppLog) -> None:
+    # the API server answers a deployment whose spec is null: the scale plan cannot read it
+    broken = copy.deepcopy(sim.deployment())
+    broken["metadata"] = {**broken["metadata"], "name": "predictiq-broken", "uid": "uid-broken",
+                          "resourceVersion": None}
+    broken["spec"] = None
+    broken["status"] = None
+    sim.store.put("deployments", broken)
+    app = _flow_app(sim, tmp_path)
+    app.flow = ActionFlow(app, replace(app.cfg, kubernetes=replace(
+        app.cfg.kubernetes, deployment="predictiq-broken")), app.state, app.audit,
+        app.scheduler.refresh_now, log=app_log)
+    async with app.run_test(size=(100, 30)) as pilot:
+        worker = app.run_worker(app.flow.run("scale", {"replicas": 5}))
+        await worker.wait()
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)  # nothing to confirm: nothing planned
+        [message] = [n.message for n in app._notifications]
+        assert "cannot plan, the data it needs is incomplete" in message
+        assert "nothing was run" in message and f"details in {app_log.path}" in message
+    assert sim.mutating_requests == []
+    assert not (tmp_path / "audit.jsonl").exists() or read_entries(tmp_path / "audit.jsonl") == []
+    assert app_log.path is not None and "scale: cannot build the plan" in app_log.path.read_text()
