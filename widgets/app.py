@@ -41,8 +41,8 @@ from widgets.action_flow import ActionFlow
 from widgets.banner import Banner
 from widgets.footer import StableFooter
 from widgets.incidents.slot import IncidentsPane, highest_severity
-from widgets.keys import key_registry
-from widgets.main_screen import CockpitScreen, screen_class_for
+from widgets.keys import ActionSpec, key_registry
+from widgets.main_screen import screen_class_for
 from widgets.messages import SnapshotReady
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
@@ -99,7 +99,7 @@ class CockpitApp(App[int]):
     def __init__(self, cfg: Config, *, sources: dict[str, Source] | None = None,
                  clock: Callable[[], datetime] | None = None, audit: AuditLog | None = None,
                  lab: Lab | None = None, state: CockpitState | None = None,
-                 local_tz: tzinfo | None = None, action_specs: Iterable[object] | None = None,
+                 local_tz: tzinfo | None = None, action_specs: Iterable[ActionSpec] | None = None,
                  freeze_heap: bool = False, app_log: AppLog = NOT_CONFIGURED,
                  pane_types: tuple[type[Pane], ...] = DATA_PANES) -> None:
         super().__init__()

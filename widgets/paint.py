@@ -21,6 +21,6 @@ def paint(widget: Static, text: str) -> bool:
     layout = (not isinstance(old, str) or old.count("\n") != text.count("\n")
               or (old == "") != (text == ""))
     if not layout and widget.styles.width is not None and widget.styles.width.is_auto:
-        layout = cell_len(old) != cell_len(text)
+        layout = cell_len(str(old)) != cell_len(text)
     widget.update(text, layout=layout)
     return True

@@ -41,7 +41,7 @@ from widgets.panes.table import Row
 class DatabasePaneWithABug(DatabasePane):
     """The database pane, with a bug that fires on the results of one database."""
 
-    def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+    def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:
         if db.database == "lying":
             raise RuntimeError("row builder bug: lying snapshot")
         return super().rows(db, now)
@@ -108,7 +108,7 @@ async def test_a_failed_worker_is_told_and_logged_never_silent(app_log: AppLog) 
         raise LookupError("the rollout vanished, token s3cret-token")
 
     async with app.run_test(size=(80, 24)) as pilot:
-        worker = app.run_worker(follow_up(), name="rollout follow-up", exit_on_error=False)
+        app.run_worker(follow_up(), name="rollout follow-up", exit_on_error=False)
         await wait_until(pilot, lambda: any("rollout follow-up failed" in n.message
                                             for n in app._notifications))
         message = next(n.message for n in app._notifications if "follow-up failed" in n.message)

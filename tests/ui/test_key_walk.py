@@ -28,7 +28,14 @@ from cockpit.applog import AppLog, configure
 from cockpit.audit.log import AuditLog
 from cockpit.config import ApiConfig, CacheConfig, DatabaseConfig, KubernetesConfig
 from cockpit.models import Snapshot, SourceFailure
-from tests.ui.fixtures import NOW, FixedSource, fixed_snapshots, fixed_sources, frozen_clock, make_config
+from tests.ui.fixtures import (
+    NOW,
+    FixedSource,
+    fixed_snapshots,
+    fixed_sources,
+    frozen_clock,
+    make_config,
+)
 from widgets.app import CockpitApp
 from widgets.dialogs.quit import QuitConfirm
 from widgets.keys import key_registry

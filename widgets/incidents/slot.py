@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 
+from cockpit.models import Snapshot
 from widgets.incidents.panel import IncidentPanel
 from widgets.panes.base import Pane
 
@@ -28,7 +29,7 @@ def highest_severity(incidents: list[Any]) -> str | None:
     return min(found, key=SEVERITIES.index) if found else None
 
 
-class IncidentsPane(Pane):
+class IncidentsPane(Pane[Snapshot]):
     """Active incidents, sorted by severity then age (the panel sorts; we summarize)."""
 
     source = ""

@@ -11,7 +11,7 @@ last good view, and the next result that draws cleanly clears it.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -29,7 +29,10 @@ class FocusableStatic(Static, can_focus=True):
     """A text body that can hold focus, so every pane is reachable from the keyboard."""
 
 
-class Pane(Vertical):
+S = TypeVar("S", bound=Snapshot)  # the kind of snapshot a pane draws (DbActivity, ...)
+
+
+class Pane(Vertical, Generic[S]):
     """Base of every pane: `summarize` and `render_body` are what a subclass provides."""
 
     source: ClassVar[str] = ""
@@ -82,8 +85,9 @@ class Pane(Vertical):
         if snapshot is not None and snapshot is not self._drawn:
             self._drawn = snapshot  # one that cannot be drawn is not retried on every delivery
             try:
-                summary = self.summarize(snapshot, trends)
-                self.render_body(snapshot, now, trends)
+                drawn = cast(S, snapshot)  # the app gives each pane its own source's results
+                summary = self.summarize(drawn, trends)
+                self.render_body(drawn, now, trends)
             except Exception as exc:  # noqa: BLE001 - the boundary: this pane says so, the rest goes on
                 self.contain(f"drawing {self.title.lower()} data", exc)
                 return
@@ -133,11 +137,11 @@ class Pane(Vertical):
             widget.set_class(loud, "-stale")
             widget.set_class(kind in ("off", "waiting") and not problem, "-quiet")
 
-    def summarize(self, snapshot: Snapshot, trends: dict[str, list[float]]) -> str:
+    def summarize(self, snapshot: S, trends: dict[str, list[float]], /) -> str:
         """One line for the collapsed pane: the numbers that matter most."""
         return ""
 
-    def render_body(self, snapshot: Snapshot, now: datetime, trends: dict[str, list[float]]) -> None:
+    def render_body(self, snapshot: S, now: datetime, trends: dict[str, list[float]], /) -> None:
         """Draw the full pane from a snapshot."""
 
     def detail(self, key: str) -> tuple[str, str] | None:

@@ -5,7 +5,6 @@ Pure functions over plain values, so panes stay small and the wording is the sam
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 

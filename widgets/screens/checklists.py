@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from cockpit.audit.log import AuditLog
 from cockpit.audit.operator import operator_for_entry
 from cockpit.checklists.checklists import (
     DONE,
@@ -43,7 +44,7 @@ from widgets.incidents.detail import save_text
 
 STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", DONE: "green", "open": "dim"}
 MARK = {"pass": "✔ pass", "fail": "✘ FAIL", "unknown": "? unknown", DONE: "☑ done", "open": "☐"}
-WRITES = {"toggle", "record"}
+WRITES = {"tick", "record"}
 
 
 class ChecklistScreen(Screen[None]):
@@ -57,12 +58,12 @@ class ChecklistScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("r", "verify", "Re-verify"),
-        Binding("space", "toggle", "Tick"),
+        Binding("space", "tick", "Tick"),
         Binding("s", "record", "Record run"),
         Binding("e", "export", "Export"),
     ]
 
-    def __init__(self, cfg: Config, state: CockpitState, audit: Any = None,
+    def __init__(self, cfg: Config, state: CockpitState, audit: AuditLog | None = None,
                  list_id: str | None = None) -> None:
         super().__init__()
         self.cfg, self.state, self.audit = cfg, state, audit
@@ -92,7 +93,7 @@ class ChecklistScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.error:
             self._status(f"[red]{escape(self.error)}[/red]")
-        elif self.initial in self.lists:
+        elif self.initial is not None and self.initial in self.lists:
             self.open_list(self.initial)
         else:
             self._status("Pick a checklist (enter).")
@@ -168,8 +169,8 @@ class ChecklistScreen(Screen[None]):
             self.recorded = None  # new evidence: a new run
             self._redraw()
 
-    def action_toggle(self) -> None:
-        if not self.check_action("toggle", ()):
+    def action_tick(self) -> None:  # not `toggle`: DOMNode.action_toggle(attribute) exists
+        if not self.check_action("tick", ()):
             return
         table = self.query_one("#items", DataTable)
         if not self.items:
