@@ -110,7 +110,8 @@ def app_log(tmp_path: Path) -> Iterator[AppLog]:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_random_keys_while_the_sources_change_never_end_the_app(
-        seed: int, tmp_path: Path, app_log: AppLog) -> None:
+        seed: int, tmp_path: Path, app_log: AppLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # `x` on the quick reference or an incident saves a file here
     rng = random.Random(seed)
     cfg = walk_config(tmp_path)
     sources: dict[str, FixedSource] = fixed_sources()
