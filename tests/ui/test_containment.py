@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from cockpit.applog import AppLog, configure
 from cockpit.audit.log import read_entries
@@ -45,6 +45,14 @@ class DatabasePaneWithABug(DatabasePane):
         if db.database == "lying":
             raise RuntimeError("row builder bug: lying snapshot")
         return super().rows(db, now)
+
+
+class DatabasePaneWithABuggyHandler(DatabasePane):
+    """The database pane, with a bug in a message handler (the cursor moved)."""
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row > 0:
+            raise KeyError("cursor handler bug")
 
 
 @pytest.fixture
@@ -98,6 +106,23 @@ async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(ap
     logged = app_log.path.read_text(encoding="utf-8")
     assert "Database pane: drawing database data" in logged
     assert "Traceback (most recent call last)" in logged and "row builder bug" in logged
+
+
+async def test_a_pane_handler_that_raises_is_contained_in_that_pane(app_log: AppLog) -> None:
+    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
+                     app_log=app_log, pane_types=(PodsPane, DatabasePaneWithABuggyHandler,
+                                                  CachePane, CertsPane, ApiPane))
+    async with app.run_test(size=(80, 24)) as pilot:
+        database = app.panes_by_source["database"]
+        await wait_until(pilot, lambda: database.row_total == 12)
+        await pilot.press("2", "down")
+        await wait_until(pilot, lambda: "render error" in text(app, "database", ".status"))
+        assert "handling RowHighlighted: KeyError" in text(app, "database", ".status")
+        await pilot.press("down", "tab")
+        assert app.is_running and app.active_pane.title == "Cache"
+        await pilot.press("q")
+    assert app.return_code == 0
+    assert app_log.path is not None and "cursor handler bug" in app_log.path.read_text()
 
 
 async def test_a_failed_worker_is_told_and_logged_never_silent(app_log: AppLog) -> None:

@@ -2,8 +2,8 @@
 (data with its age, stale with a reason, or not configured) and a body that collapses away in the
 compact layout. Panes never do I/O: the app hands them the state's view of their source.
 
-A pane is a failure boundary: an exception while drawing a result (`summarize`, `render_body`,
-or anything the app calls on it through `contain`) is logged with its traceback to the
+A pane is a failure boundary: an exception while drawing a result (`summarize`, `render_body`),
+in one of its message handlers, or anything the app hands it through `contain`, is logged with its traceback to the
 cockpit's log file, the pane says `render error: <what> — details in <log path>` and keeps its
 last good view, and the next result that draws cleanly clears it.
 """
@@ -15,6 +15,7 @@ from typing import ClassVar, Generic, TypeVar, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -112,6 +113,15 @@ class Pane(Vertical, Generic[S]):
         if text != self.status_text:
             self.status_text = text
             self._paint_status(kind)
+
+    async def _on_message(self, message: Message) -> None:
+        # Every handler the pane runs (its own, its subclass's, and those of the messages that
+        # bubble up from its table and filter input) runs inside MessagePump._on_message
+        # (Textual 8.x); an exception there would end the app. Here it ends at this pane.
+        try:
+            await super()._on_message(message)
+        except Exception as exc:  # noqa: BLE001 - the boundary
+            self.contain(f"handling {type(message).__name__}", exc)
 
     def contain(self, what: str, exc: Exception) -> None:
         """A failure while drawing this pane (`what` it was doing): the traceback goes to the

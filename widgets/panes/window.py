@@ -29,7 +29,7 @@ def filter_rows(rows: list[Row], needle: str) -> list[Row]:
         return rows
     needle = needle.lower()
     return [r for r in rows
-            if needle in r[0].lower() or any(needle in c.text.lower() for c in r[2].values())]
+            if needle in r[0].lower() or any(needle in (c.text or "").lower() for c in r[2].values())]
 
 
 def sort_rows(rows: list[Row], column: str, reverse: bool) -> list[Row]:

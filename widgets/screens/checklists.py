@@ -21,6 +21,7 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
 from cockpit.audit.log import AuditLog
 from cockpit.audit.operator import operator_for_entry
@@ -155,6 +156,10 @@ class ChecklistScreen(Screen[None]):
         self._redraw()
         self.run_worker(self._verify(self.checklist), group="checklist", exclusive=True,
                         exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # workers tell the node that started them: pass it on to the app's one handler
+        self.app.post_message(Worker.StateChanged(event.worker, event.state))
 
     async def _verify(self, checklist: Checklist) -> None:
         try:

@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
 from cockpit.lab.drills import DRILLS, DrillRunner
 
@@ -61,7 +62,7 @@ class LabMenu(ModalScreen[None]):
         self._busy = True
         self.toggle(event.option.id, event.option.id in self.drills.active())
 
-    @work(thread=True, exclusive=True, group="lab-drill")
+    @work(thread=True, exclusive=True, group="lab-drill", exit_on_error=False)
     def toggle(self, name: str, active: bool) -> None:
         """Inject or clear off the event loop; report back on it."""
         try:
@@ -75,6 +76,10 @@ class LabMenu(ModalScreen[None]):
         self.app.notify(message, title="lab", severity=severity, timeout=6)  # type: ignore[arg-type]
         if self.is_attached:
             self.refresh_options()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # workers tell the node that started them: pass it on to the app's one handler
+        self.app.post_message(Worker.StateChanged(event.worker, event.state))
 
     def action_close(self) -> None:
         self.dismiss(None)
