@@ -27,6 +27,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Container
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from cockpit.applog import NOT_CONFIGURED, AppLog
@@ -298,6 +299,12 @@ class CockpitApp(App[int]):
                 pane.tick(self.state.view(pane.source), now)
             except Exception as exc:  # noqa: BLE001 - one pane's age text must not stop the clock
                 pane.contain("updating the age", exc)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification (the screens' too) is shown as written, never parsed as markup:
+        it carries backend text (an error, a reason), and `[/red]` in it must not end the app."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     # -- workers ----------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from cockpit.applog import AppLog, configure
 from cockpit.audit.log import read_entries
 from cockpit.lab.kubesim.sim import KubeSim
-from cockpit.models import DbActivity
+from cockpit.models import DbActivity, SourceFailure, StatementStat
 from tests.ui.fixtures import (
     NOW,
     cache_snapshot,
@@ -123,6 +123,25 @@ async def test_a_pane_handler_that_raises_is_contained_in_that_pane(app_log: App
         await pilot.press("q")
     assert app.return_code == 0
     assert app_log.path is not None and "cursor handler bug" in app_log.path.read_text()
+
+
+async def test_backend_text_that_looks_like_markup_is_shown_as_it_is() -> None:
+    # a PostgreSQL error and a statement quoting `[/red]`: text from a backend, not markup
+    db = replace(db_snapshot(), top_by_mean=(StatementStat(
+        9, "SELECT '[/red]' || tags[1] FROM t", 3, 30.0, 10.0, 3),))
+    sources = fixed_sources(database=db, cache=SourceFailure(
+        "cache", "connect", "ERR [/b] unknown [bold]", at=NOW))
+    app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.state.failure("cache") is not None
+                         and app.panes_by_source["database"].row_total == 12)
+        app.notify("cannot plan: [/i] closing tag")
+        await pilot.pause()
+        assert "ERR [/b] unknown [bold]" in text(app, "cache")
+        assert "SELECT '[/red]' || tags[1]" in text(app, "database", ".statements")
+        [note] = [n for n in app._notifications if "closing tag" in n.message]
+        assert not note.markup  # the toast shows it as written: parsing it would raise
+        assert app.is_running
 
 
 async def test_a_failed_worker_is_told_and_logged_never_silent(app_log: AppLog) -> None:
