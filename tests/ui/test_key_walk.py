@@ -2,10 +2,11 @@
 
 Each walk presses keys from `widgets.keys.key_registry` (plus the keys dialogs answer to:
 escape, enter, arrows, y/n, letters for the filter) while the fixed sources change underneath
-between steps: rows vanish, every nullable field turns NULL, a source fails and comes back. It
-opens and closes dialogs and screens, switches panes, filters and sorts. After every step the
-app must still run; at the end `q` must still quit with exit code 0, and the log file must hold
-no error (a pane that could not draw the NULL-laden data would have logged one).
+between steps: rows vanish, every nullable field turns NULL, strings turn into markup-like and
+escape-laden text, a source fails and comes back. It opens and closes dialogs and screens,
+switches panes, filters and sorts. After every step the app must still run; at the end `q` must
+still quit with exit code 0, and the log file must hold no error (a pane that could not draw
+the data would have logged one).
 
 The seeds are fixed, so a failure names the seed and the steps that led to it and replays.
 """
@@ -52,24 +53,31 @@ def _nullable(tp: object) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
 
 
-def nulled(obj: Any) -> Any:
+def nulled(obj: Any, text: Any = None) -> Any:
     """`obj` with every nullable field NULL and every string empty, recursively (what the
-    typed parsers make of a backend that sends JSON null / SQL NULL everywhere it may)."""
+    typed parsers make of a backend that sends JSON null / SQL NULL everywhere it may).
+    With `text`, strings become `text(string)` instead and nothing is nulled."""
     if isinstance(obj, tuple):
-        return tuple(nulled(v) for v in obj)
+        return tuple(nulled(v, text) for v in obj)
     if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
         return obj
     hints = typing.get_type_hints(type(obj))
     changes: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if _nullable(hints[f.name]):
+        if text is None and _nullable(hints[f.name]):
             changes[f.name] = None
         elif type(value) is str and f.name not in ("uid", "host"):  # not str enums (CertState)
-            changes[f.name] = ""
+            changes[f.name] = "" if text is None else text(value)
         elif isinstance(value, tuple) or dataclasses.is_dataclass(value):
-            changes[f.name] = nulled(value)
+            changes[f.name] = nulled(value, text)
     return replace(obj, **changes)
+
+
+def hostile(obj: Any) -> Any:
+    """`obj` with every string wrapped in what looks like markup and terminal escapes, and
+    non-ASCII: text a backend may send that must be shown, never interpreted."""
+    return nulled(obj, lambda s: f"[/red]\x1b]0;pwned\x07{s}ü[b]")
 
 
 def variant(rng: random.Random, name: str, step: int) -> Snapshot | SourceFailure:
@@ -77,7 +85,10 @@ def variant(rng: random.Random, name: str, step: int) -> Snapshot | SourceFailur
     base = replace(fixed_snapshots()[name], collected_at=NOW + timedelta(seconds=step))
     roll = rng.random()
     if roll < 0.15:
-        return SourceFailure(name, "collect", "connection refused", at=NOW + timedelta(seconds=step))
+        reason = "connection refused" if roll < 0.1 else "ERR [/b] bad \x1b[2J reply"
+        return SourceFailure(name, "collect", reason, at=NOW + timedelta(seconds=step))
+    if roll > 0.85:
+        return hostile(base)
     field = ROWS.get(name)
     if field is None:
         return nulled(base) if roll < 0.5 else base
