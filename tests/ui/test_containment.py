@@ -14,7 +14,8 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from cockpit.applog import AppLog, configure
-from cockpit.audit.log import read_entries
+from cockpit.audit.log import AuditLog, read_entries
+from cockpit.config import KubernetesConfig
 from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.models import DbActivity, SourceFailure, StatementStat
 from tests.ui.fixtures import (
@@ -23,6 +24,7 @@ from tests.ui.fixtures import (
     db_snapshot,
     fixed_sources,
     frozen_clock,
+    kube_snapshot,
     make_config,
     wait_until,
 )
@@ -194,3 +196,30 @@ async def test_a_plan_that_cannot_be_built_from_bad_data_says_why_and_runs_nothi
     assert sim.mutating_requests == []
     assert not (tmp_path / "audit.jsonl").exists() or read_entries(tmp_path / "audit.jsonl") == []
     assert app_log.path is not None and "scale: cannot build the plan" in app_log.path.read_text()
+
+
+async def test_the_api_server_gone_while_a_rollout_is_followed_is_told_not_silent(
+        tmp_path: Path, app_log: AppLog) -> None:
+    # follow_rollout raises a non-ActionError (urllib3's connection error): the worker fails,
+    # and the app's one handler says so (it used to end without a word)
+    with KubeSim(replicas=3, delay=0.5, hpa=None) as sim:
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
+        cfg = replace(make_config(), kubernetes=KubernetesConfig(
+            context="lab", namespace="predictiq", kubeconfig=str(kubeconfig)))
+        kube = replace(kube_snapshot(), context="lab", cluster="kubesim")
+        app = CockpitApp(cfg, sources=fixed_sources(kubernetes=kube), clock=frozen_clock,
+                         local_tz=UTC, audit=AuditLog(tmp_path / "audit.jsonl"), app_log=app_log)
+
+        def said(text: str) -> bool:
+            return any(text in n.message for n in app._notifications)
+
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.state.kube is not None)
+            await pilot.press("1", "r")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=15)
+            await pilot.press("y")
+            await wait_until(pilot, lambda: said("rollout:"), timeout=15)
+            sim.stop()  # the API server goes away mid-rollout
+            await wait_until(pilot, lambda: said("action restart failed"), timeout=60)
+            assert app.flow.in_flight == 0 and app.is_running
+    assert app_log.path is not None and "worker 'action restart' failed" in app_log.path.read_text()
