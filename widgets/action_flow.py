@@ -48,6 +48,7 @@ class ActionFlow:
         self.log = log
         self.incident_id = incident_id
         self.in_flight = 0  # actions executing or following up: quitting asks first
+        self.preparing: str | None = None  # the action being planned or confirmed
         self.requests: list[tuple[str, Selection | None]] = []  # every flow started
         self._clients: Clients | None = None  # built on the first action, kept
 
@@ -77,42 +78,30 @@ class ActionFlow:
         self.app.notify(text, severity=severity, timeout=timeout)
 
     def start(self, action_id: str, selection: Selection | None) -> None:
-        """Run one action's flow in an app worker (its failure reaches the app's handler)."""
+        """Run one action's flow in an app worker (its failure reaches the app's handler).
+
+        One flow is prepared at a time: a key typed while an action is still being planned or
+        confirmed (a double press, a key typed ahead of its dialog) starts nothing else.
+        """
+        if self.preparing is not None:
+            self._say(f"{self.preparing}: answer its confirmation first", "warning", 4)
+            return
         self.requests.append((action_id, selection))
+        self.preparing = action_id
         self.app.run_worker(self.run(action_id, selection), name=f"action {action_id}",
                             group="action", exit_on_error=False)
 
     async def run(self, action_id: str, selection: Selection | None) -> None:
         """Plan, confirm, execute and report one action; every step's failure is told."""
+        self.preparing = action_id
+        try:
+            prepared = await self._prepare(action_id, selection)
+        finally:
+            self.preparing = None
+        if prepared is None:
+            return
+        ctx, plan = prepared
         action = get(action_id)
-        if self.audit is None:
-            self._say(f"{action.description}: no audit log, so no action can run", "error", 10)
-            return
-        ctx = self._context(self.audit)
-        if action_id == "scale":
-            selection = await self._ask_replicas(selection)
-            if selection is None:
-                return  # no count chosen: nothing was planned, nothing to audit
-        plan = await self._plan(action_id, ctx, selection)
-        if plan is None:
-            return
-        refusal = executor.refusal(ctx, action, plan)
-        if refusal is not None:
-            outcome = executor.record_denied(ctx, action, plan, refusal)
-            self._say(f"{action.description} unavailable: {outcome.message}", "warning", 10)
-            return
-        if plan.nothing_to_do and action_id != "scale":
-            self._say(f"{plan.title}: {plan.effect[-1]}")
-            return
-        dialog = TypeToConfirmDialog(plan) if plan.requires_typed_name else ConfirmDialog(plan)
-        if not await self.app.push_screen_wait(dialog):
-            try:
-                executor.record_cancelled(ctx, plan)
-            except AuditError as exc:
-                self._say(f"cancelled (and not audited: {exc})", "error", 10)
-                return
-            self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
-            return
         self.in_flight += 1
         try:
             outcome = await executor.execute(ctx, action, plan)
@@ -124,6 +113,40 @@ class ActionFlow:
         self.refresh(plan.source)
         if action_id == "restart" and outcome.ok:
             await self._follow(ctx)
+
+    async def _prepare(self, action_id: str, selection: Selection | None,
+                       ) -> tuple[ActionContext, Plan] | None:
+        """Up to the operator's answer: the plan and the confirmed go-ahead, or None (said why)."""
+        action = get(action_id)
+        if self.audit is None:
+            self._say(f"{action.description}: no audit log, so no action can run", "error", 10)
+            return None
+        ctx = self._context(self.audit)
+        if action_id == "scale":
+            selection = await self._ask_replicas(selection)
+            if selection is None:
+                return None  # no count chosen: nothing was planned, nothing to audit
+        plan = await self._plan(action_id, ctx, selection)
+        if plan is None:
+            return None
+        refusal = executor.refusal(ctx, action, plan)
+        if refusal is not None:
+            outcome = executor.record_denied(ctx, action, plan, refusal)
+            self._say(f"{action.description} unavailable: {outcome.message}", "warning", 10)
+            return None
+        if plan.nothing_to_do and action_id != "scale":
+            self._say(f"{plan.title}: {plan.effect[-1]}")
+            return None
+        dialog = TypeToConfirmDialog(plan) if plan.requires_typed_name else ConfirmDialog(plan)
+        if not await self.app.push_screen_wait(dialog):
+            try:
+                executor.record_cancelled(ctx, plan)
+            except AuditError as exc:
+                self._say(f"cancelled (and not audited: {exc})", "error", 10)
+                return None
+            self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
+            return None
+        return ctx, plan
 
     async def _plan(self, action_id: str, ctx: ActionContext, selection: Selection | None) -> Plan | None:
         """The plan, or None after saying why there is none (nothing has run, nothing audited)."""

@@ -31,7 +31,7 @@ from tests.ui.fixtures import (
 from tests.ui.test_confirm import _flow_app
 from widgets.action_flow import ActionFlow
 from widgets.app import CockpitApp
-from widgets.dialogs.confirm import ConfirmDialog
+from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt
 from widgets.panes.api import ApiPane
 from widgets.panes.cache import CachePane
 from widgets.panes.certs import CertsPane
@@ -223,3 +223,19 @@ async def test_the_api_server_gone_while_a_rollout_is_followed_is_told_not_silen
             await wait_until(pilot, lambda: said("action restart failed"), timeout=60)
             assert app.flow.in_flight == 0 and app.is_running
     assert app_log.path is not None and "worker 'action restart' failed" in app_log.path.read_text()
+
+
+async def test_an_action_key_typed_before_the_first_is_answered_starts_nothing(tmp_path: Path) -> None:
+    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
+                     audit=AuditLog(tmp_path / "audit.jsonl"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.state.kube is not None)
+        app.main.action_run_action("scale")
+        app.main.action_run_action("restart")  # typed ahead of the scale prompt
+        await wait_until(pilot, lambda: isinstance(app.screen, ReplicaPrompt))
+        assert [a for a, _ in app.action_requests] == ["scale"]
+        assert any("scale: answer its confirmation first" in n.message for n in app._notifications)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.flow.preparing is None)
+        app.main.action_run_action("restart")  # answered: the next action may start
+        assert [a for a, _ in app.action_requests] == ["scale", "restart"]
