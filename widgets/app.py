@@ -327,6 +327,11 @@ class CockpitApp(App[int]):
         return self.deck.active_pane
 
     @property
+    def active(self) -> int:
+        """The index (0..5) of the focused pane."""
+        return self.deck.active
+
+    @property
     def actions_in_flight(self) -> int:
         """Actions executing or following up (quitting asks first while there are any)."""
         return self.flow.in_flight
