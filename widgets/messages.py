@@ -27,4 +27,3 @@ class OpenDetail(Message):
         super().__init__()
         self.pane = pane
         self.key = key
-

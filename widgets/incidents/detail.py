@@ -1,8 +1,9 @@
 """The incident detail screen.
 
 Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
-redraw once a second from the engine it is given. Operator keys: a acknowledge, t status, v severity,
-o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file.
+redraw once a second from the engine the screen is given (with the read-only flag and what to
+tell after a step: it never reaches into the app). Operator keys: a acknowledge, t status,
+v severity, o note, m communication template (copied with OSC 52), x / ctrl+s save it to a file.
 """
 
 from __future__ import annotations
