@@ -22,12 +22,13 @@ from datetime import datetime, timedelta, tzinfo
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Container
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
-from textual.notifications import SeverityLevel
 from textual.worker import Worker, WorkerState
 
 from cockpit.applog import NOT_CONFIGURED, AppLog
@@ -110,6 +111,7 @@ class CockpitApp(App[int]):
         self.audit = audit
         self.lab = lab
         self.app_log = app_log
+        self._fatal = ""  # the error that ended the app, if one did
         self.local_tz = local_tz
         self.state = state or CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
         # Building the sources imports the client libraries (kubernetes, psycopg, redis, httpx:
@@ -305,6 +307,20 @@ class CockpitApp(App[int]):
         """Every notification (the screens' too) is shown as written, never parsed as markup:
         it carries backend text (an error, a reason), and `[/red]` in it must not end the app."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # The last line of defence: an exception no boundary caught still ends the app
+        # (Textual), but its traceback goes to the log file, masked, and the terminal gets one
+        # line, never Textual's traceback with its local variables (config, URLs: secrets).
+        self.app_log.exception("the cockpit stopped on an unexpected error", error)
+        self._fatal = f"{type(error).__name__}: {error}"
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._exit_renderables.append(Text(
+            f"cockpit: stopped on an unexpected error ({self._fatal}) — {self.app_log.where()}"))
+        self._close_messages_no_wait()
 
     # -- workers ----------------------------------------------------------------------------
 

@@ -239,3 +239,27 @@ async def test_an_action_key_typed_before_the_first_is_answered_starts_nothing(t
         await wait_until(pilot, lambda: app.flow.preparing is None)
         app.main.action_run_action("restart")  # answered: the next action may start
         assert [a for a, _ in app.action_requests] == ["scale", "restart"]
+
+
+async def test_an_error_no_boundary_caught_ends_the_app_with_one_line_and_no_secret_on_screen(
+        app_log: AppLog, capfd: pytest.CaptureFixture[str]) -> None:
+    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
+                     app_log=app_log)
+
+    def escaped_bug() -> None:
+        password = "s3cret-token"  # a local Textual's traceback would have printed
+        raise RuntimeError(f"bug outside every boundary ({len(password)})")
+
+    with pytest.raises(RuntimeError, match="outside every boundary"):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.state.kube is not None)
+            app.call_later(escaped_bug)
+            await wait_until(pilot, lambda: not app.is_running or bool(app._exit_renderables))
+    err = capfd.readouterr().err  # what the terminal got after the app (wrapped to its width)
+    printed = " ".join(err.split())
+    assert printed.startswith("cockpit: stopped on an unexpected error (RuntimeError: bug outside")
+    assert "Traceback" not in printed and "s3cret" not in printed
+    assert f"detailsin{app_log.path}" in "".join(err.split())
+    assert app_log.path is not None
+    logged = app_log.path.read_text()
+    assert "Traceback" in logged and "escaped_bug" in logged and "s3cret-token" not in logged
