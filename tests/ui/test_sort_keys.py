@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from textual.widgets import DataTable
 
 from tests.ui.fixtures import db_snapshot, fixed_sources, frozen_clock, make_config, wait_until
@@ -49,3 +51,21 @@ async def test_database_pane_sorted_by_for_with_a_connection_without_a_duration(
         assert table.coordinate_to_cell_key((table.row_count - 1, 0)).row_key.value == "5000"
         await pilot.press("q")
     assert app.return_code == 0
+
+
+numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                    st.booleans())
+cells = st.builds(Cell, st.sampled_from(["", "-", "api", "Ünïcode", "10m", "[/red]"]),
+                  st.one_of(st.none(), numbers, st.tuples(st.booleans(), numbers),
+                            st.tuples(numbers, numbers, numbers)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(cells, max_size=30), st.booleans())
+def test_any_column_of_cells_sorts_without_error_and_keeps_every_row(column: list[Cell],
+                                                                     reverse: bool) -> None:
+    rows = [_row(str(i), cell) for i, cell in enumerate(column)]
+    result = sort_rows(rows, "for", reverse)
+    assert sorted(k for k, _, _ in result) == sorted(k for k, _, _ in rows)
+    missing = [cell.sort_key()[0] for _, _, cells in result for cell in (cells["for"],)]
+    assert missing == sorted(missing)  # every row without a value after every row with one
