@@ -18,7 +18,7 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from actions import executor
-from actions.base import ActionContext, ActionError, Plan
+from actions.base import Action, ActionContext, ActionError, Plan
 from actions.clients import Clients
 from actions.registry import get
 from actions.restart import follow_rollout
@@ -42,11 +42,13 @@ class ActionFlow:
 
     def __init__(self, app: App[Any], cfg: Config, state: CockpitState, audit: AuditLog | None,
                  refresh: Callable[[str], object], *, log: AppLog = NOT_CONFIGURED,
-                 incident_id: Callable[[], str | None] = _no_incident) -> None:
+                 incident_id: Callable[[], str | None] = _no_incident,
+                 lookup: Callable[[str], Action] = get) -> None:
         self.app, self.cfg, self.state, self.audit = app, cfg, state, audit
         self.refresh = refresh
         self.log = log
         self.incident_id = incident_id
+        self.lookup = lookup  # action id -> Action (the registry's)
         self.in_flight = 0  # actions executing or following up: quitting asks first
         self.preparing: str | None = None  # the action being planned or confirmed
         self.requests: list[tuple[str, Selection | None]] = []  # every flow started
@@ -101,7 +103,7 @@ class ActionFlow:
         if prepared is None:
             return
         ctx, plan = prepared
-        action = get(action_id)
+        action = self.lookup(action_id)
         self.in_flight += 1
         try:
             outcome = await executor.execute(ctx, action, plan)
@@ -117,7 +119,7 @@ class ActionFlow:
     async def _prepare(self, action_id: str, selection: Selection | None,
                        ) -> tuple[ActionContext, Plan] | None:
         """Up to the operator's answer: the plan and the confirmed go-ahead, or None (said why)."""
-        action = get(action_id)
+        action = self.lookup(action_id)
         if self.audit is None:
             self._say(f"{action.description}: no audit log, so no action can run", "error", 10)
             return None
@@ -150,7 +152,7 @@ class ActionFlow:
 
     async def _plan(self, action_id: str, ctx: ActionContext, selection: Selection | None) -> Plan | None:
         """The plan, or None after saying why there is none (nothing has run, nothing audited)."""
-        action = get(action_id)
+        action = self.lookup(action_id)
         try:
             return await action.plan(ctx, selection)
         except ActionError as exc:

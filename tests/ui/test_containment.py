@@ -4,15 +4,18 @@ the keys and the app go on; worker failures and plans built from bad data are to
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import DataTable, Static
 
+from actions.base import ActionContext, Plan
+from actions.kube_common import read_deployment
+from actions.restart import RestartAction
 from cockpit.applog import AppLog, configure
 from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import KubernetesConfig
@@ -172,30 +175,34 @@ def sim() -> Iterator[KubeSim]:
         yield s
 
 
+class RestartReadingAnAnnotationNotThere(RestartAction):
+    """The restart action with a bug: it reads an annotation the API server does not send
+    before the first restart (a KeyError while planning, on live data)."""
+
+    async def plan(self, ctx: ActionContext, selection: Mapping[str, Any] | None) -> Plan:
+        dep = await read_deployment(ctx)
+        template: Any = dep["spec"]
+        _ = template["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+        return await super().plan(ctx, selection)
+
+
 async def test_a_plan_that_cannot_be_built_from_bad_data_says_why_and_runs_nothing(
         sim: KubeSim, tmp_path: Path, app_log: AppLog) -> None:
-    # the API server answers a deployment whose spec is null: the scale plan cannot read it
-    broken = copy.deepcopy(sim.deployment())
-    broken["metadata"] = {**broken["metadata"], "name": "predictiq-broken", "uid": "uid-broken",
-                          "resourceVersion": None}
-    broken["spec"] = None
-    broken["status"] = None
-    sim.store.put("deployments", broken)
     app = _flow_app(sim, tmp_path)
-    app.flow = ActionFlow(app, replace(app.cfg, kubernetes=replace(
-        app.cfg.kubernetes, deployment="predictiq-broken")), app.state, app.audit,
-        app.scheduler.refresh_now, log=app_log)
+    buggy = RestartReadingAnAnnotationNotThere()
+    app.flow = ActionFlow(app, app.cfg, app.state, app.audit, app.scheduler.refresh_now,
+                          log=app_log, lookup=lambda _id: buggy)
     async with app.run_test(size=(100, 30)) as pilot:
-        worker = app.run_worker(app.flow.run("scale", {"replicas": 5}))
+        worker = app.run_worker(app.flow.run("restart", None))
         await worker.wait()
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDialog)  # nothing to confirm: nothing planned
         [message] = [n.message for n in app._notifications]
-        assert "cannot plan, the data it needs is incomplete" in message
+        assert "cannot plan, the data it needs is incomplete (KeyError" in message
         assert "nothing was run" in message and f"details in {app_log.path}" in message
     assert sim.mutating_requests == []
     assert not (tmp_path / "audit.jsonl").exists() or read_entries(tmp_path / "audit.jsonl") == []
-    assert app_log.path is not None and "scale: cannot build the plan" in app_log.path.read_text()
+    assert app_log.path is not None and "restart: cannot build the plan" in app_log.path.read_text()
 
 
 async def test_the_api_server_gone_while_a_rollout_is_followed_is_told_not_silent(

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 
+from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import Snapshot
 from widgets.incidents.panel import IncidentPanel
 from widgets.panes.base import Pane
 
 if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
-
-SEVERITIES = ("P1", "P2", "P3", "P4")
 
 
 def severity_of(incident: Any) -> str:
