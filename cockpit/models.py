@@ -33,6 +33,7 @@ class SourceFailure:
     reason: str  # one line, operator words: "connection refused", "timed out after 3.0s"
     at: datetime = field(default_factory=utcnow)
     since: datetime | None = None
+    detail: str = ""  # the full error text behind `reason`, for the pane's detail view
 
     @property
     def first_seen(self) -> datetime:
