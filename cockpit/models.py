@@ -190,6 +190,7 @@ class CertStatus:
     error: str | None = None  # status ERROR: why nothing could be read
     chain: tuple[str, ...] = ()  # subjects of the presented chain, leaf first
     address: str = ""  # where the handshake went (config `address`, else host)
+    client_cert_requested: bool = False  # the server refused us for want of a client certificate
 
 
 @dataclass(frozen=True)

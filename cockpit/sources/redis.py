@@ -15,8 +15,8 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, InvalidResponse, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 
 from cockpit.config import CacheConfig
 from cockpit.models import CacheStats, SourceFailure, utcnow
@@ -90,6 +90,17 @@ class RedisSource:
     async def _read(self) -> CacheStats:
         try:
             return await self._read_info()
+        except InvalidResponse as exc:
+            # bytes that are not RESP: something else listens there (or a proxy's error page);
+            # the connection is out of step, so drop it before the next collection
+            await self._client.connection_pool.disconnect()
+            raise NotRedisError(f"not a Redis server: unreadable reply {_preview(str(exc))}") from exc
+        except AuthenticationError as exc:
+            raise RedisAuthError(_auth_reason(str(exc))) from exc
+        except ResponseError as exc:
+            if str(exc).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
+                raise RedisAuthError(_auth_reason(str(exc))) from exc
+            raise
         except RedisConnectionError as exc:
             # redis-py words a refusal as "Error 111 connecting to ...": give the operator the
             # plain reason, as the other sources do
@@ -125,6 +136,30 @@ class RedisSource:
             return self._maxclients, 1  # CONFIG disabled, renamed or denied by ACL
         self._maxclients = _int_or_none(reply.get("maxclients"))
         return self._maxclients, 1
+
+
+class NotRedisError(Exception):
+    """The peer answered, but not in the Redis protocol."""
+
+
+class RedisAuthError(Exception):
+    """Redis refused our credentials (requirepass, ACL)."""
+
+
+def _preview(text: str, limit: int = 40) -> str:
+    """The start of a protocol error's bytes: "b'\\x00\\x9f garbage…'"."""
+    raw = text.removeprefix("Protocol Error:").strip()
+    return raw if len(raw) <= limit else raw[: limit - 1] + "…"
+
+
+def _auth_reason(text: str) -> str:
+    """Redis's authentication errors in the operator's words."""
+    lowered = text.lower()
+    if "wrongpass" in lowered or "invalid password" in lowered or "invalid username-password" in lowered:
+        return "authentication failed: wrong password"
+    if "noperm" in lowered:
+        return "authentication failed: the ACL user lacks permission for INFO"
+    return "authentication required: the server has a password the cockpit does not send"
 
 
 def _int_or_none(value: Any) -> int | None:
