@@ -311,6 +311,9 @@ class CockpitApp(KeyActions, App[int]):
         pane = self.panes_by_source.get(source)
         found = pane.detail(key) if pane is not None else None
         if found is not None:
+            failing = pane.failure_detail() if pane is not None else None
+            if failing is not None:  # a stale row: why, in full, under what it showed last
+                found = (found[0], f"{found[1]}\n\n{failing[1]}")
             self.push_screen(DetailScreen(*found))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from widgets.dialogs.quit import QuitConfirm
 from widgets.incidents.panel import IncidentPanel
 from widgets.panes.table import TablePane
+from widgets.screens.detail import DetailScreen
 from widgets.screens.help import HelpScreen
 
 if TYPE_CHECKING:
@@ -33,6 +34,9 @@ class KeyActions:
         pane = self.active_pane
         if isinstance(pane, TablePane) and (key := pane.cursor_key()) is not None:
             self._open_detail(pane.source, key)
+        elif (found := pane.failure_detail()) is not None:
+            # no row to open (or no table): the pane's failure in full (issue 20)
+            self.push_screen(DetailScreen(*found))
 
     def _table_pane(self: CockpitApp) -> TablePane | None:
         pane = self.active_pane

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from cockpit.state import SourceView
@@ -135,3 +136,24 @@ def short(text: str, width: int) -> str:
     """One line of at most `width` characters (whitespace collapsed, ellipsis when cut)."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def middle(text: str, width: int) -> str:
+    """`text` cut in the middle to `width` cells, head and tail kept: a 253-character pod name
+    reads 'predictiq-api-xxxx…-ünïcode' (both ends tell pods apart: deployment and hash)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail_width = (width - 1) // 2
+    head_width = width - 1 - tail_width
+    head, tail = "", ""
+    for char in text:
+        if cell_len(head + char) > head_width:
+            break
+        head += char
+    for char in reversed(text):
+        if cell_len(char + tail) > tail_width:
+            break
+        tail = char + tail
+    return f"{head}…{tail}"
