@@ -18,7 +18,14 @@ import sys
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.models import ApiStatus, CertificatesSnapshot, CertState, Snapshot, SourceFailure, to_jsonable
+from cockpit.models import (
+    ApiStatus,
+    CertificatesSnapshot,
+    CertState,
+    Snapshot,
+    SourceFailure,
+    to_jsonable,
+)
 from cockpit.sources.base import Source, guarded
 from cockpit.sources.registry import NOT_CONFIGURED, build_sources, kube_available
 from cockpit.state import CockpitState

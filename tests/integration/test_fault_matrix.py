@@ -49,7 +49,7 @@ from cockpit.models import (
     Snapshot,
     SourceFailure,
 )
-from cockpit.scheduler import PollPolicy, Scheduler
+from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.api import ApiSource
 from cockpit.sources.base import Source
 from cockpit.sources.certs import CLIENT_CERT_ASKED, CertificateSource
@@ -68,6 +68,7 @@ TWO_REFRESHES = 2 * INTERVAL
 # A shared 2-core machine: scheduling noise on top of the bounds (never a reason to pass a cell
 # whose backoff is wrong: the old doubling backoff misses these by seconds).
 SLACK = 1.0
+RESTART_SECONDS = 4.0  # how long a restarted backend refuses connections
 SHORT_OUTAGE_FAILURES = 4  # a short outage: this many failed polls in a row
 LONG_OUTAGE_FAILURES = 200  # what 60+ s of failures at 0.5 s leave in the backoff state
 ROLE, PASSWORD = "cockpit_fault", "fault-pass-1"
@@ -205,8 +206,11 @@ def _healthy(result: Snapshot | SourceFailure) -> bool:
 async def cell(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Cell]:
     backend: str = request.param
     built = _build(backend, request, tmp_path)
+    # the cockpit's own policy for this refresh config (interval, timeout, backoff cap)
+    refresh = RefreshConfig(interval_seconds=INTERVAL, timeout_seconds=TIMEOUT,
+                            certificates_seconds=INTERVAL)
     built.scheduler = Scheduler({backend: built.source}, built.deliver,
-                                {backend: PollPolicy(INTERVAL, TIMEOUT, max_backoff=TWO_REFRESHES)})
+                                policies_from_config(refresh, [backend]))
     built.scheduler.start()
     try:
         yield built
@@ -317,9 +321,9 @@ def _start(cell: Cell, fault: str) -> None:
     elif fault == "garbage":
         proxy.set_mode("garbage", **cell.garbage_options)
     elif fault == "restart":
-        # cut every connection; nothing listens for a while (longer than two refreshes, so the
-        # pane must say it), then the same port answers again on its own
-        proxy.set_mode("restart", down_for=2 * TWO_REFRESHES + TIMEOUT)
+        # cut every connection; nothing listens for a while (long enough for the pane to say it
+        # and for a doubling backoff to drift past the restart), then the same port answers again
+        proxy.set_mode("restart", down_for=RESTART_SECONDS)
     else:
         proxy.set_mode(fault)
 
@@ -386,13 +390,13 @@ async def test_fault_is_shown_within_two_refreshes_and_recovery_takes_two(cell: 
         if fault != "restart":
             # a short outage is a few failed polls; a long one is that plus the backoff state
             # of a minute and more of failures
-            await _until(lambda: cell.failures_since(began) >= SHORT_OUTAGE_FAILURES,
+            await _until(lambda began=began: cell.failures_since(began) >= SHORT_OUTAGE_FAILURES,
                          SHORT_OUTAGE_FAILURES * (TIMEOUT + TWO_REFRESHES) + SLACK,
                          f"{name}: failed polls during the outage")
         if outage == "long":
             _long_outage(cell)
         ended = _end(cell, fault)
-        took = await _until(lambda: cell.healthy_since(ended), recover + 2 * SLACK,
+        took = await _until(lambda ended=ended: cell.healthy_since(ended), recover + 2 * SLACK,
                             f"{name} ({outage} outage): healthy data after the fault's end")
         assert took <= recover, f"{name} ({outage} outage): recovered after {took:.1f} s"
         assert cell.reason() is None, cell.reason()

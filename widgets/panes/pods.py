@@ -13,7 +13,6 @@ from widgets.paint import paint
 from widgets.panes.common import Cell, coarse_age, middle, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
 
-
 NAME_WIDTH = 36  # cells of the Pod column: longer names are cut in the middle (full in the detail)
 
 
