@@ -7,7 +7,13 @@ from dataclasses import replace
 from datetime import UTC
 
 from cockpit.models import SourceFailure
-from tests.ui.fixtures import fixed_sources, frozen_clock, kube_snapshot, snapshot_config, wait_until
+from tests.ui.fixtures import (
+    fixed_sources,
+    frozen_clock,
+    kube_snapshot,
+    snapshot_config,
+    wait_until,
+)
 from widgets.app import CockpitApp
 from widgets.screens.detail import DetailScreen
 
