@@ -42,6 +42,7 @@ REQUIRED = ("pods", "deployment")  # without these there is no snapshot
 OPTIONAL = ("events", "nodes", "hpa")  # a broken one is reported in watch_error
 PROBE_PATH = "/version"  # the freshness probe: cheap, and answered by every API server
 PROBE_SHARE = 0.8  # of the refresh timeout, for the probe's connect and read each
+SILENCE_SHARE = 1.5  # a watch silent for this many read timeouts is reported stale
 
 
 class KubeSource:
@@ -154,11 +155,18 @@ class KubeSource:
             await asyncio.wait_for(asyncio.to_thread(
                 self._raw.get_json, PROBE_PATH, None, (timeout, timeout)), timeout * 1.5)
         except Exception as exc:  # noqa: BLE001 - any failure of the probe is the pane's reason
+            heard = self._last_heard()
             if isinstance(exc, TimeoutError) or is_timeout(exc):
                 return SourceFailure(NAME, what, f"timed out after {timeout:g}s",
-                                     detail=detail_text(exc) or "no answer in time")
-            return SourceFailure(NAME, what, error_text(exc), detail=detail_text(exc))
+                                     detail=f"{detail_text(exc) or 'no answer in time'}; {heard}")
+            return SourceFailure(NAME, what, error_text(exc), detail=f"{detail_text(exc)}; {heard}")
         return None
+
+    def _last_heard(self) -> str:
+        """'pods watch last heard from 12s ago' for a failure's detail."""
+        silent = self.watches["pods"].silent_for() if "pods" in self.watches else None
+        return ("the pods watch has heard nothing yet" if silent is None
+                else f"the pods watch last heard from the server {silent:.0f}s ago")
 
     def _current(self) -> KubeSnapshot | SourceFailure:
         assert self.target is not None
@@ -168,9 +176,17 @@ class KubeSource:
                 return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list",
                                      detail=watch.error_detail)
         for key in REQUIRED:
-            if self.watches[key].error:
-                return SourceFailure(NAME, f"watch {key}", self.watches[key].error or "",
-                                     detail=self.watches[key].error_detail)
+            watch = self.watches[key]
+            if watch.error:
+                return SourceFailure(NAME, f"watch {key}", watch.error or "",
+                                     detail=watch.error_detail)
+            silent = watch.silent_for()
+            if silent is not None and silent > self.timing.read_timeout * SILENCE_SHARE:
+                # no event and no bookmark for longer than the read timeout allows: the stream is
+                # stuck somewhere the read timeout cannot see (a half-open proxy)
+                return SourceFailure(NAME, f"watch {key}", f"silent for {silent:.0f}s",
+                                     detail="no event and no bookmark on the watch; it reconnects "
+                                            "when the read timeout fires")
         broken = [f"{key}: {self.watches[key].error}" for key in OPTIONAL if self.watches[key].error]
         watch_error = "; ".join(broken) or None
         t = self.target

@@ -147,6 +147,7 @@ class ListWatch:
         self.error: str | None = None  # why the loop is currently not connected
         self.error_detail = ""  # the full text behind `error`
         self.failures = 0  # failed attempts in a row (settable: the state a long outage leaves)
+        self.heard_at: float | None = None  # monotonic: the server's last word (list, event, bookmark)
         self.expensive = False  # whether the last failure was a timeout
         self.lists = 0  # how many lists were made (for tests and diagnostics)
         self.settled = threading.Event()  # the first list has succeeded or failed
@@ -179,6 +180,10 @@ class ListWatch:
         if self._thread.is_alive():
             self._thread.join(timeout)
         return not self._thread.is_alive()
+
+    def silent_for(self) -> float | None:
+        """Seconds since the server last said anything on this loop (None: never)."""
+        return None if self.heard_at is None else time.monotonic() - self.heard_at
 
     def wake(self) -> None:
         """End a backoff wait now: the server is known to answer again."""
@@ -245,6 +250,7 @@ class ListWatch:
         self.filled = True
         self.error = None
         self.failures = 0
+        self.heard_at = time.monotonic()
         self.settled.set()
 
     def _get_page(self, token: str | None) -> dict:
@@ -276,10 +282,12 @@ class ListWatch:
             if self._stop.is_set():
                 return
             self.error = None  # the server answered the (re)connect: we are current again
+            self.heard_at = time.monotonic()
             for line in iter_resp_lines(resp):
                 if self._stop.is_set():
                     return
                 if line:
+                    self.heard_at = time.monotonic()
                     self.failures = 0  # the server is talking: the next failure starts afresh
                     self._handle(json.loads(line))
         finally:
