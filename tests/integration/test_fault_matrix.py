@@ -392,7 +392,8 @@ async def test_fault_is_shown_within_two_refreshes_and_recovery_takes_two(cell: 
             # of a minute and more of failures
             await _until(lambda began=began: cell.failures_since(began) >= SHORT_OUTAGE_FAILURES,
                          SHORT_OUTAGE_FAILURES * (TIMEOUT + TWO_REFRESHES) + SLACK,
-                         f"{name}: failed polls during the outage")
+                         f"{name}: {SHORT_OUTAGE_FAILURES} polls during the outage (a source that "
+                         "backs off this far misses the recovery bound too)")
         if outage == "long":
             _long_outage(cell)
         ended = _end(cell, fault)
