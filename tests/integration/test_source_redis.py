@@ -141,8 +141,9 @@ async def test_wrong_password(restartable_redis):
     try:
         failure = await wrong.collect()
         assert isinstance(failure, SourceFailure), failure
-        assert "invalid username-password pair" in failure.reason
-        assert "wrong-password" not in failure.reason
+        assert failure.reason == "authentication failed: wrong password"  # short, for the pane
+        assert "invalid username-password pair" in failure.detail  # Redis's words, in the detail
+        assert "wrong-password" not in failure.reason + failure.detail
         await collect_ok(right)
     finally:
         await wrong.aclose()

@@ -67,7 +67,7 @@ class PostgresSource:
             await self._drop()
             connected = await guarded(self.name, "connect", self._connect(), budget)
             if isinstance(connected, SourceFailure):
-                return connected
+                return self._timeout_named(connected)
             conn = self._conn = connected
         # a slow connect must not eat the whole budget of the queries
         remaining = round(max(budget - (time.monotonic() - started), budget / 4), 2)
@@ -90,11 +90,21 @@ class PostgresSource:
             raise
         if not done:
             await _abandon(conn, task)
-            return SourceFailure(self.name, "query", f"timed out after {seconds:g}s")
+            return SourceFailure(self.name, "query", f"timed out after {self.timeout:g}s",
+                                 detail=f"no answer within {seconds:g}s of the collection's budget; "
+                                        "the session was cut and is opened again next time")
         try:
             return task.result()
         except Exception as exc:  # noqa: BLE001 - a source never raises into its caller
             return SourceFailure(self.name, "query", describe_error(exc), detail=error_detail(exc))
+
+    def _timeout_named(self, failure: SourceFailure) -> SourceFailure:
+        """A timeout named by the configured timeout (the operator's number), not the share of
+        it the source allowed itself."""
+        if not failure.reason.startswith("timed out"):
+            return failure
+        return SourceFailure(failure.source, failure.what, f"timed out after {self.timeout:g}s",
+                             at=failure.at, detail=failure.detail)
 
     async def aclose(self) -> None:
         """Close the session; safe to call twice."""
