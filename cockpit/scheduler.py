@@ -50,7 +50,8 @@ class PollPolicy:
 
     def is_expensive(self, elapsed: float) -> bool:
         """Whether a failed collection that took `elapsed` seconds cost enough to back off: it
-        ran into (most of) its timeout, as a hung or very slow backend makes it do."""
+        ran into (most of) its timeout, as a hung or very slow backend makes it do. (A failure
+        whose reason is "timed out ..." counts too, whatever its client's own timeout was.)"""
         return elapsed >= self.timeout * EXPENSIVE_SHARE
 
 
@@ -130,7 +131,8 @@ class Scheduler:
                 self._busy[name] = False
             failed = isinstance(result, SourceFailure)
             self._failures[name] = self._failures[name] + 1 if failed else 0
-            self._expensive[name] = failed and policy.is_expensive(time.monotonic() - began)
+            self._expensive[name] = isinstance(result, SourceFailure) and (
+                policy.is_expensive(time.monotonic() - began) or result.reason.startswith("timed out"))
             try:
                 self._deliver(name, result)
             except Exception:  # noqa: BLE001 - a broken consumer must not kill the poll loop

@@ -17,6 +17,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, InvalidResponse, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cockpit.config import CacheConfig
 from cockpit.models import CacheStats, SourceFailure, utcnow
@@ -60,8 +61,11 @@ class RedisSource:
         self._maxclients: int | None = None
         self._maxclients_asked_at: float | None = None
 
+    def _socket_timeout(self) -> float:
+        return min(self.cfg.timeout_seconds, self.timeout)
+
     def _new_client(self) -> aioredis.Redis:
-        socket_timeout = min(self.cfg.timeout_seconds, self.timeout)
+        socket_timeout = self._socket_timeout()
         return aioredis.Redis.from_url(
             self.cfg.url,
             socket_timeout=socket_timeout,
@@ -97,6 +101,9 @@ class RedisSource:
             raise NotRedisError(f"not a Redis server: unreadable reply {_preview(str(exc))}") from exc
         except AuthenticationError as exc:
             raise RedisAuthError(_auth_reason(str(exc))) from exc
+        except RedisTimeoutError as exc:
+            # redis-py's "Timeout reading from host:port": the socket timeout ran out first
+            raise RedisSocketTimeout(f"timed out after {self._socket_timeout():g}s") from exc
         except ResponseError as exc:
             if str(exc).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
                 raise RedisAuthError(_auth_reason(str(exc))) from exc
@@ -144,6 +151,10 @@ class NotRedisError(Exception):
 
 class RedisAuthError(Exception):
     """Redis refused our credentials (requirepass, ACL)."""
+
+
+class RedisSocketTimeout(Exception):
+    """A socket timeout inside redis-py, in the words the other sources use ("timed out after")."""
 
 
 def _preview(text: str, limit: int = 40) -> str:

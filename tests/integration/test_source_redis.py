@@ -162,6 +162,20 @@ async def test_nothing_listening(closed_port):
         await source.aclose()
 
 
+async def test_a_socket_timeout_reads_timed_out_not_redis_py_words(silent_server):
+    # the cache's own socket timeout shorter than the refresh timeout: redis-py's
+    # "Timeout reading from 127.0.0.1:port" is the pane's "timed out after 0.3s"
+    source = RedisSource(CacheConfig(url=f"redis://127.0.0.1:{silent_server.port}/0",
+                                     timeout_seconds=0.3), timeout=2.0)
+    try:
+        failure = await source.collect()
+        assert isinstance(failure, SourceFailure), failure
+        assert failure.reason == "timed out after 0.3s"
+        assert "Timeout reading from" in failure.detail
+    finally:
+        await source.aclose()
+
+
 async def test_silent_server_times_out_and_leaves_no_socket(silent_server):
     sockets_before = socket_fds()
     source = make_source(f"redis://127.0.0.1:{silent_server.port}/0", timeout=0.5)
