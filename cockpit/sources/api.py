@@ -147,6 +147,11 @@ class ApiSource:
         """One line for a request that got no HTTP response (never includes headers)."""
         if isinstance(exc, httpx.TimeoutException):
             return f"timed out after {self.request_timeout:g}s"
+        if isinstance(exc, httpx.RemoteProtocolError):
+            words = describe_error(exc)
+            if "disconnected" in words.lower():
+                return "connection closed by the server"
+            return f"not an HTTP server: unreadable reply ({words})"
         cause: BaseException | None = exc
         seen: set[int] = set()
         # httpx wraps httpcore wraps anyio's "All connection attempts failed" wraps the OSError

@@ -8,6 +8,7 @@ from datetime import UTC
 
 from cockpit.models import SourceFailure
 from tests.ui.fixtures import (
+    certs_snapshot,
     fixed_sources,
     frozen_clock,
     kube_snapshot,
@@ -63,3 +64,20 @@ async def test_a_253_character_pod_name_is_cut_in_the_middle_and_shown_whole_in_
         pane.table.move_cursor(row=pane.table.get_row_index(pods[0].uid))
         await pilot.press("enter")
         assert isinstance(app.screen, DetailScreen) and LONG_NAME in app.screen.title_text
+
+
+async def test_a_certificate_whose_server_wants_a_client_cert_is_not_counted_ok() -> None:
+    certs = certs_snapshot()
+    first = replace(certs.certificates[0], client_cert_requested=True)
+    app, _ = _app(certificates=replace(certs, certificates=(first, *certs.certificates[1:])))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == 5)
+        pane = app.panes_by_source["certificates"]
+        assert pane.summary_text.startswith("0/3 ok")
+        assert "1 asked for a client certificate" in pane.summary_text
+        assert str(pane.table.get_cell("api.predictiq.example:443", "status")) == "ok, wants client cert"
+        await pilot.press("4")
+        pane.table.move_cursor(row=pane.table.get_row_index("api.predictiq.example:443"))
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        assert "server asked for a client certificate" in app.screen.body
