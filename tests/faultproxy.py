@@ -14,7 +14,8 @@ Modes (what a client of the proxy sees):
 The proxy runs its own asyncio loop in a daemon thread, so the sources under test (on the test's
 loop) and the servers (their own threads or processes) never share a loop with it. `upstream`
 can be changed while running (the TLS cell points it at an endpoint that wants a client
-certificate). No sleeps: every switch returns once the proxy is in the new mode.
+certificate). No sleeps: every switch returns once the proxy is in the new mode; `mode` says
+when a restart is back to `pass`.
 """
 
 from __future__ import annotations
@@ -87,21 +88,6 @@ class FaultProxy:
     def pass_through(self) -> None:
         """Back to forwarding everything (the fault's end)."""
         self.set_mode("pass")
-
-    def wait_mode(self, mode: str, timeout: float = 10.0) -> None:
-        """Block until the proxy is in `mode` (a restart comes back to `pass` on its own)."""
-        done = threading.Event()
-
-        async def watch() -> None:
-            assert self._changed is not None
-            while self.mode != mode:
-                await self._changed.wait()
-            done.set()
-
-        future = asyncio.run_coroutine_threadsafe(watch(), self._loop)
-        if not done.wait(timeout):
-            future.cancel()
-            raise TimeoutError(f"proxy not in mode {mode!r} within {timeout} s (is {self.mode!r})")
 
     # -- the loop's side ---------------------------------------------------------------------
 
