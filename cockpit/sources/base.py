@@ -48,6 +48,7 @@ _CAUSES = (
     ("broken pipe", "connection closed by the server"),
     ("server disconnected", "connection closed by the server"),
     ("connection closed by server", "connection closed by the server"),
+    ("server closed the connection", "connection closed by the server"),
     ("badstatusline", "not an HTTP server (unreadable reply)"),
     ("illegal status line", "not an HTTP server (unreadable reply)"),
     ("invalid http", "not an HTTP server (unreadable reply)"),
@@ -116,6 +117,11 @@ def _cut(text: str, limit: int = 200) -> str:
 _LIBPQ_SERVER = re.compile(r'connection to server (?:at "([^"]*)"(?: \(([^)]*)\))?, port (\d+)|on socket "([^"]*)") failed: ([^\n]*)')
 
 
+_LIBPQ_GARBAGE = ("received invalid response to SSL negotiation",
+                  "expected authentication request from server",
+                  "invalid response to SSL negotiation", "unexpected message from server")
+
+
 def _libpq_reason(message: str) -> str | None:
     """libpq's 'connection failed: connection to server at "h" (a), port p failed: REASON\n\tIs
     the server running...' as 'h:p: REASON' — the reason first, so an 80-column pane shows it."""
@@ -125,7 +131,10 @@ def _libpq_reason(message: str) -> str | None:
     parts = []
     for host, _address, port, socket_path, reason in found:
         where = socket_path or f"{host}:{port}"
-        parts.append(f"{' '.join(reason.split()).removeprefix('FATAL: ')} ({where})")
+        said = " ".join(reason.split()).removeprefix("FATAL: ")
+        if said.startswith(_LIBPQ_GARBAGE):  # libpq got bytes that are not its protocol
+            said = "not a PostgreSQL server: garbage reply"
+        parts.append(f"{said} ({where})")
     return "; ".join(dict.fromkeys(parts))
 
 

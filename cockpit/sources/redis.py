@@ -98,7 +98,7 @@ class RedisSource:
             # bytes that are not RESP: something else listens there (or a proxy's error page);
             # the connection is out of step, so drop it before the next collection
             await self._client.connection_pool.disconnect()
-            raise NotRedisError(f"not a Redis server: unreadable reply {_preview(str(exc))}") from exc
+            raise NotRedisError("not a Redis server (garbage reply)") from exc
         except AuthenticationError as exc:
             raise RedisAuthError(_auth_reason(str(exc))) from exc
         except RedisTimeoutError as exc:
@@ -155,12 +155,6 @@ class RedisAuthError(Exception):
 
 class RedisSocketTimeout(Exception):
     """A socket timeout inside redis-py, in the words the other sources use ("timed out after")."""
-
-
-def _preview(text: str, limit: int = 40) -> str:
-    """The start of a protocol error's bytes: "b'\\x00\\x9f garbage…'"."""
-    raw = text.removeprefix("Protocol Error:").strip()
-    return raw if len(raw) <= limit else raw[: limit - 1] + "…"
 
 
 def _auth_reason(text: str) -> str:

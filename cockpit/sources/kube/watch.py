@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
 from cockpit.sources.base import describe_error, error_detail, short_cause
-from cockpit.sources.kube.http import read_json
+from cockpit.sources.kube.http import NotJsonAnswer, read_json
 
 PAGE_SIZE = 500  # objects per list page (kubectl's default chunk size)
 
@@ -85,8 +85,8 @@ def error_text(exc: BaseException) -> str:
     name = type(exc).__name__
     if "ReadTimeout" in name or "timed out" in str(exc).lower():
         return "watch silent: read timed out" if "Read" in name or "read" in str(exc).lower() else "timed out"
-    if isinstance(exc, ValueError) and "not JSON" in str(exc):
-        return describe_error(exc)
+    if isinstance(exc, NotJsonAnswer):
+        return exc.short
     reason = getattr(exc, "reason", None)
     inner = describe_error(reason) if isinstance(reason, BaseException) else describe_error(exc)
     if "ProtocolError" in name:
@@ -287,9 +287,15 @@ class ListWatch:
                 if self._stop.is_set():
                     return
                 if line:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:  # a proxy's page where the watch stream should be
+                        kind = (resp.headers or {}).get("Content-Type", "no content type")
+                        preview = " ".join(str(line)[:60].split())
+                        raise NotJsonAnswer(kind, preview) from None
                     self.heard_at = time.monotonic()
                     self.failures = 0  # the server is talking: the next failure starts afresh
-                    self._handle(json.loads(line))
+                    self._handle(event)
         finally:
             with self._resp_lock:
                 self._resp = None
