@@ -98,6 +98,7 @@ class ApiConfig:
 
     base_url: str = field(default=REQUIRED, metadata=meta("scheme://host[:port] of the API"))
     health_path: str = field(default="/health", metadata=meta("health check path"))
+    health_json: bool = field(default=True, metadata=meta("the health check answers JSON: a 2xx that is not JSON is not healthy"))
     metrics_path: str = field(default="/metrics", metadata=meta("Prometheus metrics path; empty: no metrics"))
     warm_path: str = field(default="/api/admin/cache/warm", metadata=meta("POST here warms the cache"))
     token: str = field(default="", metadata=meta("admin token for the warm endpoint; use ${PREDICTIQ_ADMIN_TOKEN}", secret=True))

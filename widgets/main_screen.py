@@ -69,6 +69,9 @@ class CockpitScreen(Screen[None]):
         pane = self.deck.active_pane
         if isinstance(pane, TablePane) and (key := pane.cursor_key()) is not None:
             self.open_detail(pane.source, key)
+        elif (found := pane.failure_detail()) is not None:
+            # no row to open (or no table): the pane's failure in full (issue 20)
+            self.app.push_screen(DetailScreen(*found))
 
     def open_detail(self, source: str, key: str) -> None:
         """The detail view of row `key` of the pane of `source`."""
@@ -81,6 +84,9 @@ class CockpitScreen(Screen[None]):
             pane.contain(f"the detail of {key}", exc)
             return
         if found is not None:
+            failing = pane.failure_detail()
+            if failing is not None:  # a stale row: why, in full, under what it showed last
+                found = (found[0], f"{found[1]}\n\n{failing[1]}")
             self.app.push_screen(DetailScreen(*found))
 
     # -- table tools ------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from cockpit.applog import NOT_CONFIGURED, AppLog
-from cockpit.models import Snapshot
+from cockpit.models import Snapshot, SourceFailure
 from cockpit.state import SourceView
 from widgets.paint import paint
 from widgets.panes.common import short, status_line
@@ -54,6 +54,7 @@ class Pane(Vertical, Generic[S]):
         self.border_title = f"{self.number} {self.title}"
         self.interval = 2.0  # the source's refresh interval (set by the app from its policy)
         self._drawn: Snapshot | None = None  # the snapshot the body shows
+        self.failure: SourceFailure | None = None  # the source's current failure, for the detail
 
     def compose(self) -> ComposeResult:
         yield Static(classes="summary")
@@ -81,6 +82,7 @@ class Pane(Vertical, Generic[S]):
             # a result delivered while the screen is torn down (quit): its widgets are going
             return
         self.status_text, kind = status_line(view, now, self.configured)
+        self.failure = view.failure if view is not None else None
         snapshot = view.snapshot if view is not None else None
         # A failure keeps the last good snapshot: it was drawn already, only the status changes.
         if snapshot is not None and snapshot is not self._drawn:
@@ -157,6 +159,19 @@ class Pane(Vertical, Generic[S]):
     def detail(self, key: str) -> tuple[str, str] | None:
         """(title, text) of the detail view for the row `key`, or None when there is none."""
         return None
+
+    def failure_detail(self) -> tuple[str, str] | None:
+        """(title, text) of the source's current failure in full: the short reason the status
+        line leads with, then everything the client library said. None while healthy."""
+        f = self.failure
+        if f is None:
+            return None
+        lines = [f"{self.title}: stale since {f.first_seen.strftime('%Y-%m-%d %H:%M:%S UTC')}",
+                 f"step: {f.what or '-'}", f"reason: {f.reason}", "",
+                 "detail:", f"  {f.detail or f.reason}",
+                 "", f"last attempt {f.at.strftime('%H:%M:%S UTC')}; the last good data stays "
+                 "on screen until the source answers again"]
+        return f"{self.title}: why it is stale", "\n".join(lines)
 
     def selection(self) -> dict | None:
         """The selected row as plain data, for actions."""

@@ -36,13 +36,16 @@ class CertsPane(TablePane[CertificatesSnapshot]):
             return "no endpoints"
         worst = min((c for c in certs if c.days_left is not None), key=lambda c: c.days_left or 0.0,
                     default=None)
-        bad = [c for c in certs if c.status != CertState.OK]
+        bad = [c for c in certs if c.status != CertState.OK or c.client_cert_requested]
         text = f"{len(certs) - len(bad)}/{len(certs)} ok"
         if worst is not None:
             text += f" · soonest {worst.host} {worst.days_left:.0f}d"
         errors = [c for c in bad if c.status in (CertState.EXPIRED, CertState.ERROR)]
         if errors:
             text += f" · {len(errors)} expired/error"
+        asking = sum(1 for c in certs if c.client_cert_requested)
+        if asking:
+            text += f" · {asking} asked for a client certificate"
         return text
 
     def rows(self, snap: CertificatesSnapshot, now: datetime) -> Iterable[Row]:
@@ -52,7 +55,9 @@ class CertsPane(TablePane[CertificatesSnapshot]):
             yield key, c, {
                 "host": Cell(host),
                 "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
-                "status": Cell(c.status.value, _RANK[c.status], _STYLE[c.status]),
+                "status": Cell(f"{c.status.value}, wants client cert" if c.client_cert_requested
+                               else c.status.value, _RANK[c.status], _STYLE[c.status] or (
+                                   "yellow" if c.client_cert_requested else "")),
                 "issuer": Cell(c.issuer or c.error or ""),
             }
 
@@ -73,6 +78,10 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         ]
         if c.error:
             lines.append(f"error: {c.error}")
+        if c.client_cert_requested:
+            lines.append("server asked for a client certificate: the cockpit presents none, so "
+                         "the server refused the connection after the handshake (the leaf above "
+                         "was still read and checked)")
         lines += ["", "Presented chain (leaf first):"]
         lines += [f"  {i}. {s}" for i, s in enumerate(c.chain)] or ["  (none)"]
         return f"Certificate {key}", "\n".join(lines)

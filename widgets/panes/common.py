@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from cockpit.durations import duration
@@ -17,8 +18,9 @@ from cockpit.state import SourceView
 SPARK = "▁▂▃▄▅▆▇█"
 MISSING_TEXT = ("", "-")  # what a cell shows for an unknown value (`number(None)`, a duration)
 
-#: what a cell sorts by: a number, or a tuple of numbers (bools count: running before idle)
-SortValue = float | tuple[float, ...]
+#: what a cell sorts by: a number, a tuple of numbers (bools count: running before idle), or a
+#: text other than the one shown (a name cut in the middle sorts by the whole name)
+SortValue = float | tuple[float, ...] | str
 #: (missing, numbers, text): one type for every cell, so any two rows of a column compare
 SortKey = tuple[bool, tuple[float, ...], str]
 
@@ -43,6 +45,8 @@ class Cell:
         missing rows last whatever the direction. Sort values of one column are all numbers
         or all tuples of numbers (each pane builds them one way), and even a mix would compare.
         """
+        if isinstance(self.sort, str):
+            return (True, (), "") if self.sort in MISSING_TEXT else (False, (), self.sort)
         numbers = _numbers(self.sort)
         if numbers is None:
             text = self.text if isinstance(self.text, str) else ""
@@ -136,3 +140,24 @@ def short(text: str, width: int) -> str:
     """One line of at most `width` characters (whitespace collapsed, ellipsis when cut)."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def middle(text: str, width: int) -> str:
+    """`text` cut in the middle to `width` cells, head and tail kept: a 253-character pod name
+    reads 'predictiq-api-xxxx…-ünïcode' (both ends tell pods apart: deployment and hash)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail_width = (width - 1) // 2
+    head_width = width - 1 - tail_width
+    head, tail = "", ""
+    for char in text:
+        if cell_len(head + char) > head_width:
+            break
+        head += char
+    for char in reversed(text):
+        if cell_len(char + tail) > tail_width:
+            break
+        tail = char + tail
+    return f"{head}…{tail}"

@@ -12,8 +12,10 @@ from textual.widgets import Static
 from cockpit.durations import duration
 from cockpit.models import KubeSnapshot, PodInfo
 from widgets.paint import paint
-from widgets.panes.common import Cell, number, samples, size, spark
+from widgets.panes.common import Cell, middle, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
+
+NAME_WIDTH = 36  # cells of the Pod column: longer names are cut in the middle (full in the detail)
 
 
 def pod_status(pod: PodInfo) -> str:
@@ -108,7 +110,7 @@ class PodsPane(TablePane[KubeSnapshot]):
         """Every cell but the age (minutes after the first minute: an age that ticked every
         refresh would rewrite every row)."""
         return {
-            "name": Cell(pod.name),
+            "name": Cell(middle(pod.name, NAME_WIDTH), pod.name),
             "status": Cell(pod_status(pod), style=_status_style(pod)),
             "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
             "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
