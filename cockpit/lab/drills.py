@@ -78,7 +78,7 @@ _EXCLUSIVE = {"cert-expiring": "cert-expired", "cert-expired": "cert-expiring"}
 class _CpuLoad:
     """Keeps the deployment's pods pinned at load / running pods, so scaling out really helps."""
 
-    def __init__(self, kube: Any, deployment: str, total: float) -> None:
+    def __init__(self, kube: KubeSim, deployment: str, total: float) -> None:
         self.kube, self.deployment, self.total = kube, deployment, total
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="drill-cpu", daemon=True)

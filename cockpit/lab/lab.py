@@ -29,7 +29,7 @@ from cockpit.lab.certswitch import SwitchableTlsEndpoint
 from cockpit.lab.rows import one_row
 from cockpit.lab.schema import install_schema
 
-if TYPE_CHECKING:  # imported when started: `import cockpit.lab.lab` stays light
+if TYPE_CHECKING:  # imported lazily, where each part is started
     from cockpit.lab.control import ControlServer
     from cockpit.lab.drills import DrillRunner
     from cockpit.lab.kubesim.sim import KubeSim
