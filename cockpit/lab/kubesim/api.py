@@ -290,7 +290,7 @@ class Operations:
 def scale_of(dep: JSON) -> JSON:
     """The autoscaling/v1 Scale view of a deployment."""
     meta = dep["metadata"]
-    labels = dep["spec"]["selector"].get("matchLabels", {})
+    labels = member(dep["spec"]["selector"], "matchLabels")
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -298,7 +298,7 @@ def scale_of(dep: JSON) -> JSON:
                                           "creationTimestamp") if k in meta},
         "spec": {"replicas": dep["spec"].get("replicas", 1)},
         "status": {
-            "replicas": dep.get("status", {}).get("replicas", 0),
+            "replicas": member(dep, "status").get("replicas", 0),
             "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         },
     }

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from cockpit.lab.kubesim import objects, pods
-from cockpit.lab.kubesim.jsontypes import JSON, members
+from cockpit.lab.kubesim.jsontypes import JSON, member, members
 from cockpit.lab.kubesim.status import deployment_status, hpa_status, replicaset_status
 from cockpit.lab.kubesim.store import ObjectStore, now_rfc3339
 
@@ -344,7 +344,7 @@ class Controller:
 
 
 def _revision(rs: JSON) -> int:
-    return int(rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
+    return int(member(rs["metadata"], "annotations").get("deployment.kubernetes.io/revision", 0))
 
 
 def _deletion_order(candidates: list[JSON]) -> list[JSON]:

@@ -11,7 +11,7 @@ import json
 import random
 import zlib
 
-from cockpit.lab.kubesim.jsontypes import JSON
+from cockpit.lab.kubesim.jsontypes import JSON, member, members
 from cockpit.lab.kubesim.store import now_rfc3339
 
 # The alphabet Kubernetes uses for generated name suffixes and template hashes (no vowels).
@@ -273,9 +273,9 @@ def hpa(target: JSON, min_replicas: int, max_replicas: int) -> JSON:
 
 def hpa_as_v1(obj: JSON) -> JSON:
     """Convert a stored autoscaling/v2 HPA to the autoscaling/v1 shape."""
-    spec, status = obj["spec"], obj.get("status", {})
+    spec, status = obj["spec"], member(obj, "status")
     target = next(
-        (m["resource"]["target"].get("averageUtilization") for m in spec.get("metrics", [])
+        (m["resource"]["target"].get("averageUtilization") for m in members(spec, "metrics")
          if m.get("type") == "Resource" and m["resource"]["name"] == "cpu"),
         None,
     )
@@ -283,7 +283,7 @@ def hpa_as_v1(obj: JSON) -> JSON:
         "currentReplicas": status.get("currentReplicas", 0),
         "desiredReplicas": status.get("desiredReplicas", 0),
     }
-    for metric in status.get("currentMetrics", []):
+    for metric in members(status, "currentMetrics"):
         if metric.get("type") == "Resource" and metric["resource"]["name"] == "cpu":
             v1_status["currentCPUUtilizationPercentage"] = metric["resource"]["current"].get(
                 "averageUtilization"

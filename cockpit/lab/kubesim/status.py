@@ -6,7 +6,7 @@ has no `readyReplicas` key). Condition timestamps only move when a condition cha
 
 from __future__ import annotations
 
-from cockpit.lab.kubesim.jsontypes import JSON, members
+from cockpit.lab.kubesim.jsontypes import JSON, member, members
 from cockpit.lab.kubesim.pods import is_ready
 from cockpit.lab.kubesim.store import now_rfc3339
 
@@ -60,7 +60,7 @@ def deployment_status(dep: JSON, current_rs: JSON, pods: list[JSON], stalled_for
     desired = spec.get("replicas", 1)
     updated = [p for p in pods if _owned_by(p, current_rs)]
     ready = sum(1 for p in pods if is_ready(p))
-    old = dep.get("status", {}).get("conditions", [])
+    old = members(member(dep, "status"), "conditions")
     rs_name = current_rs["metadata"]["name"]
     if ready >= desired:
         available = _condition(old, "Available", "True", "MinimumReplicasAvailable",
@@ -101,7 +101,7 @@ def deployment_status(dep: JSON, current_rs: JSON, pods: list[JSON], stalled_for
 
 def hpa_status(hpa: JSON, dep: JSON, pods: list[JSON]) -> JSON:
     """HPA status: current and desired replicas, keeping the last reported metrics."""
-    status = dict(hpa.get("status", {}))
+    status = dict(member(hpa, "status"))
     status["currentReplicas"] = len(pods)
     status["desiredReplicas"] = max(
         hpa["spec"].get("minReplicas", 1),

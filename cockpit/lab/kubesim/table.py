@@ -47,7 +47,7 @@ def pod_status_text(pod: JSON) -> str:
 def _pod_row(pod: JSON) -> list[object]:
     statuses = members(member(pod, "status"), "containerStatuses")
     ready = sum(1 for c in statuses if c.get("ready"))
-    total = len(pod["spec"].get("containers", []))
+    total = len(members(pod["spec"], "containers"))
     return [
         pod["metadata"]["name"],
         f"{ready}/{total}",
