@@ -63,12 +63,15 @@ def text_client(url: str, timeout: float) -> TextRedis:
     redis-py defaults differ across versions: timeouts are pinned and retries turned off, so a
     dead Redis shows up in /health within one timeout instead of after a retry ladder.
     """
-    return cast(TextRedis, _from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
-        health_check_interval=0,
-        decode_responses=True,
-    ))
+    return cast(
+        TextRedis,
+        _from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            health_check_interval=0,
+            decode_responses=True,
+        ),
+    )

@@ -19,7 +19,8 @@ STRATEGIC = "application/strategic-merge-patch+json"
 def deployment() -> dict[str, Any]:
     dep = objects.deployment("api", "predictiq", 3, {"app": "api"}, "registry/api:1")
     dep["spec"]["template"]["spec"]["containers"][0]["env"] = [
-        {"name": "LOG_LEVEL", "value": "info"}, {"name": "WORKERS", "value": "4"},
+        {"name": "LOG_LEVEL", "value": "info"},
+        {"name": "WORKERS", "value": "4"},
     ]
     return dep
 
@@ -30,26 +31,49 @@ def _container(dep: dict[str, Any]) -> dict[str, Any]:
 
 def test_strategic_merge_merges_containers_and_env_by_name(deployment):
     before = copy.deepcopy(deployment)
-    patch = {"spec": {"template": {"spec": {
-        "$setElementOrder/containers": [{"name": "api"}],
-        "containers": [{"name": "api", "env": [{"name": "WORKERS", "value": "8"},
-                                                {"name": "DEBUG", "value": "1"}]}],
-    }}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "$setElementOrder/containers": [{"name": "api"}],
+                    "containers": [
+                        {
+                            "name": "api",
+                            "env": [
+                                {"name": "WORKERS", "value": "8"},
+                                {"name": "DEBUG", "value": "1"},
+                            ],
+                        }
+                    ],
+                }
+            }
+        }
+    }
 
     patched = apply_patch(deployment, patch, STRATEGIC + "; charset=utf-8")
 
     container = _container(patched)
     assert container["image"] == "registry/api:1"  # untouched fields of the named item stay
-    assert container["env"] == [{"name": "LOG_LEVEL", "value": "info"},
-                                {"name": "WORKERS", "value": "8"},
-                                {"name": "DEBUG", "value": "1"}]
+    assert container["env"] == [
+        {"name": "LOG_LEVEL", "value": "info"},
+        {"name": "WORKERS", "value": "8"},
+        {"name": "DEBUG", "value": "1"},
+    ]
     assert deployment == before  # the stored object is never mutated
 
 
 def test_strategic_delete_directive_removes_the_named_item(deployment):
-    patch = {"spec": {"template": {"spec": {"containers": [
-        {"name": "api", "env": [{"name": "LOG_LEVEL", "$patch": "delete"}]},
-    ]}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"name": "api", "env": [{"name": "LOG_LEVEL", "$patch": "delete"}]},
+                    ]
+                }
+            }
+        }
+    }
 
     patched = apply_patch(deployment, patch, STRATEGIC)
 
@@ -57,14 +81,18 @@ def test_strategic_delete_directive_removes_the_named_item(deployment):
 
 
 def test_merge_patch_replaces_lists_and_null_deletes(deployment):
-    patch = {"metadata": {"annotations": None, "labels": {"tier": "web"}},
-             "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "s:1"}]}}}}
+    patch = {
+        "metadata": {"annotations": None, "labels": {"tier": "web"}},
+        "spec": {"template": {"spec": {"containers": [{"name": "sidecar", "image": "s:1"}]}}},
+    }
 
     patched = apply_patch(deployment, patch, MERGE)
 
     assert "annotations" not in patched["metadata"]
     assert patched["metadata"]["labels"] == {"app": "api", "tier": "web"}
-    assert patched["spec"]["template"]["spec"]["containers"] == [{"name": "sidecar", "image": "s:1"}]
+    assert patched["spec"]["template"]["spec"]["containers"] == [
+        {"name": "sidecar", "image": "s:1"}
+    ]
 
 
 def test_json_patch_add_replace_remove_and_test(deployment):
@@ -84,27 +112,39 @@ def test_json_patch_add_replace_remove_and_test(deployment):
     assert [e["name"] for e in _container(patched)["env"]] == ["Y", "WORKERS", "X"]
 
 
-@pytest.mark.parametrize(("operations", "message"), [
-    ([{"op": "test", "path": "/spec/replicas", "value": 4}], "test operation does not apply"),
-    ([{"op": "replace", "path": "/spec/nothing", "value": 1}], "replace operation does not apply"),
-    ([{"op": "remove", "path": "/spec/template/spec/containers/3"}], "remove operation does not"),
-    ([{"op": "move", "path": "/spec/replicas"}], "move operation does not apply"),
-    ([{"op": "add", "path": "spec/replicas", "value": 1}], "invalid JSON pointer"),
-    # a path through a string: the server refuses it instead of dropping the connection
-    ([{"op": "add", "path": "/metadata/name/x", "value": 1}], "add operation does not apply"),
-])
+@pytest.mark.parametrize(
+    ("operations", "message"),
+    [
+        ([{"op": "test", "path": "/spec/replicas", "value": 4}], "test operation does not apply"),
+        (
+            [{"op": "replace", "path": "/spec/nothing", "value": 1}],
+            "replace operation does not apply",
+        ),
+        (
+            [{"op": "remove", "path": "/spec/template/spec/containers/3"}],
+            "remove operation does not",
+        ),
+        ([{"op": "move", "path": "/spec/replicas"}], "move operation does not apply"),
+        ([{"op": "add", "path": "spec/replicas", "value": 1}], "invalid JSON pointer"),
+        # a path through a string: the server refuses it instead of dropping the connection
+        ([{"op": "add", "path": "/metadata/name/x", "value": 1}], "add operation does not apply"),
+    ],
+)
 def test_json_patch_that_does_not_apply_is_refused(deployment, operations, message):
     with pytest.raises(PatchError, match=message):
         apply_patch(deployment, operations, JSON_PATCH)
 
 
-@pytest.mark.parametrize(("body", "media", "message"), [
-    ({"op": "add"}, JSON_PATCH, "must be a list of operations"),
-    ([{"replicas": 2}], MERGE, "must be a JSON object"),
-    ("replicas", STRATEGIC, "must be a JSON object"),
-    (None, MERGE, "must be a JSON object"),
-    ({"spec": {}}, "application/apply-patch+yaml", "does not support patch type"),
-])
+@pytest.mark.parametrize(
+    ("body", "media", "message"),
+    [
+        ({"op": "add"}, JSON_PATCH, "must be a list of operations"),
+        ([{"replicas": 2}], MERGE, "must be a JSON object"),
+        ("replicas", STRATEGIC, "must be a JSON object"),
+        (None, MERGE, "must be a JSON object"),
+        ({"spec": {}}, "application/apply-patch+yaml", "does not support patch type"),
+    ],
+)
 def test_patch_bodies_of_the_wrong_shape_are_refused(deployment, body, media, message):
     with pytest.raises(PatchError, match=message):
         apply_patch(deployment, body, media)

@@ -31,16 +31,18 @@ def _imported(path: Path) -> set[str]:
 
 
 def test_no_simulator_module_imports_the_simulator_back():
-    importers = sorted(p.name for p in (LAB / "kubesim").glob("*.py")
-                       if p.name != "sim.py" and SIM in _imported(p))
+    importers = sorted(
+        p.name for p in (LAB / "kubesim").glob("*.py") if p.name != "sim.py" and SIM in _imported(p)
+    )
     assert importers == []
 
 
 @pytest.mark.parametrize("module", ["cockpit.lab.kubesim.http", "cockpit.lab.kubesim.faults"])
 def test_server_and_faults_load_without_the_simulator(module):
     probe = f"import sys, {module}; print({SIM!r} in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         timeout=60, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -53,6 +55,11 @@ def test_every_simulator_module_imports_on_its_own_in_a_fresh_interpreter():
         "[sys.executable, '-c', 'import ' + m], capture_output=True).returncode]\n"
         "print(' '.join(failed))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, *modules], capture_output=True,
-                         text=True, timeout=300, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, *modules],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     assert out.stdout.split() == []
