@@ -46,6 +46,7 @@ def test_server_and_faults_load_without_the_simulator(module):
     assert out.stdout.strip() == "False"
 
 
+@pytest.mark.slow  # one interpreter per module
 def test_every_simulator_module_imports_on_its_own_in_a_fresh_interpreter():
     modules = sorted(_module(p) for p in (LAB / "kubesim").glob("*.py"))
     # One child per module (a fresh interpreter each), run by one parent to keep this quick.
