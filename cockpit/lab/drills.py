@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import psycopg
 
@@ -31,9 +31,35 @@ if TYPE_CHECKING:
     from cockpit.lab.apisim.sim import ApiSimulator
     from cockpit.lab.certswitch import SwitchableTlsEndpoint
     from cockpit.lab.kubesim.sim import KubeSim
-    from cockpit.lab.lab import Lab
 
 _Part = TypeVar("_Part")
+
+
+class DrillLab(Protocol):
+    """What the drills use of a started lab (lab.py's Lab, which imports this module)."""
+
+    @property
+    def admin_url(self) -> str: ...
+    @property
+    def app_url(self) -> str: ...
+    @property
+    def monitor_url(self) -> str: ...
+    @property
+    def app_user(self) -> str: ...
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def rate_limit_rps(self) -> float: ...
+    @property
+    def traffic_rps(self) -> float: ...
+    @property
+    def connection_target(self) -> int: ...
+    @property
+    def api(self) -> ApiSimulator | None: ...
+    @property
+    def cert(self) -> SwitchableTlsEndpoint | None: ...
+    @property
+    def kube(self) -> KubeSim | None: ...
 
 CPU_LOAD_FRACTION = 0.95  # of the deployment's total CPU limit, spread over its running pods
 STORM_FACTOR = 2.0  # rate-limit-storm traffic, as a multiple of the rate limit
@@ -143,7 +169,7 @@ def _running(part: _Part | None, what: str) -> _Part:
 class DrillRunner:
     """Injects and clears drills on a started Lab. Every method is safe from any thread."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: DrillLab) -> None:
         self.lab = lab
         self._lock = threading.Lock()
         self._active: dict[str, Any] = {}  # name -> what clear() needs
