@@ -69,6 +69,9 @@ class Simulator(Protocol):
     token: str | None  # the bearer token a client must send, None for no check
     bookmark_interval: float
     watch_timeout: float
+    namespace: str  # the simulator's own namespace (its deployments and pods live there)
+
+    def get(self, resource: str, namespace: str, name: str) -> JSON | None: ...
 
 
 def resolve(path: str) -> Route | JSON | None:
