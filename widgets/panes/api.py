@@ -17,7 +17,7 @@ def _latency(a: ApiStatus) -> str:
     return " ".join(parts) or "-"
 
 
-class ApiPane(Pane):
+class ApiPane(Pane[ApiStatus]):
     """The API's health and traffic."""
 
     source = "api"
@@ -27,13 +27,13 @@ class ApiPane(Pane):
     def compose_body(self) -> ComposeResult:
         yield FocusableStatic(classes="focus-target text")
 
-    def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+    def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:
         health = "healthy" if a.health_ok else "DOWN"
         err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.1f}%")
         return (f"{health} · {number(a.request_rate, '{:.1f}')} req/s · 5xx {err} · "
                 f"429 {number(a.rate_429, '{:.1f}')}/s · {number(a.health_latency_ms, '{:.0f}')}ms")
 
-    def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+    def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:
         errors = trends.get("api.error_ratio") or []
         limited = trends.get("api.rate_429") or []
         code = a.health_status_code if a.health_status_code is not None else "-"

@@ -17,7 +17,7 @@ _STYLE = {CertState.OK: "", CertState.EXPIRING: "yellow", CertState.UNTRUSTED: "
           CertState.EXPIRED: "bold red", CertState.ERROR: "bold red"}
 
 
-class CertsPane(TablePane):
+class CertsPane(TablePane[CertificatesSnapshot]):
     """TLS endpoints and their leaf certificates."""
 
     source = "certificates"
@@ -30,11 +30,11 @@ class CertsPane(TablePane):
     def compose_body(self) -> ComposeResult:
         yield from self.compose_table()
 
-    def summarize(self, snap: CertificatesSnapshot, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+    def summarize(self, snap: CertificatesSnapshot, trends: dict[str, list[float]]) -> str:
         certs = snap.certificates
         if not certs:
             return "no endpoints"
-        worst = min((c for c in certs if c.days_left is not None), key=lambda c: c.days_left,
+        worst = min((c for c in certs if c.days_left is not None), key=lambda c: c.days_left or 0.0,
                     default=None)
         bad = [c for c in certs if c.status != CertState.OK]
         text = f"{len(certs) - len(bad)}/{len(certs)} ok"
@@ -45,7 +45,7 @@ class CertsPane(TablePane):
             text += f" · {len(errors)} expired/error"
         return text
 
-    def rows(self, snap: CertificatesSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+    def rows(self, snap: CertificatesSnapshot, now: datetime) -> Iterable[Row]:
         for c in snap.certificates:
             key = f"{c.host}:{c.port}"
             host = c.host if c.port == 443 else key

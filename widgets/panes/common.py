@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 
@@ -16,6 +15,12 @@ from cockpit.durations import duration
 from cockpit.state import SourceView
 
 SPARK = "▁▂▃▄▅▆▇█"
+MISSING_TEXT = ("", "-")  # what a cell shows for an unknown value (`number(None)`, a duration)
+
+#: what a cell sorts by: a number, or a tuple of numbers (bools count: running before idle)
+SortValue = float | tuple[float, ...]
+#: (missing, numbers, text): one type for every cell, so any two rows of a column compare
+SortKey = tuple[bool, tuple[float, ...], str]
 
 
 @dataclass(frozen=True)
@@ -23,19 +28,40 @@ class Cell:
     """A table cell: the text shown, the value it sorts by, and an optional style class."""
 
     text: str
-    sort: Any = None
+    sort: SortValue | None = None
     style: str = ""
 
     def __rich__(self) -> Text:
-        return Text(self.text, style=self.style, no_wrap=True, overflow="ellipsis")
+        # `or ""`: a None that slipped through from backend data shows as blank, not a crash
+        return Text(self.text or "", style=self.style, no_wrap=True, overflow="ellipsis")
 
-    def sort_key(self) -> tuple[int, Any]:
-        """Missing values sort last whatever the direction of the other values."""
-        value = self.text if self.sort is None else self.sort
-        return (0, value) if value not in (None, "") else (1, "")
+    def sort_key(self) -> SortKey:
+        """(missing, numbers, text), the same shape for every cell of every column.
+
+        A cell with a sort value sorts by it; one without sorts by its text. A value that is
+        unknown (no sort value and a text of '' or '-', or a NaN) is missing: `sort_rows` puts
+        missing rows last whatever the direction. Sort values of one column are all numbers
+        or all tuples of numbers (each pane builds them one way), and even a mix would compare.
+        """
+        numbers = _numbers(self.sort)
+        if numbers is None:
+            text = self.text if isinstance(self.text, str) else ""
+            return (True, (), "") if text in MISSING_TEXT else (False, (), text)
+        return (False, numbers, "") if all(v == v for v in numbers) else (True, (), "")
 
     def __str__(self) -> str:
         return self.text
+
+
+def _numbers(value: object) -> tuple[float, ...] | None:
+    """A sort value as a tuple of floats; None when there is none (or it is not a number)."""
+    if isinstance(value, bool | int | float):
+        return (float(value),)
+    if isinstance(value, tuple):
+        items: tuple[object, ...] = value
+        if all(isinstance(v, bool | int | float) for v in items):
+            return tuple(float(v) for v in items if isinstance(v, bool | int | float))
+    return None
 
 
 def utc_time(t: datetime | None) -> str:
