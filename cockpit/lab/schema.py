@@ -164,8 +164,8 @@ def install_report_table(conn: psycopg.Connection, reader: str) -> None:
             return
         cur.execute(f"CREATE TABLE {REPORT_TABLE} (id bigint PRIMARY KEY, market_id bigint NOT NULL,"
                     " amount numeric(12, 2) NOT NULL, at timestamptz NOT NULL DEFAULT now())")
-        cur.execute(f"INSERT INTO {REPORT_TABLE} (id, market_id, amount) SELECT g, g % {SEED_MARKETS} + 1,"
-                    f" (g % 97) + 1 FROM generate_series(1, {REPORT_ROWS}) g")
+        cur.execute(f"INSERT INTO {REPORT_TABLE} (id, market_id, amount) SELECT g, g %% %s + 1,"
+                    " (g %% 97) + 1 FROM generate_series(1, %s) g", (SEED_MARKETS, REPORT_ROWS))
         cur.execute(f"ANALYZE {REPORT_TABLE}")
         cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(REPORT_TABLE),
                                                                 sql.Identifier(reader)))
