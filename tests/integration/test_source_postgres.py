@@ -85,7 +85,7 @@ async def test_idle_connections_by_state_and_over_threshold(pg):
     count = min(60, room)
     assert count >= 10, f"too few free connections on the test server ({room})"
     app = f"cockpit-test-idle-{secrets.token_hex(3)}"
-    source = make_source(pg.url, idle=0.5)
+    source = make_source(pg.url, idle=0.5, rows_window=10)
     idle = []
     try:
         idle = [pg.connect(application_name=app) for _ in range(count)]
@@ -93,8 +93,8 @@ async def test_idle_connections_by_state_and_over_threshold(pg):
         window = await source.collect()
         assert isinstance(window, DbActivity), window
         # full rows for the window only; every count covers every backend
-        assert len(window.connections) == source.cfg.rows_window < count <= window.total
-        assert window.by_application[app] == count and not window.complete
+        assert len(window.connections) == 10 and count <= window.total
+        assert window.by_application[app] == count and window.complete == (window.total == 10)
         source.want_rows(count + 20)  # what the connections table asks for when scrolled
         snap = await source.collect()
         assert isinstance(snap, DbActivity), snap
