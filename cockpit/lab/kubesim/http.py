@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from cockpit.lab.kubesim import discovery
 from cockpit.lab.kubesim import watch as kubesim_watch
 from cockpit.lab.kubesim.api import ApiError, Route, dumps
+from cockpit.lab.kubesim.logs import serve_log
 from cockpit.lab.kubesim.table import as_table
 
 if TYPE_CHECKING:
@@ -166,6 +167,9 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                     raise denied
             if verb == "watch":
                 self._watch(target, query)
+                return
+            if verb == "get" and target.subresource == "log":
+                serve_log(self, sim, target, query)  # pods/{name}/log: kubesim/logs.py
                 return
             if "protobuf" in self.headers.get("Content-Type", ""):
                 # kubectl sends some writes (auth can-i) as protobuf; only JSON is spoken here.
