@@ -14,7 +14,7 @@ import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
@@ -315,10 +315,16 @@ class CockpitApp(KeyActions, App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""
+        own = getattr(screen, "palette_commands", None)
+        if callable(own):  # a screen with its own keys (the log view) offers those
+            yield from cast("Iterable[SystemCommand]", own())
+            return
         for spec in self.keys:
             if spec.palette:
                 yield SystemCommand(spec.description, f"key: {spec.key}",
                                     partial(self.run_action, spec.action))
+        yield SystemCommand("Logs of the deployment", "every pod merged by time (logs view: a)",
+                            self.action_deployment_logs)
 
 
 def _open_audit(cfg: Config) -> Any:

@@ -6,7 +6,7 @@ runs on the event loop and returns at once: screens are pushed, actions run in w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from widgets.dialogs.quit import QuitConfirm
 from widgets.incidents.panel import IncidentPanel
@@ -95,6 +95,20 @@ class KeyActions:
             return
         self.focus_pane(6)
         self.query_one(IncidentPanel).action_declare()
+
+    def action_pod_logs(self) -> None:
+        """`l`: the selected pod's logs (the pods pane), else the whole deployment's."""
+        from widgets.screens.logs import open_logs
+
+        app = cast("CockpitApp", self)
+        row = app.selected_row("pods") if app.active_pane.source == "kubernetes" else None
+        open_logs(app, str(row["name"]) if row and row.get("name") else None)
+
+    def action_deployment_logs(self) -> None:
+        """The palette's "Logs of the deployment": every pod merged by time."""
+        from widgets.screens.logs import open_logs
+
+        open_logs(cast("CockpitApp", self), None)
 
     def action_lab_menu(self: CockpitApp) -> None:
         if self.lab is not None:

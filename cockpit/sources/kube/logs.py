@@ -22,7 +22,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from cockpit.sources.kube.logtext import LogBuffer, format_time, obj, split_timestamp, text_of
+from cockpit.sources.kube.logtext import (
+    LogBuffer,
+    format_time,
+    items,
+    obj,
+    split_timestamp,
+    text_of,
+)
 
 Connect = Callable[[], tuple[Any, str]]  # -> (RawApi, namespace), blocking (kubeconfig, client)
 FINAL_CODES = (401, 403, 404)  # no retry: a person has to change something
@@ -131,6 +138,8 @@ class LogStream:
         self.state = StreamState("connecting", since=time.time())
         self.resume = _Resume()
         self.reconnects = 0
+        self.containers: tuple[str, ...] = ()  # the pod's containers, once read
+        self.container = request.container or ""  # the one followed, once known
         self._stopping = threading.Event()
         self._response: Any = None
         self._thread = threading.Thread(target=self._run, name=f"logs-{pod}", daemon=True)
@@ -167,8 +176,8 @@ class LogStream:
         query: list[tuple[str, Any]] = [("timestamps", "true")]
         if r.follow and not r.previous:
             query.append(("follow", "true"))
-        if r.container:
-            query.append(("container", r.container))
+        if self.container:
+            query.append(("container", self.container))
         if r.previous:
             query.append(("previous", "true"))
         if self.resume.last_ns is not None:
@@ -181,10 +190,24 @@ class LogStream:
             query.append(("tailLines", str(r.tail_lines)))
         return query
 
+    def _pick_container(self) -> None:
+        """Read the pod's containers; follow the requested one, else the
+        `kubectl.kubernetes.io/default-container` annotation, else the first (as kubectl)."""
+        pod = self.raw.get_json(self._pod_path(),
+                                timeout=(self.timing.connect_timeout, self.timing.read_timeout))
+        self.containers = pod_containers(pod)
+        if not self.container:
+            self.container = default_container(pod)
+
+    def _pod_path(self) -> str:
+        return f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/{quote(self.pod, safe='')}"
+
     def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             try:
+                if not self.containers:
+                    self._pick_container()
                 self._read_once()
                 failures = 0
                 if not self.request.follow or self.request.previous:
@@ -260,15 +283,27 @@ class LogStream:
     def _ended_why(self) -> str:
         """After a clean end of a follow: 'pod deleted' when the pod is gone, else ''."""
         try:
-            self.raw.get_json(f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/"
-                              f"{quote(self.pod, safe='')}",
-                              timeout=(self.timing.connect_timeout, self.timing.read_timeout))
+            self.raw.get_json(self._pod_path(), timeout=(self.timing.connect_timeout, self.timing.read_timeout))
         except Exception as exc:  # noqa: BLE001
             code, _ = status_message(exc)
             if code == 404:
                 return "pod deleted"
             raise
         return ""
+
+
+def pod_containers(pod: dict[str, Any]) -> tuple[str, ...]:
+    """The container names of a pod object, in spec order."""
+    spec = obj(pod.get("spec"))
+    return tuple(name for c in items(spec.get("containers")) if (name := text_of(obj(c).get("name"))))
+
+
+def default_container(pod: dict[str, Any]) -> str:
+    """The default-container annotation when it names a container, else the first one."""
+    names = pod_containers(pod)
+    annotations = obj(obj(pod.get("metadata")).get("annotations"))
+    chosen = text_of(annotations.get("kubectl.kubernetes.io/default-container"))
+    return chosen if chosen in names else (names[0] if names else "")
 
 
 def can_read_logs(raw: Any, namespace: str, timeout: float) -> tuple[bool, str]:
