@@ -26,6 +26,7 @@ from cockpit.incidents.rules import SEVERITIES
 from cockpit.incidents.runbook import render_commands, render_diagnosis
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
+from widgets.incidents.log_evidence import log_evidence_section, start_log_evidence
 
 WRITE_ACTIONS = {"acknowledge", "status", "severity", "note"}
 COPY_WARNING = ("Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
@@ -111,6 +112,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        start_log_evidence(self)  # the lines the runbook greps for, fetched once (a thread)
         self.refresh_body()
         self.set_interval(1.0, self.refresh_body)
 
@@ -154,6 +156,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         if inc.notes:
             out += ["", "[b]Notes[/b]"] + [f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}"
                                            for n in inc.notes]
+        out += log_evidence_section(self)
         out += ["", "[b]Timeline[/b]"] + [f"  {t.at:%H:%M:%S} {t.event}: {escape(t.text)}"
                                           for t in inc.timeline]
         return "\n".join(out)
