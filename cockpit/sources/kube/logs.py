@@ -104,22 +104,33 @@ def log_path(namespace: str, pod: str) -> str:
 
 @dataclass
 class _Resume:
-    """Where a stream stands: the last line's time and the texts already taken at that time."""
+    """Where a stream stands: the last line's time and the texts taken at that time, and after a
+    reconnect what the server will replay (from the whole second before: sinceTime is inclusive
+    and keeps no fraction)."""
 
     last_ns: int | None = None
     at_last: Counter[str] = field(default_factory=lambda: Counter[str]())
+    replay_ns: int | None = None
+    replay: Counter[str] = field(default_factory=lambda: Counter[str]())
+
+    def reconnecting(self) -> None:
+        """A new request from sinceTime: expect the lines up to the last one again."""
+        self.replay_ns, self.replay = self.last_ns, Counter(self.at_last)
 
     def keep(self, stamp: int, text: str) -> bool:
-        """Whether a line is new (not already taken before a reconnect); records it."""
-        if self.last_ns is not None:
-            if stamp < self.last_ns:
-                return False
-            if stamp == self.last_ns and self.at_last[text] > 0:
-                self.at_last[text] -= 1
-                return False
+        """Whether a line is new (not one replayed after a reconnect)."""
+        if self.replay_ns is None:
+            return True
+        if stamp < self.replay_ns:
+            return False
+        if stamp == self.replay_ns and self.replay[text] > 0:
+            self.replay[text] -= 1
+            return False
+        self.replay_ns = None  # past the replay: everything from here on is new
         return True
 
     def took(self, stamp: int, text: str) -> None:
+        """Record a line taken."""
         if stamp != self.last_ns:
             self.last_ns, self.at_last = stamp, Counter[str]()
         self.at_last[text] += 1
@@ -181,6 +192,7 @@ class LogStream:
         if r.previous:
             query.append(("previous", "true"))
         if self.resume.last_ns is not None:
+            self.resume.reconnecting()
             # Whole seconds: the API server keeps no more of sinceTime. Inclusive: `keep` drops
             # the lines taken before the reconnect.
             query.append(("sinceTime", format_time(self.resume.last_ns, 0)))
