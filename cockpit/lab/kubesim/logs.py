@@ -93,9 +93,10 @@ class _Sim(Protocol):
 
 @dataclass
 class _Run:
-    """One container run's lines: (sequence, time ns, text)."""
+    """One container run's lines: (sequence, time ns, text); `grew` wakes its followers only."""
 
     lines: deque[tuple[int, int, str]]
+    grew: threading.Condition
     next_seq: int = 0
     last_ns: int = 0
     oom_written: bool = False
@@ -107,7 +108,8 @@ class PodLogs:
     def __init__(self, sim: _Sim) -> None:
         self.sim = sim
         self._runs: dict[RunKey, _Run] = {}
-        self.changed = threading.Condition()
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # held while reading or writing lines
         self._streams: set[socket.socket] = set()
         self._ticker: threading.Thread | None = None
         self.tick_faults: Callable[[], None] | None = None  # the drills' lines, see `_tick`
@@ -117,7 +119,7 @@ class PodLogs:
     def _run(self, key: RunKey, started_ns: int | None = None) -> _Run:
         run = self._runs.get(key)
         if run is None:
-            run = self._runs[key] = _Run(deque(maxlen=KEEP_LINES))
+            run = self._runs[key] = _Run(deque(maxlen=KEEP_LINES), threading.Condition(self.lock))
             when = started_ns if started_ns is not None else time.time_ns()
             pod, container = key[1], key[2]
             for i, text in enumerate((
@@ -150,7 +152,7 @@ class PodLogs:
             run = self._run(key, _started_ns(obj, name))
             for piece in text.split("\n"):
                 self._append(run, piece, when_ns if when_ns is not None else time.time_ns())
-            self.changed.notify_all()
+            run.grew.notify_all()
         self.ensure_ticker()
         return True
 
@@ -432,7 +434,7 @@ def _follow(sim: _Sim, key: RunKey, run: _Run, sent: int,
     while True:
         with logs.changed:
             if run.next_seq - 1 <= sent:
-                logs.changed.wait(0.5)
+                run.grew.wait(0.5)
             new = [line for line in run.lines if line[0] > sent]
         if new:
             sent = new[-1][0]
