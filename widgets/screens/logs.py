@@ -240,7 +240,8 @@ class LogView(Screen[None]):
     def _fit(self, width: int, height: int) -> None:
         """Move the window so that the cursor row is on screen."""
         self.cursor = min(max(self.cursor, 0), max(len(self.rows) - 1, 0))
-        self.top = min(self.top, self.cursor)
+        # every row is at least one line high: rows further up than that cannot be on screen
+        self.top = min(max(self.top, self.cursor - max(height, 1) + 1), self.cursor)
         used = sum(self._row_height(r, width) for r in range(self.top, self.cursor + 1))
         while used > height and self.top < self.cursor:
             used -= self._row_height(self.top, width)

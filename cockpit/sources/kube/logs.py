@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -106,16 +105,16 @@ def log_path(namespace: str, pod: str) -> str:
 class _Resume:
     """Where a stream stands: the last line's time and the texts taken at that time, and after a
     reconnect what the server will replay (from the whole second before: sinceTime is inclusive
-    and keeps no fraction)."""
+    and keeps no fraction). Plain dicts: this runs for every line."""
 
     last_ns: int | None = None
-    at_last: Counter[str] = field(default_factory=lambda: Counter[str]())
+    at_last: dict[str, int] = field(default_factory=lambda: dict[str, int]())
     replay_ns: int | None = None
-    replay: Counter[str] = field(default_factory=lambda: Counter[str]())
+    replay: dict[str, int] = field(default_factory=lambda: dict[str, int]())
 
     def reconnecting(self) -> None:
         """A new request from sinceTime: expect the lines up to the last one again."""
-        self.replay_ns, self.replay = self.last_ns, Counter(self.at_last)
+        self.replay_ns, self.replay = self.last_ns, dict(self.at_last)
 
     def keep(self, stamp: int, text: str) -> bool:
         """Whether a line is new (not one replayed after a reconnect)."""
@@ -123,7 +122,7 @@ class _Resume:
             return True
         if stamp < self.replay_ns:
             return False
-        if stamp == self.replay_ns and self.replay[text] > 0:
+        if stamp == self.replay_ns and self.replay.get(text, 0) > 0:
             self.replay[text] -= 1
             return False
         self.replay_ns = None  # past the replay: everything from here on is new
@@ -132,8 +131,9 @@ class _Resume:
     def took(self, stamp: int, text: str) -> None:
         """Record a line taken."""
         if stamp != self.last_ns:
-            self.last_ns, self.at_last = stamp, Counter[str]()
-        self.at_last[text] += 1
+            self.last_ns, self.at_last = stamp, {text: 1}
+        else:
+            self.at_last[text] = self.at_last.get(text, 0) + 1
 
 
 class LogStream:
