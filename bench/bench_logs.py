@@ -106,8 +106,7 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
             super()._display(screen, renderable)
 
     def signature(view: LogView) -> Any:
-        box = view.query_one("#log-search")
-        return (view.options, view.wrap, view.hide, view.following, box.has_class("-open"))
+        return (view.options, view.wrap, view.hide, view.following, view.typing is not None)
 
     app = FrameRecordingApp(cfg, sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
                             freeze_heap=True)  # as run_app does
@@ -122,6 +121,8 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
         cpu0, wall0 = time.process_time(), time.perf_counter()
         latencies: list[float] = []
         slowest: list[tuple[float, str]] = []
+        rss_series: list[float] = []
+        next_rss = 0.0
         lags: list[float] = []
         full_rss: float | None = None
         started = time.perf_counter()
@@ -131,7 +132,11 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
             await asyncio.sleep(0.1)
             if view.lines and view.following:
                 lags.append(max(newest.value - view.lines[-1].time_ns, 0) / 1e9)
+            if full_rss is not None and time.perf_counter() >= next_rss:
+                rss_series.append(rss_mb())
+                next_rss += 10
             if full_rss is None and view.buffer.snapshot()[2] > 0:
+                next_rss = time.perf_counter() + 10
                 full_rss = rss_mb()
                 out["buffer_full_after_s"] = time.perf_counter() - started
             if time.perf_counter() >= next_key:
@@ -171,6 +176,7 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
             key_p50_ms=1000 * statistics.median(latencies),
             key_p99_ms=1000 * sorted(latencies)[max(int(len(latencies) * 0.99) - 1, 0)],
             keys=len(latencies),
+            rss_series=" ".join(f"{r:.1f}" for r in rss_series),
             slowest=", ".join(f"{k} {1000 * t:.0f} ms" for t, k in sorted(slowest)[-5:]),
             rss_at_full_mb=full_rss, rss_end_mb=end_rss,
             rss_growth_mb=(end_rss - full_rss) if full_rss is not None else None,
@@ -222,6 +228,7 @@ def main() -> int:
         ("cockpit CPU while streaming (of one core)", f"{result['cpu_percent']:.0f} %", ""),
         ("RSS when the buffer was first full", num(result["rss_at_full_mb"], "MB"), ""),
         ("RSS growth after the buffer was full", num(result["rss_growth_mb"], "MB"), "≤ 20 MB"),
+        ("RSS every 10 s after that (MB)", result["rss_series"], ""),
         ("lines sent", f"{result['sent']:,}", ""),
         ("lines counted as dropped", f"{result['dropped']:,}", ""),
         ("lines shown", f"{result['shown']:,}", ""),

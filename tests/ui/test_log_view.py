@@ -141,6 +141,17 @@ async def test_search_next_previous_and_hide_with_context(sim, cfg, tmp_path):
         assert shown == [*texts[8:13], "--", *texts[18:23]]
 
 
+async def test_the_search_prompt_takes_every_key_as_text(sim, cfg, tmp_path):
+    app = make_app(cfg)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await open_view(app, pilot, cfg, pod_of(sim), tmp_path)
+        await pilot.press("slash", "f", "x", "backspace", "1")
+        assert view.typing == "f1" and view.following  # `f` was text, not follow / pause
+        assert "/f1█" in str(view.query_one("#log-search").render())
+        await pilot.press("escape")
+        assert view.typing is None and view.search is None and app.screen is view
+
+
 async def test_previous_shows_the_crashed_container_with_its_oom_lines(sim, cfg, tmp_path):
     app = make_app(cfg)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Static
 
 from cockpit.config import Config, default_state_dir
 from cockpit.models import utcnow
@@ -27,6 +28,7 @@ from cockpit.sources.kube.logs import Connect, LogRequest, LogTiming
 from cockpit.sources.kube.logsave import save_logs
 from cockpit.sources.kube.logsession import LogSession, connect_from
 from cockpit.sources.kube.logtext import LogBuffer, LogLine, sanitize
+from widgets.footer import StableFooter
 from widgets.keys import LOG_KEYS, bindings
 from widgets.screens.help import HelpScreen
 from widgets.screens.logs_render import (
@@ -66,6 +68,14 @@ class LogBody(Widget, can_focus=True):
     def render(self) -> Text:
         return self.view.render_window(self.size.width, self.size.height)
 
+    def on_key(self, event: events.Key) -> None:
+        """While the search prompt is open, keys are its text (no binding fires)."""
+        if self.view.typing is None:
+            return
+        event.stop()
+        event.prevent_default()
+        self.view.search_key(event.key, event.character if event.is_printable else None)
+
 
 class LogView(Screen[None]):
     """One log view. Collaborators come in through the constructor (config, audit, connect)."""
@@ -73,7 +83,7 @@ class LogView(Screen[None]):
     DEFAULT_CSS = """
     LogView #log-header { height: 2; background: $panel; padding: 0 1; text-wrap: nowrap;
                           text-overflow: ellipsis; }
-    LogView #log-search { dock: bottom; display: none; }
+    LogView #log-search { dock: bottom; display: none; height: 1; background: $panel; }
     LogView #log-search.-open { display: block; }
     """
     BINDINGS = bindings(LOG_KEYS)
@@ -96,6 +106,7 @@ class LogView(Screen[None]):
         self.hide = False
         self.search: re.Pattern[str] | None = None
         self.search_text = ""
+        self.typing: str | None = None  # the search prompt's text while it is open
         self.lines: list[LogLine] = []
         self.rows: list[int | None] = []
         self.matched: list[int] = []
@@ -113,9 +124,10 @@ class LogView(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="log-header", markup=False)
         yield LogBody(self)
-        yield Input(placeholder="search: regex or text; enter applies, escape closes",
-                    id="log-search")
-        yield Footer()
+        # The search prompt is drawn here and fed by LogBody.on_key: no Input widget, so no
+        # focus change (each one made Textual's footer rebuild its keys, and leak the old ones).
+        yield Static(id="log-search", markup=False)
+        yield StableFooter()
 
     def on_mount(self) -> None:
         self._restart()
@@ -316,24 +328,38 @@ class LogView(Screen[None]):
         self.query_one(LogBody).refresh()
 
     def action_search(self) -> None:
-        box = self.query_one("#log-search", Input)
-        box.value = self.search_text
-        box.add_class("-open")
-        box.focus()
+        self.typing = self.search_text
+        self.query_one("#log-search", Static).add_class("-open")
+        self._paint_prompt()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.search_text = event.value
-        self.search = compile_search(event.value)
-        self._close_search()
-        self._redraw()
-        if self.search is not None and self.matched:
-            self._jump(1, from_end=True)
+    def _paint_prompt(self) -> None:
+        self.query_one("#log-search", Static).update(
+            sanitize(f"/{self.typing or ''}") + "█   enter applies · escape closes · ctrl+u clears")
+
+    def search_key(self, key: str, character: str | None) -> None:
+        """One key typed into the open search prompt."""
+        if key == "enter":
+            self.search_text = self.typing or ""
+            self.search = compile_search(self.search_text)
+            self._close_search()
+            self._redraw()
+            if self.search is not None and self.matched:
+                self._jump(1, from_end=True)
+            return
+        if key == "escape":
+            self._close_search()
+            return
+        if key == "backspace":
+            self.typing = (self.typing or "")[:-1]
+        elif key == "ctrl+u":
+            self.typing = ""
+        elif character is not None:
+            self.typing = (self.typing or "") + character
+        self._paint_prompt()
 
     def _close_search(self) -> None:
-        box = self.query_one("#log-search", Input)
-        box.remove_class("-open")
-        self.query_one(LogBody).focus()
+        self.typing = None
+        self.query_one("#log-search", Static).remove_class("-open")
 
     def _jump(self, direction: int, from_end: bool = False) -> None:
         if not self.matched:
@@ -449,8 +475,7 @@ class LogView(Screen[None]):
         self.app.push_screen(HelpScreen(LOG_KEYS, False))
 
     def action_close(self) -> None:
-        box = self.query_one("#log-search", Input)
-        if box.has_class("-open"):
+        if self.typing is not None:
             self._close_search()
             return
         self.dismiss(None)
