@@ -323,8 +323,6 @@ class CockpitApp(KeyActions, App[int]):
             if spec.palette:
                 yield SystemCommand(spec.description, f"key: {spec.key}",
                                     partial(self.run_action, spec.action))
-        yield SystemCommand("Logs of the deployment", "every pod merged by time (logs view: a)",
-                            self.action_deployment_logs)
 
 
 def _open_audit(cfg: Config) -> Any:

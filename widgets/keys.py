@@ -59,6 +59,7 @@ TOOL_KEYS: tuple[KeySpec, ...] = (
             label="sort"),
     KeySpec("O", "sort_reverse", "Reverse the sort order of the focused table"),
     KeySpec("l", "pod_logs", "Logs of the selected pod (the deployment's when no pod is selected)"),
+    KeySpec("A", "deployment_logs", "Logs of the deployment: every pod merged by time"),
 )
 
 # The log view's keys (widgets/screens/logs.py): its bindings, help and palette.

@@ -90,7 +90,11 @@ async def test_l_on_a_pod_opens_its_logs_and_the_palette_offers_the_deployment(c
         assert "Follow / pause (paused: new lines are counted)" in commands
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, LogView))
-        assert "Logs of the deployment" in [c.title for c in app.get_system_commands(app.screen)]
+        assert "Logs of the deployment: every pod merged by time" in [
+            c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("A")
+        await wait_until(pilot, lambda: isinstance(app.screen, LogView))
+        assert isinstance(app.screen, LogView) and app.screen.target.pod is None
 
 
 async def test_follow_pause_counts_new_lines_and_end_follows_again(sim, cfg, tmp_path):
