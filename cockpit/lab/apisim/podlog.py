@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from cockpit.lab.kubesim.logs import request_line
-from cockpit.lab.kubesim.pods import is_ready
+from cockpit.sources.kube.logtext import items, obj
 
 PODS_REFRESH_SECONDS = 1.0
 
@@ -47,4 +47,7 @@ class PodAccessLog:
 
 
 def _ready(pod: dict[str, Any]) -> bool:
-    return bool(is_ready(pod))
+    """Whether the pod's Ready condition is True (it takes requests)."""
+    status = obj(pod.get("status"))
+    return any(obj(c).get("type") == "Ready" and obj(c).get("status") == "True"
+               for c in items(status.get("conditions")))
