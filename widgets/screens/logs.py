@@ -91,7 +91,7 @@ class LogView(Screen[None]):
     def __init__(self, cfg: Config, target: LogTarget, *, audit: Any = None,
                  connect: Connect | None = None, save_dir: Path | None = None,
                  timing: LogTiming | None = None) -> None:
-        super().__init__(id="logs")
+        super().__init__(classes="log-view")
         self.cfg, self.target, self.audit = cfg, target, audit
         self.connect = connect or (connect_from(cfg.kubernetes) if cfg.kubernetes else None)
         self.save_dir = save_dir or default_state_dir()
@@ -498,6 +498,8 @@ def target_for(cfg: Config, pod: str | None) -> LogTarget | None:
 def open_logs(app: Any, pod: str | None,
               make: Callable[..., LogView] = LogView) -> LogView | None:
     """Push a log view for `pod` (None: the whole deployment) on the app."""
+    if isinstance(app.screen, LogView):  # one log view at a time: `a` switches inside it
+        return app.screen
     target = target_for(app.cfg, pod)
     if target is None:
         app.notify("logs: Kubernetes is not configured", severity="warning")
