@@ -291,3 +291,30 @@ def test_the_merged_view_follows_at_most_max_pods_and_adds_new_ones(sim, tmp_pat
     finally:
         session.stop()
         session.join()
+
+
+def test_the_default_container_annotation_chooses_what_is_followed(sim, raw):
+    pod = first_pod(sim)
+
+    def two_containers(p: dict) -> None:
+        p["spec"]["containers"].append({"name": "proxy", "image": "envoy:1.30"})
+
+    sim.store.update("pods", NS, pod, two_containers)
+    status, message = error_of(raw, pod)  # the API server wants a name when there are two
+    assert (status, message) == (400, f"a container name must be specified for pod {pod}, "
+                                      "choose one of: [api proxy]")
+    sim.logs.write(NS, pod, "from the proxy", container="proxy")
+    sim.logs.write(NS, pod, "from the api")
+    for annotation, expected in ((None, "api"), ("proxy", "proxy")):
+        if annotation:
+            def annotate(p: dict, name: str = annotation) -> None:
+                p["metadata"].setdefault("annotations", {})[
+                    "kubectl.kubernetes.io/default-container"] = name
+
+            sim.store.update("pods", NS, pod, annotate)
+        buffer = LogBuffer(100)
+        stream = LogStream(raw, NS, pod, LogRequest(pod, follow=False), buffer.add, FAST).start()
+        wait_for(lambda s=stream: s.state.state == "ended", 5, what="the whole log read")
+        assert stream.container == expected and stream.containers == ("api", "proxy")
+        assert f"from the {expected}" in [ln.text for ln in buffer.snapshot()[1]]
+        stream.join(2)
