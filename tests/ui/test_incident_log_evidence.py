@@ -45,7 +45,7 @@ def body_text(screen: IncidentDetailScreen) -> str:
 async def open_detail(app: CockpitApp, pilot, rule: str) -> IncidentDetailScreen:  # noqa: ANN001
     await wait_until(pilot, lambda: any(i.rule == rule for i in app.incidents), timeout=15)
     inc = next(i for i in app.incidents if i.rule == rule)
-    screen = IncidentDetailScreen(inc.id)
+    screen = IncidentDetailScreen(inc.id, app.engine)
     app.push_screen(screen)
     await wait_until(pilot, lambda: isinstance(getattr(screen, "log_evidence", None), LogEvidence),
                      timeout=10)

@@ -9,7 +9,7 @@ buffer, at most ten times a second, and draws the window the operator looks at.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
@@ -495,15 +495,14 @@ def target_for(cfg: Config, pod: str | None) -> LogTarget | None:
     return LogTarget(pod, cfg.kubernetes.selector, cfg.kubernetes.deployment)
 
 
-def open_logs(app: Any, pod: str | None,
-              make: Callable[..., LogView] = LogView) -> LogView | None:
+def open_logs(app: App[Any], cfg: Config, audit: Any, pod: str | None) -> LogView | None:
     """Push a log view for `pod` (None: the whole deployment) on the app."""
     if isinstance(app.screen, LogView):  # one log view at a time: `a` switches inside it
         return app.screen
-    target = target_for(app.cfg, pod)
+    target = target_for(cfg, pod)
     if target is None:
         app.notify("logs: Kubernetes is not configured", severity="warning")
         return None
-    view = make(app.cfg, target, audit=getattr(app, "audit", None))
+    view = LogView(cfg, target, audit=audit)
     app.push_screen(view)
     return view
