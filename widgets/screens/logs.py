@@ -211,9 +211,11 @@ class LogView(Screen[None]):
         since = f"tail {r.tail_lines}" if since == "tail" else f"since {since}"
         first = (f"{what} · {container}{' (previous)' if r.previous else ''} · {since} · "
                  f"{len(self.lines):,} lines · {self.dropped:,} dropped")
-        if self.search is not None:
-            first += f" · /{self.search_text}/ {len(self.matched)} matches"
-        return sanitize(first) + "\n" + sanitize(self.state_text())
+        second = self.state_text()
+        if self.search is not None:  # on the second line: the first is cut first at 80 columns
+            hidden = ", others hidden" if self.hide else ""
+            second += f" · /{self.search_text}/ {len(self.matched)} matches{hidden}"
+        return sanitize(first) + "\n" + sanitize(second)
 
     def _stream_container(self) -> str:
         if self.session is None:
