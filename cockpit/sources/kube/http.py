@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 
+from cockpit.sources.fields import Json, as_mapping
+
 # Python keyword arguments (as the generated list methods take them) -> API query parameters.
 _QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector",
           "watch": "watch", "resource_version": "resourceVersion",
@@ -24,20 +26,21 @@ _QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector",
           "limit": "limit", "_continue": "continue"}
 
 
-def read_json(resp: Any) -> dict:
+def read_json(resp: Any) -> Json:
     """The JSON object of an unread urllib3 response, released afterwards. A proxy's HTML page or
     any other non-JSON answer is a ValueError that says what came back, not a bare parse error."""
     try:
         data = resp.data
         try:
-            doc = json.loads(data)
+            doc: object = json.loads(data)
         except ValueError:
             kind = resp.headers.get("Content-Type", "no content type") if resp.headers else "no content type"
             preview = " ".join(data[:60].decode("utf-8", "replace").split())
             raise ValueError(f"the API server's answer is not JSON ({kind}): {preview!r}") from None
-        if not isinstance(doc, dict):
+        found = as_mapping(doc)
+        if found is not doc:
             raise ValueError(f"the API server answered JSON that is not an object: {type(doc).__name__}")
-        return doc
+        return found
     finally:
         resp.release_conn()
 
@@ -61,20 +64,20 @@ class RawApi:
                                           post_params=post, _request_timeout=timeout)
         if not 200 <= answer.status <= 299:
             answer.read()  # as the generated methods do: the error carries the server's body
-            raise ApiException.from_response(http_resp=answer, body=None, data=None)
+            raise ApiException.from_response(http_resp=answer, body=None, data=None)  # pyright: ignore[reportUnknownMemberType] - untyped classmethod of the client
         return answer.response
 
     def get_json(self, path: str, query: list[tuple[str, Any]] | None = None,
-                 timeout: Any = None) -> dict:
+                 timeout: Any = None) -> Json:
         """GET and parse the JSON body."""
         return self._read(self.request("GET", path, query, timeout=timeout))
 
-    def post_json(self, path: str, body: dict, timeout: Any = None) -> dict:
+    def post_json(self, path: str, body: Json, timeout: Any = None) -> Json:
         """POST a JSON body and parse the JSON answer."""
         return self._read(self.request("POST", path, body=body, timeout=timeout))
 
     @staticmethod
-    def _read(resp: Any) -> dict:
+    def _read(resp: Any) -> Json:
         return read_json(resp)
 
     def lister(self, path: str) -> Callable[..., Any]:

@@ -19,7 +19,7 @@ from cockpit.models import KubeSnapshot, SourceFailure
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.client import KubeTarget, new_api_client, resolve_target
-from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, Poller
+from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, ActionVerb, Poller
 from cockpit.sources.kube.watch import PAGE_SIZE, FallbackList, ListWatch, WatchTiming
 
 NAME = "kubernetes"
@@ -41,7 +41,7 @@ class KubeSource:
 
     def __init__(self, cfg: KubernetesConfig, refresh: RefreshConfig | None = None, *,
                  metrics_interval: float | None = None,
-                 action_verbs: dict[str, tuple] | None = None,
+                 action_verbs: dict[str, ActionVerb] | None = None,
                  watch_timing: WatchTiming | None = None,
                  permissions_interval: float = 300.0, list_page_size: int = PAGE_SIZE) -> None:
         self.cfg = cfg
