@@ -66,6 +66,7 @@ class DbConnection:
     wait_event_type: str | None = None
     wait_event: str | None = None
     blocked_by: tuple[int, ...] = ()  # pg_blocking_pids(pid)
+    hidden: bool = False  # another role's backend the cockpit's role may not read (NULL columns)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class DbActivity:
     uptime_seconds: float
     max_connections: int
     reserved_connections: int  # superuser_reserved_connections (+ reserved_connections on 16+)
-    total: int  # client backends, the cockpit's own excluded
+    total: int  # client backends, the cockpit's own excluded, hidden ones included
     by_state: Mapping[str, int]
     by_user: Mapping[str, int]
     by_application: Mapping[str, int]
@@ -105,6 +106,8 @@ class DbActivity:
     top_by_total: tuple[StatementStat, ...] = ()
     statements_note: str | None = None  # e.g. "pg_stat_statements not installed"
     database_size_bytes: int | None = None  # slow cadence; None until first measured
+    hidden: int = 0  # backends counted whose columns the role may not read (pg_read_all_stats)
+    visibility_note: str | None = None  # "5 hidden: role lacks pg_read_all_stats"
 
     @property
     def usable_connections(self) -> int:
