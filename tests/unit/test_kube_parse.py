@@ -171,3 +171,19 @@ def test_events_nodes_and_metrics_quantities():
     cpu, mem = usage["api-x"]
     assert abs(cpu - 917.345678) < 1e-6 and mem == 308224 * 1024 + 10 * 2**20
     assert parse.cpu_millicores("bogus") is None and parse.memory_bytes(None) is None
+
+
+def test_a_null_node_name_is_an_empty_node_and_the_pods_cells_render():
+    """Regression: `"nodeName": null` made `Cell(pod.node)` hold None, and rendering it raised
+    AttributeError ('NoneType' object has no attribute 'translate') inside the pods pane."""
+    from widgets.panes.pods import PodsPane
+
+    raw = json.loads(json.dumps(PENDING_UNSCHEDULABLE))
+    raw["spec"]["nodeName"] = None
+    raw["status"]["containerStatuses"] = None
+    raw["metadata"]["deletionTimestamp"] = None
+    pod = parse.parse_pod(raw)
+    for cell in PodsPane._pod_cells(pod).values():
+        cell.__rich__()  # what the table does when it draws the row
+        assert isinstance(cell.text, str)
+    assert pod.node == "" and pod.deleting is False
