@@ -61,7 +61,7 @@ def _libpq_reason(message: str) -> str | None:
     found = _LIBPQ_SERVER.findall(message)
     if not found:
         return None
-    parts = []
+    parts: list[str] = []
     for host, _address, port, socket_path, reason in found:
         where = socket_path or f"{host}:{port}"
         parts.append(f"{' '.join(reason.split()).removeprefix('FATAL: ')} ({where})")

@@ -31,11 +31,11 @@ class Rates:
     """What two scrapes say about the interval between them (None: not computable)."""
 
     request_rate: float | None = None
-    rate_by_class: Mapping[str, float] = field(default_factory=dict)
+    rate_by_class: Mapping[str, float] = field(default_factory=dict[str, float])
     rate_429: float | None = None
     rate_limited_rate: float | None = None
     error_ratio: float | None = None
-    latency_ms: Mapping[str, float] = field(default_factory=dict)
+    latency_ms: Mapping[str, float] = field(default_factory=dict[str, float])
     counters_reset: bool = False
 
 
