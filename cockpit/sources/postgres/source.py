@@ -266,7 +266,10 @@ def connection_from_row(row: Json) -> DbConnection:
         state_change=optional_datetime(row, "state_change"),
         query_seconds=_seconds(row, "query_seconds") if running else None,
         idle_seconds=_seconds(row, "state_seconds") if idle else None,
-        wait_event_type=optional_text(row, "wait_event_type"),
+        # both come from one wait_event_info: a type without an event (or the reverse) is
+        # not something PostgreSQL sends, but it must not reach a pane as None
+        wait_event_type=(optional_text(row, "wait_event_type")
+                         or ("" if optional_text(row, "wait_event") is not None else None)),
         wait_event=optional_text(row, "wait_event"),
         blocked_by=integers(row, "blocked_by"),
         hidden=hidden,
