@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from hypothesis import HealthCheck, Phase, settings
+from textual.widgets import Static
 
 from cockpit.incidents.engine import IncidentEngine
 from cockpit.models import Snapshot
@@ -48,6 +49,7 @@ class PaneReport:
     item_keys: frozenset[str]  # every row the pane holds (filtered or scrolled out or not)
     rows_in_view: int
     details: dict[str, str]  # row key -> the detail view's text
+    body: str  # every text the pane shows, its table's cells aside
 
 
 async def _show(source: str, snapshot: Snapshot) -> PaneReport:
@@ -65,7 +67,8 @@ async def _show(source: str, snapshot: Snapshot) -> PaneReport:
         report = PaneReport(summary=pane.summary_text,
                             item_keys=frozenset(getattr(pane, "items", {})),
                             rows_in_view=getattr(pane, "row_total", 0),
-                            details=details)
+                            details=details,
+                            body="\n".join(str(w.content) for w in pane.query(Static)))
     return report
 
 
