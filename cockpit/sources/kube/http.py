@@ -3,7 +3,7 @@
 The generated API classes (`client.CoreV1Api` and friends) import a pydantic model module for
 every type their methods mention: the six the source used to build cost ~30 MB of RSS and 0.1 s
 of imports, yet the source never builds a model (it asks for `_preload_content=False` and parses
-the JSON itself, see kube_parse). So requests are serialized here with the same ApiClient (its
+the JSON itself, see kube/parse.py). So requests are serialized here with the same ApiClient (its
 configuration: host, TLS, bearer token or client certificate, default headers, connection pool)
 and answered with the urllib3 response, exactly what `_preload_content=False` returns.
 """

@@ -4,7 +4,7 @@
   metrics-server serves no watch, and CPU% moves slowly; raw JSON; unavailable -> metrics_error);
 - SelfSubjectAccessReviews for the cockpit's action verbs, at start and every few minutes.
 
-Nodes and the HPA are watched (kube.py), not polled: in steady state the only list the source
+Nodes and the HPA are watched (kube/watch.py), not polled: in steady state the only list the source
 sends is the metrics one.
 """
 

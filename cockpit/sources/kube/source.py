@@ -1,7 +1,7 @@
 """The Kubernetes source: pods, the deployment, its HPA, warning events and nodes from list+watch.
 
-Background threads keep the cache current (kube_watch: one list, then a watch per resource;
-kube_poll: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
+Background threads keep the cache current (kube/watch.py: one list, then a watch per resource;
+kube/poll.py: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
 the metrics one, every refresh.metrics_seconds. `collect()` only snapshots the cache, so it is
 cheap at any size. While the pods or deployment watch is disconnected it returns a
 SourceFailure, and the state keeps showing the last data as "stale since ... — reason";

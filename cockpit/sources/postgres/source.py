@@ -2,7 +2,7 @@
 
 One read-only session (application_name `predictiq-cockpit`, a short statement_timeout) is kept
 open between collections and replaced when the server drops it (restart, failover, network).
-Each collection costs three short queries (see pg_queries); the database size is measured on its
+Each collection costs three short queries (see postgres/queries.py); the database size is measured on its
 own slow cadence because pg_database_size walks every file of the database.
 """
 
