@@ -21,11 +21,11 @@ from tests.ui.fixtures import fixed_sources, frozen_clock, make_config, wait_unt
 from widgets.app import CockpitApp
 
 # Bounded so the whole property suite stays within a minute or two on two shared cores.
-PROPERTY = settings(max_examples=30, deadline=None,
+PROPERTY = settings(max_examples=25, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 # Each example starts the whole app (~0.5 s); a failing one is reported as found, unshrunk:
 # shrinking through app start-ups takes minutes.
-PANE_EXAMPLES = settings(PROPERTY, max_examples=10,
+PANE_EXAMPLES = settings(PROPERTY, max_examples=8,
                          phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 PANE_NUMBER = {"kubernetes": "1", "database": "2", "cache": "3", "certificates": "4", "api": "5"}
