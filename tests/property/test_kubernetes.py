@@ -70,6 +70,26 @@ def test_parse_cache_state_and_rules_take_anything_the_api_sends(objects: dict[s
     assert state.kube is snap
 
 
+@given(cluster(), st.data())
+@PROPERTY
+def test_watch_events_add_change_and_delete_exactly_their_pod(objects: dict[str, Any],
+                                                              data: st.DataObject) -> None:
+    cache = KubeCache(ks.DEPLOYMENT)
+    cache.pods_listed([])
+    gone = data.draw(st.sets(st.sampled_from(range(len(objects["pods"]))))
+                     if objects["pods"] else st.just(set[int]()))
+    for pod in objects["pods"]:
+        cache.pod_event("ADDED", pod)
+        cache.pod_event("MODIFIED", pod)
+    for i in gone:
+        # a DELETED event carries the object's last state: it may be as sparse as any other
+        cache.pod_event("DELETED", {"metadata": objects["pods"][i]["metadata"]})
+    snap = cache.snapshot("ctx", "cluster", "predictiq", "", None)
+    kept = {parse.object_key(p) for i, p in enumerate(objects["pods"]) if i not in gone}
+    assert {p.uid for p in snap.pods} == kept
+    assert [p.name for p in snap.pods] == sorted(p.name for p in snap.pods)
+
+
 @given(cluster())
 @PANE_EXAMPLES
 def test_the_pods_pane_shows_every_pod_and_its_summary(objects: dict[str, Any]) -> None:
