@@ -18,7 +18,7 @@ QUANTITIES = st.sampled_from([
     "0.5", "1500u", "3E", "1Pi", "128974848", "129e6", "129M", "123Mi", "5Ti", "1k", "2.5e-3",
 ]) | st.integers(0, 64) | st.floats(0, 64, allow_nan=False, allow_infinity=False)
 TIMES = st.sampled_from(["2025-05-01T10:00:00Z", "2025-05-01T10:05:30.123456Z",
-                         "2026-11-27T11:50:32+00:00", "not a time", ""])
+                         "2026-11-27T11:50:32+00:00", "2025-05-01T10:00:00", "not a time", ""])
 REASONS_WAITING = st.sampled_from(["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
                                    "ContainerCreating", "PodInitializing",
                                    "CreateContainerConfigError", ""])
