@@ -46,6 +46,7 @@ def database_size_sql() -> str:
 # and a database (autovacuum and the launchers have no user; a background worker that connects
 # as a role to a database, such as a parallel worker, is counted with the hidden backends).
 INSUFFICIENT_PRIVILEGE = "<insufficient privilege>"
+HIDDEN_STATE = "hidden (role lacks pg_read_all_stats)"  # what such a backend's state reads
 HIDDEN_CLIENT_BACKEND = ("(backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL"
                          f" AND query = '{INSUFFICIENT_PRIVILEGE}')")
 

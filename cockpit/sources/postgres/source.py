@@ -40,7 +40,7 @@ from cockpit.sources.fields import (
 from cockpit.sources.postgres import queries as pg_queries
 
 APPLICATION_NAME = "predictiq-cockpit"
-HIDDEN_STATE = "hidden (role lacks pg_read_all_stats)"
+HIDDEN_STATE = pg_queries.HIDDEN_STATE
 NOT_INSTALLED = "pg_stat_statements not installed"
 LONGEST_QUERIES = 20
 # after pg_stat_statements hit the statement timeout or is unusable, leave it alone this long
@@ -247,8 +247,9 @@ def connection_from_row(row: Json) -> DbConnection:
     NULL columns and '<insufficient privilege>' as its query: it is `hidden`, its state says
     so, and nothing about it is guessed."""
     query = text(row, "query")
+    # the flag, or the shape itself (a query that read the state through coalesce(state, ''))
     hidden = boolean(row, "hidden") or (
-        query == pg_queries.INSUFFICIENT_PRIVILEGE and optional_text(row, "state") is None)
+        query == pg_queries.INSUFFICIENT_PRIVILEGE and not text(row, "state"))
     state = HIDDEN_STATE if hidden else text(row, "state")
     idle = state.startswith("idle")
     # only a running statement has a meaningful duration; 'disabled' means track_activities off
