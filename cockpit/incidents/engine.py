@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.config import Config
 from cockpit.incidents.model import (
@@ -30,10 +30,14 @@ from cockpit.incidents.model import (
     response_deadline,
     sort_key,
 )
-from cockpit.incidents.rules import RULES, SEVERITIES, Finding, evaluate_rules
+from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
+from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import to_jsonable, utcnow
 from cockpit.state import CockpitState
+
+if TYPE_CHECKING:
+    from cockpit.audit.log import AuditLog
 
 __all__ = ["IncidentEngine", "Incident", "countdown", "evaluate_once", "incidents_json", "STATUSES"]
 _ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
@@ -59,7 +63,7 @@ def _context(cfg: Config, namespace: str | None = None) -> dict[str, Any]:
 class IncidentEngine:
     """Open, escalate and close incidents from the cockpit's state; record operator steps."""
 
-    def __init__(self, cfg: Config, *, audit: Any = None, clock: Callable[[], datetime] = utcnow,
+    def __init__(self, cfg: Config, *, audit: AuditLog | None = None, clock: Callable[[], datetime] = utcnow,
                  runbook: Runbook | None = None) -> None:
         self.cfg = cfg
         self.audit = audit
@@ -78,9 +82,9 @@ class IncidentEngine:
     # ------------------------------------------------------------------ ids and audit
     def _seed_counters(self) -> None:
         """Continue numbering after the ids already in the audit log, so ids stay unique."""
-        path = getattr(self.audit, "path", None)
-        if path is None:
+        if self.audit is None:
             return
+        path = self.audit.path
         try:
             from cockpit.audit.log import read_entries
 

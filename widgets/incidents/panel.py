@@ -15,14 +15,15 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import DataTable
 
-from cockpit.incidents.model import Incident, countdown, format_countdown, sort_key
+from cockpit.durations import duration, response_clock
+from cockpit.incidents.model import Incident, countdown, sort_key
+from cockpit.incidents.severity import WRITE_STEPS
 from cockpit.models import utcnow
 from widgets.dialogs.declare import DeclareDialog
 from widgets.incidents.detail import IncidentDetailScreen, operator_name
 
 SEVERITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "bold yellow", "P4": "cyan"}
 OVERDUE_STYLE = "bold reverse blink red"
-WRITE_ACTIONS = {"declare", "acknowledge", "status", "severity", "note"}
 COLUMNS = (("sev", "Sev"), ("title", "Incident"), ("status", "Status"), ("age", "Age"),
            ("clock", "Respond in"), ("ack", "Ack"))
 
@@ -37,20 +38,10 @@ def clock_cell(incident: Incident, now: datetime) -> Text:
     """The response countdown: time left, 'ack' once answered, loud OVERDUE once late."""
     left, overdue = countdown(incident, now)
     if overdue:
-        return Text(f"OVERDUE {format_countdown(left)}", style=OVERDUE_STYLE)
+        return Text(f"OVERDUE {response_clock(left)}", style=OVERDUE_STYLE)
     if incident.acknowledged_at is not None:
-        return Text(f"met ({format_countdown(left)} spare)", style="green")
-    return Text(format_countdown(left), style="bold" if left < 300 else "")
-
-
-def age_text(seconds: float) -> str:
-    """'45s' / '12m' / '3h05m'."""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+        return Text(f"met ({response_clock(left)} spare)", style="green")
+    return Text(response_clock(left), style="bold" if left < 300 else "")
 
 
 class IncidentPanel(DataTable):
@@ -85,7 +76,7 @@ class IncidentPanel(DataTable):
     def _cells(self, inc: Incident, now: datetime) -> tuple[Text | str, ...]:
         style = SEVERITY_STYLE.get(inc.severity, "")
         return (Text(inc.severity, style=style), Text(inc.title, style=style), inc.status,
-                age_text(inc.age_seconds(now)), clock_cell(inc, now),
+                duration(inc.age_seconds(now), coarse=True), clock_cell(inc, now),
                 inc.acknowledged_by or "")
 
     def update_incidents(self, incidents: Sequence[Incident], now: datetime | None = None) -> None:
@@ -130,7 +121,7 @@ class IncidentPanel(DataTable):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the operator steps that write in read-only mode."""
-        if action in WRITE_ACTIONS and read_only(self.app):
+        if action in WRITE_STEPS and read_only(self.app):
             return False
         return True
 
