@@ -30,6 +30,11 @@ from cockpit.models import CertificatesSnapshot, CertState, CertStatus, SourceFa
 from cockpit.sources.base import describe_error, guarded
 
 BUDGET_SHARE = 0.8  # of the collection timeout, for one endpoint's connects and handshakes
+# After the reading handshake, how long to listen for the alert a server that requires a client
+# certificate sends (TLS 1.3 finishes the client's side of the handshake before the server judges
+# the empty certificate; the refusal comes as the first record).
+CLIENT_CERT_LISTEN_SECONDS = 0.3
+CLIENT_CERT_ASKED = "server asked for a client certificate"
 
 
 class _CheckFailed(Exception):
@@ -60,6 +65,49 @@ def _common_names(cert: x509.Certificate) -> list[str]:
         return []
     return [a.value if isinstance(a.value, str) else a.value.decode("utf-8", "replace")
             for a in attributes]
+
+
+async def _read_leaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     ctx: ssl.SSLContext, server_name: str) -> tuple[bytes | None, bool]:
+    """Handshake over memory BIOs and return (the leaf as DER, whether the server then refused us
+    for want of a client certificate).
+
+    Driven by hand rather than by `start_tls`: TLS 1.3 completes the client's side of the
+    handshake before the server judges our (empty) certificate, and asyncio's TLS transport
+    reads the server's refusal eagerly, after which the session no longer hands out the
+    certificate. Here the leaf is taken the moment the handshake completes, then we listen
+    briefly: a server that wants a client certificate sends its alert as the first record, one
+    that waits for our request sends nothing.
+    """
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            writer.write(outgoing.read())
+            await writer.drain()
+            data = await reader.read(65536)
+            if not data:
+                raise EOFError("the server closed the connection during the handshake") from None
+            incoming.write(data)
+    der = tls.getpeercert(binary_form=True)
+    writer.write(outgoing.read())  # our Finished (and empty Certificate, if one was asked for)
+    await writer.drain()
+    try:
+        data = await asyncio.wait_for(reader.read(65536), CLIENT_CERT_LISTEN_SECONDS)
+    except TimeoutError:
+        return der, False
+    incoming.write(data)
+    try:
+        tls.read(1)
+    except ssl.SSLWantReadError:
+        return der, False  # a session ticket, not a refusal
+    except ssl.SSLError as exc:
+        text = f"{exc.reason or ''} {exc}".lower()
+        return der, "certificate required" in text or "handshake failure" in text
+    return der, False
 
 
 def hostname_matches(cert: x509.Certificate, host: str) -> bool:
@@ -152,13 +200,14 @@ class CertificateSource:
         return self._verify_ctx[ca_file]
 
     async def _handshake(self, cfg: CertificateConfig, ctx: ssl.SSLContext,
-                         deadline: float) -> ssl.SSLObject:
-        """Connect and handshake before `deadline` (loop time); return the SSL object (the
-        connection itself is already closed)."""
+                         deadline: float, listen: bool = False) -> tuple[bytes | None, bool]:
+        """Connect and handshake before `deadline` (loop time); return the peer's certificate as
+        DER (the connection itself is already closed) and, with `listen`, whether the server then
+        refused us for want of a client certificate."""
         address = cfg.address or cfg.host
         loop = asyncio.get_running_loop()
         try:
-            _reader, writer = await asyncio.wait_for(
+            reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(address, cfg.port), max(deadline - loop.time(), 0.01))
         except TimeoutError:
             raise _CheckFailed(f"connect timed out after {self.budget:.3g}s") from None
@@ -166,17 +215,23 @@ class CertificateSource:
             raise _CheckFailed(describe_error(exc)) from None
         try:
             left = max(deadline - loop.time(), 0.01)
+            if listen:
+                return await asyncio.wait_for(_read_leaf(reader, writer, ctx, cfg.host), left)
             await asyncio.wait_for(
                 writer.start_tls(ctx, server_hostname=cfg.host, ssl_handshake_timeout=left), left)
-            sslobj = writer.get_extra_info("ssl_object")
-            if sslobj is None:
+            if writer.get_extra_info("ssl_object") is None:
                 raise _CheckFailed("no TLS session")
-            return sslobj
+            return None, False  # the verifying handshake: that it completed is the answer
         except TimeoutError:
             raise _CheckFailed(f"TLS handshake timed out after {self.budget:.3g}s") from None
         except ssl.SSLCertVerificationError:
             raise
-        except (OSError, ssl.SSLError, EOFError) as exc:
+        except ssl.SSLError as exc:
+            reason = describe_error(exc)
+            if "handshake failure" in reason.lower() or "certificate required" in reason.lower():
+                reason += " (the server may require a client certificate)"
+            raise _CheckFailed(reason) from None
+        except (OSError, EOFError) as exc:
             raise _CheckFailed(f"TLS handshake failed: {describe_error(exc)}") from None
         finally:
             writer.transport.abort()  # a probe: no close_notify round trip that could stall
@@ -185,8 +240,7 @@ class CertificateSource:
         address = cfg.address or cfg.host
         deadline = asyncio.get_running_loop().time() + self.budget
         try:
-            sslobj = await self._handshake(cfg, self._reader_ctx, deadline)
-            der = sslobj.getpeercert(binary_form=True)
+            der, asked = await self._handshake(cfg, self._reader_ctx, deadline, listen=True)
             if not der:
                 raise _CheckFailed("the server presented no certificate")
             cert = x509.load_der_x509_certificate(der)
@@ -199,7 +253,8 @@ class CertificateSource:
 
         chain_verified, verify_error = await self._verify_chain(cfg, deadline)
         return certificate_status(cert, cfg.host, cfg.port, address, chain_verified, verify_error,
-                                  self.thresholds.cert_warning_days, utcnow())
+                                  self.thresholds.cert_warning_days, utcnow(),
+                                  client_cert_requested=asked)
 
     async def _verify_chain(self, cfg: CertificateConfig, deadline: float) -> tuple[bool, str | None]:
         """(verified, OpenSSL's reason when not) from a verifying handshake."""
@@ -220,7 +275,7 @@ class CertificateSource:
 
 def certificate_status(cert: x509.Certificate, host: str, port: int, address: str,
                        chain_verified: bool, verify_error: str | None, warning_days: float,
-                       now: datetime) -> CertStatus:
+                       now: datetime, client_cert_requested: bool = False) -> CertStatus:
     """Judge a parsed leaf certificate (any key type, with or without SAN or CN, names in any
     ASN.1 string type): every field the certificate cannot give reads as empty, never raises."""
     name_ok = hostname_matches(cert, host)
@@ -235,4 +290,5 @@ def certificate_status(cert: x509.Certificate, host: str, port: int, address: st
         issuer=name_text(lambda: cert.issuer), serial=format(cert.serial_number, "x"),
         chain_verified=chain_verified, hostname_matches=name_ok, verify_error=verify_error,
         chain=(subject,),  # ssl on 3.11 exposes only the leaf
+        client_cert_requested=client_cert_requested,
     )
