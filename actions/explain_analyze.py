@@ -31,7 +31,7 @@ class ExplainAnalyzeAction:
     """Run the selected query under EXPLAIN ANALYZE and roll it back."""
 
     id = "explain_analyze"
-    key = "A"
+    key = "E"
     description = "Explain analyze the selected query (runs it, then rolls back)"
     label = "analyze"
     mutating = True

@@ -3,7 +3,7 @@
 On open it runs EXPLAIN (FORMAT JSON) in a read-only session (GENERIC_PLAN, or a generic
 prepared plan below PostgreSQL 16, for a statement with $n parameters) and shows the findings
 first, then the tree, one node per line, the node with the most self time marked. Actions (not
-in read-only mode, each through the executor behind its confirmation): `A` explain analyze
+in read-only mode, each through the executor behind its confirmation): `E` explain analyze
 (runs the query inside BEGIN … ROLLBACK), `I` create index concurrently on the first
 sequential-scan finding's columns, with a progress bar, `c` cancelling the build, and the plan
 explained again afterwards; `D` drops an invalid index a failed build left.
@@ -61,7 +61,7 @@ class ExplainScreen(ModalScreen[None]):
     ExplainScreen #explain-progress { display: none; }
     ExplainScreen #explain-progress.-building { display: block; }
     """
-    BINDINGS = [Binding("escape,q", "close", "Close"), Binding("A", "analyze", "Explain analyze"),
+    BINDINGS = [Binding("escape,q", "close", "Close"), Binding("E", "analyze", "Explain analyze"),
                 Binding("I", "create_index", "Create index"), Binding("c", "cancel_build", "Cancel build"),
                 Binding("D", "drop_invalid", "Drop invalid index")]
 
@@ -79,7 +79,7 @@ class ExplainScreen(ModalScreen[None]):
         with VerticalScroll() as box:
             box.border_title = "Explain"
             box.border_subtitle = "escape closes" + ("" if self.act is None else
-                                                     " · A analyze · I create index · D drop invalid")
+                                                     " · E analyze · I create index · D drop invalid")
             yield Static(Text(" ".join(self.sql.split())[:400], style="dim"), id="explain-query")
             yield ProgressBar(total=100, id="explain-progress", show_eta=False)
             yield Static("explaining…", id="explain-status")

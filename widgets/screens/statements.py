@@ -4,7 +4,7 @@ Per statement: the all-time mean, the mean of the last interval (from the deltas
 source's samples: a statement that just became slow shows here first), its trend since the
 cockpit started, the total time, calls, rows and the share of the database's total time.
 `o` changes the order (mean, last interval, total), `e` or enter explains the selected
-statement (its generic plan: the text carries $n parameters), `A` explain-analyzes it when its
+statement (its generic plan: the text carries $n parameters), `E` explain-analyzes it when its
 text has no parameter. Read from the database source's snapshots; nothing here queries the
 server but the explain screen.
 """
@@ -58,7 +58,7 @@ class StatementsScreen(ModalScreen[None]):
     StatementsScreen DataTable { height: 1fr; }
     """
     BINDINGS = [Binding("escape,q,t", "close", "Close"), Binding("o", "order", "Order"),
-                Binding("e,enter", "explain", "Explain"), Binding("A", "analyze", "Explain analyze")]
+                Binding("e,enter", "explain", "Explain"), Binding("E", "analyze", "Explain analyze")]
     COLUMNS = ("Mean ms", "Last ms", "Trend", "Total", "Calls", "Rows", "Share", "Query")
 
     def __init__(self, latest: Callable[[], DbActivity | None],
