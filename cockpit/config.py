@@ -90,6 +90,8 @@ class MetricNames:
     status_label: str = field(default="status", metadata=meta("label holding the HTTP status code"))
     rate_limited_total: str = field(default="rate_limit_rejections_total", metadata=meta("counter of rate-limit rejections"))
     latency_histogram: str = field(default="http_request_duration_seconds", metadata=meta("request latency histogram or summary (seconds)"))
+    scrape: str = field(default="url", metadata=meta('"url": one GET of api.base_url + metrics_path; "pods": every pod of the deployment through the API server\'s pod proxy (needs [kubernetes] and get pods/proxy)', choices=("url", "pods")))
+    port: int = field(default=0, metadata=meta("the pods' metrics port for scrape = \"pods\"; 0: the container port named metrics, else http", min=0, max=65535))
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,9 @@ def _cross_checks(cfg: Config, path: str) -> None:
         raise ConfigError("must not be above actions.scale_max_replicas", path=path, key="actions.scale_min_replicas")
     if cfg.api is not None and not re.match(r"^https?://[^/\s]+", cfg.api.base_url):
         raise ConfigError(f"expected an http:// or https:// URL, got {cfg.api.base_url!r}", path=path, key="api.base_url")
+    if cfg.api is not None and cfg.api.metrics.scrape == "pods" and cfg.kubernetes is None:
+        raise ConfigError('"pods" scrapes through the Kubernetes API: add a [kubernetes] section, '
+                          'or set scrape = "url"', path=path, key="api.metrics.scrape")
 
 
 def parse_config(data: dict[str, Any], *, path: str = "<config>",

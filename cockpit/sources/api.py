@@ -15,14 +15,17 @@ import json
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from cockpit.config import ApiConfig, ThresholdsConfig, mask_dsn
-from cockpit.models import ApiStatus, SourceFailure, utcnow
+from cockpit.models import ApiPodMetrics, ApiStatus, SourceFailure, utcnow
 from cockpit.sources.base import describe_error, guarded
 from cockpit.sources.promrates import Rates, Scrape, compute_rates, parse_scrape
+
+if TYPE_CHECKING:
+    from cockpit.sources.podscrape import PodScraper
 
 _OK_WORDS = {"ok", "pass", "passed", "up", "healthy", "green", "true"}
 
@@ -43,6 +46,9 @@ class _Metrics:
     error: str | None = None
     rates: Rates = Rates()
     interval: float | None = None  # seconds since the previous good scrape
+    pods: tuple[ApiPodMetrics, ...] = ()  # scrape = "pods" only
+    pods_scraped: int | None = None
+    pods_in_sum: int | None = None
 
 
 def _check_ok(check: Any) -> bool:
@@ -84,8 +90,10 @@ class ApiSource:
 
     name = "api"
 
-    def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0) -> None:
+    def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0,
+                 pods: PodScraper | None = None) -> None:
         self.cfg = cfg
+        self.pods = pods  # scrape = "pods": /metrics of every pod through the pod proxy
         self.thresholds = thresholds
         self.timeout = timeout
         # requests run in parallel; leave room inside `timeout` (the scheduler's limit too) so a
@@ -121,9 +129,12 @@ class ApiSource:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+        if self.pods is not None:
+            await asyncio.to_thread(self.pods.close)
 
     async def _collect(self, client: httpx.AsyncClient) -> ApiStatus | SourceFailure:
-        health, metrics = await asyncio.gather(self._health(client), self._metrics(client))
+        scrape_metrics = self._metrics(client) if self.pods is None else self._pod_metrics(self.pods)
+        health, metrics = await asyncio.gather(self._health(client), scrape_metrics)
         if not health.answered and not metrics.answered:
             return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer")
         return ApiStatus(
@@ -137,6 +148,7 @@ class ApiSource:
             rate_429=metrics.rates.rate_429, rate_limited_rate=metrics.rates.rate_limited_rate,
             error_ratio=metrics.rates.error_ratio, latency_ms=metrics.rates.latency_ms,
             counters_reset=metrics.rates.counters_reset, metrics_interval_seconds=metrics.interval,
+            pods=metrics.pods, pods_scraped=metrics.pods_scraped, pods_in_sum=metrics.pods_in_sum,
         )
 
     def _transport_error(self, exc: httpx.HTTPError) -> str:
@@ -169,6 +181,12 @@ class ApiSource:
         except ValueError:  # not JSON: its first words, or the status line
             summary = _one_line(response.text, 120) or f"HTTP {response.status_code}"
         return _Health(True, response.status_code, latency, summary)
+
+    async def _pod_metrics(self, pods: PodScraper) -> _Metrics:
+        result = await pods.scrape(self.request_timeout)
+        return _Metrics(True, ok=result.ok, error=result.error, rates=result.rates,
+                        interval=result.interval, pods=result.pods, pods_scraped=len(result.pods),
+                        pods_in_sum=result.pods_in_sum)
 
     async def _metrics(self, client: httpx.AsyncClient) -> _Metrics:
         path = self.cfg.metrics_path

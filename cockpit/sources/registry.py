@@ -85,6 +85,11 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
         def build_api() -> Source:
             from cockpit.sources.api import ApiSource
 
+            if api.metrics.scrape == "pods" and kube is not None:
+                from cockpit.sources.podscrape import PodScraper
+
+                return ApiSource(api, cfg.thresholds, timeout=timeout,
+                                 pods=PodScraper(kube, api.metrics_path, api.metrics))
             return ApiSource(api, cfg.thresholds, timeout=timeout)
 
         builders["api"] = build_api

@@ -39,6 +39,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from cockpit.lab.apisim.markets import MarketCache, json_reply
+from cockpit.lab.apisim.pods import PodMetrics
 from cockpit.lab.apisim.support import ApiMetrics, PgPool, Reply, TokenBucket, TrackingHTTPServer
 from cockpit.lab.apisim.traffic import TrafficGenerator, TrafficStats
 
@@ -105,6 +106,8 @@ class ApiSimulator:
             decode_responses=True,
         )
         self.metrics = ApiMetrics()
+        self.pod_metrics = PodMetrics()  # the same traffic split over pods (apisim.pods.connect)
+        self.metrics.observers.append(self.pod_metrics.observe)
         self._markets = MarketCache(self._pool, self._redis, self.metrics, cache_ttl_seconds)
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
         self._stopping = threading.Event()
