@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from cockpit.config import Config
+from cockpit.incidents.api_pods import carrying_pods
 from cockpit.incidents.pod_index import pod_index
 from cockpit.incidents.severity import severity_rank
 from cockpit.models import (
@@ -226,8 +227,11 @@ def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]
           "rate_limited_per_second": round(rate, 2),
           "threshold_per_second": cfg.thresholds.rate_limited_per_second,
           "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
+    pods = carrying_pods(api, lambda p: p.rate_429)  # [] unless scrape = "pods"
+    if pods:
+        ev["pods_with_most_429"] = pods
     return [Finding("rate_limit", "rate_limit", "P3", "Rate-limit errors", ev,
-                    "Some users get 429 Too Many Requests.", ("API",))]
+                    "Some users get 429 Too Many Requests.", ("API", *pods))]
 
 
 def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
