@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 
 from cockpit.models import ApiStatus
 from widgets.paint import paint
+from widgets.panes.api_pods import pod_lines
 from widgets.panes.base import FocusableStatic, Pane
 from widgets.panes.common import number, short, spark
 
@@ -52,4 +53,5 @@ class ApiPane(Pane):
             lines.append(f"metrics: {a.metrics_error or 'unavailable'}")
         if a.counters_reset:
             lines.append("counters went backwards: the API restarted")
+        lines += pod_lines(a, now)  # scrape = "pods" only
         paint(self.query_one(".text", FocusableStatic), "\n".join(lines))
