@@ -176,6 +176,10 @@ class Lab:
                             delay=self._kube_delay, token=secrets.token_urlsafe(16),
                             cluster_name="predictiq-lab").start()
         self.kube.write_kubeconfig(self.kubeconfig_path, context=labfiles.KUBE_CONTEXT)
+        if self.api is not None:  # each pod's share of the traffic, behind the pod proxy
+            from cockpit.lab.apisim.pods import connect
+
+            connect(self.api, self.kube)
         os.chmod(self.kubeconfig_path, 0o600)  # it holds the simulator's bearer token
 
     def _write_files(self) -> None:

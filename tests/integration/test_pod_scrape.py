@@ -4,7 +4,12 @@ real traffic going through the simulator."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +24,7 @@ from cockpit.sources.podscrape import PodScraper
 from tests.waiting import wait_for
 
 NS, APP = "predictiq", "predictiq-api"
+COCKPIT = str(Path(sys.executable).parent / "cockpit")
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +167,33 @@ async def test_the_pod_carrying_the_5xx_stands_out(source, kube, api_sim):
     worst = max(rows.values(), key=lambda p: p.rate_5xx or 0.0)
     assert worst.name == bad, rows
     assert_sums(status)
+
+
+def _snapshot(tmp_path, toml: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "cockpit.toml"
+    path.write_text(toml)
+    env = {k: v for k, v in os.environ.items() if k != "COCKPIT_CONFIG"}
+    return subprocess.run([COCKPIT, "snapshot", "--config", str(path), "--json", "--interval",
+                           "0.5"], capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_snapshot_json_has_a_line_per_pod(tmp_path, kube, kubeconfig, api_sim):
+    proc = _snapshot(tmp_path, (
+        f'[refresh]\ntimeout_seconds = 3\n[api]\nbase_url = "{api_sim.url}"\n'
+        '[api.metrics]\nscrape = "pods"\n'
+        f'[kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "{NS}"\n'
+        f'deployment = "{APP}"\nselector = "app={APP}"\n'))
+    assert proc.returncode == 0, proc.stderr
+    api = json.loads(proc.stdout)["api"]
+    assert api["ok"] and api["metrics_ok"], api
+    assert api["pods_scraped"] == 3 and api["pods_in_sum"] == 3
+    assert sorted(p["name"] for p in api["pods"]) == sorted(running_pods(kube))
+    assert all(p["ok"] and p["request_rate"] is not None and p["last_scraped_at"].endswith("Z")
+               for p in api["pods"])
+    assert api["request_rate"] == pytest.approx(sum(p["request_rate"] for p in api["pods"]))
+
+
+def test_pods_scrape_without_a_kubernetes_section_is_a_config_error(tmp_path, api_sim):
+    proc = _snapshot(tmp_path, f'[api]\nbase_url = "{api_sim.url}"\n[api.metrics]\nscrape = "pods"\n')
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "api.metrics.scrape" in proc.stderr and "[kubernetes]" in proc.stderr
