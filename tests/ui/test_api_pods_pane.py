@@ -7,7 +7,14 @@ from dataclasses import replace
 from datetime import UTC, timedelta
 
 from cockpit.models import ApiPodMetrics
-from tests.ui.fixtures import NOW, api_snapshot, fixed_sources, frozen_clock, make_config, wait_until
+from tests.ui.fixtures import (
+    NOW,
+    api_snapshot,
+    fixed_sources,
+    frozen_clock,
+    make_config,
+    wait_until,
+)
 from widgets.app import CockpitApp
 from widgets.panes.base import FocusableStatic
 
