@@ -26,3 +26,22 @@ def carrying_pods(api: ApiStatus, figure: Callable[[ApiPodMetrics], float | None
         names.append(name)
         carried += value
     return names
+
+
+def api_errors(api: ApiStatus,
+               error_ratio_threshold: float) -> tuple[dict[str, object], list[str]] | None:
+    """The evidence of a 5xx share above the threshold and the pods that carry most of the 5xx
+    (when scraped per pod, else []), or None below it."""
+    if api.error_ratio is None or api.error_ratio <= error_ratio_threshold:
+        return None
+    rate_5xx = api.rate_by_class.get("5xx")
+    ev: dict[str, object] = {
+        "error_percent": round(100.0 * api.error_ratio, 2),
+        "threshold_percent": round(100.0 * error_ratio_threshold, 2),
+        "rate_5xx_per_second": None if rate_5xx is None else round(rate_5xx, 2),
+        "request_rate": None if api.request_rate is None else round(api.request_rate, 2),
+    }
+    pods = carrying_pods(api, lambda p: p.rate_5xx)
+    if pods:
+        ev["pods_with_most_5xx"] = pods
+    return ev, pods

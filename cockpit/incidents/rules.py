@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from cockpit.config import Config
+from cockpit.incidents import api_pods
 from cockpit.incidents.api_pods import carrying_pods
 from cockpit.incidents.pod_index import pod_index
 from cockpit.incidents.severity import severity_rank
@@ -223,15 +224,28 @@ def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]
     rate = max(rates, default=None)
     if rate is None or rate <= cfg.thresholds.rate_limited_per_second:
         return []
-    ev = {"rate_429_per_second": None if api.rate_429 is None else round(api.rate_429, 2),
-          "rate_limited_per_second": round(rate, 2),
-          "threshold_per_second": cfg.thresholds.rate_limited_per_second,
-          "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
+    ev: dict[str, Any] = {
+        "rate_429_per_second": None if api.rate_429 is None else round(api.rate_429, 2),
+        "rate_limited_per_second": round(rate, 2),
+        "threshold_per_second": cfg.thresholds.rate_limited_per_second,
+        "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
     pods = carrying_pods(api, lambda p: p.rate_429)  # [] unless scrape = "pods"
     if pods:
         ev["pods_with_most_429"] = pods
     return [Finding("rate_limit", "rate_limit", "P3", "Rate-limit errors", ev,
                     "Some users get 429 Too Many Requests.", ("API", *pods))]
+
+
+def api_errors(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P2: the 5xx share of requests above thresholds.error_ratio (the pods carrying most of it
+    named when the API is scraped per pod)."""
+    api = _usable(state, "api", ApiStatus)
+    found = api_pods.api_errors(api, cfg.thresholds.error_ratio) if api is not None else None
+    if found is None:
+        return []
+    ev, pods = found
+    return [Finding("api_errors", "api_errors", "P2", "API errors (5xx)", ev,
+                    "Some requests fail with a server error.", ("API", *pods))]
 
 
 def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -333,6 +347,7 @@ RULES: tuple[RuleSpec, ...] = (
     RuleSpec("slow_queries", slow_queries, ("database",), ("database",),
              ("cancel_query", "terminate_query")),
     RuleSpec("rate_limit", rate_limit, ("api",), ("api",), ("scale",)),
+    RuleSpec("api_errors", api_errors, ("api",), ("api",), ("restart",)),
     RuleSpec("cache_miss_storm", cache_miss_storm, ("cache",), ("cache",), ("warm_cache",)),
     RuleSpec("redis_unreachable", redis_unreachable, ("cache",), (), ()),
     RuleSpec("certificate", certificate, ("certificates",), ("certificates",), ()),

@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.config import ApiConfig, KubernetesConfig, MetricNames, ThresholdsConfig
+from cockpit.config import ApiConfig, Config, KubernetesConfig, MetricNames, ThresholdsConfig
 from cockpit.lab.apisim.pods import connect, running_pods
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.lab.schema import install_schema
-from cockpit.models import ApiStatus
+from cockpit.incidents.rules import api_errors
+from cockpit.models import ApiStatus, utcnow
 from cockpit.sources.api import ApiSource
 from cockpit.sources.podscrape import PodScraper
+from cockpit.state import CockpitState
 from tests.waiting import wait_for
 
 NS, APP = "predictiq", "predictiq-api"
@@ -167,6 +169,11 @@ async def test_the_pod_carrying_the_5xx_stands_out(source, kube, api_sim):
     worst = max(rows.values(), key=lambda p: p.rate_5xx or 0.0)
     assert worst.name == bad, rows
     assert_sums(status)
+    state = CockpitState()
+    state.update("api", status)
+    [finding] = api_errors(state, Config(), utcnow())  # 30 % of reads fail: above 5 %
+    assert finding.evidence["pods_with_most_5xx"][0] == bad
+    assert bad in finding.affected
 
 
 def _snapshot(tmp_path, toml: str) -> subprocess.CompletedProcess[str]:

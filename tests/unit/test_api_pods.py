@@ -6,7 +6,7 @@ import dataclasses
 
 from cockpit.config import Config
 from cockpit.incidents.api_pods import carrying_pods
-from cockpit.incidents.rules import rate_limit
+from cockpit.incidents.rules import api_errors, rate_limit
 from cockpit.models import ApiPodMetrics
 from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, api
@@ -40,3 +40,21 @@ def test_rate_limit_finding_names_the_pod():
     [finding] = rate_limit(state, cfg, T0)
     assert finding.evidence["pods_with_most_429"] == ["predictiq-api-1"]
     assert "predictiq-api-1" in finding.affected
+
+
+def test_api_errors_above_the_threshold_name_the_pod_carrying_them():
+    cfg = Config()  # thresholds.error_ratio 0.05
+    rows = (ApiPodMetrics("predictiq-api-a", ok=True, request_rate=30.0, rate_5xx=0.3),
+            ApiPodMetrics("predictiq-api-b", ok=True, request_rate=30.0, rate_5xx=6.0),
+            ApiPodMetrics("predictiq-api-c", ok=True, request_rate=30.0, rate_5xx=0.2))
+    bad = dataclasses.replace(api(), request_rate=90.0, error_ratio=6.5 / 90.0,
+                              rate_by_class={"2xx": 83.5, "5xx": 6.5}, pods=rows)
+    state = CockpitState()
+    state.update("api", bad)
+    [finding] = rate_limit(state, cfg, T0) + api_errors(state, cfg, T0)
+    assert (finding.rule, finding.severity) == ("api_errors", "P2")
+    assert finding.evidence["pods_with_most_5xx"] == ["predictiq-api-b"]
+    assert finding.evidence["error_percent"] == 7.22
+    assert finding.affected == ("API", "predictiq-api-b")
+    state.update("api", dataclasses.replace(bad, error_ratio=0.05))  # at the threshold: quiet
+    assert api_errors(state, cfg, T0) == []
