@@ -45,3 +45,11 @@ async def test_the_api_pane_lists_every_pod() -> None:
         assert rows[0].split()[1:] == ["55.5", "7.2", "2.00", "900", "2s"]
         assert "FAILED" in rows[2] and "connection refused" in rows[2] and rows[2].endswith("40s")
         assert all(len(line) <= 80 for line in lines)
+
+
+def test_long_pod_names_keep_the_suffix_that_tells_them_apart() -> None:
+    from widgets.panes.api_pods import pod_lines
+
+    long = replace(PODS[0], name="predictiq-api-4lsjs9dbbb-55zh2")
+    api = replace(api_snapshot(), pods=(long,), pods_scraped=1, pods_in_sum=1)
+    assert pod_lines(api, NOW)[2].startswith("…iq-api-4lsjs9dbbb-55zh2 ")

@@ -17,8 +17,13 @@ def _age(pod: ApiPodMetrics, now: datetime) -> str:
     return f"{seconds:.0f}s" if seconds < 120 else f"{seconds / 60:.0f}m"
 
 
+def _name(name: str, width: int = 24) -> str:
+    """A pod name cut at the front: replica set pods differ only in their suffix."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def _row(pod: ApiPodMetrics, now: datetime) -> str:
-    name = short(pod.name, 24)
+    name = _name(pod.name)
     if not pod.ok:
         return f"{name:<24} FAILED {short(pod.error or '', 30)} {_age(pod, now):>5}"
     err = None if pod.error_ratio is None else 100 * pod.error_ratio

@@ -106,6 +106,12 @@ class PodMetrics:
         with self._lock:
             self._error_pod, self._error_share = pod, share
 
+    @property
+    def error_pod(self) -> str | None:
+        """The pod `concentrate_errors` sends the 5xx to, if any."""
+        with self._lock:
+            return self._error_pod
+
     def clear_faults(self) -> None:
         """Every pod answers and the 5xx are spread evenly."""
         with self._lock:
