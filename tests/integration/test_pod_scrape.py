@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from cockpit.config import ApiConfig, Config, KubernetesConfig, MetricNames, ThresholdsConfig
+from cockpit.incidents.rules import api_errors
 from cockpit.lab.apisim.pods import connect, running_pods
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.lab.schema import install_schema
-from cockpit.incidents.rules import api_errors
 from cockpit.models import ApiStatus, utcnow
 from cockpit.sources.api import ApiSource
 from cockpit.sources.podscrape import PodScraper
