@@ -103,7 +103,8 @@ def scrape_error(exc: BaseException, namespace: str) -> str:
     from cockpit.sources.kube.watch import error_text
 
     if isinstance(exc, ApiException):
-        code: int | None = exc.status  # pyright: ignore[reportUnknownMemberType] - the client is untyped
+        status: object = getattr(exc, "status", None)
+        code = status if isinstance(status, int) else None
         if code == 403:
             return f'forbidden: the cockpit\'s user needs "get pods/proxy" in namespace {namespace}'
         message = _status_message(exc)
