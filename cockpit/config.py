@@ -112,6 +112,37 @@ class ApiConfig:
 
 
 @dataclass(frozen=True)
+class PrometheusQueries:
+    """PromQL for the API figures; empty: the built-in query. `{selector}` is the label matcher
+    of the API's pods, `{requests}`, `{status}`, `{latency}` and `{rate_limited}` the
+    [api.metrics] names (see README, "API figures from Prometheus")."""
+
+    requests_by_pod: str = field(default="", metadata=meta("requests/s per pod"))
+    errors_by_pod: str = field(default="", metadata=meta("5xx responses/s per pod"))
+    rate_429_by_pod: str = field(default="", metadata=meta("429 responses/s per pod"))
+    p99_by_pod: str = field(default="", metadata=meta("p99 latency per pod, seconds"))
+    latency_p50: str = field(default="", metadata=meta("p50 latency of all pods, seconds"))
+    latency_p95: str = field(default="", metadata=meta("p95 latency of all pods, seconds"))
+    latency_p99: str = field(default="", metadata=meta("p99 latency of all pods, seconds"))
+    rate_limited: str = field(default="", metadata=meta("rate-limit rejections/s of all pods"))
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """A Prometheus server that scrapes the API's pods: the API figures come from PromQL."""
+
+    url: str = field(default=REQUIRED, metadata=meta("scheme://host:port of Prometheus' HTTP API"))
+    bearer_token: str = field(default="", metadata=meta("bearer token; use ${PROMETHEUS_TOKEN}", secret=True))
+    username: str = field(default="", metadata=meta("basic auth user"))
+    password: str = field(default="", metadata=meta("basic auth password; use ${PROMETHEUS_PASSWORD}", secret=True))
+    ca_file: str = field(default="", metadata=meta("CA bundle to verify Prometheus with; empty: system store"))
+    timeout_seconds: float = field(default=5.0, metadata=meta("timeout of each query", min=0.1, max=120))
+    selector: str = field(default="", metadata=meta('label matcher of the API\'s pods; empty: namespace="<kubernetes.namespace>",pod=~"<kubernetes.deployment>-.*"'))
+    rate_window: str = field(default="1m", metadata=meta("the range of rate() in the built-in queries"))
+    queries: PrometheusQueries = field(default_factory=PrometheusQueries, metadata=meta("queries"))
+
+
+@dataclass(frozen=True)
 class CertificateConfig:
     """One TLS endpoint whose certificate is watched."""
 
@@ -228,6 +259,7 @@ class Config:
     database: DatabaseConfig | None = field(default=None, metadata=meta("PostgreSQL"))
     cache: CacheConfig | None = field(default=None, metadata=meta("Redis"))
     api: ApiConfig | None = field(default=None, metadata=meta("the HTTP API"))
+    prometheus: PrometheusConfig | None = field(default=None, metadata=meta("Prometheus: the API figures from PromQL"))
     certificates: tuple[CertificateConfig, ...] = field(default=(), metadata=meta("TLS endpoints"))
     refresh: RefreshConfig = field(default_factory=RefreshConfig, metadata=meta("refresh"))
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig, metadata=meta("thresholds"))

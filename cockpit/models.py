@@ -228,6 +228,10 @@ class ApiStatus:
     pods: tuple[ApiPodMetrics, ...] = ()
     pods_scraped: int | None = None
     pods_in_sum: int | None = None
+    metrics_notes: tuple[str, ...] = ()  # [prometheus]: failed or empty queries, warnings
+    # [prometheus]: on the first snapshot only, trend name -> (time, value) from query_range,
+    # which the state takes as the trends' history
+    trend_history: Mapping[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import asyncio
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,6 +27,7 @@ from cockpit.sources.promrates import Rates, Scrape, compute_rates, parse_scrape
 
 if TYPE_CHECKING:
     from cockpit.sources.podscrape import PodScraper
+    from cockpit.sources.prommetrics import PromMetrics
 
 _OK_WORDS = {"ok", "pass", "passed", "up", "healthy", "green", "true"}
 
@@ -49,6 +51,8 @@ class _Metrics:
     pods: tuple[ApiPodMetrics, ...] = ()  # scrape = "pods" only
     pods_scraped: int | None = None
     pods_in_sum: int | None = None
+    notes: tuple[str, ...] = ()
+    trend_history: dict[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)
 
 
 def _check_ok(check: Any) -> bool:
@@ -91,8 +95,9 @@ class ApiSource:
     name = "api"
 
     def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0,
-                 pods: PodScraper | None = None) -> None:
+                 pods: PodScraper | None = None, prom: PromMetrics | None = None) -> None:
         self.cfg = cfg
+        self.prom = prom  # [prometheus]: the figures from PromQL instead of any scrape
         self.pods = pods  # scrape = "pods": /metrics of every pod through the pod proxy
         self.thresholds = thresholds
         self.timeout = timeout
@@ -131,9 +136,16 @@ class ApiSource:
             await client.aclose()
         if self.pods is not None:
             await asyncio.to_thread(self.pods.close)
+        if self.prom is not None:
+            await self.prom.aclose()
 
     async def _collect(self, client: httpx.AsyncClient) -> ApiStatus | SourceFailure:
-        scrape_metrics = self._metrics(client) if self.pods is None else self._pod_metrics(self.pods)
+        if self.prom is not None:
+            scrape_metrics = self._prom_metrics(self.prom)
+        elif self.pods is not None:
+            scrape_metrics = self._pod_metrics(self.pods)
+        else:
+            scrape_metrics = self._metrics(client)
         health, metrics = await asyncio.gather(self._health(client), scrape_metrics)
         if not health.answered and not metrics.answered:
             return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer")
@@ -149,6 +161,7 @@ class ApiSource:
             error_ratio=metrics.rates.error_ratio, latency_ms=metrics.rates.latency_ms,
             counters_reset=metrics.rates.counters_reset, metrics_interval_seconds=metrics.interval,
             pods=metrics.pods, pods_scraped=metrics.pods_scraped, pods_in_sum=metrics.pods_in_sum,
+            metrics_notes=metrics.notes, trend_history=metrics.trend_history,
         )
 
     def _transport_error(self, exc: httpx.HTTPError) -> str:
@@ -181,6 +194,14 @@ class ApiSource:
         except ValueError:  # not JSON: its first words, or the status line
             summary = _one_line(response.text, 120) or f"HTTP {response.status_code}"
         return _Health(True, response.status_code, latency, summary)
+
+    async def _prom_metrics(self, prom: PromMetrics) -> _Metrics:
+        result, history = await asyncio.gather(prom.scrape(),
+                                               prom.backfill())
+        return _Metrics(True, ok=result.ok, error=result.error, rates=result.rates,
+                        pods=result.pods, pods_scraped=len(result.pods) if result.ok else None,
+                        pods_in_sum=result.pods_in_sum if result.ok else None,
+                        notes=result.notes, trend_history=history)
 
     async def _pod_metrics(self, pods: PodScraper) -> _Metrics:
         result = await pods.scrape(self.request_timeout)

@@ -48,6 +48,7 @@ class PodsScrape:
     interval: float | None = None
     pods: tuple[ApiPodMetrics, ...] = ()
     pods_in_sum: int = 0
+    notes: tuple[str, ...] = ()  # what else went wrong (Prometheus: failed or empty queries)
 
 
 @dataclass
