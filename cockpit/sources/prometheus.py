@@ -107,6 +107,19 @@ def parse_answer(doc: object) -> Answer:
     return Answer(tuple(samples), tuple(series), warnings)
 
 
+def transport_error(exc: BaseException) -> str:
+    """What a request without an HTTP answer ran into: httpx wraps httpcore wraps the OSError
+    (refused, unreachable) or SSLError that says why."""
+    cause: BaseException | None = exc
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ssl.SSLError) or (isinstance(cause, OSError) and cause.errno):
+            return describe_error(cause)
+        cause = cause.__cause__ or cause.__context__
+    return describe_error(exc)
+
+
 class PromClient:
     """One httpx client for one Prometheus; every request under the configured timeout."""
 
@@ -139,7 +152,7 @@ class PromClient:
         except httpx.TimeoutException:
             raise PromError(f"timed out after {self.cfg.timeout_seconds:g}s") from None
         except httpx.HTTPError as exc:
-            raise PromError(describe_error(exc)) from None
+            raise PromError(transport_error(exc)) from None
         try:
             doc: object = response.json()
         except ValueError:

@@ -118,8 +118,9 @@ class PromMetrics:
             if not result.samples and name != ESSENTIAL:
                 notes.append(f"query {name} returned nothing: {self.queries[name]}")
         requests = answers.get(ESSENTIAL)
-        if requests is None:
-            return PodsScrape(ok=False, error=f"Prometheus: {notes[0]}", notes=tuple(notes))
+        if requests is None:  # every other query failing the same way says nothing more
+            return PodsScrape(ok=False, error=f"Prometheus: {notes[0]}",
+                              notes=tuple(notes[1:]) if answers else ())
         if not requests.samples:
             return PodsScrape(ok=False, error=f"Prometheus: query {ESSENTIAL} returned nothing: "
                               f"{self.queries[ESSENTIAL]}", notes=tuple(notes))

@@ -53,5 +53,6 @@ class ApiPane(Pane):
             lines.append(f"metrics: {a.metrics_error or 'unavailable'}")
         if a.counters_reset:
             lines.append("counters went backwards: the API restarted")
-        lines += pod_lines(a, now)  # scrape = "pods" only
+        lines += [f"prometheus: {short(note, 68)}" for note in a.metrics_notes[:3]]
+        lines += pod_lines(a, now)  # scrape = "pods" or [prometheus]
         paint(self.query_one(".text", FocusableStatic), "\n".join(lines))
