@@ -401,6 +401,9 @@ def _cross_checks(cfg: Config, path: str) -> None:
         raise ConfigError("must not be above actions.scale_max_replicas", path=path, key="actions.scale_min_replicas")
     if cfg.api is not None and not re.match(r"^https?://[^/\s]+", cfg.api.base_url):
         raise ConfigError(f"expected an http:// or https:// URL, got {cfg.api.base_url!r}", path=path, key="api.base_url")
+    if cfg.prometheus is not None and not re.match(r"^https?://[^/\s]+", cfg.prometheus.url):
+        raise ConfigError(f"expected an http:// or https:// URL, got {cfg.prometheus.url!r}",
+                          path=path, key="prometheus.url")
     if cfg.api is not None and cfg.api.metrics.scrape == "pods" and cfg.kubernetes is None:
         raise ConfigError('"pods" scrapes through the Kubernetes API: add a [kubernetes] section, '
                           'or set scrape = "url"', path=path, key="api.metrics.scrape")

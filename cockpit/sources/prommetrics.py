@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from cockpit.config import KubernetesConfig, MetricNames, PrometheusConfig
 from cockpit.models import ApiPodMetrics, utcnow
 from cockpit.sources.podscrape import PodsScrape
-from cockpit.sources.promrates import Rates
 from cockpit.sources.prometheus import Answer, PromClient, PromError
+from cockpit.sources.promrates import Rates
 
 DEFAULT_QUERIES: dict[str, str] = {
     "requests_by_pod": "sum by (pod) (rate({requests}{{selector}}[{window}]))",

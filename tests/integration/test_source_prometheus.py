@@ -95,7 +95,7 @@ async def test_the_pod_carrying_the_5xx_is_first(prom, kube, api_sim):
     api_sim.set_error_rate(0.3)
     try:
         def worst() -> str | None:
-            rows = prom.query(f'sum by (pod) (rate(http_requests_total{{status=~"5.."}}[1m]))')
+            rows = prom.query('sum by (pod) (rate(http_requests_total{status=~"5.."}[1m]))')
             return max(rows, key=lambda r: float(r["value"][1]))["metric"]["pod"] if rows else None
 
         wait_for(lambda: worst() == bad, 30, what="5xx series in Prometheus")

@@ -58,3 +58,19 @@ def test_api_errors_above_the_threshold_name_the_pod_carrying_them():
     assert finding.affected == ("API", "predictiq-api-b")
     state.update("api", dataclasses.replace(bad, error_ratio=0.05))  # at the threshold: quiet
     assert api_errors(state, cfg, T0) == []
+
+
+def test_scrape_pods_needs_kubernetes_and_prometheus_needs_an_http_url():
+    import pytest
+
+    from cockpit.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"api\.metrics\.scrape: .*\[kubernetes\]"):
+        parse_config({"api": {"base_url": "http://api", "metrics": {"scrape": "pods"}}})
+    with pytest.raises(ConfigError, match=r"prometheus\.url: expected an http"):
+        parse_config({"prometheus": {"url": "prometheus:9090"}})
+    with pytest.raises(ConfigError, match=r"api\.metrics\.scrape: expected one of url, pods"):
+        parse_config({"api": {"base_url": "http://api", "metrics": {"scrape": "pod"}}})
+    cfg = parse_config({"prometheus": {"url": "http://prometheus:9090",
+                                       "queries": {"latency_p99": "histogram_quantile(0.99, x)"}}})
+    assert cfg.prometheus is not None and cfg.prometheus.queries.latency_p99.startswith("histogram")
