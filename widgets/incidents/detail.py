@@ -1,16 +1,18 @@
 """The incident detail screen.
 
 Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
-redraw once a second from `app.engine`. Operator keys: a acknowledge, t status, v severity,
-o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file.
+redraw once a second from the engine the screen is given (with the read-only flag and what to
+tell after a step: it never reaches into the app). Operator keys: a acknowledge, t status,
+v severity, o note, m communication template (copied with OSC 52), x / ctrl+s save it to a file.
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -27,6 +29,9 @@ from cockpit.incidents.runbook import render_commands, render_diagnosis
 from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
+
+if TYPE_CHECKING:
+    from cockpit.incidents.engine import IncidentEngine
 
 COPY_WARNING = ("Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
                 "`set -g set-clipboard on`). Press x to save it to a file instead.")
@@ -55,9 +60,9 @@ def save_text(name: str, text: str) -> Path:
     raise OSError(f"cannot write {name} in {Path.cwd()} or {default_state_dir()}")
 
 
-def audit_entries(app: Any, incident_id: str) -> list[dict[str, Any]]:
+def audit_entries(audit: object, incident_id: str) -> list[dict[str, Any]]:
     """The audit entries about one incident (empty without an audit log)."""
-    path = getattr(getattr(app, "audit", None), "path", None)
+    path = getattr(audit, "path", None)
     if path is None:
         return []
     try:
@@ -99,9 +104,13 @@ class IncidentDetailScreen(ModalScreen[None]):
         Binding("x,ctrl+s", "save", "Save message"),
     ]
 
-    def __init__(self, incident_id: str) -> None:
+    def __init__(self, incident_id: str, engine: IncidentEngine, *, read_only: bool = False,
+                 on_change: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.incident_id = incident_id
+        self.engine = engine
+        self.read_only = read_only  # a monitor: the steps that write are hidden
+        self.on_change = on_change  # told after each operator step (the panel redraws)
         self.last_template: str | None = None  # the text last copied, saved by x
         self.last_kind = "update"
 
@@ -117,7 +126,7 @@ class IncidentDetailScreen(ModalScreen[None]):
     @property
     def incident(self) -> Incident:
         """The incident as the engine holds it now (open or closed)."""
-        return self.app.engine.get(self.incident_id)  # type: ignore[attr-defined]
+        return self.engine.get(self.incident_id)
 
     def refresh_body(self) -> None:
         """Redraw from live data."""
@@ -125,7 +134,7 @@ class IncidentDetailScreen(ModalScreen[None]):
 
     def render_text(self, inc: Incident) -> str:
         """The detail as Rich markup."""
-        now = self.app.engine.clock()  # type: ignore[attr-defined]
+        now = self.engine.clock()
         left, overdue = countdown(inc, now)
         clock = (f"[bold reverse red] OVERDUE {response_clock(left)} [/]" if overdue
                  else f"respond within {response_clock(left)}")
@@ -161,12 +170,12 @@ class IncidentDetailScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the steps that write in read-only mode, and on a resolved incident."""
         if action in WRITE_STEPS:
-            if getattr(getattr(self.app, "cfg", None), "read_only", False):
+            if self.read_only:
                 return False
             return self.incident.active
         return True
 
-    def _step(self, what: str, call: Any, *args: Any) -> None:
+    def _step(self, what: str, call: Callable[..., Incident], *args: str) -> None:
         try:
             inc = call(self.incident_id, *args)
         except Exception as exc:  # audit log unwritable, incident closed meanwhile: say so
@@ -177,17 +186,15 @@ class IncidentDetailScreen(ModalScreen[None]):
         self._refresh_panel()
 
     def _refresh_panel(self) -> None:
-        from widgets.incidents.panel import IncidentPanel
-
-        for panel in self.app.query(IncidentPanel):
-            panel.update_incidents(self.app.engine.active())  # type: ignore[attr-defined]
+        if self.on_change is not None:
+            self.on_change()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
     def action_acknowledge(self) -> None:
         if self.check_action("acknowledge", ()):
-            self._step("acknowledged", self.app.engine.acknowledge, operator_name())  # type: ignore[attr-defined]
+            self._step("acknowledged", self.engine.acknowledge, operator_name())
 
     def action_status(self) -> None:
         if not self.check_action("status", ()):
@@ -195,7 +202,7 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def chosen(status: str | None) -> None:
             if status:
-                self._step(f"status {status}", self.app.engine.set_status, status, operator_name())  # type: ignore[attr-defined]
+                self._step(f"status {status}", self.engine.set_status, status, operator_name())
 
         self.app.push_screen(ChoiceDialog(f"Status of {self.incident_id} (now {self.incident.status})",
                                           [(s, s) for s in STATUSES]), chosen)
@@ -206,7 +213,7 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def chosen(severity: str | None) -> None:
             if severity:
-                self._step(f"severity {severity}", self.app.engine.set_severity, severity, operator_name())  # type: ignore[attr-defined]
+                self._step(f"severity {severity}", self.engine.set_severity, severity, operator_name())
 
         self.app.push_screen(ChoiceDialog(f"Severity of {self.incident_id} (now {self.incident.severity})",
                                           [(s, s) for s in SEVERITIES]), chosen)
@@ -217,14 +224,14 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def entered(text: str | None) -> None:
             if text:
-                self._step("note added", self.app.engine.add_note, text, operator_name())  # type: ignore[attr-defined]
+                self._step("note added", self.engine.add_note, text, operator_name())
 
         self.app.push_screen(TextDialog(f"Note for {self.incident_id} "
                                         "(start with 'Root cause:' to name it)"), entered)
 
     def _template_text(self, kind: str) -> str:
-        return render_template(kind, self.incident, audit_entries(self.app, self.incident_id),
-                               now=self.app.engine.clock())  # type: ignore[attr-defined]
+        return render_template(kind, self.incident, audit_entries(self.engine.audit, self.incident_id),
+                               now=self.engine.clock())
 
     def action_template(self) -> None:
         """Choose a communication template, copy it with OSC 52, and say it may not have worked."""

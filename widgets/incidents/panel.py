@@ -1,7 +1,7 @@
 """The incident panel (a table of active incidents) and the incident detail screen.
 
-The panel reads the engine from `app.engine` and is fed by the app through `update_incidents`
-after each evaluation; between evaluations it redraws the response countdowns once a second.
+The panel gets the engine through its constructor and is fed by the app through
+`update_incidents` after each evaluation; between evaluations it redraws the response countdowns once a second.
 Operator steps (acknowledge, status, severity, note, declare) write the audit log and local
 state, so a read-only monitor hides them: it must not change anything, even the record.
 Templates can still be copied or saved in read-only mode (that changes nothing on the system).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -18,20 +19,16 @@ from textual.widgets import DataTable
 from cockpit.durations import duration, response_clock
 from cockpit.incidents.model import Incident, countdown, sort_key
 from cockpit.incidents.severity import WRITE_STEPS
-from cockpit.models import utcnow
 from widgets.dialogs.declare import DeclareDialog
 from widgets.incidents.detail import IncidentDetailScreen, operator_name
+
+if TYPE_CHECKING:
+    from cockpit.incidents.engine import IncidentEngine
 
 SEVERITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "bold yellow", "P4": "cyan"}
 OVERDUE_STYLE = "bold reverse blink red"
 COLUMNS = (("sev", "Sev"), ("title", "Incident"), ("status", "Status"), ("age", "Age"),
            ("clock", "Respond in"), ("ack", "Ack"))
-
-
-def read_only(app: object) -> bool:
-    """True when the app's config is read-only (operator steps are hidden)."""
-    cfg = getattr(app, "cfg", None)
-    return bool(getattr(cfg, "read_only", False))
 
 
 def clock_cell(incident: Incident, now: datetime) -> Text:
@@ -44,7 +41,7 @@ def clock_cell(incident: Incident, now: datetime) -> Text:
     return Text(response_clock(left), style="bold" if left < 300 else "")
 
 
-class IncidentPanel(DataTable):
+class IncidentPanel(DataTable[Text | str]):
     """Active incidents, worst severity first then oldest; `enter` opens the detail."""
 
     DEFAULT_CSS = """
@@ -52,8 +49,11 @@ class IncidentPanel(DataTable):
     """
     # `D` (declare) is bound by the app from the one key registry (widgets/keys.py).
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, engine: IncidentEngine, *, read_only: bool = False, id: str | None = None,
+                 classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.engine = engine
+        self.read_only = read_only  # a monitor: operator steps are hidden
         self.border_title = "Incidents"
         self.incidents: list[Incident] = []
         self._order: list[str] = []
@@ -65,8 +65,7 @@ class IncidentPanel(DataTable):
         self._draw_empty()
 
     def _now(self) -> datetime:
-        engine = getattr(self.app, "engine", None)
-        return engine.clock() if engine is not None else utcnow()
+        return self.engine.clock()
 
     def _draw_empty(self) -> None:
         if not self._order and not self.row_count:
@@ -117,24 +116,29 @@ class IncidentPanel(DataTable):
         event.stop()
         key = event.row_key.value
         if key and key in self._order:
-            self.app.push_screen(IncidentDetailScreen(key))
+            self.app.push_screen(IncidentDetailScreen(key, self.engine, read_only=self.read_only,
+                                                      on_change=self.refresh_from_engine))
+
+    def refresh_from_engine(self) -> None:
+        """Redraw from the engine's active incidents (after an operator step)."""
+        self.update_incidents(self.engine.active(), self._now())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the operator steps that write in read-only mode."""
-        if action in WRITE_STEPS and read_only(self.app):
+        if action in WRITE_STEPS and self.read_only:
             return False
         return True
 
     def action_declare(self) -> None:
         """Declare an incident by hand (a user report)."""
-        if read_only(self.app):
+        if self.read_only:
             return
 
         def done(result: tuple[str, str, str] | None) -> None:
             if not result:
                 return
             title, severity, impact = result
-            engine = self.app.engine
+            engine = self.engine
             try:
                 inc = engine.declare(title, severity, impact, operator=operator_name())
             except Exception as exc:  # audit failure or bad input: say it, change nothing

@@ -19,9 +19,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input
 
-from cockpit.models import Snapshot
 from widgets.messages import OpenDetail
-from widgets.panes.base import Pane
+from widgets.panes.base import Pane, S
 from widgets.panes.common import Cell
 from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
 
@@ -30,7 +29,7 @@ __all__ = ["Row", "TablePane"]
 _BLANK = Cell("")
 
 
-class TablePane(Pane):
+class TablePane(Pane[S]):
     """A pane whose body ends in a sortable, filterable table of items."""
 
     #: (column key, label) in display order; subclasses may choose fewer in monitor mode
@@ -74,11 +73,11 @@ class TablePane(Pane):
         """The pane's DataTable."""
         return self.query_one(DataTable)
 
-    def rows(self, snapshot: Snapshot, now: datetime) -> Iterable[Row]:
+    def rows(self, snapshot: S, now: datetime, /) -> Iterable[Row]:
         """Every row of a snapshot, unfiltered."""
         return ()
 
-    def render_body(self, snapshot: Snapshot, now: datetime, trends: dict[str, list[float]]) -> None:
+    def render_body(self, snapshot: S, now: datetime, trends: dict[str, list[float]], /) -> None:
         self._rows = list(self.rows(snapshot, now))
         self.items = {key: item for key, item, _ in self._rows}
         self.apply_rows()

@@ -21,7 +21,9 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
+from cockpit.audit.log import AuditLog
 from cockpit.audit.operator import operator_for_entry
 from cockpit.checklists.checklists import (
     DONE,
@@ -43,7 +45,7 @@ from widgets.incidents.detail import save_text
 
 STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", DONE: "green", "open": "dim"}
 MARK = {"pass": "✔ pass", "fail": "✘ FAIL", "unknown": "? unknown", DONE: "☑ done", "open": "☐"}
-WRITES = {"toggle", "record"}
+WRITES = {"tick", "record"}
 
 
 class ChecklistScreen(Screen[None]):
@@ -57,12 +59,12 @@ class ChecklistScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("r", "verify", "Re-verify"),
-        Binding("space", "toggle", "Tick"),
+        Binding("space", "tick", "Tick"),
         Binding("s", "record", "Record run"),
         Binding("e", "export", "Export"),
     ]
 
-    def __init__(self, cfg: Config, state: CockpitState, audit: Any = None,
+    def __init__(self, cfg: Config, state: CockpitState, audit: AuditLog | None = None,
                  list_id: str | None = None) -> None:
         super().__init__()
         self.cfg, self.state, self.audit = cfg, state, audit
@@ -92,7 +94,7 @@ class ChecklistScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.error:
             self._status(f"[red]{escape(self.error)}[/red]")
-        elif self.initial in self.lists:
+        elif self.initial is not None and self.initial in self.lists:
             self.open_list(self.initial)
         else:
             self._status("Pick a checklist (enter).")
@@ -155,6 +157,10 @@ class ChecklistScreen(Screen[None]):
         self.run_worker(self._verify(self.checklist), group="checklist", exclusive=True,
                         exit_on_error=False)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # workers tell the node that started them: pass it on to the app's one handler
+        self.app.post_message(Worker.StateChanged(event.worker, event.state))
+
     async def _verify(self, checklist: Checklist) -> None:
         try:
             verdicts = await verify_checklist(checklist, self.state, self.cfg)
@@ -168,8 +174,8 @@ class ChecklistScreen(Screen[None]):
             self.recorded = None  # new evidence: a new run
             self._redraw()
 
-    def action_toggle(self) -> None:
-        if not self.check_action("toggle", ()):
+    def action_tick(self) -> None:  # not `toggle`: DOMNode.action_toggle(attribute) exists
+        if not self.check_action("tick", ()):
             return
         table = self.query_one("#items", DataTable)
         if not self.items:
