@@ -48,3 +48,12 @@ def test_built_in_queries_use_the_metric_names_and_the_pods_matcher():
                                           queries=PrometheusQueries(rate_limited="sum(rate({rate_limited}{{selector}}[{window}]))")),
                          MetricNames(rate_limited_total="rejected_total"), None)
     assert own["rate_limited"] == 'sum(rate(rejected_total{job="api"}[5m]))'
+
+
+def test_check_config_names_a_missing_prometheus_ca_file(tmp_path):
+    from cockpit.config import ConfigError, parse_config
+    from cockpit.config_checks import check_runtime
+
+    cfg = parse_config({"prometheus": {"url": "https://prom", "ca_file": str(tmp_path / "nope.pem")}})
+    with pytest.raises(ConfigError, match=r"prometheus\.ca_file: expected a CA bundle"):
+        check_runtime(cfg)
