@@ -179,7 +179,7 @@ class Lab:
         if self.api is not None:  # each pod's share of the traffic, behind the pod proxy
             from cockpit.lab.apisim.pods import connect
 
-            connect(self.api, self.kube)
+            connect(self.api.pod_metrics, self.kube)
         os.chmod(self.kubeconfig_path, 0o600)  # it holds the simulator's bearer token
 
     def _write_files(self) -> None:

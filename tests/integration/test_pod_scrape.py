@@ -42,7 +42,7 @@ def api_sim(pg, redis_server) -> Iterator[ApiSimulator]:
 @pytest.fixture(scope="module")
 def kube(api_sim) -> Iterator[KubeSim]:
     with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05, seed=19) as sim:
-        connect(api_sim, sim)
+        connect(api_sim.pod_metrics, sim)
         yield sim
 
 

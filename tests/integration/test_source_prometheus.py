@@ -39,7 +39,7 @@ def api_sim(pg, redis_server) -> Iterator[ApiSimulator]:
 @pytest.fixture(scope="module")
 def kube(api_sim) -> Iterator[KubeSim]:
     with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05, seed=23) as sim:
-        connect(api_sim, sim)
+        connect(api_sim.pod_metrics, sim)
         wait_for(lambda: len(running_pods(sim)) == 3, what="3 running pods")
         yield sim
 

@@ -23,7 +23,6 @@ from cockpit.lab.kubesim.proxy import PodReply
 from cockpit.sources import fields
 
 if TYPE_CHECKING:
-    from cockpit.lab.apisim.sim import ApiSimulator
     from cockpit.lab.kubesim.sim import KubeSim
 
 POD_PORT = 8080  # the container port named "http" in the simulated deployment
@@ -127,10 +126,10 @@ def running_pods(kube: KubeSim) -> list[str]:
             and not fields.text(fields.mapping(p, "metadata"), "deletionTimestamp")]
 
 
-def connect(api: ApiSimulator, kube: KubeSim) -> None:
-    """Split `api`'s traffic over `kube`'s running pods and serve each pod's metrics through
-    `kube`'s pod proxy."""
+def connect(pod_metrics: PodMetrics, kube: KubeSim) -> None:
+    """Split the API simulator's traffic (its `pod_metrics`) over `kube`'s running pods and
+    serve each pod's metrics through `kube`'s pod proxy."""
     from cockpit.lab.kubesim import proxy
 
-    api.pod_metrics.set_pods(lambda: running_pods(kube))
-    proxy.attach(kube, api.pod_metrics.serve)
+    pod_metrics.set_pods(lambda: running_pods(kube))
+    proxy.attach(kube, pod_metrics.serve)

@@ -14,15 +14,25 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, BinaryIO, Protocol
 
 from cockpit.lab.kubesim import discovery
 from cockpit.lab.kubesim.api import ApiError, Route
 from cockpit.sources import fields
 
-if TYPE_CHECKING:
-    from cockpit.lab.kubesim.http import KubeSimHandler
-    from cockpit.lab.kubesim.sim import KubeSim
+
+class _Handler(Protocol):
+    """What is used of kubesim.http's KubeSimHandler (named structurally: http imports this
+    module, and a module circle is what the import contracts forbid)."""
+
+    server: Any  # KubeSimServer; `.sim` is the KubeSim
+    wfile: BinaryIO
+
+    def _send(self, code: int, body: dict[str, Any]) -> None: ...
+    def _check_auth(self) -> None: ...
+    def send_response(self, code: int, message: str | None = None) -> None: ...
+    def send_header(self, keyword: str, value: str) -> None: ...
+    def end_headers(self) -> None: ...
 
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/:]+):([^/]+)/proxy(/.*)?$")
 
@@ -39,23 +49,23 @@ class PodReply:
 # (pod name, port, path) -> the reply, or None when nothing listens on that port
 Backend = Callable[[str, int, str], PodReply | None]
 
-_backends: weakref.WeakKeyDictionary[KubeSim, Backend] = weakref.WeakKeyDictionary()
+_backends: weakref.WeakKeyDictionary[object, Backend] = weakref.WeakKeyDictionary()  # by KubeSim
 _lock = threading.Lock()
 
 
-def attach(sim: KubeSim, backend: Backend) -> None:
+def attach(sim: object, backend: Backend) -> None:
     """Serve `backend` behind `sim`'s pod proxy (replacing any previous one)."""
     with _lock:
         _backends[sim] = backend
 
 
-def detach(sim: KubeSim) -> None:
+def detach(sim: object) -> None:
     """Nothing listens in any pod any more."""
     with _lock:
         _backends.pop(sim, None)
 
 
-def serve(handler: KubeSimHandler, method: str, path: str) -> bool:
+def serve(handler: _Handler, method: str, path: str) -> bool:
     """Answer a pod proxy request (True), or leave a path that is not one to the router (False)."""
     match = _PATH.match(path)
     if match is None:
