@@ -299,16 +299,16 @@ class DrillRunner:
     def _inject_pod_5xx(self) -> tuple[Any, str]:
         from cockpit.lab.apisim.pods import running_pods
 
-        pods = running_pods(self.lab.kube) if self.lab.kube is not None else []
+        pods = running_pods(self._kube)
         bad = pods[0] if pods else None
-        self.lab.api.pod_metrics.concentrate_errors(bad, POD_5XX_SHARE)
-        self.lab.api.set_error_rate(POD_5XX_RATE)
+        self._api.pod_metrics.concentrate_errors(bad, POD_5XX_SHARE)
+        self._api.set_error_rate(POD_5XX_RATE)
         return None, (f"{POD_5XX_RATE:.0%} of market reads fail, {POD_5XX_SHARE:.0%} of them in {bad}"
                       if bad else f"{POD_5XX_RATE:.0%} of market reads fail (no pods to pin them on)")
 
     def _clear_pod_5xx(self, _handle: None) -> None:
-        self.lab.api.set_error_rate(0.0)
-        self.lab.api.pod_metrics.concentrate_errors(None)
+        self._api.set_error_rate(0.0)
+        self._api.pod_metrics.concentrate_errors(None)
 
     # -- certificates --------------------------------------------------------------------------
 

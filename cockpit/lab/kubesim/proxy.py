@@ -9,12 +9,13 @@ port nothing listens on (the dial error in a Status body), else the backend's st
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 from cockpit.lab.kubesim import discovery
 from cockpit.lab.kubesim.api import ApiError, Route
@@ -26,7 +27,9 @@ class _Handler(Protocol):
     module, and a module circle is what the import contracts forbid)."""
 
     server: Any  # KubeSimServer; `.sim` is the KubeSim
-    wfile: BinaryIO
+
+    @property
+    def wfile(self) -> io.BufferedIOBase: ...
 
     def _send(self, code: int, body: dict[str, Any]) -> None: ...
     def _check_auth(self) -> None: ...
