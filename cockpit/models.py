@@ -236,7 +236,8 @@ class ApiStatus:
     metrics_notes: tuple[str, ...] = ()  # [prometheus]: failed or empty queries, warnings
     # [prometheus]: on the first snapshot only, trend name -> (time, value) from query_range,
     # which the state takes as the trends' history
-    trend_history: Mapping[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)
+    trend_history: Mapping[str, tuple[tuple[datetime, float], ...]] = field(
+        default_factory=dict[str, tuple[tuple[datetime, float], ...]])
 
 
 @dataclass(frozen=True)
