@@ -184,7 +184,11 @@ class Lab:
                             delay=self._kube_delay, token=secrets.token_urlsafe(16),
                             cluster_name="predictiq-lab").start()
         self.kube.write_kubeconfig(self.kubeconfig_path, context=labfiles.KUBE_CONTEXT)
-        if self.api is not None:  # each pod's share of the traffic, behind the pod proxy
+        if self.api is not None:  # the API's requests become the pods' log lines
+            from cockpit.lab.apisim.podlog import PodAccessLog
+
+            self.api.set_request_log(PodAccessLog(self.kube, DEPLOYMENT))
+            # and each pod's share of the traffic, behind the pod proxy
             from cockpit.lab.apisim.pods import connect
 
             connect(self.api.pod_metrics, self.kube)
