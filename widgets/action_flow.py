@@ -1,9 +1,14 @@
 """One action from key to result: registry -> (replica prompt) -> plan -> dialog -> executor ->
 notification -> immediate refresh of the affected source.
 
-Runs as an app worker (the app starts it with `run_worker`), so it may await modal screens with
-`push_screen_wait`. The app provides: cfg, state, audit, scheduler, actions_in_flight, and
-optionally `action_clients` (built here once and kept on the app) and `current_incident_id`.
+Runs as an app worker (`start_action_flow` starts it with `run_worker`), so it may await modal
+screens with `push_screen_wait`. The app provides: cfg, state, audit, scheduler,
+actions_in_flight, and optionally `action_clients` (built here once and kept on the app),
+`incidents` (the active ones) and `panes_by_source` (to re-check a selected row).
+
+An action belongs to an incident when it was started from that incident's detail, or when
+exactly one active incident lists it among its fixes: its audit entries then carry the
+incident's id, and the post-mortem lists it under "Actions taken".
 """
 
 from __future__ import annotations
@@ -16,12 +21,30 @@ from actions.clients import Clients
 from actions.registry import get
 from actions.restart import follow_rollout
 from cockpit.audit.log import AuditError
+from cockpit.incidents.model import linked_incident
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.client import KubeTarget, kubeconfig_path
 from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
+from widgets.selection import row_change
 
 
-def _context(app: Any) -> ActionContext:
+def start_action_flow(app: Any, action_id: str, selection: dict | None,
+                      incident_id: str | None = None) -> None:
+    """Start one action's flow in a worker (from a key on the main screen or an incident's detail)."""
+    requests = getattr(app, "action_requests", None)
+    if requests is not None:
+        requests.append((action_id, selection))
+    app.run_worker(run_action_flow(app, action_id, selection, incident_id), group="action",
+                   exit_on_error=False)
+
+
+def _incident_for(app: Any, action_id: str, incident_id: str | None) -> str | None:
+    if incident_id:
+        return incident_id
+    return linked_incident(list(getattr(app, "incidents", None) or ()), action_id)
+
+
+def _context(app: Any, action_id: str = "", incident_id: str | None = None) -> ActionContext:
     clients = getattr(app, "action_clients", None)
     if clients is None:
         clients = Clients(app.cfg)
@@ -31,7 +54,7 @@ def _context(app: Any) -> ActionContext:
     if kube is not None and app.cfg.kubernetes is not None:
         target = KubeTarget(kube.context, kube.cluster, kube.namespace, kubeconfig_path(app.cfg.kubernetes))
     return ActionContext(cfg=app.cfg, state=app.state, audit=app.audit, clients=clients, target=target,
-                         incident_id=getattr(app, "current_incident_id", None))
+                         incident_id=_incident_for(app, action_id, incident_id))
 
 
 async def _ask_replicas(app: Any, selection: dict | None) -> dict | None:
@@ -51,10 +74,14 @@ def _refresh(app: Any, source: str) -> None:
         scheduler.refresh_now(source)
 
 
-async def run_action_flow(app: Any, action_id: str, selection: dict | None) -> None:
-    """Plan, confirm, execute and report one action; every step's failure is told to the operator."""
+async def run_action_flow(app: Any, action_id: str, selection: dict | None,
+                          incident_id: str | None = None) -> None:
+    """Plan, confirm, execute and report one action; every step's failure is told to the operator.
+
+    `selection` is the row as it was at the key press; the confirmation refuses if that row is
+    gone or is another thing by then (a pid reused by a new backend)."""
     action = get(action_id)
-    ctx = _context(app)
+    ctx = _context(app, action_id, incident_id)
     if action_id == "scale":
         selection = await _ask_replicas(app, selection)
         if selection is None:
@@ -75,14 +102,26 @@ async def run_action_flow(app: Any, action_id: str, selection: dict | None) -> N
     if plan.nothing_to_do and action_id != "scale":
         app.notify(f"{plan.title}: {plan.effect[-1]}", timeout=6)
         return
-    dialog = TypeToConfirmDialog(plan) if plan.requires_typed_name else ConfirmDialog(plan)
+    panes = getattr(app, "panes_by_source", None) or {}
+
+    def recheck() -> str | None:
+        return row_change(panes, selection)
+
+    kind = TypeToConfirmDialog if plan.requires_typed_name else ConfirmDialog
+    dialog = kind(plan, recheck)
     if not await app.push_screen_wait(dialog):
+        why = (f"refused: {dialog.refused}" if dialog.refused
+               else "operator cancelled the confirmation")
         try:
-            executor.record_cancelled(ctx, plan)
+            executor.record_cancelled(ctx, plan, why)
         except AuditError as exc:
             app.notify(f"cancelled (and not audited: {exc})", severity="error", timeout=10)
             return
-        app.notify(f"{plan.title}: cancelled, nothing changed", timeout=4)
+        if dialog.refused:
+            app.notify(f"{plan.title}: not done, {dialog.refused}; nothing changed",
+                       severity="warning", timeout=10)
+        else:
+            app.notify(f"{plan.title}: cancelled, nothing changed", timeout=4)
         return
     app.actions_in_flight += 1
     try:

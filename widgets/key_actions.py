@@ -75,10 +75,13 @@ class KeyActions:
                         severity="warning")
             return
         selection = self.selected_row()
-        from widgets.action_flow import run_action_flow
+        if spec.scope != "global" and selection is None:
+            self.notify(f"{spec.description}: nothing selected; move the cursor to a row first",
+                        severity="warning")
+            return
+        from widgets.action_flow import start_action_flow
 
-        self.action_requests.append((action_id, selection))
-        self.run_worker(run_action_flow(self, action_id, selection), group="action", exit_on_error=False)
+        start_action_flow(self, action_id, selection)
 
     def action_checklists(self: CockpitApp) -> None:
         from widgets.screens.checklists import ChecklistScreen

@@ -8,6 +8,8 @@ just a letter there. The focus starts in the input, because typing is the confir
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -56,9 +58,12 @@ class ConfirmDialog(ModalScreen[bool]):
     BINDINGS = [Binding("y", "answer(True)", "Confirm"), Binding("n,escape", "answer(False)", "Cancel")]
     HINT = "y confirm    n / escape cancel    tab, then ↑↓ scrolls the plan"
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, recheck: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.plan = plan
+        # asked just before confirming: why the planned row is no longer the row it was, if so
+        self.recheck = recheck
+        self.refused: str | None = None  # the reason a confirmation was refused
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -93,8 +98,15 @@ class ConfirmDialog(ModalScreen[bool]):
         self.action_answer(event.button.id == "confirm")
 
     def action_answer(self, confirmed: bool) -> None:
-        """Close with the answer."""
-        self.dismiss(confirmed)
+        """Close with the answer (a confirmation of a row that changed meanwhile is refused)."""
+        self.dismiss(self._checked(confirmed))
+
+    def _checked(self, confirmed: bool) -> bool:
+        if confirmed and self.recheck is not None:
+            self.refused = self.recheck()
+            if self.refused is not None:
+                return False
+        return confirmed
 
 
 class TypeToConfirmDialog(ConfirmDialog):
@@ -103,8 +115,8 @@ class TypeToConfirmDialog(ConfirmDialog):
     BINDINGS = [Binding("escape", "answer(False)", "Cancel")]
     inherit_bindings = False  # `y` and `n` are letters of the name here, not answers
 
-    def __init__(self, plan: Plan) -> None:
-        super().__init__(plan)
+    def __init__(self, plan: Plan, recheck: Callable[[], str | None] | None = None) -> None:
+        super().__init__(plan, recheck)
         self.expected = plan.requires_typed_name or ""
         self.HINT = f"type {self.expected} and press enter to confirm    escape cancel"
 
@@ -123,14 +135,14 @@ class TypeToConfirmDialog(ConfirmDialog):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.value == self.expected:
-            self.dismiss(True)
+            self.dismiss(self._checked(True))
         else:
             self.notify(f"type {self.expected} exactly to confirm", severity="warning", timeout=3)
 
     def action_answer(self, confirmed: bool) -> None:
         if confirmed and self.query_one("#confirm-name", Input).value != self.expected:
             return  # the Confirm button is disabled until the name matches; belt and braces
-        self.dismiss(confirmed)
+        self.dismiss(self._checked(confirmed))
 
 
 class ReplicaPrompt(ModalScreen[int | None]):

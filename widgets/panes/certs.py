@@ -81,4 +81,6 @@ class CertsPane(TablePane):
         c: CertStatus | None = self.selected_item()
         if c is None:
             return None
-        return {"pane": "certificates", "key": f"{c.host}:{c.port}", "host": c.host, "port": c.port}
+        key = f"{c.host}:{c.port}"
+        return {"pane": "certificates", "source": self.source, "key": key,
+                "identity": self.identity(key), "host": c.host, "port": c.port}

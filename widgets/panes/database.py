@@ -103,9 +103,17 @@ class DatabasePane(TablePane):
         ]
         return f"Connection {c.pid}", "\n".join(lines)
 
+    def identity(self, key: str) -> str | None:
+        # A pid is reused by the next backend once its holder ends: the start time tells them apart.
+        c: DbConnection | None = self.items.get(key)
+        if c is None:
+            return None
+        return f"pid {c.pid} started {utc_time(c.backend_start)}"
+
     def selection(self) -> dict | None:
         c: DbConnection | None = self.selected_item()
         if c is None:
             return None
-        return {"pane": "database", "key": str(c.pid), "pid": c.pid, "user": c.user,
+        return {"pane": "database", "source": self.source, "key": str(c.pid),
+                "identity": self.identity(str(c.pid)), "pid": c.pid, "user": c.user,
                 "state": c.state, "query": c.query}

@@ -150,5 +150,6 @@ class PodsPane(TablePane):
         pod: PodInfo | None = self.selected_item()
         if pod is None:
             return None
-        return {"pane": "pods", "key": pod.uid, "uid": pod.uid, "name": pod.name,
+        return {"pane": "pods", "source": self.source, "key": pod.uid,
+                "identity": self.identity(pod.uid), "uid": pod.uid, "name": pod.name,
                 "namespace": pod.namespace}

@@ -54,6 +54,9 @@ class TablePane(Pane):
         self._changed: list[tuple[str, str, Cell]] = []  # cells to write (set_cell)
         self._start = 0  # index in _view of the DataTable's first row
         self._cursor = 0  # index in _view of the cursor's row (kept when its row vanishes)
+        # The cursor's row vanished (or was filtered away) and the cursor now rests on a
+        # neighbour the operator did not choose: nothing is selected until the operator moves.
+        self.selection_lost = False
 
     def columns(self) -> list[tuple[str, str]]:
         """The columns shown in this mode."""
@@ -97,8 +100,19 @@ class TablePane(Pane):
         self._by_key = {key: cells for key, _, cells in rows}
         if cursor_key is not None and cursor_key in self._by_key:
             self._cursor = self._view.index(cursor_key)
+        elif cursor_key is not None:
+            self._set_lost(True)  # its row is gone: the nearest row is not a choice
         self._cursor = min(self._cursor, max(len(self._view) - 1, 0))
         self._show_window(scroll)
+
+    def _set_lost(self, lost: bool) -> None:
+        self.selection_lost = lost
+        self.table.set_class(lost, "-lost")
+
+    def operator_moved(self) -> None:
+        """The operator moved the cursor: the row under it is a choice again."""
+        if self.selection_lost:
+            self._set_lost(False)
 
     def _filtered_sorted(self) -> list[Row]:
         """The rows filtered and sorted; the last result again when the same row objects come
@@ -210,6 +224,7 @@ class TablePane(Pane):
             return False
         self._cursor = index % len(self._view)
         self._show_window(scroll=True)
+        self.operator_moved()
         return True
 
     @on(DataTable.RowHighlighted)
@@ -233,10 +248,21 @@ class TablePane(Pane):
         except Exception:  # noqa: BLE001 - cursor outside an emptied table
             return None
 
+    def selected_key(self) -> str | None:
+        """The row key the operator selected: None when the table is empty, or when the
+        cursor's row vanished and the operator has not moved since (see `selection_lost`)."""
+        return None if self.selection_lost else self.cursor_key()
+
     def selected_item(self) -> Any:
-        """The item under the cursor (a PodInfo, DbConnection, CertStatus...)."""
-        key = self.cursor_key()
+        """The item under the cursor (a PodInfo, DbConnection, CertStatus...), if selected."""
+        key = self.selected_key()
         return self.items.get(key) if key is not None else None
+
+    def identity(self, key: str) -> str | None:
+        """What makes the row `key` the same thing over time (None: the row is gone). A row
+        key alone (pod uid, host:port) is an identity; panes whose keys are reused (a backend
+        pid) add what tells two holders apart."""
+        return key if key in self.items else None
 
     # -- sort and filter ---------------------------------------------------------------------
 
@@ -303,5 +329,9 @@ class TablePane(Pane):
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        if self.selection_lost:
+            self.notify(f"{self.title}: nothing selected (the row under the cursor went away); "
+                        "move the cursor to choose a row", severity="warning", timeout=4)
+            return
         if event.row_key.value is not None:
             self.post_message(OpenDetail(self.source, event.row_key.value))
