@@ -2,7 +2,9 @@
 
 Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
 redraw once a second from `app.engine`. Operator keys: a acknowledge, t status, v severity,
-o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file.
+o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file
+(in the state directory's exports/). The fixes are listed by their keys (`k  Kill idle
+connections`) and those keys start them from here, on behalf of this incident.
 """
 
 from __future__ import annotations
@@ -42,17 +44,31 @@ def operator_name() -> str:
         return os.environ.get("USER", "operator")
 
 
+def exports_dir() -> Path:
+    """Where saved messages and checklist exports go: the state directory's exports/
+    (~/.local/state/predictiq-cockpit/exports/), never the current directory."""
+    return default_state_dir() / "exports"
+
+
 def save_text(name: str, text: str) -> Path:
-    """Write text to ./name, or to the XDG state dir when the current dir is not writable."""
-    for directory in (Path.cwd(), default_state_dir()):
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / name
-            path.write_text(text, encoding="utf-8")
-            return path.resolve()
-        except OSError:
-            continue
-    raise OSError(f"cannot write {name} in {Path.cwd()} or {default_state_dir()}")
+    """Write text to exports_dir()/name and return its full path (OSError when it cannot)."""
+    directory = exports_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path.resolve()
+
+
+def fix_keys(app: Any, inc: Incident) -> list[tuple[str, str, str]]:
+    """(key, description, action id) of the incident's fixes that this cockpit can run (none
+    in read-only mode: the key registry leaves mutating actions out)."""
+    keys = getattr(app, "keys", ())
+    out = []
+    for action_id in inc.actions:
+        spec = next((k for k in keys if getattr(k, "action_id", None) == action_id), None)
+        if spec is not None:
+            out.append((str(spec.key), str(spec.description), action_id))
+    return out
 
 
 def audit_entries(app: Any, incident_id: str) -> list[dict[str, Any]]:
@@ -148,9 +164,10 @@ class IncidentDetailScreen(ModalScreen[None]):
             out += [f"  [dim]$[/dim] {escape(c)}" for c in render_commands(rb, inc.evidence, inc.context)]
             out += ["Resolution:"] + [f"  • {escape(s)}" for s in rb.resolution]
             out += ["Prevention:"] + [f"  • {escape(s)}" for s in rb.prevention]
-        if inc.actions:
-            out += ["", "[b]Actions that fix it[/b] (keys on the main screen): "
-                    + ", ".join(inc.actions)]
+        fixes = fix_keys(self.app, inc) if inc.active else []
+        if fixes:
+            out += ["", "[b]Actions that fix it[/b] (press the key here or on the main screen)"]
+            out += [f"  [b]{escape(key)}[/b]  {escape(text)}" for key, text, _ in fixes]
         if inc.notes:
             out += ["", "[b]Notes[/b]"] + [f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}"
                                            for n in inc.notes]
@@ -185,6 +202,17 @@ class IncidentDetailScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def on_key(self, event: Any) -> None:
+        """A fix's key starts it from here, recorded as done for this incident."""
+        inc = self.incident
+        fix = next((f for f in fix_keys(self.app, inc) if f[0] == event.key), None)
+        if fix is None or not inc.active:
+            return
+        event.stop()
+        from widgets.action_flow import start_action_flow
+
+        start_action_flow(self.app, fix[2], None, incident_id=self.incident_id)
+
     def action_acknowledge(self) -> None:
         if self.check_action("acknowledge", ()):
             self._step("acknowledged", self.app.engine.acknowledge, operator_name())  # type: ignore[attr-defined]
@@ -193,9 +221,21 @@ class IncidentDetailScreen(ModalScreen[None]):
         if not self.check_action("status", ()):
             return
 
+        engine = self.app.engine  # type: ignore[attr-defined]
+
+        def resolve_anyway(yes: str | None) -> None:
+            if yes == "yes":
+                self._step("resolved (it reopens if detected again)", engine.set_status,
+                           "Resolved", operator_name())
+
         def chosen(status: str | None) -> None:
-            if status:
-                self._step(f"status {status}", self.app.engine.set_status, status, operator_name())  # type: ignore[attr-defined]
+            if status == "Resolved" and engine.still_breaching(self.incident_id):
+                self.app.push_screen(ChoiceDialog(
+                    f"{self.incident_id} still breaches its rule. Resolve anyway? If it is "
+                    "detected again soon, this same incident reopens.",
+                    [("no", "No, keep it open"), ("yes", "Yes, resolve it")]), resolve_anyway)
+            elif status:
+                self._step(f"status {status}", engine.set_status, status, operator_name())
 
         self.app.push_screen(ChoiceDialog(f"Status of {self.incident_id} (now {self.incident.status})",
                                           [(s, s) for s in STATUSES]), chosen)

@@ -1,4 +1,5 @@
-"""The incident panel (a table of active incidents) and the incident detail screen.
+"""The incident panel: the active incidents, then (dimmed, with how long they lasted) those
+resolved in the last 24 h; `enter` opens either's detail.
 
 The panel reads the engine from `app.engine` and is fed by the app through `update_incidents`
 after each evaluation; between evaluations it redraws the response countdowns once a second.
@@ -65,6 +66,7 @@ class IncidentPanel(DataTable):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self.border_title = "Incidents"
         self.incidents: list[Incident] = []
+        self.resolved: list[Incident] = []  # resolved in the last 24 h, newest first
         self._order: list[str] = []
 
     def on_mount(self) -> None:
@@ -78,9 +80,21 @@ class IncidentPanel(DataTable):
         return engine.clock() if engine is not None else utcnow()
 
     def _draw_empty(self) -> None:
-        if not self._order and not self.row_count:
+        if not self.incidents and not self.row_count:
             self.add_row(Text("—", style="dim"), Text("no active incidents", style="green"),
                          "", "", "", "", key="__none__")
+
+    def _recent(self, now: datetime) -> list[Incident]:
+        engine = getattr(self.app, "engine", None)
+        recent = getattr(engine, "recent", None)
+        return list(recent(now)) if recent is not None else []
+
+    @staticmethod
+    def _resolved_cells(inc: Incident, now: datetime) -> tuple[Text | str, ...]:
+        lasted = age_text(inc.duration_seconds(now))
+        return (Text(inc.severity, style="dim"), Text(inc.title, style="dim"),
+                Text("Resolved", style="dim"), Text(lasted, style="dim"),
+                Text(f"lasted {lasted}", style="dim"), Text(inc.acknowledged_by or "", style="dim"))
 
     def _cells(self, inc: Incident, now: datetime) -> tuple[Text | str, ...]:
         style = SEVERITY_STYLE.get(inc.severity, "")
@@ -92,40 +106,46 @@ class IncidentPanel(DataTable):
         """Show these incidents (sorted here), keeping the cursor on the same incident."""
         now = now or self._now()
         self.incidents = sorted(incidents, key=sort_key)
-        order = [i.id for i in self.incidents]
+        # below the active ones, dimmed: the incidents resolved in the last 24 h
+        self.resolved = [i for i in self._recent(now) if i.id not in {a.id for a in self.incidents}]
+        order = [i.id for i in self.incidents] + ([] if self.incidents else ["__none__"])
+        order += [i.id for i in self.resolved]
         worst = self.incidents[0].severity if self.incidents else None
-        self.border_subtitle = f"{len(order)} active, worst {worst}" if worst else "all clear"
+        self.border_subtitle = (f"{len(self.incidents)} active, worst {worst}" if worst
+                                else "all clear")
+        rows = [(inc, self._cells(inc, now)) for inc in self.incidents]
+        rows += [(inc, self._resolved_cells(inc, now)) for inc in self.resolved]
         if order != self._order:
             selected = self._selected_id()
             self.clear()
-            for inc in self.incidents:
-                self.add_row(*self._cells(inc, now), key=inc.id)
+            self._draw_empty()  # "no active incidents" above the resolved ones, when so
+            for inc, cells in rows:
+                self.add_row(*cells, key=inc.id)
             self._order = order
-            self._draw_empty()
             if selected in order:
                 self.move_cursor(row=order.index(selected))
             return
-        for inc in self.incidents:
+        for inc, cells in rows:
             old = self.get_row(inc.id)
-            for i, ((key, _label), value) in enumerate(zip(COLUMNS, self._cells(inc, now),
-                                                           strict=True)):
+            for i, ((key, _label), value) in enumerate(zip(COLUMNS, cells, strict=True)):
                 if old[i] != value:  # each update_cell repaints the table: skip unchanged ones
                     self.update_cell(inc.id, key, value, update_width=False)
 
     def _tick(self) -> None:
-        if self.incidents:
+        if self.incidents or self.resolved:
             self.update_incidents(self.incidents, self._now())
 
     def _selected_id(self) -> str | None:
         if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
             return None
-        return self._order[self.cursor_row]
+        key = self._order[self.cursor_row]
+        return None if key == "__none__" else key
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """`enter` on a row: open the incident's detail."""
         event.stop()
         key = event.row_key.value
-        if key and key in self._order:
+        if key and key in self._order and key != "__none__":
             self.app.push_screen(IncidentDetailScreen(key))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
