@@ -2,8 +2,8 @@
 
 Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
 redraw once a second from `app.engine`. Operator keys: a acknowledge, t status, v severity,
-o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file
-(in the state directory's exports/). The fixes are listed by their keys (`k  Kill idle
+o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file,
+p save the post-mortem skeleton (both in the state directory's exports/). The fixes are listed by their keys (`k  Kill idle
 connections`) and those keys start them from here, on behalf of this incident.
 """
 
@@ -113,6 +113,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         Binding("o", "note", "Note"),
         Binding("m", "template", "Message"),
         Binding("x,ctrl+s", "save", "Save message"),
+        Binding("p", "postmortem", "Post-mortem"),
     ]
 
     def __init__(self, incident_id: str) -> None:
@@ -288,3 +289,15 @@ class IncidentDetailScreen(ModalScreen[None]):
             self.notify(f"Not saved: {exc}", severity="error")
             return
         self.notify(f"Saved {TEMPLATES[self.last_kind]} to {path}", timeout=10)
+
+    def action_postmortem(self) -> None:
+        """Save the post-mortem skeleton (from the audit trail) and say where."""
+        from cockpit.incidents.postmortem import render_postmortem
+
+        text = render_postmortem(self.incident, audit_entries(self.app, self.incident_id))
+        try:
+            path = save_text(f"{self.incident_id}-postmortem.md", text)
+        except OSError as exc:
+            self.notify(f"Not saved: {exc}", severity="error")
+            return
+        self.notify(f"Saved the post-mortem of {self.incident_id} to {path}", timeout=10)
