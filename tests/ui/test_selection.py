@@ -90,7 +90,8 @@ async def test_pods_resorted_between_enter_and_the_detail_show_the_pod_under_the
         snap = kube_snapshot()
         pods = list(snap.pods)
         pods[0] = replace(pods[0], reason="Error", ready=0)  # pod 1 now sorts first
-        app.next_refresh = ("kubernetes", replace(snap, pods=tuple(pods)))
+        sources["kubernetes"].result = replace(snap, pods=tuple(pods))  # later polls agree
+        app.next_refresh = ("kubernetes", sources["kubernetes"].result)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert app.screen.title_text == "Pod predictiq-api-7d9f8-00005"
@@ -108,7 +109,8 @@ async def test_certificates_resorted_between_enter_and_the_detail_show_the_expir
         assert row_at_cursor(pane) == "old.predictiq.example:443"  # the expired one, first
         snap = certs_snapshot()
         soon = replace(snap.certificates[0], days_left=-30.0)  # another one sorts first now
-        app.next_refresh = ("certificates", replace(snap, certificates=(soon, *snap.certificates[1:])))
+        sources["certificates"].result = replace(snap, certificates=(soon, *snap.certificates[1:]))
+        app.next_refresh = ("certificates", sources["certificates"].result)
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert app.screen.title_text == "Certificate old.predictiq.example:443"
@@ -165,7 +167,9 @@ async def test_connections_resorted_between_x_and_the_dialog_plan_the_pid_at_the
         await pilot.press("2")
         assert row_at_cursor(pane) == str(pid)  # the longest-running query, on top
         longer = replace(_conn(4242, "active", 5000.0, "SELECT 1"), backend_start=NOW)
-        app.next_refresh = ("database", _db_with(snap, longer, victim, *snap.connections[2:]))
+        resorted = _db_with(snap, longer, victim, *snap.connections[2:])
+        sources["database"].result = resorted  # later polls agree with the landed refresh
+        app.next_refresh = ("database", resorted)
         await pilot.press("x")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), timeout=10)
         assert f"pid {pid}" in app.screen.plan.title

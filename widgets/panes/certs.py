@@ -13,6 +13,9 @@ from widgets.panes.table import Row, TablePane
 
 _RANK = {CertState.OK: 0, CertState.EXPIRING: 1, CertState.UNTRUSTED: 2, CertState.EXPIRED: 3,
          CertState.ERROR: 4}
+# the table's words: the two bad endings in capitals, never cut (`expir…`: expired or expiring?)
+STATUS_TEXT = {CertState.OK: "ok", CertState.EXPIRING: "expiring", CertState.UNTRUSTED: "untrusted",
+               CertState.EXPIRED: "EXPIRED", CertState.ERROR: "ERROR"}
 _STYLE = {CertState.OK: "", CertState.EXPIRING: "yellow", CertState.UNTRUSTED: "yellow",
           CertState.EXPIRED: "bold red", CertState.ERROR: "bold red"}
 
@@ -26,6 +29,9 @@ class CertsPane(TablePane):
     COLUMNS = (("host", "Host"), ("days", "Days left"), ("status", "Status"), ("issuer", "Issuer"))
     MONITOR_COLUMNS = ("host", "days", "status")
     DEFAULT_SORT = ("days", False)
+    DROP_FIRST = ("issuer",)
+    FLEX = "issuer"
+    WIDTHS = {"status": max(len(t) for t in STATUS_TEXT.values())}
 
     def compose_body(self) -> ComposeResult:
         yield from self.compose_table()
@@ -52,7 +58,7 @@ class CertsPane(TablePane):
             yield key, c, {
                 "host": Cell(host),
                 "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
-                "status": Cell(c.status.value, _RANK[c.status], _STYLE[c.status]),
+                "status": Cell(STATUS_TEXT[c.status], _RANK[c.status], _STYLE[c.status]),
                 "issuer": Cell(c.issuer or c.error or ""),
             }
 

@@ -15,6 +15,11 @@ from widgets.panes.common import Cell, age, bar, short, spark, utc_time
 from widgets.panes.table import Row, TablePane
 
 
+SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
+               "fastpath function call": "fastpath"}
+STATE_WIDTH = 13  # "idle tx abort"
+
+
 def _running_for(c: DbConnection) -> float | None:
     return c.idle_seconds if c.state.startswith("idle") else c.query_seconds
 
@@ -32,6 +37,9 @@ class DatabasePane(TablePane):
                ("app", "Application"))
     MONITOR_COLUMNS = ("pid", "state", "for", "query")
     DEFAULT_SORT = ("for", True)
+    DROP_FIRST = ("app", "user", "wait", "blocked")
+    FLEX = "query"
+    WIDTHS = {"state": STATE_WIDTH}
 
     def compose_body(self) -> ComposeResult:
         yield Static(classes="usage")
@@ -77,7 +85,7 @@ class DatabasePane(TablePane):
             yield str(c.pid), c, {
                 "pid": Cell(str(c.pid), c.pid),
                 "user": Cell(c.user),
-                "state": Cell(c.state, style="yellow" if idle_long else ""),
+                "state": Cell(SHORT_STATE.get(c.state, c.state), c.state, "yellow" if idle_long else ""),
                 # running queries before idle sessions, each longest first: the query that
                 # hurts is on the first row, not under twenty long-idle connections
                 "for": Cell(age(running), None if running is None else (not c.state.startswith("idle"), running)),

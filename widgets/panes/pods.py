@@ -14,11 +14,25 @@ from widgets.panes.common import Cell, coarse_age, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
 
 
+# kubectl's longer reasons, in a short form that still says which one it is (the detail view
+# and the filter keep the full word)
+SHORT_STATUS = {"CrashLoopBackOff": "CrashLoop", "ContainerCreating": "Creating",
+                "ImagePullBackOff": "ImagePull", "ErrImagePull": "ErrImage",
+                "CreateContainerConfigError": "ConfigErr", "CreateContainerError": "CreateErr",
+                "PodInitializing": "Init", "ContainerStatusUnknown": "Unknown"}
+STATUS_WIDTH = 11  # "Terminating", the longest word shown whole
+
+
 def pod_status(pod: PodInfo) -> str:
     """What a pod is doing, in kubectl's words: the telling reason, else the phase."""
     if pod.deleting:
         return "Terminating"
     return pod.reason or pod.phase
+
+
+def short_status(status: str) -> str:
+    """The status as the table shows it: never cut into something ambiguous (`CrashL…`)."""
+    return SHORT_STATUS.get(status, status)
 
 
 def _status_style(pod: PodInfo) -> str:
@@ -40,6 +54,8 @@ class PodsPane(TablePane):
                ("cpu", "CPU%"), ("mem", "Mem%"), ("age", "Age"), ("node", "Node"))
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
+    DROP_FIRST = ("node", "mem", "age", "cpu", "restarts")
+    WIDTHS = {"status": STATUS_WIDTH}
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -107,7 +123,7 @@ class PodsPane(TablePane):
         refresh would rewrite every row)."""
         return {
             "name": Cell(pod.name),
-            "status": Cell(pod_status(pod), style=_status_style(pod)),
+            "status": Cell(short_status(pod_status(pod)), pod_status(pod), _status_style(pod)),
             "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
             "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
             "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),

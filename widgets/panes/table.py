@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Input
 from cockpit.models import Snapshot
 from widgets.messages import OpenDetail
 from widgets.panes.base import Pane
+from widgets.panes.columns import Fit, fit_columns
 from widgets.panes.common import Cell
 from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
 
@@ -38,6 +39,12 @@ class TablePane(Pane):
     MONITOR_COLUMNS: tuple[str, ...] = ()
     DEFAULT_SORT: tuple[str, bool] = ("", False)  # (column key, reverse)
     WINDOW: int = WINDOW  # rows in the DataTable at most
+    #: columns left out first as the pane narrows (never the name, status or clock)
+    DROP_FIRST: tuple[str, ...] = ()
+    #: the column that takes what the others leave, cut with an ellipsis (a query, an issuer)
+    FLEX: str | None = None
+    #: fixed widths (a status column as wide as its longest word: no `expir…`)
+    WIDTHS: dict[str, int] = {}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -52,23 +59,33 @@ class TablePane(Pane):
         self._shown: dict[str, tuple[Cell, ...]] = {}  # the rows in the DataTable, as put there
         self._shown_from: dict[str, dict[str, Cell]] = {}  # the cells dicts they came from
         self._changed: list[tuple[str, str, Cell]] = []  # cells to write (set_cell)
+        self._fit = Fit(frozenset())  # the columns dropped at this width, the flex column's width
         self._start = 0  # index in _view of the DataTable's first row
         self._cursor = 0  # index in _view of the cursor's row (kept when its row vanishes)
         # The cursor's row vanished (or was filtered away) and the cursor now rests on a
         # neighbour the operator did not choose: nothing is selected until the operator moves.
         self.selection_lost = False
 
-    def columns(self) -> list[tuple[str, str]]:
-        """The columns shown in this mode."""
+    def mode_columns(self) -> list[tuple[str, str]]:
+        """The columns of this mode (monitor mode may choose fewer), at any width."""
         if self.monitor and self.MONITOR_COLUMNS:
             return [c for c in self.COLUMNS if c[0] in self.MONITOR_COLUMNS]
         return list(self.COLUMNS)
 
+    def columns(self) -> list[tuple[str, str]]:
+        """The columns shown now: this mode's, less those dropped at this width."""
+        return [c for c in self.mode_columns() if c[0] not in self._fit.dropped]
+
+    def _add_columns(self, table: DataTable[Any]) -> None:
+        for key, label in self.columns():
+            width = self._fit.flex_width if key == self.FLEX else self.WIDTHS.get(key)
+            # two spaces for the sort arrow: a label set later does not widen its column
+            table.add_column(Text(label + "  "), key=key, width=width)
+
     def compose_table(self) -> ComposeResult:
         """The table and its (hidden) filter input; call from compose_body."""
         table = WindowTable(cursor_type="row", zebra_stripes=False, classes="focus-target")
-        for key, label in self.columns():
-            table.add_column(label, key=key)
+        self._add_columns(table)
         yield table
         yield Input(placeholder="filter rows (enter keeps it, escape clears)", classes="filter")
 
@@ -103,7 +120,46 @@ class TablePane(Pane):
         elif cursor_key is not None:
             self._set_lost(True)  # its row is gone: the nearest row is not a choice
         self._cursor = min(self._cursor, max(len(self._view) - 1, 0))
-        self._show_window(scroll)
+        if not self._refit():
+            self._show_window(scroll)
+
+    def _natural_widths(self) -> dict[str, int]:
+        """Each column's width for its label (with room for the arrow) and the window's cells."""
+        keys = self._view[self._start:self._start + self.WINDOW]
+        widths: dict[str, int] = {}
+        for key, label in self.mode_columns():
+            fixed = self.WIDTHS.get(key)
+            if fixed is not None:
+                widths[key] = fixed
+                continue
+            cells = (self._by_key[k].get(key) for k in keys)
+            widths[key] = max([len(label) + 2, *(len(c.text) for c in cells if c is not None)])
+        return widths
+
+    def _refit(self) -> bool:
+        """Choose the columns for the table's width; rebuild the table when the choice changed
+        (True: the rows are shown already)."""
+        if not self.is_mounted:
+            return False
+        width = self.table.size.width
+        if width <= 0:  # hidden (a collapsed pane in the compact layout): keep the choice
+            return False
+        fit = fit_columns(self._natural_widths(), width - 1, self.DROP_FIRST, self.FLEX)
+        if fit == self._fit:
+            return False
+        self._fit = fit
+        table = self.table
+        table.clear(columns=True)
+        self._add_columns(table)
+        self._shown, self._shown_from = {}, {}
+        self._show_window(scroll=False)
+        self._mark_sorted_header()
+        return True
+
+    def table_resized(self) -> None:
+        """The DataTable's width changed (a layout switch, a terminal resize): refit."""
+        if self._view:
+            self._refit()
 
     def _set_lost(self, lost: bool) -> None:
         self.selection_lost = lost
@@ -288,7 +344,7 @@ class TablePane(Pane):
         for key, label in self.columns():
             column = self.table.columns.get(key)  # type: ignore[call-overload]
             if column is not None:
-                arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
+                arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else "  "
                 column.label = Text(label + arrow)
         self.table.refresh()
 
@@ -307,6 +363,7 @@ class TablePane(Pane):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
         self.apply_rows()
+        self.operator_moved()  # typing a filter is choosing: the row it leaves is selected
 
     @on(Input.Submitted, ".filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

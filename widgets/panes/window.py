@@ -100,6 +100,11 @@ class WindowTable(DataTable):  # type: ignore[type-arg]
         if pane is None or not pane.goto_row(-1):
             super().action_scroll_bottom()
 
+    def on_resize(self, event: events.Resize) -> None:
+        pane = self.parent_pane()
+        if pane is not None:
+            pane.table_resized()
+
     def set_cells_quiet(self, changes: list[tuple[str, str, Any]]) -> None:
         """Like `update_cell(..., update_width=False)` for each (row key, column key, value),
         but repaint only the changed rows' lines.
