@@ -40,12 +40,12 @@ class CertsPane(TablePane):
         certs = snap.certificates
         if not certs:
             return "no endpoints"
-        worst = min((c for c in certs if c.days_left is not None), key=lambda c: c.days_left,
-                    default=None)
+        dated = [(c.days_left, c.host) for c in certs if c.days_left is not None]
         bad = [c for c in certs if c.status != CertState.OK]
         text = f"{len(certs) - len(bad)}/{len(certs)} ok"
-        if worst is not None:
-            text += f" · soonest {worst.host} {worst.days_left:.0f}d"
+        if dated:
+            days, host = min(dated)
+            text += f" · soonest {host} {days:.0f}d"
         errors = [c for c in bad if c.status in (CertState.EXPIRED, CertState.ERROR)]
         if errors:
             text += f" · {len(errors)} expired/error"

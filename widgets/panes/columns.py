@@ -31,8 +31,8 @@ def fit_columns(natural: Mapping[str, int], width: int, drop_first: Sequence[str
     def total() -> int:
         return sum(w + PADDING for k, w in natural.items() if k not in dropped)
 
-    flex_min = MIN_FLEX + PADDING if flex in natural else 0
-    flex_need = natural[flex] + PADDING if flex in natural else 0
+    flex_need = natural[flex] + PADDING if flex is not None and flex in natural else 0
+    flex_min = MIN_FLEX + PADDING if flex_need else 0
     for key in drop_first:
         # a flexible column can give way before anything else is dropped
         if total() - flex_need + min(flex_need, flex_min) <= width:

@@ -14,7 +14,6 @@ from widgets.paint import paint
 from widgets.panes.common import Cell, age, bar, short, spark, utc_time
 from widgets.panes.table import Row, TablePane
 
-
 SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
                "fastpath function call": "fastpath"}
 STATE_WIDTH = 13  # "idle tx abort"
@@ -105,7 +104,7 @@ class DatabasePane(TablePane):
             f"application {c.application or '-'}   client {c.client_addr or 'unix socket'}",
             f"state {c.state} for {age(_running_for(c))}",
             f"backend start {utc_time(c.backend_start)}   query start {utc_time(c.query_start)}",
-            f"wait event: {c.wait_event_type + ' / ' + c.wait_event if c.wait_event else 'none'}",
+            f"wait event: {(c.wait_event_type or '?') + ' / ' + c.wait_event if c.wait_event else 'none'}",
             f"blocked by pids: {', '.join(map(str, c.blocked_by)) if c.blocked_by else 'none'}",
             "", "Query:", c.query or "(none)",
         ]

@@ -13,7 +13,6 @@ from widgets.paint import paint
 from widgets.panes.common import Cell, coarse_age, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
 
-
 # kubectl's longer reasons, in a short form that still says which one it is (the detail view
 # and the filter keep the full word)
 SHORT_STATUS = {"CrashLoopBackOff": "CrashLoop", "ContainerCreating": "Creating",
