@@ -14,18 +14,25 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import DataTable
 
 from cockpit.incidents.model import Incident, countdown, format_countdown, sort_key
 from cockpit.models import utcnow
 from widgets.dialogs.declare import DeclareDialog
 from widgets.incidents.detail import IncidentDetailScreen, operator_name
+from widgets.panes.columns import Fit, fit_columns
 
 SEVERITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "bold yellow", "P4": "cyan"}
 OVERDUE_STYLE = "bold reverse blink red"
 WRITE_ACTIONS = {"declare", "acknowledge", "status", "severity", "note"}
 COLUMNS = (("sev", "Sev"), ("title", "Incident"), ("status", "Status"), ("age", "Age"),
            ("clock", "Respond in"), ("ack", "Ack"))
+# the response clock and the status keep their width ("met (12:04 spare)", "Investigating");
+# the title takes what is left, and who acknowledged and the age go first as the pane narrows
+WIDTHS = {"sev": 3, "status": 13, "age": 5, "ack": 10}
+DROP_FIRST = ("ack", "age")
+TITLE_MIN = 44  # a whole title is worth more than the age and who acknowledged
 
 
 def read_only(app: object) -> bool:
@@ -68,12 +75,48 @@ class IncidentPanel(DataTable):
         self.incidents: list[Incident] = []
         self.resolved: list[Incident] = []  # resolved in the last 24 h, newest first
         self._order: list[str] = []
+        self._fit = Fit(frozenset())
+        self._clock_width = len("Respond in")  # the widest clock shown (update_cell keeps widths)
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._add_columns()
         self.set_interval(1.0, self._tick)
         self._draw_empty()
+
+    def _visible(self) -> list[tuple[str, str]]:
+        return [c for c in COLUMNS if c[0] not in self._fit.dropped]
+
+    def _add_columns(self) -> None:
+        for key, label in self._visible():
+            width = (self._fit.flex_width if key == "title"
+                     else WIDTHS.get(key, self._clock_width) if key == "clock" else WIDTHS.get(key))
+            self.add_column(label, key=key, width=width)
+
+    def _pick(self, cells: tuple[Text | str, ...]) -> tuple[Text | str, ...]:
+        """The cells of the visible columns."""
+        return tuple(c for (key, _), c in zip(COLUMNS, cells, strict=True) if key not in self._fit.dropped)
+
+    def on_resize(self, event: Resize) -> None:
+        self._refit(event.size.width)
+
+    def _refit(self, width: int | None = None) -> None:
+        width = self.size.width if width is None else width
+        if width <= 0:
+            return
+        now = self._now()
+        shown = (*self.incidents, *self.resolved)
+        natural = {key: WIDTHS.get(key, 0) for key, _ in COLUMNS}
+        natural["title"] = max([len("no active incidents"), *(len(i.title) for i in shown)])
+        natural["clock"] = max([len("Respond in"), *(len(clock_cell(i, now)) for i in self.incidents),
+                                *(len(f"lasted {age_text(i.duration_seconds(now))}") for i in self.resolved)])
+        fit = fit_columns(natural, width - 1, DROP_FIRST, "title", flex_min=TITLE_MIN)
+        if fit == self._fit and natural["clock"] == self._clock_width:
+            return
+        self._fit, self._clock_width = fit, natural["clock"]
+        self.clear(columns=True)
+        self._add_columns()
+        self._order = []
+        self.update_incidents(self.incidents, self._now())
 
     def _now(self) -> datetime:
         engine = getattr(self.app, "engine", None)
@@ -81,8 +124,8 @@ class IncidentPanel(DataTable):
 
     def _draw_empty(self) -> None:
         if not self.incidents and not self.row_count:
-            self.add_row(Text("—", style="dim"), Text("no active incidents", style="green"),
-                         "", "", "", "", key="__none__")
+            self.add_row(*self._pick((Text("—", style="dim"), Text("no active incidents", style="green"),
+                                      "", "", "", "")), key="__none__")
 
     def _recent(self, now: datetime) -> list[Incident]:
         engine = getattr(self.app, "engine", None)
@@ -92,13 +135,15 @@ class IncidentPanel(DataTable):
     @staticmethod
     def _resolved_cells(inc: Incident, now: datetime) -> tuple[Text | str, ...]:
         lasted = age_text(inc.duration_seconds(now))
-        return (Text(inc.severity, style="dim"), Text(inc.title, style="dim"),
+        return (Text(inc.severity, style="dim"),
+                Text(inc.title, style="dim", no_wrap=True, overflow="ellipsis"),
                 Text("Resolved", style="dim"), Text(lasted, style="dim"),
                 Text(f"lasted {lasted}", style="dim"), Text(inc.acknowledged_by or "", style="dim"))
 
     def _cells(self, inc: Incident, now: datetime) -> tuple[Text | str, ...]:
         style = SEVERITY_STYLE.get(inc.severity, "")
-        return (Text(inc.severity, style=style), Text(inc.title, style=style), inc.status,
+        return (Text(inc.severity, style=style),
+                Text(inc.title, style=style, no_wrap=True, overflow="ellipsis"), inc.status,
                 age_text(inc.age_seconds(now)), clock_cell(inc, now),
                 inc.acknowledged_by or "")
 
@@ -120,14 +165,17 @@ class IncidentPanel(DataTable):
             self.clear()
             self._draw_empty()  # "no active incidents" above the resolved ones, when so
             for inc, cells in rows:
-                self.add_row(*cells, key=inc.id)
+                self.add_row(*self._pick(cells), key=inc.id)
             self._order = order
             if selected in order:
                 self.move_cursor(row=order.index(selected))
+            self.call_after_refresh(self._refit)  # a longer title may change what fits
             return
+        if len(self._order) and any(len(clock_cell(i, now)) > self._clock_width for i in self.incidents):
+            self.call_after_refresh(self._refit)  # "met (12:04 spare)" needs a wider clock
         for inc, cells in rows:
             old = self.get_row(inc.id)
-            for i, ((key, _label), value) in enumerate(zip(COLUMNS, cells, strict=True)):
+            for i, ((key, _label), value) in enumerate(zip(self._visible(), self._pick(cells), strict=True)):
                 if old[i] != value:  # each update_cell repaints the table: skip unchanged ones
                     self.update_cell(inc.id, key, value, update_width=False)
 

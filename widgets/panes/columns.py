@@ -22,20 +22,21 @@ class Fit:
 
 
 def fit_columns(natural: Mapping[str, int], width: int, drop_first: Sequence[str] = (),
-                flex: str | None = None) -> Fit:
+                flex: str | None = None, flex_min: int = MIN_FLEX) -> Fit:
     """Drop columns in `drop_first` order until the rest fit in `width` cells; then squeeze the
-    `flex` column into what is left (but not under MIN_FLEX: then it goes too, unless nothing
-    else can). `natural` is each column's content width, padding excluded."""
+    `flex` column into what is left (but not under `flex_min`: columns are dropped first, and
+    a flex column that is itself in `drop_first` goes too). `natural` is each column's content
+    width, padding excluded."""
     dropped: set[str] = set()
 
     def total() -> int:
         return sum(w + PADDING for k, w in natural.items() if k not in dropped)
 
     flex_need = natural[flex] + PADDING if flex is not None and flex in natural else 0
-    flex_min = MIN_FLEX + PADDING if flex_need else 0
+    flex_least = min(flex_min, natural[flex]) + PADDING if flex is not None and flex_need else 0
     for key in drop_first:
         # a flexible column can give way before anything else is dropped
-        if total() - flex_need + min(flex_need, flex_min) <= width:
+        if total() - flex_need + flex_least <= width:
             break
         if key in natural and key != flex:
             dropped.add(key)
@@ -44,4 +45,4 @@ def fit_columns(natural: Mapping[str, int], width: int, drop_first: Sequence[str
     room = width - (total() - flex_need) - PADDING
     if room < MIN_FLEX and flex in drop_first:
         return Fit(frozenset(dropped | {flex}))
-    return Fit(frozenset(dropped), max(room, MIN_FLEX))
+    return Fit(frozenset(dropped), max(room, min(MIN_FLEX, flex_min)))

@@ -38,6 +38,7 @@ class DatabasePane(TablePane):
     DEFAULT_SORT = ("for", True)
     DROP_FIRST = ("app", "user", "wait", "blocked")
     FLEX = "query"
+    FLEX_MIN = 28  # what is running matters more than who is blocking and waiting
     WIDTHS = {"state": STATE_WIDTH}
 
     def compose_body(self) -> ComposeResult:

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input
 from cockpit.models import Snapshot
 from widgets.messages import OpenDetail
 from widgets.panes.base import Pane
-from widgets.panes.columns import Fit, fit_columns
+from widgets.panes.columns import MIN_FLEX, Fit, fit_columns
 from widgets.panes.common import Cell
 from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
 
@@ -43,6 +43,7 @@ class TablePane(Pane):
     DROP_FIRST: tuple[str, ...] = ()
     #: the column that takes what the others leave, cut with an ellipsis (a query, an issuer)
     FLEX: str | None = None
+    FLEX_MIN: int = MIN_FLEX  # the flexible column shrinks to this before others are dropped
     #: fixed widths (a status column as wide as its longest word: no `expir…`)
     WIDTHS: dict[str, int] = {}
 
@@ -144,7 +145,7 @@ class TablePane(Pane):
         width = self.table.size.width
         if width <= 0:  # hidden (a collapsed pane in the compact layout): keep the choice
             return False
-        fit = fit_columns(self._natural_widths(), width - 1, self.DROP_FIRST, self.FLEX)
+        fit = fit_columns(self._natural_widths(), width - 1, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
         if fit == self._fit:
             return False
         self._fit = fit
