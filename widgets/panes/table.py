@@ -145,7 +145,8 @@ class TablePane(Pane):
         width = self.table.size.width
         if width <= 0:  # hidden (a collapsed pane in the compact layout): keep the choice
             return False
-        fit = fit_columns(self._natural_widths(), width - 1, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
+        room = width - self.table.styles.scrollbar_size_vertical  # a long table's scrollbar
+        fit = fit_columns(self._natural_widths(), room, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
         if fit == self._fit:
             return False
         self._fit = fit
