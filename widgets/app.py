@@ -41,6 +41,7 @@ from widgets.panes.certs import CertsPane
 from widgets.panes.database import DatabasePane
 from widgets.panes.pods import PodsPane
 from widgets.screens.detail import DetailScreen
+from widgets.toasts import show_newest
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
 PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
@@ -312,6 +313,10 @@ class CockpitApp(KeyActions, App[int]):
         found = pane.detail(key) if pane is not None else None
         if found is not None:
             self.push_screen(DetailScreen(*found))
+
+    def _refresh_notifications(self) -> None:
+        # at most two toasts at once: a burst must not cover the incident table (widgets/toasts.py)
+        show_newest(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from textual.widgets import DataTable
+from textual.widgets._toast import Toast
 
 from tests.ui.fixtures import fixed_sources, frozen_clock, make_config, wait_until
 from widgets.app import CockpitApp
@@ -107,3 +108,28 @@ async def test_the_footer_at_80_columns_shows_the_focused_panes_keys() -> None:
         await pilot.pause()
         shown = footer_text(app).split()
         assert "D" in shown and "c" in shown and "g" in shown, shown
+
+
+async def test_every_summary_line_keeps_its_age_at_80_columns() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app, pilot)
+        await pilot.press("6")
+        await pilot.pause()
+        for pane in app.panes_by_source.values():
+            shown = pane.query_one(".summary").render_line(0).text
+            assert "ago" in shown, shown  # '5 API  1s ago · healthy · …', not '… · updated 0s …'
+
+
+async def test_a_burst_of_notifications_shows_two_at_most() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await started(app, pilot)
+        for n in range(5):
+            app.notify(f"note {n}", timeout=30)
+
+        def toasts() -> list[str]:
+            return [str(t._notification.message) for t in app.screen.query(Toast)]
+
+        await wait_until(pilot, lambda: "note 4" in toasts())
+        assert toasts() == ["note 3", "note 4"]

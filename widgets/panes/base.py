@@ -16,7 +16,7 @@ from textual.widgets import Static
 from cockpit.models import Snapshot
 from cockpit.state import SourceView
 from widgets.paint import paint
-from widgets.panes.common import status_line
+from widgets.panes.common import status_line, summary_status
 
 
 class FocusableStatic(Static, can_focus=True):
@@ -97,11 +97,10 @@ class Pane(Vertical):
     def _paint_status(self, kind: str) -> None:
         summary, status = self._summary, self._status
         head = f"{self.number} {self.title}"
-        # A stale source says so first: it is the thing an operator must not miss.
-        status_part = self.status_text if self.STATUS_IN_SUMMARY else ""
-        ordered = ((status_part, self.summary_text) if kind == "stale"
-                   else (self.summary_text, status_part))
-        paint(summary, f"{head:<15}" + " · ".join(p for p in ordered if p))
+        # The age (or stale and why) comes first: it is what an operator must never lose when
+        # the line is cut at the right edge; the numbers after it shorten instead.
+        status_part = summary_status(self.status_text) if self.STATUS_IN_SUMMARY else ""
+        paint(summary, f"{head:<15}" + " · ".join(p for p in (status_part, self.summary_text) if p))
         paint(status, self.status_text)
         for widget in (summary, status):
             widget.set_class(kind == "stale", "-stale")

@@ -135,3 +135,9 @@ def short(text: str, width: int) -> str:
     """One line of at most `width` characters (whitespace collapsed, ellipsis when cut)."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def summary_status(status: str) -> str:
+    """The status line as the one-line summary starts with it: 'updated 3s ago' -> '3s ago'
+    (the rest of the line is the numbers; the age must fit first)."""
+    return status.removeprefix("updated ")
