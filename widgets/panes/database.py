@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from cockpit.models import DbActivity, DbConnection
 from widgets.paint import paint
-from widgets.panes.common import Cell, age, bar, short, spark, utc_time
+from widgets.panes.common import Cell, age, bar, short, trend_line, utc_time
 from widgets.panes.table import Row, TablePane
 
 SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
@@ -66,7 +66,7 @@ class DatabasePane(TablePane):
             + (f" · longest query {age(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
         ]
         if conns:
-            lines.append(f"connections 15m {spark(conns, 40)}")
+            lines.append(f"connections 15m {trend_line(conns, 40)}")
         paint(self.query_one(".usage", Static), "\n".join(lines))
         top = db.top_by_mean[:3]
         if top:
