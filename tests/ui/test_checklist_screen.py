@@ -70,7 +70,7 @@ async def test_pick_verify_tick_record_and_export(tmp_path, monkeypatch):
         text = path.read_text()
         assert f"run {entry['run_id']}" in text and "| Deployment logged | ☑ done | operator |" in text
         assert any(str(path) in n.message for n in app._notifications)
-        await pilot.press("escape")  # back to the lists
+        await pilot.press("l")  # back to the lists
         assert screen.checklist is None and app.screen is screen
         await pilot.press("escape")
         assert app.screen is not screen
