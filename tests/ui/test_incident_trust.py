@@ -207,3 +207,23 @@ async def test_a_resolved_incident_stays_listed_dimmed_with_its_duration_and_ope
         await pilot.press("6", "down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
         assert app.screen.incident_id == incident_id and "Resolved" in body(app)
+
+
+async def test_the_details_say_what_is_true_an_expired_cert_and_no_running_query(tmp_path: Path) -> None:
+    from tests.ui.fixtures import certs_snapshot
+
+    app = make_app(tmp_path)
+    app.sources["certificates"] = FixedSource("certificates", certs_snapshot())
+    app.scheduler = app._new_scheduler()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.incidents) >= 2)
+        await pilot.press("6", "enter")  # P1s first: the expired certificate, then the database
+        await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
+        seen = {app.screen.incident.rule: body(app)}
+        await pilot.press("escape", "down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
+        seen[app.screen.incident.rule] = body(app)
+        assert "get TLS errors now: it expired 2 days ago" in seen["certificate"]
+        assert "once it expires" not in seen["certificate"]
+        assert "no query running" in seen["connection_exhaustion"]
+        assert "n/a s (pid n/a)" not in seen["connection_exhaustion"]
