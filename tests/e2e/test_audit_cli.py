@@ -149,3 +149,11 @@ def test_post_mortem_lists_the_incidents_actions_with_who_when_plan_and_result(t
     assert "none recorded" not in taken
     assert "kill_idle on postgresql://db/predictiq — plan: terminate 46 idle connections" in taken
     assert "result: ok (terminated 46 of 46)" in taken
+
+
+def test_verify_says_when_the_head_file_is_missing(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    path.with_name(path.name + ".head").unlink()
+    out = cockpit("verify", str(path))
+    assert out.returncode == 0
+    assert "head file" in out.stdout and "missing" in out.stdout and "cut off the end" in out.stdout
