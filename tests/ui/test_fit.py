@@ -133,3 +133,22 @@ async def test_a_burst_of_notifications_shows_two_at_most() -> None:
 
         await wait_until(pilot, lambda: "note 4" in toasts())
         assert toasts() == ["note 3", "note 4"]
+
+
+async def test_long_pod_names_in_the_160x48_grid_keep_name_and_status_without_sideways_scroll() -> None:
+    from dataclasses import replace
+
+    from tests.ui.fixtures import kube_snapshot
+
+    snap = kube_snapshot()
+    pods = tuple(replace(p, name=f"predictiq-api-4twfc8kbbb-{p.uid[-5:]}") for p in snap.pods)
+    app = CockpitApp(make_config(), sources=fixed_sources(kubernetes=replace(snap, pods=pods)),
+                     clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await started(app, pilot)
+        table = app.panes_by_source["kubernetes"].table
+        await pilot.pause()
+        assert fits(table), (table.virtual_size, table.size)
+        head = header(table)
+        assert "Pod" in head and "Status" in head
+        assert "predictiq-api-4twfc8kbbb-" in table_text(table)

@@ -109,7 +109,8 @@ class IncidentPanel(DataTable):
         natural["title"] = max([len("no active incidents"), *(len(i.title) for i in shown)])
         natural["clock"] = max([len("Respond in"), *(len(clock_cell(i, now)) for i in self.incidents),
                                 *(len(f"lasted {age_text(i.duration_seconds(now))}") for i in self.resolved)])
-        room = width - self.styles.scrollbar_size_vertical  # a long list's scrollbar
+        long = self.row_count >= self.size.height - 1  # rows under the header
+        room = width - (self.styles.scrollbar_size_vertical if long else 0)
         fit = fit_columns(natural, room, DROP_FIRST, "title", flex_min=TITLE_MIN)
         if fit == self._fit and natural["clock"] == self._clock_width:
             return

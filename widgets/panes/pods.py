@@ -53,7 +53,8 @@ class PodsPane(TablePane):
                ("cpu", "CPU%"), ("mem", "Mem%"), ("age", "Age"), ("node", "Node"))
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
-    DROP_FIRST = ("node", "mem", "age", "cpu", "restarts")
+    # long pod names in a 53-column grid pane: the summary line says how many are ready
+    DROP_FIRST = ("node", "mem", "age", "cpu", "restarts", "ready")
     WIDTHS = {"status": STATUS_WIDTH}
 
     def __init__(self, **kwargs: object) -> None:

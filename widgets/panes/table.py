@@ -145,7 +145,8 @@ class TablePane(Pane):
         width = self.table.size.width
         if width <= 0:  # hidden (a collapsed pane in the compact layout): keep the choice
             return False
-        room = width - self.table.styles.scrollbar_size_vertical  # a long table's scrollbar
+        long = len(self._view) >= self.table.size.height - 1  # rows under the header
+        room = width - (self.table.styles.scrollbar_size_vertical if long else 0)
         fit = fit_columns(self._natural_widths(), room, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
         if fit == self._fit:
             return False
