@@ -187,7 +187,9 @@ async def test_resolving_a_still_breaching_incident_asks_and_a_redetection_reope
         assert [panel.coordinate_to_cell_key((i, 0)).row_key.value for i in range(panel.row_count)] == [incident_id]
 
 
-async def test_a_resolved_incident_stays_listed_dimmed_with_its_duration_and_opens(tmp_path: Path) -> None:
+async def test_a_resolved_incident_stays_listed_dimmed_with_its_duration_and_opens(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     app = make_app(tmp_path)
     sources = app.sources
     async with app.run_test(size=(80, 24)) as pilot:
@@ -207,6 +209,11 @@ async def test_a_resolved_incident_stays_listed_dimmed_with_its_duration_and_ope
         await pilot.press("6", "down", "enter")
         await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
         assert app.screen.incident_id == incident_id and "Resolved" in body(app)
+        await pilot.press("p")  # the post-mortem, from the resolved incident's detail
+        saved = tmp_path / "state" / "predictiq-cockpit" / "exports" / f"{incident_id}-postmortem.md"
+        await wait_until(pilot, saved.exists)
+        text = saved.read_text()
+        assert "(closed)" in text and "Database connection exhaustion" in text
 
 
 async def test_the_details_say_what_is_true_an_expired_cert_and_no_running_query(tmp_path: Path) -> None:
