@@ -94,6 +94,10 @@ async def test_the_sort_arrow_stays_in_the_header_after_o() -> None:
         await pilot.press("O")
         await pilot.pause()
         assert "Status ▼" in header(table)
+        await pilot.press("o", "o", "o")  # ready, restarts, CPU%: a label as wide as its column
+        await pilot.pause()
+        assert app.panes_by_source["kubernetes"].sort_column == "cpu"
+        assert "CPU% ▲" in header(table), header(table)
 
 
 async def test_the_footer_at_80_columns_shows_the_focused_panes_keys() -> None:
