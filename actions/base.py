@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from actions.clients import Clients
 from cockpit.audit.log import AuditLog
 from cockpit.config import Config
 from cockpit.sources.kube.client import KubeTarget
@@ -57,9 +58,9 @@ class Plan:
     production: bool = False
     requires_typed_name: str | None = None  # the operator must type this to confirm
     rbac: Rbac = field(default_factory=Rbac)
-    before: Mapping[str, Any] = field(default_factory=dict)
-    expected_after: Mapping[str, Any] = field(default_factory=dict)
-    params: Mapping[str, Any] = field(default_factory=dict)
+    before: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    expected_after: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    params: Mapping[str, Any] = field(default_factory=dict[str, Any])
     nothing_to_do: bool = False  # e.g. no idle connection over the threshold right now
 
     def audit_fields(self) -> dict[str, Any]:
@@ -77,7 +78,7 @@ class Outcome:
 
     status: Status
     message: str
-    after: Mapping[str, Any] = field(default_factory=dict)
+    after: Mapping[str, Any] = field(default_factory=dict[str, Any])
     error: str | None = None
 
     @property
@@ -90,15 +91,15 @@ class Outcome:
 class ActionContext:
     """Everything an action needs: config, live state, where it acts, the audit log, clients.
 
-    `clients` builds backend clients on demand (actions.clients.Clients); it refuses to build a
-    write-capable one in read-only mode. `progress` receives lines while an action follows up
+    `clients` builds backend clients on demand; it refuses to build a write-capable one in
+    read-only mode. `progress` receives lines while an action follows up
     (rollout progress); `incident_id` ties the audit entries to an open incident.
     """
 
     cfg: Config
     state: CockpitState
     audit: AuditLog
-    clients: Any  # actions.clients.Clients (Any: avoids an import cycle in type-only use)
+    clients: Clients
     target: KubeTarget | None = None
     incident_id: str | None = None
     progress: Callable[[str], None] | None = None

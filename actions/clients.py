@@ -10,22 +10,29 @@ kube client's GETs.
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cockpit.config import Config
+
+if TYPE_CHECKING:  # the client libraries are imported when a client is built, not before
+    import httpx
+    from kubernetes.client import ApiClient
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
 
 ACTION_APPLICATION_NAME = "predictiq-cockpit-action"
 PLAN_APPLICATION_NAME = "predictiq-cockpit-plan"
 
-PgConnect = Callable[..., Awaitable[Any]]
+PgConnect = Callable[..., Awaitable["AsyncConnection[TupleRow]"]]
 
 
 class ReadOnlyError(PermissionError):
     """A write-capable client was asked for in read-only mode."""
 
 
-async def _psycopg_connect(url: str, **kwargs: Any) -> Any:
+async def _psycopg_connect(url: str, **kwargs: Any) -> AsyncConnection[TupleRow]:
     import psycopg
 
     return await psycopg.AsyncConnection.connect(url, **kwargs)
@@ -38,7 +45,7 @@ class Clients:
     def __init__(self, cfg: Config, pg_connect: PgConnect | None = None) -> None:
         self.cfg = cfg
         self._pg_connect = pg_connect or _psycopg_connect
-        self._kube: Any = None
+        self._kube: ApiClient | None = None
 
     def _require_writable(self, what: str) -> None:
         if self.cfg.read_only:
@@ -56,20 +63,20 @@ class Clients:
         return {"application_name": application_name, "options": options.strip(), "autocommit": True,
                 "connect_timeout": max(2, math.ceil(db.connect_timeout_seconds))}
 
-    async def pg_read(self) -> Any:
+    async def pg_read(self) -> AsyncConnection[TupleRow]:
         """A short-lived read-only session for plans (the caller closes it)."""
         if self.cfg.database is None:
             raise ValueError("no [database] configured")
         return await self._pg_connect(self.cfg.database.url, **self._pg_kwargs(PLAN_APPLICATION_NAME, True))
 
-    async def pg_action(self) -> Any:
+    async def pg_action(self) -> AsyncConnection[TupleRow]:
         """A separate, write-capable session to signal backends; refused in read-only mode."""
         self._require_writable("write-capable PostgreSQL session")
         if self.cfg.database is None:
             raise ValueError("no [database] configured")
         return await self._pg_connect(self.cfg.database.url, **self._pg_kwargs(ACTION_APPLICATION_NAME, False))
 
-    def kube_api(self) -> Any:
+    def kube_api(self) -> ApiClient:
         """The kubernetes ApiClient for the configured context (built once, closed by aclose)."""
         if self.cfg.kubernetes is None:
             raise ValueError("no [kubernetes] configured")
@@ -79,12 +86,12 @@ class Clients:
             self._kube = new_api_client(self.cfg.kubernetes)
         return self._kube
 
-    def kube_writer(self) -> Any:
+    def kube_writer(self) -> ApiClient:
         """The ApiClient for a mutating call; refused in read-only mode."""
         self._require_writable("write-capable Kubernetes client")
         return self.kube_api()
 
-    def http(self) -> Any:
+    def http(self) -> httpx.AsyncClient:
         """An httpx.AsyncClient for the API's admin endpoints; refused in read-only mode."""
         self._require_writable("admin HTTP client")
         import httpx
@@ -92,10 +99,8 @@ class Clients:
         api = self.cfg.api
         if api is None:
             raise ValueError("no [api] configured")
-        verify: Any = api.verify_tls
+        verify: ssl.SSLContext | bool = api.verify_tls
         if api.verify_tls and api.ca_file:
-            import ssl
-
             verify = ssl.create_default_context(cafile=api.ca_file)
         return httpx.AsyncClient(base_url=api.base_url, timeout=api.timeout_seconds, verify=verify)
 

@@ -15,13 +15,17 @@ from typing import Any
 from actions.base import ActionContext, Outcome, Plan
 from actions.pg_common import (
     SAFE_BACKEND,
+    column_bool,
+    column_float,
+    column_int,
+    column_text,
     display_target,
     fetch,
     host_context,
-    human_seconds,
     psql,
     scope,
 )
+from cockpit.durations import duration
 
 CONDITIONS = (SAFE_BACKEND + " AND state = 'idle' AND datname = %(db)s AND usename = %(user)s"
               " AND now() - state_change > make_interval(secs => %(secs)s)")
@@ -56,17 +60,19 @@ class KillIdleAction:
         conn = await ctx.clients.pg_read()
         try:
             rows = await fetch(conn, PLAN_SQL, args)
-            used, max_conn = (await fetch(conn, USAGE_SQL))[0]
+            usage = (await fetch(conn, USAGE_SQL))[0]
         finally:
             await conn.close()
-        victims = [{"pid": r[0], "user": r[1], "application": r[2], "client": r[3],
-                    "idle_seconds": round(r[4], 1)} for r in rows]
+        used, max_conn = column_int(usage, 0), max(column_int(usage, 1), 1)
+        victims: list[dict[str, Any]] = [
+            {"pid": column_int(r, 0), "user": column_text(r, 1), "application": column_text(r, 2),
+             "client": column_text(r, 3), "idle_seconds": round(column_float(r, 4), 1)} for r in rows]
         n = len(victims)
-        effect = [f"terminate {n} idle connection{'s' if n != 1 else ''} (idle > {human_seconds(secs)}, "
+        effect = [f"terminate {n} idle connection{'s' if n != 1 else ''} (idle > {duration(secs)}, "
                   f"user {user}, database {database})",
                   f"connections {used}/{max_conn} ({100 * used / max_conn:.0f}%) → "
                   f"{used - n}/{max_conn} ({100 * (used - n) / max_conn:.0f}%) expected"]
-        effect += [f"  pid {v['pid']}  {v['user']}  {v['application'] or '-'}  idle {human_seconds(v['idle_seconds'])}"
+        effect += [f"  pid {v['pid']}  {v['user']}  {v['application'] or '-'}  idle {duration(v['idle_seconds'])}"
                    for v in victims[:MAX_LISTED]]
         if n > MAX_LISTED:
             effect.append(f"  … and {n - MAX_LISTED} more")
@@ -97,9 +103,10 @@ class KillIdleAction:
             rows = await fetch(conn, EXECUTE_SQL, args)
         finally:
             await conn.close()
-        terminated = sorted(pid for pid, ok in rows if ok)
-        skipped = sorted(set(pids) - {pid for pid, _ in rows})  # gone, or active again: not an error
-        failed = sorted(pid for pid, ok in rows if not ok)  # vanished between the check and the signal
+        signalled = [(column_int(r, 0), column_bool(r, 1)) for r in rows]
+        terminated = sorted(pid for pid, ok in signalled if ok)
+        skipped = sorted(set(pids) - {pid for pid, _ in signalled})  # gone, or active again: not an error
+        failed = sorted(pid for pid, ok in signalled if not ok)  # vanished between the check and the signal
         if not rows and pids:
             message = f"terminated 0 of {len(pids)}: all had ended or become active meanwhile"
         else:

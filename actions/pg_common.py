@@ -3,10 +3,15 @@ conditions every signalled backend must meet, and the displayed (password-free) 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, LiteralString
 
 from actions.base import ActionContext, ActionError
 from cockpit.config import DatabaseConfig, mask_dsn
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
 
 # Every backend an action signals must satisfy this: a client backend (never autovacuum, WAL
 # sender, ...), not our own session, and not one of the cockpit's sessions (monitoring, plans).
@@ -57,20 +62,37 @@ def psql(ctx: ActionContext, sql: str) -> str:
     return " ".join(parts) + f' -c "{one_line}"'
 
 
-async def fetch(conn: Any, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-    """Run one statement and return its rows."""
+async def fetch(conn: AsyncConnection[TupleRow], sql: LiteralString,
+                params: Mapping[str, object] | None = None) -> list[TupleRow]:
+    """Run one statement and return its rows (read each column with `column_*` below: a SQL
+    NULL arrives as None)."""
     cur = await conn.execute(sql, params or {})
-    return list(await cur.fetchall())
+    return await cur.fetchall()
 
 
-def human_seconds(seconds: float) -> str:
-    """3725 -> '1h02m', 75 -> '1m15s'."""
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    if s >= 60:
-        return f"{s // 60}m{s % 60:02d}s"
-    return f"{s}s"
+def column_int(row: TupleRow, i: int, default: int = 0) -> int:
+    """Column `i` as an int; NULL or a non-number gives `default`."""
+    value: object = row[i]
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def column_float(row: TupleRow, i: int, default: float = 0.0) -> float:
+    """Column `i` as a float; NULL or a non-number gives `default`."""
+    value: object = row[i]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return float(value)
+
+
+def column_text(row: TupleRow, i: int) -> str:
+    """Column `i` as text; NULL gives ''."""
+    value: object = row[i]
+    return "" if value is None else str(value)
+
+
+def column_bool(row: TupleRow, i: int) -> bool:
+    """Column `i` as a boolean; NULL is False."""
+    return row[i] is True
 
 
 def host_context(ctx: ActionContext) -> dict[str, Any]:

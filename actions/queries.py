@@ -9,10 +9,20 @@ pane's connection list only (registry scope "database"); `c` belongs to the chec
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, LiteralString
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.pg_common import SAFE_BACKEND, display_target, fetch, host_context, human_seconds, psql
+from actions.pg_common import (
+    SAFE_BACKEND,
+    column_bool,
+    column_float,
+    column_text,
+    display_target,
+    fetch,
+    host_context,
+    psql,
+)
+from cockpit.durations import duration
 
 LOOKUP_SQL = ("SELECT pid, usename, application_name, datname, state, left(query, 200),"
               " extract(epoch FROM now() - coalesce(query_start, backend_start))::float8"
@@ -25,7 +35,7 @@ class _SignalBackend:
     id = ""
     key = ""
     description = ""
-    function = ""
+    function: LiteralString = ""  # spliced into the SQL: only ever one of the two names below
     verb = ""
     mutating = True
     source = "database"
@@ -44,11 +54,13 @@ class _SignalBackend:
             await conn.close()
         if not rows:
             raise ActionError(f"pid {pid} is gone, or is not a client backend the cockpit may signal")
-        _, user, app, database, state, query, seconds = rows[0]
+        row = rows[0]
+        user, app, database, state = (column_text(row, i) for i in range(1, 5))
+        query, seconds = column_text(row, 5), column_float(row, 6)
         where = host_context(ctx)
         effect = (f"{self.verb} pid {pid} ({user}@{database}, {app or 'no application name'}, "
-                  f"{state}, for {human_seconds(seconds or 0)})",
-                  f"query: {' '.join((query or '').split())[:160]}")
+                  f"{state}, for {duration(seconds)})",
+                  f"query: {' '.join(query.split())[:160]}")
         return Plan(
             action=self.id, title=f"{self.description}: pid {pid}", target=f"{display_target(ctx)} pid {pid}",
             effect=effect, command=psql(ctx, f"SELECT {self.function}({pid})"),
@@ -66,7 +78,7 @@ class _SignalBackend:
             rows = await fetch(conn, sql, {"pid": pid})
         finally:
             await conn.close()
-        if not rows or not rows[0][0]:
+        if not rows or not column_bool(rows[0], 0):
             return Outcome("ok", f"pid {pid} had already ended: nothing to {self.verb}",
                            after={"pid": pid, "signalled": False})
         return Outcome("ok", f"{self.function}({pid}) sent", after={"pid": pid, "signalled": True})

@@ -50,13 +50,14 @@ def get(action_id: str) -> Action:
 def bindings(cfg: Config) -> list[Binding]:
     """The keys to bind: none for mutating actions in read-only mode, none for an unconfigured
     backend."""
-    out = []
+    out: list[Binding] = []
     for action in ACTIONS.values():
         if action.mutating and cfg.read_only:
             continue
         if getattr(cfg, _NEEDS[action.source], None) is None:
             continue
-        out.append(Binding(action.key, action.id, action.description, getattr(action, "scope", "global")))
+        scope = str(getattr(action, "scope", "global"))  # "database": acts on that pane's row
+        out.append(Binding(action.key, action.id, action.description, scope))
     return out
 
 

@@ -5,14 +5,22 @@ refuses too: the new template would not roll). `follow_rollout` reports progress
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.kube_common import header, kubectl, rbac_for, read_deployment
+from actions.kube_common import header, kubectl, rbac_for, read_deployment, response_json
+from cockpit.sources.fields import (
+    Json,
+    boolean,
+    integer,
+    mapping,
+    optional_integer,
+    optional_text,
+    text,
+)
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -23,17 +31,17 @@ def paused_reason(name: str) -> str:
             f"Resume it first (kubectl rollout resume deployment/{name}), or restart after the pause ends")
 
 
-def rollout_progress(dep: Mapping[str, Any]) -> tuple[bool, str]:
+def rollout_progress(dep: Json) -> tuple[bool, str]:
     """(done, 'updated 2/3, ready 2/3, available 2/3') from a deployment's status, as kubectl
     rollout status judges it: the new generation observed and every replica updated and ready."""
-    spec, status = dep.get("spec", {}), dep.get("status", {})
-    want = int(spec.get("replicas", 1))
-    updated = int(status.get("updatedReplicas", 0))
-    ready = int(status.get("readyReplicas", 0))
-    available = int(status.get("availableReplicas", 0))
-    total = int(status.get("replicas", 0))
-    generation = int(dep.get("metadata", {}).get("generation", 0))
-    if int(status.get("observedGeneration", 0)) < generation:
+    spec, status = mapping(dep, "spec"), mapping(dep, "status")
+    want = integer(spec, "replicas", 1)
+    updated = integer(status, "updatedReplicas")
+    ready = integer(status, "readyReplicas")
+    available = integer(status, "availableReplicas")
+    total = integer(status, "replicas")
+    generation = integer(mapping(dep, "metadata"), "generation")
+    if integer(status, "observedGeneration") < generation:
         # the status still describes the old template: its counts would read as "done"
         return False, f"waiting for the controller to pick up generation {generation}"
     done = updated == want and total == want and available == want and ready == want
@@ -52,11 +60,12 @@ class RestartAction:
     async def plan(self, ctx: ActionContext, selection: Mapping[str, Any] | None) -> Plan:
         """Read the live deployment; refuse a paused one."""
         dep = await read_deployment(ctx)
-        name = dep["metadata"]["name"]
-        if dep.get("spec", {}).get("paused"):
+        name = text(mapping(dep, "metadata"), "name")
+        spec = mapping(dep, "spec")
+        if boolean(spec, "paused"):
             raise ActionError(paused_reason(name))
-        replicas = int(dep.get("spec", {}).get("replicas", 1))
-        before = dep.get("spec", {}).get("template", {}).get("metadata", {}).get("annotations", {}) or {}
+        replicas = integer(spec, "replicas", 1)
+        annotations = mapping(spec, "template", "metadata", "annotations")
         where = header(ctx)
         return Plan(
             action=self.id, title=f"Rollout restart deployment/{name}", target=f"deployment/{name}",
@@ -66,7 +75,7 @@ class RestartAction:
             danger="medium", source=self.source,
             requires_typed_name=name if where["production"] else None,
             rbac=await rbac_for(ctx, self.id, "patch", "deployments"),
-            before={"restartedAt": before.get(RESTARTED_AT), "replicas": replicas},
+            before={"restartedAt": optional_text(annotations, RESTARTED_AT), "replicas": replicas},
             expected_after={"restartedAt": "now"}, params={}, **where)
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
@@ -74,15 +83,15 @@ class RestartAction:
         from kubernetes import client
 
         dep = await read_deployment(ctx)
-        name = dep["metadata"]["name"]
-        if dep.get("spec", {}).get("paused"):
+        name = text(mapping(dep, "metadata"), "name")
+        if boolean(mapping(dep, "spec"), "paused"):
             return Outcome("failed", paused_reason(name), error="deployment is paused")
         now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
         api = client.AppsV1Api(ctx.clients.kube_writer())
         resp = await asyncio.to_thread(api.patch_namespaced_deployment, name, plan.namespace, body,
                                        _preload_content=False, _request_timeout=ctx.clients.kube_timeout)
-        generation = json.loads(resp.data).get("metadata", {}).get("generation")
+        generation = optional_integer(mapping(response_json(resp), "metadata"), "generation")
         return Outcome("ok", f"rollout started: deployment/{name} restartedAt {now}",
                        after={"restartedAt": now, "generation": generation})
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from actions.base import ActionContext, ActionError, Outcome, Plan
-from actions.kube_common import header, kubectl, rbac_for, read_deployment
+from actions.kube_common import header, kubectl, rbac_for, read_deployment, response_json
+from cockpit.sources.fields import integer, mapping, optional_integer, text
 
 
 def validate_replicas(ctx: ActionContext, value: Any) -> int:
@@ -38,8 +39,8 @@ class ScaleAction:
             raise ActionError("scale needs a replica count")
         wanted = validate_replicas(ctx, selection["replicas"])
         dep = await read_deployment(ctx)
-        name = dep["metadata"]["name"]
-        current = int(dep.get("spec", {}).get("replicas", 1))
+        name = text(mapping(dep, "metadata"), "name")
+        current = integer(mapping(dep, "spec"), "replicas", 1)
         effect = [f"deployment/{name}: replicas {current} → {wanted}"]
         snap = ctx.state.kube
         hpa = snap.deployment.hpa if snap and snap.deployment else None
@@ -65,8 +66,6 @@ class ScaleAction:
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """PATCH deployments/<name>/scale {spec: {replicas: N}}."""
-        import json
-
         from kubernetes import client
 
         api = client.AppsV1Api(ctx.clients.kube_writer())
@@ -75,6 +74,6 @@ class ScaleAction:
         resp = await asyncio.to_thread(
             api.patch_namespaced_deployment_scale, name, plan.namespace, {"spec": {"replicas": wanted}},
             _preload_content=False, _request_timeout=ctx.clients.kube_timeout)
-        replicas = json.loads(resp.data).get("spec", {}).get("replicas")
+        replicas = optional_integer(mapping(response_json(resp), "spec"), "replicas")
         return Outcome("ok", f"deployment/{name} scaled: replicas {plan.before.get('replicas')} → {replicas}",
                        after={"replicas": replicas})

@@ -1,7 +1,8 @@
 """The `cockpit` command: argparse in, exit codes out (0 ok, 1 a source/check failed, 2 bad input).
 
 Heavy modules (Textual, kubernetes, psycopg, the lab) are imported only by the subcommand that
-needs them, so `cockpit --help` and `cockpit check-config` answer at once.
+needs them, so `cockpit --help` answers at once (check-config imports psycopg and redis-py only
+to ask them about the configured URLs).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ commands:
   cockpit                      run the cockpit (full screen) on the configured stack
   cockpit demo                 run the cockpit on an embedded demo platform (needs the demo extra)
   cockpit snapshot [--json]    collect every source once and print it (for scripts and cron)
-  cockpit check-config         validate the config and print it with secrets masked
+  cockpit check-config         validate the config (and what would fail at run time), print it masked
   cockpit init                 write a starter config to the XDG config dir
   cockpit audit verify|tail|export   read and check the audit trail
   cockpit lab up|drill         run the demo platform headless and inject failures
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the cockpit (the default)")
     _common(p)
 
-    p = sub.add_parser("check-config", help="validate the config; print it with secrets masked (exit 0 or 2)")
+    p = sub.add_parser("check-config", help="validate the config and what the client libraries would refuse at run time; "
+                       "print it with secrets masked (exit 0 or 2)")
     _common(p)
     p.add_argument("--json", action="store_true", help="print the resolved config as JSON")
 
@@ -129,10 +131,13 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Validate and print the resolved config, secrets masked."""
+    """Validate (the file's shape, then what the client libraries would refuse at run time) and
+    print the resolved config, secrets masked."""
     from cockpit.config import masked
+    from cockpit.config_checks import check_runtime
 
     cfg = load(args)
+    check_runtime(cfg)
     data = masked(cfg)
     if args.json:
         print(json.dumps(data, indent=2))

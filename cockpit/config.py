@@ -292,7 +292,7 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _check_scalar(value: Any, tp: Any, key: str, path: str, m: dict[str, Any],
+def _check_scalar(value: Any, tp: Any, key: str, path: str, m: typing.Mapping[str, Any],
                   env: typing.Mapping[str, str]) -> Any:
     expected = _type_name(tp)
     if tp is bool:
@@ -316,12 +316,14 @@ def _check_scalar(value: Any, tp: Any, key: str, path: str, m: dict[str, Any],
     raise ConfigError(f"unsupported type {tp}", path=path, key=key)  # pragma: no cover - schema bug
 
 
-def _build(cls: type, data: Any, prefix: str, path: str, env: typing.Mapping[str, str]) -> Any:
+def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[str, str]) -> Any:
+    """An instance of the dataclass `cls` from a TOML table (Any: the schema is read at run time)."""
     if not isinstance(data, dict):
         raise ConfigError(f"expected a table, got {data!r}", path=path, key=prefix or "(top level)")
+    table = typing.cast("dict[str, object]", data)  # TOML keys are strings
     fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _NOT_KEYS}
     hints = typing.get_type_hints(cls)
-    for name in data:
+    for name in table:
         if name not in fields:
             key = f"{prefix}.{name}" if prefix else name
             close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
@@ -332,21 +334,22 @@ def _build(cls: type, data: Any, prefix: str, path: str, env: typing.Mapping[str
     for name, f in fields.items():
         key = f"{prefix}.{name}" if prefix else name
         tp = _unwrap_optional(hints[name])
-        if name not in data:
+        if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"missing required value ({_type_name(tp)}: {f.metadata.get('doc', '')})", path=path, key=key)
             continue
-        value = data[name]
+        value = table[name]
         if dataclasses.is_dataclass(tp):
             kwargs[name] = _build(tp, value, key, path, env)
         elif typing.get_origin(tp) is tuple:
             inner = typing.get_args(tp)[0]
             if not isinstance(value, list):
                 raise ConfigError(f"expected {_type_name(tp)}, got {value!r}", path=path, key=key)
+            items = typing.cast("list[object]", value)
             if dataclasses.is_dataclass(inner):
-                kwargs[name] = tuple(_build(inner, v, f"{key}[{i}]", path, env) for i, v in enumerate(value))
+                kwargs[name] = tuple(_build(inner, v, f"{key}[{i}]", path, env) for i, v in enumerate(items))
             else:
-                kwargs[name] = tuple(_check_scalar(v, inner, f"{key}[{i}]", path, f.metadata, env) for i, v in enumerate(value))
+                kwargs[name] = tuple(_check_scalar(v, inner, f"{key}[{i}]", path, f.metadata, env) for i, v in enumerate(items))
         else:
             kwargs[name] = _check_scalar(value, tp, key, path, dict(f.metadata), env)
     return cls(**kwargs)
@@ -375,11 +378,21 @@ def parse_config(data: dict[str, Any], *, path: str = "<config>",
     return cfg
 
 
+def _read_utf8(p: Path) -> str:
+    """The file's text; a file that is not UTF-8 is a ConfigError naming the first bad byte."""
+    data = p.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text: byte offset {exc.start} (0x{data[exc.start]:02x}) "
+                          f"is {exc.reason}; save the file as UTF-8", path=str(p)) from None
+
+
 def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None) -> Config:
     """Read and validate one config file. Raises ConfigError naming the file."""
     p = Path(path).expanduser()
     try:
-        text = p.read_text(encoding="utf-8")
+        text = _read_utf8(p)
     except FileNotFoundError:
         raise ConfigError("file not found; create one with `cockpit init` or pass --config PATH", path=str(p)) from None
     except OSError as exc:
@@ -403,7 +416,7 @@ def load_data_file(path: str | Path | None, builtin: str, what: str, key: str) -
         p = Path(path).expanduser()
         source = str(p)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = _read_utf8(p)
         except OSError as exc:
             raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", path=source, key=key) from None
     try:
@@ -450,9 +463,9 @@ def mask_dsn(url: str) -> str:
 def masked(cfg: Config) -> dict[str, Any]:
     """The resolved config as plain data with every secret masked (for check-config)."""
 
-    def walk(obj: Any) -> Any:
+    def walk(obj: object) -> object:
         if dataclasses.is_dataclass(obj):
-            out = {}
+            out: dict[str, object] = {}
             for f in dataclasses.fields(obj):
                 if f.name in _NOT_KEYS:
                     continue
@@ -464,10 +477,10 @@ def masked(cfg: Config) -> dict[str, Any]:
                 out[f.name] = walk(v)
             return out
         if isinstance(obj, tuple):
-            return [walk(v) for v in obj]
+            return [walk(v) for v in typing.cast("tuple[object, ...]", obj)]
         return obj
 
-    return walk(cfg)
+    return typing.cast("dict[str, Any]", walk(cfg))
 
 
 def starter_toml() -> dict[str, Any]:
@@ -493,6 +506,6 @@ def _defaults(cls: type) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
-            v = f.default
-            out[f.name] = list(v) if isinstance(v, tuple) else v
+            v: object = f.default
+            out[f.name] = list(typing.cast("tuple[object, ...]", v)) if isinstance(v, tuple) else v
     return out

@@ -23,9 +23,10 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from cockpit.config import Config
-from cockpit.models import KubeSnapshot, utcnow
+from cockpit.models import KubeSnapshot, SourceFailure, utcnow
 from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.base import Source
+from cockpit.sources.registry import BUILD_STEP, BuiltSources
 from cockpit.state import TRENDS, CockpitState
 from widgets.banner import Banner
 from widgets.footer import StableFooter
@@ -47,10 +48,10 @@ COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane
 PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
 
 
-def _build_sources(cfg: Config) -> dict[str, Source]:
+def _build_sources(cfg: Config) -> BuiltSources:
     from cockpit.sources.registry import build_sources
 
-    return dict(build_sources(cfg))
+    return build_sources(cfg)
 
 
 def _configured_names(cfg: Config) -> tuple[str, ...]:
@@ -177,12 +178,14 @@ class CockpitApp(KeyActions, App[int]):
     async def _start_built_sources(self) -> None:
         # In a thread: the imports take a quarter of a second and keys must answer meanwhile.
         try:
-            sources = await asyncio.to_thread(_build_sources, self.cfg)
+            sources, failures = await asyncio.to_thread(_build_sources, self.cfg)
         except Exception as exc:  # noqa: BLE001 - say so on screen rather than die silently
             self.notify(f"could not start the data sources: {exc}", severity="error", timeout=60)
             return
         if self._closing:  # quit meanwhile (the sources have opened nothing yet)
             return
+        for name, reason in failures.items():  # that pane says why; the others start below
+            self._deliver(name, SourceFailure(name, BUILD_STEP, reason))
         self._sources_pending = False
         self.sources = sources
         self.scheduler = self._new_scheduler()

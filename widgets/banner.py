@@ -11,6 +11,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from cockpit.config import Config
+from cockpit.incidents.severity import SEVERITIES
 from widgets.paint import paint
 
 
@@ -84,7 +85,7 @@ class Banner(Horizontal):
         else:
             text = f"{self.severity} ACTIVE"
         paint(box, text)
-        for level in ("P1", "P2", "P3", "P4"):
+        for level in SEVERITIES:
             box.set_class(self.severity == level, f"-{level.lower()}")
 
     def tick(self, now: datetime) -> None:

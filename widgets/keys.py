@@ -1,8 +1,8 @@
 """The one key registry: the footer, the help screen and the command palette all read it.
 
-View keys are declared here; action keys come from `actions.registry.ACTIONS` (optional until
-that module exists). In read-only mode mutating actions are left out entirely, so they are
-neither bound, nor shown, nor offered in the palette.
+View keys are declared here; action keys come from `actions.registry.ACTIONS`. In read-only mode
+mutating actions are left out entirely, so they are neither bound, nor shown, nor offered in the
+palette.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def summarise_params(params: dict[str, Any], full: bool = False) -> str:
 def one_line(entry: dict[str, Any], full: bool = False) -> str:
     """A human line for `tail`: seq, time, event, who, what, outcome (long lists summarised
     unless `full`)."""
-    op = entry.get("operator") or {}
+    op: dict[str, Any] = entry.get("operator") or {}
     who = f"{op.get('login') or op.get('uid', '?')}@{op.get('host', '?')}"
     what = " ".join(str(entry[k]) for k in ("action", "target", "incident_id") if entry.get(k))
     params = entry.get("params")
@@ -112,7 +112,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
     # Read once and follow from exactly what was read: an entry appended meanwhile is not lost.
     data = path.read_bytes() if path.exists() else b""
     offset = data.rfind(b"\n") + 1  # complete lines only; a partial one is read again later
-    entries = []
+    entries: list[dict[str, Any]] = []
     for raw in data[:offset].splitlines():
         try:
             entries.append(json.loads(raw))
@@ -178,7 +178,7 @@ def timeline_markdown(title: str, entries: list[dict[str, Any]]) -> str:
     rows = [f"# {title}", "", "| time (UTC) | event | operator | action | target | outcome |",
             "|---|---|---|---|---|---|"]
     for e in entries:
-        op = e.get("operator") or {}
+        op: dict[str, Any] = e.get("operator") or {}
         outcome = e.get("outcome") or e.get("status") or e.get("note") or ""
         if e.get("error"):
             outcome = f"{outcome} ({e['error']})".strip()

@@ -20,7 +20,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cockpit.audit.operator import operator_for_entry
 from cockpit.config import mask_dsn
@@ -52,7 +52,7 @@ def scrub(value: Any) -> Any:
     value = to_jsonable(value)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
-        for k, v in value.items():
+        for k, v in cast("dict[object, object]", value).items():
             key = str(k)
             if _SECRET_KEY.search(key) and v not in (None, "", [], {}):
                 out[key] = MASK
@@ -60,7 +60,7 @@ def scrub(value: Any) -> Any:
                 out[key] = scrub(v)
         return out
     if isinstance(value, list):
-        return [scrub(v) for v in value]
+        return [scrub(v) for v in cast("list[object]", value)]
     if isinstance(value, str):
         return mask_text(value)
     if value is None or isinstance(value, bool | int | float):

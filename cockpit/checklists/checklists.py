@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from cockpit.checklists.backup import BackupCheck, check_backup
 from cockpit.checklists.endpoints import endpoints_responding
@@ -29,6 +29,9 @@ from cockpit.checklists.verifiers import (
 )
 from cockpit.config import Config, ConfigError, load_data_file
 from cockpit.state import CockpitState
+
+if TYPE_CHECKING:
+    from cockpit.audit.log import AuditLog
 
 DONE, OPEN = "done", "open"  # operator-ticked item states, next to pass/fail/unknown
 RUN_EVENT = "checklist.run"
@@ -60,20 +63,30 @@ class Checklists:
     source: str
 
 
-def _item(raw: Any, path: str, where: str) -> ChecklistItem:
+def _table(raw: object, path: str, where: str) -> dict[str, object]:
     if not isinstance(raw, dict):
         raise ConfigError("expected a table", path=path, key=where)
-    unknown = sorted(set(raw) - {"id", "text", "check"})
+    return cast("dict[str, object]", raw)  # TOML keys are strings
+
+
+def _nonempty_text(table: Mapping[str, object], key: str, path: str, where: str) -> str:
+    value = table.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("expected a non-empty string", path=path, key=f"{where}.{key}")
+    return value
+
+
+def _item(raw: object, path: str, where: str) -> ChecklistItem:
+    table = _table(raw, path, where)
+    unknown = sorted(set(table) - {"id", "text", "check"})
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} (known: id, text, check)", path=path, key=where)
-    for key in ("id", "text"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
-            raise ConfigError("expected a non-empty string", path=path, key=f"{where}.{key}")
-    check = raw.get("check")
+    item_id, text = (_nonempty_text(table, key, path, where) for key in ("id", "text"))
+    check = table.get("check")
     if check is not None and check not in VERIFIER_IDS:
         raise ConfigError(f"unknown verifier {check!r} (known: {', '.join(VERIFIER_IDS)})",
                           path=path, key=f"{where}.check")
-    return ChecklistItem(raw["id"], raw["text"], check)
+    return ChecklistItem(item_id, text, check if isinstance(check, str) else None)
 
 
 def parse_checklists(data: Mapping[str, Any], source: str) -> Checklists:
@@ -81,27 +94,26 @@ def parse_checklists(data: Mapping[str, Any], source: str) -> Checklists:
     extra = sorted(set(data) - {"lists"})
     if extra:
         raise ConfigError(f"unknown top-level key {extra[0]!r}", path=source)
-    lists = data.get("lists")
+    lists: object = data.get("lists")
     if not isinstance(lists, dict) or not lists:
         raise ConfigError("expected [lists.<list id>] tables", path=source, key="lists")
     out: dict[str, Checklist] = {}
-    for list_id, raw in lists.items():
+    for list_id, raw in _table(cast(object, lists), source, "lists").items():
         where = f"lists.{list_id}"
-        if not isinstance(raw, dict):
-            raise ConfigError("expected a table", path=source, key=where)
-        unknown = sorted(set(raw) - {"title", "items"})
+        table = _table(raw, source, where)
+        unknown = sorted(set(table) - {"title", "items"})
         if unknown:
             raise ConfigError(f"unknown key {unknown[0]!r} (known: title, items)", path=source, key=where)
-        if not isinstance(raw.get("title"), str) or not raw["title"].strip():
-            raise ConfigError("expected a non-empty string", path=source, key=f"{where}.title")
-        items = raw.get("items")
+        title = _nonempty_text(table, "title", source, where)
+        items = table.get("items")
         if not isinstance(items, list) or not items:
             raise ConfigError("expected [[...items]] tables", path=source, key=f"{where}.items")
-        parsed = tuple(_item(r, source, f"{where}.items[{i}]") for i, r in enumerate(items))
+        parsed = tuple(_item(r, source, f"{where}.items[{i}]")
+                       for i, r in enumerate(cast("list[object]", items)))
         ids = Counter(i.id for i in parsed)
         if dupes := [i for i, n in ids.items() if n > 1]:
             raise ConfigError(f"duplicate item id {dupes[0]!r}", path=source, key=f"{where}.items")
-        out[list_id] = Checklist(list_id, raw["title"], parsed)
+        out[list_id] = Checklist(list_id, title, parsed)
     return Checklists(out, source)
 
 
@@ -146,7 +158,7 @@ def item_results(checklist: Checklist, verdicts: Mapping[str, Verdict],
     """Each item's state now. The operator may tick a manual item, or an item the cockpit could
     not verify (unknown); a verified pass or fail stays the cockpit's."""
     ticked = set(ticked)
-    out = []
+    out: list[ItemResult] = []
     for item in checklist.items:
         verdict = verdicts.get(item.check) if item.check else None
         if verdict is not None and (verdict.state != CheckState.UNKNOWN or item.id not in ticked):
@@ -167,7 +179,7 @@ def summarize(items: Iterable[ItemResult]) -> dict[str, int]:
     return dict(Counter(_SUMMARY_KEYS.get(i.state, i.state) for i in items))
 
 
-def record_run(audit: Any, checklist: Checklist, items: list[ItemResult],
+def record_run(audit: AuditLog, checklist: Checklist, items: list[ItemResult],
                run_id: str | None = None) -> dict[str, Any]:
     """Append the run to the audit trail (who/when come from the log) and return the entry."""
     return audit.record(RUN_EVENT, run_id=run_id or uuid.uuid4().hex[:8], checklist=checklist.id,
@@ -184,12 +196,12 @@ def _cell(value: Any) -> str:
 
 def render_checklist_markdown(entry: Mapping[str, Any]) -> str:
     """A "checklist.run" audit entry as Markdown: header, who/when, one table row per item."""
-    op = entry.get("operator") or {}
-    who = op.get("login") or op.get("uid") or "?"
+    op: Mapping[str, Any] = entry.get("operator") or {}
+    who = str(op.get("login") or op.get("uid") or "?")
     if op.get("host"):
         who += f"@{op['host']}"
     title = entry.get("title") or entry.get("checklist") or "Checklist"
-    summary = entry.get("summary") or {}
+    summary: Mapping[str, Any] = entry.get("summary") or {}
     lines = [f"# {title} checklist — run {entry.get('run_id', entry.get('seq', ''))}", "",
              f"- When: {entry.get('time', '')}", f"- Who: {who}",
              f"- Summary: {', '.join(f'{n} {s}' for s, n in summary.items()) or 'empty'}", "",

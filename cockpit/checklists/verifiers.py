@@ -12,12 +12,22 @@ import enum
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-from cockpit.config import Config
+from cockpit.config import Config, MetricNames
 from cockpit.incidents.rules import deployment_cpu_percent
-from cockpit.models import CertState
+from cockpit.models import (
+    ApiStatus,
+    CacheStats,
+    CertificatesSnapshot,
+    CertState,
+    DbActivity,
+    KubeSnapshot,
+    Snapshot,
+)
 from cockpit.state import CockpitState
+
+S = TypeVar("S", bound=Snapshot)
 
 IDLE_FLOOD_SHARE = 0.2  # idle-over-threshold sessions holding a fifth of the slots is a flood
 ERROR_RISE_POINTS = 1.0  # a rise of less than one percentage point over the baseline is noise
@@ -44,35 +54,37 @@ def unknown(text: str) -> Verdict:
     return Verdict(CheckState.UNKNOWN, text)
 
 
-def _source(state: CockpitState, cfg: Config, name: str, section: Any) -> tuple[Any, Verdict | None]:
+def _source(state: CockpitState, name: str, section: object,
+            kind: type[S]) -> S | Verdict:
     """The source's snapshot, or an unknown verdict saying why there is none to judge."""
     if not section:
-        return None, unknown(f"{name}: not configured")
+        return unknown(f"{name}: not configured")
     failure = state.failure(name)
     if failure is not None:
-        return None, unknown(f"{name} failing: {failure.describe()}")
+        return unknown(f"{name} failing: {failure.describe()}")
     snap = state.latest(name)
-    if snap is None:
-        return None, unknown(f"{name}: no data yet")
-    return snap, None
+    if not isinstance(snap, kind):
+        return unknown(f"{name}: no data yet")
+    return snap
 
 
 def health_check(state: CockpitState, cfg: Config) -> Verdict:
     """/health answered healthy."""
-    api, why = _source(state, cfg, "api", cfg.api)
-    if why:
-        return why
+    api = _source(state, "api", cfg.api, ApiStatus)
+    if isinstance(api, Verdict):
+        return api
     code = api.health_status_code if api.health_status_code is not None else "no answer"
     ms = f" in {api.health_latency_ms:.0f} ms" if api.health_latency_ms is not None else ""
-    text = f"GET {cfg.api.health_path} → {code}{ms}: {api.health_error or api.health_summary}"
+    health_path = cfg.api.health_path if cfg.api else "/health"
+    text = f"GET {health_path} → {code}{ms}: {api.health_error or api.health_summary}"
     return Verdict(CheckState.PASS if api.health_ok else CheckState.FAIL, text)
 
 
 def error_rate(state: CockpitState, cfg: Config) -> Verdict:
     """5xx share below thresholds.error_ratio and not risen against its recent history."""
-    api, why = _source(state, cfg, "api", cfg.api)
-    if why:
-        return why
+    api = _source(state, "api", cfg.api, ApiStatus)
+    if isinstance(api, Verdict):
+        return api
     if not api.metrics_ok:
         return unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
     if api.error_ratio is None:
@@ -91,9 +103,9 @@ def error_rate(state: CockpitState, cfg: Config) -> Verdict:
 
 def response_times(state: CockpitState, cfg: Config) -> Verdict:
     """/health latency (and the requests' p95 when exposed) below thresholds.health_latency_ms."""
-    api, why = _source(state, cfg, "api", cfg.api)
-    if why:
-        return why
+    api = _source(state, "api", cfg.api, ApiStatus)
+    if isinstance(api, Verdict):
+        return api
     if api.health_latency_ms is None:
         return unknown(f"no /health latency: {api.health_error or api.health_summary}")
     limit = cfg.thresholds.health_latency_ms
@@ -109,9 +121,9 @@ def response_times(state: CockpitState, cfg: Config) -> Verdict:
 
 def db_connections(state: CockpitState, cfg: Config) -> Verdict:
     """Connection usage below the warning level and no flood of long-idle sessions."""
-    db, why = _source(state, cfg, "database", cfg.database)
-    if why:
-        return why
+    db = _source(state, "database", cfg.database, DbActivity)
+    if isinstance(db, Verdict):
+        return db
     limit = cfg.thresholds.connection_warning_percent
     idle = len(db.idle_over_threshold)
     flood = idle >= max(1, IDLE_FLOOD_SHARE * db.usable_connections)
@@ -123,9 +135,9 @@ def db_connections(state: CockpitState, cfg: Config) -> Verdict:
 
 def cache_hit_rate(state: CockpitState, cfg: Config) -> Verdict:
     """Hit rate over the last interval at or above thresholds.cache_hit_rate."""
-    cache, why = _source(state, cfg, "cache", cfg.cache)
-    if why:
-        return why
+    cache = _source(state, "cache", cfg.cache, CacheStats)
+    if isinstance(cache, Verdict):
+        return cache
     if cache.hit_rate_interval is None:
         return unknown("no cache lookups in the last interval: no hit rate to judge")
     rate, limit = 100.0 * cache.hit_rate_interval, 100.0 * cfg.thresholds.cache_hit_rate
@@ -136,12 +148,12 @@ def cache_hit_rate(state: CockpitState, cfg: Config) -> Verdict:
 
 def rate_limiting(state: CockpitState, cfg: Config) -> Verdict:
     """The limiter's counter is exposed and 429s stay below thresholds.rate_limited_per_second."""
-    api, why = _source(state, cfg, "api", cfg.api)
-    if why:
-        return why
+    api = _source(state, "api", cfg.api, ApiStatus)
+    if isinstance(api, Verdict):
+        return api
     if not api.metrics_ok:
         return unknown(f"metrics unavailable: {api.metrics_error or 'no /metrics'}")
-    counter = cfg.api.metrics.rate_limited_total
+    counter = (cfg.api.metrics if cfg.api else MetricNames()).rate_limited_total
     if api.rate_429 is None:
         return unknown("no metrics interval yet: no 429 rate")
     if api.rate_limited_rate is None:
@@ -153,9 +165,9 @@ def rate_limiting(state: CockpitState, cfg: Config) -> Verdict:
 
 def certificates_valid(state: CockpitState, cfg: Config) -> Verdict:
     """Every watched certificate is OK (not expiring, expired, untrusted or unreadable)."""
-    snap, why = _source(state, cfg, "certificates", cfg.certificates)
-    if why:
-        return why
+    snap = _source(state, "certificates", cfg.certificates, CertificatesSnapshot)
+    if isinstance(snap, Verdict):
+        return snap
     if not snap.certificates:
         return unknown("certificates: none checked")
     bad = [c for c in snap.certificates if c.status != CertState.OK]
@@ -170,9 +182,9 @@ def certificates_valid(state: CockpitState, cfg: Config) -> Verdict:
 
 def pods_ready(state: CockpitState, cfg: Config) -> Verdict:
     """Every pod of the deployment ready (and as many as it wants)."""
-    kube, why = _source(state, cfg, "kubernetes", cfg.kubernetes)
-    if why:
-        return why
+    kube = _source(state, "kubernetes", cfg.kubernetes, KubeSnapshot)
+    if isinstance(kube, Verdict):
+        return kube
     pods = [p for p in kube.pods if not p.deleting]
     ready = sum(1 for p in pods if p.total and p.ready == p.total)
     desired = kube.deployment.desired if kube.deployment else None
@@ -186,9 +198,9 @@ def pods_ready(state: CockpitState, cfg: Config) -> Verdict:
 
 def disk_pressure(state: CockpitState, cfg: Config) -> Verdict:
     """No node running the deployment reports DiskPressure."""
-    kube, why = _source(state, cfg, "kubernetes", cfg.kubernetes)
-    if why:
-        return why
+    kube = _source(state, "kubernetes", cfg.kubernetes, KubeSnapshot)
+    if isinstance(kube, Verdict):
+        return kube
     if not kube.nodes:
         return unknown("no node information (the cockpit may not be allowed to read nodes)")
     pressed = [n.name for n in kube.nodes if n.disk_pressure]
@@ -199,9 +211,9 @@ def disk_pressure(state: CockpitState, cfg: Config) -> Verdict:
 
 def critical_metrics(state: CockpitState, cfg: Config) -> Verdict:
     """Deployment CPU and every pod's memory under their thresholds."""
-    kube, why = _source(state, cfg, "kubernetes", cfg.kubernetes)
-    if why:
-        return why
+    kube = _source(state, "kubernetes", cfg.kubernetes, KubeSnapshot)
+    if isinstance(kube, Verdict):
+        return kube
     cpu = deployment_cpu_percent(kube)
     mems = [p.memory_percent_of_limit for p in kube.pods if p.memory_percent_of_limit is not None]
     if cpu is None or not mems:

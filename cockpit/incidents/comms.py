@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from cockpit.durations import duration
 from cockpit.incidents.model import Incident
 from cockpit.incidents.runbook import render_diagnosis
 from cockpit.models import utcnow
@@ -30,12 +31,6 @@ def when(value: Any) -> str:
     if not isinstance(value, datetime):
         return ""
     return value.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def minutes(seconds: float) -> str:
-    """'42 min' / '3 h 05 min'."""
-    m = int(seconds // 60)
-    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
 
 
 def entries_for(incident_id: str, entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -89,7 +84,7 @@ def initial_alert(incident: Incident, entries: Sequence[Mapping[str, Any]] = (),
         f"Status: {incident.status}",
         f"Impact: {incident.impact or 'being assessed'}",
         f"Affected: {_affected(incident)}",
-        f"Detected: {when(incident.detected_at)} ({minutes(incident.age_seconds(now))} ago)", "",
+        f"Detected: {when(incident.detected_at)} ({duration(incident.age_seconds(now), coarse=True)} ago)", "",
         "Actions:",
         f"- [{'x' if incident.acknowledged_by else ' '}] Investigating root cause{ack}",
         f"- [{'x' if notified else ' '}] Notified: {', '.join(notified) or 'nobody yet'}",
@@ -117,7 +112,7 @@ def status_update(incident: Incident, entries: Sequence[Mapping[str, Any]] = (),
         f"Title: {incident.title}",
         f"Severity: {incident.severity}", "",
         f"What happened: {incident.impact or incident.title} Since {when(incident.detected_at)} "
-        f"({minutes(incident.age_seconds(now))}). Now: {_diagnosis(incident)}",
+        f"({duration(incident.age_seconds(now), coarse=True)}). Now: {_diagnosis(incident)}",
         f"What we're doing: {doing}",
         f"ETA: {eta or 'not yet known'}", "",
         f"Next update in: {NEXT_UPDATE_MINUTES.get(incident.severity, 30)} minutes",
@@ -136,7 +131,7 @@ def resolution(incident: Incident, entries: Sequence[Mapping[str, Any]] = (), *,
         f"Incident: {incident.id}",
         f"Title: {incident.title}",
         f"Duration: {when(incident.detected_at)} - {when(end)} "
-        f"({minutes(incident.duration_seconds(now))})",
+        f"({duration(incident.duration_seconds(now), coarse=True)})",
         f"Severity: {incident.severity}", "",
         f"Root cause: {_root_cause(incident)}",
         f"Fix applied: {'; '.join(done) if done else 'no cockpit action recorded'}",

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cockpit.config import Config
 from cockpit.incidents.model import (
@@ -36,10 +36,14 @@ from cockpit.incidents.model import (
     response_deadline,
     sort_key,
 )
-from cockpit.incidents.rules import RULES, SEVERITIES, Finding, evaluate_rules
+from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
+from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import to_jsonable, utcnow
 from cockpit.state import CockpitState
+
+if TYPE_CHECKING:
+    from cockpit.audit.log import AuditLog
 
 __all__ = ["IncidentEngine", "Incident", "countdown", "evaluate_once", "incidents_json", "STATUSES"]
 _ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
@@ -66,7 +70,7 @@ def _context(cfg: Config, namespace: str | None = None) -> dict[str, Any]:
 class IncidentEngine:
     """Open, escalate and close incidents from the cockpit's state; record operator steps."""
 
-    def __init__(self, cfg: Config, *, audit: Any = None, clock: Callable[[], datetime] = utcnow,
+    def __init__(self, cfg: Config, *, audit: AuditLog | None = None, clock: Callable[[], datetime] = utcnow,
                  runbook: Runbook | None = None) -> None:
         self.cfg = cfg
         self.audit = audit
@@ -88,9 +92,9 @@ class IncidentEngine:
     def _seed_from_audit(self) -> None:
         """Continue numbering after the ids already in the audit log, so ids stay unique, and
         bring back the incidents resolved in the last 24 h."""
-        path = getattr(self.audit, "path", None)
-        if path is None:
+        if self.audit is None:
             return
+        path = self.audit.path
         try:
             from cockpit.audit.log import read_entries
 

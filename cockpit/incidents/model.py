@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.incidents.rules import severity_rank
 from cockpit.incidents.runbook import RunbookEntry
+from cockpit.incidents.severity import severity_rank
 
 STATUSES = ("Investigating", "Identified", "Monitoring", "Resolved")
 
@@ -44,12 +44,12 @@ class Incident:
     detected_at: datetime
     response_deadline: datetime
     status: str = "Investigating"
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict[str, Any])
     impact: str = ""
     affected: tuple[str, ...] = ()
     runbook: RunbookEntry | None = None
     actions: tuple[str, ...] = ()
-    context: Mapping[str, Any] = field(default_factory=dict)  # namespace, deployment, api_url
+    context: Mapping[str, Any] = field(default_factory=dict[str, Any])  # namespace, deployment, api_url
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     notes: tuple[Note, ...] = ()
@@ -115,12 +115,3 @@ def countdown(incident: Incident, now: datetime) -> tuple[float, bool]:
     reference = min(stops) if stops else now
     left = (incident.response_deadline - reference).total_seconds()
     return left, left < 0
-
-
-def format_countdown(seconds_left: float) -> str:
-    """'12:04' / '3h05m' / '-2:10' (overdue) for a panel cell."""
-    sign = "-" if seconds_left < 0 else ""
-    s = int(abs(seconds_left))
-    if s >= 3600:
-        return f"{sign}{s // 3600}h{(s % 3600) // 60:02d}m"
-    return f"{sign}{s // 60}:{s % 60:02d}"

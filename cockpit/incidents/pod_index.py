@@ -61,12 +61,14 @@ _known: dict[str, _Facts] = {}  # uid -> facts of the last snapshot's PodInfo
 
 def _build_index(kube: KubeSnapshot) -> PodIndex:
     global _known
-    crashing, candidates, memory = [], [], []
+    crashing: list[str] = []
+    candidates: list[PodInfo] = []
+    memory: list[tuple[str, float]] = []
     used = limit = 0.0
     hottest: PodInfo | None = None
     hottest_pct = 0.0
     restarts = 0
-    known, fresh = _known, {}
+    known, fresh = _known, dict[str, _Facts]()
     for pod in kube.pods:
         facts = known.get(pod.uid)
         if facts is None or facts.pod is not pod:

@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from cockpit.incidents.comms import describe_action, entries_for, minutes
+from cockpit.durations import duration
+from cockpit.incidents.comms import describe_action, entries_for
 from cockpit.incidents.model import Incident
 
 Entry = Mapping[str, Any]
+_NO_ENTRY: Entry = {}
 
 
 def _time(entry: Entry) -> datetime | None:
@@ -31,16 +33,16 @@ def _cell(text: Any) -> str:
 
 
 def _who(entry: Entry) -> str:
-    op = entry.get("operator")
-    login = op.get("login") if isinstance(op, Mapping) else op
+    op: object = entry.get("operator")
+    login = cast(Entry, op).get("login") if isinstance(op, Mapping) else op
     return str(entry.get("by") or entry.get("acknowledged_by") or login or "someone")
 
 
 def _evidence(entry: Entry) -> str:
-    ev = entry.get("evidence")
+    ev: object = entry.get("evidence")
     if not isinstance(ev, Mapping):
         return ""
-    return ", ".join(f"{k} {v}" for k, v in ev.items() if not isinstance(v, Mapping | list))
+    return ", ".join(f"{k} {v}" for k, v in cast(Entry, ev).items() if not isinstance(v, Mapping | list))
 
 
 def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
@@ -88,7 +90,7 @@ def action_taken(entry: Entry) -> str:
 
 
 def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> list[str]:
-    opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), {})
+    opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY)
     ending = next((e for e in reversed(mine)
                    if e.get("event") in ("incident.closed", "incident.resolved", "incident.reopened")), None)
     if ending is not None and ending.get("event") == "incident.reopened":
@@ -97,14 +99,14 @@ def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> 
     first = str(opening.get("severity") or (incident.severity if incident else "unknown"))
     worst = min([first, *severities]) if first.startswith("P") else first
     start, end = _time(opening) if opening else None, _time(ending) if ending else None
-    duration = minutes((end - start).total_seconds()) if start and end else "still open at export"
-    affected = opening.get("affected") or (list(incident.affected) if incident else [])
+    took = duration((end - start).total_seconds(), coarse=True) if start and end else "still open at export"
+    affected: list[str] = opening.get("affected") or (list(incident.affected) if incident else [])
     return [
         f"- **Severity:** {first} at detection, highest {worst}",
         f"- **Source:** {'declared by ' + _who(opening) if opening.get('event') == 'incident.declared' else 'rule ' + str(opening.get('rule', incident.rule if incident else 'unknown'))}",
         f"- **Detected:** {opening.get('time', 'unknown')}",
-        f"- **Ended:** {ending.get('time') + ' (' + str(ending.get('event')).removeprefix('incident.') + ')' if ending else 'not yet'}",
-        f"- **Duration:** {duration}",
+        f"- **Ended:** {str(ending.get('time')) + ' (' + str(ending.get('event')).removeprefix('incident.') + ')' if ending else 'not yet'}",
+        f"- **Duration:** {took}",
         f"- **Impact:** {opening.get('impact') or (incident.impact if incident else '') or 'to be described'}",
         f"- **Affected:** {', '.join(affected) or 'to be described'}",
     ]
@@ -115,10 +117,10 @@ def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) 
     incident = incident_or_id if isinstance(incident_or_id, Incident) else None
     incident_id = incident.id if incident else str(incident_or_id)
     mine = entries_for(incident_id, entries)
-    opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), {})
-    title = opening.get("title") or (incident.title if incident else "unknown incident")
+    opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY)
+    title = str(opening.get("title") or (incident.title if incident else "unknown incident"))
     answered = {e.get("intent_seq") for e in mine if e.get("event") == "result"}
-    rows = []
+    rows: list[str] = []
     for e in mine:
         row = describe(e, answered)
         if row:

@@ -14,14 +14,24 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cockpit.config import Config
 from cockpit.incidents.pod_index import pod_index
-from cockpit.models import CertState, KubeSnapshot
+from cockpit.incidents.severity import severity_rank
+from cockpit.models import (
+    ApiStatus,
+    CacheStats,
+    CertificatesSnapshot,
+    CertState,
+    DbActivity,
+    KubeSnapshot,
+    Snapshot,
+)
 from cockpit.state import CockpitState
 
-SEVERITIES = ("P1", "P2", "P3", "P4")
+S = TypeVar("S", bound=Snapshot)
+
 # a container whose last termination was an OOM kill counts for this long after it restarted:
 # Kubernetes keeps lastState until the next termination, which could be days later
 OOM_RECENT_SECONDS = 600.0
@@ -35,19 +45,17 @@ class Finding:
     key: str  # rule + target ("certificate:api.predictiq.com:443"): one incident per key
     severity: str  # "P1".."P4"
     title: str  # stable for a key (numbers go in evidence)
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict[str, Any])
     impact: str = ""
     affected: tuple[str, ...] = ()
 
 
-def severity_rank(severity: str) -> int:
-    """0 for P1 (worst) .. 3 for P4; unknown severities sort last."""
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
-def _usable(state: CockpitState, source: str) -> Any:
+def _usable(state: CockpitState, source: str, kind: type[S]) -> S | None:
     """The source's latest snapshot, or None while it is failing (stale) or never answered."""
-    return None if state.failure(source) else state.latest(source)
+    if state.failure(source):
+        return None
+    snap = state.latest(source)
+    return snap if isinstance(snap, kind) else None
 
 
 def _failure_evidence(state: CockpitState, source: str, now: datetime) -> dict[str, Any]:
@@ -65,7 +73,7 @@ def api_down(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     elif (api := state.api) is not None and not api.health_ok:
         ev.update(what="GET /health", reason=api.health_error or api.health_summary,
                   status_code=api.health_status_code)
-    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube and kube.deployment and kube.deployment.desired > 0 and kube.ready_pods == 0:
         ev.update(ready_pods=0, desired=kube.deployment.desired,
                   deployment=kube.deployment.name)
@@ -87,7 +95,7 @@ def database_unreachable(state: CockpitState, cfg: Config, now: datetime) -> lis
 
 def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P1 at ≥ critical %, P2 at ≥ warning % of max_connections."""
-    db = _usable(state, "database")
+    db = _usable(state, "database", DbActivity)
     if db is None:
         return []
     t = cfg.thresholds
@@ -99,7 +107,8 @@ def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> li
     else:
         return []
     longest = db.longest_queries[0] if db.longest_queries else None
-    ev = {
+    by_user = db.by_user
+    ev: dict[str, Any] = {
         "total": db.total + 1,  # the cockpit's own backend uses a slot too
         "max_connections": db.max_connections,
         "usage_percent": round(usage, 1),
@@ -111,7 +120,7 @@ def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> li
         "idle_threshold_minutes": round(db.idle_threshold_seconds / 60.0, 1),
         "longest_query_seconds": round(longest.query_seconds or 0.0, 1) if longest else None,
         "longest_query_pid": longest.pid if longest else None,
-        "top_user": max(db.by_user, key=db.by_user.get) if db.by_user else None,
+        "top_user": max(by_user, key=lambda user: by_user[user]) if by_user else None,
     }
     return [Finding("connection_exhaustion", "connection_exhaustion", severity,
                     "Database connection exhaustion", ev,
@@ -125,7 +134,7 @@ def _recent_oom(last_finished: datetime | None, now: datetime) -> bool:
 
 def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P2: a pod OOMKilled recently or in CrashLoopBackOff; P3: memory ≥ threshold of limit."""
-    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube is None:
         return []
     index = pod_index(kube)
@@ -159,18 +168,20 @@ def deployment_cpu_percent(kube: KubeSnapshot) -> float | None:
 
 def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P3 at ≥ cpu_percent deployment-wide; P2 when /health latency is also above its threshold."""
-    kube: KubeSnapshot | None = _usable(state, "kubernetes")
-    pct = deployment_cpu_percent(kube) if kube else None
+    kube = _usable(state, "kubernetes", KubeSnapshot)
+    if kube is None:
+        return []
+    pct = deployment_cpu_percent(kube)
     if pct is None or pct < cfg.thresholds.cpu_percent:
         return []
-    api = _usable(state, "api")
+    api = _usable(state, "api", ApiStatus)
     latency = api.health_latency_ms if api else None
     degraded = latency is not None and latency > cfg.thresholds.health_latency_ms
-    hottest = pod_index(kube).hottest  # type: ignore[arg-type]
+    hottest = pod_index(kube).hottest
     ev = {"cpu_percent": round(pct, 1), "cpu_threshold_percent": cfg.thresholds.cpu_percent,
           "health_latency_ms": None if latency is None else round(latency, 1),
           "latency_threshold_ms": cfg.thresholds.health_latency_ms, "latency_degraded": degraded,
-          "replicas": len(kube.pods),  # type: ignore[union-attr]
+          "replicas": len(kube.pods),
           "hottest_pod": hottest.name if hottest else None,
           "hottest_pod_percent": round(hottest.cpu_percent_of_limit or 0.0, 1) if hottest else None}
     return [Finding("high_cpu", "high_cpu", "P2" if degraded else "P3", "High CPU usage", ev,
@@ -180,7 +191,7 @@ def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
 
 def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P3: a query running longer than slow_query_seconds, or a statement whose mean is above it."""
-    db = _usable(state, "database")
+    db = _usable(state, "database", DbActivity)
     if db is None:
         return []
     limit = cfg.thresholds.slow_query_seconds
@@ -204,7 +215,7 @@ def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Findin
 
 def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P3: 429 responses (or the rate-limit rejection counter) per second above the threshold."""
-    api = _usable(state, "api")
+    api = _usable(state, "api", ApiStatus)
     if api is None:
         return []
     rates = [r for r in (api.rate_429, api.rate_limited_rate) if r is not None]
@@ -221,7 +232,7 @@ def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]
 
 def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P2: hit rate over the last interval below cache_hit_rate (with lookups in that interval)."""
-    cache = _usable(state, "cache")
+    cache = _usable(state, "cache", CacheStats)
     if cache is None or cache.hit_rate_interval is None:
         return []
     lookups = None
@@ -252,10 +263,10 @@ def redis_unreachable(state: CockpitState, cfg: Config, now: datetime) -> list[F
 
 def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """Per endpoint: P1 expired, P2 within cert_critical_days, P4 within cert_warning_days."""
-    certs = _usable(state, "certificates")
+    certs = _usable(state, "certificates", CertificatesSnapshot)
     if certs is None:
         return []
-    out = []
+    out: list[Finding] = []
     t = cfg.thresholds
     for c in certs.certificates:
         if c.status == CertState.ERROR or (c.days_left is None and c.status != CertState.EXPIRED):
@@ -288,7 +299,7 @@ def _days_ago(days: float) -> str:
 
 def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P2: DiskPressure on a node running the deployment's pods."""
-    kube: KubeSnapshot | None = _usable(state, "kubernetes")
+    kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube is None:
         return []
     pod_nodes = pod_index(kube).nodes

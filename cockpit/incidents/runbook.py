@@ -25,7 +25,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cockpit.config import ConfigError, load_data_file
 
@@ -71,7 +71,7 @@ class _Lenient(string.Formatter):
         if value is None:
             return NA
         if isinstance(value, list | tuple):
-            value = ", ".join(str(v) for v in value) or "none"
+            value = ", ".join(str(v) for v in cast("list[object] | tuple[object, ...]", value)) or "none"
         try:
             return super().format_field(value, format_spec)
         except (ValueError, TypeError):
@@ -121,42 +121,48 @@ def _check_template(text: str, path: str, key: str) -> None:
                           path=path, key=key) from None
 
 
-def _entry(rule: str, raw: Any, path: str) -> RunbookEntry:
+def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
     where = f"entries.{rule}"
     if not isinstance(raw, dict):
         raise ConfigError("expected a table", path=path, key=where)
-    unknown = sorted(set(raw) - set(_KEYS))
+    table = cast("dict[str, object]", raw)  # TOML keys are strings
+    unknown = sorted(set(table) - set(_KEYS))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} (known: {', '.join(_KEYS)})",
                           path=path, key=where)
+    text: dict[str, str] = {}
     for key in ("title", "diagnosis"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
+        value = table.get(key)
+        if not isinstance(value, str) or not value.strip():
             raise ConfigError("expected a non-empty string", path=path, key=f"{where}.{key}")
+        text[key] = value
     lists: dict[str, tuple[str, ...]] = {}
     for key in _LIST_KEYS:
-        value = raw.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        value = table.get(key, [])
+        items = cast("list[object]", value) if isinstance(value, list) else None
+        if items is None or not all(isinstance(v, str) for v in items):
             raise ConfigError("expected an array of strings", path=path, key=f"{where}.{key}")
-        lists[key] = tuple(value)
+        lists[key] = tuple(str(v) for v in items)
     for action in lists["actions"]:
         if action not in ACTION_IDS:
             raise ConfigError(f"unknown action {action!r} (known: {', '.join(ACTION_IDS)})",
                               path=path, key=f"{where}.actions")
-    _check_template(raw["diagnosis"], path, f"{where}.diagnosis")
+    _check_template(text["diagnosis"], path, f"{where}.diagnosis")
     for i, command in enumerate(lists["commands"]):
         _check_template(command, path, f"{where}.commands[{i}]")
-    return RunbookEntry(id=rule, title=raw["title"], diagnosis=raw["diagnosis"], **lists)
+    return RunbookEntry(id=rule, title=text["title"], diagnosis=text["diagnosis"], **lists)
 
 
 def parse_runbook(data: Mapping[str, Any], source: str) -> Runbook:
     """Validate a parsed runbook document. Raises ConfigError naming the file and key."""
-    entries = data.get("entries")
+    entries: object = data.get("entries")
     if not isinstance(entries, dict) or not entries:
         raise ConfigError("expected [entries.<rule id>] tables", path=source, key="entries")
     extra = sorted(set(data) - {"entries"})
     if extra:
         raise ConfigError(f"unknown top-level key {extra[0]!r}", path=source)
-    return Runbook({rule: _entry(rule, raw, source) for rule, raw in entries.items()}, source)
+    tables = cast("dict[str, object]", entries)
+    return Runbook({rule: _entry(rule, raw, source) for rule, raw in tables.items()}, source)
 
 
 def load_runbook(path: str | Path | None = None) -> Runbook:

@@ -3,24 +3,24 @@
 For scripts, cron and a flaky SSH link. Sources whose figures are rates (cache, api) are sampled a
 second time `--interval` seconds later, so their rates are real rather than since-start averages.
 Exit 0 when every configured source answered, 1 when any failed (the JSON still holds the
-others), 2 for a bad config or bad arguments. The JSON shape is documented in README and its keys
-are stable: `database`, `cache`, `certificates`, `api`, then `pods` (when the Kubernetes source
-exists in this build) and `incidents` (when the incident engine exists).
+others, and a source that could not even be built counts as failed), 2 for a bad config or bad
+arguments. The JSON shape is documented in README and its keys are stable: `database`, `cache`,
+`certificates`, `api`, `pods`, then `incidents`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from cockpit.config import Config
 from cockpit.models import Snapshot, SourceFailure, to_jsonable
 from cockpit.sources.base import Source, guarded
-from cockpit.sources.registry import NOT_CONFIGURED, build_sources, kube_available
+from cockpit.sources.registry import BUILD_STEP, NOT_CONFIGURED, build_sources
 from cockpit.state import CockpitState
 
 RATE_SOURCES = ("cache", "api")  # need two samples for rates over an interval
@@ -52,11 +52,16 @@ async def _close(sources: dict[str, Source]) -> None:
 async def take_snapshot(cfg: Config, interval: float = 1.0,
                         sources: dict[str, Source] | None = None) -> Results:
     """Collect every source concurrently; re-sample the rate sources after `interval` seconds.
-    Closes the sources it built (and those passed in) before returning."""
-    sources = build_sources(cfg) if sources is None else sources
+    A source that could not be built is a SourceFailure in the results, beside the others'
+    data. Closes the sources it built (and those passed in) before returning."""
+    failures: dict[str, str] = {}
+    if sources is None:
+        sources, failures = build_sources(cfg)
     timeout = cfg.refresh.timeout_seconds
     try:
         results = await _collect(sources, timeout)
+        results.update({name: SourceFailure(name, BUILD_STEP, reason)
+                        for name, reason in failures.items()})
         again = {n: s for n, s in sources.items()
                  if n in RATE_SOURCES and not isinstance(results[n], SourceFailure)}
         if again and interval > 0:
@@ -78,24 +83,18 @@ def section(result: Snapshot | SourceFailure | None) -> dict[str, Any]:
     return {"ok": True, "error": None, "collected_at": body.pop("collected_at", None), **body}
 
 
-def incidents_hook(cfg: Config, results: Results) -> list[Any] | None:
-    """The incidents the engine finds in this one-shot state, or None when the engine is not
-    in this build. Uses `incidents_json(cfg, state)` if present, else `evaluate_once`."""
-    try:
-        engine = importlib.import_module("cockpit.incidents.engine")
-    except ImportError:
-        return None
+def incidents_section(cfg: Config, results: Results) -> list[Mapping[str, Any]]:
+    """The incidents the runbook rules find in this one-shot state (no hysteresis)."""
+    from cockpit.incidents.engine import incidents_json
+
     state = CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
     for name, result in results.items():
         state.update(name, result)
     try:
-        if hasattr(engine, "incidents_json"):
-            return list(engine.incidents_json(cfg, state))
-        if hasattr(engine, "evaluate_once"):
-            return [to_jsonable(f) for f in engine.evaluate_once(cfg, state)]
+        return incidents_json(cfg, state)
     except Exception as exc:  # noqa: BLE001 - a rule bug must not cost the operator the snapshot
         print(f"cockpit: warning: incident evaluation failed: {exc}", file=sys.stderr)
-    return None
+        return []
 
 
 def build_document(cfg: Config, results: Results) -> dict[str, Any]:
@@ -103,11 +102,8 @@ def build_document(cfg: Config, results: Results) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     for name in ("database", "cache", "certificates", "api"):
         doc[JSON_KEYS[name]] = section(results.get(name))
-    if kube_available():
-        doc["pods"] = section(results.get("kubernetes"))
-    incidents = incidents_hook(cfg, results)
-    if incidents is not None:
-        doc["incidents"] = incidents
+    doc["pods"] = section(results.get("kubernetes"))
+    doc["incidents"] = incidents_section(cfg, results)
     return doc
 
 

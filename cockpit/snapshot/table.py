@@ -20,7 +20,7 @@ def _database(d: dict[str, Any]) -> str:
     parts = [f"{d['total']} connections ({states or 'none'})",
              f"{_num(used)}% of max_connections {d.get('max_connections')}",
              f"{len(d.get('idle_over_threshold', []))} idle over threshold"]
-    longest = d.get("longest_queries") or []
+    longest: list[dict[str, Any]] = d.get("longest_queries") or []
     if longest:
         q = longest[0]
         parts.append(f"longest: pid {q['pid']} {_num(q.get('query_seconds'))}s")
@@ -43,7 +43,7 @@ def _api(d: dict[str, Any]) -> str:
     if not d.get("metrics_ok"):
         return f"{health}; metrics: {d.get('metrics_error')}"
     ratio = d.get("error_ratio")
-    lat = d.get("latency_ms") or {}
+    lat: dict[str, Any] = d.get("latency_ms") or {}
     return (f"{health}; {_num(d.get('request_rate'))} req/s, "
             f"5xx {_num(None if ratio is None else 100 * ratio)}%, "
             f"429 {_num(d.get('rate_429'))}/s, p95 {_num(lat.get('p95'), '{:.0f}')} ms"
@@ -51,7 +51,7 @@ def _api(d: dict[str, Any]) -> str:
 
 
 def _certificates(d: dict[str, Any]) -> str:
-    certs = d.get("certificates", [])
+    certs: list[dict[str, Any]] = d.get("certificates") or []
     worst = [c for c in certs if c["status"] != "ok"]
     return f"{len(certs)} endpoints, {len(certs) - len(worst)} ok" + (
         "; " + ", ".join(f"{c['server_name']}:{c['port']} {c['status']}" for c in worst)
@@ -59,9 +59,9 @@ def _certificates(d: dict[str, Any]) -> str:
 
 
 def _pods(d: dict[str, Any]) -> str:
-    pods = d.get("pods", [])
+    pods: list[dict[str, Any]] = d.get("pods") or []
     ready = sum(1 for p in pods if p.get("total") and p.get("ready") == p.get("total"))
-    dep = d.get("deployment") or {}
+    dep: dict[str, Any] = d.get("deployment") or {}
     rollout = f"; rollout {dep['rollout']}" if dep.get("rollout") else ""
     return f"{ready}/{len(pods)} pods ready in {d.get('namespace')} ({d.get('context')}){rollout}"
 
@@ -87,7 +87,7 @@ def print_tables(doc: dict[str, Any], console: Console | None = None) -> None:
         summary = fn(d) if d["ok"] else str(d["error"])
         overview.add_row(key, status, (d["collected_at"] or "-")[11:19], summary)
     console.print(overview)
-    certs = doc.get("certificates", {})
+    certs: dict[str, Any] = doc.get("certificates") or {}
     if certs.get("ok") and certs.get("certificates"):
         table = Table(title="certificates")
         for column in ("endpoint", "name", "status", "days left", "not after", "issuer / why"):
@@ -97,7 +97,7 @@ def print_tables(doc: dict[str, Any], console: Console | None = None) -> None:
             table.add_row(f"{c['host']}:{c['port']}", c["server_name"], c["status"],
                           _num(c.get("days_left")), (c.get("not_after") or "-")[:10], why)
         console.print(table)
-    incidents = doc.get("incidents") or []
+    incidents: list[dict[str, Any]] = doc.get("incidents") or []
     if incidents:
         table = Table(title="incidents")
         for column in ("severity", "title"):

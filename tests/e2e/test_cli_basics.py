@@ -76,3 +76,30 @@ def test_global_flags_work_before_or_after_the_subcommand(tmp_path):
     assert cockpit("--config", str(good), "check-config", env=env).returncode == 0
     assert cockpit("check-config", "--config", str(good), env=env).returncode == 0
     assert cockpit("check-config", env=env).returncode == 2
+
+
+def test_check_config_rejects_what_would_fail_at_run_time(tmp_path):
+    cases = {
+        '[database]\nurl = "not a url at all"\n': "database.url: expected a libpq URL",
+        '[database]\nurl = "postgresql://db:notaport/x"\n': "database.url: expected a port",
+        '[kubernetes]\nselector = "app in (("\n': "kubernetes.selector: expected a label selector",
+        '[kubernetes]\nkubeconfig = "/nonexistent/kubeconfig"\n': "kubernetes.kubeconfig: expected a kubeconfig file",
+        '[cache]\nurl = "http://cache:6379/0"\n': "cache.url: expected a redis://, rediss:// or unix:// URL",
+    }
+    for i, (toml, message) in enumerate(cases.items()):
+        p = tmp_path / f"c{i}.toml"
+        p.write_text(toml)
+        out = cockpit("check-config", "--config", str(p))
+        assert out.returncode == 2, (toml, out.stdout)
+        assert out.stderr.startswith(f"cockpit: error: {p}: {message}"), out.stderr
+        assert len(out.stderr.splitlines()) == 1 and out.stdout == ""
+
+
+def test_a_config_that_is_not_utf8_is_one_line_exit_2_in_every_command(tmp_path):
+    p = tmp_path / "latin1.toml"
+    p.write_bytes(b'[kubernetes]\nnamespace = "caf\xe9"\n')
+    for command in (["check-config"], ["snapshot", "--json"], ["run"]):
+        out = cockpit(*command, "--config", str(p))
+        assert out.returncode == 2, command
+        assert out.stderr == f"cockpit: error: {p}: not UTF-8 text: byte offset 29 (0xe9) is " \
+                             "invalid continuation byte; save the file as UTF-8\n", out.stderr

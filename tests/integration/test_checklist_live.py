@@ -29,10 +29,9 @@ from cockpit.config import Config, parse_config
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.lab.schema import install_schema
-from cockpit.sources.registry import build_sources, kube_available
+from cockpit.sources.registry import build_sources
 from cockpit.state import CockpitState
 
-pytestmark = pytest.mark.skipif(not kube_available(), reason="the Kubernetes source is not in this build")
 LISTS = load_checklists().lists
 ENDPOINTS = ["/health", "/api/markets?status=active", "/api/markets/1"]
 
@@ -46,7 +45,8 @@ class Lab:
 
     async def verdicts(self, list_id: str, until, timeout: float = 20.0) -> dict:
         """Collect with every source every 0.3 s until `until(verdicts)` holds; return them."""
-        sources = build_sources(self.cfg)
+        sources, failures = build_sources(self.cfg)
+        assert not failures, failures
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         try:

@@ -46,7 +46,8 @@ class Cockpit:
 
     def __init__(self, lab: Lab, audit_path: Path) -> None:
         self.cfg = lab_config(lab)
-        self.sources = build_sources(self.cfg)
+        self.sources, failures = build_sources(self.cfg)
+        assert not failures, failures
         self.state = CockpitState(interval_seconds=REFRESH)
         self.audit = AuditLog(audit_path, "drill-test")
         self.engine = IncidentEngine(self.cfg, audit=self.audit)

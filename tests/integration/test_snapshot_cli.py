@@ -14,7 +14,6 @@ import pytest
 
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.schema import install_schema
-from cockpit.sources.registry import kube_available
 
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 INTERVAL = 0.3
@@ -59,8 +58,7 @@ def test_every_source_answers(tmp_path, pg, redis_server, api_sim, tls_lab):
                 "--json", "--interval", str(INTERVAL))
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    expected = list(SECTION_KEYS) + (["pods"] if kube_available() else [])
-    assert [k for k in doc if k != "incidents"] == expected
+    assert list(doc) == [*SECTION_KEYS, "pods", "incidents"]
     for key in SECTION_KEYS:
         assert doc[key]["ok"] is True and doc[key]["error"] is None, doc[key]
         assert doc[key]["collected_at"].endswith("Z")
@@ -89,6 +87,19 @@ def test_one_dead_source_exits_1_and_keeps_the_others(tmp_path, pg, api_sim, clo
     assert doc["certificates"] == {"ok": False, "error": "not configured", "collected_at": None}
 
 
+def test_a_source_that_cannot_be_built_fails_alone(tmp_path, pg, api_sim):
+    # redis-py refuses an http:// URL in the source's constructor: that one source is failed,
+    # the others are collected as usual
+    proc = _run(tmp_path, _toml(pg.url, "http://127.0.0.1:6379/0", api_sim.url),
+                "--json", "--interval", "0")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["cache"]["ok"] is False and doc["cache"]["failed_step"] == "start"
+    assert "redis://" in doc["cache"]["error"], doc["cache"]
+    assert doc["database"]["ok"] is True and doc["api"]["ok"] is True
+    assert "Traceback" not in proc.stderr
+
+
 def test_unconfigured_sections_are_not_failures(tmp_path, tls_lab):
     proc = _run(tmp_path, _toml(None, None, None, tls_lab), "--json", "--interval", "0")
     assert proc.returncode == 0, proc.stderr
@@ -114,7 +125,6 @@ def test_bad_config_exits_2(tmp_path):
     assert "database.url" in proc.stderr and proc.stdout == ""
 
 
-@pytest.mark.skipif(not kube_available(), reason="the Kubernetes source is not in this build")
 def test_pods_from_the_kubernetes_simulator(tmp_path):
     from cockpit.lab.kubesim.sim import KubeSim
 

@@ -30,7 +30,14 @@ async def test_connections_15m_shows_a_spike_8_minutes_ago_and_names_its_peak() 
     from datetime import UTC, timedelta
 
     from cockpit.state import CockpitState
-    from tests.ui.fixtures import NOW, db_snapshot, fixed_sources, frozen_clock, make_config, wait_until
+    from tests.ui.fixtures import (
+        NOW,
+        db_snapshot,
+        fixed_sources,
+        frozen_clock,
+        make_config,
+        wait_until,
+    )
     from widgets.app import CockpitApp
 
     state = CockpitState(15, 2.0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC
 
-from cockpit.config import ApiConfig, Config, RefreshConfig
+from cockpit.config import ApiConfig, CacheConfig, Config, RefreshConfig
 from tests.ui.fixtures import fixed_sources, frozen_clock, wait_until
 from widgets.app import CockpitApp
 
@@ -72,3 +72,20 @@ async def test_a_result_arriving_while_the_screen_is_torn_down_is_dropped() -> N
     # quit: the pane's widgets are gone; a late result must not query them (NoMatches)
     pane.update_view(view, frozen_clock(), {})
     assert pane._drawn is None
+
+
+async def test_a_source_that_cannot_be_built_says_why_in_its_pane_and_the_others_start(
+        closed_port: int) -> None:
+    # redis-py refuses an http:// URL when the source is built: that pane shows the reason as a
+    # failure, and the API source (built beside it) polls as usual
+    cfg = replace(api_only_config(closed_port), cache=CacheConfig(url="http://127.0.0.1:6379/0"))
+    app = CockpitApp(cfg, clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.sources_ready, timeout=10.0)
+        assert list(app.sources) == ["api"]
+        await wait_until(pilot, lambda: app.state.failure("cache") is not None, timeout=10.0)
+        failure = app.state.failure("cache")
+        assert failure is not None and failure.what == "start" and "redis://" in failure.reason
+        assert "redis://" in app.panes_by_source["cache"].status_text
+        await wait_until(pilot, lambda: app.state.failure("api") is not None, timeout=10.0)
+        assert app.panes_by_source["api"].status_text.startswith("stale since")

@@ -67,7 +67,7 @@ def test_status_update(worked):
 def test_resolution(worked):
     inc, entries, now = worked
     text = resolution(inc, entries, now=now)
-    for line in ("✅ INCIDENT RESOLVED", "Duration: 2026-11-27 09:00 UTC - 2026-11-27 09:42 UTC (42 min)",
+    for line in ("✅ INCIDENT RESOLVED", "Duration: 2026-11-27 09:00 UTC - 2026-11-27 09:42 UTC (42m)",
                  "Severity: P2", "Root cause: pool size doubled in release 2.4",
                  f"Post-mortem: cockpit audit export --incident {inc.id} --format markdown"):
         assert line in text

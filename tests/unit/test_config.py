@@ -12,6 +12,8 @@ import pytest
 
 from cockpit import config as c
 from cockpit.config import ConfigError, load_config, mask_dsn, parse_config
+from cockpit.config_checks import check_runtime
+from cockpit.labelselector import Requirement, SelectorError, parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
@@ -95,6 +97,7 @@ def test_misspelt_key_names_file_dotted_key_and_suggestion(tmp_path):
         ("[kubernetes]\nproduction_contexts = 'prod'\n", "kubernetes.production_contexts", "expected an array"),
         ("[[certificates]]\nport = 443\n", "certificates[0].host", "missing required value"),
         ("[[certificates]]\nhost = 'a'\nport = 70000\n", "certificates[0].port", "from 1 to 65535"),
+        ("[[certificates]]\nhost = 'a'\nport = 'notaport'\n", "certificates[0].port", "expected an integer, got 'notaport'"),
         ("[api]\nbase_url = 'api.example.com'\n", "api.base_url", "http:// or https://"),
         ("[thresholds]\nconnection_warning_percent = 99\n", "thresholds.connection_warning_percent", "must not be above"),
         ("refresh = 3\n", "refresh", "expected a table"),
@@ -164,3 +167,88 @@ def test_masked_config_hides_every_secret():
     cfg = load_config(EXAMPLE, env=ENV)
     text = repr(c.masked(cfg))
     assert "s3cret" not in text and "tok-123" not in text
+
+
+# -- what would fail at run time (check-config asks the client libraries themselves) ---------
+
+
+def _runtime_error(toml: str, tmp_path: Path) -> ConfigError:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    cfg = load_config(path, env={})  # the file's shape is fine ...
+    with pytest.raises(ConfigError) as err:
+        check_runtime(cfg)  # ... what is in it is not
+    assert str(err.value).startswith(f"{path}: ")
+    return err.value
+
+
+@pytest.mark.parametrize("toml, key, expected", [
+    ('[database]\nurl = "not a url at all"\n', "database.url", 'libpq says: missing "=" after "not"'),
+    ('[database]\nurl = "postgresql://app@db:notaport/predictiq"\n', "database.url",
+     "expected a port from 1 to 65535, got 'notaport'"),
+    ('[database]\nurl = "host=db port=99999 dbname=x"\n', "database.url", "got '99999'"),
+    ('[cache]\nurl = "http://cache:6379/0"\n', "cache.url",
+     "expected a redis://, rediss:// or unix:// URL"),
+    ('[cache]\nurl = "redis://cache:notaport/0"\n', "cache.url", "'notaport'"),
+    ('[api]\nbase_url = "http://api:notaport"\n', "api.base_url",
+     "expected a port from 1 to 65535, got 'notaport'"),
+    ('[kubernetes]\nselector = "app in (("\n', "kubernetes.selector",
+     "expected a label selector"),
+    ('[kubernetes]\nkubeconfig = "/nonexistent/kubeconfig"\n', "kubernetes.kubeconfig",
+     "'/nonexistent/kubeconfig' does not exist"),
+    ('[[certificates]]\nhost = "a.test"\nca_file = "/nonexistent/ca.pem"\n',
+     "certificates[0].ca_file", "does not exist"),
+])
+def test_check_config_rejects_what_would_fail_at_run_time(tmp_path, toml, key, expected):
+    err = _runtime_error(toml, tmp_path)
+    assert err.key == key
+    assert expected in str(err)
+
+
+def test_runtime_checks_accept_what_the_libraries_accept(tmp_path):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\n")
+    path = tmp_path / "c.toml"
+    path.write_text(
+        f'[kubernetes]\nkubeconfig = "{kubeconfig}"\nselector = "app=api, tier in (web, api), !canary"\n'
+        '[database]\nurl = "postgresql://app:pw@db1:5432,db2:5433/predictiq?sslmode=require"\n'
+        '[cache]\nurl = "rediss://:pw@cache:6380/2"\n'
+        '[api]\nbase_url = "https://api.example:8443"\n')
+    check_runtime(load_config(path, env={}))
+    check_runtime(load_config(EXAMPLE, env=ENV))
+
+
+@pytest.mark.parametrize("selector, expected", [
+    ("", ()),
+    ("app=api", (Requirement("app", "=", ("api",)),)),
+    ("app==api,tier!=db", (Requirement("app", "=", ("api",)), Requirement("tier", "!=", ("db",)))),
+    ("env in (prod, staging), tier notin (db)",
+     (Requirement("env", "in", ("prod", "staging")), Requirement("tier", "notin", ("db",)))),
+    ("canary, !legacy", (Requirement("canary", "exists"), Requirement("legacy", "!exists"))),
+    ("app.kubernetes.io/name=predictiq-api", (Requirement("app.kubernetes.io/name", "=",
+                                                          ("predictiq-api",)),)),
+    ("app=", (Requirement("app", "=", ("",)),)),  # legal: app is empty
+    ("app = ", (Requirement("app", "=", ("",)),)),
+])
+def test_label_selector_grammar_accepts(selector, expected):
+    assert parse_selector(selector) == expected
+
+
+@pytest.mark.parametrize("selector", [
+    "app in ((", "app in ()", "app in (a", "app in a", "=api", "app=api,", ",app",
+    "app api", "app=a=b", "!", "app=-bad", "Bad_Prefix/app=x", "app>3", "x" * 64 + "=a",
+    "app=" + "v" * 64,
+])
+def test_label_selector_grammar_refuses(selector):
+    with pytest.raises(SelectorError):
+        parse_selector(selector)
+
+
+def test_a_config_that_is_not_utf8_names_the_file_and_the_byte(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('[kubernetes]\nnamespace = "caf\u00e9"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    offset = path.read_bytes().index(b"\xe9")
+    assert str(err.value) == (f"{path}: not UTF-8 text: byte offset {offset} (0xe9) is invalid "
+                              "continuation byte; save the file as UTF-8")

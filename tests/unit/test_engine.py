@@ -11,8 +11,9 @@ import pytest
 
 from cockpit.audit.log import AuditLog, read_entries
 from cockpit.config import Config, IncidentsConfig, KubernetesConfig
+from cockpit.durations import response_clock
 from cockpit.incidents.engine import IncidentEngine, evaluate_once, incidents_json
-from cockpit.incidents.model import countdown, format_countdown
+from cockpit.incidents.model import countdown
 from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, api, cache, certs, db, failure, kube, pod
 
@@ -182,10 +183,10 @@ def test_countdown_across_severities(severity: str, minutes: int):
     assert countdown(acked, T0 + timedelta(days=3)) == (120.0, False)
 
 
-def test_format_countdown():
-    assert format_countdown(725) == "12:05"
-    assert format_countdown(3 * 3600 + 300) == "3h05m"
-    assert format_countdown(-130) == "-2:10"
+def test_response_clock_ticks_like_a_clock_under_an_hour():
+    assert response_clock(725) == "12:05"
+    assert response_clock(3 * 3600 + 300) == "3h 05m"
+    assert response_clock(-130) == "-2:10"
 
 
 def test_operator_steps_are_audited_and_operator_severity_sticks(tmp_path):

@@ -52,7 +52,7 @@ def test_postmortem_reproduces_the_timeline():
         "| 2026-11-27T09:20:00Z | Closed | automatically: healthy for 3 samples |",
     ]
     assert "- **Severity:** P2 at detection, highest P1" in md
-    assert "- **Duration:** 20 min" in md
+    assert "- **Duration:** 20m" in md
     assert "- **Affected:** PostgreSQL, API" in md
     assert "## Root cause\n\npool | size doubled" in md
     assert "not this one" not in md

@@ -142,3 +142,14 @@ def test_a_teams_runbook_replaces_the_built_in_one(tmp_path):
     assert list(rb.entries) == ["cache_miss_storm"]
     assert render_diagnosis(rb.entry("cache_miss_storm"), {"hit_rate_percent": 12.4}) == \
         "hit rate 12 %, n/a"
+
+
+def test_the_runbooks_action_ids_are_exactly_the_registrys_actions():
+    # the runbook names fixes by id; a renamed or new action must be known to both
+    from actions.registry import ACTIONS
+
+    assert set(ACTION_IDS) == set(ACTIONS), (
+        "cockpit/incidents/runbook.py ACTION_IDS must name exactly the main screen's actions "
+        f"(actions/registry.py ACTIONS): only in ACTION_IDS {sorted(set(ACTION_IDS) - set(ACTIONS))}, "
+        f"only in ACTIONS {sorted(set(ACTIONS) - set(ACTION_IDS))}")
+    assert all(ACTIONS[action_id].id == action_id for action_id in ACTION_IDS)

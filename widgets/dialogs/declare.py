@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from cockpit.incidents.rules import SEVERITIES
+from cockpit.incidents.severity import SEVERITIES
 
 
 class DeclareDialog(ModalScreen[tuple[str, str, str] | None]):

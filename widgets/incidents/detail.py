@@ -22,14 +22,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from cockpit.config import default_state_dir
+from cockpit.durations import response_clock
 from cockpit.incidents.comms import TEMPLATES, render_template
-from cockpit.incidents.model import STATUSES, Incident, countdown, format_countdown
-from cockpit.incidents.rules import SEVERITIES
+from cockpit.incidents.model import STATUSES, Incident, countdown
 from cockpit.incidents.runbook import render_commands, render_diagnosis
+from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
 
-WRITE_ACTIONS = {"acknowledge", "status", "severity", "note"}
 COPY_WARNING = ("Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
                 "`set -g set-clipboard on`). Press x to save it to a file instead.")
 
@@ -144,8 +144,8 @@ class IncidentDetailScreen(ModalScreen[None]):
         """The detail as Rich markup."""
         now = self.app.engine.clock()  # type: ignore[attr-defined]
         left, overdue = countdown(inc, now)
-        clock = (f"[bold reverse red] OVERDUE {format_countdown(left)} [/]" if overdue
-                 else f"respond within {format_countdown(left)}")
+        clock = (f"[bold reverse red] OVERDUE {response_clock(left)} [/]" if overdue
+                 else f"respond within {response_clock(left)}")
         ack = (f"acknowledged by {escape(inc.acknowledged_by)} at {inc.acknowledged_at:%H:%M:%S}"
                if inc.acknowledged_by and inc.acknowledged_at else "not acknowledged")
         out = [f"[b]{inc.id}  {inc.severity}  {escape(inc.title)}[/b]",
@@ -178,7 +178,7 @@ class IncidentDetailScreen(ModalScreen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the steps that write in read-only mode, and on a resolved incident."""
-        if action in WRITE_ACTIONS:
+        if action in WRITE_STEPS:
             if getattr(getattr(self.app, "cfg", None), "read_only", False):
                 return False
             return self.incident.active

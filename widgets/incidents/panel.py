@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.events import Resize
 from textual.widgets import DataTable
 
-from cockpit.incidents.model import Incident, countdown, format_countdown, sort_key
+from cockpit.durations import duration, response_clock
+from cockpit.incidents.model import Incident, countdown, sort_key
+from cockpit.incidents.severity import WRITE_STEPS
 from cockpit.models import utcnow
 from widgets.dialogs.declare import DeclareDialog
 from widgets.incidents.detail import IncidentDetailScreen, operator_name
@@ -25,12 +28,11 @@ from widgets.panes.columns import Fit, fit_columns
 
 SEVERITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "bold yellow", "P4": "cyan"}
 OVERDUE_STYLE = "bold reverse blink red"
-WRITE_ACTIONS = {"declare", "acknowledge", "status", "severity", "note"}
 COLUMNS = (("sev", "Sev"), ("title", "Incident"), ("status", "Status"), ("age", "Age"),
            ("clock", "Respond in"), ("ack", "Ack"))
 # the response clock and the status keep their width ("met (12:04 spare)", "Investigating");
 # the title takes what is left, and who acknowledged and the age go first as the pane narrows
-WIDTHS = {"sev": 3, "status": 13, "age": 5, "ack": 10}
+WIDTHS = {"sev": 3, "status": 13, "age": 7, "ack": 10}
 DROP_FIRST = ("ack", "age")
 TITLE_MIN = 44  # a whole title is worth more than the age and who acknowledged
 
@@ -45,20 +47,10 @@ def clock_cell(incident: Incident, now: datetime) -> Text:
     """The response countdown: time left, 'ack' once answered, loud OVERDUE once late."""
     left, overdue = countdown(incident, now)
     if overdue:
-        return Text(f"OVERDUE {format_countdown(left)}", style=OVERDUE_STYLE)
+        return Text(f"OVERDUE {response_clock(left)}", style=OVERDUE_STYLE)
     if incident.acknowledged_at is not None:
-        return Text(f"met ({format_countdown(left)} spare)", style="green")
-    return Text(format_countdown(left), style="bold" if left < 300 else "")
-
-
-def age_text(seconds: float) -> str:
-    """'45s' / '12m' / '3h05m'."""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+        return Text(f"met ({response_clock(left)} spare)", style="green")
+    return Text(response_clock(left), style="bold" if left < 300 else "")
 
 
 class IncidentPanel(DataTable):
@@ -108,7 +100,7 @@ class IncidentPanel(DataTable):
         natural = {key: WIDTHS.get(key, 0) for key, _ in COLUMNS}
         natural["title"] = max([len("no active incidents"), *(len(i.title) for i in shown)])
         natural["clock"] = max([len("Respond in"), *(len(clock_cell(i, now)) for i in self.incidents),
-                                *(len(f"lasted {age_text(i.duration_seconds(now))}") for i in self.resolved)])
+                                *(len(f"lasted {duration(i.duration_seconds(now), coarse=True)}") for i in self.resolved)])
         long = self.row_count >= self.size.height - 1  # rows under the header
         room = width - (self.styles.scrollbar_size_vertical if long else 0)
         fit = fit_columns(natural, room, DROP_FIRST, "title", flex_min=TITLE_MIN)
@@ -136,7 +128,7 @@ class IncidentPanel(DataTable):
 
     @staticmethod
     def _resolved_cells(inc: Incident, now: datetime) -> tuple[Text | str, ...]:
-        lasted = age_text(inc.duration_seconds(now))
+        lasted = duration(inc.duration_seconds(now), coarse=True)
         return (Text(inc.severity, style="dim"),
                 Text(inc.title, style="dim", no_wrap=True, overflow="ellipsis"),
                 Text("Resolved", style="dim"), Text(lasted, style="dim"),
@@ -146,7 +138,7 @@ class IncidentPanel(DataTable):
         style = SEVERITY_STYLE.get(inc.severity, "")
         return (Text(inc.severity, style=style),
                 Text(inc.title, style=style, no_wrap=True, overflow="ellipsis"), inc.status,
-                age_text(inc.age_seconds(now)), clock_cell(inc, now),
+                duration(inc.age_seconds(now), coarse=True), clock_cell(inc, now),
                 inc.acknowledged_by or "")
 
     def update_incidents(self, incidents: Sequence[Incident], now: datetime | None = None) -> None:
@@ -200,7 +192,7 @@ class IncidentPanel(DataTable):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the operator steps that write in read-only mode."""
-        if action in WRITE_ACTIONS and read_only(self.app):
+        if action in WRITE_STEPS and read_only(self.app):
             return False
         return True
 
@@ -213,7 +205,7 @@ class IncidentPanel(DataTable):
             if not result:
                 return
             title, severity, impact = result
-            engine = self.app.engine
+            engine: Any = getattr(self.app, "engine")  # noqa: B009 - the cockpit app's engine
             try:
                 inc = engine.declare(title, severity, impact, operator=operator_name())
             except Exception as exc:  # audit failure or bad input: say it, change nothing

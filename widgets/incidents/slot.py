@@ -7,10 +7,9 @@ from typing import Any
 
 from textual.app import ComposeResult
 
+from cockpit.incidents.severity import SEVERITIES
 from widgets.incidents.panel import IncidentPanel
 from widgets.panes.base import Pane
-
-SEVERITIES = ("P1", "P2", "P3", "P4")
 
 
 def severity_of(incident: Any) -> str:

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from textual.app import ComposeResult
 
+from cockpit.durations import duration
 from cockpit.models import CacheStats
 from widgets.paint import paint
 from widgets.panes.base import FocusableStatic, Pane
-from widgets.panes.common import age, bar, number, size, spark, trend_line
+from widgets.panes.common import bar, number, size, spark, trend_line
 
 
 def _pct(v: float | None) -> str:
@@ -45,7 +46,7 @@ class CachePane(Pane):
             f"clients {c.connected_clients} connected, {c.blocked_clients} blocked"
             + (f", max {c.maxclients}" if c.maxclients else "")
             + (f", {c.rejected_connections} rejected" if c.rejected_connections else ""),
-            f"redis {c.redis_version} {c.role}, up {age(c.uptime_seconds)}"
+            f"redis {c.redis_version} {c.role}, up {duration(c.uptime_seconds)}"
             + ("  (restarted since the last sample)" if c.restarted else ""),
         ]
         if self.monitor:

@@ -1,4 +1,5 @@
-"""Formatting shared by the panes: cells that sort by value, ages, sizes, bars and sparklines.
+"""Formatting shared by the panes: cells that sort by value, sizes, bars and sparklines (durations
+come from cockpit.durations).
 
 Pure functions over plain values, so panes stay small and the wording is the same everywhere.
 """
@@ -11,6 +12,7 @@ from typing import Any
 
 from rich.text import Text
 
+from cockpit.durations import duration
 from cockpit.state import SourceView
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -34,33 +36,6 @@ class Cell:
 
     def __str__(self) -> str:
         return self.text
-
-
-def age(seconds: float | None) -> str:
-    """'3s', '4m 05s', '2h 10m', '3d 4h'; '-' when unknown."""
-    if seconds is None:
-        return "-"
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m" if s % 60 == 0 else f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
-def coarse_age(seconds: float | None) -> str:
-    """Like `age` but changing at most once a minute after the first minute: '3s', '4m',
-    '2h 10m', '3d 4h'. For texts redrawn on every refresh (pod ages, 'updated ... ago')."""
-    if seconds is None:
-        return "-"
-    s = max(int(seconds), 0)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    return age(s - s % 60)
 
 
 def utc_time(t: datetime | None) -> str:
@@ -156,7 +131,7 @@ def status_line(view: SourceView | None, now: datetime, configured: bool) -> tup
         return f"stale since {since} — {view.failure.describe()}{kept}", "stale"
     if view.updated_at is None:
         return "updated", "ok"
-    return f"updated {coarse_age((now - view.updated_at).total_seconds())} ago", "ok"
+    return f"updated {duration((now - view.updated_at).total_seconds(), coarse=True)} ago", "ok"
 
 
 def short(text: str, width: int) -> str:

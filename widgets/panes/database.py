@@ -9,9 +9,10 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from cockpit.durations import duration
 from cockpit.models import DbActivity, DbConnection
 from widgets.paint import paint
-from widgets.panes.common import Cell, age, bar, short, trend_line, utc_time
+from widgets.panes.common import Cell, bar, short, trend_line, utc_time
 from widgets.panes.table import Row, TablePane
 
 SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
@@ -49,7 +50,7 @@ class DatabasePane(TablePane):
     def summarize(self, db: DbActivity, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
         text = f"{db.total + 1}/{db.max_connections} conns {db.usage_percent:.0f}%"
         active = db.by_state.get("active", 0)
-        text += f" · {active} active · {len(db.idle_over_threshold)} idle>{age(db.idle_threshold_seconds)}"
+        text += f" · {active} active · {len(db.idle_over_threshold)} idle>{duration(db.idle_threshold_seconds)}"
         if db.lock_waits:
             text += f" · {len(db.lock_waits)} waiting on locks"
         return text
@@ -62,8 +63,8 @@ class DatabasePane(TablePane):
             f"{bar(db.usage_percent / 100, 24)} {db.total + 1}/{db.max_connections} "
             f"({db.usage_percent:.0f}%, {db.reserved_connections} reserved)",
             f"by state: {states or 'no client backends'}",
-            f"idle > {age(db.idle_threshold_seconds)}: {len(db.idle_over_threshold)}"
-            + (f" · longest query {age(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
+            f"idle > {duration(db.idle_threshold_seconds)}: {len(db.idle_over_threshold)}"
+            + (f" · longest query {duration(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
         ]
         if conns:
             lines.append(f"connections 15m {trend_line(conns, 40)}")
@@ -88,7 +89,7 @@ class DatabasePane(TablePane):
                 "state": Cell(SHORT_STATE.get(c.state, c.state), c.state, "yellow" if idle_long else ""),
                 # running queries before idle sessions, each longest first: the query that
                 # hurts is on the first row, not under twenty long-idle connections
-                "for": Cell(age(running), None if running is None else (not c.state.startswith("idle"), running)),
+                "for": Cell(duration(running), None if running is None else (not c.state.startswith("idle"), running)),
                 "wait": Cell(wait),
                 "blocked": Cell(",".join(map(str, c.blocked_by)), len(c.blocked_by),
                                 "bold red" if c.blocked_by else ""),
@@ -103,7 +104,7 @@ class DatabasePane(TablePane):
         lines = [
             f"PID {c.pid}   user {c.user}   database {c.database}",
             f"application {c.application or '-'}   client {c.client_addr or 'unix socket'}",
-            f"state {c.state} for {age(_running_for(c))}",
+            f"state {c.state} for {duration(_running_for(c))}",
             f"backend start {utc_time(c.backend_start)}   query start {utc_time(c.query_start)}",
             f"wait event: {(c.wait_event_type or '?') + ' / ' + c.wait_event if c.wait_event else 'none'}",
             f"blocked by pids: {', '.join(map(str, c.blocked_by)) if c.blocked_by else 'none'}",

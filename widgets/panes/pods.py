@@ -8,9 +8,10 @@ from datetime import datetime
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from cockpit.durations import duration
 from cockpit.models import KubeSnapshot, PodInfo
 from widgets.paint import paint
-from widgets.panes.common import Cell, coarse_age, number, samples, size, spark
+from widgets.panes.common import Cell, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
 
 # kubectl's longer reasons, in a short form that still says which one it is (the detail view
@@ -104,7 +105,7 @@ class PodsPane(TablePane):
         fresh: dict[str, tuple[PodInfo, dict[str, Cell], str, Row]] = {}
         for pod in snapshot.pods:
             created = (now - pod.created_at).total_seconds() if pod.created_at else None
-            age_text = coarse_age(created)
+            age_text = duration(created, coarse=True)
             known = cache.get(pod.uid)
             if known is None or not (known[0] is pod or known[0] == pod):
                 known = (pod, self._pod_cells(pod), "", ("", None, {}))

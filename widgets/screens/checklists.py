@@ -96,7 +96,7 @@ class ChecklistScreen(Screen[None]):
     def on_mount(self) -> None:
         if self.error:
             self._status(f"[red]{escape(self.error)}[/red]")
-        elif self.initial in self.lists:
+        elif self.initial is not None and self.initial in self.lists:
             self.open_list(self.initial)
         else:
             self._status("Pick a checklist (enter).")
