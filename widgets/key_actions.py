@@ -31,7 +31,7 @@ class KeyActions:
 
     def action_open_detail(self: CockpitApp) -> None:
         pane = self.active_pane
-        if isinstance(pane, TablePane) and (key := pane.cursor_key()) is not None:
+        if isinstance(pane, TablePane) and (key := pane.selected_key()) is not None:
             self._open_detail(pane.source, key)
 
     def _table_pane(self: CockpitApp) -> TablePane | None:
