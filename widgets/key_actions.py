@@ -75,6 +75,8 @@ class KeyActions:
                         severity="warning")
             return
         selection = self.selected_row()
+        if selection is not None and isinstance(self.active_pane, TablePane):
+            self.active_pane.operator_moved()  # acting on a row chooses it: the cursor follows it
         if spec.scope != "global" and selection is None:
             self.notify(f"{spec.description}: nothing selected; move the cursor to a row first",
                         severity="warning")

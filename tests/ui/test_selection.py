@@ -204,3 +204,32 @@ async def test_the_dialog_refuses_when_the_planned_pid_is_another_backend_by_the
     assert entries[0]["reason"].startswith("refused:")
     assert conn.execute("SELECT 1").fetchone() == (1,)  # nothing was signalled
     conn.close()
+
+
+async def test_an_untouched_table_selects_its_top_row_after_a_refresh_re_sorts_it() -> None:
+    """The demo's case: the first data had only an idle connection, so the cursor sat on it;
+    then the pg_sleep arrived on top. Before the operator ever moved, `enter` (and `x`) must
+    take the top row the operator sees, not the idle one the cursor happened to start on."""
+    idle = _conn(28256, "idle", 1.0, "SELECT 1")
+    sources = fixed_sources(database=_db_with(db_snapshot(), idle))
+    app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app, pilot)
+        pane = app.panes_by_source["database"]
+        assert row_at_cursor(pane) == "28256"
+        sleeper = _conn(28620, "active", 21.0, "SELECT pg_sleep(600) /* nightly market report */")
+        sources["database"].result = _db_with(db_snapshot(), sleeper, idle)
+        app.scheduler.refresh_now("database")
+        await wait_until(pilot, lambda: "28620" in pane.items)
+        await pilot.press("2")
+        assert row_at_cursor(pane) == "28620" and pane.selection()["pid"] == 28620
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.title_text == "Connection 28620"
+        await pilot.press("escape")
+        # from the first choice on, the cursor follows its row through re-sorts
+        longer = _conn(4242, "active", 900.0, "SELECT 2")
+        sources["database"].result = _db_with(db_snapshot(), longer, sleeper, idle)
+        app.scheduler.refresh_now("database")
+        await wait_until(pilot, lambda: "4242" in pane.items)
+        assert row_at_cursor(pane) == "28620" and pane.table.cursor_row == 1

@@ -66,6 +66,10 @@ class TablePane(Pane):
         # The cursor's row vanished (or was filtered away) and the cursor now rests on a
         # neighbour the operator did not choose: nothing is selected until the operator moves.
         self.selection_lost = False
+        # Until the operator moves the cursor in this table, it marks the top row, whatever that
+        # row is after a refresh: the first row is what an untouched table selects. From the
+        # first move on, the cursor follows its row's key.
+        self.cursor_chosen = False
 
     def mode_columns(self) -> list[tuple[str, str]]:
         """The columns of this mode (monitor mode may choose fewer), at any width."""
@@ -116,7 +120,9 @@ class TablePane(Pane):
         rows = self._filtered_sorted()
         self._view = [key for key, _, _ in rows]
         self._by_key = {key: cells for key, _, cells in rows}
-        if cursor_key is not None and cursor_key in self._by_key:
+        if not self.cursor_chosen:
+            self._cursor = 0  # an untouched table selects its top row
+        elif cursor_key is not None and cursor_key in self._by_key:
             self._cursor = self._view.index(cursor_key)
         elif cursor_key is not None:
             self._set_lost(True)  # its row is gone: the nearest row is not a choice
@@ -169,7 +175,8 @@ class TablePane(Pane):
         self.table.set_class(lost, "-lost")
 
     def operator_moved(self) -> None:
-        """The operator moved the cursor: the row under it is a choice again."""
+        """The operator moved the cursor: the row under it is a choice (again)."""
+        self.cursor_chosen = True
         if self.selection_lost:
             self._set_lost(False)
 
@@ -394,4 +401,5 @@ class TablePane(Pane):
                         "move the cursor to choose a row", severity="warning", timeout=4)
             return
         if event.row_key.value is not None:
+            self.operator_moved()  # enter on a row chooses it: the cursor follows it from now on
             self.post_message(OpenDetail(self.source, event.row_key.value))
