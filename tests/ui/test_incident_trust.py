@@ -234,3 +234,16 @@ async def test_the_details_say_what_is_true_an_expired_cert_and_no_running_query
         assert "once it expires" not in seen["certificate"]
         assert "no query running" in seen["connection_exhaustion"]
         assert "n/a s (pid n/a)" not in seen["connection_exhaustion"]
+
+
+async def test_the_detail_footer_shows_every_step_at_80_columns(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await one_incident(app, pilot)
+        await pilot.press("6", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
+        await pilot.pause()
+        footer = app.screen.query_one("Footer")
+        keys = footer.query("FooterKey")
+        assert {str(k.key_display) for k in keys} >= {"a", "t", "v", "o", "m", "x", "p"}
+        assert all(k.region.right <= 80 for k in keys)  # none cut at the right edge

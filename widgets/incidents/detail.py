@@ -107,12 +107,13 @@ class IncidentDetailScreen(ModalScreen[None]):
     """
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
-        Binding("a", "acknowledge", "Acknowledge"),
+        # short labels: at 80 columns every one of them fits in the footer
+        Binding("a", "acknowledge", "Ack"),
         Binding("t", "status", "Status"),
-        Binding("v", "severity", "Severity"),
+        Binding("v", "severity", "Sev"),
         Binding("o", "note", "Note"),
-        Binding("m", "template", "Message"),
-        Binding("x,ctrl+s", "save", "Save message"),
+        Binding("m", "template", "Msg"),
+        Binding("x,ctrl+s", "save", "Save"),
         Binding("p", "postmortem", "Post-mortem"),
     ]
 
