@@ -233,3 +233,19 @@ async def test_an_untouched_table_selects_its_top_row_after_a_refresh_re_sorts_i
         app.scheduler.refresh_now("database")
         await wait_until(pilot, lambda: "4242" in pane.items)
         assert row_at_cursor(pane) == "28620" and pane.table.cursor_row == 1
+
+
+async def test_an_untouched_certificates_table_opens_the_expired_one_that_arrived_on_top() -> None:
+    snap = certs_snapshot()
+    ok_only = replace(snap, certificates=(snap.certificates[0],))  # www-like: fine, 61 days
+    sources = fixed_sources(certificates=ok_only)
+    app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(app, pilot)
+        pane = app.panes_by_source["certificates"]
+        sources["certificates"].result = snap  # the expired one sorts first (worst first)
+        app.scheduler.refresh_now("certificates")
+        await wait_until(pilot, lambda: "old.predictiq.example:443" in pane.items)
+        await pilot.press("4", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert app.screen.title_text == "Certificate old.predictiq.example:443"
