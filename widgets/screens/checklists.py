@@ -44,7 +44,7 @@ from widgets.incidents.detail import save_text
 
 STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", DONE: "green", "open": "dim"}
 MARK = {"pass": "✔ pass", "fail": "✘ FAIL", "unknown": "? unknown", DONE: "☑ done", "open": "☐"}
-WRITES = {"toggle", "record"}
+WRITES = {"tick", "record"}
 
 
 class ChecklistScreen(Screen[None]):
@@ -60,7 +60,7 @@ class ChecklistScreen(Screen[None]):
         Binding("l", "back", "Lists"),
         Binding("r", "verify", "Re-verify"),
         # priority: a tick must not need a `tab` into the list first
-        Binding("space", "toggle", "Tick", priority=True),
+        Binding("space", "tick", "Tick", priority=True),
         Binding("s", "record", "Record run"),
         Binding("e", "export", "Export"),
         Binding("g", "app.quickref", "Quick ref"),
@@ -172,8 +172,8 @@ class ChecklistScreen(Screen[None]):
             self.recorded = None  # new evidence: a new run
             self._redraw()
 
-    def action_toggle(self) -> None:
-        if not self.check_action("toggle", ()):
+    def action_tick(self) -> None:
+        if not self.check_action("tick", ()):
             return
         table = self.query_one("#items", DataTable)
         if not self.items:
