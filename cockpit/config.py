@@ -98,6 +98,7 @@ class ApiConfig:
 
     base_url: str = field(default=REQUIRED, metadata=meta("scheme://host[:port] of the API"))
     health_path: str = field(default="/health", metadata=meta("health check path"))
+    health_json: bool = field(default=True, metadata=meta("the health check answers JSON: a 2xx that is not JSON is not healthy"))
     metrics_path: str = field(default="/metrics", metadata=meta("Prometheus metrics path; empty: no metrics"))
     warm_path: str = field(default="/api/admin/cache/warm", metadata=meta("POST here warms the cache"))
     token: str = field(default="", metadata=meta("admin token for the warm endpoint; use ${PREDICTIQ_ADMIN_TOKEN}", secret=True))
@@ -185,6 +186,13 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    """Where the cockpit's own diagnostics (tracebacks, worker failures) are written."""
+
+    path: str = field(default="", metadata=meta("rotating log file; empty: cockpit.log in the XDG state dir"))
+
+
+@dataclass(frozen=True)
 class BackupConfig:
     """Backup verification for the checklists."""
 
@@ -233,6 +241,7 @@ class Config:
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig, metadata=meta("incidents"))
     actions: ActionsConfig = field(default_factory=ActionsConfig, metadata=meta("actions"))
     audit: AuditConfig = field(default_factory=AuditConfig, metadata=meta("audit"))
+    logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=meta("logging"))
     backup: BackupConfig = field(default_factory=BackupConfig, metadata=meta("backup"))
     checklists: ChecklistsConfig = field(default_factory=ChecklistsConfig, metadata=meta("checklists"))
     links: tuple[LinkConfig, ...] = field(default=(), metadata=meta("critical URLs"))
@@ -452,6 +461,11 @@ def find_config_path(explicit: str | None, env: typing.Mapping[str, str] | None 
 def audit_path(cfg: Config) -> Path:
     """The audit log path: configured, or audit.jsonl in the XDG state dir."""
     return Path(cfg.audit.path).expanduser() if cfg.audit.path else default_state_dir() / "audit.jsonl"
+
+
+def log_path(cfg: Config) -> Path:
+    """The cockpit's log file: configured, or cockpit.log in the XDG state dir."""
+    return Path(cfg.logging.path).expanduser() if cfg.logging.path else default_state_dir() / "cockpit.log"
 
 
 def mask_dsn(url: str) -> str:

@@ -33,6 +33,7 @@ class SourceFailure:
     reason: str  # one line, operator words: "connection refused", "timed out after 3.0s"
     at: datetime = field(default_factory=utcnow)
     since: datetime | None = None
+    detail: str = ""  # the full error text behind `reason`, for the pane's detail view
 
     @property
     def first_seen(self) -> datetime:
@@ -189,6 +190,7 @@ class CertStatus:
     error: str | None = None  # status ERROR: why nothing could be read
     chain: tuple[str, ...] = ()  # subjects of the presented chain, leaf first
     address: str = ""  # where the handshake went (config `address`, else host)
+    client_cert_requested: bool = False  # the server refused us for want of a client certificate
 
 
 @dataclass(frozen=True)

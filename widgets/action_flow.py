@@ -1,153 +1,223 @@
 """One action from key to result: registry -> (replica prompt) -> plan -> dialog -> executor ->
 notification -> immediate refresh of the affected source.
 
-Runs as an app worker (`start_action_flow` starts it with `run_worker`), so it may await modal
-screens with `push_screen_wait`. The app provides: cfg, state, audit, scheduler,
-actions_in_flight, and optionally `action_clients` (built here once and kept on the app),
-`incidents` (the active ones) and `panes_by_source` (to re-check a selected row).
+`ActionFlow` is the app's collaborator for actions: it gets what it needs through its
+constructor (the app for dialogs and notifications, the config, the state, the audit log, a
+way to refresh a source, the incident in hand) and keeps the count of actions in flight.
+`run` is started in an app worker (`run_worker(..., exit_on_error=False)`), so it may await
+modal screens with `push_screen_wait`; an exception it does not expect ends the worker, and
+the app's one `on_worker_state_changed` handler tells the operator and logs the traceback.
 
 An action belongs to an incident when it was started from that incident's detail, or when
 exactly one active incident lists it among its fixes: its audit entries then carry the
-incident's id, and the post-mortem lists it under "Actions taken".
+incident's id, and the post-mortem lists it under "Actions taken". A selection is the row as it
+was at the key press; the confirmation refuses (saying why) when `row_check` finds that row gone
+or become another thing meanwhile (a pid reused by a new backend).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from textual.app import App
+from textual.notifications import SeverityLevel
+
 from actions import executor
-from actions.base import ActionContext, ActionError, Plan
+from actions.base import Action, ActionContext, ActionError, Plan
 from actions.clients import Clients
 from actions.registry import get
 from actions.restart import follow_rollout
-from cockpit.audit.log import AuditError
-from cockpit.incidents.model import linked_incident
+from cockpit.applog import NOT_CONFIGURED, AppLog
+from cockpit.audit.log import AuditError, AuditLog
+from cockpit.config import Config
+from cockpit.incidents.model import Incident, linked_incident
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.client import KubeTarget, kubeconfig_path
+from cockpit.state import CockpitState
 from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
-from widgets.selection import row_change
+
+Selection = dict[str, Any]
 
 
-def start_action_flow(app: Any, action_id: str, selection: dict | None,
-                      incident_id: str | None = None) -> None:
-    """Start one action's flow in a worker (from a key on the main screen or an incident's detail)."""
-    requests = getattr(app, "action_requests", None)
-    if requests is not None:
-        requests.append((action_id, selection))
-    app.run_worker(run_action_flow(app, action_id, selection, incident_id), group="action",
-                   exit_on_error=False)
+def _no_incident() -> str | None:
+    return None
 
 
-def _incident_for(app: Any, action_id: str, incident_id: str | None) -> str | None:
-    if incident_id:
-        return incident_id
-    return linked_incident(list(getattr(app, "incidents", None) or ()), action_id)
+def _no_incidents() -> Sequence[Incident]:
+    return ()
 
 
-def _context(app: Any, action_id: str = "", incident_id: str | None = None) -> ActionContext:
-    clients = getattr(app, "action_clients", None)
-    if clients is None:
-        clients = Clients(app.cfg)
-        app.action_clients = clients
-    target = None
-    kube = app.state.kube
-    if kube is not None and app.cfg.kubernetes is not None:
-        target = KubeTarget(kube.context, kube.cluster, kube.namespace, kubeconfig_path(app.cfg.kubernetes))
-    return ActionContext(cfg=app.cfg, state=app.state, audit=app.audit, clients=clients, target=target,
-                         incident_id=_incident_for(app, action_id, incident_id))
+def _row_unchanged(selection: Selection | None) -> str | None:
+    return None
 
 
-async def _ask_replicas(app: Any, selection: dict | None) -> dict | None:
-    if selection and "replicas" in selection:
-        return selection
-    dep = app.state.kube.deployment if app.state.kube else None
-    cfg = app.cfg
-    name = cfg.kubernetes.deployment if cfg.kubernetes else "?"
-    count = await app.push_screen_wait(ReplicaPrompt(name, dep.desired if dep else None,
-                                                     cfg.actions.scale_min_replicas, cfg.actions.scale_max_replicas))
-    return None if count is None else {**(selection or {}), "replicas": count}
+class ActionFlow:
+    """Plans, confirms, executes and reports actions for one app."""
 
+    def __init__(self, app: App[Any], cfg: Config, state: CockpitState, audit: AuditLog | None,
+                 refresh: Callable[[str], object], *, log: AppLog = NOT_CONFIGURED,
+                 incident_id: Callable[[], str | None] = _no_incident,
+                 lookup: Callable[[str], Action] = get,
+                 incidents: Callable[[], Sequence[Incident]] = _no_incidents,
+                 row_check: Callable[[Selection | None], str | None] = _row_unchanged) -> None:
+        self.app, self.cfg, self.state, self.audit = app, cfg, state, audit
+        self.refresh = refresh
+        self.log = log
+        self.incident_id = incident_id
+        self.lookup = lookup  # action id -> Action (the registry's)
+        self.incidents = incidents  # the active incidents (an action listed by one is its)
+        self.row_check = row_check  # why a selection is no longer the row it was, if so
+        self.in_flight = 0  # actions executing or following up: quitting asks first
+        self.preparing: str | None = None  # the action being planned or confirmed
+        self.requests: list[tuple[str, Selection | None]] = []  # every flow started
+        self._clients: Clients | None = None  # built on the first action, kept
 
-def _refresh(app: Any, source: str) -> None:
-    scheduler = getattr(app, "scheduler", None)
-    if scheduler is not None:
-        scheduler.refresh_now(source)
+    def _incident_for(self, action_id: str, incident_id: str | None) -> str | None:
+        if incident_id:
+            return incident_id
+        return linked_incident(list(self.incidents()), action_id) or self.incident_id()
 
+    def _context(self, audit: AuditLog, action_id: str = "",
+                 incident_id: str | None = None) -> ActionContext:
+        if self._clients is None:
+            self._clients = Clients(self.cfg)
+        target = None
+        kube = self.state.kube
+        if kube is not None and self.cfg.kubernetes is not None:
+            target = KubeTarget(kube.context, kube.cluster, kube.namespace,
+                                kubeconfig_path(self.cfg.kubernetes))
+        return ActionContext(cfg=self.cfg, state=self.state, audit=audit, clients=self._clients,
+                             target=target, incident_id=self._incident_for(action_id, incident_id))
 
-async def run_action_flow(app: Any, action_id: str, selection: dict | None,
-                          incident_id: str | None = None) -> None:
-    """Plan, confirm, execute and report one action; every step's failure is told to the operator.
+    async def _ask_replicas(self, selection: Selection | None) -> Selection | None:
+        if selection and "replicas" in selection:
+            return selection
+        kube = self.state.kube
+        dep = kube.deployment if kube is not None else None
+        name = self.cfg.kubernetes.deployment if self.cfg.kubernetes else "?"
+        count = await self.app.push_screen_wait(ReplicaPrompt(
+            name, dep.desired if dep else None, self.cfg.actions.scale_min_replicas,
+            self.cfg.actions.scale_max_replicas))
+        return None if count is None else {**(selection or {}), "replicas": count}
 
-    `selection` is the row as it was at the key press; the confirmation refuses if that row is
-    gone or is another thing by then (a pid reused by a new backend)."""
-    action = get(action_id)
-    ctx = _context(app, action_id, incident_id)
-    if action_id == "scale":
-        selection = await _ask_replicas(app, selection)
-        if selection is None:
-            return  # no count chosen: nothing was planned, nothing to audit
-    try:
-        plan: Plan = await action.plan(ctx, selection)
-    except ActionError as exc:
-        app.notify(f"{action.description}: {exc}", severity="error", timeout=10)
-        return
-    except Exception as exc:  # noqa: BLE001 - a backend error while planning is shown, not raised
-        app.notify(f"{action.description}: cannot plan: {describe_error(exc)}", severity="error", timeout=10)
-        return
-    refusal = executor.refusal(ctx, action, plan)
-    if refusal is not None:
-        outcome = executor.record_denied(ctx, action, plan, refusal)
-        app.notify(f"{action.description} unavailable: {outcome.message}", severity="warning", timeout=10)
-        return
-    if plan.nothing_to_do and action_id != "scale":
-        app.notify(f"{plan.title}: {plan.effect[-1]}", timeout=6)
-        return
-    panes = getattr(app, "panes_by_source", None) or {}
+    def _say(self, text: str, severity: SeverityLevel = "information", timeout: float = 6) -> None:
+        self.app.notify(text, severity=severity, timeout=timeout)
 
-    def recheck() -> str | None:
-        return row_change(panes, selection)
+    def start(self, action_id: str, selection: Selection | None,
+              incident_id: str | None = None) -> None:
+        """Run one action's flow in an app worker (its failure reaches the app's handler).
 
-    kind = TypeToConfirmDialog if plan.requires_typed_name else ConfirmDialog
-    dialog = kind(plan, recheck)
-    if not await app.push_screen_wait(dialog):
-        why = (f"refused: {dialog.refused}" if dialog.refused
-               else "operator cancelled the confirmation")
-        try:
-            executor.record_cancelled(ctx, plan, why)
-        except AuditError as exc:
-            app.notify(f"cancelled (and not audited: {exc})", severity="error", timeout=10)
+        One flow is prepared at a time: a key typed while an action is still being planned or
+        confirmed (a double press, a key typed ahead of its dialog) starts nothing else.
+        """
+        if self.preparing is not None:
+            self._say(f"{self.preparing}: answer its confirmation first", "warning", 4)
             return
-        if dialog.refused:
-            app.notify(f"{plan.title}: not done, {dialog.refused}; nothing changed",
-                       severity="warning", timeout=10)
-        else:
-            app.notify(f"{plan.title}: cancelled, nothing changed", timeout=4)
-        return
-    app.actions_in_flight += 1
-    try:
-        outcome = await executor.execute(ctx, action, plan)
-    finally:
-        app.actions_in_flight -= 1
-    severity = {"ok": "information", "unknown": "warning"}.get(outcome.status, "error")
-    app.notify(f"{plan.title}: {outcome.message}", severity=severity, timeout=8 if outcome.ok else 15)
-    _refresh(app, plan.source)
-    if action_id == "restart" and outcome.ok:
-        await _follow(app, ctx)
+        self.requests.append((action_id, selection))
+        self.preparing = action_id
+        self.app.run_worker(self.run(action_id, selection, incident_id), name=f"action {action_id}",
+                            group="action", exit_on_error=False)
 
+    async def run(self, action_id: str, selection: Selection | None,
+                  incident_id: str | None = None) -> None:
+        """Plan, confirm, execute and report one action; every step's failure is told."""
+        self.preparing = action_id
+        try:
+            prepared = await self._prepare(action_id, selection, incident_id)
+        finally:
+            self.preparing = None
+        if prepared is None:
+            return
+        ctx, plan = prepared
+        action = self.lookup(action_id)
+        self.in_flight += 1
+        try:
+            outcome = await executor.execute(ctx, action, plan)
+        finally:
+            self.in_flight -= 1
+        severity: SeverityLevel = ("information" if outcome.status == "ok" else
+                                   "warning" if outcome.status == "unknown" else "error")
+        self._say(f"{plan.title}: {outcome.message}", severity, 8 if outcome.ok else 15)
+        self.refresh(plan.source)
+        if action_id == "restart" and outcome.ok:
+            await self._follow(ctx)
 
-async def _follow(app: Any, ctx: ActionContext) -> None:
-    """Show rollout progress (updated/ready x/y) as it changes, until done or timed out."""
-    last: list[str] = []
+    async def _prepare(self, action_id: str, selection: Selection | None,
+                       incident_id: str | None = None) -> tuple[ActionContext, Plan] | None:
+        """Up to the operator's answer: the plan and the confirmed go-ahead, or None (said why)."""
+        action = self.lookup(action_id)
+        if self.audit is None:
+            self._say(f"{action.description}: no audit log, so no action can run", "error", 10)
+            return None
+        ctx = self._context(self.audit, action_id, incident_id)
+        if action_id == "scale":
+            selection = await self._ask_replicas(selection)
+            if selection is None:
+                return None  # no count chosen: nothing was planned, nothing to audit
+        plan = await self._plan(action_id, ctx, selection)
+        if plan is None:
+            return None
+        refusal = executor.refusal(ctx, action, plan)
+        if refusal is not None:
+            outcome = executor.record_denied(ctx, action, plan, refusal)
+            self._say(f"{action.description} unavailable: {outcome.message}", "warning", 10)
+            return None
+        if plan.nothing_to_do and action_id != "scale":
+            self._say(f"{plan.title}: {plan.effect[-1]}")
+            return None
+        planned = selection
 
-    def progress(line: str) -> None:
-        if not last or last[-1] != line:
-            last.append(line)
-            app.notify(f"rollout: {line}", timeout=3)
-            _refresh(app, "kubernetes")
+        def recheck() -> str | None:
+            return self.row_check(planned)
 
-    app.actions_in_flight += 1
-    try:
-        done, summary = await follow_rollout(ctx, progress)
-    finally:
-        app.actions_in_flight -= 1
-    app.notify(summary, severity="information" if done else "warning", timeout=10)
+        kind = TypeToConfirmDialog if plan.requires_typed_name else ConfirmDialog
+        dialog = kind(plan, recheck)
+        if not await self.app.push_screen_wait(dialog):
+            why = (f"refused: {dialog.refused}" if dialog.refused
+                   else "operator cancelled the confirmation")
+            try:
+                executor.record_cancelled(ctx, plan, why)
+            except AuditError as exc:
+                self._say(f"cancelled (and not audited: {exc})", "error", 10)
+                return None
+            if dialog.refused:
+                self._say(f"{plan.title}: not done, {dialog.refused}; nothing changed", "warning", 10)
+            else:
+                self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
+            return None
+        return ctx, plan
+
+    async def _plan(self, action_id: str, ctx: ActionContext, selection: Selection | None) -> Plan | None:
+        """The plan, or None after saying why there is none (nothing has run, nothing audited)."""
+        action = self.lookup(action_id)
+        try:
+            return await action.plan(ctx, selection)
+        except ActionError as exc:
+            self._say(f"{action.description}: {exc}", "error", 10)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            # data the plan did not expect (a field missing or null): a bug to log, not a crash
+            self.log.exception(f"{action_id}: cannot build the plan", exc)
+            self._say(f"{action.description}: cannot plan, the data it needs is incomplete "
+                      f"({type(exc).__name__}: {describe_error(exc)}); nothing was run — "
+                      f"{self.log.where()}", "error", 15)
+        except Exception as exc:  # noqa: BLE001 - a backend error while planning is shown, not raised
+            self._say(f"{action.description}: cannot plan: {describe_error(exc)}", "error", 10)
+        return None
+
+    async def _follow(self, ctx: ActionContext) -> None:
+        """Show rollout progress (updated/ready x/y) as it changes, until done or timed out."""
+        last: list[str] = []
+
+        def progress(line: str) -> None:
+            if not last or last[-1] != line:
+                last.append(line)
+                self._say(f"rollout: {line}", timeout=3)
+                self.refresh("kubernetes")
+
+        self.in_flight += 1
+        try:
+            done, summary = await follow_rollout(ctx, progress)
+        finally:
+            self.in_flight -= 1
+        self._say(summary, "information" if done else "warning", 10)

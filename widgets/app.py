@@ -5,6 +5,12 @@ actions.
 Layout: a grid of six panes when the terminal is at least 120×36; below that (80×24 over SSH)
 the compact layout: every pane collapses to its one-line summary and the focused pane takes the
 rest of the screen. Tab and the number keys move between panes in both layouts.
+
+Failures stay where they happen: a result that cannot be turned into a view, a pane that cannot
+draw, or a key whose handler fails makes that pane say `render error` (traceback in the log
+file, `cockpit.applog`); every worker's failure reaches `on_worker_state_changed`, which tells
+the operator and logs it. The keys' handlers live on the main screen (widgets/main_screen.py), which gets its
+collaborators (the pane deck, the action flow...) through its constructor.
 """
 
 from __future__ import annotations
@@ -14,38 +20,51 @@ import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Container
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
+from cockpit.applog import NOT_CONFIGURED, AppLog
+from cockpit.audit.log import AuditLog
 from cockpit.config import Config
-from cockpit.models import KubeSnapshot, SourceFailure, utcnow
+from cockpit.incidents.model import Incident
+from cockpit.models import KubeSnapshot, Snapshot, SourceFailure, utcnow
 from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.base import Source
 from cockpit.sources.registry import BUILD_STEP, BuiltSources
 from cockpit.state import TRENDS, CockpitState
+from widgets.action_flow import ActionFlow
 from widgets.banner import Banner
 from widgets.footer import StableFooter
+from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
-from widgets.key_actions import KeyActions
-from widgets.keys import KeySpec, bindings, key_registry
-from widgets.messages import OpenDetail, SnapshotReady
+from widgets.keys import ActionSpec, key_registry
+from widgets.main_screen import screen_class_for
+from widgets.messages import SnapshotReady
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
 from widgets.panes.base import Pane
 from widgets.panes.cache import CachePane
 from widgets.panes.certs import CertsPane
 from widgets.panes.database import DatabasePane
+from widgets.panes.deck import PaneDeck
 from widgets.panes.pods import PodsPane
-from widgets.screens.detail import DetailScreen
+from widgets.selection import row_change
 from widgets.toasts import show_newest
 
+if TYPE_CHECKING:
+    from cockpit.incidents.engine import IncidentEngine
+    from cockpit.lab.lab import Lab
+
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
-PANE_NAMES = {"pods": "kubernetes", "db": "database", "certs": "certificates"}
+DATA_PANES: tuple[type[Pane], ...] = (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane)
 
 
 def _build_sources(cfg: Config) -> BuiltSources:
@@ -61,57 +80,42 @@ def _configured_names(cfg: Config) -> tuple[str, ...]:
     return configured_names(cfg)
 
 
-def _load_engine(cfg: Config, audit: Any, clock: Callable[[], datetime]) -> Any:
+def _load_engine(cfg: Config, audit: AuditLog | None, clock: Callable[[], datetime]) -> IncidentEngine:
     """The incident engine, recording operator steps into the session's audit log."""
     from cockpit.incidents.engine import IncidentEngine
 
     return IncidentEngine(cfg, audit=audit, clock=clock)
 
 
-def monitor_headline(incidents: list[Any]) -> str:
+def monitor_headline(incidents: list[Incident]) -> str:
     """The read-only monitor's big line: the worst incident by name, readable across a room."""
     if not incidents:
         return "ALL CLEAR — no active incidents"
-    worst = min(incidents, key=lambda i: (str(getattr(i, "severity", "P9")), getattr(i, "detected_at", 0)))
+    worst = min(incidents, key=lambda i: (i.severity, i.detected_at))
     more = f"  (+{len(incidents) - 1} more)" if len(incidents) > 1 else ""
-    return f"{worst.severity}  {getattr(worst, 'title', '')}{more}"
+    return f"{worst.severity}  {worst.title}{more}"
 
 
-class CockpitScreen(Screen[None]):
-    """The main screen. Its bindings are set per mode by `screen_class_for`."""
-
-    def __init__(self, cockpit: CockpitApp) -> None:
-        super().__init__(id="main")
-        self.cockpit = cockpit
-
-    def compose(self) -> ComposeResult:
-        yield from self.cockpit.compose_main()
-
-    def on_mount(self) -> None:
-        self.cockpit.start()
-
-
-def screen_class_for(specs: tuple[KeySpec, ...]) -> type[CockpitScreen]:
-    """A CockpitScreen whose BINDINGS are exactly the registry's (tab included, overriding focus)."""
-    return type("CockpitScreen", (CockpitScreen,), {"BINDINGS": bindings(specs, prefix="app.")})
-
-
-class CockpitApp(KeyActions, App[int]):
+class CockpitApp(App[int]):
     """The on-call cockpit. Collaborators are injected so tests can use fixed sources and clocks."""
 
     CSS_PATH = "cockpit.tcss"
     TITLE = "PredictIQ Cockpit"
 
     def __init__(self, cfg: Config, *, sources: dict[str, Source] | None = None,
-                 clock: Callable[[], datetime] | None = None, audit: Any = None, lab: Any = None,
-                 state: CockpitState | None = None, local_tz: tzinfo | None = None,
-                 action_specs: Iterable[Any] | None = None, freeze_heap: bool = False) -> None:
+                 clock: Callable[[], datetime] | None = None, audit: AuditLog | None = None,
+                 lab: Lab | None = None, state: CockpitState | None = None,
+                 local_tz: tzinfo | None = None, action_specs: Iterable[ActionSpec] | None = None,
+                 freeze_heap: bool = False, app_log: AppLog = NOT_CONFIGURED,
+                 pane_types: tuple[type[Pane], ...] = DATA_PANES) -> None:
         super().__init__()
         self.freeze_heap = freeze_heap  # run_app: see _freeze_heap
         self.cfg = cfg
         self.clock = clock or utcnow
         self.audit = audit
         self.lab = lab
+        self.app_log = app_log
+        self._fatal = ""  # the error that ended the app, if one did
         self.local_tz = local_tz
         self.state = state or CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
         # Building the sources imports the client libraries (kubernetes, psycopg, redis, httpx:
@@ -123,24 +127,32 @@ class CockpitApp(KeyActions, App[int]):
         self.scheduler = self._new_scheduler()
         self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
-        self.incidents: list[Any] = []
+        self.incidents: list[Incident] = []
         self._evaluation_pending = False
-        self.actions_in_flight = 0  # incremented by the action flow while one runs
-        self.action_requests: list[tuple[str, dict | None]] = []  # every action flow started
-        self.active = 0
+        self.flow = ActionFlow(self, cfg, self.state, audit, self._refresh_source, log=app_log,
+                               incidents=lambda: self.incidents,
+                               row_check=lambda selection: row_change(self.panes_by_source, selection))
         monitor = cfg.read_only
-        self.panes: list[Pane] = [
-            cls(configured=(cls.source in configured) if cls.source else True, monitor=monitor)
-            for cls in (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane, IncidentsPane)
+        panes: list[Pane] = [
+            cls(configured=cls.source in configured, monitor=monitor, app_log=app_log)
+            for cls in pane_types  # the five data panes in screen order, then the incidents
         ]
-        self.panes_by_source = {p.source: p for p in self.panes if p.source}
+        fixes = Fixes(self.keys, lambda action_id, incident_id: self.flow.start(action_id, None, incident_id))
+        panes.append(IncidentsPane(self.engine, read_only=cfg.read_only, monitor=monitor,
+                                   app_log=app_log, fixes=fixes))
+        self.deck = PaneDeck(panes)
+        self.panes, self.panes_by_source = self.deck.panes, self.deck.by_source
         for name, policy in policies_from_config(cfg.refresh, list(self.panes_by_source)).items():
             self.panes_by_source[name].interval = policy.interval
 
     # -- composition ------------------------------------------------------------------------
 
     def get_default_screen(self) -> Screen[Any]:
-        return screen_class_for(self.keys)(self)
+        self.main = screen_class_for(self.keys)(
+            self.compose_main, self.start, deck=self.deck, flow=self.flow, keys=self.keys,
+            cfg=self.cfg, state=self.state, audit=self.audit,
+            drills=self.lab.drills if self.lab is not None else None)
+        return self.main
 
     def compose_main(self) -> ComposeResult:
         """The main screen's widgets."""
@@ -164,7 +176,7 @@ class CockpitApp(KeyActions, App[int]):
         else:
             self.scheduler.start()
             self._freeze_heap()
-        self.call_after_refresh(self.focus_pane, 1)
+        self.call_after_refresh(self.deck.focus, 1)
 
     def _new_scheduler(self) -> Scheduler:
         return Scheduler(self.sources, self._deliver,
@@ -223,23 +235,41 @@ class CockpitApp(KeyActions, App[int]):
 
     # -- data -------------------------------------------------------------------------------
 
-    def _deliver(self, source: str, result: Any) -> None:
+    def _deliver(self, source: str, result: Snapshot | SourceFailure) -> None:
         self.post_message(SnapshotReady(source, result))
+
+    def _refresh_source(self, source: str) -> None:
+        self.scheduler.refresh_now(source)
 
     def _trends(self, now: datetime) -> dict[str, list[float]]:
         since = now - timedelta(minutes=self.cfg.refresh.history_minutes)
         return {name: self.state.trend(name, since) for name in TRENDS}
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
-        self.state.update(message.source, message.result)
-        now = self.clock()
         pane = self.panes_by_source.get(message.source)
-        if pane is not None:
-            pane.update_view(self.state.view(message.source), now, self._trends(now))
+        try:
+            self.state.update(message.source, message.result)
+            now = self.clock()
+            view, trends = self.state.view(message.source), self._trends(now)
+        except Exception as exc:  # noqa: BLE001 - the boundary: the result cannot become a view
+            self._contained(pane, f"reading the {message.source} result", exc)
+        else:
+            if pane is not None:
+                pane.update_view(view, now, trends)  # contains its own drawing failures
         if isinstance(message.result, KubeSnapshot):
             r = message.result
             self.banner.set_target(r.context, r.cluster, r.namespace)
         self._incidents_due()
+
+    def _contained(self, pane: Pane | None, what: str, exc: Exception) -> None:
+        """A failure at a pane's boundary: that pane says `render error` (or, with no pane,
+        a notification does); the traceback goes to the log file either way."""
+        if pane is not None:
+            pane.contain(what, exc)
+        else:
+            self.app_log.exception(what, exc)
+            self.notify(f"{what} failed: {exc} — {self.app_log.where()}", severity="error",
+                        timeout=10)
 
     def _incidents_due(self) -> None:
         """Evaluate the incident rules once for a burst of results, not once per result.
@@ -261,9 +291,9 @@ class CockpitApp(KeyActions, App[int]):
         assert isinstance(pane, IncidentsPane)
         try:
             self.incidents = list(self.engine.evaluate(self.state, now))
+            pane.show_incidents(self.incidents, now)
         except Exception as exc:  # noqa: BLE001 - a rule bug must not take the screen down
-            self.notify(f"incident engine error: {exc}", severity="error", timeout=10)
-        pane.show_incidents(self.incidents, now)
+            pane.contain("evaluating the incident rules", exc)
         worst = highest_severity(self.incidents)
         self.banner.set_severity(worst)
         if self.cfg.read_only:
@@ -276,46 +306,76 @@ class CockpitApp(KeyActions, App[int]):
         now = self.clock()
         self.banner.tick(now)
         for pane in self.panes_by_source.values():
-            pane.tick(self.state.view(pane.source), now)
+            try:
+                pane.tick(self.state.view(pane.source), now)
+            except Exception as exc:  # noqa: BLE001 - one pane's age text must not stop the clock
+                pane.contain("updating the age", exc)
 
-    # -- panes and selection ----------------------------------------------------------------
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification (the screens' too) is shown as written, never parsed as markup:
+        it carries backend text (an error, a reason), and `[/red]` in it must not end the app."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        # The last line of defence: an exception no boundary caught still ends the app
+        # (Textual), but its traceback goes to the log file, masked, and the terminal gets one
+        # line, never Textual's traceback with its local variables (config, URLs: secrets).
+        self.app_log.exception("the cockpit stopped on an unexpected error", error)
+        self._fatal = f"{type(error).__name__}: {error}"
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._exit_renderables.append(Text(
+            f"cockpit: stopped on an unexpected error ({self._fatal}) — {self.app_log.where()}"))
+        self._close_messages_no_wait()
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker the app starts ends here: a failure is told and logged, never silent."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.error is None:
+            return
+        what = worker.name or worker.group or "a background task"
+        error = worker.error
+        self.app_log.exception(f"worker {what!r} failed", error)
+        self.notify(f"{what} failed: {type(error).__name__}: {error} — {self.app_log.where()}",
+                    severity="error", timeout=15)
+
+    # -- panes and selection (the deck's, named here for callers and tests) ---------------
 
     @property
     def active_pane(self) -> Pane:
         """The focused pane."""
-        return self.panes[self.active]
+        return self.deck.active_pane
+
+    @property
+    def active(self) -> int:
+        """The index (0..5) of the focused pane."""
+        return self.deck.active
+
+    @property
+    def actions_in_flight(self) -> int:
+        """Actions executing or following up (quitting asks first while there are any)."""
+        return self.flow.in_flight
+
+    @property
+    def action_requests(self) -> list[tuple[str, dict[str, Any] | None]]:
+        """Every action flow started this session (action id, selection)."""
+        return self.flow.requests
 
     def focus_pane(self, number: int) -> None:
         """Make pane `number` (1..6) the active one and focus its main widget."""
-        self.active = (number - 1) % len(self.panes)
-        for i, pane in enumerate(self.panes):
-            pane.set_class(i == self.active, "-active")
-        self.active_pane.focus_target().focus()
+        self.deck.focus(number)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        # Focus moved by other means (a click, a closed dialog): follow it.
-        for i, pane in enumerate(self.panes):
-            if event.widget in pane.walk_children() and i != self.active:
-                self.active = i
-                for j, other in enumerate(self.panes):
-                    other.set_class(j == i, "-active")
+        self.deck.follow(event.widget)  # focus moved by other means (a click, a closed dialog)
 
-    def selected_row(self, pane: str | None = None) -> dict | None:
-        """The selected row of a pane ('pods'/'kubernetes', 'database', 'certificates', ...),
-        default the active pane, as plain data for actions."""
-        if pane is None:
-            return self.active_pane.selection()
-        target = self.panes_by_source.get(PANE_NAMES.get(pane, pane))
-        return target.selection() if target is not None else None
-
-    def on_open_detail(self, message: OpenDetail) -> None:
-        self._open_detail(message.pane, message.key)
-
-    def _open_detail(self, source: str, key: str) -> None:
-        pane = self.panes_by_source.get(source)
-        found = pane.detail(key) if pane is not None else None
-        if found is not None:
-            self.push_screen(DetailScreen(*found))
+    def selected_row(self, pane: str | None = None) -> dict[str, Any] | None:
+        """The selected row of a pane (default the active one), as plain data for actions."""
+        return self.deck.selected_row(pane)
 
     def _refresh_notifications(self) -> None:
         # at most two toasts at once: a burst must not cover the incident table (widgets/toasts.py)
@@ -326,20 +386,30 @@ class CockpitApp(KeyActions, App[int]):
         for spec in self.keys:
             if spec.palette:
                 yield SystemCommand(spec.description, f"key: {spec.key}",
-                                    partial(self.run_action, spec.action))
+                                    partial(self.run_action, spec.action, self.main))
 
 
-def _open_audit(cfg: Config) -> Any:
+def _open_audit(cfg: Config) -> AuditLog:
     """The session's audit log (AuditLog creates nothing until the first entry)."""
-    from cockpit.audit.log import AuditLog
     from cockpit.config import audit_path
 
     return AuditLog(audit_path(cfg))
 
 
-def run_app(cfg: Config, *, lab: Any = None, audit: Any = None) -> int:
-    """Run the cockpit full screen until the operator quits; returns the exit code."""
-    app = CockpitApp(cfg, audit=audit if audit is not None else _open_audit(cfg), lab=lab,
-                     freeze_heap=True)
-    result = app.run()
+def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = None) -> int:
+    """Run the cockpit full screen until the operator quits; returns the exit code.
+
+    The log file (`[logging] path`) is set up here, not on import: tracebacks go there, masked,
+    and never to the screen.
+    """
+    from cockpit.applog import configure, secret_values
+    from cockpit.config import log_path
+
+    app_log = configure(log_path(cfg), secrets=secret_values(cfg))
+    try:
+        app = CockpitApp(cfg, audit=audit if audit is not None else _open_audit(cfg), lab=lab,
+                         freeze_heap=True, app_log=app_log)
+        result = app.run()
+    finally:
+        app_log.close()
     return int(result or app.return_code or 0)

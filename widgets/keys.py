@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from textual.binding import Binding
 
@@ -74,7 +75,17 @@ LAB_KEYS: tuple[KeySpec, ...] = (
 )
 
 
-def _action_specs() -> list[object]:
+class ActionSpec(Protocol):
+    """What the registry reads of an action (actions.base.Action has more)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+def _action_specs() -> list[ActionSpec]:
     """`actions.registry.ACTIONS` (a mapping id -> Action; a plain list of specs works too)."""
     from actions.registry import ACTIONS
 
@@ -85,7 +96,7 @@ def _first_word(text: str) -> str:
     return text.split()[0].lower() if text.split() else text
 
 
-def key_registry(read_only: bool, actions: Iterable[object] | None = None, *,
+def key_registry(read_only: bool, actions: Iterable[ActionSpec] | None = None, *,
                  lab: bool = False) -> tuple[KeySpec, ...]:
     """Every key of the cockpit for this mode, view keys first.
 

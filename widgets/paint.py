@@ -5,6 +5,7 @@ can change: the difference between a one-line repaint and a full-screen frame on
 from __future__ import annotations
 
 from rich.cells import cell_len
+from textual.content import Content
 from textual.widgets import Static
 
 
@@ -14,13 +15,18 @@ def paint(widget: Static, text: str) -> bool:
     A Static's update() re-lays out the whole screen by default, which repaints every visible
     widget (a full 80x24 frame). Only a change of height (line count) or of the width of an
     auto-width widget needs a layout; anything else repaints just this widget's own cells.
+
+    `text` is shown as it is, never parsed as markup: it carries what backends send (an error
+    reason, a query, a pod name), and `[/red]` in a PostgreSQL error must not end the app.
     """
     old = widget.content
-    if old == text:
+    if old == text:  # a Content compares by its plain text
         return False
-    layout = (not isinstance(old, str) or old.count("\n") != text.count("\n")
-              or (old == "") != (text == ""))
-    if not layout and widget.styles.width is not None and widget.styles.width.is_auto:
-        layout = cell_len(old) != cell_len(text)
-    widget.update(text, layout=layout)
+    before = old.plain if isinstance(old, Content) else old if isinstance(old, str) else None
+    layout = (before is None or before.count("\n") != text.count("\n")
+              or (before == "") != (text == ""))
+    if not layout and before is not None and widget.styles.width is not None \
+            and widget.styles.width.is_auto:
+        layout = cell_len(before) != cell_len(text)
+    widget.update(Content(text), layout=layout)
     return True

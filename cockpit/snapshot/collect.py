@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from cockpit.config import Config
-from cockpit.models import Snapshot, SourceFailure, to_jsonable
+from cockpit.models import (
+    ApiStatus,
+    CertificatesSnapshot,
+    CertState,
+    Snapshot,
+    SourceFailure,
+    to_jsonable,
+)
 from cockpit.sources.base import Source, guarded
 from cockpit.sources.registry import BUILD_STEP, NOT_CONFIGURED, build_sources
 from cockpit.state import CockpitState
@@ -107,9 +114,25 @@ def build_document(cfg: Config, results: Results) -> dict[str, Any]:
     return doc
 
 
+def failed_checks(results: Results) -> list[str]:
+    """Every configured check that could not be made: a source that failed, a certificate in
+    state `error` (nothing could be read), an API whose /health gave no 2xx (or no JSON)."""
+    failed: list[str] = []
+    for name, result in results.items():
+        if isinstance(result, SourceFailure):
+            failed.append(f"{name}: {result.describe()}")
+        elif isinstance(result, CertificatesSnapshot):
+            failed += [f"certificate {c.host}:{c.port}: {c.error or 'no certificate read'}"
+                       for c in result.certificates if c.status == CertState.ERROR]
+        elif isinstance(result, ApiStatus) and not result.health_ok:
+            code = result.health_status_code
+            failed.append(f"api: /health {'HTTP ' + str(code) if code is not None else 'no answer'}")
+    return failed
+
+
 def exit_code(results: Results) -> int:
-    """0 when every configured source answered, 1 when any failed."""
-    return 1 if any(isinstance(r, SourceFailure) for r in results.values()) else 0
+    """0 when every configured check was made, 1 when any could not be (`failed_checks`)."""
+    return 1 if failed_checks(results) else 0
 
 
 def main(args: argparse.Namespace) -> int:
@@ -129,4 +152,6 @@ def main(args: argparse.Namespace) -> int:
         from cockpit.snapshot.table import print_tables
 
         print_tables(doc)
+    for failed in failed_checks(results):
+        print(f"cockpit: check failed: {failed}", file=sys.stderr)
     return exit_code(results)

@@ -21,7 +21,7 @@ import httpx
 
 from cockpit.config import ApiConfig, ThresholdsConfig, mask_dsn
 from cockpit.models import ApiStatus, SourceFailure, utcnow
-from cockpit.sources.base import describe_error, guarded
+from cockpit.sources.base import describe_error, error_detail, guarded
 from cockpit.sources.promrates import Rates, Scrape, compute_rates, parse_scrape
 
 _OK_WORDS = {"ok", "pass", "passed", "up", "healthy", "green", "true"}
@@ -34,6 +34,8 @@ class _Health:
     latency_ms: float | None = None
     summary: str = ""
     error: str | None = None
+    detail: str = ""  # the full transport error, for the pane's detail view
+    not_json: bool = False  # a health document expected as JSON that was not
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,12 @@ class ApiSource:
     async def _collect(self, client: httpx.AsyncClient) -> ApiStatus | SourceFailure:
         health, metrics = await asyncio.gather(self._health(client), self._metrics(client))
         if not health.answered and not metrics.answered:
-            return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer")
+            return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer",
+                                 detail=health.detail)
         return ApiStatus(
             collected_at=utcnow(), base_url=mask_dsn(self.cfg.base_url),
-            health_ok=health.status_code is not None and 200 <= health.status_code < 300,
+            health_ok=(health.status_code is not None and 200 <= health.status_code < 300
+                       and not health.not_json),
             health_status_code=health.status_code, health_latency_ms=health.latency_ms,
             health_summary=health.summary if health.answered else (health.error or ""),
             health_error=health.error,
@@ -143,6 +147,11 @@ class ApiSource:
         """One line for a request that got no HTTP response (never includes headers)."""
         if isinstance(exc, httpx.TimeoutException):
             return f"timed out after {self.request_timeout:g}s"
+        if isinstance(exc, httpx.RemoteProtocolError):
+            words = describe_error(exc)
+            if "disconnected" in words.lower():
+                return "connection closed by the server"
+            return f"not an HTTP server: unreadable reply ({words})"
         cause: BaseException | None = exc
         seen: set[int] = set()
         # httpx wraps httpcore wraps anyio's "All connection attempts failed" wraps the OSError
@@ -162,13 +171,21 @@ class ApiSource:
         try:
             response = await client.get(self.cfg.health_path)
         except httpx.HTTPError as exc:
-            return _Health(answered=False, error=self._transport_error(exc))
+            return _Health(answered=False, error=self._transport_error(exc), detail=error_detail(exc))
         latency = (time.perf_counter() - started) * 1000.0
+        code = response.status_code
         try:
             summary = summarize_health(response.json())
-        except ValueError:  # not JSON: its first words, or the status line
-            summary = _one_line(response.text, 120) or f"HTTP {response.status_code}"
-        return _Health(True, response.status_code, latency, summary)
+        except ValueError:  # not JSON: say so first (a 200 from a proxy's page is not "healthy")
+            kind = response.headers.get("content-type", "") or "no content type"
+            words = _one_line(response.text, 80)
+            if self.cfg.health_json and 200 <= code < 300:
+                what = "HTML" if "html" in kind.lower() else f"not JSON ({kind})"
+                return _Health(True, code, latency, f"HTTP {code} but {what}, not the JSON health "
+                               f"document: {words}", not_json=True)
+            summary = f"HTTP {code}: {words}" if words else f"HTTP {code}"
+            return _Health(True, code, latency, summary)
+        return _Health(True, code, latency, summary)
 
     async def _metrics(self, client: httpx.AsyncClient) -> _Metrics:
         path = self.cfg.metrics_path

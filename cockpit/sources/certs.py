@@ -29,10 +29,58 @@ from cockpit.models import CertificatesSnapshot, CertState, CertStatus, SourceFa
 from cockpit.sources.base import describe_error, guarded
 
 BUDGET_SHARE = 0.8  # of the collection timeout, for one endpoint's connects and handshakes
+# After the reading handshake, how long to listen for the alert a server that requires a client
+# certificate sends (TLS 1.3 finishes the client's side of the handshake before the server judges
+# the empty certificate; the refusal comes as the first record).
+CLIENT_CERT_LISTEN_SECONDS = 0.3
+CLIENT_CERT_ASKED = "server asked for a client certificate"
 
 
 class _CheckFailed(Exception):
     """A step of one endpoint's check failed; `str()` is the operator's reason."""
+
+
+async def _read_leaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                     ctx: ssl.SSLContext, server_name: str) -> tuple[bytes | None, bool]:
+    """Handshake over memory BIOs and return (the leaf as DER, whether the server then refused us
+    for want of a client certificate).
+
+    Driven by hand rather than by `start_tls`: TLS 1.3 completes the client's side of the
+    handshake before the server judges our (empty) certificate, and asyncio's TLS transport
+    reads the server's refusal eagerly, after which the session no longer hands out the
+    certificate. Here the leaf is taken the moment the handshake completes, then we listen
+    briefly: a server that wants a client certificate sends its alert as the first record, one
+    that waits for our request sends nothing.
+    """
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            writer.write(outgoing.read())
+            await writer.drain()
+            data = await reader.read(65536)
+            if not data:
+                raise EOFError("the server closed the connection during the handshake") from None
+            incoming.write(data)
+    der = tls.getpeercert(binary_form=True)
+    writer.write(outgoing.read())  # our Finished (and empty Certificate, if one was asked for)
+    await writer.drain()
+    try:
+        data = await asyncio.wait_for(reader.read(65536), CLIENT_CERT_LISTEN_SECONDS)
+    except TimeoutError:
+        return der, False
+    incoming.write(data)
+    try:
+        tls.read(1)
+    except ssl.SSLWantReadError:
+        return der, False  # a session ticket, not a refusal
+    except ssl.SSLError as exc:
+        text = f"{exc.reason or ''} {exc}".lower()
+        return der, "certificate required" in text or "handshake failure" in text
+    return der, False
 
 
 def hostname_matches(cert: x509.Certificate, host: str) -> bool:
@@ -129,9 +177,10 @@ class CertificateSource:
         return self._verify_ctx[ca_file]
 
     async def _handshake(self, cfg: CertificateConfig, ctx: ssl.SSLContext,
-                         deadline: float) -> ssl.SSLObject:
-        """Connect and handshake before `deadline` (loop time); return the SSL object (the
-        connection itself is already closed)."""
+                         deadline: float, listen: bool = False) -> tuple[bytes | None, bool]:
+        """Connect and handshake before `deadline` (loop time); return the peer's certificate as
+        DER (the connection itself is already closed) and, with `listen`, whether the server then
+        refused us for want of a client certificate."""
         address = cfg.address or cfg.host
         loop = asyncio.get_running_loop()
         try:
@@ -143,17 +192,23 @@ class CertificateSource:
             raise _CheckFailed(describe_error(exc)) from None
         try:
             left = max(deadline - loop.time(), 0.01)
+            if listen:
+                return await asyncio.wait_for(_read_leaf(reader, writer, ctx, cfg.host), left)
             await asyncio.wait_for(
                 writer.start_tls(ctx, server_hostname=cfg.host, ssl_handshake_timeout=left), left)
-            sslobj = writer.get_extra_info("ssl_object")
-            if sslobj is None:
+            if writer.get_extra_info("ssl_object") is None:
                 raise _CheckFailed("no TLS session")
-            return sslobj
+            return None, False  # the verifying handshake: that it completed is the answer
         except TimeoutError:
             raise _CheckFailed(f"TLS handshake timed out after {self.budget:.3g}s") from None
         except ssl.SSLCertVerificationError:
             raise
-        except (OSError, ssl.SSLError, EOFError) as exc:
+        except ssl.SSLError as exc:
+            reason = describe_error(exc)
+            if "handshake failure" in reason.lower() or "certificate required" in reason.lower():
+                reason += " (the server may require a client certificate)"
+            raise _CheckFailed(reason) from None
+        except (OSError, EOFError) as exc:
             raise _CheckFailed(f"TLS handshake failed: {describe_error(exc)}") from None
         finally:
             writer.transport.abort()  # a probe: no close_notify round trip that could stall
@@ -162,8 +217,7 @@ class CertificateSource:
         base = {"host": cfg.host, "port": cfg.port, "server_name": cfg.host, "address": cfg.address or cfg.host}
         deadline = asyncio.get_running_loop().time() + self.budget
         try:
-            sslobj = await self._handshake(cfg, self._reader_ctx, deadline)
-            der = sslobj.getpeercert(binary_form=True)
+            der, asked = await self._handshake(cfg, self._reader_ctx, deadline, listen=True)
             if not der:
                 raise _CheckFailed("the server presented no certificate")
             cert = x509.load_der_x509_certificate(der)
@@ -185,6 +239,7 @@ class CertificateSource:
             issuer=cert.issuer.rfc4514_string(), serial=format(cert.serial_number, "x"),
             chain_verified=chain_verified, hostname_matches=name_ok, verify_error=verify_error,
             chain=(cert.subject.rfc4514_string(),),  # ssl on 3.11 exposes only the leaf
+            client_cert_requested=asked,
         )
 
     async def _verify_chain(self, cfg: CertificateConfig, deadline: float) -> tuple[bool, str | None]:

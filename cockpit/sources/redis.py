@@ -15,8 +15,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, InvalidResponse, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from cockpit.config import CacheConfig
 from cockpit.models import CacheStats, SourceFailure, utcnow
@@ -60,8 +61,11 @@ class RedisSource:
         self._maxclients: int | None = None
         self._maxclients_asked_at: float | None = None
 
+    def _socket_timeout(self) -> float:
+        return min(self.cfg.timeout_seconds, self.timeout)
+
     def _new_client(self) -> aioredis.Redis:
-        socket_timeout = min(self.cfg.timeout_seconds, self.timeout)
+        socket_timeout = self._socket_timeout()
         return aioredis.Redis.from_url(
             self.cfg.url,
             socket_timeout=socket_timeout,
@@ -90,6 +94,20 @@ class RedisSource:
     async def _read(self) -> CacheStats:
         try:
             return await self._read_info()
+        except InvalidResponse as exc:
+            # bytes that are not RESP: something else listens there (or a proxy's error page);
+            # the connection is out of step, so drop it before the next collection
+            await self._client.connection_pool.disconnect()
+            raise NotRedisError("not a Redis server (garbage reply)") from exc
+        except AuthenticationError as exc:
+            raise RedisAuthError(_auth_reason(str(exc))) from exc
+        except RedisTimeoutError as exc:
+            # redis-py's "Timeout reading from host:port": the socket timeout ran out first
+            raise RedisSocketTimeout(f"timed out after {self._socket_timeout():g}s") from exc
+        except ResponseError as exc:
+            if str(exc).startswith(("NOAUTH", "WRONGPASS", "NOPERM")):
+                raise RedisAuthError(_auth_reason(str(exc))) from exc
+            raise
         except RedisConnectionError as exc:
             # redis-py words a refusal as "Error 111 connecting to ...": give the operator the
             # plain reason, as the other sources do
@@ -125,6 +143,28 @@ class RedisSource:
             return self._maxclients, 1  # CONFIG disabled, renamed or denied by ACL
         self._maxclients = _int_or_none(reply.get("maxclients"))
         return self._maxclients, 1
+
+
+class NotRedisError(Exception):
+    """The peer answered, but not in the Redis protocol."""
+
+
+class RedisAuthError(Exception):
+    """Redis refused our credentials (requirepass, ACL)."""
+
+
+class RedisSocketTimeout(Exception):
+    """A socket timeout inside redis-py, in the words the other sources use ("timed out after")."""
+
+
+def _auth_reason(text: str) -> str:
+    """Redis's authentication errors in the operator's words."""
+    lowered = text.lower()
+    if "wrongpass" in lowered or "invalid password" in lowered or "invalid username-password" in lowered:
+        return "authentication failed: wrong password"
+    if "noperm" in lowered:
+        return "authentication failed: the ACL user lacks permission for INFO"
+    return "authentication required: the server has a password the cockpit does not send"
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -59,7 +59,8 @@ async def test_an_html_answer_is_a_clear_failure(kubeconfig: Path) -> None:
             started = time.monotonic()
             result = await source.collect()
             assert isinstance(result, SourceFailure)
-            assert "not JSON (text/html)" in result.reason and "502 Bad Gateway" in result.reason
+            assert "not JSON (text/html)" in result.reason  # the cause, short
+            assert "502 Bad Gateway" in result.detail  # what came back, in the detail
             assert time.monotonic() - started < 5
     finally:
         await source.aclose()

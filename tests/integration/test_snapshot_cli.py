@@ -87,6 +87,30 @@ def test_one_dead_source_exits_1_and_keeps_the_others(tmp_path, pg, api_sim, clo
     assert doc["certificates"] == {"ok": False, "error": "not configured", "collected_at": None}
 
 
+def test_a_certificate_that_cannot_be_read_exits_1(tmp_path, closed_port):
+    toml = ("[refresh]\ntimeout_seconds = 3\n[[certificates]]\n"
+            f'host = "api.predictiq.test"\nport = {closed_port}\naddress = "127.0.0.1"\n')
+    proc = _run(tmp_path, toml, "--json", "--interval", "0")
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    # the source answered (ok), but its one check could not be made: scripts must not see 0
+    assert doc["certificates"]["ok"] is True
+    assert doc["certificates"]["certificates"][0]["status"] == "error"
+    assert f"certificate api.predictiq.test:{closed_port}: connection refused" in proc.stderr
+
+
+def test_health_answering_401_exits_1(tmp_path, pg, redis_server, api_sim):
+    api_sim.set_required_auth("Bearer something-else")
+    try:
+        proc = _run(tmp_path, _toml(pg.url, redis_server.url, api_sim.url), "--json", "--interval", "0")
+    finally:
+        api_sim.set_required_auth(None)
+    assert proc.returncode == 1, proc.stderr
+    api = json.loads(proc.stdout)["api"]
+    assert api["ok"] is True and api["health_ok"] is False and api["health_status_code"] == 401
+    assert "api: /health HTTP 401" in proc.stderr
+
+
 def test_a_source_that_cannot_be_built_fails_alone(tmp_path, pg, api_sim):
     # redis-py refuses an http:// URL in the source's constructor: that one source is failed,
     # the others are collected as usual
@@ -102,7 +126,7 @@ def test_a_source_that_cannot_be_built_fails_alone(tmp_path, pg, api_sim):
 
 def test_unconfigured_sections_are_not_failures(tmp_path, tls_lab):
     proc = _run(tmp_path, _toml(None, None, None, tls_lab), "--json", "--interval", "0")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr  # an expired certificate is a result, not a failed check
     doc = json.loads(proc.stdout)
     for key in ("database", "cache", "api"):
         assert doc[key] == {"ok": False, "error": "not configured", "collected_at": None}

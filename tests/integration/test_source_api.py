@@ -201,6 +201,25 @@ async def test_metrics_garbage_is_reported_and_health_still_shown(scripted, sour
     assert not status.metrics_ok and expected in status.metrics_error
 
 
+@pytest.mark.parametrize(("ctype", "body", "says"), [
+    ("text/html; charset=utf-8", "<html><body><h1>Welcome to nginx!</h1></body></html>", "but HTML"),
+    ("text/plain", "OK", "but not JSON (text/plain)"),
+])
+async def test_health_200_that_is_not_json_is_not_healthy_and_says_so(scripted, sources, ctype,
+                                                                      body, says):
+    scripted.routes["/health"] = (200, ctype, body)
+    status = await sources(scripted.url).collect()
+    assert isinstance(status, ApiStatus)
+    assert not status.health_ok and status.health_status_code == 200
+    assert status.health_summary.startswith(f"HTTP 200 {says}, not the JSON health document")
+
+
+async def test_health_that_is_not_json_by_design_can_be_said_so(scripted, sources):
+    scripted.routes["/health"] = (200, "text/plain", "OK")
+    status = await sources(scripted.url, health_json=False).collect()
+    assert status.health_ok and status.health_summary == "HTTP 200: OK"
+
+
 async def test_metrics_http_error_is_reported(scripted, sources):
     scripted.routes["/metrics"] = (500, "text/plain", "boom")
     status = await sources(scripted.url).collect()

@@ -168,3 +168,26 @@ def test_wildcard_names(pattern, host, expected):
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(pattern)]), critical=False)
             .sign(key, hashes.SHA256()))
     assert hostname_matches(cert, host) is expected
+
+
+async def test_a_server_that_wants_a_client_certificate_says_so_and_its_leaf_is_still_judged(tls_lab):
+    from tests.tlsclientcert import ClientCertEndpoint
+
+    with ClientCertEndpoint(tls_lab) as endpoint:
+        source = CertificateSource((CertificateConfig(
+            host=SERVER_NAME, port=endpoint.port, address="127.0.0.1",
+            ca_file=str(tls_lab.ca_path)),), ThresholdsConfig(), timeout=TIMEOUT)
+        try:
+            snap = await source.collect()
+        finally:
+            await source.aclose()
+    assert isinstance(snap, CertificatesSnapshot), snap
+    (status,) = snap.certificates
+    assert status.client_cert_requested, status
+    assert status.status is CertState.OK and status.days_left is not None and status.hostname_matches
+    assert "PredictIQ Lab CA" in status.issuer
+
+
+async def test_an_ordinary_server_is_not_taken_for_one_that_wants_a_client_certificate(tls_lab):
+    for name in ("valid", "expired", "self_signed"):
+        assert not (await _check(tls_lab, name)).client_cert_requested

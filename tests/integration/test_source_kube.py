@@ -172,9 +172,10 @@ async def test_410_during_a_watch_relists_exactly_once(sim, source):
 async def test_simulator_restart_reports_failure_then_recovers(sim, source):
     await until(source, ok(lambda s: len(running(s)) == 3))
     sim.stop()
-    # First the cut watch ("connection dropped"), then the refused reconnects.
+    # The freshness probe (GET /version) is refused at once, the cut watches as they reconnect.
     failure = await until(source, lambda r: isinstance(r, SourceFailure) and "refused" in r.reason)
-    assert failure.source == "kubernetes" and failure.what.startswith("watch")
+    assert failure.source == "kubernetes" and failure.what == "GET /version"
+    assert failure.reason == "connection refused" and "Errno 111" in failure.detail
     sim.scale_to(4)  # changed while we were away: the resumed watch must deliver it
     sim.start()
     await until(source, ok(lambda s: len(running(s)) == 4), timeout=8)
@@ -222,7 +223,8 @@ async def test_steady_state_lists_nothing_watchable_and_polls_metrics_on_its_cad
         seen = requests_since(sim, before)
         assert {res: seen.get(("list", res), 0) for res in WATCHABLE} == dict.fromkeys(WATCHABLE, 0)
         assert seen.get(("get", "nodes"), 0) == 0
-        assert {verb for verb, _ in seen} <= {"list", "watch"}, seen  # no gets, no SSAR
+        # no gets but the freshness probe (GET /version, one per collect), no SSAR
+        assert {key for key in seen if key[0] not in ("list", "watch")} <= {("get", "discovery")}, seen
         assert {res for verb, res in seen if verb == "list"} == {"pods.metrics.k8s.io"}
         assert all(w.lists == 1 for w in src.watches.values())
     finally:

@@ -141,8 +141,9 @@ async def test_wrong_password(restartable_redis):
     try:
         failure = await wrong.collect()
         assert isinstance(failure, SourceFailure), failure
-        assert "invalid username-password pair" in failure.reason
-        assert "wrong-password" not in failure.reason
+        assert failure.reason == "authentication failed: wrong password"  # short, for the pane
+        assert "invalid username-password pair" in failure.detail  # Redis's words, in the detail
+        assert "wrong-password" not in failure.reason + failure.detail
         await collect_ok(right)
     finally:
         await wrong.aclose()
@@ -157,6 +158,20 @@ async def test_nothing_listening(closed_port):
         assert isinstance(failure, SourceFailure), failure
         assert time.monotonic() - started < 2
         assert failure.source == "cache" and "refused" in failure.reason.lower()
+    finally:
+        await source.aclose()
+
+
+async def test_a_socket_timeout_reads_timed_out_not_redis_py_words(silent_server):
+    # the cache's own socket timeout shorter than the refresh timeout: redis-py's
+    # "Timeout reading from 127.0.0.1:port" is the pane's "timed out after 0.3s"
+    source = RedisSource(CacheConfig(url=f"redis://127.0.0.1:{silent_server.port}/0",
+                                     timeout_seconds=0.3), timeout=2.0)
+    try:
+        failure = await source.collect()
+        assert isinstance(failure, SourceFailure), failure
+        assert failure.reason == "timed out after 0.3s"
+        assert "Timeout reading from" in failure.detail
     finally:
         await source.aclose()
 

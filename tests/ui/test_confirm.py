@@ -19,7 +19,7 @@ from cockpit.audit.log import AuditLog, read_entries
 from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.state import CockpitState
 from tests.integration.actions_helpers import make_config
-from widgets.action_flow import run_action_flow
+from widgets.action_flow import ActionFlow
 from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
 
 PLAN = Plan(action="scale", title="Scale deployment/predictiq-api to 5", target="deployment/predictiq-api",
@@ -47,7 +47,7 @@ class Host(App):
         super().__init__()
         self.cfg, self.state, self.audit = cfg, CockpitState(), audit
         self.scheduler = RefreshLog()
-        self.actions_in_flight = 0
+        self.flow = ActionFlow(self, cfg, self.state, audit, self.scheduler.refresh_now)
         self.results: list[object] = []
 
     def ask(self, screen) -> None:  # noqa: ANN001
@@ -159,7 +159,7 @@ def _flow_app(sim: KubeSim, tmp_path: Path) -> Host:
 async def test_cancelling_the_confirmation_changes_nothing_and_is_audited(sim: KubeSim, tmp_path: Path) -> None:
     app = _flow_app(sim, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        worker = app.run_worker(run_action_flow(app, "scale", {"replicas": 6}))
+        worker = app.run_worker(app.flow.run("scale", {"replicas": 6}))
         await _settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("n")
         await worker.wait()
@@ -171,14 +171,14 @@ async def test_cancelling_the_confirmation_changes_nothing_and_is_audited(sim: K
 async def test_confirming_runs_the_action_and_refreshes_the_source(sim: KubeSim, tmp_path: Path) -> None:
     app = _flow_app(sim, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        worker = app.run_worker(run_action_flow(app, "scale", None))
+        worker = app.run_worker(app.flow.run("scale", None))
         await _settle(pilot, lambda: isinstance(app.screen, ReplicaPrompt))
         await pilot.press("backspace", "5", "enter")
         await _settle(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         assert "replicas 3 → 5" in str(app.screen.query_one("#confirm-effect", Static).render())
         await pilot.press("y")
         await worker.wait()
-        assert app.actions_in_flight == 0
+        assert app.flow.in_flight == 0
     assert sim.deployment()["spec"]["replicas"] == 5
     assert app.scheduler.names == ["kubernetes"]
     assert [e["event"] for e in read_entries(tmp_path / "audit.jsonl")] == ["intent", "result"]

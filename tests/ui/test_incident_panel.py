@@ -31,7 +31,7 @@ class PanelApp(App):
         self.state = CockpitState()
 
     def compose(self) -> ComposeResult:
-        yield IncidentPanel(id="incidents")
+        yield IncidentPanel(self.engine, read_only=self.cfg.read_only, id="incidents")
 
     def feed(self, source: str, result: object) -> None:
         self.state.update(source, result)
@@ -87,7 +87,7 @@ async def test_save_template_to_file(tmp_path, monkeypatch):
     async with app.run_test(size=(120, 40)) as pilot:
         app.feed("cache", cache(10, 90))
         [inc] = app.engine.active()
-        app.push_screen(IncidentDetailScreen(inc.id))
+        app.push_screen(IncidentDetailScreen(inc.id, app.engine))
         await pilot.pause()
         await pilot.press("m", "1", "x")
         saved = tmp_path / "state" / "predictiq-cockpit" / "exports" / f"{inc.id}-initial.txt"

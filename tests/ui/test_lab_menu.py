@@ -42,7 +42,7 @@ async def _until(pilot, condition, timeout: float = 10.0) -> None:
 async def test_enter_injects_and_clears_a_drill(lab: Lab) -> None:
     app = Host(lab)
     async with app.run_test(size=(120, 40)) as pilot:
-        open_lab_menu(app)
+        open_lab_menu(app, app.lab.drills if app.lab is not None else None)
         await pilot.pause()
         assert isinstance(app.screen, LabMenu)
         options = app.screen.query_one(OptionList)
@@ -65,7 +65,7 @@ async def test_enter_injects_and_clears_a_drill(lab: Lab) -> None:
 async def test_without_a_lab_the_menu_explains_itself() -> None:
     app = Host(None)
     async with app.run_test() as pilot:
-        open_lab_menu(app)
+        open_lab_menu(app, app.lab.drills if app.lab is not None else None)
         await pilot.pause()
         assert not isinstance(app.screen, LabMenu)
         assert any("only in `cockpit demo`" in n.message for n in app._notifications)

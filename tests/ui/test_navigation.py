@@ -187,7 +187,7 @@ async def test_q_asks_first_while_an_action_is_in_flight() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await started(app, pilot)
-        app.actions_in_flight = 1
+        app.flow.in_flight = 1
         await pilot.press("q")
         assert isinstance(app.screen, QuitConfirm)
         await pilot.press("n")

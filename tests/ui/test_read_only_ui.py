@@ -89,7 +89,7 @@ async def test_read_only_binds_shows_and_offers_no_action_and_starts_no_flow() -
             while len(app.screen_stack) > 1:
                 app.pop_screen()
                 await pilot.pause()
-        app.action_run_action("scale")  # even a direct call is refused
+        app.main.action_run_action("scale")  # even a direct call is refused
         await pilot.pause()
         assert app.action_requests == []
 

@@ -46,20 +46,30 @@ class ResortingApp(CockpitApp):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.next_refresh: tuple[str, Snapshot] | None = None
+        start = self.flow.start
+
+        def start_after_refresh(action_id: str, selection: Any, incident_id: Any = None) -> None:
+            start(action_id, selection, incident_id)  # the selection is the key press's
+            self._land_refresh()
+
+        self.flow.start = start_after_refresh  # type: ignore[method-assign]
+
+    def get_default_screen(self) -> Any:
+        screen = super().get_default_screen()
+        open_detail = screen.open_detail
+
+        def open_after_refresh(source: str, key: str) -> None:
+            self._land_refresh()  # the key is the row's at the key press
+            open_detail(source, key)
+
+        screen.open_detail = open_after_refresh  # type: ignore[method-assign]
+        return screen
 
     def _land_refresh(self) -> None:
         if self.next_refresh is not None:
             source, snap = self.next_refresh
             self.next_refresh = None
             self.on_snapshot_ready(SnapshotReady(source, snap))
-
-    def action_run_action(self, action_id: str) -> None:
-        super().action_run_action(action_id)
-        self._land_refresh()
-
-    def _open_detail(self, source: str, key: str) -> None:
-        self._land_refresh()
-        super()._open_detail(source, key)
 
 
 def notes(app: CockpitApp) -> list[str]:

@@ -156,3 +156,29 @@ async def test_stop_is_prompt_with_a_hung_collect(close_sources: bool) -> None:
     await until(lambda: src.calls == 1)
     await asyncio.wait_for(sched.stop(close_sources=close_sources), 2.0)
     assert src.closed is close_sources
+
+
+async def test_a_refused_source_is_retried_at_the_interval_however_long_it_was_down() -> None:
+    src = CountingSource("db", fail=True)  # refuses at once
+    got: list[object] = []
+    policy = PollPolicy(0.01, 1.0, max_backoff=0.02)
+    sched = Scheduler({"db": src}, lambda n, r: got.append(r), {"db": policy})
+    sched.start()
+    await until(lambda: len(got) >= 5)
+    assert sched.next_delay("db") == 0.01  # no backoff for a failure that costs nothing
+    sched.assume_failures("db", 10_000, expensive=False)  # as after a very long outage
+    assert sched.next_delay("db") == 0.01
+    await sched.stop()
+
+
+async def test_a_timed_out_source_backs_off_but_only_to_the_cap() -> None:
+    src = CountingSource("hung", asyncio.Event())  # never answers
+    got: list[SourceFailure] = []
+    sched = Scheduler({"hung": src}, lambda n, r: got.append(r),
+                      {"hung": PollPolicy(0.01, 0.05, max_backoff=0.03)})
+    sched.start()
+    await until(lambda: len(got) >= 3)
+    assert sched.next_delay("hung") == 0.03  # doubled from 0.01, capped
+    sched.assume_failures("hung", 10_000)
+    assert sched.next_delay("hung") == 0.03
+    await sched.stop()

@@ -1,18 +1,22 @@
 """The incident detail screen.
 
 Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
-redraw once a second from `app.engine`. Operator keys: a acknowledge, t status, v severity,
-o note, m communication template (copied with OSC 52), x / ctrl+s save the template to a file,
-p save the post-mortem skeleton (both in the state directory's exports/). The fixes are listed by their keys (`k  Kill idle
-connections`) and those keys start them from here, on behalf of this incident.
+redraw once a second from the engine the screen is given (with the read-only flag and what to
+tell after a step: it never reaches into the app). Operator keys: a acknowledge, t status,
+v severity, o note, m communication template (copied with OSC 52), x / ctrl+s save it to a file,
+p save the post-mortem skeleton (both in the state directory's exports/). The fixes are listed
+by their keys (`k  Kill idle connections`) and those keys start them from here, on behalf of
+this incident (through the `fixes` the screen is given).
 """
 
 from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from textual.app import ComposeResult
@@ -29,6 +33,9 @@ from cockpit.incidents.runbook import render_commands, render_diagnosis
 from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
+
+if TYPE_CHECKING:
+    from cockpit.incidents.engine import IncidentEngine
 
 COPY_WARNING = ("Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
                 "`set -g set-clipboard on`). Press x to save it to a file instead.")
@@ -59,21 +66,28 @@ def save_text(name: str, text: str) -> Path:
     return path.resolve()
 
 
-def fix_keys(app: Any, inc: Incident) -> list[tuple[str, str, str]]:
-    """(key, description, action id) of the incident's fixes that this cockpit can run (none
-    in read-only mode: the key registry leaves mutating actions out)."""
-    keys = getattr(app, "keys", ())
-    out = []
-    for action_id in inc.actions:
-        spec = next((k for k in keys if getattr(k, "action_id", None) == action_id), None)
-        if spec is not None:
-            out.append((str(spec.key), str(spec.description), action_id))
-    return out
+@dataclass(frozen=True)
+class Fixes:
+    """The key registry (to name fixes by key and title) and how to start one for an incident
+    (the app's action flow): what the detail needs to offer an incident's fixes."""
+
+    keys: Sequence[Any]  # widgets.keys.KeySpec
+    start: Callable[[str, str], None]  # (action id, incident id)
+
+    def of(self, inc: Incident) -> list[tuple[str, str, str]]:
+        """(key, description, action id) of the incident's fixes this cockpit can run (none in
+        read-only mode: the key registry leaves mutating actions out)."""
+        out: list[tuple[str, str, str]] = []
+        for action_id in inc.actions:
+            spec = next((k for k in self.keys if getattr(k, "action_id", None) == action_id), None)
+            if spec is not None:
+                out.append((str(spec.key), str(spec.description), action_id))
+        return out
 
 
-def audit_entries(app: Any, incident_id: str) -> list[dict[str, Any]]:
+def audit_entries(audit: object, incident_id: str) -> list[dict[str, Any]]:
     """The audit entries about one incident (empty without an audit log)."""
-    path = getattr(getattr(app, "audit", None), "path", None)
+    path = getattr(audit, "path", None)
     if path is None:
         return []
     try:
@@ -117,9 +131,14 @@ class IncidentDetailScreen(ModalScreen[None]):
         Binding("p", "postmortem", "Post-mortem"),
     ]
 
-    def __init__(self, incident_id: str) -> None:
+    def __init__(self, incident_id: str, engine: IncidentEngine, *, read_only: bool = False,
+                 on_change: Callable[[], None] | None = None, fixes: Fixes | None = None) -> None:
         super().__init__()
+        self.fixes = fixes  # the fixes by key, and how to start one for this incident
         self.incident_id = incident_id
+        self.engine = engine
+        self.read_only = read_only  # a monitor: the steps that write are hidden
+        self.on_change = on_change  # told after each operator step (the panel redraws)
         self.last_template: str | None = None  # the text last copied, saved by x
         self.last_kind = "update"
 
@@ -135,7 +154,7 @@ class IncidentDetailScreen(ModalScreen[None]):
     @property
     def incident(self) -> Incident:
         """The incident as the engine holds it now (open or closed)."""
-        return self.app.engine.get(self.incident_id)  # type: ignore[attr-defined]
+        return self.engine.get(self.incident_id)
 
     def refresh_body(self) -> None:
         """Redraw from live data."""
@@ -143,7 +162,7 @@ class IncidentDetailScreen(ModalScreen[None]):
 
     def render_text(self, inc: Incident) -> str:
         """The detail as Rich markup."""
-        now = self.app.engine.clock()  # type: ignore[attr-defined]
+        now = self.engine.clock()
         left, overdue = countdown(inc, now)
         clock = (f"[bold reverse red] OVERDUE {response_clock(left)} [/]" if overdue
                  else f"respond within {response_clock(left)}")
@@ -166,7 +185,7 @@ class IncidentDetailScreen(ModalScreen[None]):
             out += [f"  [dim]$[/dim] {escape(c)}" for c in render_commands(rb, inc.evidence, inc.context)]
             out += ["Resolution:"] + [f"  • {escape(s)}" for s in rb.resolution]
             out += ["Prevention:"] + [f"  • {escape(s)}" for s in rb.prevention]
-        fixes = fix_keys(self.app, inc) if inc.active else []
+        fixes = self._fixes(inc)
         if fixes:
             out += ["", "[b]Actions that fix it[/b] (press the key here or on the main screen)"]
             out += [f"  [b]{escape(key)}[/b]  {escape(text)}" for key, text, _ in fixes]
@@ -180,12 +199,12 @@ class IncidentDetailScreen(ModalScreen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the steps that write in read-only mode, and on a resolved incident."""
         if action in WRITE_STEPS:
-            if getattr(getattr(self.app, "cfg", None), "read_only", False):
+            if self.read_only:
                 return False
             return self.incident.active
         return True
 
-    def _step(self, what: str, call: Any, *args: Any) -> None:
+    def _step(self, what: str, call: Callable[..., Incident], *args: str) -> None:
         try:
             inc = call(self.incident_id, *args)
         except Exception as exc:  # audit log unwritable, incident closed meanwhile: say so
@@ -196,48 +215,46 @@ class IncidentDetailScreen(ModalScreen[None]):
         self._refresh_panel()
 
     def _refresh_panel(self) -> None:
-        from widgets.incidents.panel import IncidentPanel
-
-        for panel in self.app.query(IncidentPanel):
-            panel.update_incidents(self.app.engine.active())  # type: ignore[attr-defined]
+        if self.on_change is not None:
+            self.on_change()
 
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def _fixes(self, inc: Incident) -> list[tuple[str, str, str]]:
+        if self.fixes is None or self.read_only or not inc.active:
+            return []
+        return self.fixes.of(inc)
+
     def on_key(self, event: Any) -> None:
         """A fix's key starts it from here, recorded as done for this incident."""
-        inc = self.incident
-        fix = next((f for f in fix_keys(self.app, inc) if f[0] == event.key), None)
-        if fix is None or not inc.active:
+        fix = next((f for f in self._fixes(self.incident) if f[0] == event.key), None)
+        if fix is None or self.fixes is None:
             return
         event.stop()
-        from widgets.action_flow import start_action_flow
-
-        start_action_flow(self.app, fix[2], None, incident_id=self.incident_id)
+        self.fixes.start(fix[2], self.incident_id)
 
     def action_acknowledge(self) -> None:
         if self.check_action("acknowledge", ()):
-            self._step("acknowledged", self.app.engine.acknowledge, operator_name())  # type: ignore[attr-defined]
+            self._step("acknowledged", self.engine.acknowledge, operator_name())
 
     def action_status(self) -> None:
         if not self.check_action("status", ()):
             return
 
-        engine = self.app.engine  # type: ignore[attr-defined]
-
         def resolve_anyway(yes: str | None) -> None:
             if yes == "yes":
-                self._step("resolved (it reopens if detected again)", engine.set_status,
+                self._step("resolved (it reopens if detected again)", self.engine.set_status,
                            "Resolved", operator_name())
 
         def chosen(status: str | None) -> None:
-            if status == "Resolved" and engine.still_breaching(self.incident_id):
+            if status == "Resolved" and self.engine.still_breaching(self.incident_id):
                 self.app.push_screen(ChoiceDialog(
                     f"{self.incident_id} still breaches its rule. Resolve anyway? If it is "
                     "detected again soon, this same incident reopens.",
                     [("no", "No, keep it open"), ("yes", "Yes, resolve it")]), resolve_anyway)
             elif status:
-                self._step(f"status {status}", engine.set_status, status, operator_name())
+                self._step(f"status {status}", self.engine.set_status, status, operator_name())
 
         self.app.push_screen(ChoiceDialog(f"Status of {self.incident_id} (now {self.incident.status})",
                                           [(s, s) for s in STATUSES]), chosen)
@@ -248,7 +265,7 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def chosen(severity: str | None) -> None:
             if severity:
-                self._step(f"severity {severity}", self.app.engine.set_severity, severity, operator_name())  # type: ignore[attr-defined]
+                self._step(f"severity {severity}", self.engine.set_severity, severity, operator_name())
 
         self.app.push_screen(ChoiceDialog(f"Severity of {self.incident_id} (now {self.incident.severity})",
                                           [(s, s) for s in SEVERITIES]), chosen)
@@ -259,14 +276,14 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def entered(text: str | None) -> None:
             if text:
-                self._step("note added", self.app.engine.add_note, text, operator_name())  # type: ignore[attr-defined]
+                self._step("note added", self.engine.add_note, text, operator_name())
 
         self.app.push_screen(TextDialog(f"Note for {self.incident_id} "
                                         "(start with 'Root cause:' to name it)"), entered)
 
     def _template_text(self, kind: str) -> str:
-        return render_template(kind, self.incident, audit_entries(self.app, self.incident_id),
-                               now=self.app.engine.clock())  # type: ignore[attr-defined]
+        return render_template(kind, self.incident, audit_entries(self.engine.audit, self.incident_id),
+                               now=self.engine.clock())
 
     def action_template(self) -> None:
         """Choose a communication template, copy it with OSC 52, and say it may not have worked."""
@@ -295,7 +312,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         """Save the post-mortem skeleton (from the audit trail) and say where."""
         from cockpit.incidents.postmortem import render_postmortem
 
-        text = render_postmortem(self.incident, audit_entries(self.app, self.incident_id))
+        text = render_postmortem(self.incident, audit_entries(self.engine.audit, self.incident_id))
         try:
             path = save_text(f"{self.incident_id}-postmortem.md", text)
         except OSError as exc:

@@ -1,8 +1,8 @@
 """The incident panel: the active incidents, then (dimmed, with how long they lasted) those
 resolved in the last 24 h; `enter` opens either's detail.
 
-The panel reads the engine from `app.engine` and is fed by the app through `update_incidents`
-after each evaluation; between evaluations it redraws the response countdowns once a second.
+The panel gets the engine through its constructor and is fed by the app through
+`update_incidents` after each evaluation; between evaluations it redraws the response countdowns once a second.
 Operator steps (acknowledge, status, severity, note, declare) write the audit log and local
 state, so a read-only monitor hides them: it must not change anything, even the record.
 Templates can still be copied or saved in read-only mode (that changes nothing on the system).
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.events import Resize
@@ -21,10 +21,12 @@ from textual.widgets import DataTable
 from cockpit.durations import duration, response_clock
 from cockpit.incidents.model import Incident, countdown, sort_key
 from cockpit.incidents.severity import WRITE_STEPS
-from cockpit.models import utcnow
 from widgets.dialogs.declare import DeclareDialog
-from widgets.incidents.detail import IncidentDetailScreen, operator_name
+from widgets.incidents.detail import Fixes, IncidentDetailScreen, operator_name
 from widgets.panes.columns import Fit, fit_columns
+
+if TYPE_CHECKING:
+    from cockpit.incidents.engine import IncidentEngine
 
 SEVERITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "bold yellow", "P4": "cyan"}
 OVERDUE_STYLE = "bold reverse blink red"
@@ -37,12 +39,6 @@ DROP_FIRST = ("ack", "age")
 TITLE_MIN = 44  # a whole title is worth more than the age and who acknowledged
 
 
-def read_only(app: object) -> bool:
-    """True when the app's config is read-only (operator steps are hidden)."""
-    cfg = getattr(app, "cfg", None)
-    return bool(getattr(cfg, "read_only", False))
-
-
 def clock_cell(incident: Incident, now: datetime) -> Text:
     """The response countdown: time left, 'ack' once answered, loud OVERDUE once late."""
     left, overdue = countdown(incident, now)
@@ -53,7 +49,7 @@ def clock_cell(incident: Incident, now: datetime) -> Text:
     return Text(response_clock(left), style="bold" if left < 300 else "")
 
 
-class IncidentPanel(DataTable):
+class IncidentPanel(DataTable[Text | str]):
     """Active incidents, worst severity first then oldest; `enter` opens the detail."""
 
     DEFAULT_CSS = """
@@ -61,8 +57,12 @@ class IncidentPanel(DataTable):
     """
     # `D` (declare) is bound by the app from the one key registry (widgets/keys.py).
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, engine: IncidentEngine, *, read_only: bool = False, id: str | None = None,
+                 classes: str | None = None, fixes: Fixes | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.engine = engine
+        self.fixes = fixes  # handed to each incident's detail
+        self.read_only = read_only  # a monitor: operator steps are hidden
         self.border_title = "Incidents"
         self.incidents: list[Incident] = []
         self.resolved: list[Incident] = []  # resolved in the last 24 h, newest first
@@ -113,8 +113,7 @@ class IncidentPanel(DataTable):
         self.update_incidents(self.incidents, self._now())
 
     def _now(self) -> datetime:
-        engine = getattr(self.app, "engine", None)
-        return engine.clock() if engine is not None else utcnow()
+        return self.engine.clock()
 
     def _draw_empty(self) -> None:
         if not self.incidents and not self.row_count:
@@ -122,9 +121,7 @@ class IncidentPanel(DataTable):
                                       "", "", "", "")), key="__none__")
 
     def _recent(self, now: datetime) -> list[Incident]:
-        engine = getattr(self.app, "engine", None)
-        recent = getattr(engine, "recent", None)
-        return list(recent(now)) if recent is not None else []
+        return list(self.engine.recent(now))
 
     @staticmethod
     def _resolved_cells(inc: Incident, now: datetime) -> tuple[Text | str, ...]:
@@ -188,24 +185,30 @@ class IncidentPanel(DataTable):
         event.stop()
         key = event.row_key.value
         if key and key in self._order and key != "__none__":
-            self.app.push_screen(IncidentDetailScreen(key))
+            self.app.push_screen(IncidentDetailScreen(key, self.engine, read_only=self.read_only,
+                                                      on_change=self.refresh_from_engine,
+                                                      fixes=self.fixes))
+
+    def refresh_from_engine(self) -> None:
+        """Redraw from the engine's active incidents (after an operator step)."""
+        self.update_incidents(self.engine.active(), self._now())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the operator steps that write in read-only mode."""
-        if action in WRITE_STEPS and read_only(self.app):
+        if action in WRITE_STEPS and self.read_only:
             return False
         return True
 
     def action_declare(self) -> None:
         """Declare an incident by hand (a user report)."""
-        if read_only(self.app):
+        if self.read_only:
             return
 
         def done(result: tuple[str, str, str] | None) -> None:
             if not result:
                 return
             title, severity, impact = result
-            engine: Any = getattr(self.app, "engine")  # noqa: B009 - the cockpit app's engine
+            engine = self.engine
             try:
                 inc = engine.declare(title, severity, impact, operator=operator_name())
             except Exception as exc:  # audit failure or bad input: say it, change nothing

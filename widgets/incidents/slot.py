@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 
 from cockpit.incidents.severity import SEVERITIES
+from cockpit.models import Snapshot
+from widgets.incidents.detail import Fixes
 from widgets.incidents.panel import IncidentPanel
 from widgets.panes.base import Pane
+
+if TYPE_CHECKING:
+    from cockpit.incidents.engine import IncidentEngine
 
 
 def severity_of(incident: Any) -> str:
@@ -24,7 +29,7 @@ def highest_severity(incidents: list[Any]) -> str | None:
     return min(found, key=SEVERITIES.index) if found else None
 
 
-class IncidentsPane(Pane):
+class IncidentsPane(Pane[Snapshot]):
     """Active incidents, sorted by severity then age (the panel sorts; we summarize)."""
 
     source = ""
@@ -34,12 +39,17 @@ class IncidentsPane(Pane):
     # summary line (always on screen) stays still while nothing changes
     STATUS_IN_SUMMARY = False
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, engine: IncidentEngine, *, read_only: bool = False,
+                 fixes: Fixes | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.engine = engine
+        self.read_only = read_only
+        self.fixes = fixes  # the incidents' fixes by key, and how to start one
         self.incidents: list[Any] = []
 
     def compose_body(self) -> ComposeResult:
-        yield IncidentPanel(classes="focus-target panel")
+        yield IncidentPanel(self.engine, read_only=self.read_only, fixes=self.fixes,
+                            classes="focus-target panel")
 
     def show_incidents(self, incidents: list[Any], now: datetime) -> None:
         """Push the engine's incidents to the panel and refresh the summary."""
@@ -50,4 +60,5 @@ class IncidentsPane(Pane):
         else:
             self.summary_text = f"{len(self.incidents)} active · highest {highest_severity(self.incidents)}"
         self.status_text = f"evaluated {now:%H:%M:%S}"
+        self.render_problem = ""  # drawn cleanly
         self._paint_status("ok")

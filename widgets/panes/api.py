@@ -12,12 +12,25 @@ from widgets.panes.base import FocusableStatic, Pane
 from widgets.panes.common import number, short, trend_line
 
 
+def health_word(a: ApiStatus) -> str:
+    """'healthy', or 'DOWN' with the short cause first: 'DOWN (HTTP 401)', 'DOWN (not JSON)'."""
+    if a.health_ok:
+        return "healthy"
+    if a.health_error:
+        return f"DOWN ({short(a.health_error, 28)})"
+    if a.health_status_code is not None and 200 <= a.health_status_code < 300:
+        return "DOWN (not JSON)"
+    if a.health_status_code is not None:
+        return f"DOWN (HTTP {a.health_status_code})"
+    return "DOWN"
+
+
 def _latency(a: ApiStatus) -> str:
     parts = [f"{k} {a.latency_ms[k]:.0f}ms" for k in ("p50", "p95", "p99") if k in a.latency_ms]
     return " ".join(parts) or "-"
 
 
-class ApiPane(Pane):
+class ApiPane(Pane[ApiStatus]):
     """The API's health and traffic."""
 
     source = "api"
@@ -27,13 +40,13 @@ class ApiPane(Pane):
     def compose_body(self) -> ComposeResult:
         yield FocusableStatic(classes="focus-target text")
 
-    def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
-        health = "healthy" if a.health_ok else "DOWN"
+    def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:
+        health = health_word(a)
         err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.1f}%")
         return (f"{health} · {number(a.request_rate, '{:.1f}')} req/s · 5xx {err} · "
                 f"429 {number(a.rate_429, '{:.1f}')}/s · {number(a.health_latency_ms, '{:.0f}')}ms")
 
-    def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+    def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:
         errors = trends.get("api.error_ratio") or []
         limited = trends.get("api.rate_429") or []
         code = a.health_status_code if a.health_status_code is not None else "-"

@@ -17,7 +17,7 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
 
-class CachePane(Pane):
+class CachePane(Pane[CacheStats]):
     """Redis as the API's cache sees it."""
 
     source = "cache"
@@ -27,13 +27,13 @@ class CachePane(Pane):
     def compose_body(self) -> ComposeResult:
         yield FocusableStatic(classes="focus-target text")
 
-    def summarize(self, c: CacheStats, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+    def summarize(self, c: CacheStats, trends: dict[str, list[float]]) -> str:
         mem = f"{c.memory_percent:.0f}%" if c.memory_percent is not None else size(c.used_memory)
         hits = trends.get("cache.hit_rate") or []
         return (f"hit {_pct(c.hit_rate_interval)} {spark(hits, 8)} · mem {mem} · "
                 f"evict {number(c.evicted_per_sec, '{:.1f}')}/s · {c.connected_clients} clients")
 
-    def render_body(self, c: CacheStats, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+    def render_body(self, c: CacheStats, now: datetime, trends: dict[str, list[float]]) -> None:
         hits = trends.get("cache.hit_rate") or []
         limit = size(c.maxmemory) if c.maxmemory else "no limit"
         lines = [

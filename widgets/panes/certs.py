@@ -20,7 +20,7 @@ _STYLE = {CertState.OK: "", CertState.EXPIRING: "yellow", CertState.UNTRUSTED: "
           CertState.EXPIRED: "bold red", CertState.ERROR: "bold red"}
 
 
-class CertsPane(TablePane):
+class CertsPane(TablePane[CertificatesSnapshot]):
     """TLS endpoints and their leaf certificates."""
 
     source = "certificates"
@@ -31,17 +31,16 @@ class CertsPane(TablePane):
     DEFAULT_SORT = ("days", False)
     DROP_FIRST = ("issuer",)
     FLEX = "issuer"
-    WIDTHS = {"status": max(len(t) for t in STATUS_TEXT.values())}
 
     def compose_body(self) -> ComposeResult:
         yield from self.compose_table()
 
-    def summarize(self, snap: CertificatesSnapshot, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+    def summarize(self, snap: CertificatesSnapshot, trends: dict[str, list[float]]) -> str:
         certs = snap.certificates
         if not certs:
             return "no endpoints"
         dated = [(c.days_left, c.host) for c in certs if c.days_left is not None]
-        bad = [c for c in certs if c.status != CertState.OK]
+        bad = [c for c in certs if c.status != CertState.OK or c.client_cert_requested]
         text = f"{len(certs) - len(bad)}/{len(certs)} ok"
         if dated:
             days, host = min(dated)
@@ -49,16 +48,21 @@ class CertsPane(TablePane):
         errors = [c for c in bad if c.status in (CertState.EXPIRED, CertState.ERROR)]
         if errors:
             text += f" · {len(errors)} expired/error"
+        asking = sum(1 for c in certs if c.client_cert_requested)
+        if asking:
+            text += f" · {asking} asked for a client certificate"
         return text
 
-    def rows(self, snap: CertificatesSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+    def rows(self, snap: CertificatesSnapshot, now: datetime) -> Iterable[Row]:
         for c in snap.certificates:
             key = f"{c.host}:{c.port}"
             host = c.host if c.port == 443 else key
             yield key, c, {
                 "host": Cell(host),
                 "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
-                "status": Cell(STATUS_TEXT[c.status], _RANK[c.status], _STYLE[c.status]),
+                "status": Cell(f"{STATUS_TEXT[c.status]}, wants client cert" if c.client_cert_requested
+                               else STATUS_TEXT[c.status], _RANK[c.status], _STYLE[c.status] or (
+                                   "yellow" if c.client_cert_requested else "")),
                 "issuer": Cell(c.issuer or c.error or ""),
             }
 
@@ -79,6 +83,10 @@ class CertsPane(TablePane):
         ]
         if c.error:
             lines.append(f"error: {c.error}")
+        if c.client_cert_requested:
+            lines.append("server asked for a client certificate: the cockpit presents none, so "
+                         "the server refused the connection after the handshake (the leaf above "
+                         "was still read and checked)")
         lines += ["", "Presented chain (leaf first):"]
         lines += [f"  {i}. {s}" for i, s in enumerate(c.chain)] or ["  (none)"]
         return f"Certificate {key}", "\n".join(lines)

@@ -6,16 +6,24 @@ Pure functions over plain values, so panes stay small and the wording is the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from cockpit.durations import duration
 from cockpit.state import SourceView
 
 SPARK = "▁▂▃▄▅▆▇█"
+MISSING_TEXT = ("", "-")  # what a cell shows for an unknown value (`number(None)`, a duration)
+
+#: what a cell sorts by: a number, a tuple of numbers (bools count: running before idle), or a
+#: text other than the one shown (a name cut in the middle sorts by the whole name)
+SortValue = float | tuple[float, ...] | str
+#: (missing, numbers, text): one type for every cell, so any two rows of a column compare
+SortKey = tuple[bool, tuple[float, ...], str]
 
 
 @dataclass(frozen=True)
@@ -23,19 +31,42 @@ class Cell:
     """A table cell: the text shown, the value it sorts by, and an optional style class."""
 
     text: str
-    sort: Any = None
+    sort: SortValue | None = None
     style: str = ""
 
     def __rich__(self) -> Text:
-        return Text(self.text, style=self.style, no_wrap=True, overflow="ellipsis")
+        # `or ""`: a None that slipped through from backend data shows as blank, not a crash
+        return Text(self.text or "", style=self.style, no_wrap=True, overflow="ellipsis")
 
-    def sort_key(self) -> tuple[int, Any]:
-        """Missing values sort last whatever the direction of the other values."""
-        value = self.text if self.sort is None else self.sort
-        return (0, value) if value not in (None, "") else (1, "")
+    def sort_key(self) -> SortKey:
+        """(missing, numbers, text), the same shape for every cell of every column.
+
+        A cell with a sort value sorts by it; one without sorts by its text. A value that is
+        unknown (no sort value and a text of '' or '-', or a NaN) is missing: `sort_rows` puts
+        missing rows last whatever the direction. Sort values of one column are all numbers
+        or all tuples of numbers (each pane builds them one way), and even a mix would compare.
+        """
+        if isinstance(self.sort, str):
+            return (True, (), "") if self.sort in MISSING_TEXT else (False, (), self.sort)
+        numbers = _numbers(self.sort)
+        if numbers is None:
+            text = self.text if isinstance(self.text, str) else ""
+            return (True, (), "") if text in MISSING_TEXT else (False, (), text)
+        return (False, numbers, "") if all(v == v for v in numbers) else (True, (), "")
 
     def __str__(self) -> str:
         return self.text
+
+
+def _numbers(value: object) -> tuple[float, ...] | None:
+    """A sort value as a tuple of floats; None when there is none (or it is not a number)."""
+    if isinstance(value, bool | int | float):
+        return (float(value),)
+    if isinstance(value, tuple):
+        items: tuple[object, ...] = value
+        if all(isinstance(v, bool | int | float) for v in items):
+            return tuple(float(v) for v in items if isinstance(v, bool | int | float))
+    return None
 
 
 def utc_time(t: datetime | None) -> str:
@@ -80,7 +111,10 @@ def spark(values: list[float], width: int = 16) -> str:
                    for v in points)
 
 
-def buckets(values: list[float], width: int, pick: Any = max) -> list[float]:
+Pick = Callable[[list[float]], float]  # max (a spike shows) or min (a dip shows)
+
+
+def buckets(values: list[float], width: int, pick: Pick = max) -> list[float]:
     """`values` (a whole trend window, oldest first) in at most `width` points, each the
     `pick` (max: a spike; min: a dip) of its share of samples, so the sparkline spans the whole
     window instead of its last `width` samples, and a short spike 8 minutes ago still shows."""
@@ -93,7 +127,7 @@ def buckets(values: list[float], width: int, pick: Any = max) -> list[float]:
     return out
 
 
-def trend_line(values: list[float], width: int, pick: Any = max, fmt: str = "{:.0f}") -> str:
+def trend_line(values: list[float], width: int, pick: Pick = max, fmt: str = "{:.0f}") -> str:
     """A sparkline of a whole trend window, with the peak named when the current value is far
     below it ('▁▁█▂▁  peak 48'): the scale alone hides how high it went."""
     if not values:
@@ -138,6 +172,27 @@ def short(text: str, width: int) -> str:
     """One line of at most `width` characters (whitespace collapsed, ellipsis when cut)."""
     line = " ".join(text.split())
     return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
+def middle(text: str, width: int) -> str:
+    """`text` cut in the middle to `width` cells, head and tail kept: a 253-character pod name
+    reads 'predictiq-api-xxxx…-ünïcode' (both ends tell pods apart: deployment and hash)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail_width = (width - 1) // 2
+    head_width = width - 1 - tail_width
+    head, tail = "", ""
+    for char in text:
+        if cell_len(head + char) > head_width:
+            break
+        head += char
+    for char in reversed(text):
+        if cell_len(char + tail) > tail_width:
+            break
+        tail = char + tail
+    return f"{head}…{tail}"
 
 
 def summary_status(status: str) -> str:

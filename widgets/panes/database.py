@@ -24,7 +24,7 @@ def _running_for(c: DbConnection) -> float | None:
     return c.idle_seconds if c.state.startswith("idle") else c.query_seconds
 
 
-class DatabasePane(TablePane):
+class DatabasePane(TablePane[DbActivity]):
     """PostgreSQL client backends and what they are doing."""
 
     source = "database"
@@ -47,7 +47,7 @@ class DatabasePane(TablePane):
         yield from self.compose_table()
         yield Static(classes="statements")
 
-    def summarize(self, db: DbActivity, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+    def summarize(self, db: DbActivity, trends: dict[str, list[float]]) -> str:
         text = f"{db.total + 1}/{db.max_connections} conns {db.usage_percent:.0f}%"
         active = db.by_state.get("active", 0)
         text += f" · {active} active · {len(db.idle_over_threshold)} idle>{duration(db.idle_threshold_seconds)}"
@@ -55,7 +55,7 @@ class DatabasePane(TablePane):
             text += f" · {len(db.lock_waits)} waiting on locks"
         return text
 
-    def render_body(self, db: DbActivity, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+    def render_body(self, db: DbActivity, now: datetime, trends: dict[str, list[float]]) -> None:
         states = ", ".join(f"{n} {s}" for s, n in sorted(db.by_state.items(), key=lambda i: -i[1]))
         conns = trends.get("db.connections") or []
         slowest = db.longest_queries[0] if db.longest_queries else None
@@ -78,7 +78,7 @@ class DatabasePane(TablePane):
         paint(self.query_one(".statements", Static), "\n".join(stmt))
         super().render_body(db, now, trends)
 
-    def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+    def rows(self, db: DbActivity, now: datetime) -> Iterable[Row]:
         for c in db.connections:
             running = _running_for(c)
             wait = f"{c.wait_event_type}:{c.wait_event}" if c.wait_event else ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.widgets import Static
@@ -11,8 +12,10 @@ from textual.widgets import Static
 from cockpit.durations import duration
 from cockpit.models import KubeSnapshot, PodInfo
 from widgets.paint import paint
-from widgets.panes.common import Cell, number, samples, size, spark
+from widgets.panes.common import Cell, middle, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
+
+NAME_WIDTH = 36  # cells of the Pod column: longer names are cut in the middle (full in the detail)
 
 # kubectl's longer reasons, in a short form that still says which one it is (the detail view
 # and the filter keep the full word)
@@ -44,7 +47,7 @@ def _status_style(pod: PodInfo) -> str:
     return "bold red"
 
 
-class PodsPane(TablePane):
+class PodsPane(TablePane[KubeSnapshot]):
     """Pods matching the selector, with readiness, restarts and usage against limits."""
 
     source = "kubernetes"
@@ -58,8 +61,8 @@ class PodsPane(TablePane):
     DROP_FIRST = ("node", "mem", "age", "cpu", "restarts", "ready")
     WIDTHS = {"status": STATUS_WIDTH}
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         # uid -> (pod, its cells but the age, age text, its row)
         self._row_cache: dict[str, tuple[PodInfo, dict[str, Cell], str, Row]] = {}
 
@@ -67,7 +70,7 @@ class PodsPane(TablePane):
         yield Static(classes="rollout")
         yield from self.compose_table()
 
-    def summarize(self, snapshot: KubeSnapshot, trends: dict[str, list[float]]) -> str:  # type: ignore[override]
+    def summarize(self, snapshot: KubeSnapshot, trends: dict[str, list[float]]) -> str:
         restarts = sum(p.restarts for p in snapshot.pods)
         bad = sum(1 for p in snapshot.pods if _status_style(p) == "bold red")
         text = f"{snapshot.ready_pods}/{len(snapshot.pods)} ready"
@@ -80,7 +83,7 @@ class PodsPane(TablePane):
             text += f" · cpu {cpu[-1]:.0f}% {spark(samples(cpu), 8)}"
         return text
 
-    def render_body(self, snapshot: KubeSnapshot, now: datetime, trends: dict[str, list[float]]) -> None:  # type: ignore[override]
+    def render_body(self, snapshot: KubeSnapshot, now: datetime, trends: dict[str, list[float]]) -> None:
         d = snapshot.deployment
         lines = []
         if d is not None:
@@ -97,7 +100,7 @@ class PodsPane(TablePane):
         paint(self.query_one(".rollout", Static), "\n".join(lines))
         super().render_body(snapshot, now, trends)
 
-    def rows(self, snapshot: KubeSnapshot, now: datetime) -> Iterable[Row]:  # type: ignore[override]
+    def rows(self, snapshot: KubeSnapshot, now: datetime) -> Iterable[Row]:
         # A pod whose PodInfo and age text are unchanged keeps its row object: the table then
         # skips its sort (all rows the same), its cells and its diff (the same cells dict). A
         # changed age alone (every refresh in a pod's first minute) costs one new cell.
@@ -123,7 +126,7 @@ class PodsPane(TablePane):
         """Every cell but the age (minutes after the first minute: an age that ticked every
         refresh would rewrite every row)."""
         return {
-            "name": Cell(pod.name),
+            "name": Cell(middle(pod.name, NAME_WIDTH), pod.name),
             "status": Cell(short_status(pod_status(pod)), pod_status(pod), _status_style(pod)),
             "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
             "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
@@ -160,8 +163,8 @@ class PodsPane(TablePane):
 
     @property
     def _events(self) -> tuple:
-        snap = self.app.state.kube  # type: ignore[attr-defined]
-        return snap.events if snap is not None else ()
+        snap = self._drawn  # the snapshot the pane shows: its events go with its pods
+        return snap.events if isinstance(snap, KubeSnapshot) else ()
 
     def selection(self) -> dict | None:
         pod: PodInfo | None = self.selected_item()

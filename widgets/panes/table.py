@@ -19,9 +19,8 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input
 
-from cockpit.models import Snapshot
 from widgets.messages import OpenDetail
-from widgets.panes.base import Pane
+from widgets.panes.base import Pane, S
 from widgets.panes.columns import MIN_FLEX, Fit, fit_columns
 from widgets.panes.common import Cell
 from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
@@ -31,7 +30,7 @@ __all__ = ["Row", "TablePane"]
 _BLANK = Cell("")
 
 
-class TablePane(Pane):
+class TablePane(Pane[S]):
     """A pane whose body ends in a sortable, filterable table of items."""
 
     #: (column key, label) in display order; subclasses may choose fewer in monitor mode
@@ -61,6 +60,7 @@ class TablePane(Pane):
         self._shown_from: dict[str, dict[str, Cell]] = {}  # the cells dicts they came from
         self._changed: list[tuple[str, str, Cell]] = []  # cells to write (set_cell)
         self._fit = Fit(frozenset())  # the columns dropped at this width, the flex column's width
+        self._widths: dict[str, int] = {}  # each column's width as last added (grows only)
         self._start = 0  # index in _view of the DataTable's first row
         self._cursor = 0  # index in _view of the cursor's row (kept when its row vanishes)
         # The cursor's row vanished (or was filtered away) and the cursor now rests on a
@@ -83,7 +83,10 @@ class TablePane(Pane):
 
     def _add_columns(self, table: DataTable[Any]) -> None:
         for key, label in self.columns():
-            width = self._fit.flex_width if key == self.FLEX else self.WIDTHS.get(key)
+            # a column is as wide as its widest cell so far: a cell updated in place (no width
+            # update) is never cut into something ambiguous (`expir…`)
+            width = (self._fit.flex_width if key == self.FLEX
+                     else self.WIDTHS.get(key) or self._widths.get(key))
             # two spaces for the sort arrow: a label set later does not widen its column
             table.add_column(Text(label + "  "), key=key, width=width)
 
@@ -99,11 +102,11 @@ class TablePane(Pane):
         """The pane's DataTable."""
         return self.query_one(DataTable)
 
-    def rows(self, snapshot: Snapshot, now: datetime) -> Iterable[Row]:
+    def rows(self, snapshot: S, now: datetime, /) -> Iterable[Row]:
         """Every row of a snapshot, unfiltered."""
         return ()
 
-    def render_body(self, snapshot: Snapshot, now: datetime, trends: dict[str, list[float]]) -> None:
+    def render_body(self, snapshot: S, now: datetime, trends: dict[str, list[float]], /) -> None:
         self._rows = list(self.rows(snapshot, now))
         self.items = {key: item for key, item, _ in self._rows}
         self.apply_rows()
@@ -153,10 +156,14 @@ class TablePane(Pane):
             return False
         long = len(self._view) >= self.table.size.height - 1  # rows under the header
         room = width - (self.table.styles.scrollbar_size_vertical if long else 0)
-        fit = fit_columns(self._natural_widths(), room, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
-        if fit == self._fit:
+        natural = self._natural_widths()
+        fit = fit_columns(natural, room, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
+        grown = any(w > self._widths.get(k, 0) for k, w in natural.items()
+                    if k != self.FLEX and k not in fit.dropped)
+        if fit == self._fit and not grown:
             return False
         self._fit = fit
+        self._widths = {k: max(w, self._widths.get(k, 0)) for k, w in natural.items()}
         table = self.table
         table.clear(columns=True)
         self._add_columns(table)

@@ -16,7 +16,7 @@ from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from widgets.panes.common import Cell
+from widgets.panes.common import Cell, SortKey
 
 Row = tuple[str, Any, dict[str, Cell]]  # (row key, the item, cells by column key)
 
@@ -30,15 +30,24 @@ def filter_rows(rows: list[Row], needle: str) -> list[Row]:
         return rows
     needle = needle.lower()
     return [r for r in rows
-            if needle in r[0].lower() or any(needle in c.text.lower() for c in r[2].values())]
+            if needle in r[0].lower() or any(needle in (c.text or "").lower() for c in r[2].values())]
 
 
 def sort_rows(rows: list[Row], column: str, reverse: bool) -> list[Row]:
-    """Rows by one column's sort key (stable: equal values keep their order)."""
+    """Rows by one column's sort key (stable: equal values keep their order), the rows without
+    a value last in either direction. Every key has one type (`Cell.sort_key`), so rows of one
+    column always compare, whatever the backend sent."""
     if not column:
         return rows
     blank = Cell("")
-    return sorted(rows, key=lambda r: r[2].get(column, blank).sort_key(), reverse=reverse)
+    keyed = [(row[2].get(column, blank).sort_key(), row) for row in rows]
+    present = [(key, row) for key, row in keyed if not key[0]]
+    present.sort(key=_first, reverse=reverse)  # reverse keeps equal keys in their order too
+    return [row for _, row in present] + [row for key, row in keyed if key[0]]
+
+
+def _first(pair: tuple[SortKey, Row]) -> SortKey:
+    return pair[0]
 
 
 def window_start(pos: int, start: int, total: int, size: int = WINDOW,

@@ -22,7 +22,9 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
+from cockpit.audit.log import AuditLog
 from cockpit.audit.operator import operator_for_entry
 from cockpit.checklists.checklists import (
     DONE,
@@ -66,7 +68,7 @@ class ChecklistScreen(Screen[None]):
         Binding("g", "app.quickref", "Quick ref"),
     ]
 
-    def __init__(self, cfg: Config, state: CockpitState, audit: Any = None,
+    def __init__(self, cfg: Config, state: CockpitState, audit: AuditLog | None = None,
                  list_id: str | None = None) -> None:
         super().__init__()
         self.cfg, self.state, self.audit = cfg, state, audit
@@ -159,6 +161,10 @@ class ChecklistScreen(Screen[None]):
         self.run_worker(self._verify(self.checklist), group="checklist", exclusive=True,
                         exit_on_error=False)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # workers tell the node that started them: pass it on to the app's one handler
+        self.app.post_message(Worker.StateChanged(event.worker, event.state))
+
     async def _verify(self, checklist: Checklist) -> None:
         try:
             verdicts = await verify_checklist(checklist, self.state, self.cfg)
@@ -172,7 +178,7 @@ class ChecklistScreen(Screen[None]):
             self.recorded = None  # new evidence: a new run
             self._redraw()
 
-    def action_tick(self) -> None:
+    def action_tick(self) -> None:  # not `toggle`: DOMNode.action_toggle(attribute) exists
         if not self.check_action("tick", ()):
             return
         table = self.query_one("#items", DataTable)

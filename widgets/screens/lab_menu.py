@@ -1,6 +1,6 @@
-"""The demo's lab menu: inject and clear drills from inside the cockpit (only when `app.lab` is set).
+"""The demo's lab menu: inject and clear drills from inside the cockpit (only on a lab).
 
-`open_lab_menu(app)` pushes the menu. Enter on a drill injects it, or clears it when it is active;
+`open_lab_menu(app, drills)` pushes the menu. Enter on a drill injects it, or clears it when it is active;
 the work runs in a thread (connection-exhaustion opens ~50 connections) and the result comes back
 as a notification. Escape or `L` closes the menu. The states follow the lab once a second (a
 drill cleared elsewhere, or ended by itself, stops showing ACTIVE), and the list scrolls inside
@@ -18,8 +18,9 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker
 
-from cockpit.lab.drills import DRILLS
+from cockpit.lab.drills import DRILLS, DrillRunner
 
 
 class LabMenu(ModalScreen[None]):
@@ -34,9 +35,9 @@ class LabMenu(ModalScreen[None]):
     #lab-menu-drills { height: 1fr; }
     """
 
-    def __init__(self, lab: Any) -> None:
+    def __init__(self, drills: DrillRunner) -> None:
         super().__init__(id="lab-menu")
-        self.lab = lab
+        self.drills = drills
         self._busy = False
         self._shown: frozenset[str] = frozenset()  # the drills shown as active
 
@@ -44,7 +45,7 @@ class LabMenu(ModalScreen[None]):
         self.set_interval(1.0, self._follow_lab)
 
     def _follow_lab(self) -> None:
-        if frozenset(self.lab.drills.active()) != self._shown:
+        if frozenset(self.drills.active()) != self._shown:
             self.refresh_options()
 
     def compose(self) -> ComposeResult:
@@ -54,7 +55,7 @@ class LabMenu(ModalScreen[None]):
             yield OptionList(*self._options(), id="lab-menu-drills")
 
     def _options(self) -> list[Option]:
-        active = frozenset(self.lab.drills.active())
+        active = frozenset(self.drills.active())
         self._shown = active
         return [Option(f"{'[b red]ACTIVE[/]' if d.name in active else '      '}  [b]{d.name}[/b]"
                        f"  {d.description}\n          fix: {d.fix}", id=d.name) for d in DRILLS]
@@ -73,13 +74,13 @@ class LabMenu(ModalScreen[None]):
         if self._busy or event.option.id is None:
             return
         self._busy = True
-        self.toggle(event.option.id, event.option.id in self.lab.drills.active())
+        self.toggle(event.option.id, event.option.id in self.drills.active())
 
-    @work(thread=True, exclusive=True, group="lab-drill")
+    @work(thread=True, exclusive=True, group="lab-drill", exit_on_error=False)
     def toggle(self, name: str, active: bool) -> None:
         """Inject or clear off the event loop; report back on it."""
         try:
-            detail = self.lab.drills.clear(name) if active else self.lab.drills.inject(name)
+            detail = self.drills.clear(name) if active else self.drills.inject(name)
             self.app.call_from_thread(self._done, detail, "information")
         except Exception as exc:  # the operator sees why the drill failed
             self.app.call_from_thread(self._done, f"{name}: {exc}", "error")
@@ -90,14 +91,17 @@ class LabMenu(ModalScreen[None]):
         if self.is_attached:
             self.refresh_options()
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # workers tell the node that started them: pass it on to the app's one handler
+        self.app.post_message(Worker.StateChanged(event.worker, event.state))
+
     def action_close(self) -> None:
         self.dismiss(None)
 
 
-def open_lab_menu(app: App) -> None:
-    """Push the lab menu when the app runs on a lab; otherwise say there is none."""
-    lab = getattr(app, "lab", None)
-    if lab is None or getattr(lab, "drills", None) is None:
+def open_lab_menu(app: App[Any], drills: DrillRunner | None) -> None:
+    """Push the lab menu when the app runs on a lab (its drills); otherwise say there is none."""
+    if drills is None:
         app.notify("no lab: the lab menu exists only in `cockpit demo`", severity="warning")
         return
-    app.push_screen(LabMenu(lab))
+    app.push_screen(LabMenu(drills))

@@ -6,8 +6,6 @@ Read-only in every mode: it only shows the config. `x` saves it as Markdown to a
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,6 +15,7 @@ from textual.widgets import Footer, Static
 
 from cockpit.config import Config
 from cockpit.quickref import QuickRef, build_quickref, render_text
+from cockpit.state import CockpitState
 from widgets.incidents.detail import save_text
 
 
@@ -63,9 +62,9 @@ class QuickRefScreen(ModalScreen[None]):
     """
     BINDINGS = [Binding("escape,q,g", "close", "Close"), Binding("x", "save", "Save to file")]
 
-    def __init__(self, cfg: Config, state: Any = None) -> None:
+    def __init__(self, cfg: Config, state: CockpitState | None = None) -> None:
         super().__init__()
-        kube = getattr(state, "kube", None)
+        kube = state.kube if state is not None else None
         # the context and namespace actually in use when the config leaves them to the kubeconfig
         self.ref = build_quickref(cfg, context=kube.context if kube is not None else None,
                                   namespace=kube.namespace if kube is not None else None)

@@ -109,6 +109,7 @@ class ApiSimulator:
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
         self._stopping = threading.Event()
         self._health_failure = False
+        self._required_auth: str | None = None  # Authorization /health and /metrics demand
         self._latency = 0.0
         self._error_rate = 0.0
         self._rng = random.Random()
@@ -206,6 +207,11 @@ class ApiSimulator:
         """Force /health to answer 503 (the api-down drill)."""
         self._health_failure = failing
 
+    def set_required_auth(self, header: str | None) -> None:
+        """Make /health and /metrics answer 401 unless the request's Authorization header is
+        exactly `header` (None: no authentication, the default): a rotated metrics token."""
+        self._required_auth = header
+
     def set_latency(self, seconds: float) -> None:
         """Add this delay to /health and the /api routes (not /metrics)."""
         self._latency = max(0.0, seconds)
@@ -270,6 +276,10 @@ class ApiSimulator:
                 status, {"error": "method not allowed" if status == 405 else "not found"}
             )
         label, action = routes[(method, path)]
+        required = self._required_auth
+        if required is not None and label in ("/health", "/metrics") and not hmac.compare_digest(
+                handler.headers.get("Authorization", "").encode(), required.encode()):
+            return label, json_reply(401, {"error": "unauthorized"}, ("WWW-Authenticate", "Bearer"))
         if label.startswith("/api/markets") and not self._bucket.try_acquire():
             self.metrics.rate_limited.inc()
             return label, json_reply(429, {"error": "rate limit exceeded"}, ("Retry-After", "1"))

@@ -52,7 +52,17 @@ def resolve_target(cfg: KubernetesConfig) -> KubeTarget:
 
 
 def new_api_client(cfg: KubernetesConfig):  # -> kubernetes.client.ApiClient
-    """A fresh ApiClient for the configured context (never the global default)."""
-    from kubernetes import config as kconfig
+    """A fresh ApiClient for the configured context (never the global default).
 
-    return kconfig.new_client_from_config(config_file=kubeconfig_path(cfg), context=cfg.context or None)
+    urllib3 retries a failed request once, not three times (its default): the watch loops and
+    the freshness probe retry on their own cadence, and three retries of a timeout would hold a
+    hung API server's reason back for four timeouts.
+    """
+    from kubernetes import config as kconfig
+    from kubernetes.client import Configuration
+    from urllib3 import Retry
+
+    conf = type.__call__(Configuration)  # as new_client_from_config builds it: not the global default
+    conf.retries = Retry(total=1, redirect=0)
+    return kconfig.new_client_from_config(config_file=kubeconfig_path(cfg), context=cfg.context or None,
+                                          client_configuration=conf)

@@ -24,6 +24,19 @@ _QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector",
           "limit": "limit", "_continue": "continue"}
 
 
+class NotJsonAnswer(ValueError):
+    """The API server (or a proxy in front of it) answered something that is not JSON."""
+
+    def __init__(self, kind: str, preview: str) -> None:
+        super().__init__(f"the API server's answer is not JSON ({kind}): {preview!r}")
+        self.kind, self.preview = kind, preview
+
+    @property
+    def short(self) -> str:
+        """'not JSON (text/html)': the cause, for a pane's status line."""
+        return f"not JSON ({self.kind.split(';')[0].strip()})"
+
+
 def read_json(resp: Any) -> dict:
     """The JSON object of an unread urllib3 response, released afterwards. A proxy's HTML page or
     any other non-JSON answer is a ValueError that says what came back, not a bare parse error."""
@@ -34,7 +47,7 @@ def read_json(resp: Any) -> dict:
         except ValueError:
             kind = resp.headers.get("Content-Type", "no content type") if resp.headers else "no content type"
             preview = " ".join(data[:60].decode("utf-8", "replace").split())
-            raise ValueError(f"the API server's answer is not JSON ({kind}): {preview!r}") from None
+            raise NotJsonAnswer(kind, preview) from None
         if not isinstance(doc, dict):
             raise ValueError(f"the API server answered JSON that is not an object: {type(doc).__name__}")
         return doc

@@ -1,11 +1,17 @@
 """The Kubernetes source: pods, the deployment, its HPA, warning events and nodes from list+watch.
 
-Background threads keep the cache current (kube_watch: one list, then a watch per resource;
-kube_poll: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
+Background threads keep the cache current (watch.py: one list, then a watch per resource;
+poll.py: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
 the metrics one, every refresh.metrics_seconds. `collect()` only snapshots the cache, so it is
 cheap at any size. While the pods or deployment watch is disconnected it returns a
 SourceFailure, and the state keeps showing the last data as "stale since ... — reason";
 a broken events, nodes or HPA watch alone is only a `watch_error` on an otherwise good snapshot.
+
+Freshness (issue 20): a quiet watch is normal, so a copy of the cache says nothing about whether
+the API server is still there. Each collection first sends one cheap `GET /version` under the
+refresh timeout: a snapshot ("updated 0s ago") means the API server answered just now; a hung,
+slow, refusing or 401-answering server is a SourceFailure within one refresh. A probe that
+answers while a watch is still backing off wakes that watch, so it reconnects at once.
 """
 
 from __future__ import annotations
@@ -20,12 +26,23 @@ from cockpit.sources.base import describe_error
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.client import KubeTarget, new_api_client, resolve_target
 from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, Poller
-from cockpit.sources.kube.watch import PAGE_SIZE, FallbackList, ListWatch, WatchTiming
+from cockpit.sources.kube.watch import (
+    PAGE_SIZE,
+    FallbackList,
+    ListWatch,
+    WatchTiming,
+    detail_text,
+    error_text,
+    is_timeout,
+)
 
 NAME = "kubernetes"
 CLOSE_JOIN_SECONDS = 2.0  # aclose waits this long for threads (each request has a timeout anyway)
 REQUIRED = ("pods", "deployment")  # without these there is no snapshot
 OPTIONAL = ("events", "nodes", "hpa")  # a broken one is reported in watch_error
+PROBE_PATH = "/version"  # the freshness probe: cheap, and answered by every API server
+PROBE_SHARE = 0.8  # of the refresh timeout, for the probe's connect and read each
+SILENCE_SHARE = 1.5  # a watch silent for this many read timeouts is reported stale
 
 
 class KubeSource:
@@ -48,7 +65,12 @@ class KubeSource:
         self.refresh = refresh or RefreshConfig()
         self.metrics_interval = metrics_interval or self.refresh.metrics_seconds
         self.action_verbs = dict(DEFAULT_ACTION_VERBS if action_verbs is None else action_verbs)
-        self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds)
+        interval = self.refresh.interval_seconds
+        # a watch that fails at once (refused, 401) retries within about half a refresh; one
+        # that timed out backs off to two refreshes at most (issue 20: recovery within two)
+        self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds,
+                                                  retry_max=interval / 2,
+                                                  backoff_max=2 * interval)
         self.permissions_interval = permissions_interval
         self.list_page_size = list_page_size
         self.target: KubeTarget | None = None
@@ -56,6 +78,7 @@ class KubeSource:
         self.watches: dict[str, ListWatch] = {}
         self.poller: Poller | None = None
         self._api_client: Any = None
+        self._raw: Any = None  # RawApi, once started
         self._closed = False
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -94,7 +117,7 @@ class KubeSource:
         self.poller = Poller(raw, cache, ns, self.cfg.deployment, self.cfg.selector,
                              self.cfg.request_timeout_seconds, self.metrics_interval,
                              self.action_verbs, self.permissions_interval)
-        self.target, self._api_client = target, api_client
+        self.target, self._api_client, self._raw = target, api_client, raw
         for watch in self.watches.values():
             watch.start()
         self.poller.start()
@@ -116,17 +139,54 @@ class KubeSource:
                 return SourceFailure(NAME, "kubeconfig", describe_error(exc))
             # The first collect waits for the first lists, so the cockpit opens with data.
             await asyncio.to_thread(self._wait_settled, self.refresh.timeout_seconds * 0.8)
+        failure = await self._probe()
+        if failure is not None:
+            return failure
+        for watch in self.watches.values():
+            if watch.error:
+                watch.wake()  # the API server answers: retry now rather than after the backoff
         return self._current()
+
+    async def _probe(self) -> SourceFailure | None:
+        """GET /version under the refresh timeout: None when the API server answered."""
+        timeout = self.refresh.timeout_seconds * PROBE_SHARE
+        what = f"GET {PROBE_PATH}"
+        try:
+            await asyncio.wait_for(asyncio.to_thread(
+                self._raw.get_json, PROBE_PATH, None, (timeout, timeout)), timeout * 1.5)
+        except Exception as exc:  # noqa: BLE001 - any failure of the probe is the pane's reason
+            heard = self._last_heard()
+            if isinstance(exc, TimeoutError) or is_timeout(exc):
+                return SourceFailure(NAME, what, f"timed out after {timeout:g}s",
+                                     detail=f"{detail_text(exc) or 'no answer in time'}; {heard}")
+            return SourceFailure(NAME, what, error_text(exc), detail=f"{detail_text(exc)}; {heard}")
+        return None
+
+    def _last_heard(self) -> str:
+        """'pods watch last heard from 12s ago' for a failure's detail."""
+        silent = self.watches["pods"].silent_for() if "pods" in self.watches else None
+        return ("the pods watch has heard nothing yet" if silent is None
+                else f"the pods watch last heard from the server {silent:.0f}s ago")
 
     def _current(self) -> KubeSnapshot | SourceFailure:
         assert self.target is not None
         for key in REQUIRED:
             watch = self.watches[key]
             if not watch.filled:
-                return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list")
+                return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list",
+                                     detail=watch.error_detail)
         for key in REQUIRED:
-            if self.watches[key].error:
-                return SourceFailure(NAME, f"watch {key}", self.watches[key].error or "")
+            watch = self.watches[key]
+            if watch.error:
+                return SourceFailure(NAME, f"watch {key}", watch.error or "",
+                                     detail=watch.error_detail)
+            silent = watch.silent_for()
+            if silent is not None and silent > self.timing.read_timeout * SILENCE_SHARE:
+                # no event and no bookmark for longer than the read timeout allows: the stream is
+                # stuck somewhere the read timeout cannot see (a half-open proxy)
+                return SourceFailure(NAME, f"watch {key}", f"silent for {silent:.0f}s",
+                                     detail="no event and no bookmark on the watch; it reconnects "
+                                            "when the read timeout fires")
         broken = [f"{key}: {self.watches[key].error}" for key in OPTIONAL if self.watches[key].error]
         watch_error = "; ".join(broken) or None
         t = self.target

@@ -5,7 +5,10 @@ watch with bookmarks from the list's version, a server-side `timeout_seconds` an
 timeout longer than the bookmark interval, so a silent connection ends in a read timeout instead of
 hanging. A watch that ends (server timeout, dropped connection, read timeout) resumes from the
 last version seen (bookmarks move it); only 410 Gone (an ERROR event or an HTTP 410) relists.
-Failures back off exponentially (capped, jittered); a relist after 410 is immediate and once.
+Failures back off exponentially (jittered) by what they cost: a timeout (a hung or unreachable
+server) up to `backoff_max`, a failure that came back at once (refused, 401, garbage) only up to
+`retry_max`, about the refresh interval, so a server that returns after any outage is watched
+again within a refresh or two. A relist after 410 is immediate and once.
 
 We read the stream ourselves instead of through `kubernetes.watch.Watch`: `Watch.stream` either
 builds model objects for every event (slow) or, with `deserialize=False` (client 37), fails on
@@ -27,8 +30,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from cockpit.sources.base import describe_error
-from cockpit.sources.kube.http import read_json
+from cockpit.sources.base import describe_error, error_detail, short_cause
+from cockpit.sources.kube.http import NotJsonAnswer, read_json
 
 PAGE_SIZE = 500  # objects per list page (kubectl's default chunk size)
 
@@ -46,11 +49,34 @@ class WatchTiming:
     read_timeout: float = 90.0  # > the server's bookmark interval: silence longer than this is a dead link
     server_timeout: int = 240  # timeout_seconds of one watch request
     backoff_initial: float = 0.5
-    backoff_max: float = 30.0
+    backoff_max: float = 30.0  # after timeouts
+    retry_max: float = 2.0  # after failures that came back at once (refused, 401, garbage)
+
+    def delay(self, failures: int, expensive: bool) -> float:
+        """Seconds before the next attempt after `failures` failures in a row (no jitter)."""
+        if failures <= 0:
+            return self.backoff_initial
+        cap = self.backoff_max if expensive else min(self.retry_max, self.backoff_max)
+        return min(self.backoff_initial * 2 ** min(failures - 1, 16), max(cap, self.backoff_initial))
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """Whether a failure cost a timeout (connect or read), as opposed to one that came back at once."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        name = type(cause).__name__
+        if isinstance(cause, TimeoutError) or "Timeout" in name or "timed out" in str(cause).lower():
+            return True
+        reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the real error
+        cause = reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+    return False
 
 
 def error_text(exc: BaseException) -> str:
-    """One line for an ApiException (status and reason) or any other error."""
+    """One short line for an ApiException (status and reason) or any other error: the cause
+    first (`connection refused`, `timed out`, `HTTP 401 Unauthorized`); `detail_text` has the rest."""
     if isinstance(exc, ApiException):
         return f"HTTP {exc.status} {exc.reason}".strip() if exc.status else describe_error(
             Exception(exc.reason))
@@ -58,13 +84,22 @@ def error_text(exc: BaseException) -> str:
         return "resourceVersion expired (410 Gone)"
     name = type(exc).__name__
     if "ReadTimeout" in name or "timed out" in str(exc).lower():
-        return "watch silent: read timed out"
+        return "watch silent: read timed out" if "Read" in name or "read" in str(exc).lower() else "timed out"
+    if isinstance(exc, NotJsonAnswer):
+        return exc.short
+    reason = getattr(exc, "reason", None)
+    inner = describe_error(reason) if isinstance(reason, BaseException) else describe_error(exc)
     if "ProtocolError" in name:
-        return f"watch connection dropped ({describe_error(exc)})"
-    if "MaxRetry" in name or "NewConnection" in name:
-        reason = getattr(exc, "reason", None)
-        return describe_error(reason) if isinstance(reason, BaseException) else describe_error(exc)
-    return describe_error(exc)
+        return f"watch connection dropped ({short_cause(inner) or inner})"
+    return inner
+
+
+def detail_text(exc: BaseException) -> str:
+    """The full text of a watch or request failure, for the pane's detail view."""
+    if isinstance(exc, ApiException):
+        body = " ".join(str(exc.body or "").split())[:500]
+        return f"HTTP {exc.status} {exc.reason}" + (f": {body}" if body else "")
+    return error_detail(exc)
 
 
 class FallbackList:
@@ -110,9 +145,14 @@ class ListWatch:
         self.resource_version: str | None = None
         self.filled = False  # a list has succeeded at least once
         self.error: str | None = None  # why the loop is currently not connected
+        self.error_detail = ""  # the full text behind `error`
+        self.failures = 0  # failed attempts in a row (settable: the state a long outage leaves)
+        self.heard_at: float | None = None  # monotonic: the server's last word (list, event, bookmark)
+        self.expensive = False  # whether the last failure was a timeout
         self.lists = 0  # how many lists were made (for tests and diagnostics)
         self.settled = threading.Event()  # the first list has succeeded or failed
         self._stop = threading.Event()
+        self._wake = threading.Event()  # cuts a backoff short (stop, or the API answers again)
         self._resp: Any = None
         self._resp_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"kube-watch-{name}", daemon=True)
@@ -124,6 +164,7 @@ class ListWatch:
     def stop(self) -> None:
         """Ask the loop to end and cut the open watch connection (as `Watch.stop()` does)."""
         self._stop.set()
+        self._wake.set()
         with self._resp_lock:
             resp = self._resp
         if resp is not None:
@@ -140,21 +181,33 @@ class ListWatch:
             self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def silent_for(self) -> float | None:
+        """Seconds since the server last said anything on this loop (None: never)."""
+        return None if self.heard_at is None else time.monotonic() - self.heard_at
+
+    def wake(self) -> None:
+        """End a backoff wait now: the server is known to answer again."""
+        self._wake.set()
+
     # -- the loop ---------------------------------------------------------------------------------
 
+    def _pause(self, expensive: bool) -> None:
+        """Count one failed attempt and wait the backoff it calls for (jittered)."""
+        self.failures += 1
+        self.expensive = expensive
+        self._wake.clear()
+        self._wake.wait(self.timing.delay(self.failures, expensive) * random.uniform(0.8, 1.2))
+
     def _run(self) -> None:
-        delay = self.timing.backoff_initial
         while not self._stop.is_set():
             try:
                 if self.resource_version is None:
                     self._list()
-                    delay = self.timing.backoff_initial
                 began = time.monotonic()
                 self._watch()
                 if time.monotonic() - began < 1.0 and not self._stop.is_set():
                     # Ended at once without an error: don't spin against a server doing that.
-                    self._stop.wait(delay * random.uniform(0.8, 1.2))
-                    delay = min(delay * 2, self.timing.backoff_max)
+                    self._pause(expensive=False)
                     continue
             except Gone:
                 # Our version was compacted away: relist now (once), then watch from the new one.
@@ -164,11 +217,11 @@ class ListWatch:
                 if self._stop.is_set():
                     break
                 self.error = error_text(exc)
+                self.error_detail = detail_text(exc)
                 self.settled.set()
-                self._stop.wait(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.timing.backoff_max)
+                self._pause(is_timeout(exc))
                 continue
-            delay = self.timing.backoff_initial  # a watch that ended cleanly: resume at once
+            self.failures = 0  # a watch that ended cleanly: resume at once
 
     def _list(self) -> None:
         # In pages (kubectl's 500): each page is parsed and dropped before the next is fetched, so
@@ -196,6 +249,8 @@ class ListWatch:
         self.resource_version = (first.get("metadata") or {}).get("resourceVersion") or "0"
         self.filled = True
         self.error = None
+        self.failures = 0
+        self.heard_at = time.monotonic()
         self.settled.set()
 
     def _get_page(self, token: str | None) -> dict:
@@ -227,11 +282,20 @@ class ListWatch:
             if self._stop.is_set():
                 return
             self.error = None  # the server answered the (re)connect: we are current again
+            self.heard_at = time.monotonic()
             for line in iter_resp_lines(resp):
                 if self._stop.is_set():
                     return
                 if line:
-                    self._handle(json.loads(line))
+                    try:
+                        event = json.loads(line)
+                    except ValueError:  # a proxy's page where the watch stream should be
+                        kind = (resp.headers or {}).get("Content-Type", "no content type")
+                        preview = " ".join(str(line)[:60].split())
+                        raise NotJsonAnswer(kind, preview) from None
+                    self.heard_at = time.monotonic()
+                    self.failures = 0  # the server is talking: the next failure starts afresh
+                    self._handle(event)
         finally:
             with self._resp_lock:
                 self._resp = None

@@ -8,6 +8,7 @@ own slow cadence because pg_database_size walks every file of the database.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import Counter
@@ -20,7 +21,7 @@ from psycopg.rows import dict_row
 
 from cockpit.config import DatabaseConfig, ThresholdsConfig
 from cockpit.models import DbActivity, DbConnection, SourceFailure, StatementStat, utcnow
-from cockpit.sources.base import guarded
+from cockpit.sources.base import describe_error, error_detail, guarded
 from cockpit.sources.postgres import queries as pg_queries
 
 APPLICATION_NAME = "predictiq-cockpit"
@@ -28,6 +29,10 @@ NOT_INSTALLED = "pg_stat_statements not installed"
 LONGEST_QUERIES = 20
 # after pg_stat_statements hit the statement timeout or is unusable, leave it alone this long
 STATEMENTS_BACKOFF_SECONDS = 300.0
+# of the timeout, for one collection: answer before the scheduler's own limit cancels us (a
+# cancel reaching psycopg mid-query starts its polite cancellation, which waits on the same hung
+# server for up to ten seconds)
+BUDGET_SHARE = 0.9
 
 
 class PostgresSource:
@@ -56,21 +61,50 @@ class PostgresSource:
     async def collect(self) -> DbActivity | SourceFailure:
         """Connect if needed, then read the server's activity under one overall timeout."""
         started = time.monotonic()
+        budget = self.timeout * BUDGET_SHARE
         conn = self._conn
         if conn is None or conn.closed or conn.broken:
             await self._drop()
-            connected = await guarded(self.name, "connect", self._connect(), self.timeout)
+            connected = await guarded(self.name, "connect", self._connect(), budget)
             if isinstance(connected, SourceFailure):
-                return connected
+                return self._timeout_named(connected)
             conn = self._conn = connected
         # a slow connect must not eat the whole budget of the queries
-        remaining = round(max(self.timeout - (time.monotonic() - started), self.timeout / 4), 2)
-        result = await guarded(self.name, "query", self._read(conn), remaining)
+        remaining = round(max(budget - (time.monotonic() - started), budget / 4), 2)
+        result = await self._read_within(conn, remaining)
         if isinstance(result, SourceFailure) and (
                 conn.broken or conn.closed or result.reason.startswith("timed out")):
             # cancelled mid-query or dropped by the server: the session is unusable
             await self._drop()
         return result
+
+    async def _read_within(self, conn: psycopg.AsyncConnection[dict[str, Any]],
+                           seconds: float) -> DbActivity | SourceFailure:
+        """`_read` under `seconds`. A hung or very slow server gets its session cut rather than a
+        polite cancel: psycopg's cancellation asks the same server and waits up to 10 s for it."""
+        task = asyncio.ensure_future(self._read(conn))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        except asyncio.CancelledError:
+            await _abandon(conn, task)
+            raise
+        if not done:
+            await _abandon(conn, task)
+            return SourceFailure(self.name, "query", f"timed out after {self.timeout:g}s",
+                                 detail=f"no answer within {seconds:g}s of the collection's budget; "
+                                        "the session was cut and is opened again next time")
+        try:
+            return task.result()
+        except Exception as exc:  # noqa: BLE001 - a source never raises into its caller
+            return SourceFailure(self.name, "query", describe_error(exc), detail=error_detail(exc))
+
+    def _timeout_named(self, failure: SourceFailure) -> SourceFailure:
+        """A timeout named by the configured timeout (the operator's number), not the share of
+        it the source allowed itself."""
+        if not failure.reason.startswith("timed out"):
+            return failure
+        return SourceFailure(failure.source, failure.what, f"timed out after {self.timeout:g}s",
+                             at=failure.at, detail=failure.detail)
 
     async def aclose(self) -> None:
         """Close the session; safe to call twice."""
@@ -213,3 +247,11 @@ def _connection(row: dict[str, Any]) -> DbConnection:
         wait_event=row["wait_event"],
         blocked_by=tuple(row["blocked_by"] or ()),
     )
+
+
+async def _abandon(conn: psycopg.AsyncConnection[Any], task: asyncio.Future[Any]) -> None:
+    """Cut the session under a query that will not finish in time, then end its task (which,
+    with the session gone, has nothing left to cancel politely and ends at once)."""
+    conn.pgconn.finish()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
