@@ -74,7 +74,7 @@ async def test_without_a_lab_the_menu_explains_itself() -> None:
 async def test_at_80x24_every_drill_is_reachable_and_the_highlight_stays_on_screen(lab: Lab) -> None:
     app = Host(lab)
     async with app.run_test(size=(80, 24)) as pilot:
-        open_lab_menu(app)
+        open_lab_menu(app, lab.drills)
         await pilot.pause()
         options = app.screen.query_one(OptionList)
         options.focus()
@@ -90,7 +90,7 @@ async def test_at_80x24_every_drill_is_reachable_and_the_highlight_stays_on_scre
 async def test_a_drill_shows_active_only_while_it_is_injected(lab: Lab) -> None:
     app = Host(lab)
     async with app.run_test(size=(80, 24)) as pilot:
-        open_lab_menu(app)
+        open_lab_menu(app, lab.drills)
         await pilot.pause()
         options = app.screen.query_one(OptionList)
         index = [d.name for d in DRILLS].index("api-down")

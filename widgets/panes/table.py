@@ -85,10 +85,10 @@ class TablePane(Pane[S]):
         for key, label in self.columns():
             # a column is as wide as its widest cell so far: a cell updated in place (no width
             # update) is never cut into something ambiguous (`expir…`)
+            # (widths count two cells for the sort arrow: a label set later does not widen it)
             width = (self._fit.flex_width if key == self.FLEX
                      else self.WIDTHS.get(key) or self._widths.get(key))
-            # two spaces for the sort arrow: a label set later does not widen its column
-            table.add_column(Text(label + "  "), key=key, width=width)
+            table.add_column(Text(label), key=key, width=width)
 
     def compose_table(self) -> ComposeResult:
         """The table and its (hidden) filter input; call from compose_body."""
@@ -361,7 +361,7 @@ class TablePane(Pane[S]):
         for key, label in self.columns():
             column = self.table.columns.get(key)  # type: ignore[call-overload]
             if column is not None:
-                arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else "  "
+                arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
                 column.label = Text(label + arrow)
         self.table.refresh()
 

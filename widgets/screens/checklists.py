@@ -65,7 +65,7 @@ class ChecklistScreen(Screen[None]):
         Binding("space", "tick", "Tick", priority=True),
         Binding("s", "record", "Record run"),
         Binding("e", "export", "Export"),
-        Binding("g", "app.quickref", "Quick ref"),
+        Binding("g", "quickref", "Quick ref"),
     ]
 
     def __init__(self, cfg: Config, state: CockpitState, audit: AuditLog | None = None,
@@ -243,3 +243,9 @@ class ChecklistScreen(Screen[None]):
     def action_close(self) -> None:
         """Back to the cockpit (escape), from a list or from the picker."""
         self.dismiss(None)
+
+    def action_quickref(self) -> None:
+        """The quick reference, over the checklist (`g`, as on the main screen)."""
+        from widgets.screens.quickref import QuickRefScreen
+
+        self.app.push_screen(QuickRefScreen(self.cfg, self.state))
