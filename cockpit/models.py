@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 
 def utcnow() -> datetime:
@@ -67,6 +67,7 @@ class DbConnection:
     wait_event_type: str | None = None
     wait_event: str | None = None
     blocked_by: tuple[int, ...] = ()  # pg_blocking_pids(pid)
+    hidden: bool = False  # another role's backend the cockpit's role may not read (NULL columns)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class DbActivity:
     uptime_seconds: float
     max_connections: int
     reserved_connections: int  # superuser_reserved_connections (+ reserved_connections on 16+)
-    total: int  # client backends, the cockpit's own excluded
+    total: int  # client backends, the cockpit's own excluded, hidden ones included
     by_state: Mapping[str, int]
     by_user: Mapping[str, int]
     by_application: Mapping[str, int]
@@ -106,6 +107,8 @@ class DbActivity:
     top_by_total: tuple[StatementStat, ...] = ()
     statements_note: str | None = None  # e.g. "pg_stat_statements not installed"
     database_size_bytes: int | None = None  # slow cadence; None until first measured
+    hidden: int = 0  # backends counted whose columns the role may not read (pg_read_all_stats)
+    visibility_note: str | None = None  # "5 hidden: role lacks pg_read_all_stats"
 
     @property
     def usable_connections(self) -> int:
@@ -218,11 +221,11 @@ class ApiStatus:
     metrics_ok: bool = False
     metrics_error: str | None = None  # "not configured", parse error, HTTP status...
     request_rate: float | None = None  # all requests/s
-    rate_by_class: Mapping[str, float] = field(default_factory=dict)  # "2xx" -> req/s
+    rate_by_class: Mapping[str, float] = field(default_factory=dict[str, float])  # "2xx" -> req/s
     rate_429: float | None = None  # 429 responses/s
     rate_limited_rate: float | None = None  # the rate-limit rejection counter/s
     error_ratio: float | None = None  # 5xx / all, 0..1
-    latency_ms: Mapping[str, float] = field(default_factory=dict)  # "p50"/"p95"/"p99"/"mean"
+    latency_ms: Mapping[str, float] = field(default_factory=dict[str, float])  # "p50"/"p95"/"p99"/"mean"
     counters_reset: bool = False  # a counter went backwards: the API restarted
     metrics_interval_seconds: float | None = None  # between the two scrapes the rates span
 
@@ -232,7 +235,8 @@ class ApiStatus:
 
 @dataclass(frozen=True)
 class ContainerInfo:
-    """One container of a pod, with its current and last state."""
+    """One container of a pod (an app container or an init container), with its current and
+    last state."""
 
     name: str
     ready: bool
@@ -247,6 +251,11 @@ class ContainerInfo:
     cpu_limit_m: float | None = None
     memory_request: int | None = None
     memory_limit: int | None = None
+    init: bool = False  # an init container (they run, in order, before the app containers)
+    sidecar: bool = False  # a restartable init container (restartPolicy Always): runs alongside
+    exit_code: int | None = None  # state terminated: its exit code (None when not reported)
+    signal: int | None = None  # state terminated by a signal: its number
+    started: bool = False  # the kubelet's `started` (startup probe passed)
 
 
 @dataclass(frozen=True)
@@ -263,7 +272,7 @@ class PodInfo:
     reason: str  # the most telling reason: CrashLoopBackOff, OOMKilled, Evicted, Unschedulable...
     node: str
     created_at: datetime | None
-    containers: tuple[ContainerInfo, ...] = ()
+    containers: tuple[ContainerInfo, ...] = ()  # init containers first (`init`), then the app ones
     cpu_m: float | None = None  # millicores in use
     memory_bytes: int | None = None
     cpu_limit_m: float | None = None  # sum over containers, None if any container has none
@@ -355,8 +364,8 @@ class KubeSnapshot:
     pods: tuple[PodInfo, ...]
     events: tuple[KubeEvent, ...] = ()
     nodes: tuple[NodeInfo, ...] = ()
-    permissions: Mapping[str, bool] = field(default_factory=dict)  # action id -> allowed
-    permission_reasons: Mapping[str, str] = field(default_factory=dict)
+    permissions: Mapping[str, bool] = field(default_factory=dict[str, bool])  # action id -> allowed
+    permission_reasons: Mapping[str, str] = field(default_factory=dict[str, str])
     metrics_error: str | None = None  # metrics.k8s.io unavailable: why
     watch_error: str | None = None  # the watch is reconnecting: why (data may lag)
 
@@ -374,17 +383,19 @@ SOURCE_NAMES = ("kubernetes", "database", "cache", "certificates", "api")
 # --------------------------------------------------------------------------- JSON
 
 
-def to_jsonable(value: Any) -> Any:
+def to_jsonable(value: object) -> Any:
     """Dataclasses, enums, datetimes, mappings and tuples as JSON-ready values (for snapshot --json)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return out
     if isinstance(value, enum.Enum):
-        return value.value
+        return cast(object, value.value)
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        pairs = cast(Mapping[object, object], value)
+        return {str(k): to_jsonable(v) for k, v in pairs.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in value]
+        members = cast(Iterable[object], value)
+        return [to_jsonable(v) for v in members]
     return value

@@ -7,6 +7,7 @@ engine and the panes. No I/O here.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,31 +21,45 @@ from cockpit.models import (
     KubeSnapshot,
     Snapshot,
     SourceFailure,
-    utcnow,
 )
 
 
-def _deployment_cpu_percent(s: KubeSnapshot) -> float | None:
-    used = [p.cpu_m for p in s.pods if p.cpu_m is not None and p.cpu_limit_m]
-    limits = [p.cpu_limit_m for p in s.pods if p.cpu_m is not None and p.cpu_limit_m]
-    return 100.0 * sum(used) / sum(limits) if limits else None  # type: ignore[arg-type]
+def _deployment_cpu_percent(s: Snapshot) -> float | None:
+    if not isinstance(s, KubeSnapshot):
+        return None
+    counted = [(p.cpu_m, p.cpu_limit_m) for p in s.pods
+               if p.cpu_m is not None and p.cpu_limit_m is not None and p.cpu_limit_m > 0]
+    limits = sum(limit for _, limit in counted)
+    return 100.0 * sum(used for used, _ in counted) / limits if counted and limits > 0 else None
 
 
 def _pct(v: float | None) -> float | None:
     return None if v is None else 100.0 * v
 
 
+def _db(pick: Callable[[DbActivity], float | None]) -> Callable[[Snapshot], float | None]:
+    return lambda s: pick(s) if isinstance(s, DbActivity) else None
+
+
+def _cache(pick: Callable[[CacheStats], float | None]) -> Callable[[Snapshot], float | None]:
+    return lambda s: pick(s) if isinstance(s, CacheStats) else None
+
+
+def _api(pick: Callable[[ApiStatus], float | None]) -> Callable[[Snapshot], float | None]:
+    return lambda s: pick(s) if isinstance(s, ApiStatus) else None
+
+
 # trend name -> (source, extractor). The names are what panes ask `trend()` for.
 TRENDS: dict[str, tuple[str, Callable[[Snapshot], float | None]]] = {
-    "db.connections": ("database", lambda s: float(s.total)),  # type: ignore[union-attr]
-    "db.usage_percent": ("database", lambda s: s.usage_percent),  # type: ignore[union-attr]
-    "cache.hit_rate": ("cache", lambda s: _pct(s.hit_rate_interval)),  # type: ignore[union-attr]
-    "cache.ops_per_sec": ("cache", lambda s: s.ops_per_sec),  # type: ignore[union-attr]
-    "kube.cpu_percent": ("kubernetes", _deployment_cpu_percent),  # type: ignore[arg-type]
-    "api.request_rate": ("api", lambda s: s.request_rate),  # type: ignore[union-attr]
-    "api.error_ratio": ("api", lambda s: _pct(s.error_ratio)),  # type: ignore[union-attr]
-    "api.rate_429": ("api", lambda s: s.rate_429),  # type: ignore[union-attr]
-    "api.latency_ms": ("api", lambda s: s.health_latency_ms),  # type: ignore[union-attr]
+    "db.connections": ("database", _db(lambda s: float(s.total))),
+    "db.usage_percent": ("database", _db(lambda s: s.usage_percent)),
+    "cache.hit_rate": ("cache", _cache(lambda s: _pct(s.hit_rate_interval))),
+    "cache.ops_per_sec": ("cache", _cache(lambda s: s.ops_per_sec)),
+    "kube.cpu_percent": ("kubernetes", _deployment_cpu_percent),
+    "api.request_rate": ("api", _api(lambda s: s.request_rate)),
+    "api.error_ratio": ("api", _api(lambda s: _pct(s.error_ratio))),
+    "api.rate_429": ("api", _api(lambda s: s.rate_429)),
+    "api.latency_ms": ("api", _api(lambda s: s.health_latency_ms)),
 }
 
 
@@ -90,12 +105,12 @@ class CockpitState:
             return stored
         self._failures.pop(source, None)
         self._snapshots[source] = result
-        at = getattr(result, "collected_at", None) or utcnow()
+        at = result.collected_at
         self._updated[source] = at
         for name, (src, extract) in TRENDS.items():
             if src == source:
                 value = extract(result)
-                if value is not None:
+                if value is not None and math.isfinite(value):  # a NaN would break every sparkline
                     self._history[name].append((at, float(value)))
         return None
 
@@ -120,24 +135,29 @@ class CockpitState:
     @property
     def kube(self) -> KubeSnapshot | None:
         """Shortcut for the Kubernetes snapshot."""
-        return self._snapshots.get("kubernetes")  # type: ignore[return-value]
+        found = self._snapshots.get("kubernetes")
+        return found if isinstance(found, KubeSnapshot) else None
 
     @property
     def database(self) -> DbActivity | None:
         """Shortcut for the PostgreSQL snapshot."""
-        return self._snapshots.get("database")  # type: ignore[return-value]
+        found = self._snapshots.get("database")
+        return found if isinstance(found, DbActivity) else None
 
     @property
     def cache(self) -> CacheStats | None:
         """Shortcut for the Redis snapshot."""
-        return self._snapshots.get("cache")  # type: ignore[return-value]
+        found = self._snapshots.get("cache")
+        return found if isinstance(found, CacheStats) else None
 
     @property
     def certificates(self) -> CertificatesSnapshot | None:
         """Shortcut for the certificates snapshot."""
-        return self._snapshots.get("certificates")  # type: ignore[return-value]
+        found = self._snapshots.get("certificates")
+        return found if isinstance(found, CertificatesSnapshot) else None
 
     @property
     def api(self) -> ApiStatus | None:
         """Shortcut for the API snapshot."""
-        return self._snapshots.get("api")  # type: ignore[return-value]
+        found = self._snapshots.get("api")
+        return found if isinstance(found, ApiStatus) else None

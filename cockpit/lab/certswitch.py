@@ -9,9 +9,17 @@ the certificate current at accept time, so a switch is visible to the next check
 from __future__ import annotations
 
 import datetime as dt
+import socket
 import socketserver
 import ssl
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    import trustme
+
+from cockpit.lab.tlssim import configure_server
 
 CERT_STATES = ("valid", "expiring", "expired")
 HANDSHAKE_TIMEOUT = 3.0  # no handler holds a connection longer than this
@@ -21,9 +29,11 @@ class _Handler(socketserver.BaseRequestHandler):
     """Handshake with the server's current context, wait for the client to hang up, close."""
 
     def handle(self) -> None:
-        self.request.settimeout(HANDSHAKE_TIMEOUT)
+        sock = cast(socket.socket, self.request)  # a TCP server's request is its socket
+        sock.settimeout(HANDSHAKE_TIMEOUT)
+        context = cast(_Server, self.server).current_context()  # only _Server makes _Handler
         try:
-            with self.server.current_context().wrap_socket(self.request, server_side=True) as tls:
+            with context.wrap_socket(sock, server_side=True) as tls:
                 tls.recv(1)
         except (OSError, ssl.SSLError):
             pass  # clients that reject the certificate abort the handshake: expected
@@ -34,7 +44,7 @@ class _Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
 
     def __init__(self, host: str, endpoint: SwitchableTlsEndpoint) -> None:
-        self.current_context = endpoint.context
+        self.current_context: Callable[[], ssl.SSLContext] = endpoint.context
         super().__init__((host, 0), _Handler)
 
 
@@ -44,7 +54,7 @@ class SwitchableTlsEndpoint:
     `state` is one of CERT_STATES; `switch(state)` changes it at once.
     """
 
-    def __init__(self, ca: object, server_name: str, host: str = "127.0.0.1") -> None:
+    def __init__(self, ca: trustme.CA, server_name: str, host: str = "127.0.0.1") -> None:
         self.server_name = server_name
         self.host = host
         self._lock = threading.Lock()
@@ -59,9 +69,9 @@ class SwitchableTlsEndpoint:
         self._contexts: dict[str, ssl.SSLContext] = {}
         for state, (not_before, not_after) in spans.items():
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            leaf = ca.issue_cert(server_name, common_name=server_name,  # type: ignore[attr-defined]
+            leaf = ca.issue_cert(server_name, common_name=server_name,
                                  not_before=not_before, not_after=not_after)
-            leaf.configure_cert(ctx)
+            configure_server(leaf, ctx)
             self._contexts[state] = ctx
         self._state = "valid"
         self._server: _Server | None = None

@@ -15,8 +15,12 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cockpit.lab.lab import Lab
 
 DEMO_EXTRA_HINT = "install the demo extra: pip install -e '.[demo]' (or run scripts/demo)"
 
@@ -70,7 +74,7 @@ def missing_demo_extra() -> str | None:
 
 
 @contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
+def _signals_interrupt() -> Generator[None, None, None]:
     """While inside, SIGINT/SIGTERM raise Interrupted in the main thread (once)."""
     def handler(signum: int, _frame: object) -> None:
         # a second signal during teardown must not abort the teardown
@@ -87,7 +91,7 @@ def _signals_interrupt() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def running_lab(dir_arg: str | None) -> Iterator[object]:
+def running_lab(dir_arg: str | None) -> Generator[Lab, None, None]:
     """Start a Lab, yield it, and tear it down however the block ends."""
     from cockpit.lab.lab import Lab
 
@@ -115,7 +119,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                   f"  config:     {lab.config_path}\n"
                   f"  kubeconfig: {lab.kubeconfig_path}\n"
                   f"  env:        {lab.env_path}  (the secrets the config refers to)\n"
-                  f"  api:        {lab.api.url}\n"
+                  f"  api:        {lab.api.url if lab.api else 'not running'}\n"
                   "run the cockpit on it:\n"
                   f"  set -a; . {lab.env_path}; set +a; cockpit --config {lab.config_path}\n"
                   "inject a failure:  cockpit lab drill --list; cockpit lab drill NAME\n"

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from cockpit.lab.labfiles import read_info
 
@@ -31,8 +31,23 @@ class DrillError(Exception):
     """A drill that cannot be injected or cleared; the message says why."""
 
 
+class Drills(Protocol):
+    """What the control server serves (drills.DrillRunner, which imports this module)."""
+
+    def catalogue(self) -> list[dict[str, str]]: ...
+
+    def active(self) -> list[str]: ...
+
+    def inject(self, name: str) -> str: ...
+
+    def clear(self, name: str) -> str: ...
+
+
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    @property
+    def _server(self) -> _Server:
+        """The server that made this handler (only a _Server makes this class)."""
+        return cast(_Server, self.server)
 
     def _reply(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -44,10 +59,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, method: str) -> None:
         supplied = self.headers.get("Authorization", "").encode()
-        if not hmac.compare_digest(supplied, f"Bearer {self.server.token}".encode()):
+        if not hmac.compare_digest(supplied, f"Bearer {self._server.token}".encode()):
             self._reply(401, {"ok": False, "error": "unauthorized"})
             return
-        runner = self.server.runner
+        runner = self._server.runner
         path = self.path.rstrip("/")
         try:
             if method == "GET" and path == "/drills":
@@ -79,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, runner: Any, token: str) -> None:
+    def __init__(self, runner: Drills, token: str) -> None:
         self.runner, self.token = runner, token
         super().__init__(("127.0.0.1", 0), _Handler)
 
@@ -87,7 +102,7 @@ class _Server(ThreadingHTTPServer):
 class ControlServer:
     """Serves a DrillRunner on a free loopback port with a random bearer token."""
 
-    def __init__(self, runner: Any) -> None:
+    def __init__(self, runner: Drills) -> None:
         self.token = secrets.token_urlsafe(24)
         self._server = _Server(runner, self.token)
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -20,11 +20,46 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import psycopg
 
 from cockpit.lab.control import DrillError
+from cockpit.lab.rows import one_row
+
+if TYPE_CHECKING:
+    from cockpit.lab.apisim.sim import ApiSimulator
+    from cockpit.lab.certswitch import SwitchableTlsEndpoint
+    from cockpit.lab.kubesim.sim import KubeSim
+
+_Part = TypeVar("_Part")
+
+
+class DrillLab(Protocol):
+    """What the drills use of a started lab (lab.py's Lab, which imports this module)."""
+
+    @property
+    def admin_url(self) -> str: ...
+    @property
+    def app_url(self) -> str: ...
+    @property
+    def monitor_url(self) -> str: ...
+    @property
+    def app_user(self) -> str: ...
+    @property
+    def redis_url(self) -> str: ...
+    @property
+    def rate_limit_rps(self) -> float: ...
+    @property
+    def traffic_rps(self) -> float: ...
+    @property
+    def connection_target(self) -> int: ...
+    @property
+    def api(self) -> ApiSimulator | None: ...
+    @property
+    def cert(self) -> SwitchableTlsEndpoint | None: ...
+    @property
+    def kube(self) -> KubeSim | None: ...
 
 CPU_LOAD_FRACTION = 0.95  # of the deployment's total CPU limit, spread over its running pods
 STORM_FACTOR = 2.0  # rate-limit-storm traffic, as a multiple of the rate limit
@@ -69,7 +104,7 @@ _EXCLUSIVE = {"cert-expiring": "cert-expired", "cert-expired": "cert-expiring"}
 class _CpuLoad:
     """Keeps the deployment's pods pinned at load / running pods, so scaling out really helps."""
 
-    def __init__(self, kube: Any, deployment: str, total: float) -> None:
+    def __init__(self, kube: KubeSim, deployment: str, total: float) -> None:
         self.kube, self.deployment, self.total = kube, deployment, total
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="drill-cpu", daemon=True)
@@ -125,13 +160,32 @@ class _SlowQuery:
         self.conn.close()
 
 
+def _running(part: _Part | None, what: str) -> _Part:
+    if part is None:
+        raise DrillError(f"the lab's {what} is not running")
+    return part
+
+
 class DrillRunner:
     """Injects and clears drills on a started Lab. Every method is safe from any thread."""
 
-    def __init__(self, lab: Any) -> None:
+    def __init__(self, lab: DrillLab) -> None:
         self.lab = lab
         self._lock = threading.Lock()
         self._active: dict[str, Any] = {}  # name -> what clear() needs
+
+    # The lab's parts: a DrillRunner is made once they all run, so these never raise in use.
+    @property
+    def _api(self) -> ApiSimulator:
+        return _running(self.lab.api, "API simulator")
+
+    @property
+    def _cert(self) -> SwitchableTlsEndpoint:
+        return _running(self.lab.cert, "switchable TLS endpoint")
+
+    @property
+    def _kube(self) -> KubeSim:
+        return _running(self.lab.kube, "Kubernetes simulator")
 
     def catalogue(self) -> list[dict[str, str]]:
         """Every drill as a dict (name, description, fix, rule, severity)."""
@@ -177,9 +231,9 @@ class DrillRunner:
     def _client_backends(self) -> int:
         """Client backends of ordinary (non-superuser) roles: the slots the app competes for."""
         with psycopg.connect(self.lab.admin_url, connect_timeout=5, autocommit=True) as conn:
-            return int(conn.execute(
+            return int(one_row(conn.execute(
                 "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid"
-                " WHERE a.backend_type = 'client backend' AND NOT r.rolsuper").fetchone()[0])
+                " WHERE a.backend_type = 'client backend' AND NOT r.rolsuper"))[0])
 
     def _inject_connection_exhaustion(self) -> tuple[Any, str]:
         target = self.lab.connection_target
@@ -213,51 +267,50 @@ class DrillRunner:
     # -- cache and API -------------------------------------------------------------------------
 
     def _inject_cache_miss_storm(self) -> tuple[Any, str]:
-        import redis
+        from cockpit.lab import redisconn
 
-        self.lab.api.set_fill_on_miss(False)
-        with redis.Redis.from_url(self.lab.redis_url, socket_timeout=3,
-                                  socket_connect_timeout=3) as client:
+        self._api.set_fill_on_miss(False)
+        with redisconn.client(self.lab.redis_url, timeout=3) as client:
             client.flushdb()
         return None, "Redis flushed; misses no longer fill the cache until it is warmed"
 
     def _clear_cache_miss_storm(self, _handle: None) -> None:
-        self.lab.api.set_fill_on_miss(True)
+        self._api.set_fill_on_miss(True)
 
     def _inject_rate_limit_storm(self) -> tuple[Any, str]:
         rps = STORM_FACTOR * self.lab.rate_limit_rps
-        self.lab.api.set_traffic_rps(rps)
+        self._api.set_traffic_rps(rps)
         return None, f"traffic at {rps:g} rps against a limit of {self.lab.rate_limit_rps:g}"
 
     def _clear_rate_limit_storm(self, _handle: None) -> None:
-        self.lab.api.set_traffic_rps(self.lab.traffic_rps)
+        self._api.set_traffic_rps(self.lab.traffic_rps)
 
     def _inject_api_down(self) -> tuple[Any, str]:
-        self.lab.api.set_health_failure(True)
+        self._api.set_health_failure(True)
         return None, "/health answers 503"
 
     def _clear_api_down(self, _handle: None) -> None:
-        self.lab.api.set_health_failure(False)
+        self._api.set_health_failure(False)
 
     # -- certificates --------------------------------------------------------------------------
 
     def _inject_cert_expiring(self) -> tuple[Any, str]:
-        self.lab.cert.switch("expiring")
-        return None, f"{self.lab.cert.server_name} now serves a certificate expiring in 5 days"
+        self._cert.switch("expiring")
+        return None, f"{self._cert.server_name} now serves a certificate expiring in 5 days"
 
     def _inject_cert_expired(self) -> tuple[Any, str]:
-        self.lab.cert.switch("expired")
-        return None, f"{self.lab.cert.server_name} now serves a certificate expired 10 days ago"
+        self._cert.switch("expired")
+        return None, f"{self._cert.server_name} now serves a certificate expired 10 days ago"
 
     def _clear_cert_expiring(self, _handle: None) -> None:
-        self.lab.cert.switch("valid")
+        self._cert.switch("valid")
 
     _clear_cert_expired = _clear_cert_expiring
 
     # -- Kubernetes ----------------------------------------------------------------------------
 
     def _inject_cpu_spike(self) -> tuple[Any, str]:
-        kube = self.lab.kube
+        kube = self._kube
         running = [p for p in kube.pods() if p["status"].get("phase") == "Running"]
         load = _CpuLoad(kube, kube.default_deployment, CPU_LOAD_FRACTION * len(running)).start()
         return load, f"CPU load of {len(running)} pods' limits pinned at 95 %"
@@ -266,15 +319,15 @@ class DrillRunner:
         load.stop()
 
     def _inject_oom_crashloop(self) -> tuple[Any, str]:
-        pod = self.lab.kube.oom_crashloop(self.lab.kube.default_deployment)
+        pod = self._kube.oom_crashloop(self._kube.default_deployment)
         return pod, f"pod {pod} OOMKilled and crash-looping"
 
     def _clear_oom_crashloop(self, _pod: str) -> None:
-        self.lab.kube.clear_oom_crashloop(None)
+        self._kube.clear_oom_crashloop(None)
 
     def _inject_disk_pressure(self) -> tuple[Any, str]:
-        node = self.lab.kube.disk_pressure()
+        node = self._kube.disk_pressure()
         return node, f"node {node} reports DiskPressure"
 
     def _clear_disk_pressure(self, node: str) -> None:
-        self.lab.kube.clear_disk_pressure(node)
+        self._kube.clear_disk_pressure(node)

@@ -17,7 +17,7 @@ import math
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -26,7 +26,15 @@ from psycopg import sql
 from cockpit.lab import labfiles
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.certswitch import SwitchableTlsEndpoint
+from cockpit.lab.rows import one_row
 from cockpit.lab.schema import install_schema
+
+if TYPE_CHECKING:  # imported lazily, where each part is started
+    from cockpit.lab.control import ControlServer
+    from cockpit.lab.drills import DrillRunner
+    from cockpit.lab.kubesim.sim import KubeSim
+    from cockpit.lab.services import ThrowawayPostgres, ThrowawayRedis
+    from cockpit.lab.tlssim import TlsLab
 
 API_NAME = "api.predictiq.test"  # the switchable endpoint: cert drills act on this entry
 WWW_NAME = "www.predictiq.test"  # a steady valid endpoint from the TLS lab
@@ -68,14 +76,14 @@ class Lab:
         suffix = "" if database_url is None else "_" + secrets.token_hex(4)
         self.app_user = self.app_database = "predictiq" + suffix
         self.admin_token = secrets.token_urlsafe(24)
-        self.pg: Any = None  # ThrowawayPostgres when we run it
-        self.redis_server: Any = None  # ThrowawayRedis when we run it
+        self.pg: ThrowawayPostgres | None = None  # when we run it
+        self.redis_server: ThrowawayRedis | None = None  # when we run it
         self.api: ApiSimulator | None = None
-        self.tls: Any = None  # TlsLab
+        self.tls: TlsLab | None = None
         self.cert: SwitchableTlsEndpoint | None = None
-        self.kube: Any = None  # KubeSim
-        self.drills: Any = None  # DrillRunner
-        self.control: Any = None  # ControlServer
+        self.kube: KubeSim | None = None
+        self.drills: DrillRunner | None = None
+        self.control: ControlServer | None = None
         self.env: dict[str, str] = {}
         self._app_password = secrets.token_urlsafe(16)
         self._started = False
@@ -146,7 +154,7 @@ class Lab:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                 (self.app_database,)).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
-            self.server_max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
+            self.server_max_connections = int(one_row(conn.execute("SHOW max_connections"))[0])
         self.app_url = with_user_db(self.admin_url, self.app_user, self.app_database,
                                     self._app_password)
         self.monitor_url = with_db(self.admin_url, self.app_database)
@@ -182,6 +190,8 @@ class Lab:
         from cockpit.lab.control import ControlServer
         from cockpit.lab.drills import DrillRunner
 
+        if self.tls is None or self.api is None or self.cert is None:
+            raise RuntimeError("the lab's files are written once its servers run")
         www = self.tls.endpoints["valid"]
         settings = labfiles.LabSettings(
             kubeconfig=self.kubeconfig_path, namespace=NAMESPACE, deployment=DEPLOYMENT,
@@ -232,9 +242,9 @@ class Lab:
         """redis-server's pid when the lab runs Redis itself."""
         if self.redis_server is None:
             return None
-        import redis
+        from cockpit.lab import redisconn
 
-        with redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2) as r:
+        with redisconn.client(self.redis_url, timeout=2) as r:
             return int(r.info("server")["process_id"])
 
     @property

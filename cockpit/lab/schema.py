@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from cockpit.lab.rows import one_row
+
 SEED_MARKETS = 200
 SEED_ACTIVE_MARKETS = 60
 SEED_BETS = 3000
@@ -79,14 +81,14 @@ def install_schema(conn: psycopg.Connection, *, seed: int = 42) -> SeedSummary:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_INSTALL_LOCK_KEY,))
         cur.execute(_DDL)
         cur.execute("SELECT count(*) FROM markets")
-        seeded_now = cur.fetchone()[0] == 0
+        seeded_now = one_row(cur)[0] == 0
         if seeded_now:
             _seed(cur, random.Random(seed))
         cur.execute(
             "SELECT count(*), count(*) FILTER (WHERE status = 'active'),"
             " (SELECT count(*) FROM bets) FROM markets"
         )
-        markets, active, bets = cur.fetchone()
+        markets, active, bets = one_row(cur)
     return SeedSummary(markets=markets, active_markets=active, bets=bets, seeded_now=seeded_now)
 
 

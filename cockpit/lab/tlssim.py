@@ -19,14 +19,20 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import socket
 import socketserver
 import ssl
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from cockpit.lab.services import SilentServer
+
+if TYPE_CHECKING:
+    import trustme
 
 SERVER_NAME = "api.predictiq.test"
 WRONG_NAME = "wrong-host.example.test"
@@ -53,13 +59,22 @@ class TlsEndpoint:
     hostname_matches: bool
 
 
+def configure_server(leaf: trustme.LeafCert, ctx: ssl.SSLContext) -> None:
+    """Make `ctx` serve `leaf` and its chain."""
+    # trustme also takes pyOpenSSL contexts, a type unknown without pyOpenSSL installed.
+    configure = cast(Callable[[ssl.SSLContext], None], leaf.configure_cert)
+    configure(ctx)
+
+
 class _TlsHandler(socketserver.BaseRequestHandler):
     """Handshake, then wait briefly for the client to hang up, then close."""
 
     def handle(self) -> None:
-        self.request.settimeout(HANDSHAKE_TIMEOUT)
+        sock = cast(socket.socket, self.request)  # a TCP server's request is its socket
+        sock.settimeout(HANDSHAKE_TIMEOUT)
+        context = cast(_TlsServer, self.server).ssl_context  # only _TlsServer makes _TlsHandler
         try:
-            with self.server.ssl_context.wrap_socket(self.request, server_side=True) as tls:
+            with context.wrap_socket(sock, server_side=True) as tls:
                 tls.recv(1)  # returns on client close; the timeout bounds a lingering client
         except (OSError, ssl.SSLError):
             pass  # clients that reject the certificate abort the handshake: expected here
@@ -137,7 +152,7 @@ class TlsLab:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         leaf = self.ca.issue_cert(identity, common_name=identity,
                                   not_before=not_before, not_after=not_after)
-        leaf.configure_cert(ctx)
+        configure_server(leaf, ctx)
         return ctx
 
     def start(self) -> TlsLab:

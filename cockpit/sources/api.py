@@ -15,13 +15,13 @@ import json
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
 from cockpit.config import ApiConfig, ThresholdsConfig, mask_dsn
 from cockpit.models import ApiStatus, SourceFailure, utcnow
 from cockpit.sources.base import describe_error, error_detail, guarded
+from cockpit.sources.fields import as_items, as_mapping, as_text, get, is_object, text
 from cockpit.sources.promrates import Rates, Scrape, compute_rates, parse_scrape
 
 _OK_WORDS = {"ok", "pass", "passed", "up", "healthy", "green", "true"}
@@ -47,33 +47,43 @@ class _Metrics:
     interval: float | None = None  # seconds since the previous good scrape
 
 
-def _check_ok(check: Any) -> bool:
-    if isinstance(check, bool):
-        return check
-    if isinstance(check, dict):
-        if "ok" in check:
-            return bool(check["ok"])
-        return str(check.get("status", "")).lower() in _OK_WORDS
-    return str(check).lower() in _OK_WORDS
+def _word_ok(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    return as_text(value).strip().lower() in _OK_WORDS
 
 
-def summarize_health(body: Any) -> str:
+def _check_ok(check: object) -> bool:
+    """One entry of a health body's checks: `true`, `"ok"`, `{"ok": true}`, `{"status": "up"}`."""
+    if is_object(check):
+        if get(check, "ok") is not None:
+            return _word_ok(get(check, "ok"))
+        return _word_ok(get(check, "status"))
+    return _word_ok(check)
+
+
+def summarize_health(body: object) -> str:
     """'ok' or 'down; failing: cache (ConnectionError: ...)' from a JSON health body."""
-    if not isinstance(body, dict):
-        return _one_line(json.dumps(body))
-    parts = [str(body["status"])] if "status" in body else []
-    checks = body.get("checks")
-    if isinstance(checks, list):  # [{"name": ..., "status": ...}, ...]
-        checks = {str(c.get("name", i)): c for i, c in enumerate(checks) if isinstance(c, dict)}
-    if isinstance(checks, dict):
-        failing = []
-        for name, check in checks.items():
-            if not _check_ok(check):
-                why = check.get("error") if isinstance(check, dict) else None
-                failing.append(f"{name} ({_one_line(str(why), 80)})" if why else str(name))
-        if failing:
-            parts.append("failing: " + ", ".join(failing))
-    return _one_line("; ".join(parts) or json.dumps(body))
+    if not is_object(body):
+        return _one_line(json.dumps(body, ensure_ascii=False))
+    doc = as_mapping(body)
+    status = get(doc, "status")
+    parts = [as_text(status) or json.dumps(status)] if "status" in doc else []
+    raw_checks = get(doc, "checks")
+    checks: dict[str, object]
+    if is_object(raw_checks):
+        checks = dict(as_mapping(raw_checks))
+    else:  # [{"name": ..., "status": ...}, ...]
+        checks = {text(c, "name") or str(i): c for i, c in enumerate(as_items(raw_checks))}
+    failing: list[str] = []
+    for name, check in checks.items():
+        if not _check_ok(check):
+            why = get(check, "error")
+            failing.append(f"{name} ({_one_line(as_text(why) or json.dumps(why), 80)})"
+                           if why not in (None, "") else name)
+    if failing:
+        parts.append("failing: " + ", ".join(failing))
+    return _one_line("; ".join(parts) or json.dumps(doc, ensure_ascii=False))
 
 
 def _one_line(text: str, limit: int = 200) -> str:

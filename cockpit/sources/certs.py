@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import ssl
+from collections.abc import Callable
 from datetime import datetime
 
 from cryptography import x509
-from cryptography.x509.oid import ExtensionOID, NameOID
+from cryptography.x509.oid import NameOID
 
 from cockpit.config import CertificateConfig, ThresholdsConfig
 from cockpit.models import CertificatesSnapshot, CertState, CertStatus, SourceFailure, utcnow
@@ -38,6 +39,32 @@ CLIENT_CERT_ASKED = "server asked for a client certificate"
 
 class _CheckFailed(Exception):
     """A step of one endpoint's check failed; `str()` is the operator's reason."""
+
+
+def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    """The subjectAltName extension; None when absent or unreadable (a malformed extension)."""
+    try:
+        return cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def name_text(read: Callable[[], x509.Name]) -> str:
+    """A subject or issuer as RFC 4514 text. A name whose strings are not valid in their ASN.1
+    encoding (bytes that are not UTF-8 in a UTF8String) cannot be decoded: say so instead."""
+    try:
+        return read().rfc4514_string()
+    except ValueError as exc:
+        return f"(unreadable name: {' '.join(str(exc).split())[:80]})"
+
+
+def _common_names(cert: x509.Certificate) -> list[str]:
+    try:
+        attributes = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return []
+    return [a.value if isinstance(a.value, str) else a.value.decode("utf-8", "replace")
+            for a in attributes]
 
 
 async def _read_leaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -90,16 +117,13 @@ def hostname_matches(cert: x509.Certificate, host: str) -> bool:
         ip = ipaddress.ip_address(host)
     except ValueError:
         ip = None
-    try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except x509.ExtensionNotFound:
-        san = None
+    san = _san(cert)
     if ip is not None:
         return san is not None and ip in san.get_values_for_type(x509.IPAddress)
     if san is not None:
         names = san.get_values_for_type(x509.DNSName)
     else:  # legacy certificates: the common name, as OpenSSL's fallback does
-        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        names = _common_names(cert)
     return any(_dns_match(name.rstrip(".").lower(), host) for name in names)
 
 
@@ -112,9 +136,8 @@ def _dns_match(pattern: str, host: str) -> bool:
 
 
 def _san_names(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-    except x509.ExtensionNotFound:
+    san = _san(cert)
+    if san is None:
         return ()
     return tuple(san.get_values_for_type(x509.DNSName)) + tuple(
         str(ip) for ip in san.get_values_for_type(x509.IPAddress))
@@ -214,7 +237,7 @@ class CertificateSource:
             writer.transport.abort()  # a probe: no close_notify round trip that could stall
 
     async def _check(self, cfg: CertificateConfig) -> CertStatus:
-        base = {"host": cfg.host, "port": cfg.port, "server_name": cfg.host, "address": cfg.address or cfg.host}
+        address = cfg.address or cfg.host
         deadline = asyncio.get_running_loop().time() + self.budget
         try:
             der, asked = await self._handshake(cfg, self._reader_ctx, deadline, listen=True)
@@ -222,34 +245,25 @@ class CertificateSource:
                 raise _CheckFailed("the server presented no certificate")
             cert = x509.load_der_x509_certificate(der)
         except _CheckFailed as exc:
-            return CertStatus(**base, status=CertState.ERROR, error=str(exc))
+            return CertStatus(host=cfg.host, port=cfg.port, server_name=cfg.host, address=address,
+                              status=CertState.ERROR, error=str(exc))
         except Exception as exc:  # noqa: BLE001 - one endpoint never breaks the others
-            return CertStatus(**base, status=CertState.ERROR, error=describe_error(exc))
+            return CertStatus(host=cfg.host, port=cfg.port, server_name=cfg.host, address=address,
+                              status=CertState.ERROR, error=describe_error(exc))
 
         chain_verified, verify_error = await self._verify_chain(cfg, deadline)
-        name_ok = hostname_matches(cert, cfg.host)
-        if chain_verified and not name_ok:
-            verify_error = f"certificate is not valid for {cfg.host}"
-        status, days_left = judge(cert.not_valid_after_utc, utcnow(), chain_verified, name_ok,
-                                  self.thresholds.cert_warning_days)
-        return CertStatus(
-            **base, status=status,
-            not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-            days_left=days_left, subject=cert.subject.rfc4514_string(), san=_san_names(cert),
-            issuer=cert.issuer.rfc4514_string(), serial=format(cert.serial_number, "x"),
-            chain_verified=chain_verified, hostname_matches=name_ok, verify_error=verify_error,
-            chain=(cert.subject.rfc4514_string(),),  # ssl on 3.11 exposes only the leaf
-            client_cert_requested=asked,
-        )
+        return certificate_status(cert, cfg.host, cfg.port, address, chain_verified, verify_error,
+                                  self.thresholds.cert_warning_days, utcnow(),
+                                  client_cert_requested=asked)
 
     async def _verify_chain(self, cfg: CertificateConfig, deadline: float) -> tuple[bool, str | None]:
         """(verified, OpenSSL's reason when not) from a verifying handshake."""
         try:
             ctx = await self._verifying_context(cfg.ca_file)
+        except ssl.SSLError as exc:  # before OSError, of which it is a subclass
+            return False, f"cannot load CA file {cfg.ca_file}: {describe_error(exc)}"
         except OSError as exc:
             return False, f"cannot load CA file {cfg.ca_file}: {exc.strerror or exc}"
-        except ssl.SSLError as exc:
-            return False, f"cannot load CA file {cfg.ca_file}: {describe_error(exc)}"
         try:
             await self._handshake(cfg, ctx, deadline)
         except ssl.SSLCertVerificationError as exc:
@@ -257,3 +271,24 @@ class CertificateSource:
         except _CheckFailed as exc:
             return False, f"could not verify: {exc}"
         return True, None
+
+
+def certificate_status(cert: x509.Certificate, host: str, port: int, address: str,
+                       chain_verified: bool, verify_error: str | None, warning_days: float,
+                       now: datetime, client_cert_requested: bool = False) -> CertStatus:
+    """Judge a parsed leaf certificate (any key type, with or without SAN or CN, names in any
+    ASN.1 string type): every field the certificate cannot give reads as empty, never raises."""
+    name_ok = hostname_matches(cert, host)
+    if chain_verified and not name_ok:
+        verify_error = f"certificate is not valid for {host}"
+    status, days_left = judge(cert.not_valid_after_utc, now, chain_verified, name_ok, warning_days)
+    subject = name_text(lambda: cert.subject)
+    return CertStatus(
+        host=host, port=port, server_name=host, address=address, status=status,
+        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
+        days_left=days_left, subject=subject, san=_san_names(cert),
+        issuer=name_text(lambda: cert.issuer), serial=format(cert.serial_number, "x"),
+        chain_verified=chain_verified, hostname_matches=name_ok, verify_error=verify_error,
+        chain=(subject,),  # ssl on 3.11 exposes only the leaf
+        client_cert_requested=client_cert_requested,
+    )

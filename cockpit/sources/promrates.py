@@ -31,11 +31,11 @@ class Rates:
     """What two scrapes say about the interval between them (None: not computable)."""
 
     request_rate: float | None = None
-    rate_by_class: Mapping[str, float] = field(default_factory=dict)
+    rate_by_class: Mapping[str, float] = field(default_factory=dict[str, float])
     rate_429: float | None = None
     rate_limited_rate: float | None = None
     error_ratio: float | None = None
-    latency_ms: Mapping[str, float] = field(default_factory=dict)
+    latency_ms: Mapping[str, float] = field(default_factory=dict[str, float])
     counters_reset: bool = False
 
 
@@ -61,10 +61,14 @@ def increases(prev: Mapping[Labels, float], cur: Mapping[Labels, float]) -> dict
 
     A series absent before counts from zero: client libraries create a labelled child at its first
     increment, so it appeared during the interval.
+    A series whose value is NaN or infinite (in either scrape) says nothing about the interval:
+    it is left out, not counted as zero and not taken for a restart.
     """
     out: dict[Labels, float] = {}
     for labels, value in cur.items():
         before = prev.get(labels, 0.0)
+        if not (math.isfinite(value) and math.isfinite(before)):
+            continue
         if value < before:
             return None
         out[labels] = value - before
@@ -123,7 +127,7 @@ def summary_quantiles_ms(cur: Scrape, name: str) -> dict[str, float]:
     worst: dict[float, float] = {}
     for labels, v in series(cur, name).items():
         q = dict(labels).get("quantile")
-        if q is not None and not math.isnan(v):
+        if q is not None and math.isfinite(v):
             # several label sets (routes) of one summary: report the worst per quantile
             worst[float(q)] = max(worst.get(float(q), v), v)
     return {key: worst[q] * 1000.0 for key, q in QUANTILES.items() if q in worst}

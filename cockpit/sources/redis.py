@@ -8,9 +8,9 @@ negative one.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -22,6 +22,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from cockpit.config import CacheConfig
 from cockpit.models import CacheStats, SourceFailure, utcnow
 from cockpit.sources.base import guarded
+from cockpit.sources.fields import (
+    Json,
+    as_mapping,
+    integer,
+    number,
+    optional_integer,
+    optional_number,
+    text,
+)
 
 CLIENT_NAME = "predictiq-cockpit"
 # Redis before 7 has no maxclients in INFO: ask CONFIG GET this rarely (it may be forbidden)
@@ -66,7 +75,7 @@ class RedisSource:
 
     def _new_client(self) -> aioredis.Redis:
         socket_timeout = self._socket_timeout()
-        return aioredis.Redis.from_url(
+        return aioredis.Redis.from_url(  # pyright: ignore[reportUnknownMemberType] - redis-py leaves **kwargs untyped
             self.cfg.url,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
@@ -116,20 +125,16 @@ class RedisSource:
             raise
 
     async def _read_info(self) -> CacheStats:
-        info: dict[str, Any] = await self._client.info()
+        info = as_mapping(await self._client.info())  # pyright: ignore[reportUnknownMemberType] - redis-py leaves **kwargs untyped
         at = time.monotonic()
         own = 1
-        maxclients = _int_or_none(info.get("maxclients"))
+        maxclients = optional_integer(info, "maxclients")
         if maxclients is None:
             maxclients, asked = await self._config_maxclients(at)
             own += asked
-        sample = _Sample(
-            run_id=str(info.get("run_id", "")), uptime=int(info.get("uptime_in_seconds", 0)),
-            hits=int(info.get("keyspace_hits", 0)), misses=int(info.get("keyspace_misses", 0)),
-            commands=int(info.get("total_commands_processed", 0)),
-            evicted=int(info.get("evicted_keys", 0)), at=at, own_commands=own)
+        sample = sample_from_info(info, at, own)
         previous, self._previous = self._previous, sample
-        return _stats(info, sample, previous, maxclients)
+        return stats_from_info(info, sample, previous, maxclients)
 
     async def _config_maxclients(self, now: float) -> tuple[int | None, int]:
         """(maxclients, commands sent): cached, asked again every few minutes."""
@@ -138,10 +143,10 @@ class RedisSource:
             return self._maxclients, 0
         self._maxclients_asked_at = now
         try:
-            reply = await self._client.config_get("maxclients")
+            reply = as_mapping(await self._client.config_get("maxclients"))  # pyright: ignore[reportUnknownMemberType] - redis-py leaves **kwargs untyped
         except ResponseError:
             return self._maxclients, 1  # CONFIG disabled, renamed or denied by ACL
-        self._maxclients = _int_or_none(reply.get("maxclients"))
+        self._maxclients = optional_integer(reply, "maxclients")
         return self._maxclients, 1
 
 
@@ -167,20 +172,35 @@ def _auth_reason(text: str) -> str:
     return "authentication required: the server has a password the cockpit does not send"
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
+def sample_from_info(info: Json, at: float, own_commands: int = 1) -> _Sample:
+    """The counters of one INFO reply (as redis-py parses it); absent fields read as 0."""
+    return _Sample(
+        run_id=text(info, "run_id"), uptime=integer(info, "uptime_in_seconds"),
+        hits=integer(info, "keyspace_hits"), misses=integer(info, "keyspace_misses"),
+        commands=integer(info, "total_commands_processed"),
+        evicted=integer(info, "evicted_keys"), at=at, own_commands=own_commands)
 
 
-def _stats(info: dict[str, Any], sample: _Sample, previous: _Sample | None,
-           maxclients: int | None) -> CacheStats:
+def _keyspace(info: Json) -> dict[str, int]:
+    """'db0' -> keys, from the keyspace section (absent when every database is empty)."""
+    out: dict[str, int] = {}
+    for name, value in info.items():
+        if name.startswith("db") and name[2:].isdigit():
+            out[name] = integer(value, "keys")
+    return out
+
+
+def stats_from_info(info: Json, sample: _Sample, previous: _Sample | None,
+                    maxclients: int | None) -> CacheStats:
+    """CacheStats from one INFO reply, with the rates since the previous sample (none after a
+    restart, never negative). Fields a server version does not send read as 0 or None."""
     restarted = previous is not None and sample.went_backwards(previous)
-    hit_rate = hits = misses = interval = ops = evicted_rate = None
+    hit_rate = interval = ops = evicted_rate = None
+    hits: int | None = None
+    misses: int | None = None
     if previous is None:
         # a first sample has no interval: Redis's own instantaneous figure is the best there is
-        ops = float(info.get("instantaneous_ops_per_sec", 0))
+        ops = number(info, "instantaneous_ops_per_sec")
     elif not restarted and sample.at > previous.at:
         interval = sample.at - previous.at
         hits, misses = sample.hits - previous.hits, sample.misses - previous.misses
@@ -189,11 +209,11 @@ def _stats(info: dict[str, Any], sample: _Sample, previous: _Sample | None,
         ops = max(others, 0) / interval
         evicted_rate = (sample.evicted - previous.evicted) / interval
     lookups = sample.hits + sample.misses
-    fragmentation = info.get("mem_fragmentation_ratio")
+    fragmentation = optional_number(info, "mem_fragmentation_ratio")
     return CacheStats(
         collected_at=utcnow(),
-        redis_version=str(info.get("redis_version", "")),
-        role=str(info.get("role", "")),
+        redis_version=text(info, "redis_version"),
+        role=text(info, "role"),
         uptime_seconds=sample.uptime,
         hit_rate_interval=hit_rate,
         hit_rate_total=sample.hits / lookups if lookups else None,
@@ -202,16 +222,16 @@ def _stats(info: dict[str, Any], sample: _Sample, previous: _Sample | None,
         interval_seconds=interval,
         ops_per_sec=ops,
         evicted_per_sec=evicted_rate,
-        used_memory=int(info.get("used_memory", 0)),
-        maxmemory=int(info.get("maxmemory", 0)),
-        mem_fragmentation_ratio=float(fragmentation) if fragmentation is not None else None,
-        connected_clients=int(info.get("connected_clients", 0)),
-        blocked_clients=int(info.get("blocked_clients", 0)),
+        used_memory=integer(info, "used_memory"),
+        maxmemory=integer(info, "maxmemory"),
+        mem_fragmentation_ratio=(fragmentation if fragmentation is not None
+                                 and math.isfinite(fragmentation) else None),
+        connected_clients=integer(info, "connected_clients"),
+        blocked_clients=integer(info, "blocked_clients"),
         maxclients=maxclients,
-        rejected_connections=int(info.get("rejected_connections", 0)),
+        rejected_connections=integer(info, "rejected_connections"),
         evicted_keys=sample.evicted,
-        keyspace={name: int(value.get("keys", 0)) for name, value in info.items()
-                  if name.startswith("db") and name[2:].isdigit() and isinstance(value, dict)},
-        connected_replicas=int(info.get("connected_slaves", 0)),
+        keyspace=_keyspace(info),
+        connected_replicas=integer(info, "connected_slaves"),
         restarted=restarted,
     )

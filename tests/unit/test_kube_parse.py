@@ -171,3 +171,65 @@ def test_events_nodes_and_metrics_quantities():
     cpu, mem = usage["api-x"]
     assert abs(cpu - 917.345678) < 1e-6 and mem == 308224 * 1024 + 10 * 2**20
     assert parse.cpu_millicores("bogus") is None and parse.memory_bytes(None) is None
+
+
+def test_a_null_node_name_is_an_empty_node_and_the_pods_cells_render():
+    """Regression: `"nodeName": null` made `Cell(pod.node)` hold None, and rendering it raised
+    AttributeError ('NoneType' object has no attribute 'translate') inside the pods pane."""
+    from widgets.panes.pods import PodsPane
+
+    raw = json.loads(json.dumps(PENDING_UNSCHEDULABLE))
+    raw["spec"]["nodeName"] = None
+    raw["status"]["containerStatuses"] = None
+    raw["metadata"]["deletionTimestamp"] = None
+    pod = parse.parse_pod(raw)
+    for cell in PodsPane._pod_cells(pod).values():
+        cell.__rich__()  # what the table does when it draws the row
+        assert isinstance(cell.text, str)
+    assert pod.node == "" and pod.deleting is False
+
+
+def _initializing(init_statuses: list[dict], init_specs: list[dict] | None = None,
+                  initialized: str = "False") -> dict:
+    return {
+        "metadata": {"name": "api-7d9f8b6c5-1n1t0", "namespace": "prod", "uid": "u-9"},
+        "spec": {"initContainers": init_specs or [{"name": "wait"}, {"name": "migrate"}],
+                 "containers": [CONTAINER_SPEC]},
+        "status": {"phase": "Pending",
+                   "conditions": [{"type": "Initialized", "status": initialized}],
+                   "initContainerStatuses": init_statuses,
+                   "containerStatuses": [{"name": "api", "ready": False, "restartCount": 0,
+                                          "state": {"waiting": {"reason": "PodInitializing"}}}]},
+    }
+
+
+DONE = {"name": "wait", "restartCount": 0, "state": {"terminated": {"exitCode": 0,
+                                                                     "reason": "Completed"}}}
+
+
+def test_init_containers_read_as_kubectl_prints_them():
+    running = {"name": "migrate", "restartCount": 0, "state": {"running": {}}}
+    assert parse.parse_pod(_initializing([DONE, running])).reason == "Init:1/2"
+    assert parse.parse_pod(_initializing([])).reason == "Init:0/2"  # no status yet
+    failed = {"name": "migrate", "restartCount": 2,
+              "state": {"terminated": {"exitCode": 3}}}  # no reason: the exit code says it
+    pod = parse.parse_pod(_initializing([DONE, failed]))
+    assert (pod.reason, pod.restarts) == ("Init:ExitCode:3", 2)
+    killed = {"name": "migrate", "state": {"terminated": {"exitCode": 137, "signal": 9}}}
+    assert parse.parse_pod(_initializing([DONE, killed])).reason == "Init:Signal:9"
+    oom = {"name": "migrate", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}
+    assert parse.parse_pod(_initializing([DONE, oom])).reason == "Init:OOMKilled"
+
+
+def test_once_initialized_the_app_containers_speak_and_sidecars_count_as_ready():
+    sidecar_spec = [{"name": "wait"}, {"name": "proxy", "restartPolicy": "Always"}]
+    sidecar = {"name": "proxy", "ready": True, "started": True, "restartCount": 5,
+               "state": {"running": {}}}
+    raw = _initializing([DONE, sidecar], sidecar_spec, initialized="True")
+    raw["status"]["containerStatuses"] = [{"name": "api", "ready": True, "restartCount": 1,
+                                           "state": {"running": {}}}]
+    raw["status"]["phase"] = "Running"
+    pod = parse.parse_pod(raw)
+    assert (pod.reason, pod.ready, pod.total, pod.restarts) == ("", 2, 2, 6)
+    assert [(c.name, c.init, c.sidecar) for c in pod.containers] == [
+        ("wait", True, False), ("proxy", True, True), ("api", False, False)]

@@ -49,6 +49,8 @@ class DatabasePane(TablePane[DbActivity]):
 
     def summarize(self, db: DbActivity, trends: dict[str, list[float]]) -> str:
         text = f"{db.total + 1}/{db.max_connections} conns {db.usage_percent:.0f}%"
+        if db.visibility_note:  # what the rest of the line cannot see: say it before it
+            text += f" · {db.visibility_note}"
         active = db.by_state.get("active", 0)
         text += f" · {active} active · {len(db.idle_over_threshold)} idle>{duration(db.idle_threshold_seconds)}"
         if db.lock_waits:

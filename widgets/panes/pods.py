@@ -42,7 +42,8 @@ def _status_style(pod: PodInfo) -> str:
     status = pod_status(pod)
     if status in ("Running", "Succeeded") and pod.ready == pod.total:
         return ""
-    if status in ("Pending", "ContainerCreating", "Terminating"):
+    initializing = status.startswith("Init:") and status[5:6].isdigit()  # Init:1/2, not Init:Error
+    if status in ("Pending", "ContainerCreating", "Terminating") or initializing:
         return "yellow"
     return "bold red"
 
@@ -142,9 +143,11 @@ class PodsPane(TablePane[KubeSnapshot]):
         lines = [f"Phase {pod.phase}   status {pod_status(pod)}   node {pod.node or '-'}",
                  f"Ready {pod.ready}/{pod.total}   restarts {pod.restarts}",
                  f"CPU {number(pod.cpu_m, '{:.0f}m')} / limit {number(pod.cpu_limit_m, '{:.0f}m')}"
-                 f"   memory {size(pod.memory_bytes)} / limit {size(pod.memory_limit)}", "",
-                 "Containers:"]
+                 f"   memory {size(pod.memory_bytes)} / limit {size(pod.memory_limit)}"]
         for c in pod.containers:
+            heading = "Init containers:" if c.init else "Containers:"
+            if heading not in lines:
+                lines += ["", heading]
             lines.append(f"  {c.name}: {c.state}{' (' + c.reason + ')' if c.reason else ''}, "
                          f"ready={'yes' if c.ready else 'no'}, restarts {c.restart_count}")
             if c.message:
@@ -152,7 +155,8 @@ class PodsPane(TablePane[KubeSnapshot]):
             if c.last_state_reason or c.last_exit_code is not None:
                 finished = c.last_finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if c.last_finished_at else "-"
                 lines.append(f"    last state: terminated ({c.last_state_reason or '-'}), "
-                             f"exit code {c.last_exit_code}, finished {finished}")
+                             f"exit code {'-' if c.last_exit_code is None else c.last_exit_code}, "
+                             f"finished {finished}")
             lines.append(f"    limits: cpu {number(c.cpu_limit_m, '{:.0f}m')}, memory {size(c.memory_limit)}")
         events = [e for e in self._events if e.object_name == pod.name]
         lines += ["", "Recent events:" if events else "Recent events: none"]

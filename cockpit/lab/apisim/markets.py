@@ -11,15 +11,18 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, LiteralString
 
 import psycopg
 import redis
+from psycopg import sql as pgsql
+from psycopg.abc import QueryNoTemplate
 
 from cockpit.lab.apisim.support import ApiMetrics, PgPool, Reply
+from cockpit.lab.redisconn import TextRedis
 from cockpit.lab.schema import MARKET_STATUSES
 
-_COLUMNS = "id, title, status, odds::float8, volume::float8, created_at, closes_at"
+_COLUMNS: Final = "id, title, status, odds::float8, volume::float8, created_at, closes_at"
 _KEYS = ("id", "title", "status", "odds", "volume", "created_at", "closes_at")
 LIST_LIMIT = 500
 
@@ -29,7 +32,7 @@ def json_reply(status: int, payload: Any, *headers: tuple[str, str]) -> Reply:
     return Reply(status, json.dumps(payload).encode(), headers=headers)
 
 
-def _market(row: tuple) -> dict[str, Any]:
+def _market(row: tuple[Any, ...]) -> dict[str, Any]:
     return {
         key: value.isoformat() if isinstance(value, datetime) else value
         for key, value in zip(_KEYS, row, strict=True)
@@ -42,7 +45,7 @@ class MarketCache:
     only the warm job fills (so a flush stays a miss storm until someone warms it)."""
 
     pool: PgPool
-    cache: redis.Redis
+    cache: TextRedis
     metrics: ApiMetrics
     ttl_seconds: int
     fill_on_miss: bool = True
@@ -56,8 +59,11 @@ class MarketCache:
         """Markets with one status (or all), capped at LIST_LIMIT; 400 on an unknown status."""
         if status is not None and status not in MARKET_STATUSES:
             return json_reply(400, {"error": f"unknown status {status!r}"})
-        where, params = ("WHERE status = %s", (status,)) if status else ("", ())
-        sql = f"SELECT {_COLUMNS} FROM markets {where} ORDER BY id LIMIT {LIST_LIMIT}"
+        where: LiteralString = "WHERE status = %s" if status else ""
+        params: tuple[object, ...] = (status,) if status else ()
+        sql = pgsql.SQL(f"SELECT {_COLUMNS} FROM markets {where} ORDER BY id LIMIT {{}}").format(
+            pgsql.Literal(LIST_LIMIT)
+        )
         return self._cache_aside(f"markets:{status or 'all'}", sql, params, single=False)
 
     def warm(self) -> Reply:
@@ -76,7 +82,10 @@ class MarketCache:
         duration_ms = round((time.perf_counter() - started) * 1000, 2)
         return json_reply(200, {"warmed": len(markets), "duration_ms": duration_ms})
 
-    def _cache_aside(self, key: str, sql: str, params: tuple, *, single: bool) -> Reply:
+    def _cache_aside(
+        self, key: str, sql: QueryNoTemplate, params: tuple[object, ...], *,
+        single: bool,
+    ) -> Reply:
         try:
             cached = self.cache.get(key)
         except redis.RedisError:

@@ -33,11 +33,9 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import redis
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from cockpit.lab import redisconn
 from cockpit.lab.apisim.markets import MarketCache, json_reply
 from cockpit.lab.apisim.support import ApiMetrics, PgPool, Reply, TokenBucket, TrackingHTTPServer
 from cockpit.lab.apisim.traffic import TrafficGenerator, TrafficStats
@@ -93,17 +91,8 @@ class ApiSimulator:
         self._admin_token = admin_token
         self._traffic_workers = traffic_workers
         self._pool = PgPool(database_url, db_pool_size, db_connect_timeout, db_statement_timeout_ms)
-        # redis-py defaults differ across versions: pin timeouts and turn retries off so a dead
-        # Redis shows up in /health within one timeout instead of after a retry ladder.
-        self._redis = redis.Redis.from_url(
-            redis_url,
-            socket_timeout=redis_timeout_seconds,
-            socket_connect_timeout=redis_timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
-            retry_on_timeout=False,
-            health_check_interval=0,
-            decode_responses=True,
-        )
+        # Timeouts pinned, no retries: a dead Redis shows up in /health within one timeout.
+        self._redis = redisconn.text_client(redis_url, timeout=redis_timeout_seconds)
         self.metrics = ApiMetrics()
         self._markets = MarketCache(self._pool, self._redis, self.metrics, cache_ttl_seconds)
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
@@ -271,9 +260,9 @@ class ApiSimulator:
             )
         if (method, path) not in routes:
             label = routes.get(("GET", path), routes.get(("POST", path), ("other",)))[0]
-            status = 405 if label != "other" else 404
+            code = 405 if label != "other" else 404
             return label, json_reply(
-                status, {"error": "method not allowed" if status == 405 else "not found"}
+                code, {"error": "method not allowed" if code == 405 else "not found"}
             )
         label, action = routes[(method, path)]
         required = self._required_auth

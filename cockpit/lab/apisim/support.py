@@ -1,7 +1,7 @@
-"""Parts of the API simulator: HTTP server, metrics, PostgreSQL pool, rate limiter, traffic.
+"""Parts of the API simulator: HTTP server, metrics, PostgreSQL pool, rate limiter.
 
-Kept apart from `apisim.py` (the routes and fault switches) so each stays small; nothing here
-knows about markets except the traffic generator's choice of paths.
+Kept apart from `sim.py` (the routes and fault switches), `markets.py` (the cache-aside reads)
+and `traffic.py` (the traffic generator) so each stays small; nothing here knows about markets.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ import math
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from psycopg.abc import QueryNoTemplate
+from psycopg.rows import TupleRow
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -80,7 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
     # Headers and body go out in two writes; with Nagle on, the client's delayed ACK adds ~40 ms
     # to every keep-alive request.
     disable_nagle_algorithm = True
-    server: TrackingHTTPServer
+
+    @property
+    def _server(self) -> TrackingHTTPServer:
+        """The server that made this handler (only a TrackingHTTPServer makes this class)."""
+        return cast(TrackingHTTPServer, self.server)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._serve()
@@ -94,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.read(min(length, 1 << 20))  # drain the body so keep-alive stays in step
             self.close_connection = length > 1 << 20
         try:
-            label, reply = self.server.dispatch(self)
+            label, reply = self._server.dispatch(self)
         except Exception as exc:  # a bug in a route must not kill the connection silently
             label, reply = "other", Reply(500, f'{{"error": "{type(exc).__name__}"}}'.encode())
         try:
@@ -107,12 +114,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
         except OSError:
             self.close_connection = True
-        self.server.metrics.observe(
+        self._server.metrics.observe(
             self.command, label, reply.status, time.perf_counter() - started
         )
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Silent: the lab runs under a TUI, and metrics already count every request."""
+
+
+_Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver passes its servers
 
 
 class TrackingHTTPServer(ThreadingHTTPServer):
@@ -131,14 +141,14 @@ class TrackingHTTPServer(ThreadingHTTPServer):
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
-    def process_request(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
+    def process_request(self, request: _Request, client_address: Any) -> None:
         with self._open_lock:
-            self._open.add(request)
+            self._open.add(cast(socket.socket, request))  # TCP: the connected socket
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request) -> None:  # type: ignore[no-untyped-def]
+    def shutdown_request(self, request: _Request) -> None:
         with self._open_lock:
-            self._open.discard(request)
+            self._open.discard(cast(socket.socket, request))
         super().shutdown_request(request)
 
     def close_open_connections(self) -> None:
@@ -164,18 +174,17 @@ class PgPool:
         application_name: str = "predictiq-api",
     ) -> None:
         self._url = url
-        self._connect_kwargs = {
-            "connect_timeout": max(2, math.ceil(connect_timeout)),  # libpq raises < 2 s to 2 s
-            "options": f"-c statement_timeout={statement_timeout_ms}",
-            "application_name": application_name,
-            "autocommit": True,
-        }
+        self._connect_timeout = max(2, math.ceil(connect_timeout))  # libpq raises < 2 s to 2 s
+        self._options = f"-c statement_timeout={statement_timeout_ms}"
+        self._application_name = application_name
         self._slots = threading.BoundedSemaphore(size)
-        self._idle: list[psycopg.Connection] = []
+        self._idle: list[psycopg.Connection[TupleRow]] = []
         self._lock = threading.Lock()
         self._closed = False
 
-    def fetchall(self, sql: str, params: tuple = (), *, timeout: float = 1.0) -> list[tuple]:
+    def fetchall(
+        self, sql: QueryNoTemplate, params: tuple[object, ...] = (), *, timeout: float = 1.0
+    ) -> list[TupleRow]:
         """Run one statement and return its rows.
 
         An idle pooled connection may have been terminated (kill-idle, a server restart); the
@@ -191,25 +200,30 @@ class PgPool:
         raise AssertionError("unreachable")
 
     @contextmanager
-    def _connection(self, timeout: float) -> Iterator[tuple[psycopg.Connection, bool]]:
+    def _connection(
+        self, timeout: float
+    ) -> Generator[tuple[psycopg.Connection[TupleRow], bool], None, None]:
         if not self._slots.acquire(timeout=timeout):
             raise TimeoutError(f"no database connection free within {timeout} s")
-        conn: psycopg.Connection | None = None
+        conn: psycopg.Connection[TupleRow] | None = None
         try:
             with self._lock:
                 if self._closed:
                     raise RuntimeError("the database pool is closed")
                 conn = self._idle.pop() if self._idle else None
             reused = conn is not None and not conn.closed
-            if not reused:
-                conn = psycopg.connect(self._url, **self._connect_kwargs)
+            if conn is None or not reused:
+                conn = psycopg.connect(
+                    self._url, connect_timeout=self._connect_timeout, options=self._options,
+                    application_name=self._application_name, autocommit=True,
+                )
             yield conn, reused
         finally:
             if conn is not None:
                 self._give_back(conn)
             self._slots.release()
 
-    def _give_back(self, conn: psycopg.Connection) -> None:
+    def _give_back(self, conn: psycopg.Connection[TupleRow]) -> None:
         with self._lock:
             if not (self._closed or conn.closed or conn.broken):
                 self._idle.append(conn)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from cockpit.lab.kubesim import objects
 from cockpit.lab.kubesim.discovery import Resource
+from cockpit.lab.kubesim.jsontypes import JSON, member, text
 from cockpit.lab.kubesim.patch import PatchError, apply_patch
 from cockpit.lab.kubesim.select import SelectorError, matches_fields, matches_labels
 from cockpit.lab.kubesim.store import now_rfc3339
@@ -50,13 +51,13 @@ class Route:
 class ApiError(Exception):
     """An error answered as a Kubernetes Status object."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: JSON | None = None) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
 
-    def status(self) -> dict:
+    def status(self) -> JSON:
         """The Status body."""
-        body = {
+        body: JSON = {
             "kind": "Status",
             "apiVersion": "v1",
             "metadata": {},
@@ -109,7 +110,7 @@ class Operations:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    def get(self, route: Route) -> dict:
+    def get(self, route: Route) -> JSON:
         """GET one object (or its scale subresource, or its metrics)."""
         if route.group == "metrics.k8s.io":
             return self._metrics_one(route)
@@ -120,7 +121,7 @@ class Operations:
             return scale_of(obj)
         return convert(route, obj)
 
-    def list(self, route: Route, query: dict[str, str]) -> dict:
+    def list(self, route: Route, query: dict[str, str]) -> JSON:
         """GET a collection, with label/field selectors and limit/continue."""
         labels, fields = query.get("labelSelector", ""), query.get("fieldSelector", "")
         try:
@@ -129,7 +130,7 @@ class Operations:
             items, rv = self.store.list(route.resource.name, route.namespace, labels, fields)
         except SelectorError as exc:
             raise ApiError(400, "BadRequest", str(exc)) from exc
-        meta: dict = {"resourceVersion": str(rv)}
+        meta: JSON = {"resourceVersion": str(rv)}
         start = int(query.get("continue") or 0)
         limit = int(query.get("limit") or 0)
         if start or limit:
@@ -144,7 +145,7 @@ class Operations:
         return {"kind": f"{route.resource.kind}List", "apiVersion": api_version,
                 "metadata": meta, "items": items}
 
-    def _metrics_list(self, route: Route, labels: str) -> dict:
+    def _metrics_list(self, route: Route, labels: str) -> JSON:
         if route.resource.name == "nodes":
             pods = self.store.items("pods")
             items = [self.usage.node_metrics(n, pods) for n in self.store.items("nodes")]
@@ -157,7 +158,7 @@ class Operations:
         return {"kind": f"{route.resource.kind}List", "apiVersion": route.group_version,
                 "metadata": {}, "items": [i for i in items if matches_labels(i, labels)]}
 
-    def _metrics_one(self, route: Route) -> dict:
+    def _metrics_one(self, route: Route) -> JSON:
         resource = route.resource.name
         obj = self.store.get(resource, route.namespace or "", route.name or "")
         if obj is None or (resource == "pods" and obj["status"].get("phase") != "Running"):
@@ -168,7 +169,7 @@ class Operations:
 
     # -- writes ---------------------------------------------------------------------------------
 
-    def patch(self, route: Route, body: object, content_type: str, dry_run: bool) -> dict:
+    def patch(self, route: Route, body: object, content_type: str, dry_run: bool) -> JSON:
         """PATCH an object or the deployment scale subresource."""
         with self.store.lock:
             current = self.store.get(route.resource.name, route.namespace or "", route.name or "")
@@ -182,13 +183,13 @@ class Operations:
             patched = self._apply(current, body, content_type)
             return self._replace(route, current, patched, dry_run)
 
-    def update(self, route: Route, body: dict, dry_run: bool) -> dict:
+    def update(self, route: Route, body: JSON, dry_run: bool) -> JSON:
         """PUT an object or the deployment scale subresource."""
         with self.store.lock:
             current = self.store.get(route.resource.name, route.namespace or "", route.name or "")
             if current is None:
                 raise not_found(route, route.name or "")
-            sent_rv = (body.get("metadata") or {}).get("resourceVersion")
+            sent_rv = member(body, "metadata").get("resourceVersion")
             if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
                 raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on '
                                f'{route.resource.name} "{route.name}": the object has been '
@@ -198,7 +199,7 @@ class Operations:
                 return self.set_replicas(route, current, body, dry_run)
             return self._replace(route, current, copy.deepcopy(body), dry_run)
 
-    def _apply(self, current: dict, body: object, content_type: str) -> dict:
+    def _apply(self, current: JSON, body: object, content_type: str) -> JSON:
         try:
             return apply_patch(current, body, content_type)
         except PatchError as exc:
@@ -206,7 +207,7 @@ class Operations:
             raise ApiError(code, "UnsupportedMediaType" if code == 415 else "Invalid",
                            str(exc)) from exc
 
-    def _replace(self, route: Route, current: dict, new: dict, dry_run: bool) -> dict:
+    def _replace(self, route: Route, current: JSON, new: JSON, dry_run: bool) -> JSON:
         # Identity and status are the server's; a client cannot change them through the object.
         for key in ("name", "namespace", "uid", "creationTimestamp"):
             if key in current["metadata"]:
@@ -224,7 +225,7 @@ class Operations:
             self.controller.deployment_changed(route.namespace or "", route.name or "")
         return stored
 
-    def set_replicas(self, route: Route, current: dict, scale: dict, dry_run: bool) -> dict:
+    def set_replicas(self, route: Route, current: JSON, scale: JSON, dry_run: bool) -> JSON:
         """Write spec.replicas from a Scale object; answer the new Scale."""
         try:
             replicas = int(scale["spec"]["replicas"])
@@ -237,7 +238,7 @@ class Operations:
         new["spec"]["replicas"] = replicas
         return scale_of(self._replace(route, current, new, dry_run))
 
-    def delete(self, route: Route, dry_run: bool) -> dict:
+    def delete(self, route: Route, dry_run: bool) -> JSON:
         """DELETE a pod (graceful, through the controller) or another object."""
         ns, name = route.namespace or "", route.name or ""
         current = self.store.get(route.resource.name, ns, name)
@@ -250,14 +251,14 @@ class Operations:
         gone = self.store.delete(route.resource.name, ns, name)
         return gone or current
 
-    def access_review(self, body: dict) -> dict:
+    def access_review(self, body: JSON) -> JSON:
         """POST selfsubjectaccessreviews: answer from the policy."""
-        attributes = (body.get("spec") or {}).get("resourceAttributes") or {}
+        attributes = member(member(body, "spec"), "resourceAttributes")
         allowed = self.policy.allows(
-            attributes.get("verb", ""), attributes.get("resource", ""),
-            attributes.get("subresource", ""),
+            text(attributes, "verb"), text(attributes, "resource"),
+            text(attributes, "subresource"),
         )
-        status: dict = {"allowed": allowed}
+        status: JSON = {"allowed": allowed}
         if allowed:
             status["reason"] = f'RBAC: allowed by RoleBinding "cockpit-operator" of Role ' \
                                f'"operator" to User "{self.policy.user}"'
@@ -286,10 +287,10 @@ class Operations:
         )
 
 
-def scale_of(dep: dict) -> dict:
+def scale_of(dep: JSON) -> JSON:
     """The autoscaling/v1 Scale view of a deployment."""
     meta = dep["metadata"]
-    labels = dep["spec"]["selector"].get("matchLabels", {})
+    labels = member(dep["spec"]["selector"], "matchLabels")
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -297,27 +298,27 @@ def scale_of(dep: dict) -> dict:
                                           "creationTimestamp") if k in meta},
         "spec": {"replicas": dep["spec"].get("replicas", 1)},
         "status": {
-            "replicas": dep.get("status", {}).get("replicas", 0),
+            "replicas": member(dep, "status").get("replicas", 0),
             "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         },
     }
 
 
-def convert(route: Route, obj: dict) -> dict:
+def convert(route: Route, obj: JSON) -> JSON:
     """Serve a stored object in the requested group version (HPA v2 -> v1)."""
     if route.group_version == "autoscaling/v1" and obj.get("kind") == "HorizontalPodAutoscaler":
         return objects.hpa_as_v1(obj)
     return obj
 
 
-def matches(obj: dict, query: dict[str, str]) -> bool:
+def matches(obj: JSON, query: dict[str, str]) -> bool:
     """Whether an object matches a request's label and field selectors."""
     return matches_labels(obj, query.get("labelSelector", "")) and matches_fields(
         obj, query.get("fieldSelector", "")
     )
 
 
-def dumps(body: dict) -> bytes:
+def dumps(body: JSON) -> bytes:
     """Serialise a response body once (compact, as the API server does)."""
     return json.dumps(body, separators=(",", ":")).encode()
 

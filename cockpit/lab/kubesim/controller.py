@@ -15,14 +15,15 @@ import time
 from collections.abc import Callable
 
 from cockpit.lab.kubesim import objects, pods
+from cockpit.lab.kubesim.jsontypes import JSON, member, members
 from cockpit.lab.kubesim.status import deployment_status, hpa_status, replicaset_status
 from cockpit.lab.kubesim.store import ObjectStore, now_rfc3339
 
 Key = tuple[str, str]
 
 
-def _owner_name(obj: dict) -> str | None:
-    refs = obj["metadata"].get("ownerReferences") or []
+def _owner_name(obj: JSON) -> str | None:
+    refs = members(obj["metadata"], "ownerReferences")
     return refs[0]["name"] if refs else None
 
 
@@ -38,7 +39,7 @@ class Controller:
         self._backoff_events: dict[Key, Key] = {}  # pod -> its BackOff event
         self._last_progress: dict[Key, float] = {}
         self._pending: set[tuple[str, Key]] = set()  # coalesced timers, see `once`
-        self._timers: list[tuple[float, int, Callable[..., None], tuple]] = []
+        self._timers: list[tuple[float, int, Callable[..., None], tuple[object, ...]]] = []
         self._seq = itertools.count()
         self._placement = itertools.count()
         self._ips = itertools.count(2)
@@ -92,13 +93,13 @@ class Controller:
         self._last_progress[(ns, name)] = time.monotonic()
         self.once("reconcile", (ns, name), self.delay, self.reconcile)
 
-    def owned_pods(self, dep: dict) -> tuple[list[dict], list[dict]]:
+    def owned_pods(self, dep: JSON) -> tuple[list[JSON], list[JSON]]:
         """(replica sets, active pods) that belong to a deployment."""
         ns, uid = dep["metadata"]["namespace"], dep["metadata"]["uid"]
         sets = [
             rs
             for rs in self.store.items("replicasets", ns)
-            if any(ref["uid"] == uid for ref in rs["metadata"].get("ownerReferences") or [])
+            if any(ref["uid"] == uid for ref in members(rs["metadata"], "ownerReferences"))
         ]
         names = {rs["metadata"]["name"] for rs in sets}
         owned = [
@@ -106,7 +107,7 @@ class Controller:
         ]
         return sets, owned
 
-    def current_replicaset(self, dep: dict, sets: list[dict]) -> dict:
+    def current_replicaset(self, dep: JSON, sets: list[JSON]) -> JSON:
         """The replica set for the deployment's template, created if the rollout just began."""
         pod_hash = objects.template_hash(dep["spec"]["template"])
         for rs in sets:
@@ -180,7 +181,7 @@ class Controller:
             # Look again once the progress deadline has passed, to report it stuck.
             self.once("deadline", (ns, name), max(deadline - since, 0) + 0.05, self.refresh_status)
 
-    def _write_if_changed(self, resource: str, obj: dict, status: dict) -> None:
+    def _write_if_changed(self, resource: str, obj: JSON, status: JSON) -> None:
         if obj.get("status") != status:
             meta = obj["metadata"]
             self.store.update(resource, meta["namespace"], meta["name"],
@@ -188,9 +189,9 @@ class Controller:
 
     # -- pods -----------------------------------------------------------------------------------
 
-    def _create_pods(self, dep: dict, rs: dict, count: int, instant: bool) -> None:
+    def _create_pods(self, dep: JSON, rs: JSON, count: int, instant: bool) -> None:
         key = (dep["metadata"]["namespace"], dep["metadata"]["name"])
-        created: list[dict] = []
+        created: list[JSON] = []
         taken: set[str] = set()
         for _ in range(max(count, 0)):
             if key in self.unschedulable:
@@ -233,7 +234,7 @@ class Controller:
             self._event(pod, "Normal", "Started", "Started container api", "kubelet")
             self._after_pod_change(pod)
 
-    def _remove_pods(self, victims: list[dict], instant: bool) -> None:
+    def _remove_pods(self, victims: list[JSON], instant: bool) -> None:
         for pod in victims:
             ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
             if instant:
@@ -241,9 +242,9 @@ class Controller:
             else:
                 self.terminate_pod(ns, name, notify=False)
 
-    def terminate_pod(self, ns: str, name: str, notify: bool = True) -> dict | None:
+    def terminate_pod(self, ns: str, name: str, notify: bool = True) -> JSON | None:
         """Graceful delete: mark Terminating now, remove after one step."""
-        def mark(p: dict) -> None:
+        def mark(p: JSON) -> None:
             p["metadata"]["deletionTimestamp"] = now_rfc3339()
             p["metadata"]["deletionGracePeriodSeconds"] = 30
 
@@ -261,7 +262,7 @@ class Controller:
             if gone is not None:
                 self._after_pod_change(gone)
 
-    def _after_pod_change(self, pod: dict) -> None:
+    def _after_pod_change(self, pod: JSON) -> None:
         """Let the owning deployment notice: status soon, a new step after `delay`.
 
         Coalesced, so a burst of pod changes (thousands at scale) costs one status refresh.
@@ -289,7 +290,7 @@ class Controller:
             self._pending.discard((kind, key))
         action(*key)
 
-    def deployment_of(self, pod: dict) -> str | None:
+    def deployment_of(self, pod: JSON) -> str | None:
         """Name of the deployment that owns a pod through its replica set."""
         rs_name = _owner_name(pod)
         if rs_name is None:
@@ -311,11 +312,11 @@ class Controller:
             message = f"Back-off restarting failed container api in pod {name}_{ns}"
             event_key = self._backoff_events.get((ns, name))
             existing = self.store.get("events", *event_key) if event_key else None
-            if existing is None:
+            if existing is None or event_key is None:
                 ev = self._event(pod, "Warning", "BackOff", message, "kubelet")
                 self._backoff_events[(ns, name)] = (ns, ev["metadata"]["name"])
             else:
-                def bump(e: dict) -> None:
+                def bump(e: JSON) -> None:
                     e["count"] += 1
                     e["lastTimestamp"] = now_rfc3339()
 
@@ -331,7 +332,7 @@ class Controller:
             if pod is not None:
                 self._after_pod_change(pod)
 
-    def _event(self, involved: dict, kind: str, reason: str, message: str, component: str) -> dict:
+    def _event(self, involved: JSON, kind: str, reason: str, message: str, component: str) -> JSON:
         return self.store.put("events", objects.event(involved, kind, reason, message, component))
 
     def _pod_ip(self) -> str:
@@ -342,11 +343,11 @@ class Controller:
         return f"10.0.{self.node_names.index(node)}.10"
 
 
-def _revision(rs: dict) -> int:
-    return int(rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
+def _revision(rs: JSON) -> int:
+    return int(member(rs["metadata"], "annotations").get("deployment.kubernetes.io/revision", 0))
 
 
-def _deletion_order(candidates: list[dict]) -> list[dict]:
+def _deletion_order(candidates: list[JSON]) -> list[JSON]:
     """Which pods a scale-down removes first: unscheduled, then unready, then the newest."""
     return sorted(
         candidates,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cockpit.lab.kubesim.jsontypes import JSON
+
 _READ = ["get", "list", "watch"]
 _WRITE = ["create", "delete", "deletecollection", "patch", "update"]
 
@@ -68,7 +70,7 @@ def find_resource(group_version: str, name: str) -> Resource | None:
     return None
 
 
-def version_document() -> dict:
+def version_document() -> JSON:
     """GET /version."""
     return {
         "major": "1",
@@ -83,7 +85,7 @@ def version_document() -> dict:
     }
 
 
-def api_versions() -> dict:
+def api_versions() -> JSON:
     """GET /api (legacy APIVersions)."""
     return {
         "kind": "APIVersions",
@@ -92,14 +94,14 @@ def api_versions() -> dict:
     }
 
 
-def api_groups() -> dict:
+def api_groups() -> JSON:
     """GET /apis (legacy APIGroupList)."""
     groups: dict[str, list[str]] = {}
     for group_version in GROUP_VERSIONS:
         if "/" in group_version:
             group, version = group_version.split("/")
             groups.setdefault(group, []).append(version)
-    out = []
+    out: list[JSON] = []
     for group, versions in groups.items():
         preferred = _PREFERRED.get(group, versions[0])
         out.append(
@@ -115,7 +117,7 @@ def api_groups() -> dict:
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": out}
 
 
-def api_group(group: str) -> dict | None:
+def api_group(group: str) -> JSON | None:
     """GET /apis/{group} (one APIGroup)."""
     for entry in api_groups()["groups"]:
         if entry["name"] == group:
@@ -123,15 +125,15 @@ def api_group(group: str) -> dict | None:
     return None
 
 
-def resource_list(group_version: str) -> dict | None:
+def resource_list(group_version: str) -> JSON | None:
     """GET /api/v1 or /apis/{group}/{version}: the APIResourceList."""
     resources = GROUP_VERSIONS.get(group_version)
     if resources is None:
         return None
-    out = []
+    out: list[JSON] = []
     for r in resources:
         singular = r.kind.lower()
-        entry = {
+        entry: JSON = {
             "name": r.name,
             "singularName": singular,
             "namespaced": r.namespaced,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cockpit.lab.kubesim import objects, pods
+from cockpit.lab.kubesim.jsontypes import JSON, first, member, text
 
 if TYPE_CHECKING:
     from cockpit.lab.kubesim.controller import Controller
@@ -34,10 +35,10 @@ class FaultsMixin:
     namespace: str
     default_deployment: str
 
-    def pods(self, deployment: str | None = None) -> list[dict]:  # provided by KubeSim
+    def pods(self, deployment: str | None = None) -> list[JSON]:  # provided by KubeSim
         raise NotImplementedError
 
-    def deployment(self, name: str | None = None) -> dict:  # provided by KubeSim
+    def deployment(self, name: str | None = None) -> JSON:  # provided by KubeSim
         raise NotImplementedError
 
     def _pod_name(self, target: str | None) -> str:
@@ -101,8 +102,8 @@ class FaultsMixin:
     def clear_image_pull_backoff(self, target: str | None = None) -> None:
         """Pods waiting in ImagePullBackOff start."""
         for pod in self.store.items("pods", self.namespace):
-            waiting = ((pod["status"].get("containerStatuses") or [{}])[0].get("state") or {})
-            if waiting.get("waiting", {}).get("reason") == "ImagePullBackOff" and (
+            waiting = member(first(pod["status"], "containerStatuses"), "state")
+            if member(waiting, "waiting").get("reason") == "ImagePullBackOff" and (
                 target is None or pod["metadata"]["name"] == target
                 or self.controller.deployment_of(pod) == target
             ):
@@ -142,7 +143,7 @@ class FaultsMixin:
     # -- nodes ----------------------------------------------------------------------------------
 
     def _node_condition(self, node: str | None, kind: str, on: bool) -> str:
-        node = node or self.store.items("nodes")[0]["metadata"]["name"]
+        node = node or text(self.store.items("nodes")[0]["metadata"], "name")
         reasons = {
             ("DiskPressure", True): ("KubeletHasDiskPressure", "kubelet has disk pressure"),
             ("DiskPressure", False): ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -153,7 +154,7 @@ class FaultsMixin:
         }
         reason, message = reasons[(kind, on)]
 
-        def mutate(n: dict) -> None:
+        def mutate(n: JSON) -> None:
             for condition in n["status"]["conditions"]:
                 if condition["type"] == kind:
                     condition.update(status="True" if on else "False", reason=reason,
@@ -208,7 +209,7 @@ class FaultsMixin:
     def _set_paused(self, deployment: str | None, paused: bool) -> None:
         name = deployment or self.default_deployment
 
-        def mutate(d: dict) -> None:
+        def mutate(d: JSON) -> None:
             d["spec"]["paused"] = paused
             d["metadata"]["generation"] = d["metadata"].get("generation", 1) + 1
 
@@ -281,7 +282,7 @@ class FaultsMixin:
         self.clear_silent_watches()
 
 
-def _clear(overrides: dict, namespace: str, name: str | None) -> None:
+def _clear(overrides: dict[tuple[str, str], float], namespace: str, name: str | None) -> None:
     for key in list(overrides):
         if name is None or key == (namespace, name):
             overrides.pop(key, None)

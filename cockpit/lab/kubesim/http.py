@@ -3,6 +3,9 @@
 HTTP/1.1 with keep-alive, as the kubernetes client and kubectl expect. Every accepted connection
 is tracked so that stopping the server really cuts its clients off (a kept-alive connection
 would otherwise keep being served by a stopped "API server").
+
+The server serves a `Simulator`: the parts of the simulator (sim.py's KubeSim) it needs, named
+here so that this module never imports sim.py back.
 """
 
 from __future__ import annotations
@@ -14,16 +17,16 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from cockpit.lab.kubesim import discovery
 from cockpit.lab.kubesim import watch as kubesim_watch
-from cockpit.lab.kubesim.api import ApiError, Route, dumps
+from cockpit.lab.kubesim.api import ApiError, Operations, Route, dumps
+from cockpit.lab.kubesim.jsontypes import JSON, as_object
+from cockpit.lab.kubesim.store import ObjectStore
 from cockpit.lab.kubesim.table import as_table
-
-if TYPE_CHECKING:
-    from cockpit.lab.kubesim.sim import KubeSim
+from cockpit.lab.kubesim.watch import WatchRegistry
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class MutatingRequest:
 class RequestLog:
     """Counts every request by (verb, resource) and keeps the mutating ones."""
 
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[tuple[str, str]] = field(default_factory=Counter[tuple[str, str]])
     mutating: list[MutatingRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -54,7 +57,24 @@ class RequestLog:
                 self.mutating.append(entry)
 
 
-def resolve(path: str) -> Route | dict | None:
+class Simulator(Protocol):
+    """What the HTTP front uses of the simulator (KubeSim has it all)."""
+
+    store: ObjectStore
+    operations: Operations
+    requests: RequestLog
+    faults: Faults
+    watches: WatchRegistry
+    stopping: threading.Event  # set while stopping: injected delays and watches end
+    token: str | None  # the bearer token a client must send, None for no check
+    bookmark_interval: float
+    watch_timeout: float
+    namespace: str  # the simulator's own namespace (its deployments and pods live there)
+
+    def get(self, resource: str, namespace: str, name: str) -> JSON | None: ...
+
+
+def resolve(path: str) -> Route | JSON | None:
     """A discovery document for discovery paths, a Route for resource paths, else None."""
     parts = [p for p in path.split("/") if p]
     if parts == ["version"]:
@@ -84,26 +104,29 @@ def resolve(path: str) -> Route | dict | None:
     return Route(group_version, resource, namespace, *(rest[1:] + [None, None])[:2])
 
 
+_Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver passes its servers
+
+
 class KubeSimServer(ThreadingHTTPServer):
     """ThreadingHTTPServer that remembers its simulator and its open connections."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], sim: KubeSim) -> None:
+    def __init__(self, address: tuple[str, int], sim: Simulator) -> None:
         self.sim = sim
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, KubeSimHandler)
 
-    def process_request(self, request, client_address):  # noqa: ANN001 - socketserver signature
+    def process_request(self, request: _Request, client_address: Any) -> None:
         with self.connections_lock:
-            self.connections.add(request)
+            self.connections.add(cast(socket.socket, request))  # TCP: the connected socket
         super().process_request(request, client_address)
 
-    def shutdown_request(self, request):  # noqa: ANN001
+    def shutdown_request(self, request: _Request) -> None:
         with self.connections_lock:
-            self.connections.discard(request)
+            self.connections.discard(cast(socket.socket, request))
         super().shutdown_request(request)
 
     def cut_all_connections(self) -> None:
@@ -122,7 +145,11 @@ class KubeSimHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = 120  # idle keep-alive connections are closed after this
-    server: KubeSimServer
+
+    @property
+    def sim(self) -> Simulator:
+        """The simulator served (this handler class is only ever made by a KubeSimServer)."""
+        return cast(KubeSimServer, self.server).sim
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Quiet: tests and the demo do not want an access log on stderr."""
@@ -143,7 +170,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def _dispatch(self, method: str) -> None:
-        sim = self.server.sim
+        sim = self.sim
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
@@ -171,7 +198,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                 # kubectl sends some writes (auth can-i) as protobuf; only JSON is spoken here.
                 raise ApiError(415, "UnsupportedMediaType",
                                "kubesim only accepts JSON request bodies")
-            body = json.loads(raw_body) if raw_body else {}
+            body: object = json.loads(raw_body) if raw_body else {}
             code, answer = self._operate(verb, target, query, body)
             if verb in ("list", "get") and "as=Table" in self.headers.get("Accept", "") and (
                 target.group != "metrics.k8s.io" and not target.subresource
@@ -185,9 +212,12 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
-    def _operate(self, verb: str, route: Route, query: dict, body: object) -> tuple[int, dict]:
-        ops = self.server.sim.operations
+    def _operate(
+        self, verb: str, route: Route, query: dict[str, str], body: object
+    ) -> tuple[int, JSON]:
+        ops = self.sim.operations
         dry_run = query.get("dryRun") == "All"
+        sent = as_object(body)  # None for a body that is no JSON object
         if verb == "list":
             return 200, ops.list(route, query)
         if verb == "get":
@@ -195,35 +225,37 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         if verb == "patch":
             content_type = self.headers.get("Content-Type", "application/json")
             return 200, ops.patch(route, body, content_type, dry_run)
-        if verb == "update" and isinstance(body, dict):
-            return 200, ops.update(route, body, dry_run)
+        if verb == "update" and sent is not None:
+            return 200, ops.update(route, sent, dry_run)
         if verb == "delete":
             return 200, ops.delete(route, dry_run)
         if verb == "create" and route.resource.name == "selfsubjectaccessreviews":
-            return 201, ops.access_review(body if isinstance(body, dict) else {})
+            return 201, ops.access_review(sent if sent is not None else {})
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                        "requested resource")
 
-    def _count(self, verb: str, target: Route | dict | None, query: dict, body: bytes) -> None:
+    def _count(
+        self, verb: str, target: Route | JSON | None, query: dict[str, str], body: bytes
+    ) -> None:
         resource = target.counted_name if isinstance(target, Route) else "discovery"
         entry = None
         if verb in ("create", "update", "patch", "delete") and resource != "selfsubjectaccessreviews":
             assert isinstance(target, Route)
             entry = MutatingRequest(verb, resource, target.namespace, target.name,
                                     query.get("dryRun") == "All", body.decode(errors="replace"))
-        self.server.sim.requests.record(verb, resource, entry)
+        self.sim.requests.record(verb, resource, entry)
 
     def _check_auth(self) -> None:
         # kubectl sends no bearer token over plain http (client-go refuses to), so only a wrong
         # token is refused: that is what a rotated or mistyped credential looks like.
-        token, sent = self.server.sim.token, self.headers.get("Authorization")
+        token, sent = self.sim.token, self.headers.get("Authorization")
         if token and sent is not None and sent != f"Bearer {token}":
             raise ApiError(401, "Unauthorized", "Unauthorized")
 
     def _inject_faults(self, path: str) -> None:
-        faults = self.server.sim.faults
+        faults = self.sim.faults
         if faults.slow_seconds > 0:
-            self.server.sim.stopping.wait(faults.slow_seconds)
+            self.sim.stopping.wait(faults.slow_seconds)
         if faults.error_rate > 0 and random.random() < faults.error_rate:
             raise ApiError(500, "InternalError",
                            "Internal error occurred: injected by kubesim (api_errors)")
@@ -232,7 +264,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             raise ApiError(503, "ServiceUnavailable",
                            "the server is currently unable to handle the request")
 
-    def _send(self, code: int, body: dict) -> None:
+    def _send(self, code: int, body: JSON) -> None:
         data = dumps(body)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
@@ -242,7 +274,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _watch(self, route: Route, query: dict[str, str]) -> None:
-        sim = self.server.sim
+        sim = self.sim
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Transfer-Encoding", "chunked")
@@ -267,7 +299,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             sim.watches.close(session)
 
 
-def _verb(method: str, target: Route | dict | None, watching: bool) -> str:
+def _verb(method: str, target: Route | JSON | None, watching: bool) -> str:
     if method == "GET":
         if isinstance(target, Route) and target.name is None:
             return "watch" if watching else "list"
@@ -284,4 +316,4 @@ class Faults:
     metrics_unavailable: bool = False  # metrics.k8s.io answers 503 (no metrics-server)
 
 
-__all__ = ["Faults", "KubeSimServer", "MutatingRequest", "RequestLog", "resolve"]
+__all__ = ["Faults", "KubeSimServer", "MutatingRequest", "RequestLog", "Simulator", "resolve"]

@@ -11,18 +11,24 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import cast
 
-from kubernetes.utils import parse_quantity
+from kubernetes.utils import quantity
 
+from cockpit.lab.kubesim.jsontypes import JSON, member
 from cockpit.lab.kubesim.store import now_rfc3339
 
 _MI = 1024 * 1024
+# The client's parser leaves its parameter unannotated; it takes a quantity string or number.
+parse_quantity = cast(Callable[[str | int | float], Decimal], quantity.parse_quantity)
 
 
-def _container_limits(pod: dict) -> tuple[float, float]:
+def _container_limits(pod: JSON) -> tuple[float, float]:
     """(cpu cores, memory bytes) limits of the pod's first container, with sane defaults."""
-    resources = pod["spec"]["containers"][0].get("resources", {})
-    limits = resources.get("limits") or resources.get("requests") or {}
+    resources = member(pod["spec"]["containers"][0], "resources")
+    limits = member(resources, "limits") or member(resources, "requests")
     cpu = float(parse_quantity(limits.get("cpu", "1")))
     memory = float(parse_quantity(limits.get("memory", "1Gi")))
     return cpu, memory
@@ -38,7 +44,7 @@ class UsageModel:
         self.cpu_overrides: dict[tuple[str, str], float] = {}
         self.memory_overrides: dict[tuple[str, str], float] = {}
 
-    def usage(self, pod: dict) -> tuple[float, float]:
+    def usage(self, pod: JSON) -> tuple[float, float]:
         """Current (cpu cores, memory bytes) of a running pod, advanced to now."""
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
@@ -63,7 +69,7 @@ class UsageModel:
                 memory = memory_limit * self.memory_overrides[key] * self._random.uniform(0.995, 1.0)
         return cores, memory
 
-    def pod_metrics(self, pod: dict) -> dict:
+    def pod_metrics(self, pod: JSON) -> JSON:
         """A PodMetrics object in metrics-server units ("912345678n", "308224Ki")."""
         cores, memory = self.usage(pod)
         meta = pod["metadata"]
@@ -87,7 +93,7 @@ class UsageModel:
             ],
         }
 
-    def node_metrics(self, node: dict, pods: list[dict]) -> dict:
+    def node_metrics(self, node: JSON, pods: list[JSON]) -> JSON:
         """A NodeMetrics object: system overhead plus the usage of the node's running pods."""
         name = node["metadata"]["name"]
         cores, memory = 0.35, 1.6 * 1024 * _MI

@@ -11,6 +11,7 @@ import json
 import random
 import zlib
 
+from cockpit.lab.kubesim.jsontypes import JSON, member, members
 from cockpit.lab.kubesim.store import now_rfc3339
 
 # The alphabet Kubernetes uses for generated name suffixes and template hashes (no vowels).
@@ -22,17 +23,17 @@ def random_suffix(length: int = 5) -> str:
     return "".join(random.choice(_SAFE_ALPHABET) for _ in range(length))
 
 
-def template_hash(template: dict) -> str:
+def template_hash(template: JSON) -> str:
     """A stable pod-template-hash for a pod template (same template, same hash)."""
     digest = zlib.crc32(json.dumps(template, sort_keys=True).encode())
-    out = []
+    out: list[str] = []
     for _ in range(10):
         digest, rem = divmod(digest, len(_SAFE_ALPHABET))
         out.append(_SAFE_ALPHABET[rem])
     return "".join(out)
 
 
-def _owner(kind: str, api_version: str, owner: dict) -> dict:
+def _owner(kind: str, api_version: str, owner: JSON) -> JSON:
     return {
         "apiVersion": api_version,
         "kind": kind,
@@ -43,7 +44,7 @@ def _owner(kind: str, api_version: str, owner: dict) -> dict:
     }
 
 
-def namespace(name: str) -> dict:
+def namespace(name: str) -> JSON:
     """A Namespace in phase Active."""
     return {
         "apiVersion": "v1",
@@ -54,11 +55,11 @@ def namespace(name: str) -> dict:
     }
 
 
-def node(name: str, index: int) -> dict:
+def node(name: str, index: int) -> JSON:
     """A Ready worker node with no pressure conditions."""
     now = now_rfc3339()
 
-    def condition(kind: str, status: str, reason: str, message: str) -> dict:
+    def condition(kind: str, status: str, reason: str, message: str) -> JSON:
         return {
             "type": kind,
             "status": status,
@@ -113,7 +114,7 @@ def node(name: str, index: int) -> dict:
     }
 
 
-def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image: str) -> dict:
+def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image: str) -> JSON:
     """A Deployment whose template runs one container "api" with requests and limits."""
     return {
         "apiVersion": "apps/v1",
@@ -157,7 +158,7 @@ def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image:
     }
 
 
-def replicaset(owner: dict, pod_hash: str, revision: int) -> dict:
+def replicaset(owner: JSON, pod_hash: str, revision: int) -> JSON:
     """The ReplicaSet a deployment creates for one pod template."""
     spec = owner["spec"]
     template = json.loads(json.dumps(spec["template"]))
@@ -180,7 +181,7 @@ def replicaset(owner: dict, pod_hash: str, revision: int) -> dict:
     }
 
 
-def pod(rs: dict, node_name: str | None) -> dict:
+def pod(rs: JSON, node_name: str | None) -> JSON:
     """A new pod of a ReplicaSet: Pending (ContainerCreating if scheduled, else unscheduled)."""
     template = rs["spec"]["template"]
     spec = json.loads(json.dumps(template["spec"]))
@@ -214,8 +215,8 @@ def container_id() -> str:
 
 
 def event(
-    involved: dict, event_type: str, reason: str, message: str, component: str, count: int = 1
-) -> dict:
+    involved: JSON, event_type: str, reason: str, message: str, component: str, count: int = 1
+) -> JSON:
     """A core/v1 Event about `involved` (named like the real ones: object name + hex suffix)."""
     meta = involved["metadata"]
     ns = meta.get("namespace") or "default"
@@ -245,7 +246,7 @@ def event(
     }
 
 
-def hpa(target: dict, min_replicas: int, max_replicas: int) -> dict:
+def hpa(target: JSON, min_replicas: int, max_replicas: int) -> JSON:
     """An autoscaling/v2 HorizontalPodAutoscaler on CPU utilisation for a deployment."""
     meta = target["metadata"]
     return {
@@ -270,11 +271,11 @@ def hpa(target: dict, min_replicas: int, max_replicas: int) -> dict:
     }
 
 
-def hpa_as_v1(obj: dict) -> dict:
+def hpa_as_v1(obj: JSON) -> JSON:
     """Convert a stored autoscaling/v2 HPA to the autoscaling/v1 shape."""
-    spec, status = obj["spec"], obj.get("status", {})
+    spec, status = obj["spec"], member(obj, "status")
     target = next(
-        (m["resource"]["target"].get("averageUtilization") for m in spec.get("metrics", [])
+        (m["resource"]["target"].get("averageUtilization") for m in members(spec, "metrics")
          if m.get("type") == "Resource" and m["resource"]["name"] == "cpu"),
         None,
     )
@@ -282,7 +283,7 @@ def hpa_as_v1(obj: dict) -> dict:
         "currentReplicas": status.get("currentReplicas", 0),
         "desiredReplicas": status.get("desiredReplicas", 0),
     }
-    for metric in status.get("currentMetrics", []):
+    for metric in members(status, "currentMetrics"):
         if metric.get("type") == "Resource" and metric["resource"]["name"] == "cpu":
             v1_status["currentCPUUtilizationPercentage"] = metric["resource"]["current"].get(
                 "averageUtilization"

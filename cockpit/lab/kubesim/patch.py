@@ -9,6 +9,9 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
+
+from cockpit.lab.kubesim.jsontypes import JSON, as_array, as_object, objects_in
 
 
 class PatchError(ValueError):
@@ -17,30 +20,34 @@ class PatchError(ValueError):
 
 def merge_patch(target: object, patch: object, strategic: bool = False) -> object:
     """Apply a JSON merge patch (strategic if asked) and return the result."""
-    if not isinstance(patch, dict):
+    changes = as_object(patch)
+    if changes is None:
         return copy.deepcopy(patch)
-    result = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
+    current = as_object(target)
+    result: JSON = copy.deepcopy(current) if current is not None else {}
+    for key, value in changes.items():
         if key.startswith("$"):
             continue  # strategic directives: ordering hints, not data
+        items = as_array(value)
         if value is None:
             result.pop(key, None)
-        elif strategic and isinstance(value, list) and _named_list(value):
-            result[key] = _merge_named(result.get(key) or [], value)
-        elif isinstance(value, dict):
+        elif strategic and items is not None and _named_list(items):
+            result[key] = _merge_named(result.get(key) or [], objects_in(items))
+        elif as_object(value) is not None:
             result[key] = merge_patch(result.get(key), value, strategic)
         else:
             result[key] = copy.deepcopy(value)
     return result
 
 
-def _named_list(items: list) -> bool:
+def _named_list(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, dict) and "name" in i for i in items)
 
 
-def _merge_named(current: list, patch: list) -> list:
+def _merge_named(current: list[Any], patch: list[JSON]) -> list[Any]:
     merged = [copy.deepcopy(i) for i in current]
-    index = {item.get("name"): pos for pos, item in enumerate(merged) if isinstance(item, dict)}
+    index = {item.get("name"): pos for pos, item in enumerate(merged)
+             if as_object(item) is not None}
     for item in patch:
         if item.get("$patch") == "delete":
             merged = [m for m in merged if m.get("name") != item["name"]]
@@ -59,14 +66,27 @@ def _pointer(path: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
 
 
-def json_patch(target: dict, operations: list) -> dict:
+def _container(doc: JSON, parts: list[str], op: JSON) -> list[Any] | JSON:
+    """The array or object the pointer's last part names a member of (missing objects created)."""
+    parent: list[Any] | JSON = doc
+    for part in parts:
+        child = parent.setdefault(part, {}) if isinstance(parent, dict) else parent[int(part)]
+        items, obj = as_array(child), as_object(child)
+        if items is not None:
+            parent = items
+        elif obj is not None:
+            parent = obj
+        else:  # a path through a string or number
+            raise PatchError(f"{op['op']} operation does not apply: {op['path']}")
+    return parent
+
+
+def json_patch(target: JSON, operations: list[Any]) -> JSON:
     """Apply an RFC 6902 JSON patch (add, replace, remove, test)."""
     doc = copy.deepcopy(target)
     for op in operations:
         parts = _pointer(op["path"])
-        parent: object = doc
-        for part in parts[:-1]:
-            parent = parent[int(part)] if isinstance(parent, list) else parent.setdefault(part, {})
+        parent = _container(doc, parts[:-1], op)
         last = parts[-1]
         kind = op["op"]
         try:
@@ -83,7 +103,10 @@ def json_patch(target: dict, operations: list) -> dict:
                         raise PatchError(f"replace operation does not apply: {op['path']}")
                     parent[last] = op["value"]
             elif kind == "remove":
-                del parent[int(last) if isinstance(parent, list) else last]
+                if isinstance(parent, list):
+                    del parent[int(last)]
+                else:
+                    del parent[last]
             elif kind == "test":
                 actual = parent[int(last)] if isinstance(parent, list) else parent.get(last)
                 if actual != op.get("value"):
@@ -95,15 +118,17 @@ def json_patch(target: dict, operations: list) -> dict:
     return doc
 
 
-def apply_patch(target: dict, body: object, content_type: str) -> dict:
+def apply_patch(target: JSON, body: object, content_type: str) -> JSON:
     """Apply a PATCH body according to its Content-Type."""
     media = content_type.split(";")[0].strip()
     if media == "application/json-patch+json":
-        if not isinstance(body, list):
+        operations = as_array(body)
+        if operations is None:
             raise PatchError("json patch body must be a list of operations")
-        return json_patch(target, body)
-    if media == "application/merge-patch+json":
-        return merge_patch(target, body)  # type: ignore[return-value]
-    if media == "application/strategic-merge-patch+json":
-        return merge_patch(target, body, strategic=True)  # type: ignore[return-value]
+        return json_patch(target, operations)
+    if media in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
+        patched = as_object(merge_patch(target, body, strategic="strategic" in media))
+        if patched is None:  # the body was an array, a string or a number, not an object
+            raise PatchError(f"a {media} body must be a JSON object")
+        return patched
     raise PatchError(f"the server does not support patch type {media!r}")

@@ -5,14 +5,15 @@ Each function mutates a pod dict that the caller owns (a fresh copy from `Object
 
 from __future__ import annotations
 
+from cockpit.lab.kubesim.jsontypes import JSON, first, member, members
 from cockpit.lab.kubesim.objects import container_id
 from cockpit.lab.kubesim.store import now_rfc3339
 
 
-def _conditions(pod: dict, ready: bool, scheduled: bool = True) -> list[dict]:
+def _conditions(pod: JSON, ready: bool, scheduled: bool = True) -> list[JSON]:
     now = now_rfc3339()
     state = "True" if ready else "False"
-    conditions = [
+    conditions: list[JSON] = [
         {"type": "PodReadyToStartContainers", "status": "True" if scheduled else "False"},
         {"type": "Initialized", "status": "True"},
         {"type": "Ready", "status": state},
@@ -28,7 +29,7 @@ def _conditions(pod: dict, ready: bool, scheduled: bool = True) -> list[dict]:
     return conditions
 
 
-def _container_status(pod: dict, ready: bool, state: dict, restarts: int = 0) -> dict:
+def _container_status(pod: JSON, ready: bool, state: JSON, restarts: int = 0) -> JSON:
     container = pod["spec"]["containers"][0]
     return {
         "name": container["name"],
@@ -42,7 +43,7 @@ def _container_status(pod: dict, ready: bool, state: dict, restarts: int = 0) ->
     }
 
 
-def mark_container_creating(pod: dict, host_ip: str) -> None:
+def mark_container_creating(pod: JSON, host_ip: str) -> None:
     """Scheduled to a node, image pulling: Pending with reason ContainerCreating."""
     pod["status"] = {
         "phase": "Pending",
@@ -56,7 +57,7 @@ def mark_container_creating(pod: dict, host_ip: str) -> None:
     }
 
 
-def mark_unschedulable(pod: dict, message: str) -> None:
+def mark_unschedulable(pod: JSON, message: str) -> None:
     """Not scheduled: Pending with PodScheduled=False, reason Unschedulable."""
     pod["spec"].pop("nodeName", None)
     pod["status"] = {
@@ -75,7 +76,7 @@ def mark_unschedulable(pod: dict, message: str) -> None:
     }
 
 
-def mark_running(pod: dict, pod_ip: str) -> None:
+def mark_running(pod: JSON, pod_ip: str) -> None:
     """Container started and ready: Running, Ready=True."""
     status = pod["status"]
     status["phase"] = "Running"
@@ -91,12 +92,12 @@ def mark_running(pod: dict, pod_ip: str) -> None:
     status["containerStatuses"] = [running]
 
 
-def mark_oom_crashloop(pod: dict) -> None:
+def mark_oom_crashloop(pod: JSON) -> None:
     """One more OOM kill: lastState OOMKilled (exit 137), waiting in CrashLoopBackOff."""
     status = pod["status"]
-    previous = (status.get("containerStatuses") or [{}])[0]
-    restarts = previous.get("restartCount", 0) + 1
-    started = (previous.get("state", {}).get("running") or {}).get("startedAt", now_rfc3339())
+    previous = first(status, "containerStatuses")
+    restarts: int = previous.get("restartCount", 0) + 1
+    started = member(member(previous, "state"), "running").get("startedAt", now_rfc3339())
     crashed = _container_status(
         pod,
         False,
@@ -125,7 +126,7 @@ def mark_oom_crashloop(pod: dict) -> None:
     status["containerStatuses"] = [crashed]
 
 
-def mark_image_pull_backoff(pod: dict) -> None:
+def mark_image_pull_backoff(pod: JSON) -> None:
     """The image cannot be pulled: waiting in ImagePullBackOff, not ready."""
     status = pod["status"]
     image = pod["spec"]["containers"][0]["image"]
@@ -140,7 +141,7 @@ def mark_image_pull_backoff(pod: dict) -> None:
     status["containerStatuses"] = [_container_status(pod, False, waiting)]
 
 
-def mark_evicted(pod: dict, resource: str = "memory") -> None:
+def mark_evicted(pod: JSON, resource: str = "memory") -> None:
     """Evicted by the kubelet under node pressure: phase Failed, reason Evicted."""
     pod["status"] = {
         "phase": "Failed",
@@ -152,15 +153,15 @@ def mark_evicted(pod: dict, resource: str = "memory") -> None:
     }
 
 
-def is_ready(pod: dict) -> bool:
+def is_ready(pod: JSON) -> bool:
     """Whether the pod's Ready condition is True."""
-    for condition in pod.get("status", {}).get("conditions") or []:
+    for condition in members(member(pod, "status"), "conditions"):
         if condition["type"] == "Ready":
             return condition["status"] == "True"
     return False
 
 
-def is_active(pod: dict) -> bool:
+def is_active(pod: JSON) -> bool:
     """Pods the ReplicaSet still counts (not Failed/Succeeded, not being deleted)."""
     return pod["status"].get("phase") not in ("Failed", "Succeeded") and not pod["metadata"].get(
         "deletionTimestamp"

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from cockpit.lab.kubesim.jsontypes import JSON, as_object, member
+
 _SET_TERM = re.compile(r"^\s*([\w./-]+)\s+(in|notin)\s+\(([^)]*)\)\s*$")
 
 
@@ -18,7 +20,9 @@ class SelectorError(ValueError):
 
 def _split_terms(selector: str) -> list[str]:
     """Split on commas that are not inside parentheses."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for ch in selector:
         if ch == "(":
             depth += 1
@@ -36,7 +40,7 @@ def _split_terms(selector: str) -> list[str]:
 @lru_cache(maxsize=256)
 def parse_label_selector(selector: str) -> tuple[tuple[str, str, frozenset[str]], ...]:
     """Parse into (key, operator, values) requirements; operators: in, notin, exists, !exists."""
-    requirements = []
+    requirements: list[tuple[str, str, frozenset[str]]] = []
     for term in _split_terms(selector):
         set_match = _SET_TERM.match(term)
         if set_match:
@@ -57,11 +61,11 @@ def parse_label_selector(selector: str) -> tuple[tuple[str, str, frozenset[str]]
     return tuple(requirements)
 
 
-def matches_labels(obj: dict, selector: str) -> bool:
+def matches_labels(obj: JSON, selector: str) -> bool:
     """Whether the object's metadata.labels satisfy the selector ("" matches everything)."""
     if not selector:
         return True
-    labels = obj.get("metadata", {}).get("labels") or {}
+    labels = member(member(obj, "metadata"), "labels")
     for key, op, values in parse_label_selector(selector):
         present = key in labels
         if op == "in" and (not present or labels[key] not in values):
@@ -78,7 +82,7 @@ def matches_labels(obj: dict, selector: str) -> bool:
 @lru_cache(maxsize=256)
 def parse_field_selector(selector: str) -> tuple[tuple[tuple[str, ...], bool, str], ...]:
     """Parse into (path, equal, value) requirements."""
-    requirements = []
+    requirements: list[tuple[tuple[str, ...], bool, str]] = []
     for term in _split_terms(selector):
         if "!=" in term:
             path, value = term.split("!=", 1)
@@ -92,16 +96,17 @@ def parse_field_selector(selector: str) -> tuple[tuple[tuple[str, ...], bool, st
     return tuple(requirements)
 
 
-def _field(obj: dict, path: tuple[str, ...]) -> str:
+def _field(obj: JSON, path: tuple[str, ...]) -> str:
     value: object = obj
     for part in path:
-        if not isinstance(value, dict):
+        parent = as_object(value)
+        if parent is None:
             return ""
-        value = value.get(part, "")
+        value = parent.get(part, "")
     return "" if value is None else str(value)
 
 
-def matches_fields(obj: dict, selector: str) -> bool:
+def matches_fields(obj: JSON, selector: str) -> bool:
     """Whether the object satisfies a field selector ("" matches everything)."""
     if not selector:
         return True

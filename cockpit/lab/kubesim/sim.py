@@ -66,6 +66,7 @@ from cockpit.lab.kubesim.api import AccessPolicy, Operations
 from cockpit.lab.kubesim.controller import Controller
 from cockpit.lab.kubesim.faults import FaultsMixin
 from cockpit.lab.kubesim.http import Faults, KubeSimServer, MutatingRequest, RequestLog
+from cockpit.lab.kubesim.jsontypes import JSON, first
 from cockpit.lab.kubesim.metrics import UsageModel
 from cockpit.lab.kubesim.store import ObjectStore
 from cockpit.lab.kubesim.watch import WatchRegistry
@@ -202,7 +203,7 @@ class KubeSim(FaultsMixin):
     # -- inspection -----------------------------------------------------------------------------
 
     @property
-    def request_counts(self) -> Counter:
+    def request_counts(self) -> Counter[tuple[str, str]]:
         """A copy of the request counters, keyed by (verb, resource)."""
         with self.requests.lock:
             return Counter(self.requests.counts)
@@ -235,18 +236,18 @@ class KubeSim(FaultsMixin):
         with self.watches.lock:
             return len(self.watches.sessions)
 
-    def get(self, resource: str, namespace: str, name: str) -> dict | None:
+    def get(self, resource: str, namespace: str, name: str) -> JSON | None:
         """A stored object (do not mutate it)."""
         return self.store.get(resource, namespace, name)
 
-    def deployment(self, name: str | None = None) -> dict:
+    def deployment(self, name: str | None = None) -> JSON:
         """The stored deployment (the default one if no name)."""
         dep = self.store.get("deployments", self.namespace, name or self.default_deployment)
         if dep is None:
             raise KeyError(name)
         return dep
 
-    def pods(self, deployment: str | None = None, include_terminating: bool = False) -> list[dict]:
+    def pods(self, deployment: str | None = None, include_terminating: bool = False) -> list[JSON]:
         """Pods of a deployment (the default one if no name), sorted by name."""
         dep = self.deployment(deployment)
         with self.store.lock:
@@ -255,7 +256,7 @@ class KubeSim(FaultsMixin):
                 sets, _ = self.controller.owned_pods(dep)
                 names = {rs["metadata"]["name"] for rs in sets}
                 owned = [p for p in self.store.items("pods", self.namespace)
-                         if (p["metadata"].get("ownerReferences") or [{}])[0].get("name") in names]
+                         if first(p["metadata"], "ownerReferences").get("name") in names]
         return owned
 
     def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> bool:
@@ -272,7 +273,7 @@ class KubeSim(FaultsMixin):
     def add_deployment(
         self, name: str, replicas: int = 3, labels: dict[str, str] | None = None,
         hpa: tuple[int, int] | None = None,
-    ) -> dict:
+    ) -> JSON:
         """Create a deployment with `replicas` Running pods (instantly) and optionally an HPA."""
         labels = labels or {"app": name}
         dep = self.store.put("deployments",

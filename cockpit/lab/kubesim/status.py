@@ -6,12 +6,13 @@ has no `readyReplicas` key). Condition timestamps only move when a condition cha
 
 from __future__ import annotations
 
+from cockpit.lab.kubesim.jsontypes import JSON, member, members
 from cockpit.lab.kubesim.pods import is_ready
 from cockpit.lab.kubesim.store import now_rfc3339
 
 
-def _owned_by(pod: dict, rs: dict) -> bool:
-    refs = pod["metadata"].get("ownerReferences") or []
+def _owned_by(pod: JSON, rs: JSON) -> bool:
+    refs = members(pod["metadata"], "ownerReferences")
     return bool(refs) and refs[0]["name"] == rs["metadata"]["name"]
 
 
@@ -19,7 +20,7 @@ def _nonzero(**counts: int) -> dict[str, int]:
     return {k: v for k, v in counts.items() if v}
 
 
-def _condition(old: list[dict], kind: str, status: str, reason: str, message: str) -> dict:
+def _condition(old: list[JSON], kind: str, status: str, reason: str, message: str) -> JSON:
     """A condition that keeps its timestamps while status and reason stay the same."""
     now = now_rfc3339()
     for previous in old:
@@ -37,7 +38,7 @@ def _condition(old: list[dict], kind: str, status: str, reason: str, message: st
     }
 
 
-def replicaset_status(rs: dict, pods: list[dict]) -> dict:
+def replicaset_status(rs: JSON, pods: list[JSON]) -> JSON:
     """ReplicaSet status from its active pods."""
     ready = sum(1 for p in pods if is_ready(p))
     return {
@@ -49,7 +50,7 @@ def replicaset_status(rs: dict, pods: list[dict]) -> dict:
     }
 
 
-def deployment_status(dep: dict, current_rs: dict, pods: list[dict], stalled_for: float) -> dict:
+def deployment_status(dep: JSON, current_rs: JSON, pods: list[JSON], stalled_for: float) -> JSON:
     """Deployment status: replica counts plus the Available and Progressing conditions.
 
     `stalled_for` is the time since the rollout last made progress; past the deployment's
@@ -59,7 +60,7 @@ def deployment_status(dep: dict, current_rs: dict, pods: list[dict], stalled_for
     desired = spec.get("replicas", 1)
     updated = [p for p in pods if _owned_by(p, current_rs)]
     ready = sum(1 for p in pods if is_ready(p))
-    old = dep.get("status", {}).get("conditions", [])
+    old = members(member(dep, "status"), "conditions")
     rs_name = current_rs["metadata"]["name"]
     if ready >= desired:
         available = _condition(old, "Available", "True", "MinimumReplicasAvailable",
@@ -98,9 +99,9 @@ def deployment_status(dep: dict, current_rs: dict, pods: list[dict], stalled_for
     }
 
 
-def hpa_status(hpa: dict, dep: dict, pods: list[dict]) -> dict:
+def hpa_status(hpa: JSON, dep: JSON, pods: list[JSON]) -> JSON:
     """HPA status: current and desired replicas, keeping the last reported metrics."""
-    status = dict(hpa.get("status", {}))
+    status = dict(member(hpa, "status"))
     status["currentReplicas"] = len(pods)
     status["desiredReplicas"] = max(
         hpa["spec"].get("minReplicas", 1),

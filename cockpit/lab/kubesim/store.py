@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cockpit.lab.kubesim.jsontypes import JSON
 from cockpit.lab.kubesim.select import matches_fields, matches_labels
 
 ObjectKey = tuple[str, str]  # (namespace or "", name)
@@ -32,8 +33,8 @@ class Change:
     resource_version: int
     resource: str
     event_type: str  # ADDED, MODIFIED or DELETED
-    obj: dict
-    previous: dict | None  # the object before the write, to turn selector exits into DELETED
+    obj: JSON
+    previous: JSON | None  # the object before the write, to turn selector exits into DELETED
 
 
 class ResourceVersionGone(Exception):
@@ -47,7 +48,7 @@ class ObjectStore:
         self.lock = threading.RLock()
         self.changed = threading.Condition(self.lock)  # watches wait on this for new writes
         self._history_limit = history_limit
-        self._objects: dict[str, dict[ObjectKey, dict]] = {}
+        self._objects: dict[str, dict[ObjectKey, JSON]] = {}
         self._rv = 1
         self._history: list[Change] = []
         self._history_rvs: list[int] = []
@@ -63,12 +64,12 @@ class ObjectStore:
         """The oldest resourceVersion a watch can still resume from."""
         return self._oldest_rv
 
-    def get(self, resource: str, namespace: str, name: str) -> dict | None:
+    def get(self, resource: str, namespace: str, name: str) -> JSON | None:
         """The stored object, or None. Do not mutate it."""
         with self.lock:
             return self._objects.get(resource, {}).get((namespace, name))
 
-    def items(self, resource: str, namespace: str | None = None) -> list[dict]:
+    def items(self, resource: str, namespace: str | None = None) -> list[JSON]:
         """All stored objects of a resource (optionally in one namespace), sorted by key."""
         with self.lock:
             table = self._objects.get(resource, {})
@@ -81,7 +82,7 @@ class ObjectStore:
         namespace: str | None,
         label_selector: str = "",
         field_selector: str = "",
-    ) -> tuple[list[dict], int]:
+    ) -> tuple[list[JSON], int]:
         """Matching objects and the resourceVersion of the snapshot they come from."""
         with self.lock:
             objs = self.items(resource, namespace)
@@ -94,7 +95,7 @@ class ObjectStore:
             ]
         return objs, rv
 
-    def put(self, resource: str, obj: dict) -> dict:
+    def put(self, resource: str, obj: JSON) -> JSON:
         """Create or replace an object (taking ownership of the dict); returns the stored one."""
         meta = obj.setdefault("metadata", {})
         key = (meta.get("namespace", ""), meta["name"])
@@ -114,8 +115,8 @@ class ObjectStore:
             return obj
 
     def update(
-        self, resource: str, namespace: str, name: str, mutate: Callable[[dict], object]
-    ) -> dict | None:
+        self, resource: str, namespace: str, name: str, mutate: Callable[[JSON], object]
+    ) -> JSON | None:
         """Copy the stored object, apply `mutate` to the copy and store it; None if absent."""
         with self.lock:
             current = self.get(resource, namespace, name)
@@ -125,7 +126,7 @@ class ObjectStore:
             mutate(fresh)
             return self.put(resource, fresh)
 
-    def delete(self, resource: str, namespace: str, name: str) -> dict | None:
+    def delete(self, resource: str, namespace: str, name: str) -> JSON | None:
         """Remove an object; returns its final state (with a new resourceVersion) or None."""
         with self.lock:
             previous = self._objects.get(resource, {}).pop((namespace, name), None)
@@ -137,7 +138,7 @@ class ObjectStore:
             self._record(resource, "DELETED", final, previous)
             return final
 
-    def put_many(self, resource: str, objs: Iterable[dict]) -> None:
+    def put_many(self, resource: str, objs: Iterable[JSON]) -> None:
         """Store many new objects under one lock (bulk setup of thousands of pods)."""
         with self.lock:
             for obj in objs:
@@ -159,7 +160,7 @@ class ObjectStore:
             self._oldest_rv = self._rv
             self.changed.notify_all()
 
-    def _record(self, resource: str, event_type: str, obj: dict, previous: dict | None) -> None:
+    def _record(self, resource: str, event_type: str, obj: JSON, previous: JSON | None) -> None:
         self._history.append(Change(self._rv, resource, event_type, obj, previous))
         self._history_rvs.append(self._rv)
         if len(self._history) > 2 * self._history_limit:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cockpit.lab.kubesim.api import Route, convert, matches
+from cockpit.lab.kubesim.jsontypes import JSON
 from cockpit.lab.kubesim.store import Change, ObjectStore, ResourceVersionGone
 
 
@@ -76,13 +77,13 @@ class WatchRegistry:
                     session.silent = True
 
 
-def _event_line(event_type: str, obj: dict) -> bytes:
+def _event_line(event_type: str, obj: JSON) -> bytes:
     return json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
 
 
 def gone_line(resource_version: str) -> bytes:
     """The ERROR event for an expired resourceVersion (410 Gone, reason Expired)."""
-    status = {
+    status: JSON = {
         "kind": "Status",
         "apiVersion": "v1",
         "metadata": {},

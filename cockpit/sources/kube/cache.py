@@ -22,6 +22,7 @@ from cockpit.models import (
     PodInfo,
     utcnow,
 )
+from cockpit.sources.fields import Json
 from cockpit.sources.kube import parse
 
 MAX_EVENTS_KEPT = 500  # relevant warnings held in memory
@@ -55,16 +56,16 @@ class KubeCache:
             return pod
         return dataclasses.replace(pod, cpu_m=use[0], memory_bytes=use[1])
 
-    def pods_listed(self, items: Iterable[dict]) -> None:
+    def pods_listed(self, items: Iterable[Json]) -> None:
         """Replace every pod with a fresh list's items."""
         parsed = [parse.parse_pod(item) for item in items]
         with self.lock:
             self._pods = {p.uid: self._with_usage(p) for p in parsed}
             self._pod_tuple = self._node_tuple = None
 
-    def pod_event(self, kind: str, obj: dict) -> None:
+    def pod_event(self, kind: str, obj: Json) -> None:
         """Apply one ADDED/MODIFIED/DELETED pod event."""
-        uid = (obj.get("metadata") or {}).get("uid", "")
+        uid = parse.object_key(obj)
         pod = parse.parse_pod(obj) if kind != "DELETED" else None
         with self.lock:
             if pod is None:
@@ -93,27 +94,27 @@ class KubeCache:
 
     # -- deployment, HPA, nodes (watch threads), permissions (poll thread) ---------------------
 
-    def deployment_listed(self, items: Iterable[dict]) -> None:
+    def deployment_listed(self, items: Iterable[Json]) -> None:
         """The deployment list (0 or 1 item: fieldSelector metadata.name)."""
         first = next(iter(items), None)
         with self.lock:
             self._deployment = parse.parse_deployment(first) if first is not None else None
 
-    def deployment_event(self, kind: str, obj: dict) -> None:
+    def deployment_event(self, kind: str, obj: Json) -> None:
         """Apply one deployment event."""
         with self.lock:
             self._deployment = None if kind == "DELETED" else parse.parse_deployment(obj)
 
-    def hpas_listed(self, items: Iterable[dict]) -> None:
+    def hpas_listed(self, items: Iterable[Json]) -> None:
         """Replace the HPAs with a fresh list's (only those scaling the deployment are kept)."""
         with self.lock:
             self._hpas = {}
         for item in items:
             self.hpa_event("ADDED", item)
 
-    def hpa_event(self, kind: str, obj: dict) -> None:
+    def hpa_event(self, kind: str, obj: Json) -> None:
         """Apply one HPA event; an HPA retargeted away from the deployment is forgotten."""
-        uid = (obj.get("metadata") or {}).get("uid") or (obj.get("metadata") or {}).get("name", "")
+        uid = parse.object_key(obj)
         hpa = None if kind == "DELETED" else parse.hpa_for([obj], self.deployment_name)
         with self.lock:
             if hpa is None:
@@ -121,14 +122,14 @@ class KubeCache:
             else:
                 self._hpas[uid] = hpa
 
-    def nodes_listed(self, items: Iterable[dict]) -> None:
+    def nodes_listed(self, items: Iterable[Json]) -> None:
         """Replace the nodes with a fresh list's."""
         parsed = [parse.parse_node(item) for item in items]
         with self.lock:
             self._nodes = {n.name: n for n in parsed}
             self._node_tuple = None
 
-    def node_event(self, kind: str, obj: dict) -> None:
+    def node_event(self, kind: str, obj: Json) -> None:
         """Apply one node event."""
         node = parse.parse_node(obj)
         with self.lock:
@@ -157,16 +158,16 @@ class KubeCache:
             return event.object_kind == "Pod" and any(p.name == name for p in self._pods.values())
         return False
 
-    def events_listed(self, items: Iterable[dict]) -> None:
+    def events_listed(self, items: Iterable[Json]) -> None:
         """Replace the kept warnings with a fresh list's."""
         with self.lock:
             self._events = {}
         for item in items:
             self.event_event("ADDED", item)
 
-    def event_event(self, kind: str, obj: dict) -> None:
+    def event_event(self, kind: str, obj: Json) -> None:
         """Keep a relevant Warning event (bounded); forget a deleted one."""
-        key = (obj.get("metadata") or {}).get("uid") or (obj.get("metadata") or {}).get("name", "")
+        key = parse.object_key(obj)
         event = parse.parse_event(obj)
         with self.lock:
             if kind == "DELETED" or event.type != "Warning":

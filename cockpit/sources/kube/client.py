@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from cockpit.config import KubernetesConfig
+from cockpit.sources.fields import Json, as_items, as_mapping, mapping, text
 
 
 @dataclass(frozen=True)
@@ -37,21 +39,22 @@ def resolve_target(cfg: KubernetesConfig) -> KubeTarget:
     from kubernetes import config as kconfig
 
     path = kubeconfig_path(cfg)
-    contexts, current = kconfig.list_kube_config_contexts(config_file=path)
-    chosen = None
+    listed = cast(tuple[object, object], kconfig.list_kube_config_contexts(config_file=path))  # pyright: ignore[reportUnknownMemberType] - untyped in the client
+    contexts, current = as_items(listed[0]), as_mapping(listed[1])
+    chosen: Json = current
     if cfg.context:
-        chosen = next((c for c in contexts if c["name"] == cfg.context), None)
-        if chosen is None:
-            names = ", ".join(c["name"] for c in contexts) or "none"
+        found = next((c for c in contexts if text(c, "name") == cfg.context), None)
+        if found is None:
+            names = ", ".join(text(c, "name") for c in contexts) or "none"
             raise ValueError(f"context {cfg.context!r} not in {path} (contexts: {names})")
-    else:
-        chosen = current
-    ctx = chosen.get("context", {}) if chosen else {}
-    return KubeTarget(context=chosen["name"] if chosen else "", cluster=ctx.get("cluster", ""),
-                      namespace=cfg.namespace or ctx.get("namespace", "default"), kubeconfig=path)
+        chosen = found
+    ctx = mapping(chosen, "context")
+    return KubeTarget(context=text(chosen, "name"), cluster=text(ctx, "cluster"),
+                      namespace=cfg.namespace or text(ctx, "namespace") or "default",
+                      kubeconfig=path)
 
 
-def new_api_client(cfg: KubernetesConfig):  # -> kubernetes.client.ApiClient
+def new_api_client(cfg: KubernetesConfig) -> Any:  # a kubernetes.client.ApiClient (untyped)
     """A fresh ApiClient for the configured context (never the global default).
 
     urllib3 retries a failed request once, not three times (its default): the watch loops and
@@ -64,5 +67,6 @@ def new_api_client(cfg: KubernetesConfig):  # -> kubernetes.client.ApiClient
 
     conf = type.__call__(Configuration)  # as new_client_from_config builds it: not the global default
     conf.retries = Retry(total=1, redirect=0)
-    return kconfig.new_client_from_config(config_file=kubeconfig_path(cfg), context=cfg.context or None,
-                                          client_configuration=conf)
+    return kconfig.new_client_from_config(  # pyright: ignore[reportUnknownMemberType] - untyped in the client
+        config_file=kubeconfig_path(cfg), context=cfg.context or None,
+        client_configuration=conf)

@@ -3,7 +3,7 @@
 The generated API classes (`client.CoreV1Api` and friends) import a pydantic model module for
 every type their methods mention: the six the source used to build cost ~30 MB of RSS and 0.1 s
 of imports, yet the source never builds a model (it asks for `_preload_content=False` and parses
-the JSON itself, see kube_parse). So requests are serialized here with the same ApiClient (its
+the JSON itself, see kube/parse.py). So requests are serialized here with the same ApiClient (its
 configuration: host, TLS, bearer token or client certificate, default headers, connection pool)
 and answered with the urllib3 response, exactly what `_preload_content=False` returns.
 """
@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
+
+from cockpit.sources.fields import Json, as_mapping
 
 # Python keyword arguments (as the generated list methods take them) -> API query parameters.
 _QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector",
@@ -37,20 +39,21 @@ class NotJsonAnswer(ValueError):
         return f"not JSON ({self.kind.split(';')[0].strip()})"
 
 
-def read_json(resp: Any) -> dict:
+def read_json(resp: Any) -> Json:
     """The JSON object of an unread urllib3 response, released afterwards. A proxy's HTML page or
     any other non-JSON answer is a ValueError that says what came back, not a bare parse error."""
     try:
         data = resp.data
         try:
-            doc = json.loads(data)
+            doc: object = json.loads(data)
         except ValueError:
             kind = resp.headers.get("Content-Type", "no content type") if resp.headers else "no content type"
             preview = " ".join(data[:60].decode("utf-8", "replace").split())
             raise NotJsonAnswer(kind, preview) from None
-        if not isinstance(doc, dict):
+        found = as_mapping(doc)
+        if found is not doc:
             raise ValueError(f"the API server answered JSON that is not an object: {type(doc).__name__}")
-        return doc
+        return found
     finally:
         resp.release_conn()
 
@@ -74,20 +77,20 @@ class RawApi:
                                           post_params=post, _request_timeout=timeout)
         if not 200 <= answer.status <= 299:
             answer.read()  # as the generated methods do: the error carries the server's body
-            raise ApiException.from_response(http_resp=answer, body=None, data=None)
+            raise ApiException.from_response(http_resp=answer, body=None, data=None)  # pyright: ignore[reportUnknownMemberType] - untyped classmethod of the client
         return answer.response
 
     def get_json(self, path: str, query: list[tuple[str, Any]] | None = None,
-                 timeout: Any = None) -> dict:
+                 timeout: Any = None) -> Json:
         """GET and parse the JSON body."""
         return self._read(self.request("GET", path, query, timeout=timeout))
 
-    def post_json(self, path: str, body: dict, timeout: Any = None) -> dict:
+    def post_json(self, path: str, body: Json, timeout: Any = None) -> Json:
         """POST a JSON body and parse the JSON answer."""
         return self._read(self.request("POST", path, body=body, timeout=timeout))
 
     @staticmethod
-    def _read(resp: Any) -> dict:
+    def _read(resp: Any) -> Json:
         return read_json(resp)
 
     def lister(self, path: str) -> Callable[..., Any]:

@@ -4,7 +4,7 @@
   metrics-server serves no watch, and CPU% moves slowly; raw JSON; unavailable -> metrics_error);
 - SelfSubjectAccessReviews for the cockpit's action verbs, at start and every few minutes.
 
-Nodes and the HPA are watched (kube.py), not polled: in steady state the only list the source
+Nodes and the HPA are watched (kube/watch.py), not polled: in steady state the only list the source
 sends is the metrics one.
 """
 
@@ -17,12 +17,14 @@ from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 
+from cockpit.sources.fields import Json, boolean, items, mapping, text
 from cockpit.sources.kube import parse
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.http import RawApi
-from cockpit.sources.kube.watch import error_text
+from cockpit.sources.kube.watch import error_text, http_status
 
-DEFAULT_ACTION_VERBS: dict[str, tuple] = {
+ActionVerb = tuple[str, str, str, str]  # (verb, API group, resource, subresource)
+DEFAULT_ACTION_VERBS: dict[str, ActionVerb] = {
     "scale": ("patch", "apps", "deployments", "scale"),
     "restart": ("patch", "apps", "deployments", ""),
 }
@@ -39,7 +41,7 @@ class Poller:
 
     def __init__(self, raw: RawApi, cache: KubeCache, namespace: str, deployment: str,
                  selector: str, timeout: float, metrics_interval: float,
-                 action_verbs: dict[str, tuple], permissions_interval: float = 300.0) -> None:
+                 action_verbs: dict[str, ActionVerb], permissions_interval: float = 300.0) -> None:
         self.cache, self.namespace, self.deployment, self.selector = cache, namespace, deployment, selector
         self.timeout = timeout
         self.raw = raw
@@ -92,29 +94,31 @@ class Poller:
                 f"/apis/metrics.k8s.io/v1beta1/namespaces/{quote(self.namespace, safe='')}/pods",
                 [("labelSelector", self.selector)] if self.selector else [], self.timeout)
         except ApiException as exc:
-            self.cache.set_usage(None, _METRICS_MISSING.get(exc.status) or error_text(exc))
+            status = http_status(exc)
+            missing = _METRICS_MISSING.get(status) if status is not None else None
+            self.cache.set_usage(None, missing or error_text(exc))
             return
         except Exception as exc:  # noqa: BLE001 - reported in the snapshot
             self.cache.set_usage(None, error_text(exc))
             raise
-        self.cache.set_usage(parse.parse_pod_metrics(body.get("items") or []), None)
+        self.cache.set_usage(parse.parse_pod_metrics(items(body, "items")), None)
 
     def poll_permissions(self) -> None:
         """One SelfSubjectAccessReview per action verb, on the deployment."""
         allowed: dict[str, bool] = {}
         reasons: dict[str, str] = {}
         for action, (verb, group, resource, subresource) in self.action_verbs.items():
-            attrs = {"namespace": self.namespace, "verb": verb, "group": group,
+            attrs: dict[str, str] = {"namespace": self.namespace, "verb": verb, "group": group,
                      "resource": resource, "name": self.deployment}
             if subresource:
                 attrs["subresource"] = subresource
-            review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            review: Json = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
                       "spec": {"resourceAttributes": attrs}}
-            status = self.raw.post_json(
+            status = mapping(self.raw.post_json(
                 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
-                self.timeout).get("status") or {}
-            allowed[action] = bool(status.get("allowed")) and not status.get("denied")
-            reason = status.get("reason") or status.get("evaluationError") or ""
+                self.timeout), "status")
+            allowed[action] = boolean(status, "allowed") and not boolean(status, "denied")
+            reason = text(status, "reason") or text(status, "evaluationError")
             if not allowed[action] and not reason:
                 target = f"{resource}/{subresource}" if subresource else resource
                 reason = f"cannot {verb} {target} in {self.namespace}"

@@ -1,7 +1,7 @@
 """The Kubernetes source: pods, the deployment, its HPA, warning events and nodes from list+watch.
 
-Background threads keep the cache current (watch.py: one list, then a watch per resource;
-poll.py: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
+Background threads keep the cache current (kube/watch.py: one list, then a watch per resource;
+kube/poll.py: metrics.k8s.io, which has no watch, and RBAC). In steady state no list is sent but
 the metrics one, every refresh.metrics_seconds. `collect()` only snapshots the cache, so it is
 cheap at any size. While the pods or deployment watch is disconnected it returns a
 SourceFailure, and the state keeps showing the last data as "stale since ... — reason";
@@ -25,7 +25,7 @@ from cockpit.models import KubeSnapshot, SourceFailure
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.client import KubeTarget, new_api_client, resolve_target
-from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, Poller
+from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, ActionVerb, Poller
 from cockpit.sources.kube.watch import (
     PAGE_SIZE,
     FallbackList,
@@ -58,7 +58,7 @@ class KubeSource:
 
     def __init__(self, cfg: KubernetesConfig, refresh: RefreshConfig | None = None, *,
                  metrics_interval: float | None = None,
-                 action_verbs: dict[str, tuple] | None = None,
+                 action_verbs: dict[str, ActionVerb] | None = None,
                  watch_timing: WatchTiming | None = None,
                  permissions_interval: float = 300.0, list_page_size: int = PAGE_SIZE) -> None:
         self.cfg = cfg

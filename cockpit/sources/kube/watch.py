@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
+from kubernetes.watch.watch import iter_resp_lines  # pyright: ignore[reportUnknownVariableType] - untyped parameter
 
 from cockpit.sources.base import describe_error, error_detail, short_cause
+from cockpit.sources.fields import Json, as_mapping, integer, items, mapping, optional_text, text
 from cockpit.sources.kube.http import NotJsonAnswer, read_json
 
 PAGE_SIZE = 500  # objects per list page (kubectl's default chunk size)
@@ -74,12 +75,18 @@ def is_timeout(exc: BaseException) -> bool:
     return False
 
 
+def http_status(exc: ApiException) -> int | None:
+    """The HTTP status of an ApiException (the client leaves the attribute untyped)."""
+    status: object = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
 def error_text(exc: BaseException) -> str:
     """One short line for an ApiException (status and reason) or any other error: the cause
     first (`connection refused`, `timed out`, `HTTP 401 Unauthorized`); `detail_text` has the rest."""
     if isinstance(exc, ApiException):
-        return f"HTTP {exc.status} {exc.reason}".strip() if exc.status else describe_error(
-            Exception(exc.reason))
+        status, reason = http_status(exc), str(getattr(exc, "reason", "") or "")
+        return f"HTTP {status} {reason}".strip() if status else describe_error(Exception(reason))
     if isinstance(exc, Gone):
         return "resourceVersion expired (410 Gone)"
     name = type(exc).__name__
@@ -97,8 +104,9 @@ def error_text(exc: BaseException) -> str:
 def detail_text(exc: BaseException) -> str:
     """The full text of a watch or request failure, for the pane's detail view."""
     if isinstance(exc, ApiException):
-        body = " ".join(str(exc.body or "").split())[:500]
-        return f"HTTP {exc.status} {exc.reason}" + (f": {body}" if body else "")
+        body = " ".join(str(getattr(exc, "body", "") or "").split())[:500]
+        reason = str(getattr(exc, "reason", "") or "")
+        return f"HTTP {http_status(exc)} {reason}" + (f": {body}" if body else "")
     return error_detail(exc)
 
 
@@ -119,7 +127,7 @@ class FallbackList:
             try:
                 return self._primary(**kwargs)
             except ApiException as exc:
-                if exc.status != 404:
+                if http_status(exc) != 404:
                     raise
                 self.fell_back = True
         return self._fallback(**kwargs)
@@ -135,7 +143,7 @@ class ListWatch:
     """
 
     def __init__(self, name: str, list_func: Callable[..., Any], kwargs: dict[str, Any],
-                 on_list: Callable[[Iterable[dict]], None], on_event: Callable[[str, dict], None],
+                 on_list: Callable[[Iterable[Json]], None], on_event: Callable[[str, Json], None],
                  timing: WatchTiming | None = None, page_size: int = PAGE_SIZE) -> None:
         self.name = name
         self._list_func, self._kwargs = list_func, kwargs
@@ -227,40 +235,40 @@ class ListWatch:
         # In pages (kubectl's 500): each page is parsed and dropped before the next is fetched, so
         # a 5,000-pod list never holds every raw object at once (tens of MB that the allocator
         # keeps as RSS after they are freed).
-        first: dict = {}
+        first: Json = {}
 
-        def items() -> Iterator[dict]:
+        def listed() -> Iterator[Json]:
             nonlocal first
             token: str | None = None
             while True:
                 body = self._get_page(token)
                 first = first or body
-                yield from body.get("items") or ()
-                token = (body.get("metadata") or {}).get("continue")
+                yield from items(body, "items")
+                token = text(mapping(body, "metadata"), "continue") or None
                 if not token:
                     return
 
-        pages = items()
+        pages = listed()
         self._on_list(pages)
         for _ in pages:  # a callback that stopped early (the deployment's first item): finish
             pass
         self.lists += 1
         # a paged list is one consistent read at the first page's resourceVersion
-        self.resource_version = (first.get("metadata") or {}).get("resourceVersion") or "0"
+        self.resource_version = text(mapping(first, "metadata"), "resourceVersion") or "0"
         self.filled = True
         self.error = None
         self.failures = 0
         self.heard_at = time.monotonic()
         self.settled.set()
 
-    def _get_page(self, token: str | None) -> dict:
+    def _get_page(self, token: str | None) -> Json:
         t = self.timing
         try:
             resp = self._list_func(**self._kwargs, limit=self.page_size, _continue=token,
                                    _preload_content=False,
                                    _request_timeout=(t.connect_timeout, t.list_read_timeout))
         except ApiException as exc:
-            if exc.status == 410 and token:  # the continue token expired: list again
+            if http_status(exc) == 410 and token:  # the continue token expired: list again
                 raise Gone() from exc
             raise
         return read_json(resp)
@@ -273,7 +281,7 @@ class ListWatch:
                 allow_watch_bookmarks=True, timeout_seconds=t.server_timeout,
                 _preload_content=False, _request_timeout=(t.connect_timeout, t.read_timeout))
         except ApiException as exc:
-            if exc.status == 410:
+            if http_status(exc) == 410:
                 raise Gone() from exc
             raise
         with self._resp_lock:
@@ -290,7 +298,7 @@ class ListWatch:
                     try:
                         event = json.loads(line)
                     except ValueError:  # a proxy's page where the watch stream should be
-                        kind = (resp.headers or {}).get("Content-Type", "no content type")
+                        kind = text(as_mapping(resp.headers), "Content-Type") or "no content type"
                         preview = " ".join(str(line)[:60].split())
                         raise NotJsonAnswer(kind, preview) from None
                     self.heard_at = time.monotonic()
@@ -302,14 +310,14 @@ class ListWatch:
             resp.close()
             resp.release_conn()
 
-    def _handle(self, event: dict) -> None:
-        kind, obj = event.get("type"), event.get("object") or {}
+    def _handle(self, event: object) -> None:
+        kind, obj = text(event, "type"), mapping(event, "object")
         if kind == "ERROR":
-            if obj.get("code") == 410:
+            if integer(obj, "code") == 410:
                 raise Gone()
-            raise ApiException(status=obj.get("code") or 500,
-                               reason=f"{obj.get('reason', '')}: {obj.get('message', '')}")
-        version = (obj.get("metadata") or {}).get("resourceVersion")
+            raise ApiException(status=integer(obj, "code") or 500,
+                               reason=f"{text(obj, 'reason')}: {text(obj, 'message')}")
+        version = optional_text(mapping(obj, "metadata"), "resourceVersion")
         if kind in ("ADDED", "MODIFIED", "DELETED"):
             self._on_event(kind, obj)
         if version:

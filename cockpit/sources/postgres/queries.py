@@ -40,8 +40,20 @@ def database_size_sql() -> str:
     return f"SELECT {COCKPIT_MARK} pg_database_size(current_database()) AS size"
 
 
+# A role without pg_read_all_stats sees other roles' backends with every column NULL but pid,
+# usesysid/usename, datid/datname and application_name, and this as their query. backend_type
+# is NULL too, so a hidden client backend is told from a background process by having a user
+# and a database (autovacuum and the launchers have no user; a background worker that connects
+# as a role to a database, such as a parallel worker, is counted with the hidden backends).
+INSUFFICIENT_PRIVILEGE = "<insufficient privilege>"
+HIDDEN_STATE = "hidden (role lacks pg_read_all_stats)"  # what such a backend's state reads
+HIDDEN_CLIENT_BACKEND = ("(backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL"
+                         f" AND query = '{INSUFFICIENT_PRIVILEGE}')")
+
+
 def activity_sql(server_version_num: int) -> str:
-    """Every client backend but the cockpit's own, one row each.
+    """Every client backend but the cockpit's own, one row each (those of other roles whose
+    columns the cockpit's role may not read included, with `hidden` true).
 
     pg_blocking_pids() takes the lock manager's locks, so it is only called for sessions that
     wait on a heavyweight lock (wait_event_type 'Lock'). pg_stat_activity has no duration
@@ -63,14 +75,15 @@ def activity_sql(server_version_num: int) -> str:
        extract(epoch FROM now() - state_change)::float8 AS state_seconds,
        wait_event_type,
        wait_event,
-       CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by
+       CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid) END AS blocked_by,
+       (backend_type IS NULL AND query = '{INSUFFICIENT_PRIVILEGE}') AS hidden
 FROM pg_stat_activity
-WHERE backend_type = 'client backend'
+WHERE (backend_type = 'client backend' OR {HIDDEN_CLIENT_BACKEND})
   AND pid <> pg_backend_pid()"""
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
+    parts: list[int] = []
     for piece in version.split("."):
         digits = "".join(ch for ch in piece if ch.isdigit())
         parts.append(int(digits) if digits else 0)
