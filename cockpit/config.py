@@ -226,6 +226,16 @@ class ChecklistsConfig:
 
 
 @dataclass(frozen=True)
+class LogsConfig:
+    """The pod log view (`l` on a pod)."""
+
+    tail_lines: int = field(default=200, metadata=meta("lines of history a log view starts with (per pod)", min=1, max=100000))
+    buffer_lines: int = field(default=10000, metadata=meta("lines a log view keeps; past it the oldest go (counted as dropped)", min=100, max=1000000))
+    max_pods: int = field(default=20, metadata=meta("pods followed at once in the merged deployment view; the rest are listed", min=1, max=200))
+    save_in_read_only: bool = field(default=False, metadata=meta("whether `s` may save logs to a file in read-only mode"))
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole config. A section left out is None: its pane says "not configured"."""
 
@@ -244,6 +254,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=meta("logging"))
     backup: BackupConfig = field(default_factory=BackupConfig, metadata=meta("backup"))
     checklists: ChecklistsConfig = field(default_factory=ChecklistsConfig, metadata=meta("checklists"))
+    logs: LogsConfig = field(default_factory=LogsConfig, metadata=meta("pod logs"))
     links: tuple[LinkConfig, ...] = field(default=(), metadata=meta("critical URLs"))
     contacts: tuple[ContactConfig, ...] = field(default=(), metadata=meta("emergency contacts"))
     source_path: str = field(default="", metadata=meta("where this config was read from (not a key)"))

@@ -20,7 +20,7 @@ import gc
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import events
@@ -383,6 +383,10 @@ class CockpitApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""
+        own = getattr(screen, "palette_commands", None)
+        if callable(own):  # a screen with its own keys (the log view) offers those
+            yield from cast("Iterable[SystemCommand]", own())
+            return
         for spec in self.keys:
             if spec.palette:
                 yield SystemCommand(spec.description, f"key: {spec.key}",

@@ -59,6 +59,42 @@ TOOL_KEYS: tuple[KeySpec, ...] = (
     KeySpec("o", "sort_next", "Sort the focused table by the next column", show=True,
             label="sort"),
     KeySpec("O", "sort_reverse", "Reverse the sort order of the focused table"),
+    KeySpec("l", "pod_logs", "Logs of the selected pod (the deployment's when no pod is selected)"),
+    KeySpec("A", "deployment_logs", "Logs of the deployment: every pod merged by time"),
+)
+
+# The log view's keys (widgets/screens/logs.py): its bindings, help and palette.
+LOG_KEYS: tuple[KeySpec, ...] = (
+    KeySpec("f", "toggle_follow", "Follow / pause (paused: new lines are counted)", show=True,
+            label="follow"),
+    KeySpec("slash", "search", "Search: a regex or plain text, matches highlighted", show=True,
+            label="search"),
+    KeySpec("n", "next_match", "Next match"),
+    KeySpec("N", "previous_match", "Previous match"),
+    KeySpec("h", "toggle_hide", "Hide the lines that do not match (2 lines of context kept)",
+            show=True, label="hide"),
+    KeySpec("p", "toggle_previous", "The previous container's logs (what crashed)", show=True,
+            label="previous"),
+    KeySpec("c", "pick_container", "Pick the container", show=True, label="container"),
+    KeySpec("a", "all_pods", "Logs of the deployment: every pod merged by time", show=True,
+            label="all pods"),
+    *(KeySpec(str(n), f"since({n})", f"Since {label}") for n, label in
+      enumerate(("1 minute", "5 minutes", "15 minutes", "1 hour", "all of the tail"), start=1)),
+    KeySpec("t", "toggle_timestamps", "Timestamps on / off"),
+    KeySpec("w", "toggle_wrap", "Wrap long lines on / off"),
+    KeySpec("j", "toggle_json", "JSON lines as raw JSON / as time level message key=value"),
+    KeySpec("s", "save", "Save the lines held to a file in the state directory (audited)",
+            show=True, label="save"),
+    KeySpec("y", "copy_line", "Copy the line under the cursor (OSC 52)"),
+    KeySpec("question_mark", "help", "Show every key of the log view", show=True, label="help"),
+    KeySpec("escape", "close", "Close the log view", show=True, label="close"),
+    KeySpec("up", "cursor(-1)", "Cursor up a line", "navigation", palette=False),
+    KeySpec("down", "cursor(1)", "Cursor down a line", "navigation", palette=False),
+    KeySpec("pageup", "page(-1)", "Up a page", "navigation", palette=False),
+    KeySpec("pagedown", "page(1)", "Down a page", "navigation", palette=False),
+    KeySpec("home", "cursor_to(0)", "The oldest line", "navigation", palette=False),
+    KeySpec("end", "cursor_to(-1)", "The newest line (and follow again)", "navigation",
+            palette=False),
 )
 
 

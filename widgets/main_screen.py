@@ -167,6 +167,21 @@ class CockpitScreen(Screen[None]):
         self.deck.focus(6)
         self.query_one(IncidentPanel).action_declare()
 
+    def action_pod_logs(self) -> None:
+        """`l`: the selected pod's logs (the pods pane), else the whole deployment's."""
+        from widgets.screens.logs import open_logs
+
+        row = self.deck.selected_row("pods") if self.deck.active_pane.source == "kubernetes" \
+            else None
+        name = row.get("name") if row else None
+        open_logs(self.app, self.cfg, self.audit, name if isinstance(name, str) and name else None)
+
+    def action_deployment_logs(self) -> None:
+        """`A`: every pod of the deployment merged by time."""
+        from widgets.screens.logs import open_logs
+
+        open_logs(self.app, self.cfg, self.audit, None)
+
     def action_lab_menu(self) -> None:
         from widgets.screens.lab_menu import open_lab_menu
 

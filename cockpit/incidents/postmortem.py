@@ -68,6 +68,8 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
         return "Closed", f"automatically: {entry.get('reason', 'healthy again')}"
     if ev == "incident.reopened":
         return "Reopened", str(entry.get("reason") or "still breaching")
+    if ev == "incident.log_evidence":
+        return "Log evidence", str(entry.get("summary", ""))
     if ev in ("result", "denied", "cancelled"):
         return "Action", describe_action(entry)
     if ev == "intent" and entry.get("seq") not in answered:
@@ -112,6 +114,18 @@ def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> 
     ]
 
 
+def _log_section(mine: list[Entry]) -> list[str]:
+    """The last log evidence recorded for the incident, as an indented (inert) Markdown block."""
+    from cockpit.incidents.log_evidence import EVENT, evidence_text
+
+    recorded = [e for e in mine if e.get("event") == EVENT]
+    if not recorded:
+        return []
+    text = evidence_text(recorded[-1])
+    return ["## Log evidence", "", f"Recorded {recorded[-1].get('time', '')}: {text[0]}", "",
+            *(f"    {line}" for line in text[1:]), ""]
+
+
 def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) -> str:
     """The Markdown skeleton: summary, timeline, actions, notes, and sections to write."""
     incident = incident_or_id if isinstance(incident_or_id, Incident) else None
@@ -134,6 +148,7 @@ def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) 
            *(rows or ["| | | no audit entries for this incident |"]), "",
            "## Actions taken", "", *([f"- {a}" for a in actions] or ["- none recorded by the cockpit"]),
            "", "## Notes", "", *([f"- {n}" for n in notes] or ["- none"]), "",
+           *_log_section(mine),
            "## Root cause", "", causes[-1] if causes else "_To be written._", "",
            "## What went well", "", "_To be written._", "",
            "## What went wrong", "", "_To be written._", "",

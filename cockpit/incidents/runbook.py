@@ -11,6 +11,13 @@ of the same shape, which replaces it. Each entry:
     actions = ["kill_idle", ...]  # cockpit action ids that fix it
     resolution = ["...", ...]     # advice beyond the actions
     prevention = ["...", ...]
+    [entries.<rule id>.logs]      # optional: the log lines the diagnosis points at
+    pattern = "rate limit exceeded"  # a regex (case-insensitive, as grep -i); "": every line
+    previous = false              # the previous (crashed) container's log
+    lines = 20                    # lines shown (the last ones)
+    since_minutes = 10            # how far back (not for previous)
+    per_minute = false            # count the matches per minute instead of showing them
+    pods_from = ["oom_killed"]    # evidence keys naming the pods; none: every pod of the selector
 
 Templates use str.format fields; a field missing from the evidence, or None, renders as "n/a"
 instead of failing, so a team's template can never break the incident panel.
@@ -31,8 +38,22 @@ from cockpit.config import ConfigError, load_data_file
 
 ACTION_IDS = ("scale", "restart", "kill_idle", "warm_cache", "cancel_query", "terminate_query")
 _LIST_KEYS = ("symptoms", "commands", "actions", "resolution", "prevention")
-_KEYS = ("title", "diagnosis", *_LIST_KEYS)
+_KEYS = ("title", "diagnosis", *_LIST_KEYS, "logs")
+_LOG_KEYS = {"pattern": str, "previous": bool, "lines": int, "since_minutes": int,
+             "per_minute": bool, "pods_from": list}
 NA = "n/a"
+
+
+@dataclass(frozen=True)
+class LogEvidenceSpec:
+    """Which log lines are an incident's evidence (the runbook's `kubectl logs | grep`)."""
+
+    pattern: str = ""
+    previous: bool = False
+    lines: int = 20
+    since_minutes: int = 10
+    per_minute: bool = False
+    pods_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,7 @@ class RunbookEntry:
     actions: tuple[str, ...]
     resolution: tuple[str, ...]
     prevention: tuple[str, ...]
+    logs: LogEvidenceSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -147,10 +169,44 @@ def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
         if action not in ACTION_IDS:
             raise ConfigError(f"unknown action {action!r} (known: {', '.join(ACTION_IDS)})",
                               path=path, key=f"{where}.actions")
+    logs = _log_spec(table["logs"], path, f"{where}.logs") if "logs" in table else None
     _check_template(text["diagnosis"], path, f"{where}.diagnosis")
     for i, command in enumerate(lists["commands"]):
         _check_template(command, path, f"{where}.commands[{i}]")
-    return RunbookEntry(id=rule, title=text["title"], diagnosis=text["diagnosis"], **lists)
+    return RunbookEntry(id=rule, title=text["title"], diagnosis=text["diagnosis"], logs=logs,
+                        **lists)
+
+
+def _log_spec(raw: Any, path: str, where: str) -> LogEvidenceSpec:
+    import re
+
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a table", path=path, key=where)
+    table: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType]  # TOML table
+    for key, value in table.items():
+        kind = _LOG_KEYS.get(key)
+        if kind is None:
+            raise ConfigError(f"unknown key {key!r} (known: {', '.join(_LOG_KEYS)})",
+                              path=path, key=where)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"expected {'an array of strings' if kind is list else kind.__name__}",
+                              path=path, key=f"{where}.{key}")
+    pods: list[Any] = list(table.get("pods_from", []))
+    if not all(isinstance(p, str) for p in pods):
+        raise ConfigError("expected an array of strings", path=path, key=f"{where}.pods_from")
+    try:
+        re.compile(str(table.get("pattern", "")))
+    except re.error as exc:
+        raise ConfigError(f"not a regular expression: {exc}", path=path, key=f"{where}.pattern") from None
+    for key in ("lines", "since_minutes"):
+        if key in table and not 1 <= int(table[key]) <= 10000:
+            raise ConfigError("expected 1 to 10000", path=path, key=f"{where}.{key}")
+    return LogEvidenceSpec(pattern=str(table.get("pattern", "")),
+                           previous=bool(table.get("previous", False)),
+                           lines=int(table.get("lines", 20)),
+                           since_minutes=int(table.get("since_minutes", 10)),
+                           per_minute=bool(table.get("per_minute", False)),
+                           pods_from=tuple(str(p) for p in pods))
 
 
 def parse_runbook(data: Mapping[str, Any], source: str) -> Runbook:

@@ -184,6 +184,10 @@ class Lab:
                             delay=self._kube_delay, token=secrets.token_urlsafe(16),
                             cluster_name="predictiq-lab").start()
         self.kube.write_kubeconfig(self.kubeconfig_path, context=labfiles.KUBE_CONTEXT)
+        if self.api is not None:  # the API's requests become the pods' log lines
+            from cockpit.lab.apisim.podlog import PodAccessLog
+
+            self.api.set_request_log(PodAccessLog(self.kube, DEPLOYMENT))
         os.chmod(self.kubeconfig_path, 0o600)  # it holds the simulator's bearer token
 
     def _write_files(self) -> None:

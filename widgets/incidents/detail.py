@@ -33,6 +33,7 @@ from cockpit.incidents.runbook import render_commands, render_diagnosis
 from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
+from widgets.incidents.log_evidence import log_evidence_section, start_log_evidence
 
 if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
@@ -148,6 +149,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        start_log_evidence(self)  # the lines the runbook greps for, fetched once (a thread)
         self.refresh_body()
         self.set_interval(1.0, self.refresh_body)
 
@@ -192,6 +194,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         if inc.notes:
             out += ["", "[b]Notes[/b]"] + [f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}"
                                            for n in inc.notes]
+        out += log_evidence_section(self)
         out += ["", "[b]Timeline[/b]"] + [f"  {t.at:%H:%M:%S} {t.event}: {escape(t.text)}"
                                           for t in inc.timeline]
         return "\n".join(out)

@@ -37,7 +37,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cockpit.lab import redisconn
 from cockpit.lab.apisim.markets import MarketCache, json_reply
-from cockpit.lab.apisim.support import ApiMetrics, PgPool, Reply, TokenBucket, TrackingHTTPServer
+from cockpit.lab.apisim.support import (
+    ApiMetrics,
+    PgPool,
+    Reply,
+    RequestLog,
+    TokenBucket,
+    TrackingHTTPServer,
+)
 from cockpit.lab.apisim.traffic import TrafficGenerator, TrafficStats
 
 METRIC_REQUESTS = "http_requests_total"
@@ -191,6 +198,13 @@ class ApiSimulator:
     def traffic_stats(self) -> TrafficStats | None:
         """Requests the generator has sent so far, or None when traffic is not running."""
         return self._traffic.stats() if self._traffic else None
+
+    def set_request_log(self, sink: RequestLog | None) -> None:
+        """Send every answered request (method, path, status, seconds) to `sink`: the lab
+        writes them into the pods' logs (apisim/podlog.py)."""
+        if self._server is None:
+            raise RuntimeError("start() the simulator first")
+        self._server.request_log = sink
 
     def set_health_failure(self, failing: bool) -> None:
         """Force /health to answer 503 (the api-down drill)."""

@@ -75,6 +75,7 @@ class ApiMetrics:
 
 
 Dispatch = Callable[[BaseHTTPRequestHandler], tuple[str, Reply]]
+RequestLog = Callable[[str, str, int, float], None]  # method, path, status, seconds
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -117,6 +118,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._server.metrics.observe(
             self.command, label, reply.status, time.perf_counter() - started
         )
+        request_log = self._server.request_log
+        if request_log is not None:  # the pods' access log (apisim/podlog.py)
+            request_log(self.command, self.path.split("?")[0], reply.status,
+                        time.perf_counter() - started)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Silent: the lab runs under a TUI, and metrics already count every request."""
@@ -137,6 +142,7 @@ class TrackingHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], dispatch: Dispatch, metrics: ApiMetrics) -> None:
         self.dispatch = dispatch
         self.metrics = metrics
+        self.request_log: RequestLog | None = None
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)

@@ -24,6 +24,7 @@ from cockpit.lab.kubesim import discovery
 from cockpit.lab.kubesim import watch as kubesim_watch
 from cockpit.lab.kubesim.api import ApiError, Operations, Route, dumps
 from cockpit.lab.kubesim.jsontypes import JSON, as_object
+from cockpit.lab.kubesim.logs import PodLogs, serve_log
 from cockpit.lab.kubesim.store import ObjectStore
 from cockpit.lab.kubesim.table import as_table
 from cockpit.lab.kubesim.watch import WatchRegistry
@@ -65,6 +66,7 @@ class Simulator(Protocol):
     requests: RequestLog
     faults: Faults
     watches: WatchRegistry
+    logs: PodLogs  # pods' container logs, for the pods/{name}/log route (kubesim/logs.py)
     stopping: threading.Event  # set while stopping: injected delays and watches end
     token: str | None  # the bearer token a client must send, None for no check
     bookmark_interval: float
@@ -193,6 +195,9 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                     raise denied
             if verb == "watch":
                 self._watch(target, query)
+                return
+            if verb == "get" and target.subresource == "log":
+                serve_log(self, sim, target, query)  # pods/{name}/log: kubesim/logs.py
                 return
             if "protobuf" in self.headers.get("Content-Type", ""):
                 # kubectl sends some writes (auth can-i) as protobuf; only JSON is spoken here.

@@ -67,6 +67,7 @@ from cockpit.lab.kubesim.controller import Controller
 from cockpit.lab.kubesim.faults import FaultsMixin
 from cockpit.lab.kubesim.http import Faults, KubeSimServer, MutatingRequest, RequestLog
 from cockpit.lab.kubesim.jsontypes import JSON, first
+from cockpit.lab.kubesim.logs import PodLogs, fault_lines
 from cockpit.lab.kubesim.metrics import UsageModel
 from cockpit.lab.kubesim.store import ObjectStore
 from cockpit.lab.kubesim.watch import WatchRegistry
@@ -113,6 +114,8 @@ class KubeSim(FaultsMixin):
         self.requests = RequestLog()
         self.faults = Faults()
         self.watches = WatchRegistry(self.store)
+        self.logs = PodLogs(self)  # pods' container logs and the log route's follow streams
+        self.logs.tick_faults = lambda: fault_lines(self)
         self.stopping = threading.Event()
         self._server: KubeSimServer | None = None
         self._serve_thread: threading.Thread | None = None

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from cockpit.config import KubernetesConfig
 from cockpit.sources.fields import Json, as_items, as_mapping, mapping, text
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def resolve_target(cfg: KubernetesConfig) -> KubeTarget:
                       kubeconfig=path)
 
 
-def new_api_client(cfg: KubernetesConfig) -> Any:  # a kubernetes.client.ApiClient (untyped)
+def new_api_client(cfg: KubernetesConfig) -> ApiClient:
     """A fresh ApiClient for the configured context (never the global default).
 
     urllib3 retries a failed request once, not three times (its default): the watch loops and
@@ -67,6 +70,7 @@ def new_api_client(cfg: KubernetesConfig) -> Any:  # a kubernetes.client.ApiClie
 
     conf = type.__call__(Configuration)  # as new_client_from_config builds it: not the global default
     conf.retries = Retry(total=1, redirect=0)
-    return kconfig.new_client_from_config(  # pyright: ignore[reportUnknownMemberType] - untyped in the client
+    client: ApiClient = kconfig.new_client_from_config(  # pyright: ignore[reportUnknownMemberType] - untyped in the client
         config_file=kubeconfig_path(cfg), context=cfg.context or None,
         client_configuration=conf)
+    return client

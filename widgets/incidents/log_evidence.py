@@ -1,0 +1,74 @@
+"""The incident detail's "Logs" section: fetched in a thread when the detail opens (the lines
+the runbook entry's `logs` table names), shown once there, and recorded in the audit trail
+(`incident.log_evidence`, not in read-only mode) for the post-mortem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+
+from cockpit.incidents.log_evidence import EVENT, LogEvidence, evidence_text, fetch_log_evidence
+from cockpit.models import utcnow
+
+
+def start_log_evidence(screen: Any, connect: Any = None) -> None:
+    """Fetch the incident's log evidence off the event loop; `screen.log_evidence` holds it.
+
+    `connect` defaults to the configured Kubernetes context (sources.kube.logsession)."""
+    screen.log_evidence = None
+    cfg = getattr(screen.app, "cfg", None)
+    incident = screen.incident
+    spec = incident.runbook.logs if incident.runbook else None
+    if spec is None or cfg is None or cfg.kubernetes is None:
+        return
+    screen.log_evidence = "reading the logs…"
+    if connect is None:
+        from cockpit.sources.kube.logsession import connect_from
+
+        connect = connect_from(cfg.kubernetes)
+    kube = cfg.kubernetes
+
+    def fetch() -> LogEvidence:
+        raw, namespace = connect()
+        try:
+            return fetch_log_evidence(raw, namespace, kube.selector, incident, spec, utcnow(),
+                                      kube.request_timeout_seconds)
+        finally:
+            client = getattr(raw, "api_client", None)
+            if client is not None:
+                client.close()
+
+    def done(result: LogEvidence) -> None:
+        screen.log_evidence = result
+        audit = getattr(screen.app, "audit", None)
+        if audit is not None and not cfg.read_only:
+            try:
+                audit.record(EVENT, incident_id=incident.id, **result.as_fields())
+            except Exception as exc:  # noqa: BLE001 - the section still shows; say it is not kept
+                screen.notify(f"log evidence not recorded: {exc}", severity="warning")
+        screen.refresh_body()
+
+    async def run() -> None:
+        import asyncio
+
+        try:
+            result = await asyncio.to_thread(fetch)
+        except Exception as exc:  # noqa: BLE001 - a bad kubeconfig: the section says so
+            screen.log_evidence = f"logs not read: {exc}"
+            screen.refresh_body()
+            return
+        done(result)
+
+    screen.run_worker(run(), group="log-evidence", exit_on_error=False)
+
+
+def log_evidence_section(screen: Any) -> list[str]:
+    """The section's markup lines (empty when the runbook entry names no logs)."""
+    evidence = getattr(screen, "log_evidence", None)
+    if evidence is None:
+        return []
+    if isinstance(evidence, str):
+        return ["", "[b]Logs[/b]", f"  {escape(evidence)}"]
+    lines = evidence_text(evidence.as_fields())
+    return ["", "[b]Logs[/b]", *(f"  {escape(line)}" for line in lines)]

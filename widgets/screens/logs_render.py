@@ -1,0 +1,115 @@
+"""How the log view draws lines: the pod prefix, the time, JSON as `time level message key=value`,
+search highlights, and which rows show when non-matching lines are hidden (with context).
+
+Every piece of log text goes through `sanitize`/`shown` before it becomes a Rich Text, so no
+escape sequence a pod prints reaches the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rich.text import Text
+
+from cockpit.sources.kube.logtext import LogLine, read_json, sanitize, shown
+
+CONTEXT_LINES = 2
+POD_COLOURS = ("cyan", "magenta", "green", "yellow", "bright_blue", "bright_red", "bright_cyan",
+               "bright_magenta", "bright_green", "orange1")
+LEVEL_STYLES = {"error": "bold red", "fatal": "bold red", "panic": "bold red",
+                "critical": "bold red", "warn": "yellow", "warning": "yellow", "info": "green",
+                "debug": "dim", "trace": "dim"}
+MATCH_STYLE = "black on yellow"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """The view's toggles that change how a line looks."""
+
+    prefix: bool = False  # merged view: the short pod name first
+    timestamps: bool = False
+    raw_json: bool = False
+
+
+def short_pod(pod: str) -> str:
+    """'predictiq-api-7d9f8c-x2k9q' -> 'x2k9q' (the part that tells replicas apart)."""
+    return pod.rsplit("-", 1)[-1] if "-" in pod else pod
+
+
+def pod_colour(pod: str) -> str:
+    """A stable colour per pod name."""
+    return POD_COLOURS[zlib.crc32(pod.encode()) % len(POD_COLOURS)]
+
+
+def compile_search(pattern: str) -> re.Pattern[str] | None:
+    """A regex, or the plain text when it is not a valid one; case-insensitive unless the pattern
+    has a capital letter (smart case). None for an empty pattern."""
+    if not pattern:
+        return None
+    flags = 0 if any(c.isupper() for c in pattern) else re.IGNORECASE
+    try:
+        return re.compile(pattern, flags)
+    except re.error:
+        return re.compile(re.escape(pattern), flags)
+
+
+def line_text(line: LogLine, options: RenderOptions) -> Text:
+    """One line as shown (sanitised), without highlights."""
+    out = Text(no_wrap=False)
+    if options.prefix:
+        out.append(f"{short_pod(line.pod)} ", style=pod_colour(line.pod))
+    if options.timestamps:
+        stamp = datetime.fromtimestamp(line.time_ns / 1e9, UTC).strftime("%H:%M:%S.%f")[:-3]
+        out.append(f"{stamp} ", style="dim")
+    parsed = None if options.raw_json else read_json(line.text)
+    if parsed is None:
+        out.append(shown(line.text))
+        return out
+    if parsed.time:
+        out.append(sanitize(parsed.time) + " ", style="dim")
+    if parsed.level:
+        out.append(sanitize(parsed.level.upper()) + " ",
+                   style=LEVEL_STYLES.get(parsed.level.lower(), "bold"))
+    out.append(shown(parsed.message))
+    for key, value in parsed.fields:
+        out.append(f" {sanitize(key)}=", style="dim")
+        out.append(shown(value))
+    return out
+
+
+def matches(lines: list[LogLine], search: re.Pattern[str] | None, options: RenderOptions) -> list[int]:
+    """Indices of the lines whose shown text matches."""
+    if search is None:
+        return []
+    return [i for i, ln in enumerate(lines) if search.search(line_text(ln, options).plain)]
+
+
+def visible_rows(count: int, matched: list[int], hide: bool) -> list[int | None]:
+    """Line indices to show; with `hide`, only matches and CONTEXT_LINES around each, and None
+    (a `--` separator, as grep) between groups that are not adjacent."""
+    if not hide:
+        return list(range(count))
+    keep: set[int] = set()
+    for i in matched:
+        keep.update(range(max(i - CONTEXT_LINES, 0), min(i + CONTEXT_LINES + 1, count)))
+    rows: list[int | None] = []
+    previous = -1
+    for i in sorted(keep):
+        if rows and i != previous + 1:
+            rows.append(None)
+        rows.append(i)
+        previous = i
+    return rows
+
+
+def highlighted(text: Text, search: re.Pattern[str] | None) -> Text:
+    """The text with every match of the search highlighted."""
+    if search is not None:
+        text.highlight_regex(search, MATCH_STYLE)
+    return text
+
+
+__all__ = ["RenderOptions", "compile_search", "line_text", "matches", "visible_rows"]
