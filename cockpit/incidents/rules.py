@@ -301,10 +301,18 @@ def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding
         ev = {"host": c.host, "port": c.port, "days_left": round(days, 1),
               "not_after": c.not_after.isoformat() if c.not_after else None,
               "issuer": c.issuer, "status": str(c.status)}
+        impact = (f"Clients reaching {c.host} get TLS errors now: it expired "
+                  f"{_days_ago(-days)}." if severity == "P1" else
+                  f"Clients reaching {c.host} will get TLS errors once it expires in {days:.0f} days.")
         out.append(Finding("certificate", f"certificate:{c.host}:{c.port}", severity, title, ev,
-                           f"Clients reaching {c.host} get TLS errors once it expires.",
-                           (f"{c.host}:{c.port}",)))
+                           impact, (f"{c.host}:{c.port}",)))
     return out
+
+
+def _days_ago(days: float) -> str:
+    """'10 days ago', '1 day ago', 'today' for a certificate that expired."""
+    n = int(days)
+    return "today" if n < 1 else f"{n} day{'s' if n != 1 else ''} ago"
 
 
 def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:

@@ -12,8 +12,12 @@ from textual.widgets import Static
 from cockpit.durations import duration
 from cockpit.models import DbActivity, DbConnection
 from widgets.paint import paint
-from widgets.panes.common import Cell, bar, short, spark, utc_time
+from widgets.panes.common import Cell, bar, short, trend_line, utc_time
 from widgets.panes.table import Row, TablePane
+
+SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
+               "fastpath function call": "fastpath"}
+STATE_WIDTH = 13  # "idle tx abort"
 
 
 def _running_for(c: DbConnection) -> float | None:
@@ -33,6 +37,10 @@ class DatabasePane(TablePane[DbActivity]):
                ("app", "Application"))
     MONITOR_COLUMNS = ("pid", "state", "for", "query")
     DEFAULT_SORT = ("for", True)
+    DROP_FIRST = ("app", "user", "wait", "blocked")
+    FLEX = "query"
+    FLEX_MIN = 28  # what is running matters more than who is blocking and waiting
+    WIDTHS = {"state": STATE_WIDTH}
 
     def compose_body(self) -> ComposeResult:
         yield Static(classes="usage")
@@ -61,7 +69,7 @@ class DatabasePane(TablePane[DbActivity]):
             + (f" · longest query {duration(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
         ]
         if conns:
-            lines.append(f"connections 15m {spark(conns, 40)}")
+            lines.append(f"connections 15m {trend_line(conns, 40)}")
         paint(self.query_one(".usage", Static), "\n".join(lines))
         top = db.top_by_mean[:3]
         if top:
@@ -80,7 +88,7 @@ class DatabasePane(TablePane[DbActivity]):
             yield str(c.pid), c, {
                 "pid": Cell(str(c.pid), c.pid),
                 "user": Cell(c.user),
-                "state": Cell(c.state, style="yellow" if idle_long else ""),
+                "state": Cell(SHORT_STATE.get(c.state, c.state), c.state, "yellow" if idle_long else ""),
                 # running queries before idle sessions, each longest first: the query that
                 # hurts is on the first row, not under twenty long-idle connections
                 "for": Cell(duration(running), None if running is None else (not c.state.startswith("idle"), running)),
@@ -106,9 +114,17 @@ class DatabasePane(TablePane[DbActivity]):
         ]
         return f"Connection {c.pid}", "\n".join(lines)
 
+    def identity(self, key: str) -> str | None:
+        # A pid is reused by the next backend once its holder ends: the start time tells them apart.
+        c: DbConnection | None = self.items.get(key)
+        if c is None:
+            return None
+        return f"pid {c.pid} started {utc_time(c.backend_start)}"
+
     def selection(self) -> dict | None:
         c: DbConnection | None = self.selected_item()
         if c is None:
             return None
-        return {"pane": "database", "key": str(c.pid), "pid": c.pid, "user": c.user,
+        return {"pane": "database", "source": self.source, "key": str(c.pid),
+                "identity": self.identity(str(c.pid)), "pid": c.pid, "user": c.user,
                 "state": c.state, "query": c.query}
