@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = audit_sub.add_parser("tail", help="print the last entries")
     p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new entries")
+    p.add_argument("--full", action="store_true",
+                   help="print long lists (46 pids) whole instead of '46 connections: 1, 2, … (+44)'")
     p.add_argument("--path", help="audit log (default: from the config)")
     p.add_argument("--config", metavar="PATH", help="config file naming the audit path")
     p = audit_sub.add_parser("export", help="export entries as JSON or Markdown (a post-mortem skeleton)")

@@ -95,6 +95,8 @@ class MetricNames:
     status_label: str = field(default="status", metadata=meta("label holding the HTTP status code"))
     rate_limited_total: str = field(default="rate_limit_rejections_total", metadata=meta("counter of rate-limit rejections"))
     latency_histogram: str = field(default="http_request_duration_seconds", metadata=meta("request latency histogram or summary (seconds)"))
+    scrape: str = field(default="url", metadata=meta('"url": one GET of api.base_url + metrics_path; "pods": every pod of the deployment through the API server\'s pod proxy (needs [kubernetes] and get pods/proxy)', choices=("url", "pods")))
+    port: int = field(default=0, metadata=meta("the pods' metrics port for scrape = \"pods\"; 0: the container port named metrics, else http", min=0, max=65535))
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,37 @@ class ApiConfig:
     ca_file: str = field(default="", metadata=meta("extra CA bundle to verify the API with; empty: system store"))
     endpoints: tuple[str, ...] = field(default=(), metadata=meta("paths that must answer 2xx/3xx (checklists)"))
     metrics: MetricNames = field(default_factory=MetricNames, metadata=meta("metric names"))
+
+
+@dataclass(frozen=True)
+class PrometheusQueries:
+    """PromQL for the API figures; empty: the built-in query. `{selector}` is the label matcher
+    of the API's pods, `{requests}`, `{status}`, `{latency}` and `{rate_limited}` the
+    [api.metrics] names (see README, "API figures from Prometheus")."""
+
+    requests_by_pod: str = field(default="", metadata=meta("requests/s per pod"))
+    errors_by_pod: str = field(default="", metadata=meta("5xx responses/s per pod"))
+    rate_429_by_pod: str = field(default="", metadata=meta("429 responses/s per pod"))
+    p99_by_pod: str = field(default="", metadata=meta("p99 latency per pod, seconds"))
+    latency_p50: str = field(default="", metadata=meta("p50 latency of all pods, seconds"))
+    latency_p95: str = field(default="", metadata=meta("p95 latency of all pods, seconds"))
+    latency_p99: str = field(default="", metadata=meta("p99 latency of all pods, seconds"))
+    rate_limited: str = field(default="", metadata=meta("rate-limit rejections/s of all pods"))
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """A Prometheus server that scrapes the API's pods: the API figures come from PromQL."""
+
+    url: str = field(default=REQUIRED, metadata=meta("scheme://host:port of Prometheus' HTTP API"))
+    bearer_token: str = field(default="", metadata=meta("bearer token; use ${PROMETHEUS_TOKEN}", secret=True))
+    username: str = field(default="", metadata=meta("basic auth user"))
+    password: str = field(default="", metadata=meta("basic auth password; use ${PROMETHEUS_PASSWORD}", secret=True))
+    ca_file: str = field(default="", metadata=meta("CA bundle to verify Prometheus with; empty: system store"))
+    timeout_seconds: float = field(default=5.0, metadata=meta("timeout of each query", min=0.1, max=120))
+    selector: str = field(default="", metadata=meta('label matcher of the API\'s pods; empty: namespace="<kubernetes.namespace>",pod=~"<kubernetes.deployment>-.*"'))
+    rate_window: str = field(default="1m", metadata=meta("the range of rate() in the built-in queries"))
+    queries: PrometheusQueries = field(default_factory=PrometheusQueries, metadata=meta("queries"))
 
 
 @dataclass(frozen=True)
@@ -250,6 +283,7 @@ class Config:
     database: DatabaseConfig | None = field(default=None, metadata=meta("PostgreSQL"))
     cache: CacheConfig | None = field(default=None, metadata=meta("Redis"))
     api: ApiConfig | None = field(default=None, metadata=meta("the HTTP API"))
+    prometheus: PrometheusConfig | None = field(default=None, metadata=meta("Prometheus: the API figures from PromQL"))
     certificates: tuple[CertificateConfig, ...] = field(default=(), metadata=meta("TLS endpoints"))
     refresh: RefreshConfig = field(default_factory=RefreshConfig, metadata=meta("refresh"))
     thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig, metadata=meta("thresholds"))
@@ -393,6 +427,12 @@ def _cross_checks(cfg: Config, path: str) -> None:
         raise ConfigError("must not be above actions.scale_max_replicas", path=path, key="actions.scale_min_replicas")
     if cfg.api is not None and not re.match(r"^https?://[^/\s]+", cfg.api.base_url):
         raise ConfigError(f"expected an http:// or https:// URL, got {cfg.api.base_url!r}", path=path, key="api.base_url")
+    if cfg.prometheus is not None and not re.match(r"^https?://[^/\s]+", cfg.prometheus.url):
+        raise ConfigError(f"expected an http:// or https:// URL, got {cfg.prometheus.url!r}",
+                          path=path, key="prometheus.url")
+    if cfg.api is not None and cfg.api.metrics.scrape == "pods" and cfg.kubernetes is None:
+        raise ConfigError('"pods" scrapes through the Kubernetes API: add a [kubernetes] section, '
+                          'or set scrape = "url"', path=path, key="api.metrics.scrape")
 
 
 def parse_config(data: dict[str, Any], *, path: str = "<config>",

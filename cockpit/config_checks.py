@@ -106,3 +106,5 @@ def check_runtime(cfg: Config) -> None:
         check_api(cfg.api, path)
     for i, cert in enumerate(cfg.certificates):
         _check_file(cert.ca_file, path, f"certificates[{i}].ca_file", "a CA bundle (PEM)")
+    if cfg.prometheus is not None:
+        _check_file(cfg.prometheus.ca_file, path, "prometheus.ca_file", "a CA bundle (PEM)")

@@ -253,6 +253,33 @@ class ApiStatus:
     latency_ms: Mapping[str, float] = field(default_factory=dict[str, float])  # "p50"/"p95"/"p99"/"mean"
     counters_reset: bool = False  # a counter went backwards: the API restarted
     metrics_interval_seconds: float | None = None  # between the two scrapes the rates span
+    # [api.metrics] scrape = "pods": each pod's figures; the totals above are their sum over
+    # `pods_in_sum` of `pods_scraped` pods (None and () for scrape = "url")
+    pods: tuple[ApiPodMetrics, ...] = ()
+    pods_scraped: int | None = None
+    pods_in_sum: int | None = None
+    metrics_notes: tuple[str, ...] = ()  # [prometheus]: failed or empty queries, warnings
+    # [prometheus]: on the first snapshot only, trend name -> (time, value) from query_range,
+    # which the state takes as the trends' history
+    trend_history: Mapping[str, tuple[tuple[datetime, float], ...]] = field(
+        default_factory=dict[str, tuple[tuple[datetime, float], ...]])
+
+
+@dataclass(frozen=True)
+class ApiPodMetrics:
+    """One pod's /metrics, scraped through the API server's pod proxy; rates from its own
+    previous sample (None at its first sample, after a reset, or when this scrape failed)."""
+
+    name: str
+    ok: bool
+    error: str | None = None  # why this scrape failed
+    last_scraped_at: datetime | None = None  # the last scrape that answered
+    request_rate: float | None = None
+    rate_5xx: float | None = None
+    error_ratio: float | None = None  # 5xx / all, 0..1
+    rate_429: float | None = None
+    p99_ms: float | None = None
+    counters_reset: bool = False  # this pod's counters went backwards (its container restarted)
 
 
 # --------------------------------------------------------------------------- Kubernetes

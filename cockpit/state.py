@@ -107,6 +107,12 @@ class CockpitState:
         self._snapshots[source] = result
         at = result.collected_at
         self._updated[source] = at
+        for name, points in getattr(result, "trend_history", {}).items():  # [prometheus] back-fill
+            if name in self._history and TRENDS[name][0] == source:
+                trend = self._history[name]
+                kept = [p for p in points if not trend or p[0] < trend[0][0]]
+                room = (trend.maxlen or len(kept)) - len(trend) - 1  # keep room for this sample
+                trend.extendleft(reversed(kept[-room:] if room > 0 else []))
         for name, (src, extract) in TRENDS.items():
             if src == source:
                 value = extract(result)

@@ -7,13 +7,19 @@ way to refresh a source, the incident in hand) and keeps the count of actions in
 `run` is started in an app worker (`run_worker(..., exit_on_error=False)`), so it may await
 modal screens with `push_screen_wait`; an exception it does not expect ends the worker, and
 the app's one `on_worker_state_changed` handler tells the operator and logs the traceback.
+
+An action belongs to an incident when it was started from that incident's detail, or when
+exactly one active incident lists it among its fixes: its audit entries then carry the
+incident's id, and the post-mortem lists it under "Actions taken". A selection is the row as it
+was at the key press; the confirmation refuses (saying why) when `row_check` finds that row gone
+or become another thing meanwhile (a pid reused by a new backend).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from textual.app import App
@@ -27,6 +33,7 @@ from actions.restart import follow_rollout
 from cockpit.applog import NOT_CONFIGURED, AppLog
 from cockpit.audit.log import AuditError, AuditLog
 from cockpit.config import Config
+from cockpit.incidents.model import Incident, linked_incident
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.client import KubeTarget, kubeconfig_path
 from cockpit.state import CockpitState
@@ -39,24 +46,42 @@ def _no_incident() -> str | None:
     return None
 
 
+def _no_incidents() -> Sequence[Incident]:
+    return ()
+
+
+def _row_unchanged(selection: Selection | None) -> str | None:
+    return None
+
+
 class ActionFlow:
     """Plans, confirms, executes and reports actions for one app."""
 
     def __init__(self, app: App[Any], cfg: Config, state: CockpitState, audit: AuditLog | None,
                  refresh: Callable[[str], object], *, log: AppLog = NOT_CONFIGURED,
                  incident_id: Callable[[], str | None] = _no_incident,
-                 lookup: Callable[[str], Action] = get) -> None:
+                 lookup: Callable[[str], Action] = get,
+                 incidents: Callable[[], Sequence[Incident]] = _no_incidents,
+                 row_check: Callable[[Selection | None], str | None] = _row_unchanged) -> None:
         self.app, self.cfg, self.state, self.audit = app, cfg, state, audit
         self.refresh = refresh
         self.log = log
         self.incident_id = incident_id
         self.lookup = lookup  # action id -> Action (the registry's)
+        self.incidents = incidents  # the active incidents (an action listed by one is its)
+        self.row_check = row_check  # why a selection is no longer the row it was, if so
         self.in_flight = 0  # actions executing or following up: quitting asks first
         self.preparing: str | None = None  # the action being planned or confirmed
         self.requests: list[tuple[str, Selection | None]] = []  # every flow started
         self._clients: Clients | None = None  # built on the first action, kept
 
-    def _context(self, audit: AuditLog) -> ActionContext:
+    def _incident_for(self, action_id: str, incident_id: str | None) -> str | None:
+        if incident_id:
+            return incident_id
+        return linked_incident(list(self.incidents()), action_id) or self.incident_id()
+
+    def _context(self, audit: AuditLog, action_id: str = "",
+                 incident_id: str | None = None) -> ActionContext:
         if self._clients is None:
             self._clients = Clients(self.cfg)
         target = None
@@ -65,7 +90,7 @@ class ActionFlow:
             target = KubeTarget(kube.context, kube.cluster, kube.namespace,
                                 kubeconfig_path(self.cfg.kubernetes))
         return ActionContext(cfg=self.cfg, state=self.state, audit=audit, clients=self._clients,
-                             target=target, incident_id=self.incident_id())
+                             target=target, incident_id=self._incident_for(action_id, incident_id))
 
     async def _ask_replicas(self, selection: Selection | None) -> Selection | None:
         if selection and "replicas" in selection:
@@ -81,7 +106,8 @@ class ActionFlow:
     def _say(self, text: str, severity: SeverityLevel = "information", timeout: float = 6) -> None:
         self.app.notify(text, severity=severity, timeout=timeout)
 
-    def start(self, action_id: str, selection: Selection | None) -> None:
+    def start(self, action_id: str, selection: Selection | None,
+              incident_id: str | None = None) -> None:
         """Run one action's flow in an app worker (its failure reaches the app's handler).
 
         One flow is prepared at a time: a key typed while an action is still being planned or
@@ -92,10 +118,11 @@ class ActionFlow:
             return
         self.requests.append((action_id, selection))
         self.preparing = action_id
-        self.app.run_worker(self.run(action_id, selection), name=f"action {action_id}",
+        self.app.run_worker(self.run(action_id, selection, incident_id), name=f"action {action_id}",
                             group="action", exit_on_error=False)
 
-    async def run(self, action_id: str, selection: Selection | None, *,
+    async def run(self, action_id: str, selection: Selection | None,
+                  incident_id: str | None = None, *,
                   progress: Callable[[str], None] | None = None,
                   cancel: asyncio.Event | None = None) -> Outcome | None:
         """Plan, confirm, execute and report one action; every step's failure is told.
@@ -107,7 +134,7 @@ class ActionFlow:
         """
         self.preparing = action_id
         try:
-            prepared = await self._prepare(action_id, selection)
+            prepared = await self._prepare(action_id, selection, incident_id)
         finally:
             self.preparing = None
         if prepared is None:
@@ -142,13 +169,13 @@ class ActionFlow:
         return notify
 
     async def _prepare(self, action_id: str, selection: Selection | None,
-                       ) -> tuple[ActionContext, Plan] | None:
+                       incident_id: str | None = None) -> tuple[ActionContext, Plan] | None:
         """Up to the operator's answer: the plan and the confirmed go-ahead, or None (said why)."""
         action = self.lookup(action_id)
         if self.audit is None:
             self._say(f"{action.description}: no audit log, so no action can run", "error", 10)
             return None
-        ctx = self._context(self.audit)
+        ctx = self._context(self.audit, action_id, incident_id)
         if action_id == "scale":
             selection = await self._ask_replicas(selection)
             if selection is None:
@@ -164,14 +191,25 @@ class ActionFlow:
         if plan.nothing_to_do and action_id != "scale":
             self._say(f"{plan.title}: {plan.effect[-1]}")
             return None
-        dialog = TypeToConfirmDialog(plan) if plan.requires_typed_name else ConfirmDialog(plan)
+        planned = selection
+
+        def recheck() -> str | None:
+            return self.row_check(planned)
+
+        kind = TypeToConfirmDialog if plan.requires_typed_name else ConfirmDialog
+        dialog = kind(plan, recheck)
         if not await self.app.push_screen_wait(dialog):
+            why = (f"refused: {dialog.refused}" if dialog.refused
+                   else "operator cancelled the confirmation")
             try:
-                executor.record_cancelled(ctx, plan)
+                executor.record_cancelled(ctx, plan, why)
             except AuditError as exc:
                 self._say(f"cancelled (and not audited: {exc})", "error", 10)
                 return None
-            self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
+            if dialog.refused:
+                self._say(f"{plan.title}: not done, {dialog.refused}; nothing changed", "warning", 10)
+            else:
+                self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
             return None
         return ctx, plan
 

@@ -43,6 +43,7 @@ from cockpit.state import TRENDS, CockpitState
 from widgets.action_flow import ActionFlow
 from widgets.banner import Banner
 from widgets.footer import StableFooter
+from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
 from widgets.keys import ActionSpec, key_registry
 from widgets.main_screen import screen_class_for
@@ -55,6 +56,8 @@ from widgets.panes.certs import CertsPane
 from widgets.panes.database import DatabasePane
 from widgets.panes.deck import PaneDeck
 from widgets.panes.pods import PodsPane
+from widgets.selection import row_change
+from widgets.toasts import show_newest
 
 if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
@@ -126,14 +129,17 @@ class CockpitApp(App[int]):
         self.engine = _load_engine(cfg, audit, self.clock)
         self.incidents: list[Incident] = []
         self._evaluation_pending = False
-        self.flow = ActionFlow(self, cfg, self.state, audit, self._refresh_source, log=app_log)
+        self.flow = ActionFlow(self, cfg, self.state, audit, self._refresh_source, log=app_log,
+                               incidents=lambda: self.incidents,
+                               row_check=lambda selection: row_change(self.panes_by_source, selection))
         monitor = cfg.read_only
         panes: list[Pane] = [
             cls(configured=cls.source in configured, monitor=monitor, app_log=app_log)
             for cls in pane_types  # the five data panes in screen order, then the incidents
         ]
+        fixes = Fixes(self.keys, lambda action_id, incident_id: self.flow.start(action_id, None, incident_id))
         panes.append(IncidentsPane(self.engine, read_only=cfg.read_only, monitor=monitor,
-                                   app_log=app_log))
+                                   app_log=app_log, fixes=fixes))
         self.deck = PaneDeck(panes)
         self.panes, self.panes_by_source = self.deck.panes, self.deck.by_source
         for name, policy in policies_from_config(cfg.refresh, list(self.panes_by_source)).items():
@@ -370,6 +376,10 @@ class CockpitApp(App[int]):
     def selected_row(self, pane: str | None = None) -> dict[str, Any] | None:
         """The selected row of a pane (default the active one), as plain data for actions."""
         return self.deck.selected_row(pane)
+
+    def _refresh_notifications(self) -> None:
+        # at most two toasts at once: a burst must not cover the incident table (widgets/toasts.py)
+        show_newest(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""

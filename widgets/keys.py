@@ -106,7 +106,7 @@ LOG_KEYS: tuple[KeySpec, ...] = (
 # read-only mode like the actions, so a monitor screen changes nothing.
 OPERATOR_KEYS: tuple[KeySpec, ...] = (
     KeySpec("D", "declare_incident", "Declare an incident by hand (a user report)", "incident",
-            mutating=True),
+            show=True, mutating=True, label="declare"),
 )
 
 # Only in `cockpit demo`: the lab menu that injects and clears drills.

@@ -69,7 +69,7 @@ class CockpitScreen(Screen[None]):
 
     def action_open_detail(self) -> None:
         pane = self.deck.active_pane
-        if isinstance(pane, TablePane) and (key := pane.cursor_key()) is not None:
+        if isinstance(pane, TablePane) and (key := pane.selected_key()) is not None:
             self.open_detail(pane.source, key)
         elif (found := pane.failure_detail()) is not None:
             # no row to open (or no table): the pane's failure in full (issue 20)
@@ -143,7 +143,15 @@ class CockpitScreen(Screen[None]):
             self.notify(f"{spec.description}: select a row in the {spec.scope} pane first",
                         severity="warning")
             return
-        self.flow.start(action_id, self.deck.selected_row())
+        selection = self.deck.selected_row()
+        pane = self.deck.active_pane
+        if selection is not None and isinstance(pane, TablePane):
+            pane.operator_moved()  # acting on a row chooses it: the cursor follows it from now on
+        if spec.scope != "global" and selection is None:
+            self.notify(f"{spec.description}: nothing selected; move the cursor to a row first",
+                        severity="warning")
+            return
+        self.flow.start(action_id, selection)
 
     def action_checklists(self) -> None:
         from widgets.screens.checklists import ChecklistScreen

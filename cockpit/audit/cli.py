@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from cockpit.audit.log import read_entries, verify
 from cockpit.config import ConfigError, audit_path, default_state_dir, find_config_path, load_config
@@ -53,14 +53,38 @@ def _time(entry: dict[str, Any]) -> datetime | None:
         return None
 
 
-def one_line(entry: dict[str, Any]) -> str:
-    """A human line for `tail`: seq, time, event, who, what, outcome."""
+LIST_HEAD = 2  # items of a long list that `tail` shows before "… (+N)"
+LONG_LIST = 4  # lists longer than this are summarised unless --full
+
+
+def _noun(key: str) -> str:
+    return {"pids": "connections"}.get(key, key)
+
+
+def summarise_params(params: dict[str, Any], full: bool = False) -> str:
+    """Params for one `tail` line: a kill of 46 connections is '46 connections: 21667, 21668, …
+    (+44)', not a 4 KB line; `full` prints every item."""
+    parts: list[str] = []
+    for key in sorted(params):
+        value: object = params[key]
+        items = [str(v) for v in cast(list[object], value)] if isinstance(value, list) else []
+        if len(items) > LONG_LIST and not full:
+            shown = ", ".join(items[:LIST_HEAD])
+            parts.append(f"{len(items)} {_noun(key)}: {shown}, … (+{len(items) - LIST_HEAD})")
+        else:
+            parts.append(f"{key}={json.dumps(value, separators=(',', ':'), sort_keys=True)}")
+    return " ".join(parts)
+
+
+def one_line(entry: dict[str, Any], full: bool = False) -> str:
+    """A human line for `tail`: seq, time, event, who, what, outcome (long lists summarised
+    unless `full`)."""
     op: dict[str, Any] = entry.get("operator") or {}
     who = f"{op.get('login') or op.get('uid', '?')}@{op.get('host', '?')}"
     what = " ".join(str(entry[k]) for k in ("action", "target", "incident_id") if entry.get(k))
     params = entry.get("params")
-    if params:
-        what += " " + json.dumps(params, separators=(",", ":"), sort_keys=True)
+    if isinstance(params, dict) and params:
+        what += " " + summarise_params(params, full)  # type: ignore[arg-type]  # a JSON object
     tail = entry.get("outcome") or ""
     if entry.get("error"):
         tail = f"{tail} error: {entry['error']}".strip()
@@ -94,8 +118,9 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
             entries.append(json.loads(raw))
         except ValueError:
             continue  # damaged lines are `verify`'s business
+    full = bool(getattr(args, "full", False))
     for entry in entries[-max(args.n, 0):] if args.n else []:
-        print(one_line(entry), file=out)
+        print(one_line(entry, full), file=out)
     out.flush()
     if not args.follow:
         return 0
@@ -117,7 +142,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
         *complete, pending = pending.split(b"\n")
         for raw in complete:
             try:
-                print(one_line(json.loads(raw)), file=out)
+                print(one_line(json.loads(raw), full), file=out)
             except ValueError:
                 print(f"(unreadable line: {raw[:80]!r})", file=out)
         out.flush()
@@ -185,6 +210,11 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as exc:
         print(f"cockpit: error: {exc}", file=sys.stderr)
         return 2
+    if (args.incident or args.checklist) and not entries:
+        # one error line and no skeleton: a post-mortem of nothing reads like a real one
+        what = f"incident {args.incident}" if args.incident else f"checklist run {args.checklist}"
+        print(f"cockpit: error: no audit entries for {what} in {path}", file=sys.stderr)
+        return 1
     if args.format == "markdown":
         text = render_markdown(entries, args)
     else:
@@ -193,10 +223,6 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
         Path(args.output).expanduser().write_text(text, encoding="utf-8")
     else:
         out.write(text)
-    if (args.incident or args.checklist) and not entries:
-        what = f"incident {args.incident}" if args.incident else f"checklist run {args.checklist}"
-        print(f"cockpit: no audit entries for {what} in {path}", file=sys.stderr)
-        return 1
     return 0
 
 

@@ -218,6 +218,10 @@ def verify(path: Path | str) -> tuple[bool, int | None, str]:
                                       f"(the head file records seq {hseq})")
         if hashes.get(hseq) != hhash:
             return False, hseq, f"line {hseq} does not match the hash recorded in the head file"
+    elif count:
+        head_path = p.with_name(p.name + ".head")
+        return True, None, (f"{count} entries, chain intact; but the head file {head_path} is "
+                            "missing, so entries cut off the end would not be noticed")
     return True, None, f"{count} entries, chain intact"
 
 

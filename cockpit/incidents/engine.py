@@ -9,6 +9,12 @@ while open (escalating and de-escalating); an operator's severity sticks, but a 
 one still escalates over it. Operator steps are audited before they change anything, so a
 failing audit log refuses the step; automatic records (detected/closed) never stop detection:
 their failure is kept in `audit_error` for the UI to show.
+
+An incident keeps its identity: resolved by an operator while its rule still breaches, it is
+reopened (same id, status back to Investigating, "reopened: still breaching" in its timeline)
+if the rule breaches again before `close_after_samples` healthy samples would have closed it.
+Resolved incidents stay listed for 24 h (`recent`), those of earlier sessions restored from
+the audit trail, so their detail and post-mortem stay one `enter` away.
 """
 
 from __future__ import annotations
@@ -16,8 +22,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from cockpit.config import Config
 from cockpit.incidents.model import (
@@ -41,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IncidentEngine", "Incident", "countdown", "evaluate_once", "incidents_json", "STATUSES"]
 _ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
+RECENT = timedelta(hours=24)  # resolved incidents stay listed (and restored) this long
 
 
 @dataclass
@@ -77,11 +84,14 @@ class IncidentEngine:
         self._streaks: dict[str, _Streak] = {}
         self._seen: dict[str, int] = {}
         self._counters: dict[str, int] = {}
-        self._seed_counters()
+        # finding key -> the incident an operator resolved while it still breached
+        self._reopenable: dict[str, str] = {}
+        self._seed_from_audit()
 
     # ------------------------------------------------------------------ ids and audit
-    def _seed_counters(self) -> None:
-        """Continue numbering after the ids already in the audit log, so ids stay unique."""
+    def _seed_from_audit(self) -> None:
+        """Continue numbering after the ids already in the audit log, so ids stay unique, and
+        bring back the incidents resolved in the last 24 h."""
         if self.audit is None:
             return
         path = self.audit.path
@@ -95,6 +105,10 @@ class IncidentEngine:
             m = _ID.match(str(e.get("incident_id", "")))
             if m:
                 self._counters[m.group(1)] = max(self._counters.get(m.group(1), 0), int(m.group(2)))
+        try:
+            self.closed.extend(restore_resolved(entries, self.clock() - RECENT, self.cfg))
+        except Exception:  # an odd entry must not stop the engine: the history is a courtesy
+            self.audit_error = "could not restore the recently resolved incidents"
 
     def _new_id(self, at: datetime) -> str:
         day = at.strftime("%Y%m%d")
@@ -138,6 +152,14 @@ class IncidentEngine:
             else:
                 streak.breaching, streak.healthy = 0, streak.healthy + 1
         incident_id = self._key_to_id.get(key)
+        if incident_id is None and key in self._reopenable:
+            if finding and sampled:
+                self._reopen(self._reopenable.pop(key), finding, now)
+                return
+            if streak.healthy >= self.cfg.incidents.close_after_samples:
+                del self._reopenable[key]  # healthy long enough: the resolution stands
+            elif finding or streak.breaching or streak.healthy:
+                return
         if incident_id is None:
             if finding and streak.breaching >= self.cfg.incidents.open_after_samples:
                 self._open_incident(finding, now)
@@ -183,11 +205,34 @@ class IncidentEngine:
         return replace(inc, severity=severity, response_deadline=deadline,
                        timeline=inc.timeline + (line,))
 
+    def _reopen(self, incident_id: str, f: Finding, now: datetime) -> None:
+        inc = next(i for i in self.closed if i.id == incident_id)
+        self.closed.remove(inc)
+        inc = replace(inc, status="Investigating", resolved_at=None, evidence=dict(f.evidence),
+                      timeline=inc.timeline + (TimelineEntry(now, "reopened", "reopened: still breaching"),))
+        self._open[inc.id] = inc
+        self._key_to_id[inc.key] = inc.id
+        self._record("incident.reopened", strict=False, incident_id=inc.id, rule=inc.rule,
+                     reason="still breaching", evidence=to_jsonable(dict(f.evidence)))
+
+    def still_breaching(self, incident_id: str) -> bool:
+        """Whether the incident's rule breached at its last sample (resolving it now would be
+        premature: the engine would see it again at once)."""
+        inc = self._open.get(incident_id)
+        streak = self._streaks.get(inc.key) if inc is not None and inc.key else None
+        return streak is not None and streak.breaching > 0
+
     def _finish(self, incident_id: str, now: datetime, event: str, text: str) -> Incident:
         inc = self._open.pop(incident_id)
         if inc.key:
             self._key_to_id.pop(inc.key, None)
-            self._streaks.pop(inc.key, None)  # still breaching? it reopens as a new incident
+            streak = self._streaks.get(inc.key)
+            if event == "resolved" and streak is not None and streak.breaching > 0:
+                # resolved by hand while breaching: the next breaching sample reopens this one
+                self._reopenable[inc.key] = inc.id
+                streak.breaching = streak.healthy = 0
+            else:
+                self._streaks.pop(inc.key, None)
         inc = replace(inc, status="Resolved", resolved_at=now,
                       timeline=inc.timeline + (TimelineEntry(now, event, text),))
         self.closed.append(inc)
@@ -203,6 +248,13 @@ class IncidentEngine:
     def active(self) -> list[Incident]:
         """Open incidents, worst severity first, then oldest."""
         return sorted(self._open.values(), key=sort_key)
+
+    def recent(self, now: datetime | None = None) -> list[Incident]:
+        """Incidents resolved in the last 24 h (this session's and the audit trail's), newest
+        resolution first."""
+        since = (now or self.clock()) - RECENT
+        done = [i for i in self.closed if i.resolved_at is not None and i.resolved_at >= since]
+        return sorted(done, key=lambda i: i.resolved_at or since, reverse=True)
 
     def get(self, incident_id: str) -> Incident:
         """An open or closed incident by id. Raises KeyError for an unknown id."""
@@ -293,13 +345,96 @@ class IncidentEngine:
         return inc
 
     def resolve(self, incident_id: str, operator: str | None = None, summary: str = "") -> Incident:
-        """Resolve by hand. If the rule still breaches, it reopens as a new incident."""
+        """Resolve by hand. If the rule still breaches (`still_breaching`), the next breaching
+        sample reopens this same incident."""
         inc, now = self._active(incident_id), self.clock()
         self._record("incident.resolved", strict=True, incident_id=inc.id, before=inc.status,
                      by=operator, summary=summary,
                      duration_seconds=round(inc.duration_seconds(now), 1))
         return self._finish(incident_id, now, "resolved",
                             f"resolved by {operator or 'operator'}" + (f": {summary}" if summary else ""))
+
+
+def _when(entry: Mapping[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(entry.get("time", "")).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+_LINES = {"incident.detected": "detected", "incident.declared": "declared", "incident.ack": "ack",
+          "incident.status": "status", "incident.severity": "severity", "incident.note": "note",
+          "incident.resolved": "resolved", "incident.closed": "closed", "incident.reopened": "reopened"}
+
+
+def restore_resolved(entries: list[dict[str, Any]], since: datetime, cfg: Config) -> list[Incident]:
+    """The incidents the audit trail shows opened and then resolved or closed at or after
+    `since` (an incident reopened since its last resolution is not among them)."""
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        incident_id = str(e.get("incident_id") or "")
+        if _ID.match(incident_id) and str(e.get("event", "")) in _LINES:
+            by_id.setdefault(incident_id, []).append(e)
+    out: list[Incident] = []
+    for incident_id, mine in by_id.items():
+        opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), None)
+        last = mine[-1]
+        start, end = (_when(opening) if opening else None), _when(last)
+        if (opening is None or start is None or end is None or end < since
+                or last.get("event") not in ("incident.resolved", "incident.closed")):
+            continue
+        severity = str(opening.get("severity") or "P3")
+        for e in mine:
+            if e.get("event") == "incident.severity" and str(e.get("after")) in SEVERITIES:
+                severity = str(e.get("after"))
+        timeline = tuple(TimelineEntry(t, _LINES[str(e.get("event"))], _audit_text(e))
+                         for e in mine if (t := _when(e)) is not None)
+        notes = tuple(Note(t, str(e.get("by") or ""), str(e.get("text") or ""))
+                      for e in mine if e.get("event") == "incident.note" and (t := _when(e)) is not None)
+        ack = next((e for e in mine if e.get("event") == "incident.ack"), None)
+        affected: object = opening.get("affected")
+        evidence: object = opening.get("evidence")
+        out.append(Incident(
+            id=incident_id, key=str(opening.get("target") or ""), rule=str(opening.get("rule") or "declared"),
+            title=str(opening.get("title") or "(untitled)"), severity=severity, detected_at=start,
+            response_deadline=response_deadline(cfg, severity, start), status="Resolved",
+            evidence=_str_keys(evidence),
+            impact=str(opening.get("impact") or ""),
+            affected=_strings(affected),
+            acknowledged_by=str(ack.get("acknowledged_by") or "") if ack else None,
+            acknowledged_at=_when(ack) if ack else None, notes=notes, timeline=timeline,
+            declared=opening.get("event") == "incident.declared", resolved_at=end))
+    return out
+
+
+def _str_keys(value: object) -> dict[str, Any]:
+    """A JSON object read back from the trail, as a dict with string keys ({} otherwise)."""
+    if not isinstance(value, dict):
+        return {}
+    items = cast(dict[object, Any], value).items()
+    return {str(k): v for k, v in items}
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    """A JSON list read back from the trail, as strings (() otherwise)."""
+    return tuple(str(v) for v in cast(list[object], value)) if isinstance(value, list) else ()
+
+
+def _audit_text(e: Mapping[str, Any]) -> str:
+    event = str(e.get("event"))
+    if event in ("incident.detected", "incident.declared"):
+        return f"{e.get('severity')} {e.get('title')}"
+    if event in ("incident.status", "incident.severity"):
+        return f"{e.get('before')} -> {e.get('after')}"
+    if event == "incident.note":
+        return str(e.get("text") or "")
+    if event == "incident.ack":
+        return f"acknowledged by {e.get('acknowledged_by')}"
+    if event == "incident.reopened":
+        return "reopened: still breaching"
+    if event == "incident.resolved":
+        return f"resolved by {e.get('by') or 'operator'}"
+    return f"closed automatically: {e.get('reason') or 'healthy again'}"
 
 
 def evaluate_once(cfg: Config, state: CockpitState, now: datetime | None = None) -> list[Finding]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,6 +71,13 @@ class Incident:
         """Seconds from detection to resolution (or to now while active)."""
         end = self.resolved_at or now
         return max((end - self.detected_at).total_seconds(), 0.0)
+
+
+def linked_incident(incidents: Sequence[Incident], action_id: str) -> str | None:
+    """The id of the one active incident that lists `action_id` among its fixes, else None
+    (none, or several: then the action is not attributed to any of them by guess)."""
+    listing = [i.id for i in incidents if i.active and action_id in i.actions]
+    return listing[0] if len(listing) == 1 else None
 
 
 def sort_key(incident: Incident) -> tuple[int, datetime]:

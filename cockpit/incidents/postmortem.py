@@ -66,6 +66,8 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
         return "Resolved", f"by {_who(entry)}" + (f": {summary}" if summary else "")
     if ev == "incident.closed":
         return "Closed", f"automatically: {entry.get('reason', 'healthy again')}"
+    if ev == "incident.reopened":
+        return "Reopened", str(entry.get("reason") or "still breaching")
     if ev == "incident.log_evidence":
         return "Log evidence", str(entry.get("summary", ""))
     if ev in ("result", "denied", "cancelled"):
@@ -75,9 +77,26 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
     return None
 
 
+def action_taken(entry: Entry) -> str:
+    """'2026-11-27T09:05:00Z alice: kill_idle on postgresql://… — plan: terminate 46 idle
+    connections … — result: ok (terminated 46 of 46)' for the "Actions taken" list."""
+    effect: object = entry.get("effect")
+    lines = [str(line) for line in cast(list[object], effect)] if isinstance(effect, list) else []
+    plan = lines[0] if lines else ""
+    outcome = entry.get("outcome") or entry.get("event")
+    detail = entry.get("message") or entry.get("error") or entry.get("reason") or ""
+    text = f"{entry.get('time', '?')} {_who(entry)}: {entry.get('action')} on {entry.get('target')}"
+    if plan:
+        text += f" — plan: {plan}"
+    return text + f" — result: {outcome}" + (f" ({detail})" if detail else "")
+
+
 def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> list[str]:
     opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY)
-    ending = next((e for e in reversed(mine) if e.get("event") in ("incident.closed", "incident.resolved")), None)
+    ending = next((e for e in reversed(mine)
+                   if e.get("event") in ("incident.closed", "incident.resolved", "incident.reopened")), None)
+    if ending is not None and ending.get("event") == "incident.reopened":
+        ending = None  # reopened since its last resolution: still open
     severities = [str(e.get("after")) for e in mine if e.get("event") == "incident.severity"]
     first = str(opening.get("severity") or (incident.severity if incident else "unknown"))
     worst = min([first, *severities]) if first.startswith("P") else first
@@ -120,7 +139,7 @@ def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) 
         row = describe(e, answered)
         if row:
             rows.append(f"| {_cell(e.get('time', ''))} | {row[0]} | {_cell(row[1])} |")
-    actions = [describe_action(e) for e in mine if e.get("event") in ("result", "denied", "cancelled")]
+    actions = [action_taken(e) for e in mine if e.get("event") in ("result", "denied", "cancelled")]
     notes = [f"{_who(e)}: {e.get('text', '')}" for e in mine if e.get("event") == "incident.note"]
     causes = [n.split(":", 2)[-1].strip() for n in notes if "root cause:" in n.lower()]
     out = [f"# Post-mortem: {title} ({incident_id})", "", "## Summary", "",

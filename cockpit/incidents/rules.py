@@ -17,6 +17,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from cockpit.config import Config
+from cockpit.incidents import api_pods
+from cockpit.incidents.api_pods import carrying_pods
 from cockpit.incidents.pod_index import pod_index
 from cockpit.incidents.severity import severity_rank
 from cockpit.models import (
@@ -239,12 +241,28 @@ def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]
     rate = max(rates, default=None)
     if rate is None or rate <= cfg.thresholds.rate_limited_per_second:
         return []
-    ev = {"rate_429_per_second": None if api.rate_429 is None else round(api.rate_429, 2),
-          "rate_limited_per_second": round(rate, 2),
-          "threshold_per_second": cfg.thresholds.rate_limited_per_second,
-          "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
+    ev: dict[str, Any] = {
+        "rate_429_per_second": None if api.rate_429 is None else round(api.rate_429, 2),
+        "rate_limited_per_second": round(rate, 2),
+        "threshold_per_second": cfg.thresholds.rate_limited_per_second,
+        "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
+    pods = carrying_pods(api, lambda p: p.rate_429)  # [] unless scrape = "pods"
+    if pods:
+        ev["pods_with_most_429"] = pods
     return [Finding("rate_limit", "rate_limit", "P3", "Rate-limit errors", ev,
-                    "Some users get 429 Too Many Requests.", ("API",))]
+                    "Some users get 429 Too Many Requests.", ("API", *pods))]
+
+
+def api_errors(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
+    """P2: the 5xx share of requests above thresholds.error_ratio (the pods carrying most of it
+    named when the API is scraped per pod)."""
+    api = _usable(state, "api", ApiStatus)
+    found = api_pods.api_errors(api, cfg.thresholds.error_ratio) if api is not None else None
+    if found is None:
+        return []
+    ev, pods = found
+    return [Finding("api_errors", "api_errors", "P2", "API errors (5xx)", ev,
+                    "Some requests fail with a server error.", ("API", *pods))]
 
 
 def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -300,10 +318,18 @@ def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding
         ev = {"host": c.host, "port": c.port, "days_left": round(days, 1),
               "not_after": c.not_after.isoformat() if c.not_after else None,
               "issuer": c.issuer, "status": str(c.status)}
+        impact = (f"Clients reaching {c.host} get TLS errors now: it expired "
+                  f"{_days_ago(-days)}." if severity == "P1" else
+                  f"Clients reaching {c.host} will get TLS errors once it expires in {days:.0f} days.")
         out.append(Finding("certificate", f"certificate:{c.host}:{c.port}", severity, title, ev,
-                           f"Clients reaching {c.host} get TLS errors once it expires.",
-                           (f"{c.host}:{c.port}",)))
+                           impact, (f"{c.host}:{c.port}",)))
     return out
+
+
+def _days_ago(days: float) -> str:
+    """'10 days ago', '1 day ago', 'today' for a certificate that expired."""
+    n = int(days)
+    return "today" if n < 1 else f"{n} day{'s' if n != 1 else ''} ago"
 
 
 def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -346,6 +372,7 @@ RULES: tuple[RuleSpec, ...] = (
     RuleSpec("slow_queries", slow_queries, ("database",), ("database",),
              ("cancel_query", "terminate_query")),
     RuleSpec("rate_limit", rate_limit, ("api",), ("api",), ("scale",)),
+    RuleSpec("api_errors", api_errors, ("api",), ("api",), ("restart",)),
     RuleSpec("cache_miss_storm", cache_miss_storm, ("cache",), ("cache",), ("warm_cache",)),
     RuleSpec("redis_unreachable", redis_unreachable, ("cache",), (), ()),
     RuleSpec("certificate", certificate, ("certificates",), ("certificates",), ()),

@@ -107,8 +107,12 @@ def template_fields(evidence: Mapping[str, Any],
     fields = {**(context or {}), **evidence}
     version = fields.get("server_version_num") or 130000
     modern = int(version) >= 130000
+    seconds, pid = fields.get("longest_query_seconds"), fields.get("longest_query_pid")
+    # one phrase, so that no running query reads 'no query running', not 'n/a s (pid n/a)'
+    longest = (f"longest query {float(seconds):.1f} s (pid {pid})"
+               if isinstance(seconds, int | float) and pid is not None else "no query running")
     return {**fields, "mean_col": "mean_exec_time" if modern else "mean_time",
-            "total_col": "total_exec_time" if modern else "total_time"}
+            "total_col": "total_exec_time" if modern else "total_time", "longest_query_text": longest}
 
 
 def render(template: str, evidence: Mapping[str, Any],

@@ -64,6 +64,7 @@ class DrillLab(Protocol):
 
 CPU_LOAD_FRACTION = 0.95  # of the deployment's total CPU limit, spread over its running pods
 STORM_FACTOR = 2.0  # rate-limit-storm traffic, as a multiple of the rate limit
+POD_5XX_RATE, POD_5XX_SHARE = 0.3, 0.9  # pod-5xx: share of reads failing, share of those in one pod
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ DRILLS: tuple[Drill, ...] = (
     Drill("disk-pressure", "DiskPressure=True on a node",
           "runbook: free disk on the node; restart evicted pods", "disk", "P2"),
     Drill("api-down", "/health forced to answer 503", "restart the deployment", "api_down", "P1"),
+    Drill("pod-5xx", "30 % of market reads fail with 500, 90 % of them in one pod",
+          "runbook: delete the pod carrying the 5xx (API pane, scrape = \"pods\")", "api_errors",
+          "P2"),
 )
 DRILLS_BY_NAME: dict[str, Drill] = {d.name: d for d in DRILLS}
 _EXCLUSIVE = {"cert-expiring": "cert-expired", "cert-expired": "cert-expiring"}
@@ -318,6 +322,20 @@ class DrillRunner:
 
     def _clear_api_down(self, _handle: None) -> None:
         self._api.set_health_failure(False)
+
+    def _inject_pod_5xx(self) -> tuple[Any, str]:
+        from cockpit.lab.apisim.pods import running_pods
+
+        pods = running_pods(self._kube)
+        bad = pods[0] if pods else None
+        self._api.pod_metrics.concentrate_errors(bad, POD_5XX_SHARE)
+        self._api.set_error_rate(POD_5XX_RATE)
+        return None, (f"{POD_5XX_RATE:.0%} of market reads fail, {POD_5XX_SHARE:.0%} of them in {bad}"
+                      if bad else f"{POD_5XX_RATE:.0%} of market reads fail (no pods to pin them on)")
+
+    def _clear_pod_5xx(self, _handle: None) -> None:
+        self._api.set_error_rate(0.0)
+        self._api.pod_metrics.concentrate_errors(None)
 
     # -- certificates --------------------------------------------------------------------------
 

@@ -191,6 +191,10 @@ class Lab:
             from cockpit.lab.apisim.podlog import PodAccessLog
 
             self.api.set_request_log(PodAccessLog(self.kube, DEPLOYMENT))
+            # and each pod's share of the traffic, behind the pod proxy
+            from cockpit.lab.apisim.pods import connect
+
+            connect(self.api.pod_metrics, self.kube)
         os.chmod(self.kubeconfig_path, 0o600)  # it holds the simulator's bearer token
 
     def _write_files(self) -> None:

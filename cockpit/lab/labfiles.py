@@ -81,7 +81,9 @@ def render(settings: LabSettings) -> tuple[str, dict[str, str]]:
             "app_database": settings.app_database,
         },
         "cache": {"url": _secret_ref(settings.redis_url, REDIS_ENV, env)},
-        "api": {"base_url": settings.api_url, "token": "${" + TOKEN_ENV + "}"},
+        # every simulated pod's own counters, through the simulator's pod proxy (apisim.pods)
+        "api": {"base_url": settings.api_url, "token": "${" + TOKEN_ENV + "}",
+                "metrics": {"scrape": "pods"}},
         "certificates": [
             {"host": c.host, "port": c.port, "address": "127.0.0.1", "ca_file": c.ca_file}
             for c in settings.certificates

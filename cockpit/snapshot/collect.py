@@ -87,6 +87,7 @@ def section(result: Snapshot | SourceFailure | None) -> dict[str, Any]:
         return {"ok": False, "error": result.describe(), "collected_at": None,
                 "failed_step": result.what, "failed_at": to_jsonable(result.at)}
     body = to_jsonable(result)
+    body.pop("trend_history", None)  # [prometheus] back-fill for the screen's trends, not a figure
     return {"ok": True, "error": None, "collected_at": body.pop("collected_at", None), **body}
 
 

@@ -14,15 +14,21 @@ import asyncio
 import json
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import httpx
 
 from cockpit.config import ApiConfig, ThresholdsConfig, mask_dsn
-from cockpit.models import ApiStatus, SourceFailure, utcnow
+from cockpit.models import ApiPodMetrics, ApiStatus, SourceFailure, utcnow
 from cockpit.sources.base import describe_error, error_detail, guarded
 from cockpit.sources.fields import as_items, as_mapping, as_text, get, is_object, text
 from cockpit.sources.promrates import Rates, Scrape, compute_rates, parse_scrape
+
+if TYPE_CHECKING:
+    from cockpit.sources.podscrape import PodScraper
+    from cockpit.sources.prommetrics import PromMetrics
 
 _OK_WORDS = {"ok", "pass", "passed", "up", "healthy", "green", "true"}
 
@@ -45,6 +51,11 @@ class _Metrics:
     error: str | None = None
     rates: Rates = Rates()
     interval: float | None = None  # seconds since the previous good scrape
+    pods: tuple[ApiPodMetrics, ...] = ()  # scrape = "pods" only
+    pods_scraped: int | None = None
+    pods_in_sum: int | None = None
+    notes: tuple[str, ...] = ()
+    trend_history: dict[str, tuple[tuple[datetime, float], ...]] = field(default_factory=dict)
 
 
 def _word_ok(value: object) -> bool:
@@ -96,8 +107,11 @@ class ApiSource:
 
     name = "api"
 
-    def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0) -> None:
+    def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0,
+                 pods: PodScraper | None = None, prom: PromMetrics | None = None) -> None:
         self.cfg = cfg
+        self.prom = prom  # [prometheus]: the figures from PromQL instead of any scrape
+        self.pods = pods  # scrape = "pods": /metrics of every pod through the pod proxy
         self.thresholds = thresholds
         self.timeout = timeout
         # requests run in parallel; leave room inside `timeout` (the scheduler's limit too) so a
@@ -133,9 +147,19 @@ class ApiSource:
         client, self._client = self._client, None
         if client is not None:
             await client.aclose()
+        if self.pods is not None:
+            await asyncio.to_thread(self.pods.close)
+        if self.prom is not None:
+            await self.prom.aclose()
 
     async def _collect(self, client: httpx.AsyncClient) -> ApiStatus | SourceFailure:
-        health, metrics = await asyncio.gather(self._health(client), self._metrics(client))
+        if self.prom is not None:
+            scrape_metrics = self._prom_metrics(self.prom)
+        elif self.pods is not None:
+            scrape_metrics = self._pod_metrics(self.pods)
+        else:
+            scrape_metrics = self._metrics(client)
+        health, metrics = await asyncio.gather(self._health(client), scrape_metrics)
         if not health.answered and not metrics.answered:
             return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer",
                                  detail=health.detail)
@@ -151,6 +175,8 @@ class ApiSource:
             rate_429=metrics.rates.rate_429, rate_limited_rate=metrics.rates.rate_limited_rate,
             error_ratio=metrics.rates.error_ratio, latency_ms=metrics.rates.latency_ms,
             counters_reset=metrics.rates.counters_reset, metrics_interval_seconds=metrics.interval,
+            pods=metrics.pods, pods_scraped=metrics.pods_scraped, pods_in_sum=metrics.pods_in_sum,
+            metrics_notes=metrics.notes, trend_history=metrics.trend_history,
         )
 
     def _transport_error(self, exc: httpx.HTTPError) -> str:
@@ -196,6 +222,20 @@ class ApiSource:
             summary = f"HTTP {code}: {words}" if words else f"HTTP {code}"
             return _Health(True, code, latency, summary)
         return _Health(True, code, latency, summary)
+
+    async def _prom_metrics(self, prom: PromMetrics) -> _Metrics:
+        result, history = await asyncio.gather(prom.scrape(),
+                                               prom.backfill())
+        return _Metrics(True, ok=result.ok, error=result.error, rates=result.rates,
+                        pods=result.pods, pods_scraped=len(result.pods) if result.ok else None,
+                        pods_in_sum=result.pods_in_sum if result.ok else None,
+                        notes=result.notes, trend_history=history)
+
+    async def _pod_metrics(self, pods: PodScraper) -> _Metrics:
+        result = await pods.scrape(self.request_timeout)
+        return _Metrics(True, ok=result.ok, error=result.error, rates=result.rates,
+                        interval=result.interval, pods=result.pods, pods_scraped=len(result.pods),
+                        pods_in_sum=result.pods_in_sum)
 
     async def _metrics(self, client: httpx.AsyncClient) -> _Metrics:
         path = self.cfg.metrics_path

@@ -85,6 +85,17 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
         def build_api() -> Source:
             from cockpit.sources.api import ApiSource
 
+            if cfg.prometheus is not None:
+                from cockpit.sources.prommetrics import PromMetrics
+
+                prom = PromMetrics(cfg.prometheus, api.metrics, kube, cfg.refresh.history_minutes,
+                                   step=cfg.refresh.interval_seconds)
+                return ApiSource(api, cfg.thresholds, timeout=timeout, prom=prom)
+            if api.metrics.scrape == "pods" and kube is not None:
+                from cockpit.sources.podscrape import PodScraper
+
+                return ApiSource(api, cfg.thresholds, timeout=timeout,
+                                 pods=PodScraper(kube, api.metrics_path, api.metrics))
             return ApiSource(api, cfg.thresholds, timeout=timeout)
 
         builders["api"] = build_api

@@ -111,3 +111,49 @@ def test_export_markdown_for_incident_and_checklist(tmp_path: Path) -> None:
     assert out.returncode == 0
     assert "# Pre-deployment checklist — run r1" in out.stdout
     assert "| 2 | certs valid | ❌ FAIL |  | api expired |" in out.stdout
+
+
+def test_tail_summarises_a_kill_of_46_connections_and_full_prints_them_all(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    pids = list(range(21667, 21667 + 46))
+    AuditLog(path, session_id="e2e").record("intent", action="kill_idle", target="postgresql://db/predictiq",
+                                            params={"pids": pids, "idle_seconds": 600})
+    line = cockpit("tail", "--path", str(path)).stdout.strip()
+    assert "46 connections: 21667, 21668, … (+44)" in line and "idle_seconds=600" in line
+    assert "21712" not in line and len(line) < 300
+    full = cockpit("tail", "--full", "--path", str(path)).stdout.strip()
+    assert all(str(p) in full for p in pids)
+
+
+def test_export_of_an_unknown_incident_exits_1_with_one_error_line_and_no_post_mortem(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    out = cockpit("export", "--path", str(path), "--incident", "NOPE", "--format", "markdown")
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert out.stderr.strip().count("\n") == 0 and "no audit entries for incident NOPE" in out.stderr
+
+
+def test_post_mortem_lists_the_incidents_actions_with_who_when_plan_and_result(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog(path, session_id="e2e")
+    log.record("incident.detected", incident_id="INC-20261127-0001", rule="connection_exhaustion",
+               severity="P1", title="Database connection exhaustion")
+    log.record("intent", action="kill_idle", target="postgresql://db/predictiq", incident_id="INC-20261127-0001",
+               effect=["terminate 46 idle connections (idle > 10m)"])
+    log.record("result", action="kill_idle", target="postgresql://db/predictiq", incident_id="INC-20261127-0001",
+               effect=["terminate 46 idle connections (idle > 10m)"], outcome="ok",
+               message="terminated 46 of 46")
+    out = cockpit("export", "--path", str(path), "--incident", "INC-20261127-0001", "--format", "markdown")
+    assert out.returncode == 0
+    taken = out.stdout.split("## Actions taken", 1)[1].split("##", 1)[0]
+    assert "none recorded" not in taken
+    assert "kill_idle on postgresql://db/predictiq — plan: terminate 46 idle connections" in taken
+    assert "result: ok (terminated 46 of 46)" in taken
+
+
+def test_verify_says_when_the_head_file_is_missing(tmp_path: Path) -> None:
+    path = _log(tmp_path)
+    path.with_name(path.name + ".head").unlink()
+    out = cockpit("verify", str(path))
+    assert out.returncode == 0
+    assert "head file" in out.stdout and "missing" in out.stdout and "cut off the end" in out.stdout

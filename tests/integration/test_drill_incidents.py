@@ -104,6 +104,8 @@ async def test_drill_is_detected_fixed_and_recovers(lab: Lab, name: str, tmp_pat
             found = next(i for i in incidents if i.rule == drill.rule)
             assert took <= 2 * REFRESH + SLACK, f"{name} took {took:.1f} s to open an incident"
             assert found.severity == drill.severity, (found.severity, getattr(found, "evidence", None))
+            if name == "pod-5xx":  # the lab scrapes every pod: the finding names the bad one
+                assert found.evidence["pods_with_most_5xx"][0] == lab.api.pod_metrics.error_pod
             if name == "connection-exhaustion":  # kill-idle ends only connections idle long enough
                 # the count over every backend (full rows come for the table's window only)
                 await cockpit.until(lambda _: cockpit.state.latest("database")

@@ -14,6 +14,7 @@ import redis
 from kubernetes import client as k8s
 
 from cockpit.lab.control import DrillError, call
+from cockpit.lab.drills import DRILLS
 from cockpit.lab.lab import Lab
 from cockpit.lab.labfiles import read_env, read_info
 from cockpit.sources.kube.client import new_api_client, resolve_target
@@ -83,7 +84,7 @@ def test_control_server_needs_its_token(lab: Lab) -> None:
     control = read_info(lab.info_path)["control"]
     assert httpx.get(f"{control['url']}/drills", timeout=5).status_code == 401
     listing = call(lab.dir, "GET", "/drills")
-    assert listing["active"] == [] and len(listing["drills"]) == 10
+    assert listing["active"] == [] and len(listing["drills"]) == len(DRILLS)
     with pytest.raises(DrillError, match="unknown drill"):
         call(lab.dir, "POST", "/drills/nope")
 

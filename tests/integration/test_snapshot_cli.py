@@ -149,17 +149,40 @@ def test_bad_config_exits_2(tmp_path):
     assert "database.url" in proc.stderr and proc.stdout == ""
 
 
-def test_pods_from_the_kubernetes_simulator(tmp_path):
+def _kube_toml(kubeconfig: Path) -> str:
+    return ("[refresh]\ntimeout_seconds = 3\n[kubernetes]\n"
+            f'kubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "predictiq"\n'
+            'deployment = "predictiq-api"\nselector = "app=predictiq-api"\n')
+
+
+def test_pods_from_the_kubernetes_simulator_with_usage_and_permissions(tmp_path):
     from cockpit.lab.kubesim.sim import KubeSim
 
     with KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=3, delay=0.05) as sim:
+        sim.deny("patch", "deployments", "scale")
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
-        toml = ("[refresh]\ntimeout_seconds = 3\n[kubernetes]\n"
-                f'kubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "predictiq"\n'
-                'deployment = "predictiq-api"\nselector = "app=predictiq-api"\n')
-        proc = _run(tmp_path, toml, "--json", "--interval", "0")
+        proc = _run(tmp_path, _kube_toml(kubeconfig), "--json", "--interval", "0")
     assert proc.returncode == 0, proc.stderr
     pods = json.loads(proc.stdout)["pods"]
     assert pods["ok"] is True, pods
     assert pods["namespace"] == "predictiq" and pods["context"] == "lab"
     assert len(pods["pods"]) == 3 and pods["deployment"]["name"] == "predictiq-api"
+    # the one-shot snapshot waited for the first metrics.k8s.io poll and the access reviews
+    assert pods["metrics_error"] is None
+    running = [p for p in pods["pods"] if p["phase"] == "Running"]
+    assert running and all(p["cpu_m"] is not None and p["memory_bytes"] is not None
+                           for p in running), running
+    assert pods["permissions"] == {"scale": False, "restart": True}
+
+
+def test_missing_metrics_api_is_a_metrics_error_in_the_snapshot(tmp_path):
+    from cockpit.lab.kubesim.sim import KubeSim
+
+    with KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=2, delay=0.05) as sim:
+        sim.metrics_unavailable()
+        kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
+        proc = _run(tmp_path, _kube_toml(kubeconfig), "--json", "--interval", "0")
+    assert proc.returncode == 0, proc.stderr  # the pods are there; only usage is missing
+    pods = json.loads(proc.stdout)["pods"]
+    assert pods["ok"] is True and "503" in pods["metrics_error"], pods
+    assert all(p["cpu_m"] is None for p in pods["pods"])

@@ -34,7 +34,8 @@ def _rows(screen: ChecklistScreen) -> dict[str, tuple[str, str]]:
 
 
 async def test_pick_verify_tick_record_and_export(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the export lands in the working directory
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # exports go to the state dir
     app = Host(make_config(), AuditLog(tmp_path / "audit.jsonl"))
     async with app.run_test(size=(140, 40)) as pilot:
         screen = ChecklistScreen(app.cfg, app.state, app.audit)
@@ -65,11 +66,11 @@ async def test_pick_verify_tick_record_and_export(tmp_path, monkeypatch):
         assert "recorded as run" in str(screen.query_one("#status", Static).render())
         await pilot.press("e")
         path = screen.last_export
-        assert path is not None and path.parent == tmp_path.resolve()
+        assert path is not None and path.parent == (tmp_path / "state" / "predictiq-cockpit" / "exports").resolve()
         text = path.read_text()
         assert f"run {entry['run_id']}" in text and "| Deployment logged | ☑ done | operator |" in text
         assert any(str(path) in n.message for n in app._notifications)
-        await pilot.press("escape")  # back to the lists
+        await pilot.press("l")  # back to the lists
         assert screen.checklist is None and app.screen is screen
         await pilot.press("escape")
         assert app.screen is not screen

@@ -182,3 +182,30 @@ async def test_confirming_runs_the_action_and_refreshes_the_source(sim: KubeSim,
     assert sim.deployment()["spec"]["replicas"] == 5
     assert app.scheduler.names == ["kubernetes"]
     assert [e["event"] for e in read_entries(tmp_path / "audit.jsonl")] == ["intent", "result"]
+
+
+@pytest.mark.parametrize("dialog", [ConfirmDialog, TypeToConfirmDialog])
+async def test_a_kill_of_46_uses_the_dialogs_height_and_arrows_scroll_to_the_command(dialog) -> None:  # noqa: ANN001
+    """The plan body takes the screen's height (no blank lines under the buttons), and ↓ /
+    PgDn scroll it straight away, down to the equivalent psql command."""
+    effect = ("terminate 46 idle connections", *(f"  pid {21667 + i}  predictiq  idle 12m" for i in range(46)))
+    plan = Plan(**{**PLAN.__dict__, "effect": effect, "requires_typed_name": "predictiq"})
+    app = Host()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.ask(dialog(plan))
+        await pilot.pause()
+        await pilot.pause()
+        screen = app.screen
+        body = screen.query_one("#confirm-body")
+        box = screen.query_one("#confirm-box")
+        assert body.region.height >= 12, body.region  # not 4 of 46 pids
+        assert box.region.bottom - screen.query_one("#confirm-buttons").region.bottom <= 1
+        await pilot.press("down")
+        assert body.scroll_y > 0  # no tab first
+        for _ in range(10):
+            await pilot.press("pagedown")
+        command = screen.query_one("#confirm-command")
+        visible = body.scroll_y + body.scrollable_content_region.height
+        assert command.virtual_region.y < visible and body.scroll_y == body.max_scroll_y
+        await pilot.press("escape")
+    assert app.results == [False]

@@ -81,7 +81,8 @@ async def test_acknowledge_status_note_severity_and_copy(tmp_path):
 
 
 async def test_save_template_to_file(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the file goes to the current directory
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # not the current directory
     app = PanelApp(CFG, AuditLog(tmp_path / "audit.jsonl"))
     async with app.run_test(size=(120, 40)) as pilot:
         app.feed("cache", cache(10, 90))
@@ -89,7 +90,8 @@ async def test_save_template_to_file(tmp_path, monkeypatch):
         app.push_screen(IncidentDetailScreen(inc.id, app.engine))
         await pilot.pause()
         await pilot.press("m", "1", "x")
-        saved = tmp_path / f"{inc.id}-initial.txt"
+        saved = tmp_path / "state" / "predictiq-cockpit" / "exports" / f"{inc.id}-initial.txt"
+        assert not (tmp_path / f"{inc.id}-initial.txt").exists()
         assert saved.read_text().startswith("🚨 INCIDENT ALERT")
         assert any(str(saved) in n.message for n in app._notifications)
 

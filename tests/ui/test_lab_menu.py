@@ -69,3 +69,38 @@ async def test_without_a_lab_the_menu_explains_itself() -> None:
         await pilot.pause()
         assert not isinstance(app.screen, LabMenu)
         assert any("only in `cockpit demo`" in n.message for n in app._notifications)
+
+
+async def test_at_80x24_every_drill_is_reachable_and_the_highlight_stays_on_screen(lab: Lab) -> None:
+    app = Host(lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        open_lab_menu(app, lab.drills)
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        options.focus()
+        assert options.region.bottom <= 24  # the list ends inside the screen, not below it
+        await pilot.press("end")
+        await pilot.pause()
+        assert options.highlighted == len(DRILLS) - 1
+        assert options.scroll_y > 0  # scrolled down to the last drill
+        last_line = options.scroll_y + options.scrollable_content_region.height
+        assert last_line >= options.virtual_size.height  # the last one is in view
+
+
+async def test_a_drill_shows_active_only_while_it_is_injected(lab: Lab) -> None:
+    app = Host(lab)
+    async with app.run_test(size=(80, 24)) as pilot:
+        open_lab_menu(app, lab.drills)
+        await pilot.pause()
+        options = app.screen.query_one(OptionList)
+        index = [d.name for d in DRILLS].index("api-down")
+
+        def shown_active() -> bool:
+            return "ACTIVE" in str(options.get_option_at_index(index).prompt)
+
+        lab.drills.inject("api-down")  # from outside the menu (another terminal, `cockpit lab`)
+        try:
+            await _until(pilot, shown_active)
+        finally:
+            lab.drills.clear("api-down")
+        await _until(pilot, lambda: not shown_active())

@@ -21,3 +21,36 @@ def test_pods_summary_is_the_same_while_the_cpu_sample_repeats() -> None:
     first = pane.summarize(snap, {"kube.cpu_percent": [30.0, 37.0]})
     assert pane.summarize(snap, {"kube.cpu_percent": [30.0, 37.0, 37.0, 37.0]}) == first
     assert pane.summarize(snap, {"kube.cpu_percent": [30.0, 37.0, 37.0, 45.0]}) != first
+
+
+async def test_connections_15m_shows_a_spike_8_minutes_ago_and_names_its_peak() -> None:
+    """A 48/50 spike 8 minutes ago, 10 connections now: the 15-minute sparkline spans the whole
+    window (not its last 40 samples) and says how high it went."""
+    from dataclasses import replace
+    from datetime import UTC, timedelta
+
+    from cockpit.state import CockpitState
+    from tests.ui.fixtures import (
+        NOW,
+        db_snapshot,
+        fixed_sources,
+        frozen_clock,
+        make_config,
+        wait_until,
+    )
+    from widgets.app import CockpitApp
+
+    state = CockpitState(15, 2.0)
+    for i in range(450):  # one sample every 2 s for 15 minutes
+        ago = 900 - 2 * i
+        total = 47 if abs(ago - 480) <= 10 else 9  # 20 s at 47 connections, 8 minutes ago
+        at = NOW - timedelta(seconds=ago)
+        state.update("database", replace(db_snapshot(), total=total, collected_at=at))
+    app = CockpitApp(make_config(), sources=fixed_sources(database=replace(db_snapshot(), total=9)),
+                     clock=frozen_clock, local_tz=UTC, state=state)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.state.samples) == 5)
+        await pilot.press("2")
+        usage = str(app.panes_by_source["database"].query_one(".usage").content)
+        line = next(x for x in usage.splitlines() if x.startswith("connections 15m"))
+        assert "█" in line and "peak 47" in line, line

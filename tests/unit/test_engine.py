@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -206,9 +206,40 @@ def test_operator_steps_are_audited_and_operator_severity_sticks(tmp_path):
     assert [x["event"] for x in entries] == [
         "incident.detected", "incident.ack", "incident.status", "incident.note",
         "incident.severity", "incident.resolved"]
-    # still breaching after a manual resolve: it reopens as a new incident
-    [again] = run.feed(("database", db(idle=80)), times=OPEN)
-    assert again.id != inc.id
+    # resolved by hand while still breaching: the next breaching sample reopens the same one
+    assert [i.id for i in e.recent()] == [inc.id]
+    [again] = run.feed(("database", db(idle=80)))
+    assert again.id == inc.id and again.status == "Investigating" and again.resolved_at is None
+    assert again.timeline[-1].text == "reopened: still breaching"
+    assert again.notes[0].text.startswith("pool size")  # the note stays with it
+    assert e.recent() == []
+    assert read_entries(tmp_path / "audit.jsonl")[-1]["event"] == "incident.reopened"
+
+
+def test_a_resolution_that_stays_healthy_stands_and_a_later_breach_is_a_new_incident(tmp_path):
+    run = make_run(tmp_path)
+    [inc] = run.feed(("database", db(idle=80)), times=OPEN)
+    assert run.engine.still_breaching(inc.id)
+    run.engine.resolve(inc.id, "alice")
+    assert run.feed(("database", db(idle=5)), times=CLOSE) == []
+    [later] = run.feed(("database", db(idle=80)), times=OPEN)
+    assert later.id != inc.id
+
+
+def test_incidents_resolved_in_the_last_24h_come_back_from_the_audit_trail(tmp_path):
+    run = make_run(tmp_path)
+    [inc] = run.feed(("database", db(idle=80)), times=OPEN)
+    run.engine.add_note(inc.id, "Root cause: a leaky pool", "alice")
+    run.engine.resolve(inc.id, "alice", "pool fixed")
+    later = IncidentEngine(CFG, audit=AuditLog(tmp_path / "audit.jsonl"), clock=lambda: run.now[0])
+    [back] = later.recent()
+    assert (back.id, back.status, back.title) == (inc.id, "Resolved", inc.title)
+    assert back.notes[0].text == "Root cause: a leaky pool" and back.resolved_at is not None
+    assert later.get(inc.id) == back
+    # the trail's times are the wall clock's
+    too_old = IncidentEngine(CFG, audit=AuditLog(tmp_path / "audit.jsonl"),
+                             clock=lambda: datetime.now(UTC) + timedelta(hours=25))
+    assert too_old.recent() == []
 
 
 def test_ids_continue_after_those_in_the_audit_log(tmp_path):

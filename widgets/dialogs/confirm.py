@@ -8,6 +8,8 @@ just a letter there. The focus starts in the input, because typing is the confir
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,13 +20,14 @@ from textual.widgets import Button, Input, Static
 from actions.base import Plan
 
 # At 80x24 a long plan (kill 300 idle connections) must not push the answer off the screen: the
-# facts scroll in a bounded body, while the typed-name input, the hint and the buttons stay put.
+# facts scroll in a body that takes whatever height the screen leaves (see `_fit_body`), while
+# the typed-name input, the hint and the buttons stay put; the arrow keys scroll it at once.
 DIALOG_CSS = """
 ConfirmDialog, TypeToConfirmDialog, ReplicaPrompt { align: center middle; }
 #confirm-box { width: 90%; max-width: 110; height: auto; max-height: 96%; border: thick $warning;
                background: $surface; padding: 0 1; }
 #confirm-box.-production { border: thick $error; }
-#confirm-body { height: auto; max-height: 50vh; }
+#confirm-body { height: auto; }
 #confirm-where { height: auto; }
 #confirm-where.-production { background: $error; color: $text; text-style: bold; }
 #confirm-effect, #confirm-command, #confirm-rbac { height: auto; margin-top: 1; }
@@ -49,16 +52,27 @@ def where_line(plan: Plan) -> str:
     return "   ".join(parts)
 
 
+# the plan body scrolls with these wherever the focus is (Cancel, or the typed-name input)
+SCROLL_BINDINGS = [Binding("up", "scroll_plan('up')", show=False),
+                   Binding("down", "scroll_plan('down')", show=False),
+                   Binding("pageup", "scroll_plan('page_up')", show=False),
+                   Binding("pagedown", "scroll_plan('page_down')", show=False)]
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """y confirms; n, escape or the (focused) Cancel button cancels."""
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [Binding("y", "answer(True)", "Confirm"), Binding("n,escape", "answer(False)", "Cancel")]
-    HINT = "y confirm    n / escape cancel    tab, then ↑↓ scrolls the plan"
+    BINDINGS = [Binding("y", "answer(True)", "Confirm"), Binding("n,escape", "answer(False)", "Cancel"),
+                *SCROLL_BINDINGS]
+    HINT = "y confirm    n / escape cancel    ↑↓ PgUp PgDn scroll the plan"
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, recheck: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.plan = plan
+        # asked just before confirming: why the planned row is no longer the row it was, if so
+        self.recheck = recheck
+        self.refused: str | None = None  # the reason a confirmation was refused
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -83,6 +97,25 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def on_mount(self) -> None:
         self.initial_focus()
+        self.call_after_refresh(self._fit_body)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit_body)
+
+    def _fit_body(self) -> None:
+        """Give the plan body every line the screen leaves around the fixed parts."""
+        if not self.is_attached:
+            return
+        box = self.query_one("#confirm-box")
+        body = self.query_one("#confirm-body", VerticalScroll)
+        fixed = sum(w.outer_size.height for w in box.children if w is not body)
+        room = int(self.size.height * 0.96) - fixed - 2  # the box's top and bottom border
+        body.styles.max_height = max(room, 3)
+
+    def action_scroll_plan(self, how: str) -> None:
+        """Scroll the plan body (up, down, page_up, page_down)."""
+        body = self.query_one("#confirm-body", VerticalScroll)
+        getattr(body, f"scroll_{how}")(animate=False)
 
     def initial_focus(self) -> None:
         """Cancel has the focus first: enter alone never confirms."""
@@ -93,20 +126,27 @@ class ConfirmDialog(ModalScreen[bool]):
         self.action_answer(event.button.id == "confirm")
 
     def action_answer(self, confirmed: bool) -> None:
-        """Close with the answer."""
-        self.dismiss(confirmed)
+        """Close with the answer (a confirmation of a row that changed meanwhile is refused)."""
+        self.dismiss(self._checked(confirmed))
+
+    def _checked(self, confirmed: bool) -> bool:
+        if confirmed and self.recheck is not None:
+            self.refused = self.recheck()
+            if self.refused is not None:
+                return False
+        return confirmed
 
 
 class TypeToConfirmDialog(ConfirmDialog):
     """Only typing the target's name exactly, then enter (or Confirm), confirms."""
 
-    BINDINGS = [Binding("escape", "answer(False)", "Cancel")]
+    BINDINGS = [Binding("escape", "answer(False)", "Cancel"), *SCROLL_BINDINGS]
     inherit_bindings = False  # `y` and `n` are letters of the name here, not answers
 
-    def __init__(self, plan: Plan) -> None:
-        super().__init__(plan)
+    def __init__(self, plan: Plan, recheck: Callable[[], str | None] | None = None) -> None:
+        super().__init__(plan, recheck)
         self.expected = plan.requires_typed_name or ""
-        self.HINT = f"type {self.expected} and press enter to confirm    escape cancel"
+        self.HINT = f"type {self.expected} and press enter to confirm    escape cancel    ↑↓ scroll"
 
     def compose_extra(self) -> ComposeResult:
         yield Static(f"Type [b]{escape(self.expected)}[/b] to confirm:", id="confirm-type-label")
@@ -123,14 +163,14 @@ class TypeToConfirmDialog(ConfirmDialog):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.value == self.expected:
-            self.dismiss(True)
+            self.dismiss(self._checked(True))
         else:
             self.notify(f"type {self.expected} exactly to confirm", severity="warning", timeout=3)
 
     def action_answer(self, confirmed: bool) -> None:
         if confirmed and self.query_one("#confirm-name", Input).value != self.expected:
             return  # the Confirm button is disabled until the name matches; belt and braces
-        self.dismiss(confirmed)
+        self.dismiss(self._checked(confirmed))
 
 
 class ReplicaPrompt(ModalScreen[int | None]):

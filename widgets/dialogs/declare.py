@@ -28,6 +28,8 @@ class DeclareDialog(ModalScreen[tuple[str, str, str] | None]):
             yield Input(value="P2", placeholder="severity: P1 P2 P3 P4", id="severity")
             yield Input(placeholder="impact: who is affected, how", id="impact")
             yield Label("", id="error")
+            yield Label("[dim]enter: next field · enter in impact declares · escape cancels[/dim]",
+                        id="declare-hint")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

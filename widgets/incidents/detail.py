@@ -3,14 +3,18 @@
 Evidence and the runbook entry (diagnosis rendered from live data, with the equivalent commands)
 redraw once a second from the engine the screen is given (with the read-only flag and what to
 tell after a step: it never reaches into the app). Operator keys: a acknowledge, t status,
-v severity, o note, m communication template (copied with OSC 52), x / ctrl+s save it to a file.
+v severity, o note, m communication template (copied with OSC 52), x / ctrl+s save it to a file,
+p save the post-mortem skeleton (both in the state directory's exports/). The fixes are listed
+by their keys (`k  Kill idle connections`) and those keys start them from here, on behalf of
+this incident (through the `fixes` the screen is given).
 """
 
 from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,17 +52,38 @@ def operator_name() -> str:
         return os.environ.get("USER", "operator")
 
 
+def exports_dir() -> Path:
+    """Where saved messages and checklist exports go: the state directory's exports/
+    (~/.local/state/predictiq-cockpit/exports/), never the current directory."""
+    return default_state_dir() / "exports"
+
+
 def save_text(name: str, text: str) -> Path:
-    """Write text to ./name, or to the XDG state dir when the current dir is not writable."""
-    for directory in (Path.cwd(), default_state_dir()):
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / name
-            path.write_text(text, encoding="utf-8")
-            return path.resolve()
-        except OSError:
-            continue
-    raise OSError(f"cannot write {name} in {Path.cwd()} or {default_state_dir()}")
+    """Write text to exports_dir()/name and return its full path (OSError when it cannot)."""
+    directory = exports_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path.resolve()
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """The key registry (to name fixes by key and title) and how to start one for an incident
+    (the app's action flow): what the detail needs to offer an incident's fixes."""
+
+    keys: Sequence[Any]  # widgets.keys.KeySpec
+    start: Callable[[str, str], None]  # (action id, incident id)
+
+    def of(self, inc: Incident) -> list[tuple[str, str, str]]:
+        """(key, description, action id) of the incident's fixes this cockpit can run (none in
+        read-only mode: the key registry leaves mutating actions out)."""
+        out: list[tuple[str, str, str]] = []
+        for action_id in inc.actions:
+            spec = next((k for k in self.keys if getattr(k, "action_id", None) == action_id), None)
+            if spec is not None:
+                out.append((str(spec.key), str(spec.description), action_id))
+        return out
 
 
 def audit_entries(audit: object, incident_id: str) -> list[dict[str, Any]]:
@@ -97,17 +122,20 @@ class IncidentDetailScreen(ModalScreen[None]):
     """
     BINDINGS = [
         Binding("escape,q", "close", "Back"),
-        Binding("a", "acknowledge", "Acknowledge"),
+        # short labels: at 80 columns every one of them fits in the footer
+        Binding("a", "acknowledge", "Ack"),
         Binding("t", "status", "Status"),
-        Binding("v", "severity", "Severity"),
+        Binding("v", "severity", "Sev"),
         Binding("o", "note", "Note"),
-        Binding("m", "template", "Message"),
-        Binding("x,ctrl+s", "save", "Save message"),
+        Binding("m", "template", "Msg"),
+        Binding("x,ctrl+s", "save", "Save"),
+        Binding("p", "postmortem", "Post-mortem"),
     ]
 
     def __init__(self, incident_id: str, engine: IncidentEngine, *, read_only: bool = False,
-                 on_change: Callable[[], None] | None = None) -> None:
+                 on_change: Callable[[], None] | None = None, fixes: Fixes | None = None) -> None:
         super().__init__()
+        self.fixes = fixes  # the fixes by key, and how to start one for this incident
         self.incident_id = incident_id
         self.engine = engine
         self.read_only = read_only  # a monitor: the steps that write are hidden
@@ -159,9 +187,10 @@ class IncidentDetailScreen(ModalScreen[None]):
             out += [f"  [dim]$[/dim] {escape(c)}" for c in render_commands(rb, inc.evidence, inc.context)]
             out += ["Resolution:"] + [f"  • {escape(s)}" for s in rb.resolution]
             out += ["Prevention:"] + [f"  • {escape(s)}" for s in rb.prevention]
-        if inc.actions:
-            out += ["", "[b]Actions that fix it[/b] (keys on the main screen): "
-                    + ", ".join(inc.actions)]
+        fixes = self._fixes(inc)
+        if fixes:
+            out += ["", "[b]Actions that fix it[/b] (press the key here or on the main screen)"]
+            out += [f"  [b]{escape(key)}[/b]  {escape(text)}" for key, text, _ in fixes]
         if inc.notes:
             out += ["", "[b]Notes[/b]"] + [f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}"
                                            for n in inc.notes]
@@ -195,6 +224,19 @@ class IncidentDetailScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    def _fixes(self, inc: Incident) -> list[tuple[str, str, str]]:
+        if self.fixes is None or self.read_only or not inc.active:
+            return []
+        return self.fixes.of(inc)
+
+    def on_key(self, event: Any) -> None:
+        """A fix's key starts it from here, recorded as done for this incident."""
+        fix = next((f for f in self._fixes(self.incident) if f[0] == event.key), None)
+        if fix is None or self.fixes is None:
+            return
+        event.stop()
+        self.fixes.start(fix[2], self.incident_id)
+
     def action_acknowledge(self) -> None:
         if self.check_action("acknowledge", ()):
             self._step("acknowledged", self.engine.acknowledge, operator_name())
@@ -203,8 +245,18 @@ class IncidentDetailScreen(ModalScreen[None]):
         if not self.check_action("status", ()):
             return
 
+        def resolve_anyway(yes: str | None) -> None:
+            if yes == "yes":
+                self._step("resolved (it reopens if detected again)", self.engine.set_status,
+                           "Resolved", operator_name())
+
         def chosen(status: str | None) -> None:
-            if status:
+            if status == "Resolved" and self.engine.still_breaching(self.incident_id):
+                self.app.push_screen(ChoiceDialog(
+                    f"{self.incident_id} still breaches its rule. Resolve anyway? If it is "
+                    "detected again soon, this same incident reopens.",
+                    [("no", "No, keep it open"), ("yes", "Yes, resolve it")]), resolve_anyway)
+            elif status:
                 self._step(f"status {status}", self.engine.set_status, status, operator_name())
 
         self.app.push_screen(ChoiceDialog(f"Status of {self.incident_id} (now {self.incident.status})",
@@ -258,3 +310,15 @@ class IncidentDetailScreen(ModalScreen[None]):
             self.notify(f"Not saved: {exc}", severity="error")
             return
         self.notify(f"Saved {TEMPLATES[self.last_kind]} to {path}", timeout=10)
+
+    def action_postmortem(self) -> None:
+        """Save the post-mortem skeleton (from the audit trail) and say where."""
+        from cockpit.incidents.postmortem import render_postmortem
+
+        text = render_postmortem(self.incident, audit_entries(self.engine.audit, self.incident_id))
+        try:
+            path = save_text(f"{self.incident_id}-postmortem.md", text)
+        except OSError as exc:
+            self.notify(f"Not saved: {exc}", severity="error")
+            return
+        self.notify(f"Saved the post-mortem of {self.incident_id} to {path}", timeout=10)

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 
 from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import Snapshot
+from widgets.incidents.detail import Fixes
 from widgets.incidents.panel import IncidentPanel
 from widgets.panes.base import Pane
 
@@ -38,14 +39,17 @@ class IncidentsPane(Pane[Snapshot]):
     # summary line (always on screen) stays still while nothing changes
     STATUS_IN_SUMMARY = False
 
-    def __init__(self, engine: IncidentEngine, *, read_only: bool = False, **kwargs: Any) -> None:
+    def __init__(self, engine: IncidentEngine, *, read_only: bool = False,
+                 fixes: Fixes | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.read_only = read_only
+        self.fixes = fixes  # the incidents' fixes by key, and how to start one
         self.incidents: list[Any] = []
 
     def compose_body(self) -> ComposeResult:
-        yield IncidentPanel(self.engine, read_only=self.read_only, classes="focus-target panel")
+        yield IncidentPanel(self.engine, read_only=self.read_only, fixes=self.fixes,
+                            classes="focus-target panel")
 
     def show_incidents(self, incidents: list[Any], now: datetime) -> None:
         """Push the engine's incidents to the panel and refresh the summary."""

@@ -8,8 +8,9 @@ from textual.app import ComposeResult
 
 from cockpit.models import ApiStatus
 from widgets.paint import paint
+from widgets.panes.api_pods import pod_lines
 from widgets.panes.base import FocusableStatic, Pane
-from widgets.panes.common import number, short, spark
+from widgets.panes.common import number, short, trend_line
 
 
 def health_word(a: ApiStatus) -> str:
@@ -58,11 +59,13 @@ class ApiPane(Pane[ApiStatus]):
             f"requests {number(a.request_rate, '{:.1f}')}/s   5xx {err}   "
             f"429 {number(a.rate_429, '{:.2f}')}/s",
             f"latency {_latency(a)}",
-            f"5xx 15m {spark(errors, 30)}" if errors else "5xx 15m: collecting",
-            f"429 15m {spark(limited, 30)}" if limited else "429 15m: collecting",
+            f"5xx 15m {trend_line(errors, 30, fmt='{:.1f}')}" if errors else "5xx 15m: collecting",
+            f"429 15m {trend_line(limited, 30, fmt='{:.1f}')}" if limited else "429 15m: collecting",
         ]
         if not a.metrics_ok:
             lines.append(f"metrics: {a.metrics_error or 'unavailable'}")
         if a.counters_reset:
             lines.append("counters went backwards: the API restarted")
+        lines += [f"prometheus: {short(note, 68)}" for note in a.metrics_notes[:3]]
+        lines += pod_lines(a, now)  # scrape = "pods" or [prometheus]
         paint(self.query_one(".text", FocusableStatic), "\n".join(lines))

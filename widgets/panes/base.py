@@ -23,7 +23,7 @@ from cockpit.applog import NOT_CONFIGURED, AppLog
 from cockpit.models import Snapshot, SourceFailure
 from cockpit.state import SourceView
 from widgets.paint import paint
-from widgets.panes.common import short, status_line
+from widgets.panes.common import short, status_line, summary_status
 
 
 class FocusableStatic(Static, can_focus=True):
@@ -138,10 +138,11 @@ class Pane(Vertical, Generic[S]):
         summary, status = self._summary, self._status
         head = f"{self.number} {self.title}"
         problem = self.render_problem
-        # A stale source or a pane that cannot draw says so first: the operator must not miss it.
-        status_part = self.status_text if self.STATUS_IN_SUMMARY else ""
-        ordered = ((problem, status_part, self.summary_text) if kind == "stale" or problem
-                   else (self.summary_text, status_part))
+        # A pane that cannot draw says so first; then the age (or stale and why): what an
+        # operator must never lose when the line is cut at the right edge. The numbers after
+        # it shorten instead.
+        status_part = summary_status(self.status_text) if self.STATUS_IN_SUMMARY else ""
+        ordered = (problem, status_part, self.summary_text)
         paint(summary, f"{head:<15}" + " · ".join(p for p in ordered if p))
         paint(status, " · ".join(p for p in (problem, self.status_text) if p))
         loud = kind == "stale" or bool(problem)

@@ -10,7 +10,7 @@ from cockpit.durations import duration
 from cockpit.models import CacheStats
 from widgets.paint import paint
 from widgets.panes.base import FocusableStatic, Pane
-from widgets.panes.common import bar, number, size, spark
+from widgets.panes.common import bar, number, size, spark, trend_line
 
 
 def _pct(v: float | None) -> str:
@@ -38,7 +38,7 @@ class CachePane(Pane[CacheStats]):
         limit = size(c.maxmemory) if c.maxmemory else "no limit"
         lines = [
             f"hit rate {_pct(c.hit_rate_interval)} (interval)  {_pct(c.hit_rate_total)} (since start)",
-            f"hit rate 15m {spark(hits, 30)}" if hits else "hit rate 15m: collecting",
+            f"hit rate 15m {trend_line(hits, 30, min)}" if hits else "hit rate 15m: collecting",
             f"memory {size(c.used_memory)} / {limit}"
             + (f"  {bar(c.memory_percent / 100, 16)}" if c.memory_percent is not None else ""),
             f"evictions {number(c.evicted_per_sec, '{:.1f}')}/s ({c.evicted_keys} total)"

@@ -13,6 +13,9 @@ from widgets.panes.table import Row, TablePane
 
 _RANK = {CertState.OK: 0, CertState.EXPIRING: 1, CertState.UNTRUSTED: 2, CertState.EXPIRED: 3,
          CertState.ERROR: 4}
+# the table's words: the two bad endings in capitals, never cut (`expir…`: expired or expiring?)
+STATUS_TEXT = {CertState.OK: "ok", CertState.EXPIRING: "expiring", CertState.UNTRUSTED: "untrusted",
+               CertState.EXPIRED: "EXPIRED", CertState.ERROR: "ERROR"}
 _STYLE = {CertState.OK: "", CertState.EXPIRING: "yellow", CertState.UNTRUSTED: "yellow",
           CertState.EXPIRED: "bold red", CertState.ERROR: "bold red"}
 
@@ -26,6 +29,8 @@ class CertsPane(TablePane[CertificatesSnapshot]):
     COLUMNS = (("host", "Host"), ("days", "Days left"), ("status", "Status"), ("issuer", "Issuer"))
     MONITOR_COLUMNS = ("host", "days", "status")
     DEFAULT_SORT = ("days", False)
+    DROP_FIRST = ("issuer",)
+    FLEX = "issuer"
 
     def compose_body(self) -> ComposeResult:
         yield from self.compose_table()
@@ -34,12 +39,12 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         certs = snap.certificates
         if not certs:
             return "no endpoints"
-        worst = min((c for c in certs if c.days_left is not None), key=lambda c: c.days_left or 0.0,
-                    default=None)
+        dated = [(c.days_left, c.host) for c in certs if c.days_left is not None]
         bad = [c for c in certs if c.status != CertState.OK or c.client_cert_requested]
         text = f"{len(certs) - len(bad)}/{len(certs)} ok"
-        if worst is not None:
-            text += f" · soonest {worst.host} {worst.days_left:.0f}d"
+        if dated:
+            days, host = min(dated)
+            text += f" · soonest {host} {days:.0f}d"
         errors = [c for c in bad if c.status in (CertState.EXPIRED, CertState.ERROR)]
         if errors:
             text += f" · {len(errors)} expired/error"
@@ -55,8 +60,8 @@ class CertsPane(TablePane[CertificatesSnapshot]):
             yield key, c, {
                 "host": Cell(host),
                 "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
-                "status": Cell(f"{c.status.value}, wants client cert" if c.client_cert_requested
-                               else c.status.value, _RANK[c.status], _STYLE[c.status] or (
+                "status": Cell(f"{STATUS_TEXT[c.status]}, wants client cert" if c.client_cert_requested
+                               else STATUS_TEXT[c.status], _RANK[c.status], _STYLE[c.status] or (
                                    "yellow" if c.client_cert_requested else "")),
                 "issuer": Cell(c.issuer or c.error or ""),
             }
@@ -90,4 +95,6 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         c: CertStatus | None = self.selected_item()
         if c is None:
             return None
-        return {"pane": "certificates", "key": f"{c.host}:{c.port}", "host": c.host, "port": c.port}
+        key = f"{c.host}:{c.port}"
+        return {"pane": "certificates", "source": self.source, "key": key,
+                "identity": self.identity(key), "host": c.host, "port": c.port}

@@ -6,6 +6,7 @@ Pure functions over plain values, so panes stay small and the wording is the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -110,6 +111,37 @@ def spark(values: list[float], width: int = 16) -> str:
                    for v in points)
 
 
+Pick = Callable[[list[float]], float]  # max (a spike shows) or min (a dip shows)
+
+
+def buckets(values: list[float], width: int, pick: Pick = max) -> list[float]:
+    """`values` (a whole trend window, oldest first) in at most `width` points, each the
+    `pick` (max: a spike; min: a dip) of its share of samples, so the sparkline spans the whole
+    window instead of its last `width` samples, and a short spike 8 minutes ago still shows."""
+    if len(values) <= width:
+        return list(values)
+    out: list[float] = []
+    for i in range(width):
+        lo, hi = i * len(values) // width, (i + 1) * len(values) // width
+        out.append(pick(values[lo:max(hi, lo + 1)]))
+    return out
+
+
+def trend_line(values: list[float], width: int, pick: Pick = max, fmt: str = "{:.0f}") -> str:
+    """A sparkline of a whole trend window, with the peak named when the current value is far
+    below it ('▁▁█▂▁  peak 48'): the scale alone hides how high it went."""
+    if not values:
+        return ""
+    line = spark(buckets(values, width, pick), width)
+    peak, now = (max(values), values[-1]) if pick is max else (min(values), values[-1])
+    far = (now <= peak / 2) if pick is max else (now >= peak * 2 if peak > 0 else False)
+    if pick is max and far and peak > 0:
+        line += f"  peak {fmt.format(peak)}"
+    elif pick is min and far:
+        line += f"  low {fmt.format(peak)}"
+    return line
+
+
 def samples(values: list[float]) -> list[float]:
     """A trend with runs of one repeated value collapsed: one point per sample of a value that
     is measured more slowly than it is recorded (pod CPU: metrics.k8s.io every 10 s, the trend
@@ -161,3 +193,9 @@ def middle(text: str, width: int) -> str:
             break
         tail = char + tail
     return f"{head}…{tail}"
+
+
+def summary_status(status: str) -> str:
+    """The status line as the one-line summary starts with it: 'updated 3s ago' -> '3s ago'
+    (the rest of the line is the numbers; the age must fit first)."""
+    return status.removeprefix("updated ")

@@ -19,11 +19,14 @@ from cockpit.durations import duration
 from cockpit.models import DbActivity, DbConnection
 from widgets.messages import MoreRows
 from widgets.paint import paint
-from widgets.panes.common import Cell, bar, short, spark, utc_time
+from widgets.panes.common import Cell, bar, short, trend_line, utc_time
 from widgets.panes.table import Row, TablePane
 
 PAGE = 100  # rows asked for at a time when the table is scrolled past those it has
 PAGE_MARGIN = 10
+SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
+               "fastpath function call": "fastpath"}
+STATE_WIDTH = 13  # "idle tx abort"
 
 
 def _running_for(c: DbConnection) -> float | None:
@@ -43,6 +46,10 @@ class DatabasePane(TablePane[DbActivity]):
                ("app", "Application"))
     MONITOR_COLUMNS = ("pid", "state", "for", "query")
     DEFAULT_SORT = ("for", True)
+    DROP_FIRST = ("app", "user", "wait", "blocked")
+    FLEX = "query"
+    FLEX_MIN = 28  # what is running matters more than who is blocking and waiting
+    WIDTHS = {"state": STATE_WIDTH}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -76,7 +83,7 @@ class DatabasePane(TablePane[DbActivity]):
             + (f" · longest query {duration(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
         ]
         if conns:
-            lines.append(f"connections 15m {spark(conns, 40)}")
+            lines.append(f"connections 15m {trend_line(conns, 40)}")
         if not db.complete:
             lines.append(f"rows {len(db.connections)} of {db.total}: more come as you scroll")
         self._db = db
@@ -98,7 +105,7 @@ class DatabasePane(TablePane[DbActivity]):
             yield str(c.pid), c, {
                 "pid": Cell(str(c.pid), c.pid),
                 "user": Cell(c.user),
-                "state": Cell(c.state, style="yellow" if idle_long else ""),
+                "state": Cell(SHORT_STATE.get(c.state, c.state), c.state, "yellow" if idle_long else ""),
                 # running queries before idle sessions, each longest first: the query that
                 # hurts is on the first row, not under twenty long-idle connections
                 "for": Cell(duration(running), None if running is None else (not c.state.startswith("idle"), running)),
@@ -140,9 +147,17 @@ class DatabasePane(TablePane[DbActivity]):
         ]
         return f"Connection {c.pid}", "\n".join(lines)
 
+    def identity(self, key: str) -> str | None:
+        # A pid is reused by the next backend once its holder ends: the start time tells them apart.
+        c: DbConnection | None = self.items.get(key)
+        if c is None:
+            return None
+        return f"pid {c.pid} started {utc_time(c.backend_start)}"
+
     def selection(self) -> dict | None:
         c: DbConnection | None = self.selected_item()
         if c is None:
             return None
-        return {"pane": "database", "key": str(c.pid), "pid": c.pid, "user": c.user,
+        return {"pane": "database", "source": self.source, "key": str(c.pid),
+                "identity": self.identity(str(c.pid)), "pid": c.pid, "user": c.user,
                 "state": c.state, "query": c.query}

@@ -17,12 +17,25 @@ from widgets.panes.table import Row, TablePane
 
 NAME_WIDTH = 36  # cells of the Pod column: longer names are cut in the middle (full in the detail)
 
+# kubectl's longer reasons, in a short form that still says which one it is (the detail view
+# and the filter keep the full word)
+SHORT_STATUS = {"CrashLoopBackOff": "CrashLoop", "ContainerCreating": "Creating",
+                "ImagePullBackOff": "ImagePull", "ErrImagePull": "ErrImage",
+                "CreateContainerConfigError": "ConfigErr", "CreateContainerError": "CreateErr",
+                "PodInitializing": "Init", "ContainerStatusUnknown": "Unknown"}
+STATUS_WIDTH = 11  # "Terminating", the longest word shown whole
+
 
 def pod_status(pod: PodInfo) -> str:
     """What a pod is doing, in kubectl's words: the telling reason, else the phase."""
     if pod.deleting:
         return "Terminating"
     return pod.reason or pod.phase
+
+
+def short_status(status: str) -> str:
+    """The status as the table shows it: never cut into something ambiguous (`CrashL…`)."""
+    return SHORT_STATUS.get(status, status)
 
 
 def _status_style(pod: PodInfo) -> str:
@@ -45,6 +58,9 @@ class PodsPane(TablePane[KubeSnapshot]):
                ("cpu", "CPU%"), ("mem", "Mem%"), ("age", "Age"), ("node", "Node"))
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
+    # long pod names in a 53-column grid pane: the summary line says how many are ready
+    DROP_FIRST = ("node", "mem", "age", "cpu", "restarts", "ready")
+    WIDTHS = {"status": STATUS_WIDTH}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -112,7 +128,7 @@ class PodsPane(TablePane[KubeSnapshot]):
         refresh would rewrite every row)."""
         return {
             "name": Cell(middle(pod.name, NAME_WIDTH), pod.name),
-            "status": Cell(pod_status(pod), style=_status_style(pod)),
+            "status": Cell(short_status(pod_status(pod)), pod_status(pod), _status_style(pod)),
             "ready": Cell(f"{pod.ready}/{pod.total}", pod.ready - pod.total),
             "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
             "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
@@ -158,5 +174,6 @@ class PodsPane(TablePane[KubeSnapshot]):
         pod: PodInfo | None = self.selected_item()
         if pod is None:
             return None
-        return {"pane": "pods", "key": pod.uid, "uid": pod.uid, "name": pod.name,
+        return {"pane": "pods", "source": self.source, "key": pod.uid,
+                "identity": self.identity(pod.uid), "uid": pod.uid, "name": pod.name,
                 "namespace": pod.namespace}

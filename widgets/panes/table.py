@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Input
 
 from widgets.messages import OpenDetail
 from widgets.panes.base import Pane, S
+from widgets.panes.columns import MIN_FLEX, Fit, fit_columns
 from widgets.panes.common import Cell
 from widgets.panes.window import WINDOW, Row, WindowTable, filter_rows, sort_rows, window_start
 
@@ -37,6 +38,13 @@ class TablePane(Pane[S]):
     MONITOR_COLUMNS: tuple[str, ...] = ()
     DEFAULT_SORT: tuple[str, bool] = ("", False)  # (column key, reverse)
     WINDOW: int = WINDOW  # rows in the DataTable at most
+    #: columns left out first as the pane narrows (never the name, status or clock)
+    DROP_FIRST: tuple[str, ...] = ()
+    #: the column that takes what the others leave, cut with an ellipsis (a query, an issuer)
+    FLEX: str | None = None
+    FLEX_MIN: int = MIN_FLEX  # the flexible column shrinks to this before others are dropped
+    #: fixed widths (a status column as wide as its longest word: no `expir…`)
+    WIDTHS: dict[str, int] = {}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -51,20 +59,41 @@ class TablePane(Pane[S]):
         self._shown: dict[str, tuple[Cell, ...]] = {}  # the rows in the DataTable, as put there
         self._shown_from: dict[str, dict[str, Cell]] = {}  # the cells dicts they came from
         self._changed: list[tuple[str, str, Cell]] = []  # cells to write (set_cell)
+        self._fit = Fit(frozenset())  # the columns dropped at this width, the flex column's width
+        self._widths: dict[str, int] = {}  # each column's width as last added (grows only)
         self._start = 0  # index in _view of the DataTable's first row
         self._cursor = 0  # index in _view of the cursor's row (kept when its row vanishes)
+        # The cursor's row vanished (or was filtered away) and the cursor now rests on a
+        # neighbour the operator did not choose: nothing is selected until the operator moves.
+        self.selection_lost = False
+        # Until the operator moves the cursor in this table, it marks the top row, whatever that
+        # row is after a refresh: the first row is what an untouched table selects. From the
+        # first move on, the cursor follows its row's key.
+        self.cursor_chosen = False
 
-    def columns(self) -> list[tuple[str, str]]:
-        """The columns shown in this mode."""
+    def mode_columns(self) -> list[tuple[str, str]]:
+        """The columns of this mode (monitor mode may choose fewer), at any width."""
         if self.monitor and self.MONITOR_COLUMNS:
             return [c for c in self.COLUMNS if c[0] in self.MONITOR_COLUMNS]
         return list(self.COLUMNS)
 
+    def columns(self) -> list[tuple[str, str]]:
+        """The columns shown now: this mode's, less those dropped at this width."""
+        return [c for c in self.mode_columns() if c[0] not in self._fit.dropped]
+
+    def _add_columns(self, table: DataTable[Any]) -> None:
+        for key, label in self.columns():
+            # a column is as wide as its widest cell so far: a cell updated in place (no width
+            # update) is never cut into something ambiguous (`expir…`)
+            # (widths count two cells for the sort arrow: a label set later does not widen it)
+            width = (self._fit.flex_width if key == self.FLEX
+                     else self.WIDTHS.get(key) or self._widths.get(key))
+            table.add_column(Text(label), key=key, width=width)
+
     def compose_table(self) -> ComposeResult:
         """The table and its (hidden) filter input; call from compose_body."""
         table = WindowTable(cursor_type="row", zebra_stripes=False, classes="focus-target")
-        for key, label in self.columns():
-            table.add_column(label, key=key)
+        self._add_columns(table)
         yield table
         yield Input(placeholder="filter rows (enter keeps it, escape clears)", classes="filter")
 
@@ -94,10 +123,69 @@ class TablePane(Pane[S]):
         rows = self._filtered_sorted()
         self._view = [key for key, _, _ in rows]
         self._by_key = {key: cells for key, _, cells in rows}
-        if cursor_key is not None and cursor_key in self._by_key:
+        if not self.cursor_chosen:
+            self._cursor = 0  # an untouched table selects its top row
+        elif cursor_key is not None and cursor_key in self._by_key:
             self._cursor = self._view.index(cursor_key)
+        elif cursor_key is not None:
+            self._set_lost(True)  # its row is gone: the nearest row is not a choice
         self._cursor = min(self._cursor, max(len(self._view) - 1, 0))
-        self._show_window(scroll)
+        if not self._refit():
+            self._show_window(scroll)
+
+    def _natural_widths(self) -> dict[str, int]:
+        """Each column's width for its label (with room for the arrow) and the window's cells."""
+        keys = self._view[self._start:self._start + self.WINDOW]
+        widths: dict[str, int] = {}
+        for key, label in self.mode_columns():
+            fixed = self.WIDTHS.get(key)
+            if fixed is not None:
+                widths[key] = fixed
+                continue
+            cells = (self._by_key[k].get(key) for k in keys)
+            widths[key] = max([len(label) + 2, *(len(c.text) for c in cells if c is not None)])
+        return widths
+
+    def _refit(self) -> bool:
+        """Choose the columns for the table's width; rebuild the table when the choice changed
+        (True: the rows are shown already)."""
+        if not self.is_mounted:
+            return False
+        width = self.table.size.width
+        if width <= 0:  # hidden (a collapsed pane in the compact layout): keep the choice
+            return False
+        long = len(self._view) >= self.table.size.height - 1  # rows under the header
+        room = width - (self.table.styles.scrollbar_size_vertical if long else 0)
+        natural = self._natural_widths()
+        fit = fit_columns(natural, room, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
+        grown = any(w > self._widths.get(k, 0) for k, w in natural.items()
+                    if k != self.FLEX and k not in fit.dropped)
+        if fit == self._fit and not grown:
+            return False
+        self._fit = fit
+        self._widths = {k: max(w, self._widths.get(k, 0)) for k, w in natural.items()}
+        table = self.table
+        table.clear(columns=True)
+        self._add_columns(table)
+        self._shown, self._shown_from = {}, {}
+        self._show_window(scroll=False)
+        self._mark_sorted_header()
+        return True
+
+    def table_resized(self) -> None:
+        """The DataTable's width changed (a layout switch, a terminal resize): refit."""
+        if self._view:
+            self._refit()
+
+    def _set_lost(self, lost: bool) -> None:
+        self.selection_lost = lost
+        self.table.set_class(lost, "-lost")
+
+    def operator_moved(self) -> None:
+        """The operator moved the cursor: the row under it is a choice (again)."""
+        self.cursor_chosen = True
+        if self.selection_lost:
+            self._set_lost(False)
 
     def _filtered_sorted(self) -> list[Row]:
         """The rows filtered and sorted; the last result again when the same row objects come
@@ -209,6 +297,7 @@ class TablePane(Pane[S]):
             return False
         self._cursor = index % len(self._view)
         self._show_window(scroll=True)
+        self.operator_moved()
         return True
 
     @on(DataTable.RowHighlighted)
@@ -232,10 +321,21 @@ class TablePane(Pane[S]):
         except Exception:  # noqa: BLE001 - cursor outside an emptied table
             return None
 
+    def selected_key(self) -> str | None:
+        """The row key the operator selected: None when the table is empty, or when the
+        cursor's row vanished and the operator has not moved since (see `selection_lost`)."""
+        return None if self.selection_lost else self.cursor_key()
+
     def selected_item(self) -> Any:
-        """The item under the cursor (a PodInfo, DbConnection, CertStatus...)."""
-        key = self.cursor_key()
+        """The item under the cursor (a PodInfo, DbConnection, CertStatus...), if selected."""
+        key = self.selected_key()
         return self.items.get(key) if key is not None else None
+
+    def identity(self, key: str) -> str | None:
+        """What makes the row `key` the same thing over time (None: the row is gone). A row
+        key alone (pod uid, host:port) is an identity; panes whose keys are reused (a backend
+        pid) add what tells two holders apart."""
+        return key if key in self.items else None
 
     # -- sort and filter ---------------------------------------------------------------------
 
@@ -280,6 +380,7 @@ class TablePane(Pane[S]):
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
         self.apply_rows()
+        self.operator_moved()  # typing a filter is choosing: the row it leaves is selected
 
     @on(Input.Submitted, ".filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -302,5 +403,10 @@ class TablePane(Pane[S]):
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        if self.selection_lost:
+            self.notify(f"{self.title}: nothing selected (the row under the cursor went away); "
+                        "move the cursor to choose a row", severity="warning", timeout=4)
+            return
         if event.row_key.value is not None:
+            self.operator_moved()  # enter on a row chooses it: the cursor follows it from now on
             self.post_message(OpenDetail(self.source, event.row_key.value))

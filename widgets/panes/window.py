@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -77,10 +78,41 @@ class WindowTable(DataTable):  # type: ignore[type-arg]
         if pane is None or not pane.goto_row(0):
             super().action_scroll_top()
 
+    # The operator's own moves (a refresh's are not): they choose the row under the cursor.
+    def _moved(self) -> None:
+        pane = self.parent_pane()
+        if pane is not None:
+            pane.operator_moved()
+
+    def action_cursor_up(self) -> None:
+        self._moved()
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self._moved()
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self._moved()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self._moved()
+        super().action_page_down()
+
+    async def _on_click(self, event: events.Click) -> None:
+        self._moved()
+        await super()._on_click(event)
+
     def action_scroll_bottom(self) -> None:
         pane = self.parent_pane()
         if pane is None or not pane.goto_row(-1):
             super().action_scroll_bottom()
+
+    def on_resize(self, event: events.Resize) -> None:
+        pane = self.parent_pane()
+        if pane is not None:
+            pane.table_resized()
 
     def set_cells_quiet(self, changes: list[tuple[str, str, Any]]) -> None:
         """Like `update_cell(..., update_width=False)` for each (row key, column key, value),

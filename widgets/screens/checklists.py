@@ -2,9 +2,10 @@
 evidence, tick the rest, record the run in the audit trail, export it as Markdown.
 
 Keys: enter picks a list; r re-verifies; space ticks/unticks the selected item (manual items, and
-items the cockpit could not verify); s records the run ("checklist.run"); e exports the run (the
-recorded one, else a draft) to a Markdown file; B backs the database up (a list with the backup
-item; the action's own confirmation), then re-verifies; escape goes back to the lists, then closes.
+items the cockpit could not verify) wherever the focus is; s records the run ("checklist.run");
+e exports the run (the recorded one, else a draft) to a Markdown file in the state directory;
+B backs the database up (a list with the backup item; the
+action's own confirmation), then re-verifies; l goes back to the lists; g opens the quick reference; escape closes the screen.
 Read-only mode: lists can be viewed, verified and exported, but ticking and recording are hidden —
 monitor mode writes nothing, not even the audit trail.
 """
@@ -59,12 +60,15 @@ class ChecklistScreen(Screen[None]):
     ChecklistScreen #status { height: auto; padding: 0 1; }
     """
     BINDINGS = [
-        Binding("escape", "back", "Back"),
+        Binding("escape", "close", "Close"),
+        Binding("l", "back", "Lists"),
         Binding("r", "verify", "Re-verify"),
-        Binding("space", "tick", "Tick"),
+        # priority: a tick must not need a `tab` into the list first
+        Binding("space", "tick", "Tick", priority=True),
         Binding("s", "record", "Record run"),
         Binding("e", "export", "Export"),
         Binding("B", "backup", "Back up the database"),
+        Binding("g", "quickref", "Quick ref"),
     ]
 
     def __init__(self, cfg: Config, state: CockpitState, audit: AuditLog | None = None,
@@ -146,7 +150,7 @@ class ChecklistScreen(Screen[None]):
         """Read-only mode hides ticking and recording; list actions need a list."""
         if action in WRITES and self.cfg.read_only:
             return False
-        if action in WRITES | {"verify", "export"}:
+        if action in WRITES | {"verify", "export", "back"}:
             return self.checklist is not None
         if action == "backup":
             return (self.backup is not None and not self.cfg.read_only
@@ -247,10 +251,19 @@ class ChecklistScreen(Screen[None]):
         self._status(f"Exported to {escape(str(path))}")
 
     def action_back(self) -> None:
-        if self.checklist is not None and not self.initial:
-            self.checklist = None
+        """Back to the lists (`l`)."""
+        if self.checklist is not None:
+            self.checklist, self.initial = None, None
             self.query_one("#items", DataTable).clear()
             self._status("Pick a checklist (enter).")
             self.query_one("#lists", OptionList).focus()
-        else:
-            self.dismiss(None)
+
+    def action_close(self) -> None:
+        """Back to the cockpit (escape), from a list or from the picker."""
+        self.dismiss(None)
+
+    def action_quickref(self) -> None:
+        """The quick reference, over the checklist (`g`, as on the main screen)."""
+        from widgets.screens.quickref import QuickRefScreen
+
+        self.app.push_screen(QuickRefScreen(self.cfg, self.state))

@@ -2,7 +2,9 @@
 
 `open_lab_menu(app, drills)` pushes the menu. Enter on a drill injects it, or clears it when it is active;
 the work runs in a thread (connection-exhaustion opens ~50 connections) and the result comes back
-as a notification. Escape or `L` closes the menu.
+as a notification. Escape or `L` closes the menu. The states follow the lab once a second (a
+drill cleared elsewhere, or ended by itself, stops showing ACTIVE), and the list scrolls inside
+the box so every drill, and the highlighted one, stays reachable at 80×24.
 """
 
 from __future__ import annotations
@@ -27,15 +29,24 @@ class LabMenu(ModalScreen[None]):
     BINDINGS = [Binding("escape,L", "close", "Close")]
     DEFAULT_CSS = """
     LabMenu { align: center middle; }
-    #lab-menu-box { width: 90%; max-width: 110; height: auto; max-height: 90%;
+    #lab-menu-box { width: 90%; max-width: 110; height: 90%;
                     border: round $warning; background: $surface; padding: 0 1; }
-    #lab-menu-drills { height: auto; max-height: 24; }
+    #lab-menu-help { height: auto; }
+    #lab-menu-drills { height: 1fr; }
     """
 
     def __init__(self, drills: DrillRunner) -> None:
         super().__init__(id="lab-menu")
         self.drills = drills
         self._busy = False
+        self._shown: frozenset[str] = frozenset()  # the drills shown as active
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._follow_lab)
+
+    def _follow_lab(self) -> None:
+        if frozenset(self.drills.active()) != self._shown:
+            self.refresh_options()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lab-menu-box") as box:
@@ -44,7 +55,8 @@ class LabMenu(ModalScreen[None]):
             yield OptionList(*self._options(), id="lab-menu-drills")
 
     def _options(self) -> list[Option]:
-        active = set(self.drills.active())
+        active = frozenset(self.drills.active())
+        self._shown = active
         return [Option(f"{'[b red]ACTIVE[/]' if d.name in active else '      '}  [b]{d.name}[/b]"
                        f"  {d.description}\n          fix: {d.fix}", id=d.name) for d in DRILLS]
 
@@ -55,6 +67,8 @@ class LabMenu(ModalScreen[None]):
         options.clear_options()
         options.add_options(self._options())
         options.highlighted = highlighted
+        if highlighted is not None:
+            options.scroll_to_highlight()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if self._busy or event.option.id is None:

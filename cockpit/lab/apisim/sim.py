@@ -37,6 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from cockpit.lab import redisconn
 from cockpit.lab.apisim.markets import MarketCache, json_reply
+from cockpit.lab.apisim.pods import PodMetrics
 from cockpit.lab.apisim.support import (
     ApiMetrics,
     PgPool,
@@ -101,6 +102,8 @@ class ApiSimulator:
         # Timeouts pinned, no retries: a dead Redis shows up in /health within one timeout.
         self._redis = redisconn.text_client(redis_url, timeout=redis_timeout_seconds)
         self.metrics = ApiMetrics()
+        self.pod_metrics = PodMetrics()  # the same traffic split over pods (apisim.pods.connect)
+        self.metrics.observers.append(self.pod_metrics.observe)
         self._markets = MarketCache(self._pool, self._redis, self.metrics, cache_ttl_seconds)
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
         self._stopping = threading.Event()

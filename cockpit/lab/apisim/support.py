@@ -38,6 +38,8 @@ class ApiMetrics:
     """The simulator's Prometheus metrics, in a private registry (one per simulator)."""
 
     def __init__(self) -> None:
+        # called after each observed request, e.g. the per-pod split (apisim.pods)
+        self.observers: list[Callable[[str, str, int, float], None]] = []
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -72,6 +74,8 @@ class ApiMetrics:
         """Record one finished request."""
         self.requests.labels(method=method, path=path, status=str(status)).inc()
         self.duration.labels(path=path).observe(seconds)
+        for observer in self.observers:
+            observer(method, path, status, seconds)
 
 
 Dispatch = Callable[[BaseHTTPRequestHandler], tuple[str, Reply]]

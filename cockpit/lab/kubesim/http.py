@@ -21,6 +21,7 @@ from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
 from cockpit.lab.kubesim import discovery
+from cockpit.lab.kubesim import proxy as kubesim_proxy
 from cockpit.lab.kubesim import watch as kubesim_watch
 from cockpit.lab.kubesim.api import ApiError, Operations, Route, dumps
 from cockpit.lab.kubesim.jsontypes import JSON, as_object
@@ -178,6 +179,8 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw_body = self.rfile.read(length) if length else b""
         try:
+            if kubesim_proxy.serve(self, method, url.path):  # pods/{name}:{port}/proxy/...
+                return
             target = resolve(url.path)
             watching = query.get("watch", "").lower() in ("1", "true")
             verb = _verb(method, target, watching)

@@ -136,7 +136,7 @@ def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image:
                         {
                             "name": "api",
                             "image": image,
-                            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
                             "resources": {
                                 "requests": {"cpu": "500m", "memory": "512Mi"},
                                 "limits": {"cpu": "1", "memory": "1Gi"},

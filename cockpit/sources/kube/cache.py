@@ -45,6 +45,7 @@ class KubeCache:
         self._nodes: dict[str, NodeInfo] = {}  # every watched node, by name
         self._node_tuple: tuple[NodeInfo, ...] | None = None  # those running pods; None = rebuild
         self.metrics_error: str | None = None
+        self._usage_answered = False  # a metrics poll has answered (usage or an error)
         self.permissions: dict[str, bool] = {}
         self.permission_reasons: dict[str, str] = {}
 
@@ -74,10 +75,17 @@ class KubeCache:
                 self._pods[uid] = self._with_usage(pod)
             self._pod_tuple = self._node_tuple = None
 
+    def usage_pending(self, reason: str) -> None:
+        """Why there is no usage yet, when no metrics poll has answered (a later one replaces it)."""
+        with self.lock:
+            if not self._usage_answered:
+                self.metrics_error = reason
+
     def set_usage(self, usage: dict[str, tuple[float, int]] | None, error: str | None) -> None:
         """New metrics.k8s.io usage (pod name -> (millicores, bytes)), or why there is none."""
         with self.lock:
             self.metrics_error = error
+            self._usage_answered = True
             if usage is None:
                 return
             self._usage = usage

@@ -53,6 +53,9 @@ class Poller:
             ("metrics", metrics_interval, self.poll_metrics),
         ]
         self._stop = threading.Event()
+        # Set once every task has run once (answered or failed): the first collect waits for it,
+        # so a one-shot snapshot has usage and permissions, not the empty values before the poll.
+        self.first_round = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kube-poll", daemon=True)
 
     def start(self) -> None:
@@ -83,6 +86,7 @@ class Poller:
                     except Exception as exc:  # noqa: BLE001 - one failing read must not stop the others
                         self.errors[name] = error_text(exc)
                     due[name] = time.monotonic() + interval
+            self.first_round.set()
             self._stop.wait(max(min(due.values()) - time.monotonic(), 0.05))
 
     # -- tasks ------------------------------------------------------------------------------------

@@ -123,10 +123,15 @@ class KubeSource:
         self.poller.start()
 
     def _wait_settled(self, seconds: float) -> None:
-        """Wait (bounded) until every first list has succeeded or failed once."""
+        """Wait (bounded) until every first list, the first metrics.k8s.io poll and the first
+        SelfSubjectAccessReviews have answered or failed once. A metrics API still silent at the
+        deadline is a metrics_error (until its answer arrives), not pods without usage."""
         deadline = time.monotonic() + seconds
         for key in (*REQUIRED, *OPTIONAL):
             self.watches[key].settled.wait(max(deadline - time.monotonic(), 0))
+        if self.poller is not None and not self.poller.first_round.wait(
+                max(deadline - time.monotonic(), 0)):
+            self.cache.usage_pending(f"metrics.k8s.io did not answer within {seconds:.1f} s")
 
     async def collect(self) -> KubeSnapshot | SourceFailure:
         """A snapshot of the watch cache (starting the threads on the first call)."""

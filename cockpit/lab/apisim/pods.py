@@ -1,0 +1,135 @@
+"""Per-pod metrics for the API simulator: the one simulated process split into the deployment's
+pods, each with its own counters and its share of the traffic, as N replicas behind a Service.
+
+Every request the simulator finishes is counted once more, in one pod's private registry: round
+robin over the pods that are running now (the Kubernetes simulator's, see `connect`), so the pods'
+counters add up to the simulator's own `/metrics`. A drill can send most of the 5xx to one pod.
+Each pod's registry is served through the Kubernetes simulator's pod proxy on port 8080.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from cockpit.lab.apisim.support import ApiMetrics
+from cockpit.lab.kubesim.proxy import PodReply
+from cockpit.sources import fields
+
+if TYPE_CHECKING:
+    from cockpit.lab.kubesim.sim import KubeSim
+
+POD_PORT = 8080  # the container port named "http" in the simulated deployment
+_REFRESH_SECONDS = 0.2  # how long the list of running pods is reused between requests
+
+
+class PodMetrics:
+    """The pods' registries, the traffic split, and the per-pod faults (all thread-safe)."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self._lock = threading.Lock()
+        self._registries: dict[str, ApiMetrics] = {}
+        self._provider: Callable[[], Iterable[str]] = lambda: ()
+        self._pods: list[str] = []
+        self._pods_at = 0.0
+        self._turn = itertools.count()
+        self._rng = random.Random(seed)
+        self._failing: set[str] = set()
+        self._error_pod: str | None = None
+        self._error_share = 0.0
+
+    def set_pods(self, provider: Callable[[], Iterable[str]]) -> None:
+        """Where the names of the pods that receive traffic come from (called a few times a second)."""
+        with self._lock:
+            self._provider, self._pods_at = provider, 0.0
+
+    def _current(self) -> list[str]:
+        now = time.monotonic()
+        if now - self._pods_at > _REFRESH_SECONDS:
+            self._pods, self._pods_at = sorted(self._provider()), now
+        return self._pods
+
+    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
+        """Count one finished request in one pod (the error pod takes its share of the 5xx)."""
+        with self._lock:
+            pods = self._current()
+            if not pods:
+                return
+            if status >= 500 and self._error_pod in pods and self._rng.random() < self._error_share:
+                pod = self._error_pod
+            else:
+                pod = pods[next(self._turn) % len(pods)]
+            metrics = self._registries.setdefault(pod, ApiMetrics())
+        metrics.observe(method, path, status, seconds)
+        if status == 429:
+            metrics.rate_limited.inc()
+
+    def serve(self, pod: str, port: int, path: str) -> PodReply | None:
+        """What `pod` answers on `port` (None: connection refused, as a failing pod's scrape)."""
+        with self._lock:
+            if port != POD_PORT or pod in self._failing:
+                return None
+            metrics = self._registries.setdefault(pod, ApiMetrics())
+        if path != "/metrics":
+            return PodReply(404, b'{"error": "not found"}', "application/json")
+        return PodReply(200, generate_latest(metrics.registry), CONTENT_TYPE_LATEST)
+
+    def requests(self, pod: str) -> float:
+        """How many requests `pod` has counted (all routes and statuses)."""
+        with self._lock:
+            metrics = self._registries.get(pod)
+        if metrics is None:
+            return 0.0
+        return sum(s.value for family in metrics.registry.collect()
+                   if family.name == "http_requests" for s in family.samples
+                   if s.name == "http_requests_total")
+
+    def fail(self, pod: str) -> None:
+        """`pod`'s metrics port refuses connections (its scrape fails)."""
+        with self._lock:
+            self._failing.add(pod)
+
+    def recover(self, pod: str) -> None:
+        """Undo `fail`."""
+        with self._lock:
+            self._failing.discard(pod)
+
+    def concentrate_errors(self, pod: str | None, share: float = 0.9) -> None:
+        """Send this share of the 5xx to `pod` (None: spread them evenly again)."""
+        with self._lock:
+            self._error_pod, self._error_share = pod, share
+
+    @property
+    def error_pod(self) -> str | None:
+        """The pod `concentrate_errors` sends the 5xx to, if any."""
+        with self._lock:
+            return self._error_pod
+
+    def clear_faults(self) -> None:
+        """Every pod answers and the 5xx are spread evenly."""
+        with self._lock:
+            self._failing.clear()
+            self._error_pod, self._error_share = None, 0.0
+
+
+def running_pods(kube: KubeSim) -> list[str]:
+    """The deployment's pods that have an IP (those a Service would send traffic to)."""
+    pods: list[object] = list(kube.pods())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] - kubesim's objects are untyped JSON
+    return [fields.text(fields.mapping(p, "metadata"), "name") for p in pods
+            if fields.text(fields.mapping(p, "status"), "podIP")
+            and not fields.text(fields.mapping(p, "metadata"), "deletionTimestamp")]
+
+
+def connect(pod_metrics: PodMetrics, kube: KubeSim) -> None:
+    """Split the API simulator's traffic (its `pod_metrics`) over `kube`'s running pods and
+    serve each pod's metrics through `kube`'s pod proxy."""
+    from cockpit.lab.kubesim import proxy
+
+    pod_metrics.set_pods(lambda: running_pods(kube))
+    proxy.attach(kube, pod_metrics.serve)

@@ -1,0 +1,141 @@
+"""`[prometheus] url`: the API figures from a real Prometheus (Debian's package) that scrapes
+every simulated pod through the Kubernetes simulator's pod proxy each second, under real traffic
+through the API simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cockpit.config import ApiConfig, Config, KubernetesConfig, MetricNames, PrometheusConfig
+from cockpit.config import PrometheusQueries as Queries
+from cockpit.lab.apisim.pods import connect, running_pods
+from cockpit.lab.apisim.sim import ApiSimulator
+from cockpit.lab.kubesim.sim import KubeSim
+from cockpit.lab.schema import install_schema
+from cockpit.models import ApiStatus
+from cockpit.sources.api import ApiSource
+from cockpit.sources.prommetrics import PromMetrics
+from cockpit.state import CockpitState
+from tests.prometheus_server import PrometheusServer, scrape_config, skip_reason
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
+NS, APP = "predictiq", "predictiq-api"
+KUBE = KubernetesConfig(namespace=NS, deployment=APP)
+
+
+@pytest.fixture(scope="module")
+def api_sim(pg, redis_server) -> Iterator[ApiSimulator]:
+    with pg.connect() as conn:
+        install_schema(conn)
+    sim = ApiSimulator(pg.url, redis_server.url, rate_limit_rps=None).start()
+    sim.start_traffic(30.0)
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="module")
+def kube(api_sim) -> Iterator[KubeSim]:
+    with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05, seed=23) as sim:
+        connect(api_sim.pod_metrics, sim)
+        wait_for(lambda: len(running_pods(sim)) == 3, what="3 running pods")
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def prom(kube) -> Iterator[PrometheusServer]:
+    server = PrometheusServer(scrape_config(kube.url, kube.token, NS, running_pods(kube)))
+    try:
+        server.wait_ready()
+        # rate() needs two scrapes of every pod inside its window
+        by_pod = f'sum by (pod) (rate(http_requests_total{{namespace="{NS}"}}[1m]))'
+        wait_for(lambda: len(server.query(by_pod)) == 3, 30, what="two scrapes of every pod")
+        yield server
+    finally:
+        server.stop()
+
+
+def source(prom_url: str, api_sim: ApiSimulator, **queries: str) -> ApiSource:
+    cfg = PrometheusConfig(url=prom_url, queries=Queries(**queries))
+    api = ApiConfig(base_url=api_sim.url, metrics=MetricNames())
+    return ApiSource(api, Config().thresholds, timeout=5.0,
+                     prom=PromMetrics(cfg, api.metrics, KUBE, history_minutes=15, step=1.0))
+
+
+async def collect(src: ApiSource) -> ApiStatus:
+    try:
+        result = await src.collect()
+    finally:
+        await src.aclose()
+    assert isinstance(result, ApiStatus), result
+    return result
+
+
+async def test_instant_figures_per_pod_match_prometheus_and_the_simulator(prom, kube, api_sim):
+    status = await collect(source(prom.url, api_sim))
+    assert status.metrics_ok, (status.metrics_error, status.metrics_notes)
+    assert sorted(p.name for p in status.pods) == sorted(running_pods(kube))
+    assert all(p.request_rate and p.request_rate > 0 for p in status.pods)
+    assert status.request_rate == pytest.approx(sum(p.request_rate for p in status.pods))
+    assert status.pods_scraped == status.pods_in_sum == 3
+    assert status.latency_ms.get("p99") is not None
+    # Prometheus' own series for the same selector: one per simulated pod, nothing else
+    own = prom.query(f'sum by (pod) (http_requests_total{{namespace="{NS}",pod=~"{APP}-.*"}})')
+    assert {r["metric"]["pod"] for r in own} == {p.name for p in status.pods}
+    # the counters Prometheus scraped are the simulator's own per-pod counters (never ahead)
+    for r in own:
+        assert 0 < float(r["value"][1]) <= api_sim.pod_metrics.requests(r["metric"]["pod"])
+
+
+async def test_the_pod_carrying_the_5xx_is_first(prom, kube, api_sim):
+    bad = running_pods(kube)[2]
+    api_sim.pod_metrics.concentrate_errors(bad, 0.95)
+    api_sim.set_error_rate(0.3)
+    try:
+        def worst() -> str | None:
+            rows = prom.query('sum by (pod) (rate(http_requests_total{status=~"5.."}[1m]))')
+            return max(rows, key=lambda r: float(r["value"][1]))["metric"]["pod"] if rows else None
+
+        wait_for(lambda: worst() == bad, 30, what="5xx series in Prometheus")
+        status = await collect(source(prom.url, api_sim))
+        top = max(status.pods, key=lambda p: p.rate_5xx or 0.0)
+        assert top.name == bad and (status.error_ratio or 0) > 0
+    finally:
+        api_sim.set_error_rate(0.0)
+        api_sim.pod_metrics.clear_faults()
+
+
+async def test_trends_are_back_filled_from_query_range(prom, api_sim):
+    status = await collect(source(prom.url, api_sim))
+    history = status.trend_history["api.request_rate"]
+    assert len(history) >= 2 and all(v > 0 for _, v in history[1:])
+    assert history == tuple(sorted(history))
+    state = CockpitState(history_minutes=15, interval_seconds=1.0)
+    state.update("api", status)
+    assert len(state.trend("api.request_rate")) == len(history) + 1  # the history, then now
+    assert "api.error_ratio" in status.trend_history
+
+
+async def test_an_error_body_is_shown_in_prometheus_words(prom, api_sim):
+    status = await collect(source(prom.url, api_sim, requests_by_pod="sum(rate(http_requests_total[1m]"))
+    assert not status.metrics_ok
+    assert "bad_data" in (status.metrics_error or "") and "requests_by_pod" in status.metrics_error
+
+
+async def test_a_query_returning_nothing_says_which(prom, api_sim):
+    status = await collect(source(prom.url, api_sim,
+                                  requests_by_pod="sum by (pod) (rate(no_such_metric_total[1m]))"))
+    assert not status.metrics_ok
+    assert "query requests_by_pod returned nothing" in (status.metrics_error or "")
+    assert "no_such_metric_total" in status.metrics_error
+    quiet = await collect(source(prom.url, api_sim, latency_p99="histogram_quantile(0.99, nothing_bucket)"))
+    assert quiet.metrics_ok and "p99" not in quiet.latency_ms
+    assert any("latency_p99 returned nothing" in n for n in quiet.metrics_notes), quiet.metrics_notes
+
+
+async def test_an_unreachable_prometheus_is_a_metrics_error(api_sim, closed_port):
+    status = await collect(source(f"http://127.0.0.1:{closed_port}", api_sim))
+    assert not status.metrics_ok and status.health_ok  # /health still answers
+    assert "Prometheus" in (status.metrics_error or "") and "refused" in status.metrics_error.lower()
