@@ -25,8 +25,10 @@ from cockpit.checklists.backup import find_pg_restore, find_pg_tool, tool_versio
 from cockpit.sources.postgres.queries import COCKPIT_MARK
 
 PROGRESS_SECONDS = 0.5
-SERVER_SQL = (f"SELECT {COCKPIT_MARK} current_setting('server_version_num')::int,"
-              " pg_database_size(current_database())")
+SERVER_SQL = (
+    f"SELECT {COCKPIT_MARK} current_setting('server_version_num')::int,"
+    " pg_database_size(current_database())"
+)
 
 
 def _conninfo(ctx: ActionContext, database: str) -> tuple[list[str], dict[str, str]]:
@@ -78,7 +80,9 @@ class BackupDatabaseAction:
             raise ActionError(f"[backup] directory {directory} does not exist")
         pg_dump = backup.pg_dump or await asyncio.to_thread(find_pg_tool, "pg_dump")
         if not pg_dump:
-            raise ActionError("no pg_dump found: install the PostgreSQL client or set [backup] pg_dump")
+            raise ActionError(
+                "no pg_dump found: install the PostgreSQL client or set [backup] pg_dump"
+            )
         dump_version = await asyncio.to_thread(tool_version, pg_dump)
         conn = await ctx.clients.pg_read()
         try:
@@ -88,9 +92,11 @@ class BackupDatabaseAction:
         if not dump_version:
             raise ActionError(f"{pg_dump} does not run (pg_dump --version failed)")
         if dump_version[0] < server_num // 10000:
-            raise ActionError(f"{pg_dump} is version {'.'.join(map(str, dump_version))}, older than the "
-                              f"server ({server_num // 10000}): it cannot dump it; set [backup] pg_dump "
-                              "to a newer one")
+            raise ActionError(
+                f"{pg_dump} is version {'.'.join(map(str, dump_version))}, older than the "
+                f"server ({server_num // 10000}): it cannot dump it; set [backup] pg_dump "
+                "to a newer one"
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         suffix = backup.pattern.rsplit("*", 1)[-1] if "*" in backup.pattern else ".dump"
         path = directory / f"{database}-{stamp}{suffix}"
@@ -98,24 +104,40 @@ class BackupDatabaseAction:
         command = " ".join([pg_dump, "--format=custom", *flags, f"--file={path}"])
         where = host_context(ctx)
         return Plan(
-            action=self.id, title=f"Back up {database}", target=display_target(ctx),
-            effect=(f"pg_dump -Fc of {database} ({size / 1024 / 1024:,.1f} MB on disk) into {path}",
-                    f"with {pg_dump} (version {'.'.join(map(str, dump_version))})",
-                    "then verified: pg_restore --list and a full read of every data block",
-                    "the database is only read (one repeatable-read transaction)"),
-            command=command, danger="low", source=self.source,
-            before={"database_bytes": size}, expected_after={"verified": True},
+            action=self.id,
+            title=f"Back up {database}",
+            target=display_target(ctx),
+            effect=(
+                f"pg_dump -Fc of {database} ({size / 1024 / 1024:,.1f} MB on disk) into {path}",
+                f"with {pg_dump} (version {'.'.join(map(str, dump_version))})",
+                "then verified: pg_restore --list and a full read of every data block",
+                "the database is only read (one repeatable-read transaction)",
+            ),
+            command=command,
+            danger="low",
+            source=self.source,
+            before={"database_bytes": size},
+            expected_after={"verified": True},
             params={"pg_dump": pg_dump, "path": str(path), "database": database},
-            timeout_seconds=6 * 3600.0, **where)
+            timeout_seconds=6 * 3600.0,
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Dump, report bytes written while it runs, verify, hash."""
         path = Path(str(plan.params["path"]))
         flags, env = _conninfo(ctx, str(plan.params["database"]))
         proc = await asyncio.create_subprocess_exec(
-            str(plan.params["pg_dump"]), "--format=custom", *flags, f"--file={path}", "--no-password",
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, env=env)
+            str(plan.params["pg_dump"]),
+            "--format=custom",
+            *flags,
+            f"--file={path}",
+            "--no-password",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
         waiter = asyncio.ensure_future(proc.communicate())
         try:
             while not waiter.done():
@@ -127,7 +149,9 @@ class BackupDatabaseAction:
             proc.kill()
             raise
         if proc.returncode != 0:
-            error = " ".join(stderr.decode(errors="replace").split())[:300] or f"exit {proc.returncode}"
+            error = (
+                " ".join(stderr.decode(errors="replace").split())[:300] or f"exit {proc.returncode}"
+            )
             path.unlink(missing_ok=True)
             return Outcome("failed", f"pg_dump failed: {error}", error=error)
         size = path.stat().st_size
@@ -138,10 +162,22 @@ class BackupDatabaseAction:
             check = await asyncio.to_thread(verify_dump, path, pg_restore)
             check_state, evidence = check.state, check.evidence
         digest = await asyncio.to_thread(sha256_of, path)
-        after = {"path": str(path), "size": size, "sha256": digest, "verified": check_state == "pass",
-                 "verification": evidence}
+        after = {
+            "path": str(path),
+            "size": size,
+            "sha256": digest,
+            "verified": check_state == "pass",
+            "verification": evidence,
+        }
         if check_state != "pass":
-            return Outcome("failed", f"dump written ({size:,} bytes) but not verified: {evidence}",
-                           after=after, error=evidence)
-        return Outcome("ok", f"{path} written ({size:,} bytes, sha256 {digest[:12]}…) and verified: "
-                       f"{evidence}", after=after)
+            return Outcome(
+                "failed",
+                f"dump written ({size:,} bytes) but not verified: {evidence}",
+                after=after,
+                error=evidence,
+            )
+        return Outcome(
+            "ok",
+            f"{path} written ({size:,} bytes, sha256 {digest[:12]}…) and verified: {evidence}",
+            after=after,
+        )

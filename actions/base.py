@@ -67,11 +67,20 @@ class Plan:
 
     def audit_fields(self) -> dict[str, Any]:
         """The fields every audit entry about this plan carries."""
-        return {"action": self.action, "target": self.target, "params": dict(self.params),
-                "context": self.context, "cluster": self.cluster, "namespace": self.namespace,
-                "production": self.production, "command": self.command, "effect": list(self.effect),
-                "danger": self.danger, "before": dict(self.before),
-                "expected_after": dict(self.expected_after)}
+        return {
+            "action": self.action,
+            "target": self.target,
+            "params": dict(self.params),
+            "context": self.context,
+            "cluster": self.cluster,
+            "namespace": self.namespace,
+            "production": self.production,
+            "command": self.command,
+            "effect": list(self.effect),
+            "danger": self.danger,
+            "before": dict(self.before),
+            "expected_after": dict(self.expected_after),
+        }
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,9 @@ def is_production_context(cfg: Config, context: str) -> bool:
     """True when `context` matches a configured production glob (case-insensitive)."""
     if cfg.kubernetes is None or not context:
         return False
-    return any(fnmatch.fnmatch(context.lower(), g.lower()) for g in cfg.kubernetes.production_contexts)
+    return any(
+        fnmatch.fnmatch(context.lower(), g.lower()) for g in cfg.kubernetes.production_contexts
+    )
 
 
 @runtime_checkable

@@ -60,21 +60,29 @@ class Clients:
         options = f"{existing} -c statement_timeout={int(db.statement_timeout_ms)}"
         if read_only:
             options += " -c default_transaction_read_only=on"
-        return {"application_name": application_name, "options": options.strip(), "autocommit": True,
-                "connect_timeout": max(2, math.ceil(db.connect_timeout_seconds))}
+        return {
+            "application_name": application_name,
+            "options": options.strip(),
+            "autocommit": True,
+            "connect_timeout": max(2, math.ceil(db.connect_timeout_seconds)),
+        }
 
     async def pg_read(self) -> AsyncConnection[TupleRow]:
         """A short-lived read-only session for plans (the caller closes it)."""
         if self.cfg.database is None:
             raise ValueError("no [database] configured")
-        return await self._pg_connect(self.cfg.database.url, **self._pg_kwargs(PLAN_APPLICATION_NAME, True))
+        return await self._pg_connect(
+            self.cfg.database.url, **self._pg_kwargs(PLAN_APPLICATION_NAME, True)
+        )
 
     async def pg_action(self) -> AsyncConnection[TupleRow]:
         """A separate, write-capable session to signal backends; refused in read-only mode."""
         self._require_writable("write-capable PostgreSQL session")
         if self.cfg.database is None:
             raise ValueError("no [database] configured")
-        return await self._pg_connect(self.cfg.database.url, **self._pg_kwargs(ACTION_APPLICATION_NAME, False))
+        return await self._pg_connect(
+            self.cfg.database.url, **self._pg_kwargs(ACTION_APPLICATION_NAME, False)
+        )
 
     def kube_api(self) -> ApiClient:
         """The kubernetes ApiClient for the configured context (built once, closed by aclose)."""

@@ -45,8 +45,11 @@ def create_index_sql(index: str, table: str, columns: Sequence[str]) -> sql.Comp
     schema, _, relname = table.partition(".")
     del index_schema  # an index lives in its table's schema
     return sql.SQL("CREATE /* predictiq-cockpit */ INDEX CONCURRENTLY {} ON {}.{} ({})").format(
-        sql.Identifier(index_name_), sql.Identifier(schema), sql.Identifier(relname),
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns))
+        sql.Identifier(index_name_),
+        sql.Identifier(schema),
+        sql.Identifier(relname),
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+    )
 
 
 def index_name(table: str, columns: Sequence[str]) -> str:
@@ -84,7 +87,9 @@ async def _seq_scan_of(ctx: ActionContext, query: str) -> tuple[str, list[str]]:
         await conn.close()
     finding = first_seq_scan(explained.plan)
     if finding is None or finding.relation is None:
-        raise ActionError("the plan has no sequential scan filtering a large table: no index to propose")
+        raise ActionError(
+            "the plan has no sequential scan filtering a large table: no index to propose"
+        )
     return finding.relation, list(finding.columns)
 
 
@@ -107,12 +112,16 @@ class CreateIndexAction:
         table, columns = str(sel.get("table") or ""), [str(c) for c in sel.get("columns") or ()]
         if not table or not columns:
             if not sel.get("query"):
-                raise ActionError("select a query (database pane or statements) or explain one first")
+                raise ActionError(
+                    "select a query (database pane or statements) or explain one first"
+                )
             table, columns = await _seq_scan_of(ctx, str(sel["query"]))
         conn = await ctx.clients.pg_read()
         try:
             facts = await fetch(conn, pg_queries.TABLE_FACTS_SQL, {"table": table})
-            invalid = await fetch(conn, pg_queries.INVALID_INDEXES_SQL, {"table": table}) if facts else []
+            invalid = (
+                await fetch(conn, pg_queries.INVALID_INDEXES_SQL, {"table": table}) if facts else []
+            )
             open_now = await fetch(conn, pg_queries.OPEN_TRANSACTIONS_SQL)
         finally:
             await conn.close()
@@ -124,36 +133,59 @@ class CreateIndexAction:
             raise ActionError(f"{relname} has no column {', '.join(missing)}")
         name = index_name(str(relname), columns)
         if any(row[1] == name for row in invalid):
-            raise ActionError(f"an invalid index {name} is left from a failed build: drop it first "
-                              "(Drop invalid index)")
+            raise ActionError(
+                f"an invalid index {name} is left from a failed build: drop it first "
+                "(Drop invalid index)"
+            )
         qualified = f"{quote_ident(schema)}.{quote_ident(relname)}"
-        sql = (f"CREATE INDEX CONCURRENTLY {quote_ident(name)} ON {qualified} "
-               f"({', '.join(quote_ident(c) for c in columns)})")
+        sql = (
+            f"CREATE INDEX CONCURRENTLY {quote_ident(name)} ON {qualified} "
+            f"({', '.join(quote_ident(c) for c in columns)})"
+        )
         estimate = size / (BUILD_MB_PER_SECOND * 1024 * 1024)
-        effect = [f"create index {name} on {schema}.{relname} ({', '.join(columns)}), concurrently: "
-                  "writes go on while it builds",
-                  f"table {size / 1024 / 1024:,.1f} MB, {tuples:,.0f} rows: build ≈ {max(estimate, 1):,.0f} s "
-                  f"(at ~{BUILD_MB_PER_SECOND:g} MB/s)",
-                  f"lock_timeout {db.lock_timeout_ms} ms: it waits for every older transaction first",
-                  "a failed or cancelled build leaves an INVALID index, offered for DROP INDEX CONCURRENTLY"]
+        effect = [
+            f"create index {name} on {schema}.{relname} ({', '.join(columns)}), concurrently: "
+            "writes go on while it builds",
+            f"table {size / 1024 / 1024:,.1f} MB, {tuples:,.0f} rows: build ≈ {max(estimate, 1):,.0f} s "
+            f"(at ~{BUILD_MB_PER_SECOND:g} MB/s)",
+            f"lock_timeout {db.lock_timeout_ms} ms: it waits for every older transaction first",
+            "a failed or cancelled build leaves an INVALID index, offered for DROP INDEX CONCURRENTLY",
+        ]
         effect += [f"already invalid on this table: {row[1]}" for row in invalid]
         if open_now:
             pid, seconds, query = open_now[0]
-            effect.append(f"WAIT: {len(open_now)} transaction{'s' if len(open_now) != 1 else ''} open now "
-                          f"(oldest pid {pid}, {duration(seconds)}: {' '.join(str(query).split())[:60]}); "
-                          f"the build waits for them and fails after lock_timeout: end them first")
+            effect.append(
+                f"WAIT: {len(open_now)} transaction{'s' if len(open_now) != 1 else ''} open now "
+                f"(oldest pid {pid}, {duration(seconds)}: {' '.join(str(query).split())[:60]}); "
+                f"the build waits for them and fails after lock_timeout: end them first"
+            )
         where = host_context(ctx)
         return Plan(
-            action=self.id, title=f"Create index {name}", target=f"{display_target(ctx)} {schema}.{relname}",
-            effect=tuple(effect), command=psql(ctx, f"SET lock_timeout = {db.lock_timeout_ms}; {sql}"),
-            danger="medium", source=self.source,
+            action=self.id,
+            title=f"Create index {name}",
+            target=f"{display_target(ctx)} {schema}.{relname}",
+            effect=tuple(effect),
+            command=psql(ctx, f"SET lock_timeout = {db.lock_timeout_ms}; {sql}"),
+            danger="medium",
+            source=self.source,
             requires_typed_name=relname if where["production"] else None,
-            before={"table_bytes": size, "table_rows": tuples, "invalid_indexes": [r[1] for r in invalid],
-                    "open_transactions": [r[0] for r in open_now]},
+            before={
+                "table_bytes": size,
+                "table_rows": tuples,
+                "invalid_indexes": [r[1] for r in invalid],
+                "open_transactions": [r[0] for r in open_now],
+            },
             expected_after={"index": name, "valid": True},
-            params={"sql": sql, "index": f"{schema}.{name}", "table": f"{schema}.{relname}",
-                    "columns": columns, "lock_timeout_ms": db.lock_timeout_ms},
-            timeout_seconds=min(max(120.0, 20 * estimate), 6 * 3600.0), **where)
+            params={
+                "sql": sql,
+                "index": f"{schema}.{name}",
+                "table": f"{schema}.{relname}",
+                "columns": columns,
+                "lock_timeout_ms": db.lock_timeout_ms,
+            },
+            timeout_seconds=min(max(120.0, 20 * estimate), 6 * 3600.0),
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Build, following progress; cancel on request; report an invalid leftover."""
@@ -166,9 +198,15 @@ class CreateIndexAction:
             await builder.execute("SET statement_timeout = 0")  # the executor's timeout bounds it
             await builder.execute(LOCK_TIMEOUT_SQL, [str(int(plan.params["lock_timeout_ms"]))])
             pid = builder.info.backend_pid
-            build = asyncio.ensure_future(builder.execute(create_index_sql(
-                str(plan.params["index"]), str(plan.params["table"]),
-                [str(c) for c in plan.params["columns"]])))
+            build = asyncio.ensure_future(
+                builder.execute(
+                    create_index_sql(
+                        str(plan.params["index"]),
+                        str(plan.params["table"]),
+                        [str(c) for c in plan.params["columns"]],
+                    )
+                )
+            )
             try:
                 while not build.done():
                     await asyncio.wait({build}, timeout=POLL_SECONDS)
@@ -195,8 +233,13 @@ class CreateIndexAction:
         why = "cancelled" if cancelled else f"failed: {' '.join(str(error).split())}"
         if state and not valid:
             after["invalid_index"] = index
-            return Outcome("failed", f"build {why}; it left the INVALID index {index}: drop it with "
-                           "DROP INDEX CONCURRENTLY (Drop invalid index)", after=after, error=why)
+            return Outcome(
+                "failed",
+                f"build {why}; it left the INVALID index {index}: drop it with "
+                "DROP INDEX CONCURRENTLY (Drop invalid index)",
+                after=after,
+                error=why,
+            )
         return Outcome("failed", f"build {why}; no index left", after=after, error=why)
 
 
@@ -227,13 +270,21 @@ class DropInvalidIndexAction:
         sql = f"DROP INDEX CONCURRENTLY {quote_ident(schema)}.{quote_ident(name)}"
         where = host_context(ctx)
         return Plan(
-            action=self.id, title=f"Drop invalid index {name}", target=f"{display_target(ctx)} {schema}.{name}",
-            effect=(f"drop the INVALID index {schema}.{name} on {table} ({size / 1024:,.0f} kB), concurrently",
-                    "it is not used by any query (invalid), but every write still maintains it"),
-            command=psql(ctx, f"SET lock_timeout = {db.lock_timeout_ms}; {sql}"), danger="medium",
-            source=self.source, requires_typed_name=name if where["production"] else None,
+            action=self.id,
+            title=f"Drop invalid index {name}",
+            target=f"{display_target(ctx)} {schema}.{name}",
+            effect=(
+                f"drop the INVALID index {schema}.{name} on {table} ({size / 1024:,.0f} kB), concurrently",
+                "it is not used by any query (invalid), but every write still maintains it",
+            ),
+            command=psql(ctx, f"SET lock_timeout = {db.lock_timeout_ms}; {sql}"),
+            danger="medium",
+            source=self.source,
+            requires_typed_name=name if where["production"] else None,
             params={"sql": sql, "index": f"{schema}.{name}", "lock_timeout_ms": db.lock_timeout_ms},
-            timeout_seconds=120.0, **where)
+            timeout_seconds=120.0,
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """DROP INDEX CONCURRENTLY, then check it is gone."""
@@ -242,11 +293,16 @@ class DropInvalidIndexAction:
             await conn.execute("SET statement_timeout = 0")
             await conn.execute(LOCK_TIMEOUT_SQL, [str(int(plan.params["lock_timeout_ms"]))])
             schema, _, name = str(plan.params["index"]).partition(".")
-            await conn.execute(sql.SQL("DROP INDEX CONCURRENTLY {}.{}").format(
-                sql.Identifier(schema), sql.Identifier(name)))
+            await conn.execute(
+                sql.SQL("DROP INDEX CONCURRENTLY {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(name)
+                )
+            )
             left = await fetch(conn, pg_queries.INDEX_STATE_SQL, {"index": plan.params["index"]})
         finally:
             await conn.close()
         if left:
             return Outcome("failed", f"{plan.params['index']} is still there", error="not dropped")
-        return Outcome("ok", f"dropped {plan.params['index']}", after={"dropped": plan.params["index"]})
+        return Outcome(
+            "ok", f"dropped {plan.params['index']}", after={"dropped": plan.params["index"]}
+        )

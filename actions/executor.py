@@ -37,8 +37,11 @@ def refusal(ctx: ActionContext, action: Action, plan: Plan | None) -> str | None
 
 def record_denied(ctx: ActionContext, action: Action, plan: Plan | None, reason: str) -> Outcome:
     """Audit a refusal and return it as an Outcome (a failing audit still refuses)."""
-    fields = _fields(ctx, plan, error=reason) if plan else {"action": action.id, "error": reason,
-                                                              "incident_id": ctx.incident_id}
+    fields = (
+        _fields(ctx, plan, error=reason)
+        if plan
+        else {"action": action.id, "error": reason, "incident_id": ctx.incident_id}
+    )
     try:
         ctx.audit.record("denied", outcome="denied", **fields)
     except AuditError as exc:
@@ -46,7 +49,9 @@ def record_denied(ctx: ActionContext, action: Action, plan: Plan | None, reason:
     return Outcome("denied", reason, error=reason)
 
 
-def record_cancelled(ctx: ActionContext, plan: Plan, why: str = "operator cancelled the confirmation") -> None:
+def record_cancelled(
+    ctx: ActionContext, plan: Plan, why: str = "operator cancelled the confirmation"
+) -> None:
     """Audit a confirmation the operator declined. Raises AuditError if it cannot be written."""
     ctx.audit.record("cancelled", outcome="cancelled", reason=why, **_fields(ctx, plan))
 
@@ -59,31 +64,53 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
     try:
         intent = ctx.audit.record("intent", **_fields(ctx, plan))
     except AuditError as exc:
-        return Outcome("failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc))
+        return Outcome(
+            "failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc)
+        )
     timeout = plan.timeout_seconds or ctx.cfg.actions.timeout_seconds
     try:
         outcome = await asyncio.wait_for(action.execute(ctx, plan), timeout)
     except TimeoutError:
-        outcome = Outcome("unknown", f"no answer within {timeout:g} s: the change may or may not "
-                          "have happened; check the server", error="timed out")
+        outcome = Outcome(
+            "unknown",
+            f"no answer within {timeout:g} s: the change may or may not "
+            "have happened; check the server",
+            error="timed out",
+        )
     except asyncio.CancelledError:
-        _record_result(ctx, plan, intent, Outcome("unknown", "interrupted before an answer came back",
-                                                  error="cancelled"))
+        _record_result(
+            ctx,
+            plan,
+            intent,
+            Outcome("unknown", "interrupted before an answer came back", error="cancelled"),
+        )
         raise
     except Exception as exc:  # noqa: BLE001 - any client error is a failed action, reported as such
         outcome = Outcome("failed", f"failed: {describe_error(exc)}", error=describe_error(exc))
     return _record_result(ctx, plan, intent, outcome)
 
 
-def _record_result(ctx: ActionContext, plan: Plan, intent: dict[str, Any], outcome: Outcome) -> Outcome:
-    fields = _fields(ctx, plan, outcome=outcome.status, message=outcome.message,
-                     after=dict(outcome.after), intent_seq=intent.get("seq"))
+def _record_result(
+    ctx: ActionContext, plan: Plan, intent: dict[str, Any], outcome: Outcome
+) -> Outcome:
+    fields = _fields(
+        ctx,
+        plan,
+        outcome=outcome.status,
+        message=outcome.message,
+        after=dict(outcome.after),
+        intent_seq=intent.get("seq"),
+    )
     if outcome.error:
         fields["error"] = outcome.error
     try:
         ctx.audit.record("result", **fields)
     except AuditError as exc:
         # the change happened (or not) already: say so, and that the trail is missing its result
-        return Outcome(outcome.status, f"{outcome.message} (WARNING: result not audited: {exc})",
-                       outcome.after, outcome.error or str(exc))
+        return Outcome(
+            outcome.status,
+            f"{outcome.message} (WARNING: result not audited: {exc})",
+            outcome.after,
+            outcome.error or str(exc),
+        )
     return outcome

@@ -47,27 +47,42 @@ class ExplainAnalyzeAction:
         except PlanError as exc:
             raise ActionError(str(exc)) from None
         if parameter_count(query):
-            raise ActionError("the statement has $n parameters (pg_stat_statements' normalised text): "
-                              "EXPLAIN ANALYZE needs real values; `e` shows its generic plan")
+            raise ActionError(
+                "the statement has $n parameters (pg_stat_statements' normalised text): "
+                "EXPLAIN ANALYZE needs real values; `e` shows its generic plan"
+            )
         word = first_word(query)
         select = is_single_select(query)
         where = host_context(ctx)
-        effect = [f"runs the statement for real inside BEGIN … ROLLBACK "
-                  f"(statement_timeout {db.explain_timeout_ms} ms)",
-                  f"query: {' '.join(query.split())[:300]}"]
+        effect = [
+            f"runs the statement for real inside BEGIN … ROLLBACK "
+            f"(statement_timeout {db.explain_timeout_ms} ms)",
+            f"query: {' '.join(query.split())[:300]}",
+        ]
         if not select:
-            effect.append(f"it is a {word or 'statement'}, not a SELECT: its changes are rolled back, "
-                          "but it does all its work and holds its locks while it runs; "
-                          f"type {word} to confirm")
+            effect.append(
+                f"it is a {word or 'statement'}, not a SELECT: its changes are rolled back, "
+                "but it does all its work and holds its locks while it runs; "
+                f"type {word} to confirm"
+            )
         typed = None if select and not where["production"] else (word or "EXPLAIN")
         return Plan(
-            action=self.id, title=f"Explain analyze ({word or '?'})", target=display_target(ctx),
+            action=self.id,
+            title=f"Explain analyze ({word or '?'})",
+            target=display_target(ctx),
             effect=tuple(effect),
-            command=psql(ctx, f"BEGIN; SET LOCAL statement_timeout = {db.explain_timeout_ms}; "
-                              f"EXPLAIN (ANALYZE, BUFFERS) {query}; ROLLBACK"),
-            danger="medium" if select else "high", source=self.source, requires_typed_name=typed,
+            command=psql(
+                ctx,
+                f"BEGIN; SET LOCAL statement_timeout = {db.explain_timeout_ms}; "
+                f"EXPLAIN (ANALYZE, BUFFERS) {query}; ROLLBACK",
+            ),
+            danger="medium" if select else "high",
+            source=self.source,
+            requires_typed_name=typed,
             params={"query": query, "select": select, "timeout_ms": db.explain_timeout_ms},
-            timeout_seconds=db.explain_timeout_ms / 1000.0 + 10.0, **where)
+            timeout_seconds=db.explain_timeout_ms / 1000.0 + 10.0,
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """EXPLAIN ANALYZE inside a transaction that is always rolled back."""
@@ -83,10 +98,23 @@ class ExplainAnalyzeAction:
         parsed = explained.plan
         lines = render_lines(parsed)
         hottest = parsed.nodes[parsed.hottest].node_type if parsed.hottest is not None else None
-        message = (f"executed in {parsed.execution_ms or 0:,.1f} ms and rolled back; "
-                   f"{len(parsed.findings)} finding{'s' if len(parsed.findings) != 1 else ''}")
-        return Outcome("ok", message, after={
-            "execution_ms": parsed.execution_ms, "rolled_back": True, "hottest": hottest,
-            "findings": [f.text for f in parsed.findings], "lines": lines[:MAX_AUDITED_LINES],
-            "seq_scan": ({"table": scan.relation, "columns": list(scan.columns)}
-                         if (scan := first_seq_scan(parsed)) is not None else None)})
+        message = (
+            f"executed in {parsed.execution_ms or 0:,.1f} ms and rolled back; "
+            f"{len(parsed.findings)} finding{'s' if len(parsed.findings) != 1 else ''}"
+        )
+        return Outcome(
+            "ok",
+            message,
+            after={
+                "execution_ms": parsed.execution_ms,
+                "rolled_back": True,
+                "hottest": hottest,
+                "findings": [f.text for f in parsed.findings],
+                "lines": lines[:MAX_AUDITED_LINES],
+                "seq_scan": (
+                    {"table": scan.relation, "columns": list(scan.columns)}
+                    if (scan := first_seq_scan(parsed)) is not None
+                    else None
+                ),
+            },
+        )

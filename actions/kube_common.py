@@ -63,8 +63,13 @@ async def read_deployment(ctx: ActionContext) -> Json:
     name = kube_config(ctx).deployment
     api = client.AppsV1Api(ctx.clients.kube_api())
     try:
-        resp = await asyncio.to_thread(api.read_namespaced_deployment, name, t.namespace,
-                                       _preload_content=False, _request_timeout=ctx.clients.kube_timeout)
+        resp = await asyncio.to_thread(
+            api.read_namespaced_deployment,
+            name,
+            t.namespace,
+            _preload_content=False,
+            _request_timeout=ctx.clients.kube_timeout,
+        )
     except ApiException as exc:
         status: object = getattr(exc, "status", None)  # untyped in the client
         reason: object = getattr(exc, "reason", None)
@@ -74,8 +79,9 @@ async def read_deployment(ctx: ActionContext) -> Json:
     return response_json(resp)
 
 
-async def rbac_for(ctx: ActionContext, action_id: str, verb: str, resource: str,
-                   subresource: str = "") -> Rbac:
+async def rbac_for(
+    ctx: ActionContext, action_id: str, verb: str, resource: str, subresource: str = ""
+) -> Rbac:
     """RBAC from the Kubernetes snapshot's permissions, else a SelfSubjectAccessReview now."""
     snap = ctx.state.kube
     if snap is not None and action_id in snap.permissions:
@@ -85,16 +91,28 @@ async def rbac_for(ctx: ActionContext, action_id: str, verb: str, resource: str,
     from kubernetes import client
 
     t = target_of(ctx)
-    attrs = {"namespace": t.namespace, "verb": verb, "group": "apps", "resource": resource,
-             "name": kube_config(ctx).deployment}
+    attrs = {
+        "namespace": t.namespace,
+        "verb": verb,
+        "group": "apps",
+        "resource": resource,
+        "name": kube_config(ctx).deployment,
+    }
     if subresource:
         attrs["subresource"] = subresource
-    body: Any = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                 "spec": {"resourceAttributes": attrs}}  # Any: the client takes a dict for its model
+    body: Any = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {"resourceAttributes": attrs},
+    }  # Any: the client takes a dict for its model
     api = client.AuthorizationV1Api(ctx.clients.kube_api())
     try:
-        resp = await asyncio.to_thread(api.create_self_subject_access_review, body,
-                                       _preload_content=False, _request_timeout=ctx.clients.kube_timeout)
+        resp = await asyncio.to_thread(
+            api.create_self_subject_access_review,
+            body,
+            _preload_content=False,
+            _request_timeout=ctx.clients.kube_timeout,
+        )
         status = as_mapping(response_json(resp).get("status"))
     except Exception as exc:  # noqa: BLE001 - unknown RBAC: let the server decide at execution
         return Rbac(None, f"RBAC unknown (access review failed: {exc})")
@@ -107,5 +125,9 @@ async def rbac_for(ctx: ActionContext, action_id: str, verb: str, resource: str,
 def header(ctx: ActionContext) -> dict[str, Any]:
     """Plan fields naming where the action lands: context, cluster, namespace, production."""
     t = target_of(ctx)
-    return {"context": t.context, "cluster": t.cluster, "namespace": t.namespace,
-            "production": ctx.is_production()}
+    return {
+        "context": t.context,
+        "cluster": t.cluster,
+        "namespace": t.namespace,
+        "production": ctx.is_production(),
+    }

@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 # Every backend an action signals must satisfy this: a client backend (never autovacuum, WAL
 # sender, ...), not our own session, and not one of the cockpit's sessions (monitoring, plans).
-SAFE_BACKEND = ("backend_type = 'client backend' AND pid <> pg_backend_pid()"
-                " AND application_name NOT LIKE 'predictiq-cockpit%%'")
+SAFE_BACKEND = (
+    "backend_type = 'client backend' AND pid <> pg_backend_pid()"
+    " AND application_name NOT LIKE 'predictiq-cockpit%%'"
+)
 
 
 def db_config(ctx: ActionContext) -> DatabaseConfig:
@@ -62,8 +64,9 @@ def psql(ctx: ActionContext, sql: str) -> str:
     return " ".join(parts) + f' -c "{one_line}"'
 
 
-async def fetch(conn: AsyncConnection[TupleRow], sql: LiteralString,
-                params: Mapping[str, object] | None = None) -> list[TupleRow]:
+async def fetch(
+    conn: AsyncConnection[TupleRow], sql: LiteralString, params: Mapping[str, object] | None = None
+) -> list[TupleRow]:
     """Run one statement and return its rows (read each column with `column_*` below: a SQL
     NULL arrives as None)."""
     cur = await conn.execute(sql, params or {})
@@ -99,5 +102,9 @@ def host_context(ctx: ActionContext) -> dict[str, Any]:
     """Plan header for database actions: the kube context too when configured (production is the
     whole stack), so the operator sees where they are."""
     target = ctx.target
-    return {"context": target.context if target else "", "cluster": target.cluster if target else "",
-            "namespace": target.namespace if target else "", "production": ctx.is_production()}
+    return {
+        "context": target.context if target else "",
+        "cluster": target.cluster if target else "",
+        "namespace": target.namespace if target else "",
+        "production": ctx.is_production(),
+    }

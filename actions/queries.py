@@ -24,9 +24,11 @@ from actions.pg_common import (
 )
 from cockpit.durations import duration
 
-LOOKUP_SQL = ("SELECT pid, usename, application_name, datname, state, left(query, 200),"
-              " extract(epoch FROM now() - coalesce(query_start, backend_start))::float8"
-              f" FROM pg_stat_activity WHERE pid = %(pid)s AND {SAFE_BACKEND}")
+LOOKUP_SQL = (
+    "SELECT pid, usename, application_name, datname, state, left(query, 200),"
+    " extract(epoch FROM now() - coalesce(query_start, backend_start))::float8"
+    f" FROM pg_stat_activity WHERE pid = %(pid)s AND {SAFE_BACKEND}"
+)
 
 
 class _SignalBackend:
@@ -53,21 +55,32 @@ class _SignalBackend:
         finally:
             await conn.close()
         if not rows:
-            raise ActionError(f"pid {pid} is gone, or is not a client backend the cockpit may signal")
+            raise ActionError(
+                f"pid {pid} is gone, or is not a client backend the cockpit may signal"
+            )
         row = rows[0]
         user, app, database, state = (column_text(row, i) for i in range(1, 5))
         query, seconds = column_text(row, 5), column_float(row, 6)
         where = host_context(ctx)
-        effect = (f"{self.verb} pid {pid} ({user}@{database}, {app or 'no application name'}, "
-                  f"{state}, for {duration(seconds)})",
-                  f"query: {' '.join(query.split())[:160]}")
+        effect = (
+            f"{self.verb} pid {pid} ({user}@{database}, {app or 'no application name'}, "
+            f"{state}, for {duration(seconds)})",
+            f"query: {' '.join(query.split())[:160]}",
+        )
         return Plan(
-            action=self.id, title=f"{self.description}: pid {pid}", target=f"{display_target(ctx)} pid {pid}",
-            effect=effect, command=psql(ctx, f"SELECT {self.function}({pid})"),
-            danger="high" if self.function == "pg_terminate_backend" else "medium", source=self.source,
+            action=self.id,
+            title=f"{self.description}: pid {pid}",
+            target=f"{display_target(ctx)} pid {pid}",
+            effect=effect,
+            command=psql(ctx, f"SELECT {self.function}({pid})"),
+            danger="high" if self.function == "pg_terminate_backend" else "medium",
+            source=self.source,
             requires_typed_name=str(pid) if where["production"] else None,
             before={"pid": pid, "state": state, "user": user, "application": app},
-            expected_after={"pid": pid, "signalled": True}, params={"pid": pid}, **where)
+            expected_after={"pid": pid, "signalled": True},
+            params={"pid": pid},
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Signal the pid if it is still a safe target; a pid already gone is not an error."""
@@ -79,8 +92,11 @@ class _SignalBackend:
         finally:
             await conn.close()
         if not rows or not column_bool(rows[0], 0):
-            return Outcome("ok", f"pid {pid} had already ended: nothing to {self.verb}",
-                           after={"pid": pid, "signalled": False})
+            return Outcome(
+                "ok",
+                f"pid {pid} had already ended: nothing to {self.verb}",
+                after={"pid": pid, "signalled": False},
+            )
         return Outcome("ok", f"{self.function}({pid}) sent", after={"pid": pid, "signalled": True})
 
 

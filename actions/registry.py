@@ -26,9 +26,17 @@ from cockpit.state import CockpitState
 
 ACTIONS: dict[str, Action] = {
     a.id: a
-    for a in (ScaleAction(), RestartAction(), KillIdleAction(), WarmCacheAction(),
-              CancelQueryAction(), TerminateQueryAction(), ExplainAnalyzeAction(), CreateIndexAction(),
-              BackupDatabaseAction())
+    for a in (
+        ScaleAction(),
+        RestartAction(),
+        KillIdleAction(),
+        WarmCacheAction(),
+        CancelQueryAction(),
+        TerminateQueryAction(),
+        ExplainAnalyzeAction(),
+        CreateIndexAction(),
+        BackupDatabaseAction(),
+    )
 }
 
 # Actions offered by a screen of their own (the blocking tree's X, the explain screen's D), not
@@ -55,7 +63,9 @@ def get(action_id: str) -> Action:
     """The action with this id (KeyError names the known ids)."""
     found = ACTIONS.get(action_id) or SCREEN_ACTIONS.get(action_id)
     if found is None:
-        raise KeyError(f"unknown action {action_id!r}; known: {', '.join([*ACTIONS, *SCREEN_ACTIONS])}")
+        raise KeyError(
+            f"unknown action {action_id!r}; known: {', '.join([*ACTIONS, *SCREEN_ACTIONS])}"
+        )
     return found
 
 
@@ -82,6 +92,10 @@ def availability(cfg: Config, state: CockpitState, action_id: str) -> tuple[bool
     if getattr(cfg, _NEEDS[action.source], None) is None:
         return False, f"no [{_NEEDS[action.source]}] configured"
     kube = state.kube
-    if action.source == "kubernetes" and kube is not None and kube.permissions.get(action_id) is False:
+    if (
+        action.source == "kubernetes"
+        and kube is not None
+        and kube.permissions.get(action_id) is False
+    ):
         return False, "RBAC: " + (kube.permission_reasons.get(action_id) or "forbidden")
     return True, ""

@@ -27,8 +27,10 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 def paused_reason(name: str) -> str:
     """The refusal for a paused deployment, with the way out."""
-    return (f"deployment/{name} is paused: a restart would not roll out. "
-            f"Resume it first (kubectl rollout resume deployment/{name}), or restart after the pause ends")
+    return (
+        f"deployment/{name} is paused: a restart would not roll out. "
+        f"Resume it first (kubectl rollout resume deployment/{name}), or restart after the pause ends"
+    )
 
 
 def rollout_progress(dep: Json) -> tuple[bool, str]:
@@ -68,15 +70,23 @@ class RestartAction:
         annotations = mapping(spec, "template", "metadata", "annotations")
         where = header(ctx)
         return Plan(
-            action=self.id, title=f"Rollout restart deployment/{name}", target=f"deployment/{name}",
-            effect=(f"deployment/{name}: replace all {replicas} pods one by one (rolling update)",
-                    f"sets pod template annotation {RESTARTED_AT} to the current time"),
+            action=self.id,
+            title=f"Rollout restart deployment/{name}",
+            target=f"deployment/{name}",
+            effect=(
+                f"deployment/{name}: replace all {replicas} pods one by one (rolling update)",
+                f"sets pod template annotation {RESTARTED_AT} to the current time",
+            ),
             command=kubectl(ctx, "rollout", "restart", f"deployment/{name}"),
-            danger="medium", source=self.source,
+            danger="medium",
+            source=self.source,
             requires_typed_name=name if where["production"] else None,
             rbac=await rbac_for(ctx, self.id, "patch", "deployments"),
             before={"restartedAt": optional_text(annotations, RESTARTED_AT), "replicas": replicas},
-            expected_after={"restartedAt": "now"}, params={}, **where)
+            expected_after={"restartedAt": "now"},
+            params={},
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Re-check the pause, then patch the template annotation."""
@@ -89,15 +99,25 @@ class RestartAction:
         now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
         api = client.AppsV1Api(ctx.clients.kube_writer())
-        resp = await asyncio.to_thread(api.patch_namespaced_deployment, name, plan.namespace, body,
-                                       _preload_content=False, _request_timeout=ctx.clients.kube_timeout)
+        resp = await asyncio.to_thread(
+            api.patch_namespaced_deployment,
+            name,
+            plan.namespace,
+            body,
+            _preload_content=False,
+            _request_timeout=ctx.clients.kube_timeout,
+        )
         generation = optional_integer(mapping(response_json(resp), "metadata"), "generation")
-        return Outcome("ok", f"rollout started: deployment/{name} restartedAt {now}",
-                       after={"restartedAt": now, "generation": generation})
+        return Outcome(
+            "ok",
+            f"rollout started: deployment/{name} restartedAt {now}",
+            after={"restartedAt": now, "generation": generation},
+        )
 
 
-async def follow_rollout(ctx: ActionContext, on_progress: Callable[[str], None],
-                         poll_seconds: float = 1.0) -> tuple[bool, str]:
+async def follow_rollout(
+    ctx: ActionContext, on_progress: Callable[[str], None], poll_seconds: float = 1.0
+) -> tuple[bool, str]:
     """Report rollout progress until it is complete or cfg.actions.rollout_timeout_seconds pass.
     Returns (done, last progress line)."""
     deadline = time.monotonic() + ctx.cfg.actions.rollout_timeout_seconds
@@ -112,5 +132,8 @@ async def follow_rollout(ctx: ActionContext, on_progress: Callable[[str], None],
         if done:
             return True, f"rollout complete: {line}"
         if time.monotonic() >= deadline:
-            return False, f"rollout not complete after {ctx.cfg.actions.rollout_timeout_seconds:g} s: {line}"
+            return (
+                False,
+                f"rollout not complete after {ctx.cfg.actions.rollout_timeout_seconds:g} s: {line}",
+            )
         await asyncio.sleep(poll_seconds)  # polling the API server at a fixed, gentle pace

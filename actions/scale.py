@@ -18,9 +18,13 @@ def validate_replicas(ctx: ActionContext, value: Any) -> int:
     try:
         n = int(str(value).strip())
     except (TypeError, ValueError):
-        raise ActionError(f"replicas must be a whole number from {lo} to {hi}, got {value!r}") from None
+        raise ActionError(
+            f"replicas must be a whole number from {lo} to {hi}, got {value!r}"
+        ) from None
     if not lo <= n <= hi:
-        raise ActionError(f"replicas must be from {lo} to {hi} (actions.scale_min/max_replicas), got {n}")
+        raise ActionError(
+            f"replicas must be from {lo} to {hi} (actions.scale_min/max_replicas), got {n}"
+        )
     return n
 
 
@@ -45,8 +49,10 @@ class ScaleAction:
         snap = ctx.state.kube
         hpa = snap.deployment.hpa if snap and snap.deployment else None
         if hpa is not None:
-            effect.append(f"HPA {hpa.name} manages this deployment ({hpa.min_replicas}..{hpa.max_replicas}): "
-                          "it may override this count")
+            effect.append(
+                f"HPA {hpa.name} manages this deployment ({hpa.min_replicas}..{hpa.max_replicas}): "
+                "it may override this count"
+            )
             if not hpa.min_replicas <= wanted <= hpa.max_replicas:
                 effect.append(f"{wanted} is outside the HPA's range: expect it to scale back")
         if wanted == 0:
@@ -57,12 +63,21 @@ class ScaleAction:
         danger = "high" if wanted == 0 else "medium"
         typed = name if (wanted == 0 or where["production"]) else None
         return Plan(
-            action=self.id, title=f"Scale deployment/{name} to {wanted}", target=f"deployment/{name}",
-            effect=tuple(effect), command=kubectl(ctx, "scale", f"deployment/{name}", f"--replicas={wanted}"),
-            danger=danger, source=self.source, requires_typed_name=typed,
+            action=self.id,
+            title=f"Scale deployment/{name} to {wanted}",
+            target=f"deployment/{name}",
+            effect=tuple(effect),
+            command=kubectl(ctx, "scale", f"deployment/{name}", f"--replicas={wanted}"),
+            danger=danger,
+            source=self.source,
+            requires_typed_name=typed,
             rbac=await rbac_for(ctx, self.id, "patch", "deployments", "scale"),
-            before={"replicas": current}, expected_after={"replicas": wanted},
-            params={"replicas": wanted}, nothing_to_do=wanted == current, **where)
+            before={"replicas": current},
+            expected_after={"replicas": wanted},
+            params={"replicas": wanted},
+            nothing_to_do=wanted == current,
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """PATCH deployments/<name>/scale {spec: {replicas: N}}."""
@@ -72,8 +87,16 @@ class ScaleAction:
         name = plan.target.split("/", 1)[1]
         wanted = int(plan.params["replicas"])
         resp = await asyncio.to_thread(
-            api.patch_namespaced_deployment_scale, name, plan.namespace, {"spec": {"replicas": wanted}},
-            _preload_content=False, _request_timeout=ctx.clients.kube_timeout)
+            api.patch_namespaced_deployment_scale,
+            name,
+            plan.namespace,
+            {"spec": {"replicas": wanted}},
+            _preload_content=False,
+            _request_timeout=ctx.clients.kube_timeout,
+        )
         replicas = optional_integer(mapping(response_json(resp), "spec"), "replicas")
-        return Outcome("ok", f"deployment/{name} scaled: replicas {plan.before.get('replicas')} → {replicas}",
-                       after={"replicas": replicas})
+        return Outcome(
+            "ok",
+            f"deployment/{name} scaled: replicas {plan.before.get('replicas')} → {replicas}",
+            after={"replicas": replicas},
+        )

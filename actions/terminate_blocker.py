@@ -18,22 +18,45 @@ from cockpit.models import DbConnection
 from cockpit.sources.postgres.locks import epoch_datetime, lock_tree
 from cockpit.sources.postgres.queries import lock_sample_sql
 
-_COLUMNS = ("pid", "usename", "application_name", "client_addr", "datname", "state", "query",
-            "backend_start", "query_start", "state_change", "query_seconds", "state_seconds",
-            "wait_event_type", "wait_event", "blocked_by")
+_COLUMNS = (
+    "pid",
+    "usename",
+    "application_name",
+    "client_addr",
+    "datname",
+    "state",
+    "query",
+    "backend_start",
+    "query_start",
+    "state_change",
+    "query_seconds",
+    "state_seconds",
+    "wait_event_type",
+    "wait_event",
+    "blocked_by",
+)
 
 
 def _session(row: tuple[Any, ...]) -> DbConnection:
     r = dict(zip(_COLUMNS, row, strict=True))
     idle = str(r["state"]).startswith("idle")
     return DbConnection(
-        pid=int(r["pid"]), user=str(r["usename"]), application=str(r["application_name"]),
-        client_addr=str(r["client_addr"]), database=str(r["datname"]), state=str(r["state"]),
-        query=str(r["query"]), backend_start=epoch_datetime(r["backend_start"]),
-        query_start=epoch_datetime(r["query_start"]), state_change=epoch_datetime(r["state_change"]),
-        query_seconds=None if idle else r["query_seconds"], idle_seconds=r["state_seconds"] if idle else None,
-        wait_event_type=r["wait_event_type"], wait_event=r["wait_event"],
-        blocked_by=tuple(int(p) for p in r["blocked_by"] or ()))
+        pid=int(r["pid"]),
+        user=str(r["usename"]),
+        application=str(r["application_name"]),
+        client_addr=str(r["client_addr"]),
+        database=str(r["datname"]),
+        state=str(r["state"]),
+        query=str(r["query"]),
+        backend_start=epoch_datetime(r["backend_start"]),
+        query_start=epoch_datetime(r["query_start"]),
+        state_change=epoch_datetime(r["state_change"]),
+        query_seconds=None if idle else r["query_seconds"],
+        idle_seconds=r["state_seconds"] if idle else None,
+        wait_event_type=r["wait_event_type"],
+        wait_event=r["wait_event"],
+        blocked_by=tuple(int(p) for p in r["blocked_by"] or ()),
+    )
 
 
 async def lock_sessions(ctx: ActionContext) -> list[DbConnection]:
@@ -71,18 +94,37 @@ class TerminateBlockerAction:
         c = node.session
         how_long = c.idle_seconds if c.state.startswith("idle") else c.query_seconds
         where = host_context(ctx)
-        effect = (f"terminate pid {pid} ({c.user}@{c.database}, {c.application or 'no application name'}, "
-                  f"{c.state} for {duration(how_long or 0)}); its open transaction is rolled back",
-                  f"{node.behind} session{'s' if node.behind != 1 else ''} wait behind it; "
-                  f"terminating it releases {node.frees}"
-                  + (f" ({node.behind - node.frees} also wait for another blocker)" if node.frees < node.behind else ""),
-                  f"query: {' '.join(c.query.split())[:160]}")
+        effect = (
+            f"terminate pid {pid} ({c.user}@{c.database}, {c.application or 'no application name'}, "
+            f"{c.state} for {duration(how_long or 0)}); its open transaction is rolled back",
+            f"{node.behind} session{'s' if node.behind != 1 else ''} wait behind it; "
+            f"terminating it releases {node.frees}"
+            + (
+                f" ({node.behind - node.frees} also wait for another blocker)"
+                if node.frees < node.behind
+                else ""
+            ),
+            f"query: {' '.join(c.query.split())[:160]}",
+        )
         return Plan(
-            action=self.id, title=f"Terminate root blocker pid {pid}", target=f"{display_target(ctx)} pid {pid}",
-            effect=effect, command=psql(ctx, f"SELECT pg_terminate_backend({pid})"), danger="high",
-            source=self.source, requires_typed_name=str(pid) if where["production"] else None,
-            before={"pid": pid, "state": c.state, "waiting_behind": node.behind, "frees": node.frees},
-            expected_after={"released": node.frees}, params={"pid": pid}, **where)
+            action=self.id,
+            title=f"Terminate root blocker pid {pid}",
+            target=f"{display_target(ctx)} pid {pid}",
+            effect=effect,
+            command=psql(ctx, f"SELECT pg_terminate_backend({pid})"),
+            danger="high",
+            source=self.source,
+            requires_typed_name=str(pid) if where["production"] else None,
+            before={
+                "pid": pid,
+                "state": c.state,
+                "waiting_behind": node.behind,
+                "frees": node.frees,
+            },
+            expected_after={"released": node.frees},
+            params={"pid": pid},
+            **where,
+        )
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Signal the pid if it is still a client backend the cockpit may signal."""
@@ -94,9 +136,15 @@ class TerminateBlockerAction:
         finally:
             await conn.close()
         if not rows or not rows[0][0]:
-            return Outcome("ok", f"pid {pid} had already ended", after={"pid": pid, "signalled": False})
-        return Outcome("ok", f"pg_terminate_backend({pid}) sent; {plan.before.get('frees', 0)} "
-                       "session(s) should go on", after={"pid": pid, "signalled": True})
+            return Outcome(
+                "ok", f"pid {pid} had already ended", after={"pid": pid, "signalled": False}
+            )
+        return Outcome(
+            "ok",
+            f"pg_terminate_backend({pid}) sent; {plan.before.get('frees', 0)} "
+            "session(s) should go on",
+            after={"pid": pid, "signalled": True},
+        )
 
 
 def _walk(node: Any) -> list[Any]:

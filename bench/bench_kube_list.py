@@ -37,47 +37,64 @@ def timed(label: str, fn):
 
 
 async def source_timings(kubeconfig: Path) -> None:
-    cfg = KubernetesConfig(kubeconfig=str(kubeconfig), namespace=NS, deployment=APP,
-                           selector=f"app={APP}", request_timeout_seconds=30)
+    cfg = KubernetesConfig(
+        kubeconfig=str(kubeconfig),
+        namespace=NS,
+        deployment=APP,
+        selector=f"app={APP}",
+        request_timeout_seconds=30,
+    )
     src = KubeSource(cfg, RefreshConfig(timeout_seconds=30))
     try:
         started = time.perf_counter()
         snap = await src.collect()
-        print(f"{'KubeSource first collect (lists + snapshot)':<48} "
-              f"{1000 * (time.perf_counter() - started):8.1f} ms  ({len(snap.pods)} pods)")
+        print(
+            f"{'KubeSource first collect (lists + snapshot)':<48} "
+            f"{1000 * (time.perf_counter() - started):8.1f} ms  ({len(snap.pods)} pods)"
+        )
         for _ in range(3):
             started = time.perf_counter()
             await src.collect()
-            print(f"{'KubeSource steady collect':<48} {1000 * (time.perf_counter() - started):8.1f} ms")
+            print(
+                f"{'KubeSource steady collect':<48} {1000 * (time.perf_counter() - started):8.1f} ms"
+            )
     finally:
         await src.aclose()
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    with KubeSim(namespace=NS, deployment=APP, replicas=count, hpa=None, seed=1) as sim, \
-            tempfile.TemporaryDirectory() as tmp:
+    with (
+        KubeSim(namespace=NS, deployment=APP, replicas=count, hpa=None, seed=1) as sim,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         kubeconfig = sim.write_kubeconfig(Path(tmp) / "config")
         api_client = config.new_client_from_config(config_file=str(kubeconfig))
         core = client.CoreV1Api(api_client)
         print(f"{count} pods in {NS}")
 
         def raw_list_and_parse():
-            resp = core.list_namespaced_pod(NS, label_selector=f"app={APP}",
-                                            _preload_content=False, _request_timeout=(5, 60))
+            resp = core.list_namespaced_pod(
+                NS, label_selector=f"app={APP}", _preload_content=False, _request_timeout=(5, 60)
+            )
             items = json.loads(resp.data)["items"]
             return [parse_pod(item) for item in items]
 
         timed("warm-up raw list", raw_list_and_parse)
         pods = timed("raw list + json.loads + parse_pod", raw_list_and_parse)
         assert len(pods) == count, len(pods)
-        resp = core.list_namespaced_pod(NS, label_selector=f"app={APP}", _preload_content=False,
-                                        _request_timeout=(5, 60))
+        resp = core.list_namespaced_pod(
+            NS, label_selector=f"app={APP}", _preload_content=False, _request_timeout=(5, 60)
+        )
         body = resp.data
         items = timed("  of which json.loads", lambda: json.loads(body)["items"])
         timed("  of which parse_pod x N", lambda: [parse_pod(i) for i in items])
-        timed("model-object list (for comparison)", lambda: core.list_namespaced_pod(
-            NS, label_selector=f"app={APP}", _request_timeout=(5, 120)))
+        timed(
+            "model-object list (for comparison)",
+            lambda: core.list_namespaced_pod(
+                NS, label_selector=f"app={APP}", _request_timeout=(5, 120)
+            ),
+        )
         api_client.close()
         asyncio.run(source_timings(kubeconfig))
 

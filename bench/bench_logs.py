@@ -34,12 +34,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 NS, APP = "predictiq", "predictiq-api"
-KEYS = ("t", "t", "j", "j", "w", "w", "up", "end", "slash", "escape", "f", "f")  # each changes the view
+KEYS = (
+    "t",
+    "t",
+    "j",
+    "j",
+    "w",
+    "w",
+    "up",
+    "end",
+    "slash",
+    "escape",
+    "f",
+    "f",
+)  # each changes the view
 CHARACTERS = {"slash": "/", "escape": "\x1b", "up": None, "end": None}
 
 
-def _writer(kubeconfig: str, pods: int, rate: int, seconds: float, sent: Any, newest: Any,
-            ready: Any, go: Any, done: Any) -> None:
+def _writer(
+    kubeconfig: str,
+    pods: int,
+    rate: int,
+    seconds: float,
+    sent: Any,
+    newest: Any,
+    ready: Any,
+    go: Any,
+    done: Any,
+) -> None:
     """Child: a KubeSim with `pods` pods; after `go`, `rate` lines/s per pod for `seconds`."""
     from cockpit.lab.kubesim.sim import KubeSim
 
@@ -58,8 +80,10 @@ def _writer(kubeconfig: str, pods: int, rate: int, seconds: float, sent: Any, ne
             owed -= batch
             for name in names:
                 if batch:
-                    text = "\n".join(f'{{"level":"info","msg":"request {n + i}","pod":"{name}"}}'
-                                     for i in range(batch))
+                    text = "\n".join(
+                        f'{{"level":"info","msg":"request {n + i}","pod":"{name}"}}'
+                        for i in range(batch)
+                    )
                     sim.logs.write(NS, name, text)
             n += batch
             if batch:
@@ -80,8 +104,9 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: Any, go: Any,
-                  done: Any) -> dict[str, Any]:
+async def measure(
+    kubeconfig: str, args: argparse.Namespace, sent: Any, newest: Any, go: Any, done: Any
+) -> dict[str, Any]:
     from textual import events
 
     from cockpit.config import KubernetesConfig, LogsConfig
@@ -90,10 +115,18 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
     from widgets.app import CockpitApp
     from widgets.screens.logs import LogTarget, LogView
 
-    cfg = replace(make_config(), kubernetes=KubernetesConfig(
-        kubeconfig=kubeconfig, context="bench", namespace=NS, deployment=APP,
-        selector=f"app={APP}"), logs=LogsConfig(tail_lines=0, buffer_lines=10_000,
-                                                  max_pods=args.pods))
+    cfg = replace(
+        make_config(),
+        kubernetes=KubernetesConfig(
+            kubeconfig=kubeconfig,
+            context="bench",
+            namespace=NS,
+            deployment=APP,
+            selector=f"app={APP}",
+        ),
+        logs=LogsConfig(tail_lines=0, buffer_lines=10_000, max_pods=args.pods),
+    )
+
     class FrameRecordingApp(CockpitApp):
         """Notes when each frame was composed and what the log view looked like then."""
 
@@ -108,14 +141,18 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
     def signature(view: LogView) -> Any:
         return (view.options, view.wrap, view.hide, view.following, view.typing is not None)
 
-    app = FrameRecordingApp(cfg, sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
-                            freeze_heap=True)  # as run_app does
+    app = FrameRecordingApp(
+        cfg, sources=fixed_sources(), clock=frozen_clock, local_tz=UTC, freeze_heap=True
+    )  # as run_app does
     out: dict[str, Any] = {}
     async with app.run_test(size=(80, 24)) as pilot:
         view = LogView(cfg, LogTarget(None, f"app={APP}", APP), timing=LogTiming())
         app.push_screen(view)
-        while not (view.session and len(view.session.states()) == args.pods and all(
-                s.state == "following" for s in view.session.states().values())):
+        while not (
+            view.session
+            and len(view.session.states()) == args.pods
+            and all(s.state == "following" for s in view.session.states().values())
+        ):
             await pilot.pause(0.05)
         go.set()
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -146,14 +183,17 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
                 t0 = time.perf_counter()
                 # as the terminal driver delivers a key (pilot.press would wait for an idle
                 # app, which a view repainting ten times a second rarely is)
-                app.post_message(events.Key(key, CHARACTERS.get(key, key if len(key) == 1 else None)))
+                app.post_message(
+                    events.Key(key, CHARACTERS.get(key, key if len(key) == 1 else None))
+                )
                 while signature(view) == before and time.perf_counter() - t0 < 10:
                     await asyncio.sleep(0.002)
                 expected = signature(view)
                 seen_at = None
                 while seen_at is None and time.perf_counter() - t0 < 10:
-                    seen_at = next((t for t, sig in app.frames[-20:] if t >= t0 and sig == expected),
-                                   None)
+                    seen_at = next(
+                        (t for t, sig in app.frames[-20:] if t >= t0 and sig == expected), None
+                    )
                     if seen_at is None:
                         await asyncio.sleep(0.005)
                 latencies.append((seen_at or time.perf_counter()) - t0)
@@ -171,19 +211,25 @@ async def measure(kubeconfig: str, args: argparse.Namespace, sent: Any, newest: 
         await pilot.pause(0.3)
         _, _, dropped, received = view.buffer.snapshot()
         out.update(
-            sent=sent.value, received=received, dropped=dropped, shown=len(view.lines),
+            sent=sent.value,
+            received=received,
+            dropped=dropped,
+            shown=len(view.lines),
             exact=len(view.lines) == sent.value - dropped,
             key_p50_ms=1000 * statistics.median(latencies),
             key_p99_ms=1000 * sorted(latencies)[max(int(len(latencies) * 0.99) - 1, 0)],
             keys=len(latencies),
             rss_series=" ".join(f"{r:.1f}" for r in rss_series),
             slowest=", ".join(f"{k} {1000 * t:.0f} ms" for t, k in sorted(slowest)[-5:]),
-            rss_at_full_mb=full_rss, rss_end_mb=end_rss,
+            rss_at_full_mb=full_rss,
+            rss_end_mb=end_rss,
             rss_growth_mb=(end_rss - full_rss) if full_rss is not None else None,
             lag_p50_s=statistics.median(lags) if lags else None,
             lag_p99_s=sorted(lags)[max(int(len(lags) * 0.99) - 1, 0)] if lags else None,
             lag_max_s=max(lags) if lags else None,
-            states=sorted({s.state for s in view.session.states().values()}) if view.session else [],
+            states=sorted({s.state for s in view.session.states().values()})
+            if view.session
+            else [],
         )
         await pilot.press("escape")
     return out
@@ -205,8 +251,11 @@ def main() -> int:
     ready, go, done = ctx.Event(), ctx.Event(), ctx.Event()
     with tempfile.TemporaryDirectory() as tmp:
         kubeconfig = str(Path(tmp) / "kubeconfig")
-        child = ctx.Process(target=_writer, args=(kubeconfig, args.pods, args.rate, args.seconds,
-                                                  sent, newest, ready, go, done), daemon=True)
+        child = ctx.Process(
+            target=_writer,
+            args=(kubeconfig, args.pods, args.rate, args.seconds, sent, newest, ready, go, done),
+            daemon=True,
+        )
         child.start()
         try:
             if not ready.wait(60):
@@ -218,8 +267,10 @@ def main() -> int:
             child.join(10)
             if child.is_alive():
                 child.terminate()
-    print(f"log view: {args.pods} pods × {args.rate} lines/s merged for {args.seconds:g} s, "
-          "80×24, buffer 10,000 lines")
+    print(
+        f"log view: {args.pods} pods × {args.rate} lines/s merged for {args.seconds:g} s, "
+        "80×24, buffer 10,000 lines"
+    )
     rows = [
         ("key latency p99 while streaming", f"{result['key_p99_ms']:.1f} ms", "≤ 50 ms"),
         ("key latency p50", f"{result['key_p50_ms']:.1f} ms", ""),

@@ -22,16 +22,20 @@ MARKED = "query LIKE '%' || 'predictiq' || '-cockpit */%'"  # not a literal: nev
 
 def _totals(admin_url: str, where: str) -> tuple[float, int]:
     with psycopg.connect(admin_url, connect_timeout=5, autocommit=True) as conn:
-        row = conn.execute(f"SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) "
-                           f"FROM pg_stat_statements WHERE {where}").fetchone()
+        row = conn.execute(
+            f"SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0) "
+            f"FROM pg_stat_statements WHERE {where}"
+        ).fetchone()
     return float(row[0]), int(row[1])
 
 
 def _by_statement(admin_url: str, where: str) -> dict[str, tuple[float, int]]:
     """(total ms, calls) per statement: what each part of a refresh costs."""
     with psycopg.connect(admin_url, connect_timeout=5, autocommit=True) as conn:
-        rows = conn.execute(f"SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 70),"
-                            f" total_exec_time, calls FROM pg_stat_statements WHERE {where}").fetchall()
+        rows = conn.execute(
+            f"SELECT queryid, left(regexp_replace(query, '\\s+', ' ', 'g'), 70),"
+            f" total_exec_time, calls FROM pg_stat_statements WHERE {where}"
+        ).fetchall()
     return {f"{qid}: {text}": (float(ms), int(calls)) for qid, text, ms, calls in rows}
 
 
@@ -50,13 +54,15 @@ class _PgActivity:
         port = int(lab.admin_url.rsplit(":", 1)[1].split("/")[0])
         self.where = f"userid = {int(oid)}"
         self.light = light
-        self.data = Data.pg_connect(host="127.0.0.1", port=port, user=role, database=lab.app_database)
+        self.data = Data.pg_connect(
+            host="127.0.0.1", port=port, user=role, database=lab.app_database
+        )
         self.info = self._server_information(None)
 
     def _server_information(self, previous: Any) -> Any:
-        return self.data.pg_get_server_information(previous, skip_db_size=self.light,
-                                                   skip_tempfile=self.light,
-                                                   skip_walreceiver=self.light)
+        return self.data.pg_get_server_information(
+            previous, skip_db_size=self.light, skip_tempfile=self.light, skip_walreceiver=self.light
+        )
 
     def refresh(self) -> None:
         self.info = self._server_information(self.info)
@@ -105,26 +111,39 @@ def side_by_side(lab: Any, n: int) -> dict[str, dict[str, Any]]:
                     await source.collect()
                     full.refresh()
                     light.refresh()
-                cycles.append({k: _totals(lab.admin_url, w)[0] - start[k] for k, w in wheres.items()})
+                cycles.append(
+                    {k: _totals(lab.admin_url, w)[0] - start[k] for k, w in wheres.items()}
+                )
             after = {k: _totals(lab.admin_url, w) for k, w in wheres.items()}
             parts: dict[str, Any] = {}
             for key, (ms, calls) in _by_statement(lab.admin_url, MARKED).items():
                 old_ms, old_calls = parts_before.get(key, (0.0, 0))
                 if calls > old_calls:
-                    parts[key] = {"ms_per_refresh": round((ms - old_ms) / n, 3),
-                                  "calls": calls - old_calls}
-            out = {k: {"ms_per_refresh": (after[k][0] - before[k][0]) / n,
-                       "statements_per_refresh": (after[k][1] - before[k][1]) / n}
-                   for k in wheres}
+                    parts[key] = {
+                        "ms_per_refresh": round((ms - old_ms) / n, 3),
+                        "calls": calls - old_calls,
+                    }
+            out = {
+                k: {
+                    "ms_per_refresh": (after[k][0] - before[k][0]) / n,
+                    "statements_per_refresh": (after[k][1] - before[k][1]) / n,
+                }
+                for k in wheres
+            }
             ratios = sorted(c["cockpit"] / c["full"] for c in cycles if c["full"] > 0)
             light_ratios = sorted(c["cockpit"] / c["light"] for c in cycles if c["light"] > 0)
-            out["ratio"] = {"median_of_cycles": statistics.median(ratios) if ratios else None,
-                            "median_vs_light": statistics.median(light_ratios) if light_ratios else None,
-                            "cycles": [round(r, 3) for r in ratios]}
-            out["cockpit"].update(connections_seen=getattr(first, "total", 0),
-                                  full_rows_per_refresh=len(getattr(first, "connections", ())),
-                                  refreshes=n, refresh_interval_seconds=interval,
-                                  by_statement=parts)
+            out["ratio"] = {
+                "median_of_cycles": statistics.median(ratios) if ratios else None,
+                "median_vs_light": statistics.median(light_ratios) if light_ratios else None,
+                "cycles": [round(r, 3) for r in ratios],
+            }
+            out["cockpit"].update(
+                connections_seen=getattr(first, "total", 0),
+                full_rows_per_refresh=len(getattr(first, "connections", ())),
+                refreshes=n,
+                refresh_interval_seconds=interval,
+                by_statement=parts,
+            )
             return out
         finally:
             await source.aclose()
@@ -162,16 +181,43 @@ def run(lab: Any, quick: bool) -> list[Figure]:
     sides = side_by_side(lab, n)
     ours, full, light = sides["cockpit"], sides["full"], sides["light"]
     return [
-        Figure("PostgreSQL server time per refresh at 1,000 connections", ours["ms_per_refresh"],
-               "ms", 5.0, extra=ours),
-        Figure("pg_activity server time per refresh, same server (defaults)",
-               full["ms_per_refresh"], "ms", None, extra=full),
-        Figure("pg_activity server time per refresh (--no-db-size --no-tempfiles --no-walreceiver)",
-               light["ms_per_refresh"], "ms", None, extra=light),
-        Figure("cockpit / pg_activity server time ratio (defaults; median of statement cycles)",
-               sides["ratio"]["median_of_cycles"], "x", 0.5, extra={
-                   **sides["ratio"], "ratio_of_means": ours["ms_per_refresh"] / full["ms_per_refresh"]
-                   if full["ms_per_refresh"] else None}),
-        Figure("Redis INFO calls per refresh (cache source)", redis_per_refresh(lab, n),
-               "/refresh", 1.0),
+        Figure(
+            "PostgreSQL server time per refresh at 1,000 connections",
+            ours["ms_per_refresh"],
+            "ms",
+            5.0,
+            extra=ours,
+        ),
+        Figure(
+            "pg_activity server time per refresh, same server (defaults)",
+            full["ms_per_refresh"],
+            "ms",
+            None,
+            extra=full,
+        ),
+        Figure(
+            "pg_activity server time per refresh (--no-db-size --no-tempfiles --no-walreceiver)",
+            light["ms_per_refresh"],
+            "ms",
+            None,
+            extra=light,
+        ),
+        Figure(
+            "cockpit / pg_activity server time ratio (defaults; median of statement cycles)",
+            sides["ratio"]["median_of_cycles"],
+            "x",
+            0.5,
+            extra={
+                **sides["ratio"],
+                "ratio_of_means": ours["ms_per_refresh"] / full["ms_per_refresh"]
+                if full["ms_per_refresh"]
+                else None,
+            },
+        ),
+        Figure(
+            "Redis INFO calls per refresh (cache source)",
+            redis_per_refresh(lab, n),
+            "/refresh",
+            1.0,
+        ),
     ]

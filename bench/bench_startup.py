@@ -17,8 +17,19 @@ from bench.ptyrun import PtyProcess, visible_text
 BANNER = b"LIVE"  # the banner's mode box: on the first real frame
 PANES = ("Pods", "Database", "Cache", "Certificates", "API")
 MOVE = re.compile(rb"\x1b\[\d+;\d+H")
-HEAVY = ("textual", "rich", "kubernetes", "psycopg", "redis", "httpx", "cryptography",
-         "prometheus_client", "yaml", "urllib3", "certifi")
+HEAVY = (
+    "textual",
+    "rich",
+    "kubernetes",
+    "psycopg",
+    "redis",
+    "httpx",
+    "cryptography",
+    "prometheus_client",
+    "yaml",
+    "urllib3",
+    "certifi",
+)
 
 # What happens before the first frame, as run_app does it: the CLI, the app module and
 # CockpitApp.__init__ (which decides from the config which panes have a source, importing no
@@ -73,9 +84,11 @@ def launch_once(lab: Any, timeout: float = 15.0) -> dict[str, float | None]:
                     break
             time.sleep(0.005)
         start = proc.started
-    return {"first_bytes_s": first - start if first else None,
-            "first_frame_s": banner - start if banner else None,
-            "all_filled_s": filled_at - start if filled_at else None}
+    return {
+        "first_bytes_s": first - start if first else None,
+        "first_frame_s": banner - start if banner else None,
+        "all_filled_s": filled_at - start if filled_at else None,
+    }
 
 
 def _import_times(stderr: str) -> tuple[float, dict[str, float]]:
@@ -98,21 +111,45 @@ def _import_times(stderr: str) -> tuple[float, dict[str, float]]:
 def import_profile(lab: Any) -> dict[str, Any]:
     """`python -X importtime` of the first-frame path, then of building the sources after it."""
     done = subprocess.run(
-        [str(VENV_BIN / "python"), "-X", "importtime", "-c", FIRST_FRAME_PATH + AFTER_FIRST_FRAME,
-         str(lab.config_path)],
-        capture_output=True, text=True, env=cockpit_env(lab), cwd=REPO, timeout=60)
+        [
+            str(VENV_BIN / "python"),
+            "-X",
+            "importtime",
+            "-c",
+            FIRST_FRAME_PATH + AFTER_FIRST_FRAME,
+            str(lab.config_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=cockpit_env(lab),
+        cwd=REPO,
+        timeout=60,
+    )
     before, _, after = done.stderr.partition(MARK + "\n")
     total, packages = _import_times(before)
     later, later_packages = _import_times(after)
     wall = subprocess.run(
-        [str(VENV_BIN / "python"), "-c", "import time; t=time.perf_counter();" + FIRST_FRAME_PATH
-         + "\nprint(time.perf_counter()-t)", str(lab.config_path)],
-        capture_output=True, text=True, env=cockpit_env(lab), cwd=REPO, timeout=60)
-    return {"imports_total_s": total,
-            "first_frame_path_wall_s": float(wall.stdout.strip() or "nan"),
-            "heavy_on_first_frame_path_s": packages,
-            "imports_after_first_frame_s": later,
-            "heavy_after_first_frame_s": later_packages}
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            "import time; t=time.perf_counter();"
+            + FIRST_FRAME_PATH
+            + "\nprint(time.perf_counter()-t)",
+            str(lab.config_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=cockpit_env(lab),
+        cwd=REPO,
+        timeout=60,
+    )
+    return {
+        "imports_total_s": total,
+        "first_frame_path_wall_s": float(wall.stdout.strip() or "nan"),
+        "heavy_on_first_frame_path_s": packages,
+        "imports_after_first_frame_s": later,
+        "heavy_after_first_frame_s": later_packages,
+    }
 
 
 def run(lab: Any, quick: bool) -> list[Figure]:
@@ -126,17 +163,40 @@ def run(lab: Any, quick: bool) -> list[Figure]:
     imports = import_profile(lab)
     heavy = imports["heavy_on_first_frame_path_s"]
     return [
-        Figure("start-up: first bytes on the terminal", median("first_bytes_s"), "s", None,
-               extra={"launches": launches}),
-        Figure("start-up: first frame (banner drawn)", median("first_frame_s"), "s", 0.5,
-               extra={"launches": launches}),
+        Figure(
+            "start-up: first bytes on the terminal",
+            median("first_bytes_s"),
+            "s",
+            None,
+            extra={"launches": launches},
+        ),
+        Figure(
+            "start-up: first frame (banner drawn)",
+            median("first_frame_s"),
+            "s",
+            0.5,
+            extra={"launches": launches},
+        ),
         Figure("start-up: every pane filled", median("all_filled_s"), "s", 1.5),
-        Figure("start-up: imports before the first frame", imports["imports_total_s"], "s", None,
-               extra=imports),
-        Figure("start-up: client libraries imported before the first frame",
-               float(sum(v for k, v in heavy.items() if k in CLIENTS)), "s", None,
-               extra={"libraries": {k: v for k, v in heavy.items() if k in CLIENTS}}),
-        Figure("start-up: imports after the first frame (building the sources, in a thread)",
-               imports["imports_after_first_frame_s"], "s", None,
-               extra={"libraries": imports["heavy_after_first_frame_s"]}),
+        Figure(
+            "start-up: imports before the first frame",
+            imports["imports_total_s"],
+            "s",
+            None,
+            extra=imports,
+        ),
+        Figure(
+            "start-up: client libraries imported before the first frame",
+            float(sum(v for k, v in heavy.items() if k in CLIENTS)),
+            "s",
+            None,
+            extra={"libraries": {k: v for k, v in heavy.items() if k in CLIENTS}},
+        ),
+        Figure(
+            "start-up: imports after the first frame (building the sources, in a thread)",
+            imports["imports_after_first_frame_s"],
+            "s",
+            None,
+            extra={"libraries": imports["heavy_after_first_frame_s"]},
+        ),
     ]

@@ -18,8 +18,9 @@ from bench.steady_helpers import redis_info_calls
 
 def start_filled(lab: Any, timeout: float = 30.0, settle: float = 4.0) -> PtyProcess:
     """A cockpit in a pty whose panes have all shown data, `settle` seconds after that."""
-    proc = PtyProcess([str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)],
-                      cockpit_env(lab))
+    proc = PtyProcess(
+        [str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)], cockpit_env(lab)
+    )
     deadline = time.perf_counter() + timeout
     seen: set[str] = set()
     index = 0
@@ -49,10 +50,16 @@ def observe(lab: Any, proc: PtyProcess, window: float) -> dict[str, Any]:
         "rss_mb": rss_bytes(proc.pid) / 2**20,
         "kube_requests": {f"{verb} {res}": n for (verb, res), n in kube_delta.items()},
         # metrics.k8s.io has no watch: its polls are counted apart from lists of watchable kinds
-        "kube_lists": sum(n for (verb, res), n in kube_delta.items()
-                          if verb == "list" and not res.endswith("metrics.k8s.io")),
-        "metrics_polls": sum(n for (verb, res), n in kube_delta.items()
-                             if verb == "list" and res.endswith("metrics.k8s.io")),
+        "kube_lists": sum(
+            n
+            for (verb, res), n in kube_delta.items()
+            if verb == "list" and not res.endswith("metrics.k8s.io")
+        ),
+        "metrics_polls": sum(
+            n
+            for (verb, res), n in kube_delta.items()
+            if verb == "list" and res.endswith("metrics.k8s.io")
+        ),
         "redis_info_calls": info_after - info_before - 1,  # minus our own first INFO
         "bytes": sum(len(d) for _, d in chunks),
         "writes": len(chunks),
@@ -74,18 +81,46 @@ def run_idle(lab: Any, quick: bool) -> list[Figure]:
         seen = observe(lab, proc, window)
     refreshes = seen["window_s"] / interval
     return [
-        Figure("steady CPU, lab idle (2 s refresh)", seen["cpu_percent"], "%", 3.0,
-               extra={"window_s": seen["window_s"], "rss_mb": seen["rss_mb"]}),
-        Figure("Kubernetes lists of watchable resources in steady state", seen["kube_lists"], "req", 0,
-               extra={"requests_in_window": seen["kube_requests"], "window_s": seen["window_s"]}),
-        Figure("metrics.k8s.io polls (no watch exists; default every 10 s)", seen["metrics_polls"],
-               "req", None, extra={"window_s": seen["window_s"]}),
-        Figure("Redis INFO calls per refresh (pty run)", seen["redis_info_calls"] / refreshes,
-               "/refresh", 1.0, extra={"calls": seen["redis_info_calls"],
-                                       "refreshes": refreshes}),
-        Figure("terminal bytes per refresh, backends idle", seen["bytes"] / refreshes, "B", None,
-               extra={"writes": seen["writes"], "bytes": seen["bytes"], "refreshes": refreshes,
-                      "most_written": what_changed(seen["chunks"])}),
+        Figure(
+            "steady CPU, lab idle (2 s refresh)",
+            seen["cpu_percent"],
+            "%",
+            3.0,
+            extra={"window_s": seen["window_s"], "rss_mb": seen["rss_mb"]},
+        ),
+        Figure(
+            "Kubernetes lists of watchable resources in steady state",
+            seen["kube_lists"],
+            "req",
+            0,
+            extra={"requests_in_window": seen["kube_requests"], "window_s": seen["window_s"]},
+        ),
+        Figure(
+            "metrics.k8s.io polls (no watch exists; default every 10 s)",
+            seen["metrics_polls"],
+            "req",
+            None,
+            extra={"window_s": seen["window_s"]},
+        ),
+        Figure(
+            "Redis INFO calls per refresh (pty run)",
+            seen["redis_info_calls"] / refreshes,
+            "/refresh",
+            1.0,
+            extra={"calls": seen["redis_info_calls"], "refreshes": refreshes},
+        ),
+        Figure(
+            "terminal bytes per refresh, backends idle",
+            seen["bytes"] / refreshes,
+            "B",
+            None,
+            extra={
+                "writes": seen["writes"],
+                "bytes": seen["bytes"],
+                "refreshes": refreshes,
+                "most_written": what_changed(seen["chunks"]),
+            },
+        ),
     ]
 
 
@@ -102,12 +137,30 @@ def run_churn(lab: Any, quick: bool) -> list[Figure]:
             events = lab.kube.resource_version - churn.started_rv
     rate = events / seen["window_s"]
     return [
-        Figure("steady CPU, 5,000 pods, no churn", idle["cpu_percent"], "%", None,
-               extra={"rss_mb": idle["rss_mb"]}),
-        Figure("steady CPU, 5,000 pods churning at 20 events/s", seen["cpu_percent"], "%", 10.0,
-               extra={"events_per_s": rate, "rss_mb": seen["rss_mb"],
-                      "kube_requests": seen["kube_requests"],
-                      "bytes_per_s": seen["bytes"] / seen["window_s"]}),
-        Figure("Kubernetes lists of watchable resources while churning", seen["kube_lists"], "req", 0,
-               extra={"requests_in_window": seen["kube_requests"]}),
+        Figure(
+            "steady CPU, 5,000 pods, no churn",
+            idle["cpu_percent"],
+            "%",
+            None,
+            extra={"rss_mb": idle["rss_mb"]},
+        ),
+        Figure(
+            "steady CPU, 5,000 pods churning at 20 events/s",
+            seen["cpu_percent"],
+            "%",
+            10.0,
+            extra={
+                "events_per_s": rate,
+                "rss_mb": seen["rss_mb"],
+                "kube_requests": seen["kube_requests"],
+                "bytes_per_s": seen["bytes"] / seen["window_s"],
+            },
+        ),
+        Figure(
+            "Kubernetes lists of watchable resources while churning",
+            seen["kube_lists"],
+            "req",
+            0,
+            extra={"requests_in_window": seen["kube_requests"]},
+        ),
     ]

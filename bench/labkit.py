@@ -24,8 +24,12 @@ def start_lab(max_connections: int = 1100) -> Any:
     from cockpit.lab.lab import Lab
 
     # metrics at the production default cadence (the lab's own default follows the refresh)
-    lab = Lab(Path(tempfile.mkdtemp(prefix="cockpit-bench-")), max_connections=max_connections,
-              control=False, metrics_seconds=10.0)
+    lab = Lab(
+        Path(tempfile.mkdtemp(prefix="cockpit-bench-")),
+        max_connections=max_connections,
+        control=False,
+        metrics_seconds=10.0,
+    )
     lab.start()
     lab.api.stop_traffic()
     return lab
@@ -114,8 +118,9 @@ class IdleSessions:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, self.count + 1024), hard))
 
         def one(_: int) -> Any:
-            conn = psycopg.connect(self.url, connect_timeout=10, autocommit=True,
-                                   application_name="bench-idle")
+            conn = psycopg.connect(
+                self.url, connect_timeout=10, autocommit=True, application_name="bench-idle"
+            )
             conn.execute("SELECT 1")
             return conn
 

@@ -109,13 +109,23 @@ async def memory(config: str) -> dict[str, Any]:
         await until(lambda: state.samples.get("database", 0) >= samples["database"] + 3, 30)
         await pilot.pause()
         gc.collect()
-        return {"filled": ok, "rss_after_fill_mb": after_fill, "rss_mb": rss_mb(),
-                "pods": len(kube.pods) if kube else None,
-                "db_connections": db.total if db else None,
-                "trend_lengths": {name: len(state.trend(name)) for name in
-                                  ("db.connections", "cache.hit_rate", "api.request_rate",
-                                   "kube.cpu_percent")},
-                "trends_filled_sources": filled}
+        return {
+            "filled": ok,
+            "rss_after_fill_mb": after_fill,
+            "rss_mb": rss_mb(),
+            "pods": len(kube.pods) if kube else None,
+            "db_connections": db.total if db else None,
+            "trend_lengths": {
+                name: len(state.trend(name))
+                for name in (
+                    "db.connections",
+                    "cache.hit_rate",
+                    "api.request_rate",
+                    "kube.cpu_percent",
+                )
+            },
+            "trends_filled_sources": filled,
+        }
 
 
 async def keys(config: str, presses: int, hung: bool) -> dict[str, Any]:
@@ -136,8 +146,9 @@ async def keys(config: str, presses: int, hung: bool) -> dict[str, Any]:
                 number = number % 6 + 1
             t0 = time.perf_counter()
             await pilot.press(str(number))
-            if not await until(lambda n=number, t0=t0: any(
-                    t >= t0 and a == n - 1 for t, a in app.frames[-5:]), 5):
+            if not await until(
+                lambda n=number, t0=t0: any(t >= t0 and a == n - 1 for t, a in app.frames[-5:]), 5
+            ):
                 latencies.append(float("inf"))
                 continue
             latencies.append(next(t for t, a in app.frames if t >= t0 and a == number - 1) - t0)
@@ -148,8 +159,13 @@ async def keys(config: str, presses: int, hung: bool) -> dict[str, Any]:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(round(p * (len(latencies) - 1))))]
 
-    return {"presses": len(latencies), "p50_ms": 1000 * pct(0.5), "p99_ms": 1000 * pct(0.99),
-            "max_ms": 1000 * latencies[-1], "no_source_ever_answered": still_hung}
+    return {
+        "presses": len(latencies),
+        "p50_ms": 1000 * pct(0.5),
+        "p99_ms": 1000 * pct(0.99),
+        "max_ms": 1000 * latencies[-1],
+        "no_source_ever_answered": still_hung,
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -14,7 +14,9 @@ import threading
 import time
 from collections.abc import Sequence
 
-ANSI = re.compile(rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-B]|\x1b[=>78]")
+ANSI = re.compile(
+    rb"\x1b\[[0-9;?<>=$]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(\x07|\x1b\\)|\x1b[()][0-9A-B]|\x1b[=>78]"
+)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -42,8 +44,14 @@ def rss_bytes(pid: int) -> int:
 class PtyProcess:
     """A process whose stdin/stdout are a pty of the given size; output is read by a thread."""
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str], cols: int = 80, rows: int = 24,
-                 stderr_path: str | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str],
+        cols: int = 80,
+        rows: int = 24,
+        stderr_path: str | None = None,
+    ) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.master = master
@@ -51,8 +59,15 @@ class PtyProcess:
         self.lock = threading.Lock()
         stderr = open(stderr_path, "wb") if stderr_path else slave  # noqa: SIM115
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(list(argv), stdin=slave, stdout=slave, stderr=stderr, env=env,
-                                     start_new_session=True, close_fds=True)
+        self.proc = subprocess.Popen(
+            list(argv),
+            stdin=slave,
+            stdout=slave,
+            stderr=stderr,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         if stderr_path:
             stderr.close()

@@ -39,15 +39,24 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform()}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def probe(lab: Any, *args: str) -> dict[str, Any]:
     """Run bench/probe.py in a child process and return its JSON."""
-    done = subprocess.run([str(VENV_BIN / "python"), "-m", "bench.probe", *args],
-                          capture_output=True, text=True, env=cockpit_env(lab), cwd=REPO,
-                          timeout=300)
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "bench.probe", *args],
+        capture_output=True,
+        text=True,
+        env=cockpit_env(lab),
+        cwd=REPO,
+        timeout=300,
+    )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-2000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -58,33 +67,61 @@ def keys(lab: Any, quick: bool) -> list[Figure]:
     presses = "40" if quick else "120"
     healthy = probe(lab, "keys", str(lab.config_path), presses)
     hung = probe(lab, "keys-hung", str(lab.config_path), presses)
-    return [Figure("key latency p99, healthy backends", healthy["p99_ms"], "ms", 50.0,
-                   extra=healthy),
-            Figure("key latency p99, every backend hung", hung["p99_ms"], "ms", 50.0,
-                   extra=hung)]
+    return [
+        Figure("key latency p99, healthy backends", healthy["p99_ms"], "ms", 50.0, extra=healthy),
+        Figure("key latency p99, every backend hung", hung["p99_ms"], "ms", 50.0, extra=hung),
+    ]
 
 
 def memory(lab: Any) -> list[Figure]:
     """RSS with 5,000 pods, ~1,000 connections and 30 minutes of trends (in-process, headless)."""
     seen = probe(lab, "memory", str(lab.config_path))
-    return [Figure("memory RSS: 5,000 pods, 1,000 conns, 30 min trends", seen["rss_mb"], "MB",
-                   150.0, extra=seen)]
+    return [
+        Figure(
+            "memory RSS: 5,000 pods, 1,000 conns, 30 min trends",
+            seen["rss_mb"],
+            "MB",
+            150.0,
+            extra=seen,
+        )
+    ]
 
 
 def kube_list(quick: bool) -> list[Figure]:
     """bench/bench_kube_list.py (the Kubernetes-source helper's): initial list + parse."""
     script = Path(__file__).resolve().parent / "bench_kube_list.py"
     if not script.exists():
-        return [Figure("Kubernetes initial list + parse, 5,000 pods", None, "ms", None,
-                       extra={"skipped": "bench/bench_kube_list.py not present"})]
-    done = subprocess.run([str(VENV_BIN / "python"), str(script), "5000"], capture_output=True,
-                          text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                          timeout=300)
-    rows = {m.group(1).strip(): float(m.group(2)) for m in
-            re.finditer(r"^(.*?)\s+([\d.]+) ms$", done.stdout, re.M)}
+        return [
+            Figure(
+                "Kubernetes initial list + parse, 5,000 pods",
+                None,
+                "ms",
+                None,
+                extra={"skipped": "bench/bench_kube_list.py not present"},
+            )
+        ]
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), str(script), "5000"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    rows = {
+        m.group(1).strip(): float(m.group(2))
+        for m in re.finditer(r"^(.*?)\s+([\d.]+) ms$", done.stdout, re.M)
+    }
     first = next((v for k, v in rows.items() if k.startswith("raw list")), None)
-    return [Figure("Kubernetes initial list + parse, 5,000 pods", first,
-                   "ms", None, extra={"rows_ms": rows, "stderr": done.stderr[-500:]})]
+    return [
+        Figure(
+            "Kubernetes initial list + parse, 5,000 pods",
+            first,
+            "ms",
+            None,
+            extra={"rows_ms": rows, "stderr": done.stderr[-500:]},
+        )
+    ]
 
 
 def run(selected: tuple[str, ...], quick: bool) -> list[Figure]:
@@ -146,12 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(selected, args.quick)
     print(table(figures))
     RESULTS.mkdir(exist_ok=True)
-    out = {"machine": machine(), "quick": args.quick, "seconds": time.monotonic() - started,
-           "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-           "figures": [f.as_json() for f in figures]}
+    out = {
+        "machine": machine(),
+        "quick": args.quick,
+        "seconds": time.monotonic() - started,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "figures": [f.as_json() for f in figures],
+    }
     (RESULTS / "latest.json").write_text(json.dumps(out, indent=2, default=str) + "\n")
-    print(f"\n{out['machine']['nproc']} × {out['machine']['cpu']}, Python "
-          f"{out['machine']['python']}; {out['seconds']:.0f} s; wrote {RESULTS / 'latest.json'}")
+    print(
+        f"\n{out['machine']['nproc']} × {out['machine']['cpu']}, Python "
+        f"{out['machine']['python']}; {out['seconds']:.0f} s; wrote {RESULTS / 'latest.json'}"
+    )
     return 0
 
 

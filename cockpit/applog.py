@@ -34,7 +34,8 @@ logger.addHandler(logging.NullHandler())  # a library's default: unconfigured, n
 
 _SECRET_ASSIGNMENT = re.compile(
     r"((?:pass(?:word|wd)?|token|secret|api[-_]?key)\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&]+)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x80-\x9f]")
 
 
@@ -91,7 +92,9 @@ class MaskingFormatter(logging.Formatter):
         self.secrets = tuple(sorted(set(secrets), key=len, reverse=True))
 
     def format(self, record: logging.LogRecord) -> str:
-        return "\n".join(mask_line(line, self.secrets) for line in super().format(record).split("\n"))
+        return "\n".join(
+            mask_line(line, self.secrets) for line in super().format(record).split("\n")
+        )
 
 
 @dataclass(frozen=True)
@@ -121,13 +124,19 @@ NOT_CONFIGURED = AppLog(None, "no log file configured")
 def _detach_files(path: Path | None = None) -> None:
     for handler in list(logger.handlers):
         if isinstance(handler, RotatingFileHandler) and (
-                path is None or Path(handler.baseFilename) == path.absolute()):
+            path is None or Path(handler.baseFilename) == path.absolute()
+        ):
             logger.removeHandler(handler)
             handler.close()
 
 
-def configure(path: Path, *, secrets: Iterable[str] = (), max_bytes: int = MAX_BYTES,
-              backup_count: int = BACKUP_COUNT) -> AppLog:
+def configure(
+    path: Path,
+    *,
+    secrets: Iterable[str] = (),
+    max_bytes: int = MAX_BYTES,
+    backup_count: int = BACKUP_COUNT,
+) -> AppLog:
     """Send the "cockpit" logger to a rotating file at `path` (replacing an earlier file).
 
     A directory that cannot be created or a file that cannot be opened is not fatal: the log
@@ -136,8 +145,9 @@ def configure(path: Path, *, secrets: Iterable[str] = (), max_bytes: int = MAX_B
     _detach_files()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count,
-                                      encoding="utf-8", delay=False)
+        handler = RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8", delay=False
+        )
     except OSError as exc:
         return AppLog(None, f"cannot open {path}: {exc.strerror or exc}")
     handler.setFormatter(MaskingFormatter(secrets))

@@ -35,12 +35,24 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
     # On a subcommand these default to SUPPRESS, so `cockpit --config X snapshot` keeps the X
     # given before the subcommand instead of being reset by the subparser's own default.
     unset = argparse.SUPPRESS if sub else None
-    parser.add_argument("--config", metavar="PATH", default=unset,
-                        help="config file (default: $COCKPIT_CONFIG, then the XDG config dir)")
-    parser.add_argument("--context", metavar="NAME", default=unset, help="kubeconfig context (as kubectl --context)")
-    parser.add_argument("-n", "--namespace", metavar="NS", default=unset, help="namespace (as kubectl --namespace)")
-    parser.add_argument("--read-only", action="store_true", default=unset,
-                        help="monitor mode: no action can run, sessions are read-only")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=unset,
+        help="config file (default: $COCKPIT_CONFIG, then the XDG config dir)",
+    )
+    parser.add_argument(
+        "--context", metavar="NAME", default=unset, help="kubeconfig context (as kubectl --context)"
+    )
+    parser.add_argument(
+        "-n", "--namespace", metavar="NS", default=unset, help="namespace (as kubectl --namespace)"
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=unset,
+        help="monitor mode: no action can run, sessions are read-only",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,47 +70,77 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run the cockpit (the default)")
     _common(p)
 
-    p = sub.add_parser("check-config", help="validate the config and what the client libraries would refuse at run time; "
-                       "print it with secrets masked (exit 0 or 2)")
+    p = sub.add_parser(
+        "check-config",
+        help="validate the config and what the client libraries would refuse at run time; "
+        "print it with secrets masked (exit 0 or 2)",
+    )
     _common(p)
     p.add_argument("--json", action="store_true", help="print the resolved config as JSON")
 
     p = sub.add_parser("init", help="write a starter config (refuses to overwrite)")
-    p.add_argument("--config", metavar="PATH", help="where to write it (default: the XDG config dir)")
+    p.add_argument(
+        "--config", metavar="PATH", help="where to write it (default: the XDG config dir)"
+    )
 
     p = sub.add_parser("snapshot", help="collect every configured source once and print it")
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON (stable keys, see README)")
-    p.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
-                   help="gap between the two samples that rates are computed from (default 1)")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="gap between the two samples that rates are computed from (default 1)",
+    )
 
     p = sub.add_parser("demo", help="run the cockpit on an embedded demo platform")
-    p.add_argument("--read-only", action="store_true", default=None, help="open the demo in monitor mode")
-    p.add_argument("--dir", metavar="DIR", help="keep the lab's files here instead of a temporary directory")
+    p.add_argument(
+        "--read-only", action="store_true", default=None, help="open the demo in monitor mode"
+    )
+    p.add_argument(
+        "--dir", metavar="DIR", help="keep the lab's files here instead of a temporary directory"
+    )
 
     lab = sub.add_parser("lab", help="the demo platform without the UI, and its drills")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", required=True)
-    p = lab_sub.add_parser("up", help="start the lab, write DIR/config.toml and DIR/kubeconfig, wait for SIGINT/SIGTERM")
-    p.add_argument("--dir", metavar="DIR", help="where to write the config and kubeconfig (default: a temp dir)")
+    p = lab_sub.add_parser(
+        "up",
+        help="start the lab, write DIR/config.toml and DIR/kubeconfig, wait for SIGINT/SIGTERM",
+    )
+    p.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="where to write the config and kubeconfig (default: a temp dir)",
+    )
     p = lab_sub.add_parser("drill", help="inject (or --clear) a drill into a running lab")
     p.add_argument("name", nargs="?", help="drill name (see --list)")
-    p.add_argument("--dir", metavar="DIR", help="the running lab's dir (default: the last one started)")
+    p.add_argument(
+        "--dir", metavar="DIR", help="the running lab's dir (default: the last one started)"
+    )
     p.add_argument("--list", action="store_true", help="list the drills")
     p.add_argument("--clear", action="store_true", help="end the named drill")
 
     audit = sub.add_parser("audit", help="verify, tail or export the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="AUDIT_COMMAND", required=True)
-    p = audit_sub.add_parser("verify", help="check the hash chain (exit 0 intact, 1 naming the first bad line)")
+    p = audit_sub.add_parser(
+        "verify", help="check the hash chain (exit 0 intact, 1 naming the first bad line)"
+    )
     p.add_argument("path", nargs="?", help="audit log (default: from the config)")
     p.add_argument("--config", metavar="PATH", help="config file naming the audit path")
     p = audit_sub.add_parser("tail", help="print the last entries")
     p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new entries")
-    p.add_argument("--full", action="store_true",
-                   help="print long lists (46 pids) whole instead of '46 connections: 1, 2, … (+44)'")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="print long lists (46 pids) whole instead of '46 connections: 1, 2, … (+44)'",
+    )
     p.add_argument("--path", help="audit log (default: from the config)")
     p.add_argument("--config", metavar="PATH", help="config file naming the audit path")
-    p = audit_sub.add_parser("export", help="export entries as JSON or Markdown (a post-mortem skeleton)")
+    p = audit_sub.add_parser(
+        "export", help="export entries as JSON or Markdown (a post-mortem skeleton)"
+    )
     p.add_argument("--since", metavar="WHEN", help="ISO time or a duration like 2h, 30m, 7d")
     p.add_argument("--incident", metavar="ID", help="only this incident: a post-mortem timeline")
     p.add_argument("--checklist", metavar="RUN", help="only this checklist run (id, or 'last')")
@@ -157,12 +199,16 @@ def cmd_init(args: argparse.Namespace) -> int:
 
     path = find_config_path(args.config) if args.config else default_config_path()
     if path.exists():
-        print(f"cockpit: error: {path} already exists; not overwriting it (edit it, or pass --config NEW_PATH)",
-              file=sys.stderr)
+        print(
+            f"cockpit: error: {path} already exists; not overwriting it (edit it, or pass --config NEW_PATH)",
+            file=sys.stderr,
+        )
         return 2
     path.parent.mkdir(parents=True, exist_ok=True)
-    header = ("# PredictIQ Cockpit config, written by `cockpit init`.\n"
-              "# Every key is documented in config.example.toml. Secrets come from the environment: ${VAR}.\n")
+    header = (
+        "# PredictIQ Cockpit config, written by `cockpit init`.\n"
+        "# Every key is documented in config.example.toml. Secrets come from the environment: ${VAR}.\n"
+    )
     with open(path, "x", encoding="utf-8") as fh:
         fh.write(header + tomli_w.dumps(starter_toml()))
     print(f"wrote {path}")

@@ -37,8 +37,14 @@ class ConfigError(Exception):
         super().__init__(where + message)
 
 
-def meta(doc: str, *, min: float | None = None, max: float | None = None, secret: bool = False,
-         choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+def meta(
+    doc: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    secret: bool = False,
+    choices: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     """Field metadata: documentation, numeric range, choices, and whether the value is a secret."""
     return {"doc": doc, "min": min, "max": max, "secret": secret, "choices": choices}
 
@@ -50,41 +56,108 @@ REQUIRED: Any = dataclasses.MISSING
 class KubernetesConfig:
     """Which cluster, namespace and deployment to watch."""
 
-    context: str = field(default="", metadata=meta("kubeconfig context; empty: the current context"))
-    namespace: str = field(default="", metadata=meta("namespace of the deployment; empty: the context's namespace, else default (as kubectl)"))
-    deployment: str = field(default="predictiq-api", metadata=meta("the deployment to watch and act on"))
+    context: str = field(
+        default="", metadata=meta("kubeconfig context; empty: the current context")
+    )
+    namespace: str = field(
+        default="",
+        metadata=meta(
+            "namespace of the deployment; empty: the context's namespace, else default (as kubectl)"
+        ),
+    )
+    deployment: str = field(
+        default="predictiq-api", metadata=meta("the deployment to watch and act on")
+    )
     selector: str = field(default="app=predictiq-api", metadata=meta("label selector of its pods"))
     production_contexts: tuple[str, ...] = field(
         default=("*prod*",),
-        metadata=meta("glob patterns of context names that are production (shown red; actions need the target typed)"),
+        metadata=meta(
+            "glob patterns of context names that are production (shown red; actions need the target typed)"
+        ),
     )
-    kubeconfig: str = field(default="", metadata=meta("kubeconfig path; empty: $KUBECONFIG or ~/.kube/config, as kubectl"))
-    request_timeout_seconds: float = field(default=5.0, metadata=meta("timeout of every Kubernetes API call", min=0.5, max=120))
+    kubeconfig: str = field(
+        default="",
+        metadata=meta("kubeconfig path; empty: $KUBECONFIG or ~/.kube/config, as kubectl"),
+    )
+    request_timeout_seconds: float = field(
+        default=5.0, metadata=meta("timeout of every Kubernetes API call", min=0.5, max=120)
+    )
 
 
 @dataclass(frozen=True)
 class DatabaseConfig:
     """The PostgreSQL server the API uses."""
 
-    url: str = field(default=REQUIRED, metadata=meta("libpq DSN or URL; use ${DATABASE_URL}", secret=True))
-    app_user: str = field(default="", metadata=meta("role whose idle connections kill-idle may end; empty: the user in url"))
-    app_database: str = field(default="", metadata=meta("database kill-idle is limited to; empty: the database in url"))
-    connect_timeout_seconds: float = field(default=3.0, metadata=meta("connect timeout (libpq raises anything under 2 s to 2 s)", min=1, max=60))
-    statement_timeout_ms: int = field(default=2000, metadata=meta("statement_timeout of the cockpit's session", min=100, max=60000))
-    size_interval_seconds: float = field(default=300.0, metadata=meta("how often to measure the database size (expensive)", min=10, max=86400))
-    statements_seconds: float = field(default=30.0, metadata=meta("how often to read pg_stat_statements (its own, slower cadence)", min=1, max=86400))
-    locks_seconds: float = field(default=5.0, metadata=meta("how often to sample pg_blocking_pids() for the lock tree (it takes the lock manager's locks)", min=1, max=3600))
-    explain_timeout_ms: int = field(default=10000, metadata=meta("statement_timeout of EXPLAIN ANALYZE (it runs the query)", min=100, max=600000))
-    lock_timeout_ms: int = field(default=5000, metadata=meta("lock_timeout of CREATE / DROP INDEX CONCURRENTLY (they wait for older transactions)", min=100, max=600000))
-    rows_window: int = field(default=25, metadata=meta("connections read in full per refresh (longest running first); more are fetched as the table is scrolled", min=10, max=100000))
+    url: str = field(
+        default=REQUIRED, metadata=meta("libpq DSN or URL; use ${DATABASE_URL}", secret=True)
+    )
+    app_user: str = field(
+        default="",
+        metadata=meta("role whose idle connections kill-idle may end; empty: the user in url"),
+    )
+    app_database: str = field(
+        default="", metadata=meta("database kill-idle is limited to; empty: the database in url")
+    )
+    connect_timeout_seconds: float = field(
+        default=3.0,
+        metadata=meta("connect timeout (libpq raises anything under 2 s to 2 s)", min=1, max=60),
+    )
+    statement_timeout_ms: int = field(
+        default=2000,
+        metadata=meta("statement_timeout of the cockpit's session", min=100, max=60000),
+    )
+    size_interval_seconds: float = field(
+        default=300.0,
+        metadata=meta("how often to measure the database size (expensive)", min=10, max=86400),
+    )
+    statements_seconds: float = field(
+        default=30.0,
+        metadata=meta(
+            "how often to read pg_stat_statements (its own, slower cadence)", min=1, max=86400
+        ),
+    )
+    locks_seconds: float = field(
+        default=5.0,
+        metadata=meta(
+            "how often to sample pg_blocking_pids() for the lock tree (it takes the lock manager's locks)",
+            min=1,
+            max=3600,
+        ),
+    )
+    explain_timeout_ms: int = field(
+        default=10000,
+        metadata=meta(
+            "statement_timeout of EXPLAIN ANALYZE (it runs the query)", min=100, max=600000
+        ),
+    )
+    lock_timeout_ms: int = field(
+        default=5000,
+        metadata=meta(
+            "lock_timeout of CREATE / DROP INDEX CONCURRENTLY (they wait for older transactions)",
+            min=100,
+            max=600000,
+        ),
+    )
+    rows_window: int = field(
+        default=25,
+        metadata=meta(
+            "connections read in full per refresh (longest running first); more are fetched as the table is scrolled",
+            min=10,
+            max=100000,
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class CacheConfig:
     """The Redis server in front of the database."""
 
-    url: str = field(default=REQUIRED, metadata=meta("redis:// or rediss:// URL; use ${REDIS_URL}", secret=True))
-    timeout_seconds: float = field(default=2.0, metadata=meta("socket and connect timeout", min=0.1, max=60))
+    url: str = field(
+        default=REQUIRED, metadata=meta("redis:// or rediss:// URL; use ${REDIS_URL}", secret=True)
+    )
+    timeout_seconds: float = field(
+        default=2.0, metadata=meta("socket and connect timeout", min=0.1, max=60)
+    )
 
 
 @dataclass(frozen=True)
@@ -93,10 +166,28 @@ class MetricNames:
 
     requests_total: str = field(default="http_requests_total", metadata=meta("counter of requests"))
     status_label: str = field(default="status", metadata=meta("label holding the HTTP status code"))
-    rate_limited_total: str = field(default="rate_limit_rejections_total", metadata=meta("counter of rate-limit rejections"))
-    latency_histogram: str = field(default="http_request_duration_seconds", metadata=meta("request latency histogram or summary (seconds)"))
-    scrape: str = field(default="url", metadata=meta('"url": one GET of api.base_url + metrics_path; "pods": every pod of the deployment through the API server\'s pod proxy (needs [kubernetes] and get pods/proxy)', choices=("url", "pods")))
-    port: int = field(default=0, metadata=meta("the pods' metrics port for scrape = \"pods\"; 0: the container port named metrics, else http", min=0, max=65535))
+    rate_limited_total: str = field(
+        default="rate_limit_rejections_total", metadata=meta("counter of rate-limit rejections")
+    )
+    latency_histogram: str = field(
+        default="http_request_duration_seconds",
+        metadata=meta("request latency histogram or summary (seconds)"),
+    )
+    scrape: str = field(
+        default="url",
+        metadata=meta(
+            '"url": one GET of api.base_url + metrics_path; "pods": every pod of the deployment through the API server\'s pod proxy (needs [kubernetes] and get pods/proxy)',
+            choices=("url", "pods"),
+        ),
+    )
+    port: int = field(
+        default=0,
+        metadata=meta(
+            'the pods\' metrics port for scrape = "pods"; 0: the container port named metrics, else http',
+            min=0,
+            max=65535,
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -105,15 +196,38 @@ class ApiConfig:
 
     base_url: str = field(default=REQUIRED, metadata=meta("scheme://host[:port] of the API"))
     health_path: str = field(default="/health", metadata=meta("health check path"))
-    health_json: bool = field(default=True, metadata=meta("the health check answers JSON: a 2xx that is not JSON is not healthy"))
-    metrics_path: str = field(default="/metrics", metadata=meta("Prometheus metrics path; empty: no metrics"))
-    warm_path: str = field(default="/api/admin/cache/warm", metadata=meta("POST here warms the cache"))
-    token: str = field(default="", metadata=meta("admin token for the warm endpoint; use ${PREDICTIQ_ADMIN_TOKEN}", secret=True))
-    auth_header: str = field(default="", metadata=meta("optional Authorization header value for /health and /metrics; use ${VAR}", secret=True))
-    timeout_seconds: float = field(default=5.0, metadata=meta("timeout of each request", min=0.1, max=120))
+    health_json: bool = field(
+        default=True,
+        metadata=meta("the health check answers JSON: a 2xx that is not JSON is not healthy"),
+    )
+    metrics_path: str = field(
+        default="/metrics", metadata=meta("Prometheus metrics path; empty: no metrics")
+    )
+    warm_path: str = field(
+        default="/api/admin/cache/warm", metadata=meta("POST here warms the cache")
+    )
+    token: str = field(
+        default="",
+        metadata=meta(
+            "admin token for the warm endpoint; use ${PREDICTIQ_ADMIN_TOKEN}", secret=True
+        ),
+    )
+    auth_header: str = field(
+        default="",
+        metadata=meta(
+            "optional Authorization header value for /health and /metrics; use ${VAR}", secret=True
+        ),
+    )
+    timeout_seconds: float = field(
+        default=5.0, metadata=meta("timeout of each request", min=0.1, max=120)
+    )
     verify_tls: bool = field(default=True, metadata=meta("verify the API's certificate"))
-    ca_file: str = field(default="", metadata=meta("extra CA bundle to verify the API with; empty: system store"))
-    endpoints: tuple[str, ...] = field(default=(), metadata=meta("paths that must answer 2xx/3xx (checklists)"))
+    ca_file: str = field(
+        default="", metadata=meta("extra CA bundle to verify the API with; empty: system store")
+    )
+    endpoints: tuple[str, ...] = field(
+        default=(), metadata=meta("paths that must answer 2xx/3xx (checklists)")
+    )
     metrics: MetricNames = field(default_factory=MetricNames, metadata=meta("metric names"))
 
 
@@ -138,13 +252,28 @@ class PrometheusConfig:
     """A Prometheus server that scrapes the API's pods: the API figures come from PromQL."""
 
     url: str = field(default=REQUIRED, metadata=meta("scheme://host:port of Prometheus' HTTP API"))
-    bearer_token: str = field(default="", metadata=meta("bearer token; use ${PROMETHEUS_TOKEN}", secret=True))
+    bearer_token: str = field(
+        default="", metadata=meta("bearer token; use ${PROMETHEUS_TOKEN}", secret=True)
+    )
     username: str = field(default="", metadata=meta("basic auth user"))
-    password: str = field(default="", metadata=meta("basic auth password; use ${PROMETHEUS_PASSWORD}", secret=True))
-    ca_file: str = field(default="", metadata=meta("CA bundle to verify Prometheus with; empty: system store"))
-    timeout_seconds: float = field(default=5.0, metadata=meta("timeout of each query", min=0.1, max=120))
-    selector: str = field(default="", metadata=meta('label matcher of the API\'s pods; empty: namespace="<kubernetes.namespace>",pod=~"<kubernetes.deployment>-.*"'))
-    rate_window: str = field(default="1m", metadata=meta("the range of rate() in the built-in queries"))
+    password: str = field(
+        default="", metadata=meta("basic auth password; use ${PROMETHEUS_PASSWORD}", secret=True)
+    )
+    ca_file: str = field(
+        default="", metadata=meta("CA bundle to verify Prometheus with; empty: system store")
+    )
+    timeout_seconds: float = field(
+        default=5.0, metadata=meta("timeout of each query", min=0.1, max=120)
+    )
+    selector: str = field(
+        default="",
+        metadata=meta(
+            'label matcher of the API\'s pods; empty: namespace="<kubernetes.namespace>",pod=~"<kubernetes.deployment>-.*"'
+        ),
+    )
+    rate_window: str = field(
+        default="1m", metadata=meta("the range of rate() in the built-in queries")
+    )
     queries: PrometheusQueries = field(default_factory=PrometheusQueries, metadata=meta("queries"))
 
 
@@ -152,7 +281,9 @@ class PrometheusConfig:
 class CertificateConfig:
     """One TLS endpoint whose certificate is watched."""
 
-    host: str = field(default=REQUIRED, metadata=meta("host name (also the SNI and the name checked)"))
+    host: str = field(
+        default=REQUIRED, metadata=meta("host name (also the SNI and the name checked)")
+    )
     port: int = field(default=443, metadata=meta("TCP port", min=1, max=65535))
     address: str = field(default="", metadata=meta("address to connect to; empty: host"))
     ca_file: str = field(default="", metadata=meta("CA bundle to verify with; empty: system store"))
@@ -162,38 +293,88 @@ class CertificateConfig:
 class RefreshConfig:
     """How often each source is polled."""
 
-    interval_seconds: float = field(default=2.0, metadata=meta("database, cache and API (Kubernetes objects are watched)", min=0.2, max=3600))
-    certificates_seconds: float = field(default=300.0, metadata=meta("certificate checks", min=1, max=86400))
-    metrics_seconds: float = field(default=10.0, metadata=meta("pod CPU/memory from metrics.k8s.io, which has no watch", min=1, max=3600))
-    timeout_seconds: float = field(default=5.0, metadata=meta("a collection slower than this is a failure", min=0.2, max=300))
-    history_minutes: int = field(default=15, metadata=meta("trend history kept for sparklines", min=1, max=240))
+    interval_seconds: float = field(
+        default=2.0,
+        metadata=meta(
+            "database, cache and API (Kubernetes objects are watched)", min=0.2, max=3600
+        ),
+    )
+    certificates_seconds: float = field(
+        default=300.0, metadata=meta("certificate checks", min=1, max=86400)
+    )
+    metrics_seconds: float = field(
+        default=10.0,
+        metadata=meta("pod CPU/memory from metrics.k8s.io, which has no watch", min=1, max=3600),
+    )
+    timeout_seconds: float = field(
+        default=5.0, metadata=meta("a collection slower than this is a failure", min=0.2, max=300)
+    )
+    history_minutes: int = field(
+        default=15, metadata=meta("trend history kept for sparklines", min=1, max=240)
+    )
 
 
 @dataclass(frozen=True)
 class ThresholdsConfig:
     """When a number becomes an incident. Names carry their unit."""
 
-    cpu_percent: float = field(default=80.0, metadata=meta("CPU use over limit, deployment-wide, %", min=1, max=1000))
-    memory_percent: float = field(default=90.0, metadata=meta("memory use over limit, any pod, %", min=1, max=1000))
-    cache_hit_rate: float = field(default=0.5, metadata=meta("cache hit rate over the last interval, 0..1", min=0, max=1))
-    slow_query_seconds: float = field(default=1.0, metadata=meta("a query running longer, or a statement mean above", min=0.001, max=86400))
-    idle_connection_seconds: float = field(default=600.0, metadata=meta("idle longer than this counts as idle-over-threshold", min=1, max=864000))
-    cert_warning_days: float = field(default=30.0, metadata=meta("certificate expiring within: P4", min=0, max=3650))
-    cert_critical_days: float = field(default=7.0, metadata=meta("certificate expiring within: P2", min=0, max=3650))
-    connection_warning_percent: float = field(default=80.0, metadata=meta("database connections over max_connections: P2", min=1, max=100))
-    connection_critical_percent: float = field(default=95.0, metadata=meta("database connections over max_connections: P1", min=1, max=100))
-    rate_limited_per_second: float = field(default=1.0, metadata=meta("429 responses per second above which: P3", min=0, max=1e9))
-    error_ratio: float = field(default=0.05, metadata=meta("5xx share of requests above which the error rate counts as raised", min=0, max=1))
-    health_latency_ms: float = field(default=500.0, metadata=meta("/health slower than this counts as degraded", min=1, max=600000))
+    cpu_percent: float = field(
+        default=80.0, metadata=meta("CPU use over limit, deployment-wide, %", min=1, max=1000)
+    )
+    memory_percent: float = field(
+        default=90.0, metadata=meta("memory use over limit, any pod, %", min=1, max=1000)
+    )
+    cache_hit_rate: float = field(
+        default=0.5, metadata=meta("cache hit rate over the last interval, 0..1", min=0, max=1)
+    )
+    slow_query_seconds: float = field(
+        default=1.0,
+        metadata=meta("a query running longer, or a statement mean above", min=0.001, max=86400),
+    )
+    idle_connection_seconds: float = field(
+        default=600.0,
+        metadata=meta("idle longer than this counts as idle-over-threshold", min=1, max=864000),
+    )
+    cert_warning_days: float = field(
+        default=30.0, metadata=meta("certificate expiring within: P4", min=0, max=3650)
+    )
+    cert_critical_days: float = field(
+        default=7.0, metadata=meta("certificate expiring within: P2", min=0, max=3650)
+    )
+    connection_warning_percent: float = field(
+        default=80.0, metadata=meta("database connections over max_connections: P2", min=1, max=100)
+    )
+    connection_critical_percent: float = field(
+        default=95.0, metadata=meta("database connections over max_connections: P1", min=1, max=100)
+    )
+    rate_limited_per_second: float = field(
+        default=1.0, metadata=meta("429 responses per second above which: P3", min=0, max=1e9)
+    )
+    error_ratio: float = field(
+        default=0.05,
+        metadata=meta(
+            "5xx share of requests above which the error rate counts as raised", min=0, max=1
+        ),
+    )
+    health_latency_ms: float = field(
+        default=500.0,
+        metadata=meta("/health slower than this counts as degraded", min=1, max=600000),
+    )
 
 
 @dataclass(frozen=True)
 class SeverityConfig:
     """Response time per severity level, from the runbook."""
 
-    p1_minutes: int = field(default=15, metadata=meta("P1 critical: service down, data loss", min=1, max=100000))
-    p2_minutes: int = field(default=60, metadata=meta("P2 high: major feature broken", min=1, max=100000))
-    p3_minutes: int = field(default=240, metadata=meta("P3 medium: minor feature broken", min=1, max=100000))
+    p1_minutes: int = field(
+        default=15, metadata=meta("P1 critical: service down, data loss", min=1, max=100000)
+    )
+    p2_minutes: int = field(
+        default=60, metadata=meta("P2 high: major feature broken", min=1, max=100000)
+    )
+    p3_minutes: int = field(
+        default=240, metadata=meta("P3 medium: minor feature broken", min=1, max=100000)
+    )
     p4_minutes: int = field(default=1440, metadata=meta("P4 low: cosmetic", min=1, max=100000))
 
 
@@ -201,19 +382,37 @@ class SeverityConfig:
 class IncidentsConfig:
     """Hysteresis of the incident engine."""
 
-    open_after_samples: int = field(default=2, metadata=meta("consecutive breaching samples before an incident opens", min=1, max=100))
-    close_after_samples: int = field(default=3, metadata=meta("consecutive healthy samples before it closes", min=1, max=1000))
-    runbook_path: str = field(default="", metadata=meta("a team's own runbook data file (TOML); empty: the built-in one"))
+    open_after_samples: int = field(
+        default=2,
+        metadata=meta("consecutive breaching samples before an incident opens", min=1, max=100),
+    )
+    close_after_samples: int = field(
+        default=3, metadata=meta("consecutive healthy samples before it closes", min=1, max=1000)
+    )
+    runbook_path: str = field(
+        default="", metadata=meta("a team's own runbook data file (TOML); empty: the built-in one")
+    )
 
 
 @dataclass(frozen=True)
 class ActionsConfig:
     """Limits of the actions the cockpit can take."""
 
-    scale_min_replicas: int = field(default=0, metadata=meta("lowest replica count scale accepts (0 needs typing the name)", min=0, max=10000))
-    scale_max_replicas: int = field(default=50, metadata=meta("highest replica count scale accepts", min=1, max=10000))
-    timeout_seconds: float = field(default=15.0, metadata=meta("timeout of one action's execution", min=1, max=600))
-    rollout_timeout_seconds: float = field(default=300.0, metadata=meta("how long rollout progress is followed", min=5, max=7200))
+    scale_min_replicas: int = field(
+        default=0,
+        metadata=meta(
+            "lowest replica count scale accepts (0 needs typing the name)", min=0, max=10000
+        ),
+    )
+    scale_max_replicas: int = field(
+        default=50, metadata=meta("highest replica count scale accepts", min=1, max=10000)
+    )
+    timeout_seconds: float = field(
+        default=15.0, metadata=meta("timeout of one action's execution", min=1, max=600)
+    )
+    rollout_timeout_seconds: float = field(
+        default=300.0, metadata=meta("how long rollout progress is followed", min=5, max=7200)
+    )
 
 
 @dataclass(frozen=True)
@@ -227,17 +426,28 @@ class AuditConfig:
 class LoggingConfig:
     """Where the cockpit's own diagnostics (tracebacks, worker failures) are written."""
 
-    path: str = field(default="", metadata=meta("rotating log file; empty: cockpit.log in the XDG state dir"))
+    path: str = field(
+        default="", metadata=meta("rotating log file; empty: cockpit.log in the XDG state dir")
+    )
 
 
 @dataclass(frozen=True)
 class BackupConfig:
     """Backup verification for the checklists."""
 
-    directory: str = field(default="", metadata=meta("directory of pg_dump -Fc files; empty: not checked"))
-    max_age_hours: float = field(default=26.0, metadata=meta("the newest dump must be younger than this", min=0.1, max=8760))
+    directory: str = field(
+        default="", metadata=meta("directory of pg_dump -Fc files; empty: not checked")
+    )
+    max_age_hours: float = field(
+        default=26.0, metadata=meta("the newest dump must be younger than this", min=0.1, max=8760)
+    )
     pattern: str = field(default="*.dump", metadata=meta("glob of dump files"))
-    pg_dump: str = field(default="", metadata=meta("pg_dump for 'Back up the database'; empty: the newest on PATH or in /usr/lib/postgresql/*/bin"))
+    pg_dump: str = field(
+        default="",
+        metadata=meta(
+            "pg_dump for 'Back up the database'; empty: the newest on PATH or in /usr/lib/postgresql/*/bin"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -261,17 +471,39 @@ class ContactConfig:
 class ChecklistsConfig:
     """Where checklists come from."""
 
-    path: str = field(default="", metadata=meta("a team's own checklists data file (TOML); empty: the built-in one"))
+    path: str = field(
+        default="",
+        metadata=meta("a team's own checklists data file (TOML); empty: the built-in one"),
+    )
 
 
 @dataclass(frozen=True)
 class LogsConfig:
     """The pod log view (`l` on a pod)."""
 
-    tail_lines: int = field(default=200, metadata=meta("lines of history a log view starts with (per pod)", min=1, max=100000))
-    buffer_lines: int = field(default=10000, metadata=meta("lines a log view keeps; past it the oldest go (counted as dropped)", min=100, max=1000000))
-    max_pods: int = field(default=20, metadata=meta("pods followed at once in the merged deployment view; the rest are listed", min=1, max=200))
-    save_in_read_only: bool = field(default=False, metadata=meta("whether `s` may save logs to a file in read-only mode"))
+    tail_lines: int = field(
+        default=200,
+        metadata=meta("lines of history a log view starts with (per pod)", min=1, max=100000),
+    )
+    buffer_lines: int = field(
+        default=10000,
+        metadata=meta(
+            "lines a log view keeps; past it the oldest go (counted as dropped)",
+            min=100,
+            max=1000000,
+        ),
+    )
+    max_pods: int = field(
+        default=20,
+        metadata=meta(
+            "pods followed at once in the merged deployment view; the rest are listed",
+            min=1,
+            max=200,
+        ),
+    )
+    save_in_read_only: bool = field(
+        default=False, metadata=meta("whether `s` may save logs to a file in read-only mode")
+    )
 
 
 @dataclass(frozen=True)
@@ -283,21 +515,29 @@ class Config:
     database: DatabaseConfig | None = field(default=None, metadata=meta("PostgreSQL"))
     cache: CacheConfig | None = field(default=None, metadata=meta("Redis"))
     api: ApiConfig | None = field(default=None, metadata=meta("the HTTP API"))
-    prometheus: PrometheusConfig | None = field(default=None, metadata=meta("Prometheus: the API figures from PromQL"))
+    prometheus: PrometheusConfig | None = field(
+        default=None, metadata=meta("Prometheus: the API figures from PromQL")
+    )
     certificates: tuple[CertificateConfig, ...] = field(default=(), metadata=meta("TLS endpoints"))
     refresh: RefreshConfig = field(default_factory=RefreshConfig, metadata=meta("refresh"))
-    thresholds: ThresholdsConfig = field(default_factory=ThresholdsConfig, metadata=meta("thresholds"))
+    thresholds: ThresholdsConfig = field(
+        default_factory=ThresholdsConfig, metadata=meta("thresholds")
+    )
     severity: SeverityConfig = field(default_factory=SeverityConfig, metadata=meta("severity"))
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig, metadata=meta("incidents"))
     actions: ActionsConfig = field(default_factory=ActionsConfig, metadata=meta("actions"))
     audit: AuditConfig = field(default_factory=AuditConfig, metadata=meta("audit"))
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=meta("logging"))
     backup: BackupConfig = field(default_factory=BackupConfig, metadata=meta("backup"))
-    checklists: ChecklistsConfig = field(default_factory=ChecklistsConfig, metadata=meta("checklists"))
+    checklists: ChecklistsConfig = field(
+        default_factory=ChecklistsConfig, metadata=meta("checklists")
+    )
     logs: LogsConfig = field(default_factory=LogsConfig, metadata=meta("pod logs"))
     links: tuple[LinkConfig, ...] = field(default=(), metadata=meta("critical URLs"))
     contacts: tuple[ContactConfig, ...] = field(default=(), metadata=meta("emergency contacts"))
-    source_path: str = field(default="", metadata=meta("where this config was read from (not a key)"))
+    source_path: str = field(
+        default="", metadata=meta("where this config was read from (not a key)")
+    )
 
     def response_minutes(self, severity: str) -> int:
         """Response time for 'P1'..'P4'."""
@@ -338,7 +578,8 @@ def _resolve_env(value: str, key: str, path: str, env: typing.Mapping[str, str])
         raise ConfigError(
             f"environment variable {name} is not set (referenced as ${{{name}}}); "
             f"export {name}=... or remove the reference",
-            path=path, key=key,
+            path=path,
+            key=key,
         )
 
     return _ENV_REF.sub(sub, value)
@@ -352,26 +593,40 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _check_scalar(value: Any, tp: Any, key: str, path: str, m: typing.Mapping[str, Any],
-                  env: typing.Mapping[str, str]) -> Any:
+def _check_scalar(
+    value: Any,
+    tp: Any,
+    key: str,
+    path: str,
+    m: typing.Mapping[str, Any],
+    env: typing.Mapping[str, str],
+) -> Any:
     expected = _type_name(tp)
     if tp is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"expected {expected}, got {value!r}", path=path, key=key)
         return value
     if tp in (int, float):
-        if isinstance(value, bool) or not isinstance(value, int | float) or (tp is int and isinstance(value, float)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (tp is int and isinstance(value, float))
+        ):
             raise ConfigError(f"expected {expected}, got {value!r}", path=path, key=key)
         lo, hi = m.get("min"), m.get("max")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ConfigError(f"expected {expected} from {lo:g} to {hi:g}, got {value!r}", path=path, key=key)
+            raise ConfigError(
+                f"expected {expected} from {lo:g} to {hi:g}, got {value!r}", path=path, key=key
+            )
         return tp(value)
     if tp is str:
         if not isinstance(value, str):
             raise ConfigError(f"expected {expected}, got {value!r}", path=path, key=key)
         value = _resolve_env(value, key, path, env)
         if m.get("choices") and value not in m["choices"]:
-            raise ConfigError(f"expected one of {', '.join(m['choices'])}, got {value!r}", path=path, key=key)
+            raise ConfigError(
+                f"expected one of {', '.join(m['choices'])}, got {value!r}", path=path, key=key
+            )
         return value
     raise ConfigError(f"unsupported type {tp}", path=path, key=key)  # pragma: no cover - schema bug
 
@@ -387,8 +642,11 @@ def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[s
         if name not in fields:
             key = f"{prefix}.{name}" if prefix else name
             close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.6)
-            hint = f"; did you mean {(prefix + '.' if prefix else '') + close[0]!s}?" if close else (
-                f"; known keys here: {', '.join(sorted(fields))}")
+            hint = (
+                f"; did you mean {(prefix + '.' if prefix else '') + close[0]!s}?"
+                if close
+                else (f"; known keys here: {', '.join(sorted(fields))}")
+            )
             raise ConfigError(f"unknown key{hint}", path=path, key=key)
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
@@ -396,7 +654,11 @@ def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[s
         tp = _unwrap_optional(hints[name])
         if name not in table:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"missing required value ({_type_name(tp)}: {f.metadata.get('doc', '')})", path=path, key=key)
+                raise ConfigError(
+                    f"missing required value ({_type_name(tp)}: {f.metadata.get('doc', '')})",
+                    path=path,
+                    key=key,
+                )
             continue
         value = table[name]
         if dataclasses.is_dataclass(tp):
@@ -407,9 +669,14 @@ def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[s
                 raise ConfigError(f"expected {_type_name(tp)}, got {value!r}", path=path, key=key)
             items = typing.cast("list[object]", value)
             if dataclasses.is_dataclass(inner):
-                kwargs[name] = tuple(_build(inner, v, f"{key}[{i}]", path, env) for i, v in enumerate(items))
+                kwargs[name] = tuple(
+                    _build(inner, v, f"{key}[{i}]", path, env) for i, v in enumerate(items)
+                )
             else:
-                kwargs[name] = tuple(_check_scalar(v, inner, f"{key}[{i}]", path, f.metadata, env) for i, v in enumerate(items))
+                kwargs[name] = tuple(
+                    _check_scalar(v, inner, f"{key}[{i}]", path, f.metadata, env)
+                    for i, v in enumerate(items)
+                )
         else:
             kwargs[name] = _check_scalar(value, tp, key, path, dict(f.metadata), env)
     return cls(**kwargs)
@@ -418,25 +685,47 @@ def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[s
 def _cross_checks(cfg: Config, path: str) -> None:
     t = cfg.thresholds
     if t.connection_warning_percent > t.connection_critical_percent:
-        raise ConfigError("must not be above thresholds.connection_critical_percent", path=path,
-                          key="thresholds.connection_warning_percent")
+        raise ConfigError(
+            "must not be above thresholds.connection_critical_percent",
+            path=path,
+            key="thresholds.connection_warning_percent",
+        )
     if t.cert_critical_days > t.cert_warning_days:
-        raise ConfigError("must not be above thresholds.cert_warning_days", path=path,
-                          key="thresholds.cert_critical_days")
+        raise ConfigError(
+            "must not be above thresholds.cert_warning_days",
+            path=path,
+            key="thresholds.cert_critical_days",
+        )
     if cfg.actions.scale_min_replicas > cfg.actions.scale_max_replicas:
-        raise ConfigError("must not be above actions.scale_max_replicas", path=path, key="actions.scale_min_replicas")
+        raise ConfigError(
+            "must not be above actions.scale_max_replicas",
+            path=path,
+            key="actions.scale_min_replicas",
+        )
     if cfg.api is not None and not re.match(r"^https?://[^/\s]+", cfg.api.base_url):
-        raise ConfigError(f"expected an http:// or https:// URL, got {cfg.api.base_url!r}", path=path, key="api.base_url")
+        raise ConfigError(
+            f"expected an http:// or https:// URL, got {cfg.api.base_url!r}",
+            path=path,
+            key="api.base_url",
+        )
     if cfg.prometheus is not None and not re.match(r"^https?://[^/\s]+", cfg.prometheus.url):
-        raise ConfigError(f"expected an http:// or https:// URL, got {cfg.prometheus.url!r}",
-                          path=path, key="prometheus.url")
+        raise ConfigError(
+            f"expected an http:// or https:// URL, got {cfg.prometheus.url!r}",
+            path=path,
+            key="prometheus.url",
+        )
     if cfg.api is not None and cfg.api.metrics.scrape == "pods" and cfg.kubernetes is None:
-        raise ConfigError('"pods" scrapes through the Kubernetes API: add a [kubernetes] section, '
-                          'or set scrape = "url"', path=path, key="api.metrics.scrape")
+        raise ConfigError(
+            '"pods" scrapes through the Kubernetes API: add a [kubernetes] section, '
+            'or set scrape = "url"',
+            path=path,
+            key="api.metrics.scrape",
+        )
 
 
-def parse_config(data: dict[str, Any], *, path: str = "<config>",
-                 env: typing.Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    data: dict[str, Any], *, path: str = "<config>", env: typing.Mapping[str, str] | None = None
+) -> Config:
     """Validate a parsed TOML document into a Config. Raises ConfigError."""
     cfg = _build(Config, data, "", path, os.environ if env is None else env)
     cfg = dataclasses.replace(cfg, source_path=path)
@@ -450,8 +739,11 @@ def _read_utf8(p: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text: byte offset {exc.start} (0x{data[exc.start]:02x}) "
-                          f"is {exc.reason}; save the file as UTF-8", path=str(p)) from None
+        raise ConfigError(
+            f"not UTF-8 text: byte offset {exc.start} (0x{data[exc.start]:02x}) "
+            f"is {exc.reason}; save the file as UTF-8",
+            path=str(p),
+        ) from None
 
 
 def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None) -> Config:
@@ -460,7 +752,9 @@ def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None
     try:
         text = _read_utf8(p)
     except FileNotFoundError:
-        raise ConfigError("file not found; create one with `cockpit init` or pass --config PATH", path=str(p)) from None
+        raise ConfigError(
+            "file not found; create one with `cockpit init` or pass --config PATH", path=str(p)
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", path=str(p)) from None
     try:
@@ -470,7 +764,9 @@ def load_config(path: str | Path, *, env: typing.Mapping[str, str] | None = None
     return parse_config(data, path=str(p), env=env)
 
 
-def load_data_file(path: str | Path | None, builtin: str, what: str, key: str) -> tuple[dict[str, Any], str]:
+def load_data_file(
+    path: str | Path | None, builtin: str, what: str, key: str
+) -> tuple[dict[str, Any], str]:
     """A data file teams may replace (runbook, checklists): the built-in `cockpit/data/<builtin>`
     when `path` is empty, else theirs. Returns (document, source name for errors)."""
     if not path:
@@ -484,7 +780,9 @@ def load_data_file(path: str | Path | None, builtin: str, what: str, key: str) -
         try:
             text = _read_utf8(p)
         except OSError as exc:
-            raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", path=source, key=key) from None
+            raise ConfigError(
+                f"cannot read {what}: {exc.strerror or exc}", path=source, key=key
+            ) from None
     try:
         return tomllib.loads(text), source
     except tomllib.TOMLDecodeError as exc:
@@ -517,12 +815,18 @@ def find_config_path(explicit: str | None, env: typing.Mapping[str, str] | None 
 
 def audit_path(cfg: Config) -> Path:
     """The audit log path: configured, or audit.jsonl in the XDG state dir."""
-    return Path(cfg.audit.path).expanduser() if cfg.audit.path else default_state_dir() / "audit.jsonl"
+    return (
+        Path(cfg.audit.path).expanduser() if cfg.audit.path else default_state_dir() / "audit.jsonl"
+    )
 
 
 def log_path(cfg: Config) -> Path:
     """The cockpit's log file: configured, or cockpit.log in the XDG state dir."""
-    return Path(cfg.logging.path).expanduser() if cfg.logging.path else default_state_dir() / "cockpit.log"
+    return (
+        Path(cfg.logging.path).expanduser()
+        if cfg.logging.path
+        else default_state_dir() / "cockpit.log"
+    )
 
 
 def mask_dsn(url: str) -> str:
@@ -561,8 +865,13 @@ def starter_toml() -> dict[str, Any]:
         "kubernetes": _defaults(KubernetesConfig),
         "database": {"url": "${DATABASE_URL}"},
         "cache": {"url": "${REDIS_URL}"},
-        "api": {"base_url": "https://api.predictiq.com", "health_path": "/health", "metrics_path": "/metrics",
-                "warm_path": "/api/admin/cache/warm", "token": "${PREDICTIQ_ADMIN_TOKEN}"},
+        "api": {
+            "base_url": "https://api.predictiq.com",
+            "health_path": "/health",
+            "metrics_path": "/metrics",
+            "warm_path": "/api/admin/cache/warm",
+            "token": "${PREDICTIQ_ADMIN_TOKEN}",
+        },
         "certificates": [{"host": "predictiq.com", "port": 443}],
         "refresh": _defaults(RefreshConfig),
         "thresholds": _defaults(ThresholdsConfig),

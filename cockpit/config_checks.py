@@ -48,8 +48,12 @@ def check_database(db: DatabaseConfig, path: str) -> None:
         params = conninfo_to_dict(db.url)
     except ProgrammingError as exc:
         reason = " ".join(str(exc).split())
-        raise ConfigError(f"expected a libpq URL (postgresql://user@host:5432/dbname) or "
-                          f"key=value DSN; libpq says: {reason}", path=path, key=key) from None
+        raise ConfigError(
+            f"expected a libpq URL (postgresql://user@host:5432/dbname) or "
+            f"key=value DSN; libpq says: {reason}",
+            path=path,
+            key=key,
+        ) from None
     port = params.get("port")
     for one in str(port).split(",") if port is not None else ():
         if (error := _port_error(one.strip())) is not None:
@@ -60,13 +64,18 @@ def check_cache(cache: CacheConfig, path: str) -> None:
     """The URL as redis-py parses it: a redis://, rediss:// or unix:// scheme and a numeric port."""
     from redis import connection
 
-    parse_url = cast("Callable[[str], dict[str, object]]", connection.parse_url)  # untyped in redis-py
+    parse_url = cast(
+        "Callable[[str], dict[str, object]]", connection.parse_url
+    )  # untyped in redis-py
     try:
         parse_url(cache.url)
     except ValueError as exc:
-        raise ConfigError(f"expected a redis://, rediss:// or unix:// URL "
-                          f"(redis://host:6379/0); redis-py says: {exc}", path=path,
-                          key="cache.url") from None
+        raise ConfigError(
+            f"expected a redis://, rediss:// or unix:// URL "
+            f"(redis://host:6379/0); redis-py says: {exc}",
+            path=path,
+            key="cache.url",
+        ) from None
 
 
 def check_api(api: ApiConfig, path: str) -> None:
@@ -83,8 +92,11 @@ def check_kubernetes(kube: KubernetesConfig, path: str) -> None:
     try:
         parse_selector(kube.selector)
     except SelectorError as exc:
-        raise ConfigError(f"expected a label selector (app=api, tier in (web,api), !canary): "
-                          f"{exc}", path=path, key="kubernetes.selector") from None
+        raise ConfigError(
+            f"expected a label selector (app=api, tier in (web,api), !canary): {exc}",
+            path=path,
+            key="kubernetes.selector",
+        ) from None
     _check_file(kube.kubeconfig, path, "kubernetes.kubeconfig", "a kubeconfig file")
 
 

@@ -41,18 +41,26 @@ class Requirement:
 def _check_key(key: str) -> str:
     prefix, slash, name = key.rpartition("/")
     if slash:
-        if not prefix or len(prefix) > 253 or not all(_DNS_LABEL.match(p) for p in prefix.split(".")):
+        if (
+            not prefix
+            or len(prefix) > 253
+            or not all(_DNS_LABEL.match(p) for p in prefix.split("."))
+        ):
             raise SelectorError(f"{key!r}: the prefix before '/' must be a DNS subdomain")
     if not name or len(name) > 63 or not _NAME.match(name):
-        raise SelectorError(f"{key!r}: a key is at most 63 letters, digits, '-', '_' or '.', "
-                            "starting and ending with a letter or digit")
+        raise SelectorError(
+            f"{key!r}: a key is at most 63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit"
+        )
     return key
 
 
 def _check_value(value: str) -> str:
     if value and (len(value) > 63 or not _NAME.match(value)):
-        raise SelectorError(f"{value!r}: a value is empty or at most 63 letters, digits, '-', "
-                            "'_' or '.', starting and ending with a letter or digit")
+        raise SelectorError(
+            f"{value!r}: a value is empty or at most 63 letters, digits, '-', "
+            "'_' or '.', starting and ending with a letter or digit"
+        )
     return value
 
 

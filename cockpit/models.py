@@ -250,7 +250,9 @@ class ApiStatus:
     rate_429: float | None = None  # 429 responses/s
     rate_limited_rate: float | None = None  # the rate-limit rejection counter/s
     error_ratio: float | None = None  # 5xx / all, 0..1
-    latency_ms: Mapping[str, float] = field(default_factory=dict[str, float])  # "p50"/"p95"/"p99"/"mean"
+    latency_ms: Mapping[str, float] = field(
+        default_factory=dict[str, float]
+    )  # "p50"/"p95"/"p99"/"mean"
     counters_reset: bool = False  # a counter went backwards: the API restarted
     metrics_interval_seconds: float | None = None  # between the two scrapes the rates span
     # [api.metrics] scrape = "pods": each pod's figures; the totals above are their sum over
@@ -262,7 +264,8 @@ class ApiStatus:
     # [prometheus]: on the first snapshot only, trend name -> (time, value) from query_range,
     # which the state takes as the trends' history
     trend_history: Mapping[str, tuple[tuple[datetime, float], ...]] = field(
-        default_factory=dict[str, tuple[tuple[datetime, float], ...]])
+        default_factory=dict[str, tuple[tuple[datetime, float], ...]]
+    )
 
 
 @dataclass(frozen=True)

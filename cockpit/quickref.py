@@ -56,17 +56,23 @@ def _kube_commands(cfg: Config, context: str, namespace: str) -> list[Command]:
         Command("Resource use", f"{kc} top pods -l {sel}"),
         Command("Rollout status", f"{kc} rollout status {dep}"),
         Command("Roll back the last release", f"{kc} rollout undo {dep}"),
-        Command("Recent warnings", f"{kc} get events --field-selector type=Warning "
-                                   "--sort-by=.lastTimestamp"),
+        Command(
+            "Recent warnings",
+            f"{kc} get events --field-selector type=Warning --sort-by=.lastTimestamp",
+        ),
     ]
 
 
-def build_quickref(cfg: Config, context: str | None = None, namespace: str | None = None) -> QuickRef:
+def build_quickref(
+    cfg: Config, context: str | None = None, namespace: str | None = None
+) -> QuickRef:
     """The quick reference for this config. `context` / `namespace` are the ones actually in use
     (from the Kubernetes snapshot), for when the config leaves them to the kubeconfig."""
     notes: list[str] = []
     links = [(link.name, link.url) for link in cfg.links]
-    if cfg.api is not None and not any(url.rstrip("/") == cfg.api.base_url.rstrip("/") for _, url in links):
+    if cfg.api is not None and not any(
+        url.rstrip("/") == cfg.api.base_url.rstrip("/") for _, url in links
+    ):
         links.insert(0, ("API (watched)", cfg.api.base_url))
     if not cfg.links:
         notes.append("no [[links]] configured: add Grafana, staging, the paging service")
@@ -75,8 +81,11 @@ def build_quickref(cfg: Config, context: str | None = None, namespace: str | Non
         notes.append("no [[contacts]] configured: add the on-call rota and leads")
     commands: list[Command] = []
     if cfg.kubernetes is not None:
-        commands += _kube_commands(cfg, cfg.kubernetes.context or context or "",
-                                   cfg.kubernetes.namespace or namespace or "")
+        commands += _kube_commands(
+            cfg,
+            cfg.kubernetes.context or context or "",
+            cfg.kubernetes.namespace or namespace or "",
+        )
     else:
         notes.append("no [kubernetes] configured: kubectl commands left out")
     if cfg.api is not None:
@@ -85,14 +94,21 @@ def build_quickref(cfg: Config, context: str | None = None, namespace: str | Non
     if cfg.database is not None:
         commands += [
             Command("Database shell (psql-prod)", 'psql "$DATABASE_URL"'),
-            Command("Connections by state", 'psql "$DATABASE_URL" -c "SELECT state, count(*) '
-                                            'FROM pg_stat_activity GROUP BY state"'),
+            Command(
+                "Connections by state",
+                'psql "$DATABASE_URL" -c "SELECT state, count(*) '
+                'FROM pg_stat_activity GROUP BY state"',
+            ),
             Command("Backup (backup)", 'pg_dump -Fc "$DATABASE_URL" > backup_$(date +%Y%m%d).dump'),
         ]
     if cfg.backup.directory:
         newest = shlex.quote(cfg.backup.directory.rstrip("/")) + "/" + cfg.backup.pattern
-        commands.append(Command("Check the newest backup reads",
-                                f"pg_restore --list \"$(ls -t {newest} | head -1)\" | head"))
+        commands.append(
+            Command(
+                "Check the newest backup reads",
+                f'pg_restore --list "$(ls -t {newest} | head -1)" | head',
+            )
+        )
     if cfg.cache is not None:
         commands.append(Command("Cache hit/miss counters", 'redis-cli -u "$REDIS_URL" info stats'))
     return QuickRef(tuple(links), tuple(contacts), tuple(commands), tuple(notes))
@@ -103,7 +119,9 @@ def render_text(ref: QuickRef) -> str:
     out = ["# Quick reference", "", "## Critical URLs", ""]
     out += [f"- {name}: {url}" for name, url in ref.links] or ["- (none configured)"]
     out += ["", "## Emergency contacts", ""]
-    out += [f"- {role}: {name}, {phone}" for role, name, phone in ref.contacts] or ["- (none configured)"]
+    out += [f"- {role}: {name}, {phone}" for role, name, phone in ref.contacts] or [
+        "- (none configured)"
+    ]
     out += ["", "## Critical commands", "", "```bash"]
     for c in ref.commands:
         out += [f"# {c.purpose}", c.command]

@@ -62,8 +62,9 @@ class Scheduler:
     failed. A collection slower than its policy's timeout becomes a SourceFailure.
     """
 
-    def __init__(self, sources: Mapping[str, Source], deliver: Deliver,
-                 policies: Mapping[str, PollPolicy]) -> None:
+    def __init__(
+        self, sources: Mapping[str, Source], deliver: Deliver, policies: Mapping[str, PollPolicy]
+    ) -> None:
         self.sources = dict(sources)
         self._deliver = deliver
         self._policies = dict(policies)
@@ -97,8 +98,9 @@ class Scheduler:
 
     def next_delay(self, name: str) -> float:
         """The wait the loop of `name` takes (or would take) after its latest collection."""
-        return self._policies[name].delay_after(self._failures.get(name, 0),
-                                                self._expensive.get(name, False))
+        return self._policies[name].delay_after(
+            self._failures.get(name, 0), self._expensive.get(name, False)
+        )
 
     def refresh_now(self, name: str) -> bool:
         """Poll `name` as soon as possible: now if idle, right after the current poll if busy.
@@ -132,7 +134,9 @@ class Scheduler:
             failed = isinstance(result, SourceFailure)
             self._failures[name] = self._failures[name] + 1 if failed else 0
             self._expensive[name] = isinstance(result, SourceFailure) and (
-                policy.is_expensive(time.monotonic() - began) or result.reason.startswith("timed out"))
+                policy.is_expensive(time.monotonic() - began)
+                or result.reason.startswith("timed out")
+            )
             try:
                 self._deliver(name, result)
             except Exception:  # noqa: BLE001 - a broken consumer must not kill the poll loop
@@ -158,14 +162,19 @@ class Scheduler:
                     pass
 
 
-def policies_from_config(refresh: object, names: list[str] | tuple[str, ...]) -> dict[str, PollPolicy]:
+def policies_from_config(
+    refresh: object, names: list[str] | tuple[str, ...]
+) -> dict[str, PollPolicy]:
     """Poll policies for `names` from a RefreshConfig: certificates on their own slow cadence;
     timeouts back off to twice the interval at most, so recovery stays within two refreshes."""
     interval = float(getattr(refresh, "interval_seconds", 2.0))
     timeout = float(getattr(refresh, "timeout_seconds", 5.0))
     certs = float(getattr(refresh, "certificates_seconds", 300.0))
     return {
-        name: PollPolicy(interval=certs if name == "certificates" else interval, timeout=timeout,
-                         max_backoff=certs if name == "certificates" else 2 * interval)
+        name: PollPolicy(
+            interval=certs if name == "certificates" else interval,
+            timeout=timeout,
+            max_backoff=certs if name == "certificates" else 2 * interval,
+        )
         for name in names
     }

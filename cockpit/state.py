@@ -27,8 +27,11 @@ from cockpit.models import (
 def _deployment_cpu_percent(s: Snapshot) -> float | None:
     if not isinstance(s, KubeSnapshot):
         return None
-    counted = [(p.cpu_m, p.cpu_limit_m) for p in s.pods
-               if p.cpu_m is not None and p.cpu_limit_m is not None and p.cpu_limit_m > 0]
+    counted = [
+        (p.cpu_m, p.cpu_limit_m)
+        for p in s.pods
+        if p.cpu_m is not None and p.cpu_limit_m is not None and p.cpu_limit_m > 0
+    ]
     limits = sum(limit for _, limit in counted)
     return 100.0 * sum(used for used, _ in counted) / limits if counted and limits > 0 else None
 
@@ -130,8 +133,12 @@ class CockpitState:
 
     def view(self, source: str) -> SourceView:
         """Everything a pane shows about one source."""
-        return SourceView(source, self._snapshots.get(source), self._failures.get(source),
-                          self._updated.get(source))
+        return SourceView(
+            source,
+            self._snapshots.get(source),
+            self._failures.get(source),
+            self._updated.get(source),
+        )
 
     def trend(self, name: str, since: datetime | None = None) -> list[float]:
         """Values of a trend (oldest first), optionally only those after `since`."""

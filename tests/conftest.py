@@ -33,8 +33,9 @@ class PgHandle:
     """A database for tests: `url` (a database of our own), `admin_url` (the server's
     maintenance database), facts about the server, and `connect()` for tracked connections."""
 
-    def __init__(self, admin_url: str, url: str, throwaway: bool,
-                 server: ThrowawayPostgres | None = None) -> None:
+    def __init__(
+        self, admin_url: str, url: str, throwaway: bool, server: ThrowawayPostgres | None = None
+    ) -> None:
         self.admin_url = admin_url
         self.url = url
         self.dbname = urlsplit(url).path.lstrip("/")
@@ -45,7 +46,8 @@ class PgHandle:
             self.server_version_num = int(conn.execute("SHOW server_version_num").fetchone()[0])
             self.max_connections = int(conn.execute("SHOW max_connections").fetchone()[0])
             self.superuser_reserved_connections = int(
-                conn.execute("SHOW superuser_reserved_connections").fetchone()[0])
+                conn.execute("SHOW superuser_reserved_connections").fetchone()[0]
+            )
             preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
         self.pg_stat_statements_loaded = "pg_stat_statements" in preload
         self.has_pg_stat_statements = False  # set by _prepare_database
@@ -86,8 +88,11 @@ def _prepare_database(pg: PgHandle) -> None:
 def _drop_database(pg: PgHandle) -> None:
     pg.close_connections()
     with psycopg.connect(pg.admin_url, connect_timeout=5, autocommit=True) as conn:
-        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = %s AND pid <> pg_backend_pid()", (pg.dbname,))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (pg.dbname,),
+        )
         conn.execute(f'DROP DATABASE IF EXISTS "{pg.dbname}" WITH (FORCE)')
 
 
@@ -99,8 +104,11 @@ def pg() -> Iterator[PgHandle]:
     server = None if env_url else ThrowawayPostgres(max_connections=TEST_MAX_CONNECTIONS).start()
     admin_url = env_url or server.url
     try:
-        handle = PgHandle(admin_url, _with_dbname(admin_url, f"cockpit_test_{secrets.token_hex(4)}"),
-                          throwaway=server is not None)
+        handle = PgHandle(
+            admin_url,
+            _with_dbname(admin_url, f"cockpit_test_{secrets.token_hex(4)}"),
+            throwaway=server is not None,
+        )
         _prepare_database(handle)
         try:
             yield handle

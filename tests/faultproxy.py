@@ -30,9 +30,11 @@ from typing import Any
 MODES = ("pass", "down", "hang", "slow", "garbage", "restart")
 # Starts with no RESP type byte, no TLS record type, no HTTP status line, no PostgreSQL message.
 GARBAGE = b"\x00\x9f\x1c\xfe garbage from a peer that speaks no known protocol \xde\xad\xbe\xef\r\n"
-HTML_200 = (b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 62\r\n"
-            b"Connection: close\r\n\r\n"
-            b"<html><body><h1>Welcome to nginx!</h1></body></html>\n\n\n\n\n\n\n\n\n\n")
+HTML_200 = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: 62\r\n"
+    b"Connection: close\r\n\r\n"
+    b"<html><body><h1>Welcome to nginx!</h1></body></html>\n\n\n\n\n\n\n\n\n\n"
+)
 CHUNK = 65536
 
 
@@ -48,8 +50,9 @@ class FaultProxy:
         self.port = 0
         self.accepted = 0  # connections accepted so far
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fault-proxy",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="fault-proxy", daemon=True
+        )
         self._server: asyncio.AbstractServer | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._changed: asyncio.Event | None = None
@@ -97,8 +100,9 @@ class FaultProxy:
     async def _listen(self) -> None:
         if self._changed is None:
             self._changed = asyncio.Event()
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port,
-                                                  reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._handle, "127.0.0.1", self.port, reuse_address=True
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _close_listener(self) -> None:
@@ -111,7 +115,9 @@ class FaultProxy:
             sock = writer.get_extra_info("socket")
             with contextlib.suppress(OSError):
                 if sock is not None:  # RST, as a killed process's socket would send
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    sock.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                    )
             writer.transport.abort()
         self._writers.clear()
 
@@ -136,8 +142,9 @@ class FaultProxy:
             await self._listen()
         self._set(mode)
         if mode == "restart":
-            self._reopen = self._loop.call_later(float(options.get("down_for", 1.0)),
-                                                 lambda: asyncio.ensure_future(self._back_up()))
+            self._reopen = self._loop.call_later(
+                float(options.get("down_for", 1.0)), lambda: asyncio.ensure_future(self._back_up())
+            )
 
     async def _back_up(self) -> None:
         self._reopen = None
@@ -175,8 +182,9 @@ class FaultProxy:
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.upstream)
             self._writers.add(upstream_writer)
-            await asyncio.gather(self._pipe(reader, upstream_writer),
-                                 self._pipe(upstream_reader, writer))
+            await asyncio.gather(
+                self._pipe(reader, upstream_writer), self._pipe(upstream_reader, writer)
+            )
         except (OSError, asyncio.IncompleteReadError):
             pass
         finally:

@@ -21,8 +21,10 @@ BINARY = "prometheus"
 def skip_reason() -> str | None:
     """Why the Prometheus tests cannot run here, or None."""
     if shutil.which(BINARY) is None:
-        return ("no `prometheus` binary: install Debian's package (`apt-get install prometheus`; "
-                ".ci/run does it when it can)")
+        return (
+            "no `prometheus` binary: install Debian's package (`apt-get install prometheus`; "
+            ".ci/run does it when it can)"
+        )
     return None
 
 
@@ -31,12 +33,18 @@ def scrape_config(kube_url: str, token: str | None, namespace: str, pods: list[s
     host = kube_url.removeprefix("http://").rstrip("/")
     lines = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs:"]
     for pod in pods:
-        lines += [f"  - job_name: pod-{pod}", "    honor_labels: false",
-                  f"    metrics_path: /api/v1/namespaces/{namespace}/pods/{pod}:8080/proxy/metrics",
-                  *([ "    authorization:", f"      credentials: {token}"] if token else []),
-                  "    static_configs:", f"      - targets: ['{host}']", "        labels:",
-                  f"          pod: {pod}", f"          namespace: {namespace}",
-                  "          service: predictiq-api"]
+        lines += [
+            f"  - job_name: pod-{pod}",
+            "    honor_labels: false",
+            f"    metrics_path: /api/v1/namespaces/{namespace}/pods/{pod}:8080/proxy/metrics",
+            *(["    authorization:", f"      credentials: {token}"] if token else []),
+            "    static_configs:",
+            f"      - targets: ['{host}']",
+            "        labels:",
+            f"          pod: {pod}",
+            f"          namespace: {namespace}",
+            "          service: predictiq-api",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -50,10 +58,16 @@ class PrometheusServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [BINARY, f"--config.file={self.dir / 'prometheus.yml'}",
-             f"--storage.tsdb.path={self.dir / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-             "--storage.tsdb.retention.time=1h"],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                BINARY,
+                f"--config.file={self.dir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1h",
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
     def ready(self) -> bool:
         """Whether /-/ready answers 200 (fails the test if the process died)."""

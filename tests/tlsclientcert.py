@@ -37,8 +37,12 @@ class ClientCertEndpoint(socketserver.ThreadingTCPServer):
         self.ssl_context = ctx
         super().__init__(("127.0.0.1", 0), _Handler)
         self.port = int(self.server_address[1])
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="tls-client-cert", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="tls-client-cert",
+            daemon=True,
+        )
 
     def __enter__(self) -> ClientCertEndpoint:
         self._thread.start()

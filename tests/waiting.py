@@ -10,8 +10,12 @@ from collections.abc import Callable
 import pytest
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.1,
-             what: str = "condition") -> object:
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 10.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> object:
     """Poll `condition` until it returns something truthy (returned); fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     pause = threading.Event()

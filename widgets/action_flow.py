@@ -57,12 +57,20 @@ def _row_unchanged(selection: Selection | None) -> str | None:
 class ActionFlow:
     """Plans, confirms, executes and reports actions for one app."""
 
-    def __init__(self, app: App[Any], cfg: Config, state: CockpitState, audit: AuditLog | None,
-                 refresh: Callable[[str], object], *, log: AppLog = NOT_CONFIGURED,
-                 incident_id: Callable[[], str | None] = _no_incident,
-                 lookup: Callable[[str], Action] = get,
-                 incidents: Callable[[], Sequence[Incident]] = _no_incidents,
-                 row_check: Callable[[Selection | None], str | None] = _row_unchanged) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        cfg: Config,
+        state: CockpitState,
+        audit: AuditLog | None,
+        refresh: Callable[[str], object],
+        *,
+        log: AppLog = NOT_CONFIGURED,
+        incident_id: Callable[[], str | None] = _no_incident,
+        lookup: Callable[[str], Action] = get,
+        incidents: Callable[[], Sequence[Incident]] = _no_incidents,
+        row_check: Callable[[Selection | None], str | None] = _row_unchanged,
+    ) -> None:
         self.app, self.cfg, self.state, self.audit = app, cfg, state, audit
         self.refresh = refresh
         self.log = log
@@ -80,17 +88,25 @@ class ActionFlow:
             return incident_id
         return linked_incident(list(self.incidents()), action_id) or self.incident_id()
 
-    def _context(self, audit: AuditLog, action_id: str = "",
-                 incident_id: str | None = None) -> ActionContext:
+    def _context(
+        self, audit: AuditLog, action_id: str = "", incident_id: str | None = None
+    ) -> ActionContext:
         if self._clients is None:
             self._clients = Clients(self.cfg)
         target = None
         kube = self.state.kube
         if kube is not None and self.cfg.kubernetes is not None:
-            target = KubeTarget(kube.context, kube.cluster, kube.namespace,
-                                kubeconfig_path(self.cfg.kubernetes))
-        return ActionContext(cfg=self.cfg, state=self.state, audit=audit, clients=self._clients,
-                             target=target, incident_id=self._incident_for(action_id, incident_id))
+            target = KubeTarget(
+                kube.context, kube.cluster, kube.namespace, kubeconfig_path(self.cfg.kubernetes)
+            )
+        return ActionContext(
+            cfg=self.cfg,
+            state=self.state,
+            audit=audit,
+            clients=self._clients,
+            target=target,
+            incident_id=self._incident_for(action_id, incident_id),
+        )
 
     async def _ask_replicas(self, selection: Selection | None) -> Selection | None:
         if selection and "replicas" in selection:
@@ -98,16 +114,22 @@ class ActionFlow:
         kube = self.state.kube
         dep = kube.deployment if kube is not None else None
         name = self.cfg.kubernetes.deployment if self.cfg.kubernetes else "?"
-        count = await self.app.push_screen_wait(ReplicaPrompt(
-            name, dep.desired if dep else None, self.cfg.actions.scale_min_replicas,
-            self.cfg.actions.scale_max_replicas))
+        count = await self.app.push_screen_wait(
+            ReplicaPrompt(
+                name,
+                dep.desired if dep else None,
+                self.cfg.actions.scale_min_replicas,
+                self.cfg.actions.scale_max_replicas,
+            )
+        )
         return None if count is None else {**(selection or {}), "replicas": count}
 
     def _say(self, text: str, severity: SeverityLevel = "information", timeout: float = 6) -> None:
         self.app.notify(text, severity=severity, timeout=timeout)
 
-    def start(self, action_id: str, selection: Selection | None,
-              incident_id: str | None = None) -> None:
+    def start(
+        self, action_id: str, selection: Selection | None, incident_id: str | None = None
+    ) -> None:
         """Run one action's flow in an app worker (its failure reaches the app's handler).
 
         One flow is prepared at a time: a key typed while an action is still being planned or
@@ -118,13 +140,22 @@ class ActionFlow:
             return
         self.requests.append((action_id, selection))
         self.preparing = action_id
-        self.app.run_worker(self.run(action_id, selection, incident_id), name=f"action {action_id}",
-                            group="action", exit_on_error=False)
+        self.app.run_worker(
+            self.run(action_id, selection, incident_id),
+            name=f"action {action_id}",
+            group="action",
+            exit_on_error=False,
+        )
 
-    async def run(self, action_id: str, selection: Selection | None,
-                  incident_id: str | None = None, *,
-                  progress: Callable[[str], None] | None = None,
-                  cancel: asyncio.Event | None = None) -> Outcome | None:
+    async def run(
+        self,
+        action_id: str,
+        selection: Selection | None,
+        incident_id: str | None = None,
+        *,
+        progress: Callable[[str], None] | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> Outcome | None:
         """Plan, confirm, execute and report one action; every step's failure is told.
 
         Returns the outcome when it ran (None when not planned, refused or cancelled), for the
@@ -148,8 +179,13 @@ class ActionFlow:
             outcome = await executor.execute(ctx, action, plan)
         finally:
             self.in_flight -= 1
-        severity: SeverityLevel = ("information" if outcome.status == "ok" else
-                                   "warning" if outcome.status == "unknown" else "error")
+        severity: SeverityLevel = (
+            "information"
+            if outcome.status == "ok"
+            else "warning"
+            if outcome.status == "unknown"
+            else "error"
+        )
         self._say(f"{plan.title}: {outcome.message}", severity, 8 if outcome.ok else 15)
         self.refresh(plan.source)
         if action_id == "restart" and outcome.ok:
@@ -168,8 +204,9 @@ class ActionFlow:
 
         return notify
 
-    async def _prepare(self, action_id: str, selection: Selection | None,
-                       incident_id: str | None = None) -> tuple[ActionContext, Plan] | None:
+    async def _prepare(
+        self, action_id: str, selection: Selection | None, incident_id: str | None = None
+    ) -> tuple[ActionContext, Plan] | None:
         """Up to the operator's answer: the plan and the confirmed go-ahead, or None (said why)."""
         action = self.lookup(action_id)
         if self.audit is None:
@@ -199,21 +236,28 @@ class ActionFlow:
         kind = TypeToConfirmDialog if plan.requires_typed_name else ConfirmDialog
         dialog = kind(plan, recheck)
         if not await self.app.push_screen_wait(dialog):
-            why = (f"refused: {dialog.refused}" if dialog.refused
-                   else "operator cancelled the confirmation")
+            why = (
+                f"refused: {dialog.refused}"
+                if dialog.refused
+                else "operator cancelled the confirmation"
+            )
             try:
                 executor.record_cancelled(ctx, plan, why)
             except AuditError as exc:
                 self._say(f"cancelled (and not audited: {exc})", "error", 10)
                 return None
             if dialog.refused:
-                self._say(f"{plan.title}: not done, {dialog.refused}; nothing changed", "warning", 10)
+                self._say(
+                    f"{plan.title}: not done, {dialog.refused}; nothing changed", "warning", 10
+                )
             else:
                 self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
             return None
         return ctx, plan
 
-    async def _plan(self, action_id: str, ctx: ActionContext, selection: Selection | None) -> Plan | None:
+    async def _plan(
+        self, action_id: str, ctx: ActionContext, selection: Selection | None
+    ) -> Plan | None:
         """The plan, or None after saying why there is none (nothing has run, nothing audited)."""
         action = self.lookup(action_id)
         try:
@@ -223,9 +267,13 @@ class ActionFlow:
         except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
             # data the plan did not expect (a field missing or null): a bug to log, not a crash
             self.log.exception(f"{action_id}: cannot build the plan", exc)
-            self._say(f"{action.description}: cannot plan, the data it needs is incomplete "
-                      f"({type(exc).__name__}: {describe_error(exc)}); nothing was run — "
-                      f"{self.log.where()}", "error", 15)
+            self._say(
+                f"{action.description}: cannot plan, the data it needs is incomplete "
+                f"({type(exc).__name__}: {describe_error(exc)}); nothing was run — "
+                f"{self.log.where()}",
+                "error",
+                15,
+            )
         except Exception as exc:  # noqa: BLE001 - a backend error while planning is shown, not raised
             self._say(f"{action.description}: cannot plan: {describe_error(exc)}", "error", 10)
         return None

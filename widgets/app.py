@@ -80,7 +80,9 @@ def _configured_names(cfg: Config) -> tuple[str, ...]:
     return configured_names(cfg)
 
 
-def _load_engine(cfg: Config, audit: AuditLog | None, clock: Callable[[], datetime]) -> IncidentEngine:
+def _load_engine(
+    cfg: Config, audit: AuditLog | None, clock: Callable[[], datetime]
+) -> IncidentEngine:
     """The incident engine, recording operator steps into the session's audit log."""
     from cockpit.incidents.engine import IncidentEngine
 
@@ -102,12 +104,21 @@ class CockpitApp(App[int]):
     CSS_PATH = "cockpit.tcss"
     TITLE = "PredictIQ Cockpit"
 
-    def __init__(self, cfg: Config, *, sources: dict[str, Source] | None = None,
-                 clock: Callable[[], datetime] | None = None, audit: AuditLog | None = None,
-                 lab: Lab | None = None, state: CockpitState | None = None,
-                 local_tz: tzinfo | None = None, action_specs: Iterable[ActionSpec] | None = None,
-                 freeze_heap: bool = False, app_log: AppLog = NOT_CONFIGURED,
-                 pane_types: tuple[type[Pane], ...] = DATA_PANES) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        sources: dict[str, Source] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        audit: AuditLog | None = None,
+        lab: Lab | None = None,
+        state: CockpitState | None = None,
+        local_tz: tzinfo | None = None,
+        action_specs: Iterable[ActionSpec] | None = None,
+        freeze_heap: bool = False,
+        app_log: AppLog = NOT_CONFIGURED,
+        pane_types: tuple[type[Pane], ...] = DATA_PANES,
+    ) -> None:
         super().__init__()
         self.freeze_heap = freeze_heap  # run_app: see _freeze_heap
         self.cfg = cfg
@@ -117,7 +128,9 @@ class CockpitApp(App[int]):
         self.app_log = app_log
         self._fatal = ""  # the error that ended the app, if one did
         self.local_tz = local_tz
-        self.state = state or CockpitState(cfg.refresh.history_minutes, cfg.refresh.interval_seconds)
+        self.state = state or CockpitState(
+            cfg.refresh.history_minutes, cfg.refresh.interval_seconds
+        )
         # Building the sources imports the client libraries (kubernetes, psycopg, redis, httpx:
         # ~0.25 s), so unless they are injected they are built after the first frame (start()).
         self._sources_pending = sources is None
@@ -129,17 +142,29 @@ class CockpitApp(App[int]):
         self.engine = _load_engine(cfg, audit, self.clock)
         self.incidents: list[Incident] = []
         self._evaluation_pending = False
-        self.flow = ActionFlow(self, cfg, self.state, audit, self._refresh_source, log=app_log,
-                               incidents=lambda: self.incidents,
-                               row_check=lambda selection: row_change(self.panes_by_source, selection))
+        self.flow = ActionFlow(
+            self,
+            cfg,
+            self.state,
+            audit,
+            self._refresh_source,
+            log=app_log,
+            incidents=lambda: self.incidents,
+            row_check=lambda selection: row_change(self.panes_by_source, selection),
+        )
         monitor = cfg.read_only
         panes: list[Pane] = [
             cls(configured=cls.source in configured, monitor=monitor, app_log=app_log)
             for cls in pane_types  # the five data panes in screen order, then the incidents
         ]
-        fixes = Fixes(self.keys, lambda action_id, incident_id: self.flow.start(action_id, None, incident_id))
-        panes.append(IncidentsPane(self.engine, read_only=cfg.read_only, monitor=monitor,
-                                   app_log=app_log, fixes=fixes))
+        fixes = Fixes(
+            self.keys, lambda action_id, incident_id: self.flow.start(action_id, None, incident_id)
+        )
+        panes.append(
+            IncidentsPane(
+                self.engine, read_only=cfg.read_only, monitor=monitor, app_log=app_log, fixes=fixes
+            )
+        )
         self.deck = PaneDeck(panes)
         self.panes, self.panes_by_source = self.deck.panes, self.deck.by_source
         for name, policy in policies_from_config(cfg.refresh, list(self.panes_by_source)).items():
@@ -149,9 +174,16 @@ class CockpitApp(App[int]):
 
     def get_default_screen(self) -> Screen[Any]:
         self.main = screen_class_for(self.keys)(
-            self.compose_main, self.start, deck=self.deck, flow=self.flow, keys=self.keys,
-            cfg=self.cfg, state=self.state, audit=self.audit,
-            drills=self.lab.drills if self.lab is not None else None)
+            self.compose_main,
+            self.start,
+            deck=self.deck,
+            flow=self.flow,
+            keys=self.keys,
+            cfg=self.cfg,
+            state=self.state,
+            audit=self.audit,
+            drills=self.lab.drills if self.lab is not None else None,
+        )
         return self.main
 
     def compose_main(self) -> ComposeResult:
@@ -179,13 +211,15 @@ class CockpitApp(App[int]):
         self.call_after_refresh(self.deck.focus, 1)
 
     def _new_scheduler(self) -> Scheduler:
-        return Scheduler(self.sources, self._deliver,
-                         policies_from_config(self.cfg.refresh, list(self.sources)))
+        return Scheduler(
+            self.sources, self._deliver, policies_from_config(self.cfg.refresh, list(self.sources))
+        )
 
     def _build_sources_later(self) -> None:
         """After the first frame: build the sources off the event loop, then start polling."""
-        self.run_worker(self._start_built_sources(), name="build-sources", group="sources",
-                        exit_on_error=False)
+        self.run_worker(
+            self._start_built_sources(), name="build-sources", group="sources", exit_on_error=False
+        )
 
     async def _start_built_sources(self) -> None:
         # In a thread: the imports take a quarter of a second and keys must answer meanwhile.
@@ -268,8 +302,9 @@ class CockpitApp(App[int]):
             pane.contain(what, exc)
         else:
             self.app_log.exception(what, exc)
-            self.notify(f"{what} failed: {exc} — {self.app_log.where()}", severity="error",
-                        timeout=10)
+            self.notify(
+                f"{what} failed: {exc} — {self.app_log.where()}", severity="error", timeout=10
+            )
 
     def _incidents_due(self) -> None:
         """Evaluate the incident rules once for a burst of results, not once per result.
@@ -311,8 +346,15 @@ class CockpitApp(App[int]):
             except Exception as exc:  # noqa: BLE001 - one pane's age text must not stop the clock
                 pane.contain("updating the age", exc)
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Every notification (the screens' too) is shown as written, never parsed as markup:
         it carries backend text (an error, a reason), and `[/red]` in it must not end the app."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
@@ -327,8 +369,11 @@ class CockpitApp(App[int]):
 
     def _fatal_error(self) -> None:
         self.bell()
-        self._exit_renderables.append(Text(
-            f"cockpit: stopped on an unexpected error ({self._fatal}) — {self.app_log.where()}"))
+        self._exit_renderables.append(
+            Text(
+                f"cockpit: stopped on an unexpected error ({self._fatal}) — {self.app_log.where()}"
+            )
+        )
         self._close_messages_no_wait()
 
     # -- workers ----------------------------------------------------------------------------
@@ -341,8 +386,11 @@ class CockpitApp(App[int]):
         what = worker.name or worker.group or "a background task"
         error = worker.error
         self.app_log.exception(f"worker {what!r} failed", error)
-        self.notify(f"{what} failed: {type(error).__name__}: {error} — {self.app_log.where()}",
-                    severity="error", timeout=15)
+        self.notify(
+            f"{what} failed: {type(error).__name__}: {error} — {self.app_log.where()}",
+            severity="error",
+            timeout=15,
+        )
 
     # -- panes and selection (the deck's, named here for callers and tests) ---------------
 
@@ -389,8 +437,11 @@ class CockpitApp(App[int]):
             return
         for spec in self.keys:
             if spec.palette:
-                yield SystemCommand(spec.description, f"key: {spec.key}",
-                                    partial(self.run_action, spec.action, self.main))
+                yield SystemCommand(
+                    spec.description,
+                    f"key: {spec.key}",
+                    partial(self.run_action, spec.action, self.main),
+                )
 
 
 def _open_audit(cfg: Config) -> AuditLog:
@@ -411,8 +462,13 @@ def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = Non
 
     app_log = configure(log_path(cfg), secrets=secret_values(cfg))
     try:
-        app = CockpitApp(cfg, audit=audit if audit is not None else _open_audit(cfg), lab=lab,
-                         freeze_heap=True, app_log=app_log)
+        app = CockpitApp(
+            cfg,
+            audit=audit if audit is not None else _open_audit(cfg),
+            lab=lab,
+            freeze_heap=True,
+            app_log=app_log,
+        )
         result = app.run()
     finally:
         app_log.close()

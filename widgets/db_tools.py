@@ -23,8 +23,15 @@ from widgets.action_flow import ActionFlow
 class DbTools:
     """Opens the diagnosis screens and forwards the table's page requests to the source."""
 
-    def __init__(self, app: App[Any], cfg: Config, state: CockpitState, flow: ActionFlow,
-                 source: Callable[[], object | None], refresh: Callable[[str], object]) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        cfg: Config,
+        state: CockpitState,
+        flow: ActionFlow,
+        source: Callable[[], object | None],
+        refresh: Callable[[str], object],
+    ) -> None:
         self.app, self.cfg, self.state, self.flow = app, cfg, state, flow
         self.source = source  # the database source now (built after the first frame)
         self.refresh = refresh
@@ -60,18 +67,25 @@ class DbTools:
         from widgets.screens.statements import StatementsScreen
 
         self.ask("sample_statements_now")
-        analyze = None if self.cfg.read_only else (
-            lambda q: self.flow.start("explain_analyze", {"query": q}))
+        analyze = (
+            None
+            if self.cfg.read_only
+            else (lambda q: self.flow.start("explain_analyze", {"query": q}))
+        )
         self.app.push_screen(StatementsScreen(self.latest, self.open_explain, analyze))
 
     def open_blocking_tree(self) -> None:
         """The blocking tree, with a lock sample at the next refresh."""
         from widgets.screens.locks import LocksScreen
 
-        terminate = None if self.cfg.read_only else (
-            lambda pid: self.flow.start("terminate_blocker", {"pid": pid}))
-        self.app.push_screen(LocksScreen(self.latest, lambda: self.ask("sample_locks_now"),
-                                         terminate))
+        terminate = (
+            None
+            if self.cfg.read_only
+            else (lambda pid: self.flow.start("terminate_blocker", {"pid": pid}))
+        )
+        self.app.push_screen(
+            LocksScreen(self.latest, lambda: self.ask("sample_locks_now"), terminate)
+        )
 
     def more_rows(self, count: int) -> None:
         """The connections table was scrolled near the end of its rows (0: back at the top)."""

@@ -36,7 +36,11 @@ def pane_actions(pane_source: str, specs: Iterable[Any]) -> list[str]:
     on the incident pane, declaring an incident."""
     from actions.registry import ACTIONS
 
-    out = [str(s.key) for s in specs if not pane_source and getattr(s, "action", "") == "declare_incident"]
+    out = [
+        str(s.key)
+        for s in specs
+        if not pane_source and getattr(s, "action", "") == "declare_incident"
+    ]
     for spec in specs:
         action = ACTIONS.get(getattr(spec, "action_id", None) or "")
         if action is not None and action.source == pane_source:
@@ -44,8 +48,9 @@ def pane_actions(pane_source: str, specs: Iterable[Any]) -> list[str]:
     return out
 
 
-def choose_keys(keys: Sequence[tuple[str, int]], first: Sequence[str], width: int,
-                then: Sequence[str] = ()) -> list[str]:
+def choose_keys(
+    keys: Sequence[tuple[str, int]], first: Sequence[str], width: int, then: Sequence[str] = ()
+) -> list[str]:
     """Which of `keys` ((key, width) in registry order) the footer shows in `width` cells:
     ALWAYS, then `first` (the focused pane's actions), then `then` (the screens and table
     tools), then the rest in order, while they fit; shown in registry order."""
@@ -68,9 +73,11 @@ def choose_keys(keys: Sequence[tuple[str, int]], first: Sequence[str], width: in
 
 def shown_keys(screen: Screen[Any]) -> tuple[tuple[Any, ...], ...]:
     """What the footer would draw for this screen: its shown bindings and their state."""
-    return tuple((binding.key, binding.action, binding.description, enabled, tooltip)
-                 for (_, binding, enabled, tooltip) in screen.active_bindings.values()
-                 if binding.show)
+    return tuple(
+        (binding.key, binding.action, binding.description, enabled, tooltip)
+        for (_, binding, enabled, tooltip) in screen.active_bindings.values()
+        if binding.show
+    )
 
 
 class StableFooter(Footer):
@@ -78,9 +85,14 @@ class StableFooter(Footer):
 
     _drawn: tuple[Any, ...] | None = None
 
-    def _choice(self, screen: Screen[Any]) -> tuple[list[tuple[Binding, bool, str]], tuple[Any, ...]]:
-        bindings = [(b, enabled, tooltip) for (_, b, enabled, tooltip) in screen.active_bindings.values()
-                    if b.show]
+    def _choice(
+        self, screen: Screen[Any]
+    ) -> tuple[list[tuple[Binding, bool, str]], tuple[Any, ...]]:
+        bindings = [
+            (b, enabled, tooltip)
+            for (_, b, enabled, tooltip) in screen.active_bindings.values()
+            if b.show
+        ]
         app = self.app
         pane = getattr(getattr(app, "active_pane", None), "source", "") or ""
         specs = list(getattr(app, "keys", ()))
@@ -90,7 +102,11 @@ class StableFooter(Footer):
         sizes = [(b.key, key_width(app.get_key_display(b), b.description)) for b, _, _ in bindings]
         keep = set(choose_keys(sizes, first, width, tools))
         chosen = [entry for entry in bindings if entry[0].key in keep]
-        signature = (pane, width, tuple((b.key, b.action, b.description, e, t) for b, e, t in chosen))
+        signature = (
+            pane,
+            width,
+            tuple((b.key, b.action, b.description, e, t) for b, e, t in chosen),
+        )
         return chosen, signature
 
     def compose(self) -> ComposeResult:
@@ -99,16 +115,27 @@ class StableFooter(Footer):
         chosen, _ = self._choice(self.screen)
         self.styles.grid_size_columns = len(chosen)
         for binding, enabled, tooltip in chosen:
-            yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
-                            binding.action, disabled=not enabled,
-                            tooltip=tooltip).data_bind(compact=Footer.compact)
+            yield FooterKey(
+                binding.key,
+                self.app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip,
+            ).data_bind(compact=Footer.compact)
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
             found = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
             if found is not None:
                 _node, binding, enabled, tooltip = found
-                yield FooterKey(binding.key, self.app.get_key_display(binding), binding.description,
-                                binding.action, classes="-command-palette", disabled=not enabled,
-                                tooltip=tooltip or binding.description)
+                yield FooterKey(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    classes="-command-palette",
+                    disabled=not enabled,
+                    tooltip=tooltip or binding.description,
+                )
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         _, keys = self._choice(screen)

@@ -37,10 +37,19 @@ if TYPE_CHECKING:
 class CockpitScreen(Screen[None]):
     """The panes, the banner and the footer; the registry's keys. Bindings: `screen_class_for`."""
 
-    def __init__(self, content: Callable[[], ComposeResult], started: Callable[[], None], *,
-                 deck: PaneDeck, flow: ActionFlow, keys: tuple[KeySpec, ...], cfg: Config,
-                 state: CockpitState, audit: AuditLog | None,
-                 drills: DrillRunner | None = None) -> None:
+    def __init__(
+        self,
+        content: Callable[[], ComposeResult],
+        started: Callable[[], None],
+        *,
+        deck: PaneDeck,
+        flow: ActionFlow,
+        keys: tuple[KeySpec, ...],
+        cfg: Config,
+        state: CockpitState,
+        audit: AuditLog | None,
+        drills: DrillRunner | None = None,
+    ) -> None:
         super().__init__(id="main")
         self.content, self.started = content, started
         self.deck, self.flow, self.keys = deck, flow, keys
@@ -128,8 +137,9 @@ class CockpitScreen(Screen[None]):
     def action_request_quit(self) -> None:
         in_flight = self.flow.in_flight
         if in_flight > 0:
-            self.app.push_screen(QuitConfirm(in_flight),
-                                 lambda quit_now: self.app.exit(0) if quit_now else None)
+            self.app.push_screen(
+                QuitConfirm(in_flight), lambda quit_now: self.app.exit(0) if quit_now else None
+            )
         else:
             self.app.exit(0)
 
@@ -140,16 +150,20 @@ class CockpitScreen(Screen[None]):
             self.notify("read-only: actions are disabled", severity="warning")
             return
         if spec.scope != "global" and self.deck.active_pane.source != spec.scope:
-            self.notify(f"{spec.description}: select a row in the {spec.scope} pane first",
-                        severity="warning")
+            self.notify(
+                f"{spec.description}: select a row in the {spec.scope} pane first",
+                severity="warning",
+            )
             return
         selection = self.deck.selected_row()
         pane = self.deck.active_pane
         if selection is not None and isinstance(pane, TablePane):
             pane.operator_moved()  # acting on a row chooses it: the cursor follows it from now on
         if spec.scope != "global" and selection is None:
-            self.notify(f"{spec.description}: nothing selected; move the cursor to a row first",
-                        severity="warning")
+            self.notify(
+                f"{spec.description}: nothing selected; move the cursor to a row first",
+                severity="warning",
+            )
             return
         self.flow.start(action_id, selection)
 
@@ -174,8 +188,13 @@ class CockpitScreen(Screen[None]):
         if self._db_tools is None:
             app = self.app
             self._db_tools = DbTools(
-                app, self.cfg, self.state, self.flow,
-                lambda: getattr(app, "sources", {}).get("database"), self.flow.refresh)
+                app,
+                self.cfg,
+                self.state,
+                self.flow,
+                lambda: getattr(app, "sources", {}).get("database"),
+                self.flow.refresh,
+            )
         return self._db_tools
 
     def action_statements(self) -> None:
@@ -184,8 +203,10 @@ class CockpitScreen(Screen[None]):
     def action_explain(self) -> None:
         selection = self.deck.selected_row() if self.deck.active_pane.source == "database" else None
         if selection is None:
-            self.notify("Explain: select a connection in the database pane (or a statement in t)",
-                        severity="warning")
+            self.notify(
+                "Explain: select a connection in the database pane (or a statement in t)",
+                severity="warning",
+            )
             return
         self.db_tools.open_explain(str(selection.get("query") or ""))
 
@@ -210,8 +231,9 @@ class CockpitScreen(Screen[None]):
         """`l`: the selected pod's logs (the pods pane), else the whole deployment's."""
         from widgets.screens.logs import open_logs
 
-        row = self.deck.selected_row("pods") if self.deck.active_pane.source == "kubernetes" \
-            else None
+        row = (
+            self.deck.selected_row("pods") if self.deck.active_pane.source == "kubernetes" else None
+        )
         name = row.get("name") if row else None
         open_logs(self.app, self.cfg, self.audit, name if isinstance(name, str) and name else None)
 

@@ -23,10 +23,15 @@ def paint(widget: Static, text: str) -> bool:
     if old == text:  # a Content compares by its plain text
         return False
     before = old.plain if isinstance(old, Content) else old if isinstance(old, str) else None
-    layout = (before is None or before.count("\n") != text.count("\n")
-              or (before == "") != (text == ""))
-    if not layout and before is not None and widget.styles.width is not None \
-            and widget.styles.width.is_auto:
+    layout = (
+        before is None or before.count("\n") != text.count("\n") or (before == "") != (text == "")
+    )
+    if (
+        not layout
+        and before is not None
+        and widget.styles.width is not None
+        and widget.styles.width.is_auto
+    ):
         layout = cell_len(before) != cell_len(text)
     widget.update(Content(text), layout=layout)
     return True

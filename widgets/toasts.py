@@ -31,6 +31,7 @@ def show_newest(app: Any, limit: int = VISIBLE) -> None:
         rack = app.screen.get_child_by_type(ToastRack)
     except (NoMatches, Exception):  # no screen yet, or one without a rack: nothing to show on
         return
+
     # chosen when the rack updates, not now: a burst then never mounts the toasts it drops
     def update() -> None:
         rack.show(newest(app._notifications, limit))

@@ -42,7 +42,9 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"--since: expected an ISO time or a duration like 2h, 30m, 7d; got {text!r}") from None
+        raise ValueError(
+            f"--since: expected an ISO time or a duration like 2h, 30m, 7d; got {text!r}"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
@@ -119,7 +121,7 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
         except ValueError:
             continue  # damaged lines are `verify`'s business
     full = bool(getattr(args, "full", False))
-    for entry in entries[-max(args.n, 0):] if args.n else []:
+    for entry in entries[-max(args.n, 0) :] if args.n else []:
         print(one_line(entry, full), file=out)
     out.flush()
     if not args.follow:
@@ -175,16 +177,32 @@ def _cell(value: Any) -> str:
 
 def timeline_markdown(title: str, entries: list[dict[str, Any]]) -> str:
     """A plain Markdown timeline: one row per entry."""
-    rows = [f"# {title}", "", "| time (UTC) | event | operator | action | target | outcome |",
-            "|---|---|---|---|---|---|"]
+    rows = [
+        f"# {title}",
+        "",
+        "| time (UTC) | event | operator | action | target | outcome |",
+        "|---|---|---|---|---|---|",
+    ]
     for e in entries:
         op: dict[str, Any] = e.get("operator") or {}
         outcome = e.get("outcome") or e.get("status") or e.get("note") or ""
         if e.get("error"):
             outcome = f"{outcome} ({e['error']})".strip()
-        rows.append("| " + " | ".join(_cell(v) for v in (
-            e.get("time", ""), e.get("event", ""), op.get("login") or op.get("uid", ""),
-            e.get("action", ""), e.get("target", ""), outcome)) + " |")
+        rows.append(
+            "| "
+            + " | ".join(
+                _cell(v)
+                for v in (
+                    e.get("time", ""),
+                    e.get("event", ""),
+                    op.get("login") or op.get("uid", ""),
+                    e.get("action", ""),
+                    e.get("target", ""),
+                    outcome,
+                )
+            )
+            + " |"
+        )
     return "\n".join(rows) + "\n"
 
 

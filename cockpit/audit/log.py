@@ -28,11 +28,13 @@ from cockpit.models import to_jsonable, utcnow
 
 GENESIS = "0" * 64
 MASK = "***"
-_SECRET_KEY = re.compile(r"pass(word|wd)?$|token|secret|authori[sz]ation|api[-_]?key|cookie|credential",
-                         re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    r"pass(word|wd)?$|token|secret|authori[sz]ation|api[-_]?key|cookie|credential", re.IGNORECASE
+)
 _BEARER = re.compile(r"\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
-_AUTH_HEADER = re.compile(r"(authorization\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;]+(\s+[^\s,;]+)?)",
-                          re.IGNORECASE)
+_AUTH_HEADER = re.compile(
+    r"(authorization\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;]+(\s+[^\s,;]+)?)", re.IGNORECASE
+)
 
 
 class AuditError(Exception):
@@ -71,7 +73,9 @@ def scrub(value: Any) -> Any:
 def canonical(entry: dict[str, Any]) -> bytes:
     """The bytes an entry's hash covers: sorted keys, no spaces, ASCII only."""
     body = {k: v for k, v in entry.items() if k != "hash"}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
+        "ascii"
+    )
 
 
 def entry_hash(entry: dict[str, Any]) -> str:
@@ -91,7 +95,7 @@ def _last_line(fd: int) -> bytes:
         buf = os.pread(fd, step, pos) + buf
         nl = buf.rfind(b"\n")
         if nl >= 0:
-            return buf[nl + 1:]
+            return buf[nl + 1 :]
     return buf
 
 
@@ -197,31 +201,61 @@ def verify(path: Path | str) -> tuple[bool, int | None, str]:
         count = no
         if entry is None:
             if not raw.endswith(b"\n"):
-                return False, no, f"line {no} is truncated (incomplete last line: a crash while writing?)"
+                return (
+                    False,
+                    no,
+                    f"line {no} is truncated (incomplete last line: a crash while writing?)",
+                )
             return False, no, f"line {no} is not a JSON entry (damaged, or cut short by a crash)"
         if entry.get("hash") != entry_hash(entry):
             return False, no, f"line {no} was modified (its hash does not match its content)"
         if entry.get("prev") != prev:
-            return False, no, (f"line {no} does not follow the previous entry (prev hash mismatch): "
-                               "a line before it was deleted, inserted or reordered")
+            return (
+                False,
+                no,
+                (
+                    f"line {no} does not follow the previous entry (prev hash mismatch): "
+                    "a line before it was deleted, inserted or reordered"
+                ),
+            )
         if entry.get("seq") != seq + 1:
-            return False, no, f"line {no} has seq {entry.get('seq')}, expected {seq + 1}: an entry is missing"
+            return (
+                False,
+                no,
+                f"line {no} has seq {entry.get('seq')}, expected {seq + 1}: an entry is missing",
+            )
         if not raw.endswith(b"\n"):
-            return False, no, f"line {no} is truncated (no newline at the end: a crash while writing?)"
+            return (
+                False,
+                no,
+                f"line {no} is truncated (no newline at the end: a crash while writing?)",
+            )
         prev, seq = entry["hash"], entry["seq"]
         hashes[seq] = prev
     head = _read_head(p)
     if head is not None:
         hseq, hhash = head
         if hseq > seq:
-            return False, count + 1, (f"entries {seq + 1}..{hseq} are missing after line {count} "
-                                      f"(the head file records seq {hseq})")
+            return (
+                False,
+                count + 1,
+                (
+                    f"entries {seq + 1}..{hseq} are missing after line {count} "
+                    f"(the head file records seq {hseq})"
+                ),
+            )
         if hashes.get(hseq) != hhash:
             return False, hseq, f"line {hseq} does not match the hash recorded in the head file"
     elif count:
         head_path = p.with_name(p.name + ".head")
-        return True, None, (f"{count} entries, chain intact; but the head file {head_path} is "
-                            "missing, so entries cut off the end would not be noticed")
+        return (
+            True,
+            None,
+            (
+                f"{count} entries, chain intact; but the head file {head_path} is "
+                "missing, so entries cut off the end would not be noticed"
+            ),
+        )
     return True, None, f"{count} entries, chain intact"
 
 

@@ -39,7 +39,9 @@ class BackupCheck:
 
 def _version(binary: str) -> tuple[int, ...]:
     try:
-        out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return ()
     m = re.search(r"(\d+)(?:\.(\d+))?", out)
@@ -82,8 +84,9 @@ def newest_dump(directory: Path, pattern: str) -> Path | None:
     return max(files, key=lambda p: p.stat().st_mtime) if files else None
 
 
-def check_backup(cfg: BackupConfig, pg_restore: str | None = None,
-                 now: float | None = None) -> BackupCheck:
+def check_backup(
+    cfg: BackupConfig, pg_restore: str | None = None, now: float | None = None
+) -> BackupCheck:
     """Blocking: judge the newest dump in cfg.directory. Not configured / no pg_restore → unknown."""
     if not cfg.directory:
         return BackupCheck("unknown", "backup check not configured (backup.directory)")
@@ -97,42 +100,68 @@ def check_backup(cfg: BackupConfig, pg_restore: str | None = None,
     size = dump.stat().st_size
     where = f"{dump.name} ({size} bytes, {age:.1f} h old)"
     if age > cfg.max_age_hours:
-        return BackupCheck("fail", f"newest dump {where} is older than {cfg.max_age_hours:g} h",
-                           str(dump), age)
+        return BackupCheck(
+            "fail", f"newest dump {where} is older than {cfg.max_age_hours:g} h", str(dump), age
+        )
     binary = pg_restore or find_pg_restore()
     if binary is None:
         return BackupCheck("unknown", f"{where}: no pg_restore found to read it", str(dump), age)
     return verify_dump(dump, binary, where, age)
 
 
-def verify_dump(dump: Path, binary: str, where: str | None = None,
-                age: float | None = None) -> BackupCheck:
+def verify_dump(
+    dump: Path, binary: str, where: str | None = None, age: float | None = None
+) -> BackupCheck:
     """Blocking: `pg_restore --list` (the table of contents), then a full read of every data
     block (`pg_restore --file=/dev/null`, no server): what catches a truncated dump."""
     if where is None:
         where = f"{dump.name} ({dump.stat().st_size} bytes)"
     try:
-        proc = subprocess.run([binary, "--list", str(dump)], capture_output=True, text=True,
-                              timeout=RESTORE_TIMEOUT_SECONDS)
+        proc = subprocess.run(
+            [binary, "--list", str(dump)],
+            capture_output=True,
+            text=True,
+            timeout=RESTORE_TIMEOUT_SECONDS,
+        )
     except subprocess.TimeoutExpired:
-        return BackupCheck("unknown", f"{where}: pg_restore --list timed out after "
-                           f"{RESTORE_TIMEOUT_SECONDS:g}s", str(dump), age)
+        return BackupCheck(
+            "unknown",
+            f"{where}: pg_restore --list timed out after {RESTORE_TIMEOUT_SECONDS:g}s",
+            str(dump),
+            age,
+        )
     except OSError as exc:
-        return BackupCheck("unknown", f"{where}: cannot run {binary}: {exc.strerror or exc}",
-                           str(dump), age)
+        return BackupCheck(
+            "unknown", f"{where}: cannot run {binary}: {exc.strerror or exc}", str(dump), age
+        )
     if proc.returncode != 0:
         error = " ".join(proc.stderr.split())[:200] or f"exit {proc.returncode}"
         return BackupCheck("fail", f"{where}: pg_restore --list failed: {error}", str(dump), age)
     entries = sum(1 for line in proc.stdout.splitlines() if line and not line.startswith(";"))
     try:
-        full = subprocess.run([binary, "--file", os.devnull, str(dump)], capture_output=True, text=True,
-                              timeout=RESTORE_TIMEOUT_SECONDS)
+        full = subprocess.run(
+            [binary, "--file", os.devnull, str(dump)],
+            capture_output=True,
+            text=True,
+            timeout=RESTORE_TIMEOUT_SECONDS,
+        )
     except subprocess.TimeoutExpired:
-        return BackupCheck("unknown", f"{where}: pg_restore --list read {entries} entries, but reading "
-                           f"the data did not finish in {RESTORE_TIMEOUT_SECONDS:g}s", str(dump), age)
+        return BackupCheck(
+            "unknown",
+            f"{where}: pg_restore --list read {entries} entries, but reading "
+            f"the data did not finish in {RESTORE_TIMEOUT_SECONDS:g}s",
+            str(dump),
+            age,
+        )
     if full.returncode != 0:
         error = " ".join(full.stderr.split())[:200] or f"exit {full.returncode}"
-        return BackupCheck("fail", f"{where}: pg_restore --list read {entries} entries, but reading "
-                           f"the data failed: {error}", str(dump), age)
-    return BackupCheck("pass", f"{where}: pg_restore read {entries} entries and every data block",
-                       str(dump), age)
+        return BackupCheck(
+            "fail",
+            f"{where}: pg_restore --list read {entries} entries, but reading "
+            f"the data failed: {error}",
+            str(dump),
+            age,
+        )
+    return BackupCheck(
+        "pass", f"{where}: pg_restore read {entries} entries and every data block", str(dump), age
+    )

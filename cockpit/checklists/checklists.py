@@ -80,12 +80,17 @@ def _item(raw: object, path: str, where: str) -> ChecklistItem:
     table = _table(raw, path, where)
     unknown = sorted(set(table) - {"id", "text", "check"})
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} (known: id, text, check)", path=path, key=where)
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} (known: id, text, check)", path=path, key=where
+        )
     item_id, text = (_nonempty_text(table, key, path, where) for key in ("id", "text"))
     check = table.get("check")
     if check is not None and check not in VERIFIER_IDS:
-        raise ConfigError(f"unknown verifier {check!r} (known: {', '.join(VERIFIER_IDS)})",
-                          path=path, key=f"{where}.check")
+        raise ConfigError(
+            f"unknown verifier {check!r} (known: {', '.join(VERIFIER_IDS)})",
+            path=path,
+            key=f"{where}.check",
+        )
     return ChecklistItem(item_id, text, check if isinstance(check, str) else None)
 
 
@@ -103,13 +108,17 @@ def parse_checklists(data: Mapping[str, Any], source: str) -> Checklists:
         table = _table(raw, source, where)
         unknown = sorted(set(table) - {"title", "items"})
         if unknown:
-            raise ConfigError(f"unknown key {unknown[0]!r} (known: title, items)", path=source, key=where)
+            raise ConfigError(
+                f"unknown key {unknown[0]!r} (known: title, items)", path=source, key=where
+            )
         title = _nonempty_text(table, "title", source, where)
         items = table.get("items")
         if not isinstance(items, list) or not items:
             raise ConfigError("expected [[...items]] tables", path=source, key=f"{where}.items")
-        parsed = tuple(_item(r, source, f"{where}.items[{i}]")
-                       for i, r in enumerate(cast("list[object]", items)))
+        parsed = tuple(
+            _item(r, source, f"{where}.items[{i}]")
+            for i, r in enumerate(cast("list[object]", items))
+        )
         ids = Counter(i.id for i in parsed)
         if dupes := [i for i, n in ids.items() if n > 1]:
             raise ConfigError(f"duplicate item id {dupes[0]!r}", path=source, key=f"{where}.items")
@@ -128,8 +137,12 @@ def backup_verdict(result: BackupCheck) -> Verdict:
     return Verdict(CheckState(result.state), result.evidence)
 
 
-async def verify_checklist(checklist: Checklist, state: CockpitState, cfg: Config,
-                           backup: Callable[..., BackupCheck] = check_backup) -> dict[str, Verdict]:
+async def verify_checklist(
+    checklist: Checklist,
+    state: CockpitState,
+    cfg: Config,
+    backup: Callable[..., BackupCheck] = check_backup,
+) -> dict[str, Verdict]:
     """Verdicts by verifier id for every check the list uses, each run once. The backup's
     subprocess runs in a thread; the endpoints are requested with the API's timeout."""
     wanted = {i.check for i in checklist.items if i.check}
@@ -153,8 +166,9 @@ class ItemResult:
     by: str  # "cockpit" (verified) or "operator" (ticked, or not)
 
 
-def item_results(checklist: Checklist, verdicts: Mapping[str, Verdict],
-                 ticked: Iterable[str] = ()) -> list[ItemResult]:
+def item_results(
+    checklist: Checklist, verdicts: Mapping[str, Verdict], ticked: Iterable[str] = ()
+) -> list[ItemResult]:
     """Each item's state now. The operator may tick a manual item, or an item the cockpit could
     not verify (unknown); a verified pass or fail stays the cockpit's."""
     ticked = set(ticked)
@@ -162,12 +176,28 @@ def item_results(checklist: Checklist, verdicts: Mapping[str, Verdict],
     for item in checklist.items:
         verdict = verdicts.get(item.check) if item.check else None
         if verdict is not None and (verdict.state != CheckState.UNKNOWN or item.id not in ticked):
-            out.append(ItemResult(item.id, item.text, item.check or "", verdict.state.value,
-                                  verdict.evidence, "cockpit"))
+            out.append(
+                ItemResult(
+                    item.id,
+                    item.text,
+                    item.check or "",
+                    verdict.state.value,
+                    verdict.evidence,
+                    "cockpit",
+                )
+            )
             continue
         evidence = verdict.evidence if verdict else ""
-        out.append(ItemResult(item.id, item.text, item.check or "",
-                              DONE if item.id in ticked else OPEN, evidence, "operator"))
+        out.append(
+            ItemResult(
+                item.id,
+                item.text,
+                item.check or "",
+                DONE if item.id in ticked else OPEN,
+                evidence,
+                "operator",
+            )
+        )
     return out
 
 
@@ -179,15 +209,27 @@ def summarize(items: Iterable[ItemResult]) -> dict[str, int]:
     return dict(Counter(_SUMMARY_KEYS.get(i.state, i.state) for i in items))
 
 
-def record_run(audit: AuditLog, checklist: Checklist, items: list[ItemResult],
-               run_id: str | None = None) -> dict[str, Any]:
+def record_run(
+    audit: AuditLog, checklist: Checklist, items: list[ItemResult], run_id: str | None = None
+) -> dict[str, Any]:
     """Append the run to the audit trail (who/when come from the log) and return the entry."""
-    return audit.record(RUN_EVENT, run_id=run_id or uuid.uuid4().hex[:8], checklist=checklist.id,
-                        title=checklist.title, items=[asdict(i) for i in items],
-                        summary=summarize(items))
+    return audit.record(
+        RUN_EVENT,
+        run_id=run_id or uuid.uuid4().hex[:8],
+        checklist=checklist.id,
+        title=checklist.title,
+        items=[asdict(i) for i in items],
+        summary=summarize(items),
+    )
 
 
-_MARK = {"pass": "✅ pass", "fail": "❌ FAIL", "unknown": "❔ unknown", DONE: "☑ done", OPEN: "☐ open"}
+_MARK = {
+    "pass": "✅ pass",
+    "fail": "❌ FAIL",
+    "unknown": "❔ unknown",
+    DONE: "☑ done",
+    OPEN: "☐ open",
+}
 
 
 def _cell(value: Any) -> str:
@@ -202,12 +244,20 @@ def render_checklist_markdown(entry: Mapping[str, Any]) -> str:
         who += f"@{op['host']}"
     title = entry.get("title") or entry.get("checklist") or "Checklist"
     summary: Mapping[str, Any] = entry.get("summary") or {}
-    lines = [f"# {title} checklist — run {entry.get('run_id', entry.get('seq', ''))}", "",
-             f"- When: {entry.get('time', '')}", f"- Who: {who}",
-             f"- Summary: {', '.join(f'{n} {s}' for s, n in summary.items()) or 'empty'}", "",
-             "| # | Item | State | By | Evidence |", "|---|---|---|---|---|"]
+    lines = [
+        f"# {title} checklist — run {entry.get('run_id', entry.get('seq', ''))}",
+        "",
+        f"- When: {entry.get('time', '')}",
+        f"- Who: {who}",
+        f"- Summary: {', '.join(f'{n} {s}' for s, n in summary.items()) or 'empty'}",
+        "",
+        "| # | Item | State | By | Evidence |",
+        "|---|---|---|---|---|",
+    ]
     for n, item in enumerate(entry.get("items") or [], start=1):
         state = str(item.get("state", ""))
-        lines.append(f"| {n} | {_cell(item.get('text', ''))} | {_MARK.get(state, state)} | "
-                     f"{_cell(item.get('by', ''))} | {_cell(item.get('evidence', ''))} |")
+        lines.append(
+            f"| {n} | {_cell(item.get('text', ''))} | {_MARK.get(state, state)} | "
+            f"{_cell(item.get('by', ''))} | {_cell(item.get('evidence', ''))} |"
+        )
     return "\n".join(lines) + "\n"

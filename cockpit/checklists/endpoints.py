@@ -51,8 +51,12 @@ async def verify_endpoints(api: ApiConfig) -> list[EndpointResult]:
     headers = {"User-Agent": "predictiq-cockpit"}
     if api.auth_header:
         headers["Authorization"] = api.auth_header
-    async with httpx.AsyncClient(base_url=api.base_url, verify=verify, headers=headers,
-                                 timeout=httpx.Timeout(api.timeout_seconds)) as client:
+    async with httpx.AsyncClient(
+        base_url=api.base_url,
+        verify=verify,
+        headers=headers,
+        timeout=httpx.Timeout(api.timeout_seconds),
+    ) as client:
         return [await _get(client, path) for path in api.endpoints]
 
 
@@ -60,8 +64,11 @@ def endpoints_verdict(results: list[EndpointResult]) -> Verdict:
     """pass when every endpoint answered 2xx/3xx; the evidence lists each one."""
     if not results:
         return unknown("no endpoints configured (api.endpoints)")
-    parts = [f"{r.path} {r.status_code if r.status_code is not None else r.error}"
-             + (f" {r.latency_ms:.0f} ms" if r.latency_ms is not None else "") for r in results]
+    parts = [
+        f"{r.path} {r.status_code if r.status_code is not None else r.error}"
+        + (f" {r.latency_ms:.0f} ms" if r.latency_ms is not None else "")
+        for r in results
+    ]
     ok = all(r.ok for r in results)
     return Verdict(CheckState.PASS if ok else CheckState.FAIL, "; ".join(parts))
 

@@ -54,8 +54,7 @@ def unknown(text: str) -> Verdict:
     return Verdict(CheckState.UNKNOWN, text)
 
 
-def _source(state: CockpitState, name: str, section: object,
-            kind: type[S]) -> S | Verdict:
+def _source(state: CockpitState, name: str, section: object, kind: type[S]) -> S | Verdict:
     """The source's snapshot, or an unknown verdict saying why there is none to judge."""
     if not section:
         return unknown(f"{name}: not configured")
@@ -127,10 +126,14 @@ def db_connections(state: CockpitState, cfg: Config) -> Verdict:
     limit = cfg.thresholds.connection_warning_percent
     idle = db.idle_over_count
     flood = idle >= max(1, IDLE_FLOOD_SHARE * db.usable_connections)
-    text = (f"{db.total + 1} of {db.max_connections} connections ({db.usage_percent:.0f}%, "
-            f"warning at {limit:g}%); {idle} idle > {db.idle_threshold_seconds:.0f}s")
+    text = (
+        f"{db.total + 1} of {db.max_connections} connections ({db.usage_percent:.0f}%, "
+        f"warning at {limit:g}%); {idle} idle > {db.idle_threshold_seconds:.0f}s"
+    )
     bad = db.usage_percent >= limit or flood
-    return Verdict(CheckState.FAIL if bad else CheckState.PASS, text + ("; idle flood" if flood else ""))
+    return Verdict(
+        CheckState.FAIL if bad else CheckState.PASS, text + ("; idle flood" if flood else "")
+    )
 
 
 def cache_hit_rate(state: CockpitState, cfg: Config) -> Verdict:
@@ -141,8 +144,10 @@ def cache_hit_rate(state: CockpitState, cfg: Config) -> Verdict:
     if cache.hit_rate_interval is None:
         return unknown("no cache lookups in the last interval: no hit rate to judge")
     rate, limit = 100.0 * cache.hit_rate_interval, 100.0 * cfg.thresholds.cache_hit_rate
-    text = (f"hit rate {rate:.1f}% ({cache.hits_interval} hits, {cache.misses_interval} misses"
-            f" in {cache.interval_seconds or 0:.1f}s; minimum {limit:g}%)")
+    text = (
+        f"hit rate {rate:.1f}% ({cache.hits_interval} hits, {cache.misses_interval} misses"
+        f" in {cache.interval_seconds or 0:.1f}s; minimum {limit:g}%)"
+    )
     return Verdict(CheckState.PASS if rate >= limit else CheckState.FAIL, text)
 
 
@@ -172,9 +177,14 @@ def certificates_valid(state: CockpitState, cfg: Config) -> Verdict:
         return unknown("certificates: none checked")
     bad = [c for c in snap.certificates if c.status != CertState.OK]
     if bad:
-        return Verdict(CheckState.FAIL, "; ".join(
-            f"{c.server_name}:{c.port} {c.status.value}"
-            + (f" ({c.error or c.verify_error})" if c.error or c.verify_error else "") for c in bad))
+        return Verdict(
+            CheckState.FAIL,
+            "; ".join(
+                f"{c.server_name}:{c.port} {c.status.value}"
+                + (f" ({c.error or c.verify_error})" if c.error or c.verify_error else "")
+                for c in bad
+            ),
+        )
     soonest = min((c.days_left for c in snap.certificates if c.days_left is not None), default=None)
     tail = f"; soonest expiry in {soonest:.0f} days" if soonest is not None else ""
     return Verdict(CheckState.PASS, f"{len(snap.certificates)} certificate(s) ok{tail}")
@@ -188,8 +198,12 @@ def pods_ready(state: CockpitState, cfg: Config) -> Verdict:
     pods = [p for p in kube.pods if not p.deleting]
     ready = sum(1 for p in pods if p.total and p.ready == p.total)
     desired = kube.deployment.desired if kube.deployment else None
-    text = f"{ready}/{len(pods)} pods ready" + (f", {desired} desired" if desired is not None else "")
-    not_ready = [f"{p.name} ({p.reason or p.phase})" for p in pods if not (p.total and p.ready == p.total)]
+    text = f"{ready}/{len(pods)} pods ready" + (
+        f", {desired} desired" if desired is not None else ""
+    )
+    not_ready = [
+        f"{p.name} ({p.reason or p.phase})" for p in pods if not (p.total and p.ready == p.total)
+    ]
     if not_ready:
         text += "; not ready: " + ", ".join(not_ready[:5])
     ok = bool(pods) and not not_ready and (desired is None or ready >= desired)
@@ -219,8 +233,10 @@ def critical_metrics(state: CockpitState, cfg: Config) -> Verdict:
     if cpu is None or not mems:
         return unknown(f"no pod metrics: {kube.metrics_error or 'no usage or limits reported'}")
     t = cfg.thresholds
-    text = (f"CPU {cpu:.0f}% of limits (limit {t.cpu_percent:g}%), "
-            f"max pod memory {max(mems):.0f}% (limit {t.memory_percent:g}%)")
+    text = (
+        f"CPU {cpu:.0f}% of limits (limit {t.cpu_percent:g}%), "
+        f"max pod memory {max(mems):.0f}% (limit {t.memory_percent:g}%)"
+    )
     bad = cpu >= t.cpu_percent or max(mems) >= t.memory_percent
     return Verdict(CheckState.FAIL if bad else CheckState.PASS, text)
 

@@ -9,12 +9,14 @@ from cockpit.models import ApiPodMetrics, ApiStatus
 CARRY_SHARE = 0.6  # name the fewest pods that carry at least this share of the figure
 
 
-def carrying_pods(api: ApiStatus, figure: Callable[[ApiPodMetrics], float | None],
-                  share: float = CARRY_SHARE) -> list[str]:
+def carrying_pods(
+    api: ApiStatus, figure: Callable[[ApiPodMetrics], float | None], share: float = CARRY_SHARE
+) -> list[str]:
     """The pods, busiest first, that together carry `share` of `figure` summed over the pods;
     [] when the API is not scraped per pod or the figure is zero everywhere."""
-    values = sorted(((figure(p) or 0.0, p.name) for p in api.pods if p.ok),
-                    key=lambda v: (-v[0], v[1]))
+    values = sorted(
+        ((figure(p) or 0.0, p.name) for p in api.pods if p.ok), key=lambda v: (-v[0], v[1])
+    )
     total = sum(v for v, _ in values)
     if total <= 0:
         return []
@@ -28,8 +30,9 @@ def carrying_pods(api: ApiStatus, figure: Callable[[ApiPodMetrics], float | None
     return names
 
 
-def api_errors(api: ApiStatus,
-               error_ratio_threshold: float) -> tuple[dict[str, object], list[str]] | None:
+def api_errors(
+    api: ApiStatus, error_ratio_threshold: float
+) -> tuple[dict[str, object], list[str]] | None:
     """The evidence of a 5xx share above the threshold and the pods that carry most of the 5xx
     (when scraped per pod, else []), or None below it."""
     if api.error_ratio is None or api.error_ratio <= error_ratio_threshold:

@@ -49,8 +49,11 @@ def describe_action(entry: Mapping[str, Any]) -> str:
 
 def actions_done(incident_id: str, entries: Iterable[Mapping[str, Any]]) -> list[str]:
     """What was done for the incident: every action result (or refusal) recorded for it."""
-    return [describe_action(e) for e in entries_for(incident_id, entries)
-            if e.get("event") in _ACTION_EVENTS]
+    return [
+        describe_action(e)
+        for e in entries_for(incident_id, entries)
+        if e.get("event") in _ACTION_EVENTS
+    ]
 
 
 def _diagnosis(incident: Incident) -> str:
@@ -71,31 +74,44 @@ def _root_cause(incident: Incident) -> str:
     return f"under investigation ({source}: {_diagnosis(incident)})"
 
 
-def initial_alert(incident: Incident, entries: Sequence[Mapping[str, Any]] = (), *,
-                  now: datetime | None = None, notified: Sequence[str] = ()) -> str:
+def initial_alert(
+    incident: Incident,
+    entries: Sequence[Mapping[str, Any]] = (),
+    *,
+    now: datetime | None = None,
+    notified: Sequence[str] = (),
+) -> str:
     """The runbook's Initial Alert."""
     now = now or utcnow()
-    ack = (f" (acknowledged by {incident.acknowledged_by})" if incident.acknowledged_by else "")
+    ack = f" (acknowledged by {incident.acknowledged_by})" if incident.acknowledged_by else ""
     lines = [
-        "🚨 INCIDENT ALERT", "",
+        "🚨 INCIDENT ALERT",
+        "",
         f"Incident: {incident.id}",
         f"Severity: {incident.severity}",
         f"Title: {incident.title}",
         f"Status: {incident.status}",
         f"Impact: {incident.impact or 'being assessed'}",
         f"Affected: {_affected(incident)}",
-        f"Detected: {when(incident.detected_at)} ({duration(incident.age_seconds(now), coarse=True)} ago)", "",
+        f"Detected: {when(incident.detected_at)} ({duration(incident.age_seconds(now), coarse=True)} ago)",
+        "",
         "Actions:",
         f"- [{'x' if incident.acknowledged_by else ' '}] Investigating root cause{ack}",
         f"- [{'x' if notified else ' '}] Notified: {', '.join(notified) or 'nobody yet'}",
-        *(f"- [x] {a}" for a in actions_done(incident.id, entries)), "",
+        *(f"- [x] {a}" for a in actions_done(incident.id, entries)),
+        "",
         f"Next update in: {NEXT_UPDATE_MINUTES.get(incident.severity, 30)} minutes",
     ]
     return "\n".join(lines) + "\n"
 
 
-def status_update(incident: Incident, entries: Sequence[Mapping[str, Any]] = (), *,
-                  now: datetime | None = None, eta: str = "") -> str:
+def status_update(
+    incident: Incident,
+    entries: Sequence[Mapping[str, Any]] = (),
+    *,
+    now: datetime | None = None,
+    eta: str = "",
+) -> str:
     """The runbook's Status Update."""
     now = now or utcnow()
     done = actions_done(incident.id, entries)
@@ -106,43 +122,55 @@ def status_update(incident: Incident, entries: Sequence[Mapping[str, Any]] = (),
     else:
         doing = "investigating"
     lines = [
-        "📊 INCIDENT UPDATE", "",
+        "📊 INCIDENT UPDATE",
+        "",
         f"Incident: {incident.id}",
         f"Status: {incident.status}",
         f"Title: {incident.title}",
-        f"Severity: {incident.severity}", "",
+        f"Severity: {incident.severity}",
+        "",
         f"What happened: {incident.impact or incident.title} Since {when(incident.detected_at)} "
         f"({duration(incident.age_seconds(now), coarse=True)}). Now: {_diagnosis(incident)}",
         f"What we're doing: {doing}",
-        f"ETA: {eta or 'not yet known'}", "",
+        f"ETA: {eta or 'not yet known'}",
+        "",
         f"Next update in: {NEXT_UPDATE_MINUTES.get(incident.severity, 30)} minutes",
     ]
     return "\n".join(lines) + "\n"
 
 
-def resolution(incident: Incident, entries: Sequence[Mapping[str, Any]] = (), *,
-               now: datetime | None = None) -> str:
+def resolution(
+    incident: Incident, entries: Sequence[Mapping[str, Any]] = (), *, now: datetime | None = None
+) -> str:
     """The runbook's Resolution."""
     now = now or utcnow()
     end = incident.resolved_at or now
     done = actions_done(incident.id, entries)
     lines = [
-        "✅ INCIDENT RESOLVED", "",
+        "✅ INCIDENT RESOLVED",
+        "",
         f"Incident: {incident.id}",
         f"Title: {incident.title}",
         f"Duration: {when(incident.detected_at)} - {when(end)} "
         f"({duration(incident.duration_seconds(now), coarse=True)})",
-        f"Severity: {incident.severity}", "",
+        f"Severity: {incident.severity}",
+        "",
         f"Root cause: {_root_cause(incident)}",
         f"Fix applied: {'; '.join(done) if done else 'no cockpit action recorded'}",
-        "Lessons learned: to be collected in the post-mortem", "",
+        "Lessons learned: to be collected in the post-mortem",
+        "",
         f"Post-mortem: cockpit audit export --incident {incident.id} --format markdown",
     ]
     return "\n".join(lines) + "\n"
 
 
-def render_template(kind: str, incident: Incident, entries: Sequence[Mapping[str, Any]] = (),
-                    *, now: datetime | None = None) -> str:
+def render_template(
+    kind: str,
+    incident: Incident,
+    entries: Sequence[Mapping[str, Any]] = (),
+    *,
+    now: datetime | None = None,
+) -> str:
     """One of TEMPLATES ("initial", "update", "resolution") for the incident."""
     renderers = {"initial": initial_alert, "update": status_update, "resolution": resolution}
     if kind not in renderers:

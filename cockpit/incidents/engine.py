@@ -63,15 +63,25 @@ def _context(cfg: Config, namespace: str | None = None) -> dict[str, Any]:
     k = cfg.kubernetes
     # The namespace in use, as the Kubernetes source resolved it (the context's own when the
     # config leaves it empty, as kubectl does).
-    return {"namespace": (namespace or k.namespace or "default") if k else None, "deployment": k.deployment if k else None,
-            "selector": k.selector if k else None, "api_url": cfg.api.base_url if cfg.api else None}
+    return {
+        "namespace": (namespace or k.namespace or "default") if k else None,
+        "deployment": k.deployment if k else None,
+        "selector": k.selector if k else None,
+        "api_url": cfg.api.base_url if cfg.api else None,
+    }
 
 
 class IncidentEngine:
     """Open, escalate and close incidents from the cockpit's state; record operator steps."""
 
-    def __init__(self, cfg: Config, *, audit: AuditLog | None = None, clock: Callable[[], datetime] = utcnow,
-                 runbook: Runbook | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        audit: AuditLog | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        runbook: Runbook | None = None,
+    ) -> None:
         self.cfg = cfg
         self.audit = audit
         self.clock = clock
@@ -136,15 +146,17 @@ class IncidentEngine:
         findings: dict[str, Finding] = {f.key: f for f in evaluate_rules(state, self.cfg, now)}
         for spec in RULES:
             sampled = bool(fresh.intersection(spec.sources)) and not any(
-                state.failure(s) for s in spec.data_sources)
+                state.failure(s) for s in spec.data_sources
+            )
             keys = {k for k, f in findings.items() if f.rule == spec.rule}
             keys |= {k for k, s in self._streaks.items() if s.rule == spec.rule}
             for key in sorted(keys):
                 self._step(key, spec.rule, findings.get(key), sampled, now)
         return self.active()
 
-    def _step(self, key: str, rule: str, finding: Finding | None, sampled: bool,
-              now: datetime) -> None:
+    def _step(
+        self, key: str, rule: str, finding: Finding | None, sampled: bool, now: datetime
+    ) -> None:
         streak = self._streaks.setdefault(key, _Streak(rule))
         if sampled:
             if finding:
@@ -175,45 +187,89 @@ class IncidentEngine:
         entry = self.runbook.entry(f.rule)
         spec_actions = next((s.actions for s in RULES if s.rule == f.rule), ())
         inc = Incident(
-            id=self._new_id(now), key=f.key, rule=f.rule, title=f.title, severity=f.severity,
-            detected_at=now, response_deadline=response_deadline(self.cfg, f.severity, now),
-            evidence=dict(f.evidence), impact=f.impact, affected=f.affected, runbook=entry,
+            id=self._new_id(now),
+            key=f.key,
+            rule=f.rule,
+            title=f.title,
+            severity=f.severity,
+            detected_at=now,
+            response_deadline=response_deadline(self.cfg, f.severity, now),
+            evidence=dict(f.evidence),
+            impact=f.impact,
+            affected=f.affected,
+            runbook=entry,
             actions=entry.actions if entry and entry.actions else spec_actions,
             context=_context(self.cfg, self._namespace),
-            timeline=(TimelineEntry(now, "detected", f"{f.severity} {f.title}"),))
+            timeline=(TimelineEntry(now, "detected", f"{f.severity} {f.title}"),),
+        )
         self._open[inc.id] = inc
         self._key_to_id[f.key] = inc.id
-        self._record("incident.detected", strict=False, incident_id=inc.id, rule=f.rule,
-                     target=f.key, severity=f.severity, title=f.title, impact=f.impact,
-                     affected=list(f.affected), evidence=to_jsonable(dict(f.evidence)))
+        self._record(
+            "incident.detected",
+            strict=False,
+            incident_id=inc.id,
+            rule=f.rule,
+            target=f.key,
+            severity=f.severity,
+            title=f.title,
+            impact=f.impact,
+            affected=list(f.affected),
+            evidence=to_jsonable(dict(f.evidence)),
+        )
 
     def _follow(self, incident_id: str, f: Finding, now: datetime) -> None:
-        inc = replace(self._open[incident_id], evidence=dict(f.evidence), title=f.title,
-                      impact=f.impact, affected=f.affected)
+        inc = replace(
+            self._open[incident_id],
+            evidence=dict(f.evidence),
+            title=f.title,
+            impact=f.impact,
+            affected=f.affected,
+        )
         wanted = f.severity
-        if inc.severity_set_by_operator and SEVERITIES.index(wanted) >= SEVERITIES.index(inc.severity):
+        if inc.severity_set_by_operator and SEVERITIES.index(wanted) >= SEVERITIES.index(
+            inc.severity
+        ):
             wanted = inc.severity  # the operator's call stands unless things got worse
         if wanted != inc.severity:
-            self._record("incident.severity", strict=False, incident_id=inc.id, auto=True,
-                         before=inc.severity, after=wanted, evidence=to_jsonable(dict(f.evidence)))
+            self._record(
+                "incident.severity",
+                strict=False,
+                incident_id=inc.id,
+                auto=True,
+                before=inc.severity,
+                after=wanted,
+                evidence=to_jsonable(dict(f.evidence)),
+            )
             inc = self._with_severity(inc, wanted, now, "auto")
         self._open[incident_id] = inc
 
     def _with_severity(self, inc: Incident, severity: str, now: datetime, by: str) -> Incident:
         deadline = deadline_after_severity_change(self.cfg, inc, severity, now)
         line = TimelineEntry(now, "severity", f"{inc.severity} -> {severity} ({by})")
-        return replace(inc, severity=severity, response_deadline=deadline,
-                       timeline=inc.timeline + (line,))
+        return replace(
+            inc, severity=severity, response_deadline=deadline, timeline=inc.timeline + (line,)
+        )
 
     def _reopen(self, incident_id: str, f: Finding, now: datetime) -> None:
         inc = next(i for i in self.closed if i.id == incident_id)
         self.closed.remove(inc)
-        inc = replace(inc, status="Investigating", resolved_at=None, evidence=dict(f.evidence),
-                      timeline=inc.timeline + (TimelineEntry(now, "reopened", "reopened: still breaching"),))
+        inc = replace(
+            inc,
+            status="Investigating",
+            resolved_at=None,
+            evidence=dict(f.evidence),
+            timeline=inc.timeline + (TimelineEntry(now, "reopened", "reopened: still breaching"),),
+        )
         self._open[inc.id] = inc
         self._key_to_id[inc.key] = inc.id
-        self._record("incident.reopened", strict=False, incident_id=inc.id, rule=inc.rule,
-                     reason="still breaching", evidence=to_jsonable(dict(f.evidence)))
+        self._record(
+            "incident.reopened",
+            strict=False,
+            incident_id=inc.id,
+            rule=inc.rule,
+            reason="still breaching",
+            evidence=to_jsonable(dict(f.evidence)),
+        )
 
     def still_breaching(self, incident_id: str) -> bool:
         """Whether the incident's rule breached at its last sample (resolving it now would be
@@ -233,16 +289,26 @@ class IncidentEngine:
                 streak.breaching = streak.healthy = 0
             else:
                 self._streaks.pop(inc.key, None)
-        inc = replace(inc, status="Resolved", resolved_at=now,
-                      timeline=inc.timeline + (TimelineEntry(now, event, text),))
+        inc = replace(
+            inc,
+            status="Resolved",
+            resolved_at=now,
+            timeline=inc.timeline + (TimelineEntry(now, event, text),),
+        )
         self.closed.append(inc)
         return inc
 
     def _close(self, incident_id: str, now: datetime, why: str) -> None:
         inc = self._finish(incident_id, now, "closed", f"closed automatically: {why}")
-        self._record("incident.closed", strict=False, incident_id=inc.id, rule=inc.rule,
-                     severity=inc.severity, reason=why,
-                     duration_seconds=round(inc.duration_seconds(now), 1))
+        self._record(
+            "incident.closed",
+            strict=False,
+            incident_id=inc.id,
+            rule=inc.rule,
+            severity=inc.severity,
+            reason=why,
+            duration_seconds=round(inc.duration_seconds(now), 1),
+        )
 
     # ------------------------------------------------------------------ queries
     def active(self) -> list[Incident]:
@@ -279,8 +345,12 @@ class IncidentEngine:
         """Record who responded, and when: the response clock stops."""
         inc, now = self._active(incident_id), self.clock()
         self._record("incident.ack", strict=True, incident_id=inc.id, acknowledged_by=operator)
-        inc = replace(inc, acknowledged_by=operator, acknowledged_at=inc.acknowledged_at or now,
-                      timeline=inc.timeline + (TimelineEntry(now, "ack", f"acknowledged by {operator}"),))
+        inc = replace(
+            inc,
+            acknowledged_by=operator,
+            acknowledged_at=inc.acknowledged_at or now,
+            timeline=inc.timeline + (TimelineEntry(now, "ack", f"acknowledged by {operator}"),),
+        )
         self._open[incident_id] = inc
         return inc
 
@@ -291,22 +361,42 @@ class IncidentEngine:
         if status == "Resolved":
             return self.resolve(incident_id, operator)
         inc, now = self._active(incident_id), self.clock()
-        self._record("incident.status", strict=True, incident_id=inc.id, before=inc.status,
-                     after=status, by=operator)
-        inc = replace(inc, status=status, timeline=inc.timeline + (
-            TimelineEntry(now, "status", f"{inc.status} -> {status}"),))
+        self._record(
+            "incident.status",
+            strict=True,
+            incident_id=inc.id,
+            before=inc.status,
+            after=status,
+            by=operator,
+        )
+        inc = replace(
+            inc,
+            status=status,
+            timeline=inc.timeline + (TimelineEntry(now, "status", f"{inc.status} -> {status}"),),
+        )
         self._open[incident_id] = inc
         return inc
 
-    def set_severity(self, incident_id: str, severity: str, operator: str | None = None) -> Incident:
+    def set_severity(
+        self, incident_id: str, severity: str, operator: str | None = None
+    ) -> Incident:
         """The operator's severity: it stands until the rule sees something worse."""
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
         inc, now = self._active(incident_id), self.clock()
-        self._record("incident.severity", strict=True, incident_id=inc.id, auto=False,
-                     before=inc.severity, after=severity, by=operator)
-        inc = replace(self._with_severity(inc, severity, now, operator or "operator"),
-                      severity_set_by_operator=True)
+        self._record(
+            "incident.severity",
+            strict=True,
+            incident_id=inc.id,
+            auto=False,
+            before=inc.severity,
+            after=severity,
+            by=operator,
+        )
+        inc = replace(
+            self._with_severity(inc, severity, now, operator or "operator"),
+            severity_set_by_operator=True,
+        )
         self._open[incident_id] = inc
         return inc
 
@@ -317,13 +407,24 @@ class IncidentEngine:
             raise ValueError("an empty note")
         inc, now = self._active(incident_id), self.clock()
         self._record("incident.note", strict=True, incident_id=inc.id, text=text, by=operator)
-        inc = replace(inc, notes=inc.notes + (Note(now, operator or "", text),),
-                      timeline=inc.timeline + (TimelineEntry(now, "note", text),))
+        inc = replace(
+            inc,
+            notes=inc.notes + (Note(now, operator or "", text),),
+            timeline=inc.timeline + (TimelineEntry(now, "note", text),),
+        )
         self._open[incident_id] = inc
         return inc
 
-    def declare(self, title: str, severity: str, impact: str = "", affected: tuple[str, ...] = (),
-                *, rule: str | None = None, operator: str | None = None) -> Incident:
+    def declare(
+        self,
+        title: str,
+        severity: str,
+        impact: str = "",
+        affected: tuple[str, ...] = (),
+        *,
+        rule: str | None = None,
+        operator: str | None = None,
+    ) -> Incident:
         """Open an incident by hand (a user report); it closes only when an operator resolves it."""
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
@@ -331,16 +432,34 @@ class IncidentEngine:
             raise ValueError("an incident needs a title")
         now = self.clock()
         entry = self.runbook.entry(rule) if rule else None
-        inc = Incident(id=self._new_id(now), key="", rule=rule or "declared", title=title.strip(),
-                       severity=severity, detected_at=now,
-                       response_deadline=response_deadline(self.cfg, severity, now),
-                       impact=impact, affected=tuple(affected), runbook=entry,
-                       actions=entry.actions if entry else (), context=_context(self.cfg, self._namespace),
-                       declared=True, severity_set_by_operator=True,
-                       timeline=(TimelineEntry(now, "declared", f"{severity} {title.strip()}"),))
-        self._record("incident.declared", strict=True, incident_id=inc.id, rule=inc.rule,
-                     severity=severity, title=inc.title, impact=impact, affected=list(affected),
-                     by=operator)
+        inc = Incident(
+            id=self._new_id(now),
+            key="",
+            rule=rule or "declared",
+            title=title.strip(),
+            severity=severity,
+            detected_at=now,
+            response_deadline=response_deadline(self.cfg, severity, now),
+            impact=impact,
+            affected=tuple(affected),
+            runbook=entry,
+            actions=entry.actions if entry else (),
+            context=_context(self.cfg, self._namespace),
+            declared=True,
+            severity_set_by_operator=True,
+            timeline=(TimelineEntry(now, "declared", f"{severity} {title.strip()}"),),
+        )
+        self._record(
+            "incident.declared",
+            strict=True,
+            incident_id=inc.id,
+            rule=inc.rule,
+            severity=severity,
+            title=inc.title,
+            impact=impact,
+            affected=list(affected),
+            by=operator,
+        )
         self._open[inc.id] = inc
         return inc
 
@@ -348,11 +467,21 @@ class IncidentEngine:
         """Resolve by hand. If the rule still breaches (`still_breaching`), the next breaching
         sample reopens this same incident."""
         inc, now = self._active(incident_id), self.clock()
-        self._record("incident.resolved", strict=True, incident_id=inc.id, before=inc.status,
-                     by=operator, summary=summary,
-                     duration_seconds=round(inc.duration_seconds(now), 1))
-        return self._finish(incident_id, now, "resolved",
-                            f"resolved by {operator or 'operator'}" + (f": {summary}" if summary else ""))
+        self._record(
+            "incident.resolved",
+            strict=True,
+            incident_id=inc.id,
+            before=inc.status,
+            by=operator,
+            summary=summary,
+            duration_seconds=round(inc.duration_seconds(now), 1),
+        )
+        return self._finish(
+            incident_id,
+            now,
+            "resolved",
+            f"resolved by {operator or 'operator'}" + (f": {summary}" if summary else ""),
+        )
 
 
 def _when(entry: Mapping[str, Any]) -> datetime | None:
@@ -362,9 +491,17 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-_LINES = {"incident.detected": "detected", "incident.declared": "declared", "incident.ack": "ack",
-          "incident.status": "status", "incident.severity": "severity", "incident.note": "note",
-          "incident.resolved": "resolved", "incident.closed": "closed", "incident.reopened": "reopened"}
+_LINES = {
+    "incident.detected": "detected",
+    "incident.declared": "declared",
+    "incident.ack": "ack",
+    "incident.status": "status",
+    "incident.severity": "severity",
+    "incident.note": "note",
+    "incident.resolved": "resolved",
+    "incident.closed": "closed",
+    "incident.reopened": "reopened",
+}
 
 
 def restore_resolved(entries: list[dict[str, Any]], since: datetime, cfg: Config) -> list[Incident]:
@@ -377,33 +514,57 @@ def restore_resolved(entries: list[dict[str, Any]], since: datetime, cfg: Config
             by_id.setdefault(incident_id, []).append(e)
     out: list[Incident] = []
     for incident_id, mine in by_id.items():
-        opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), None)
+        opening = next(
+            (e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), None
+        )
         last = mine[-1]
         start, end = (_when(opening) if opening else None), _when(last)
-        if (opening is None or start is None or end is None or end < since
-                or last.get("event") not in ("incident.resolved", "incident.closed")):
+        if (
+            opening is None
+            or start is None
+            or end is None
+            or end < since
+            or last.get("event") not in ("incident.resolved", "incident.closed")
+        ):
             continue
         severity = str(opening.get("severity") or "P3")
         for e in mine:
             if e.get("event") == "incident.severity" and str(e.get("after")) in SEVERITIES:
                 severity = str(e.get("after"))
-        timeline = tuple(TimelineEntry(t, _LINES[str(e.get("event"))], _audit_text(e))
-                         for e in mine if (t := _when(e)) is not None)
-        notes = tuple(Note(t, str(e.get("by") or ""), str(e.get("text") or ""))
-                      for e in mine if e.get("event") == "incident.note" and (t := _when(e)) is not None)
+        timeline = tuple(
+            TimelineEntry(t, _LINES[str(e.get("event"))], _audit_text(e))
+            for e in mine
+            if (t := _when(e)) is not None
+        )
+        notes = tuple(
+            Note(t, str(e.get("by") or ""), str(e.get("text") or ""))
+            for e in mine
+            if e.get("event") == "incident.note" and (t := _when(e)) is not None
+        )
         ack = next((e for e in mine if e.get("event") == "incident.ack"), None)
         affected: object = opening.get("affected")
         evidence: object = opening.get("evidence")
-        out.append(Incident(
-            id=incident_id, key=str(opening.get("target") or ""), rule=str(opening.get("rule") or "declared"),
-            title=str(opening.get("title") or "(untitled)"), severity=severity, detected_at=start,
-            response_deadline=response_deadline(cfg, severity, start), status="Resolved",
-            evidence=_str_keys(evidence),
-            impact=str(opening.get("impact") or ""),
-            affected=_strings(affected),
-            acknowledged_by=str(ack.get("acknowledged_by") or "") if ack else None,
-            acknowledged_at=_when(ack) if ack else None, notes=notes, timeline=timeline,
-            declared=opening.get("event") == "incident.declared", resolved_at=end))
+        out.append(
+            Incident(
+                id=incident_id,
+                key=str(opening.get("target") or ""),
+                rule=str(opening.get("rule") or "declared"),
+                title=str(opening.get("title") or "(untitled)"),
+                severity=severity,
+                detected_at=start,
+                response_deadline=response_deadline(cfg, severity, start),
+                status="Resolved",
+                evidence=_str_keys(evidence),
+                impact=str(opening.get("impact") or ""),
+                affected=_strings(affected),
+                acknowledged_by=str(ack.get("acknowledged_by") or "") if ack else None,
+                acknowledged_at=_when(ack) if ack else None,
+                notes=notes,
+                timeline=timeline,
+                declared=opening.get("event") == "incident.declared",
+                resolved_at=end,
+            )
+        )
     return out
 
 
@@ -442,12 +603,22 @@ def evaluate_once(cfg: Config, state: CockpitState, now: datetime | None = None)
     return evaluate_rules(state, cfg, now or utcnow())
 
 
-def incidents_json(cfg: Config, state: CockpitState,
-                   now: datetime | None = None) -> list[Mapping[str, Any]]:
+def incidents_json(
+    cfg: Config, state: CockpitState, now: datetime | None = None
+) -> list[Mapping[str, Any]]:
     """`cockpit snapshot --json`'s incidents: rule, severity, title, status, detected_at, evidence."""
     now = now or utcnow()
-    return [{"rule": f.rule, "key": f.key, "severity": f.severity, "title": f.title,
-             "status": "Investigating", "detected_at": to_jsonable(now),
-             "impact": f.impact, "affected": list(f.affected),
-             "evidence": to_jsonable(dict(f.evidence))}
-            for f in evaluate_once(cfg, state, now)]
+    return [
+        {
+            "rule": f.rule,
+            "key": f.key,
+            "severity": f.severity,
+            "title": f.title,
+            "status": "Investigating",
+            "detected_at": to_jsonable(now),
+            "impact": f.impact,
+            "affected": list(f.affected),
+            "evidence": to_jsonable(dict(f.evidence)),
+        }
+        for f in evaluate_once(cfg, state, now)
+    ]

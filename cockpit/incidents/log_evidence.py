@@ -39,8 +39,13 @@ class LogEvidence:
 
     def as_fields(self) -> dict[str, Any]:
         """The audit entry's fields."""
-        return {"rule": self.rule, "summary": self.summary, "lines": list(self.lines),
-                "per_minute": [list(p) for p in self.per_minute], "problems": list(self.problems)}
+        return {
+            "rule": self.rule,
+            "summary": self.summary,
+            "lines": list(self.lines),
+            "per_minute": [list(p) for p in self.per_minute],
+            "problems": list(self.problems),
+        }
 
 
 def _pods_of(incident: Incident, spec: LogEvidenceSpec) -> list[str]:
@@ -55,13 +60,17 @@ def _pods_of(incident: Incident, spec: LogEvidenceSpec) -> list[str]:
 
 
 def _selector_pods(raw: Any, namespace: str, selector: str, timeout: float) -> list[str]:
-    doc: dict[str, Any] = raw.get_json(f"/api/v1/namespaces/{quote(namespace, safe='')}/pods",
-                                       [("labelSelector", selector)], timeout=timeout)
+    doc: dict[str, Any] = raw.get_json(
+        f"/api/v1/namespaces/{quote(namespace, safe='')}/pods",
+        [("labelSelector", selector)],
+        timeout=timeout,
+    )
     return sorted(text_of(obj(obj(p).get("metadata")).get("name")) for p in items(doc.get("items")))
 
 
-def _read(raw: Any, namespace: str, pod: str, spec: LogEvidenceSpec,
-          timeout: float) -> list[tuple[int, str]]:
+def _read(
+    raw: Any, namespace: str, pod: str, spec: LogEvidenceSpec, timeout: float
+) -> list[tuple[int, str]]:
     query: list[tuple[str, Any]] = [("timestamps", "true")]
     if spec.previous:
         query += [("previous", "true"), ("tailLines", str(spec.lines))]
@@ -80,8 +89,15 @@ def _read(raw: Any, namespace: str, pod: str, spec: LogEvidenceSpec,
     return out
 
 
-def fetch_log_evidence(raw: Any, namespace: str, selector: str, incident: Incident,
-                       spec: LogEvidenceSpec, now: datetime, timeout: float = 5.0) -> LogEvidence:
+def fetch_log_evidence(
+    raw: Any,
+    namespace: str,
+    selector: str,
+    incident: Incident,
+    spec: LogEvidenceSpec,
+    now: datetime,
+    timeout: float = 5.0,
+) -> LogEvidence:
     """Read the logs the spec names and summarise them (blocking: run it in a thread)."""
     try:
         pods = _pods_of(incident, spec) or _selector_pods(raw, namespace, selector, timeout)
@@ -96,11 +112,12 @@ def fetch_log_evidence(raw: Any, namespace: str, selector: str, incident: Incide
         except Exception as exc:  # noqa: BLE001 - one pod's answer does not stop the others
             problems.append(f"{pod}: {status_message(exc)[1]}")
             continue
-        found += [(stamp, pod, text) for stamp, text in lines
-                  if pattern is None or pattern.search(text)]
+        found += [
+            (stamp, pod, text) for stamp, text in lines if pattern is None or pattern.search(text)
+        ]
     found.sort()
     where = f"{len(pods[:MAX_PODS])} pod{'s' if len(pods) != 1 else ''}"
-    shown = tuple(f"{p} {_hms(t)} {text}" for t, p, text in found[-spec.lines:])
+    shown = tuple(f"{p} {_hms(t)} {text}" for t, p, text in found[-spec.lines :])
     if spec.previous:
         summary = f"previous container, last {spec.lines} lines ({where})"
         return LogEvidence(incident.rule, summary, shown, (), tuple(problems))
@@ -108,17 +125,21 @@ def fetch_log_evidence(raw: Any, namespace: str, selector: str, incident: Incide
     summary = f"{len(found)} lines match {what} in the last {spec.since_minutes} min ({where})"
     if not spec.per_minute:
         return LogEvidence(incident.rule, summary, shown, (), tuple(problems))
-    return LogEvidence(incident.rule, summary, (), per_minute(found, now, spec.since_minutes),
-                       tuple(problems))
+    return LogEvidence(
+        incident.rule, summary, (), per_minute(found, now, spec.since_minutes), tuple(problems)
+    )
 
 
-def per_minute(found: list[tuple[int, str, str]], now: datetime,
-               minutes: int) -> tuple[tuple[str, int], ...]:
+def per_minute(
+    found: list[tuple[int, str, str]], now: datetime, minutes: int
+) -> tuple[tuple[str, int], ...]:
     """Matches counted per minute over the last `minutes` minutes, zeros included."""
     end = int(now.timestamp()) // 60
     counts = Counter(stamp // 60_000_000_000 for stamp, _, _ in found)
-    return tuple((datetime.fromtimestamp(m * 60, UTC).strftime("%H:%M"), counts.get(m, 0))
-                 for m in range(end - minutes + 1, end + 1))
+    return tuple(
+        (datetime.fromtimestamp(m * 60, UTC).strftime("%H:%M"), counts.get(m, 0))
+        for m in range(end - minutes + 1, end + 1)
+    )
 
 
 def _hms(stamp: int) -> str:

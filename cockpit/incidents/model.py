@@ -49,7 +49,9 @@ class Incident:
     affected: tuple[str, ...] = ()
     runbook: RunbookEntry | None = None
     actions: tuple[str, ...] = ()
-    context: Mapping[str, Any] = field(default_factory=dict[str, Any])  # namespace, deployment, api_url
+    context: Mapping[str, Any] = field(
+        default_factory=dict[str, Any]
+    )  # namespace, deployment, api_url
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     notes: tuple[Note, ...] = ()
@@ -90,8 +92,9 @@ def response_deadline(cfg: Config, severity: str, since: datetime) -> datetime:
     return since + timedelta(minutes=cfg.response_minutes(severity))
 
 
-def deadline_after_severity_change(cfg: Config, incident: Incident, new: str,
-                                   at: datetime) -> datetime:
+def deadline_after_severity_change(
+    cfg: Config, incident: Incident, new: str, at: datetime
+) -> datetime:
     """The response deadline once the severity changes at `at`.
 
     Escalation: the new response time runs from the change, but never later than the deadline

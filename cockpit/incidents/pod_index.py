@@ -46,14 +46,18 @@ def _facts(pod: PodInfo) -> _Facts:
     counted = pod.cpu_m is not None and bool(pod.cpu_limit_m)
     return _Facts(
         pod,
-        pod.reason == "CrashLoopBackOff" or any(c.reason == "CrashLoopBackOff"
-                                                for c in pod.containers),
-        (any(_oom_container(c) for c in pod.containers) if pod.containers
-         else pod.reason == "OOMKilled"),
+        pod.reason == "CrashLoopBackOff"
+        or any(c.reason == "CrashLoopBackOff" for c in pod.containers),
+        (
+            any(_oom_container(c) for c in pod.containers)
+            if pod.containers
+            else pod.reason == "OOMKilled"
+        ),
         pod.memory_percent_of_limit,
         (pod.cpu_m or 0.0) if counted else 0.0,
         (pod.cpu_limit_m or 0.0) if counted else 0.0,
-        pod.cpu_percent_of_limit)
+        pod.cpu_percent_of_limit,
+    )
 
 
 _known: dict[str, _Facts] = {}  # uid -> facts of the last snapshot's PodInfo
@@ -88,8 +92,16 @@ def _build_index(kube: KubeSnapshot) -> PodIndex:
             hottest, hottest_pct = pod, pct
     _known = fresh
     memory.sort(key=lambda item: -item[1])
-    return PodIndex(tuple(crashing), tuple(candidates), tuple(memory), used, limit, hottest,
-                    restarts, frozenset(p.node for p in kube.pods if p.node))
+    return PodIndex(
+        tuple(crashing),
+        tuple(candidates),
+        tuple(memory),
+        used,
+        limit,
+        hottest,
+        restarts,
+        frozenset(p.node for p in kube.pods if p.node),
+    )
 
 
 _last_index: list[Any] = [None, None]  # (snapshot, its index): one snapshot is evaluated often

@@ -42,14 +42,19 @@ def _evidence(entry: Entry) -> str:
     ev: object = entry.get("evidence")
     if not isinstance(ev, Mapping):
         return ""
-    return ", ".join(f"{k} {v}" for k, v in cast(Entry, ev).items() if not isinstance(v, Mapping | list))
+    return ", ".join(
+        f"{k} {v}" for k, v in cast(Entry, ev).items() if not isinstance(v, Mapping | list)
+    )
 
 
 def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
     """(event label, details) for one timeline row, or None for entries not worth a row."""
     ev = entry.get("event")
     if ev == "incident.detected":
-        return "Detected", f"{entry.get('severity')} {entry.get('title')} ({entry.get('rule')}): {_evidence(entry)}"
+        return (
+            "Detected",
+            f"{entry.get('severity')} {entry.get('title')} ({entry.get('rule')}): {_evidence(entry)}",
+        )
     if ev == "incident.declared":
         return "Declared", f"{entry.get('severity')} {entry.get('title')} by {_who(entry)}"
     if ev == "incident.ack":
@@ -73,7 +78,10 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
     if ev in ("result", "denied", "cancelled"):
         return "Action", describe_action(entry)
     if ev == "intent" and entry.get("seq") not in answered:
-        return "Action", f"{entry.get('action')} {entry.get('target')}: started, no result recorded (outcome unknown)"
+        return (
+            "Action",
+            f"{entry.get('action')} {entry.get('target')}: started, no result recorded (outcome unknown)",
+        )
     return None
 
 
@@ -92,16 +100,28 @@ def action_taken(entry: Entry) -> str:
 
 
 def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> list[str]:
-    opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY)
-    ending = next((e for e in reversed(mine)
-                   if e.get("event") in ("incident.closed", "incident.resolved", "incident.reopened")), None)
+    opening = next(
+        (e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY
+    )
+    ending = next(
+        (
+            e
+            for e in reversed(mine)
+            if e.get("event") in ("incident.closed", "incident.resolved", "incident.reopened")
+        ),
+        None,
+    )
     if ending is not None and ending.get("event") == "incident.reopened":
         ending = None  # reopened since its last resolution: still open
     severities = [str(e.get("after")) for e in mine if e.get("event") == "incident.severity"]
     first = str(opening.get("severity") or (incident.severity if incident else "unknown"))
     worst = min([first, *severities]) if first.startswith("P") else first
     start, end = _time(opening) if opening else None, _time(ending) if ending else None
-    took = duration((end - start).total_seconds(), coarse=True) if start and end else "still open at export"
+    took = (
+        duration((end - start).total_seconds(), coarse=True)
+        if start and end
+        else "still open at export"
+    )
     affected: list[str] = opening.get("affected") or (list(incident.affected) if incident else [])
     return [
         f"- **Severity:** {first} at detection, highest {worst}",
@@ -122,8 +142,14 @@ def _log_section(mine: list[Entry]) -> list[str]:
     if not recorded:
         return []
     text = evidence_text(recorded[-1])
-    return ["## Log evidence", "", f"Recorded {recorded[-1].get('time', '')}: {text[0]}", "",
-            *(f"    {line}" for line in text[1:]), ""]
+    return [
+        "## Log evidence",
+        "",
+        f"Recorded {recorded[-1].get('time', '')}: {text[0]}",
+        "",
+        *(f"    {line}" for line in text[1:]),
+        "",
+    ]
 
 
 def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) -> str:
@@ -131,7 +157,9 @@ def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) 
     incident = incident_or_id if isinstance(incident_or_id, Incident) else None
     incident_id = incident.id if incident else str(incident_or_id)
     mine = entries_for(incident_id, entries)
-    opening = next((e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY)
+    opening = next(
+        (e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), _NO_ENTRY
+    )
     title = str(opening.get("title") or (incident.title if incident else "unknown incident"))
     answered = {e.get("intent_seq") for e in mine if e.get("event") == "result"}
     rows: list[str] = []
@@ -142,17 +170,48 @@ def render_postmortem(incident_or_id: Incident | str, entries: Iterable[Entry]) 
     actions = [action_taken(e) for e in mine if e.get("event") in ("result", "denied", "cancelled")]
     notes = [f"{_who(e)}: {e.get('text', '')}" for e in mine if e.get("event") == "incident.note"]
     causes = [n.split(":", 2)[-1].strip() for n in notes if "root cause:" in n.lower()]
-    out = [f"# Post-mortem: {title} ({incident_id})", "", "## Summary", "",
-           *_summary(incident_id, mine, incident), "", "## Timeline", "",
-           "| Time (UTC) | Event | Details |", "|---|---|---|",
-           *(rows or ["| | | no audit entries for this incident |"]), "",
-           "## Actions taken", "", *([f"- {a}" for a in actions] or ["- none recorded by the cockpit"]),
-           "", "## Notes", "", *([f"- {n}" for n in notes] or ["- none"]), "",
-           *_log_section(mine),
-           "## Root cause", "", causes[-1] if causes else "_To be written._", "",
-           "## What went well", "", "_To be written._", "",
-           "## What went wrong", "", "_To be written._", "",
-           "## Lessons learned", "", "_To be written._", "",
-           "## Follow-up actions", "", "- [ ] Update the runbook entry if it was wrong or missing",
-           "- [ ] Prevention measures identified and assigned", ""]
+    out = [
+        f"# Post-mortem: {title} ({incident_id})",
+        "",
+        "## Summary",
+        "",
+        *_summary(incident_id, mine, incident),
+        "",
+        "## Timeline",
+        "",
+        "| Time (UTC) | Event | Details |",
+        "|---|---|---|",
+        *(rows or ["| | | no audit entries for this incident |"]),
+        "",
+        "## Actions taken",
+        "",
+        *([f"- {a}" for a in actions] or ["- none recorded by the cockpit"]),
+        "",
+        "## Notes",
+        "",
+        *([f"- {n}" for n in notes] or ["- none"]),
+        "",
+        *_log_section(mine),
+        "## Root cause",
+        "",
+        causes[-1] if causes else "_To be written._",
+        "",
+        "## What went well",
+        "",
+        "_To be written._",
+        "",
+        "## What went wrong",
+        "",
+        "_To be written._",
+        "",
+        "## Lessons learned",
+        "",
+        "_To be written._",
+        "",
+        "## Follow-up actions",
+        "",
+        "- [ ] Update the runbook entry if it was wrong or missing",
+        "- [ ] Prevention measures identified and assigned",
+        "",
+    ]
     return "\n".join(out)

@@ -63,8 +63,12 @@ def _usable(state: CockpitState, source: str, kind: type[S]) -> S | None:
 def _failure_evidence(state: CockpitState, source: str, now: datetime) -> dict[str, Any]:
     f = state.failure(source)
     assert f is not None
-    return {"what": f.what, "reason": f.reason, "since": f.first_seen.isoformat(),
-            "down_seconds": round(max((now - f.first_seen).total_seconds(), 0.0), 1)}
+    return {
+        "what": f.what,
+        "reason": f.reason,
+        "since": f.first_seen.isoformat(),
+        "down_seconds": round(max((now - f.first_seen).total_seconds(), 0.0), 1),
+    }
 
 
 def api_down(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -73,26 +77,45 @@ def api_down(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     if state.failure("api"):
         ev.update(_failure_evidence(state, "api", now))
     elif (api := state.api) is not None and not api.health_ok:
-        ev.update(what="GET /health", reason=api.health_error or api.health_summary,
-                  status_code=api.health_status_code)
+        ev.update(
+            what="GET /health",
+            reason=api.health_error or api.health_summary,
+            status_code=api.health_status_code,
+        )
     kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube and kube.deployment and kube.deployment.desired > 0 and kube.ready_pods == 0:
-        ev.update(ready_pods=0, desired=kube.deployment.desired,
-                  deployment=kube.deployment.name)
+        ev.update(ready_pods=0, desired=kube.deployment.desired, deployment=kube.deployment.name)
         ev.setdefault("reason", f"0 of {kube.deployment.desired} pods ready")
     if not ev:
         return []
-    return [Finding("api_down", "api_down", "P1", "API down", ev,
-                    "Users cannot reach PredictIQ: every request fails.", ("API",))]
+    return [
+        Finding(
+            "api_down",
+            "api_down",
+            "P1",
+            "API down",
+            ev,
+            "Users cannot reach PredictIQ: every request fails.",
+            ("API",),
+        )
+    ]
 
 
 def database_unreachable(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P1: the PostgreSQL source cannot connect or query."""
     if not state.failure("database"):
         return []
-    return [Finding("database_unreachable", "database_unreachable", "P1", "Database unreachable",
-                    _failure_evidence(state, "database", now),
-                    "Anything that reads or writes data fails.", ("PostgreSQL", "API"))]
+    return [
+        Finding(
+            "database_unreachable",
+            "database_unreachable",
+            "P1",
+            "Database unreachable",
+            _failure_evidence(state, "database", now),
+            "Anything that reads or writes data fails.",
+            ("PostgreSQL", "API"),
+        )
+    ]
 
 
 def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -124,10 +147,18 @@ def connection_exhaustion(state: CockpitState, cfg: Config, now: datetime) -> li
         "longest_query_pid": longest.pid if longest else None,
         "top_user": max(by_user, key=lambda user: by_user[user]) if by_user else None,
     }
-    return [Finding("connection_exhaustion", "connection_exhaustion", severity,
-                    "Database connection exhaustion", ev,
-                    "New database connections are refused ('too many connections'); "
-                    "API requests fail with 503.", ("PostgreSQL", "API"))]
+    return [
+        Finding(
+            "connection_exhaustion",
+            "connection_exhaustion",
+            severity,
+            "Database connection exhaustion",
+            ev,
+            "New database connections are refused ('too many connections'); "
+            "API requests fail with 503.",
+            ("PostgreSQL", "API"),
+        )
+    ]
 
 
 def _recent_oom(last_finished: datetime | None, now: datetime) -> bool:
@@ -142,24 +173,48 @@ def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     index = pod_index(kube)
     crashing = list(index.crashing)
     # the pod's summary reason may come from an old lastState: trust containers when known
-    oom_killed = [pod.name for pod in index.oom_candidates
-                  if (any(c.reason == "OOMKilled" or (c.last_state_reason == "OOMKilled"
-                                                      and _recent_oom(c.last_finished_at, now))
-                          for c in pod.containers) if pod.containers
-                      else pod.reason == "OOMKilled")]
-    high = [(name, round(pct, 1)) for name, pct in
-            itertools.takewhile(lambda item: item[1] >= cfg.thresholds.memory_percent,
-                                index.by_memory)]
+    oom_killed = [
+        pod.name
+        for pod in index.oom_candidates
+        if (
+            any(
+                c.reason == "OOMKilled"
+                or (c.last_state_reason == "OOMKilled" and _recent_oom(c.last_finished_at, now))
+                for c in pod.containers
+            )
+            if pod.containers
+            else pod.reason == "OOMKilled"
+        )
+    ]
+    high = [
+        (name, round(pct, 1))
+        for name, pct in itertools.takewhile(
+            lambda item: item[1] >= cfg.thresholds.memory_percent, index.by_memory
+        )
+    ]
     if not (crashing or oom_killed or high):
         return []
     severity = "P2" if crashing or oom_killed else "P3"
-    ev = {"crash_looping": crashing, "oom_killed": oom_killed,
-          "high_memory": [f"{n} {p} %" for n, p in high],
-          "max_memory_percent": max((p for _, p in high), default=None),
-          "memory_threshold_percent": cfg.thresholds.memory_percent,
-          "pods": len(kube.pods), "restarts": index.restarts}
-    return [Finding("oom", "oom", severity, "Out of memory (OOM)", ev,
-                    "Pods restart and drop in-flight requests; capacity shrinks.", ("API pods",))]
+    ev = {
+        "crash_looping": crashing,
+        "oom_killed": oom_killed,
+        "high_memory": [f"{n} {p} %" for n, p in high],
+        "max_memory_percent": max((p for _, p in high), default=None),
+        "memory_threshold_percent": cfg.thresholds.memory_percent,
+        "pods": len(kube.pods),
+        "restarts": index.restarts,
+    }
+    return [
+        Finding(
+            "oom",
+            "oom",
+            severity,
+            "Out of memory (OOM)",
+            ev,
+            "Pods restart and drop in-flight requests; capacity shrinks.",
+            ("API pods",),
+        )
+    ]
 
 
 def deployment_cpu_percent(kube: KubeSnapshot) -> float | None:
@@ -180,15 +235,27 @@ def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     latency = api.health_latency_ms if api else None
     degraded = latency is not None and latency > cfg.thresholds.health_latency_ms
     hottest = pod_index(kube).hottest
-    ev = {"cpu_percent": round(pct, 1), "cpu_threshold_percent": cfg.thresholds.cpu_percent,
-          "health_latency_ms": None if latency is None else round(latency, 1),
-          "latency_threshold_ms": cfg.thresholds.health_latency_ms, "latency_degraded": degraded,
-          "replicas": len(kube.pods),
-          "hottest_pod": hottest.name if hottest else None,
-          "hottest_pod_percent": round(hottest.cpu_percent_of_limit or 0.0, 1) if hottest else None}
-    return [Finding("high_cpu", "high_cpu", "P2" if degraded else "P3", "High CPU usage", ev,
-                    "API responses slow down" + (" (/health is slow)." if degraded else "."),
-                    ("API pods",))]
+    ev = {
+        "cpu_percent": round(pct, 1),
+        "cpu_threshold_percent": cfg.thresholds.cpu_percent,
+        "health_latency_ms": None if latency is None else round(latency, 1),
+        "latency_threshold_ms": cfg.thresholds.health_latency_ms,
+        "latency_degraded": degraded,
+        "replicas": len(kube.pods),
+        "hottest_pod": hottest.name if hottest else None,
+        "hottest_pod_percent": round(hottest.cpu_percent_of_limit or 0.0, 1) if hottest else None,
+    }
+    return [
+        Finding(
+            "high_cpu",
+            "high_cpu",
+            "P2" if degraded else "P3",
+            "High CPU usage",
+            ev,
+            "API responses slow down" + (" (/health is slow)." if degraded else "."),
+            ("API pods",),
+        )
+    ]
 
 
 def _lock_root(db: Any) -> dict[str, Any]:
@@ -201,10 +268,14 @@ def _lock_root(db: Any) -> dict[str, Any]:
         return {}
     root = trees[0].session
     how_long = root.idle_seconds if root.state.startswith("idle") else root.query_seconds
-    return {"lock_waiting": sum(1 for c in db.lock_sessions if c.blocked_by),
-            "lock_root_pid": root.pid, "lock_root_state": root.state,
-            "lock_root_seconds": round(how_long or 0.0, 1), "lock_root_query": root.query[:120],
-            "lock_root_waiting_behind": trees[0].behind}
+    return {
+        "lock_waiting": sum(1 for c in db.lock_sessions if c.blocked_by),
+        "lock_root_pid": root.pid,
+        "lock_root_state": root.state,
+        "lock_root_seconds": round(how_long or 0.0, 1),
+        "lock_root_query": root.query[:120],
+        "lock_root_waiting_behind": trees[0].behind,
+    }
 
 
 def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -219,17 +290,29 @@ def slow_queries(state: CockpitState, cfg: Config, now: datetime) -> list[Findin
         return []
     worst = running[0] if running else None
     stmt = max(statements, key=lambda s: s.mean_ms) if statements else None
-    ev = {"threshold_seconds": limit, "running_over_threshold": len(running),
-          "longest_query_seconds": round(worst.query_seconds or 0.0, 1) if worst else None,
-          "longest_query_pid": worst.pid if worst else None,
-          "longest_query": (worst.query[:120] if worst else None),
-          "slow_statements": len(statements),
-          "worst_mean_ms": round(stmt.mean_ms, 1) if stmt else None,
-          "worst_statement": stmt.query[:120] if stmt else None,
-          "server_version_num": db.server_version_num}
+    ev = {
+        "threshold_seconds": limit,
+        "running_over_threshold": len(running),
+        "longest_query_seconds": round(worst.query_seconds or 0.0, 1) if worst else None,
+        "longest_query_pid": worst.pid if worst else None,
+        "longest_query": (worst.query[:120] if worst else None),
+        "slow_statements": len(statements),
+        "worst_mean_ms": round(stmt.mean_ms, 1) if stmt else None,
+        "worst_statement": stmt.query[:120] if stmt else None,
+        "server_version_num": db.server_version_num,
+    }
     ev.update(_lock_root(db))
-    return [Finding("slow_queries", "slow_queries", "P3", "Slow queries", ev,
-                    "Some API requests are slow; the database is busy.", ("PostgreSQL", "API"))]
+    return [
+        Finding(
+            "slow_queries",
+            "slow_queries",
+            "P3",
+            "Slow queries",
+            ev,
+            "Some API requests are slow; the database is busy.",
+            ("PostgreSQL", "API"),
+        )
+    ]
 
 
 def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -245,12 +328,22 @@ def rate_limit(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]
         "rate_429_per_second": None if api.rate_429 is None else round(api.rate_429, 2),
         "rate_limited_per_second": round(rate, 2),
         "threshold_per_second": cfg.thresholds.rate_limited_per_second,
-        "request_rate": None if api.request_rate is None else round(api.request_rate, 2)}
+        "request_rate": None if api.request_rate is None else round(api.request_rate, 2),
+    }
     pods = carrying_pods(api, lambda p: p.rate_429)  # [] unless scrape = "pods"
     if pods:
         ev["pods_with_most_429"] = pods
-    return [Finding("rate_limit", "rate_limit", "P3", "Rate-limit errors", ev,
-                    "Some users get 429 Too Many Requests.", ("API", *pods))]
+    return [
+        Finding(
+            "rate_limit",
+            "rate_limit",
+            "P3",
+            "Rate-limit errors",
+            ev,
+            "Some users get 429 Too Many Requests.",
+            ("API", *pods),
+        )
+    ]
 
 
 def api_errors(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -261,8 +354,17 @@ def api_errors(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]
     if found is None:
         return []
     ev, pods = found
-    return [Finding("api_errors", "api_errors", "P2", "API errors (5xx)", ev,
-                    "Some requests fail with a server error.", ("API", *pods))]
+    return [
+        Finding(
+            "api_errors",
+            "api_errors",
+            "P2",
+            "API errors (5xx)",
+            ev,
+            "Some requests fail with a server error.",
+            ("API", *pods),
+        )
+    ]
 
 
 def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -277,23 +379,44 @@ def cache_miss_storm(state: CockpitState, cfg: Config, now: datetime) -> list[Fi
             return []  # no traffic is not a storm
     if cache.hit_rate_interval >= cfg.thresholds.cache_hit_rate:
         return []
-    ev = {"hit_rate_percent": round(100.0 * cache.hit_rate_interval, 1),
-          "threshold_percent": round(100.0 * cfg.thresholds.cache_hit_rate, 1),
-          "hits": cache.hits_interval, "misses": cache.misses_interval, "lookups": lookups,
-          "interval_seconds": cache.interval_seconds,
-          "keys": sum(cache.keyspace.values()), "evicted_per_sec": cache.evicted_per_sec}
-    return [Finding("cache_miss_storm", "cache_miss_storm", "P2", "Cache miss storm", ev,
-                    "Requests fall through to the database: latency and database CPU rise.",
-                    ("Redis", "PostgreSQL", "API"))]
+    ev = {
+        "hit_rate_percent": round(100.0 * cache.hit_rate_interval, 1),
+        "threshold_percent": round(100.0 * cfg.thresholds.cache_hit_rate, 1),
+        "hits": cache.hits_interval,
+        "misses": cache.misses_interval,
+        "lookups": lookups,
+        "interval_seconds": cache.interval_seconds,
+        "keys": sum(cache.keyspace.values()),
+        "evicted_per_sec": cache.evicted_per_sec,
+    }
+    return [
+        Finding(
+            "cache_miss_storm",
+            "cache_miss_storm",
+            "P2",
+            "Cache miss storm",
+            ev,
+            "Requests fall through to the database: latency and database CPU rise.",
+            ("Redis", "PostgreSQL", "API"),
+        )
+    ]
 
 
 def redis_unreachable(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     """P2: the Redis source cannot connect or read INFO."""
     if not state.failure("cache"):
         return []
-    return [Finding("redis_unreachable", "redis_unreachable", "P2", "Redis unreachable",
-                    _failure_evidence(state, "cache", now),
-                    "Every request goes to the database; latency rises.", ("Redis", "API"))]
+    return [
+        Finding(
+            "redis_unreachable",
+            "redis_unreachable",
+            "P2",
+            "Redis unreachable",
+            _failure_evidence(state, "cache", now),
+            "Every request goes to the database; latency rises.",
+            ("Redis", "API"),
+        )
+    ]
 
 
 def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
@@ -315,14 +438,30 @@ def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding
             severity, title = "P4", f"Certificate expiring: {c.host}"
         else:
             continue
-        ev = {"host": c.host, "port": c.port, "days_left": round(days, 1),
-              "not_after": c.not_after.isoformat() if c.not_after else None,
-              "issuer": c.issuer, "status": str(c.status)}
-        impact = (f"Clients reaching {c.host} get TLS errors now: it expired "
-                  f"{_days_ago(-days)}." if severity == "P1" else
-                  f"Clients reaching {c.host} will get TLS errors once it expires in {days:.0f} days.")
-        out.append(Finding("certificate", f"certificate:{c.host}:{c.port}", severity, title, ev,
-                           impact, (f"{c.host}:{c.port}",)))
+        ev = {
+            "host": c.host,
+            "port": c.port,
+            "days_left": round(days, 1),
+            "not_after": c.not_after.isoformat() if c.not_after else None,
+            "issuer": c.issuer,
+            "status": str(c.status),
+        }
+        impact = (
+            f"Clients reaching {c.host} get TLS errors now: it expired {_days_ago(-days)}."
+            if severity == "P1"
+            else f"Clients reaching {c.host} will get TLS errors once it expires in {days:.0f} days."
+        )
+        out.append(
+            Finding(
+                "certificate",
+                f"certificate:{c.host}:{c.port}",
+                severity,
+                title,
+                ev,
+                impact,
+                (f"{c.host}:{c.port}",),
+            )
+        )
     return out
 
 
@@ -338,13 +477,24 @@ def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     if kube is None:
         return []
     pod_nodes = pod_index(kube).nodes
-    nodes = [n.name for n in kube.nodes if n.disk_pressure and (not pod_nodes or n.name in pod_nodes)]
+    nodes = [
+        n.name for n in kube.nodes if n.disk_pressure and (not pod_nodes or n.name in pod_nodes)
+    ]
     if not nodes:
         return []
     pods = [p.name for p in kube.pods if p.node in nodes]
     ev = {"nodes": nodes, "node_count": len(nodes), "pods_on_nodes": pods, "pod_count": len(pods)}
-    return [Finding("disk", "disk", "P2", "Disk pressure", ev,
-                    "Writes fail and pods may be evicted from the nodes.", ("nodes", "API pods"))]
+    return [
+        Finding(
+            "disk",
+            "disk",
+            "P2",
+            "Disk pressure",
+            ev,
+            "Writes fail and pods may be evicted from the nodes.",
+            ("nodes", "API pods"),
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -365,12 +515,22 @@ class RuleSpec:
 RULES: tuple[RuleSpec, ...] = (
     RuleSpec("api_down", api_down, ("api", "kubernetes"), (), ("restart", "scale")),
     RuleSpec("database_unreachable", database_unreachable, ("database",), (), ()),
-    RuleSpec("connection_exhaustion", connection_exhaustion, ("database",), ("database",),
-             ("kill_idle", "terminate_query")),
+    RuleSpec(
+        "connection_exhaustion",
+        connection_exhaustion,
+        ("database",),
+        ("database",),
+        ("kill_idle", "terminate_query"),
+    ),
     RuleSpec("oom", oom, ("kubernetes",), ("kubernetes",), ("restart", "scale")),
     RuleSpec("high_cpu", high_cpu, ("kubernetes",), ("kubernetes",), ("scale",)),
-    RuleSpec("slow_queries", slow_queries, ("database",), ("database",),
-             ("cancel_query", "terminate_query")),
+    RuleSpec(
+        "slow_queries",
+        slow_queries,
+        ("database",),
+        ("database",),
+        ("cancel_query", "terminate_query"),
+    ),
     RuleSpec("rate_limit", rate_limit, ("api",), ("api",), ("scale",)),
     RuleSpec("api_errors", api_errors, ("api",), ("api",), ("restart",)),
     RuleSpec("cache_miss_storm", cache_miss_storm, ("cache",), ("cache",), ("warm_cache",)),

@@ -36,12 +36,27 @@ from typing import Any, cast
 
 from cockpit.config import ConfigError, load_data_file
 
-ACTION_IDS = ("scale", "restart", "kill_idle", "warm_cache", "cancel_query", "terminate_query",
-              "explain_analyze", "create_index", "backup_database")
+ACTION_IDS = (
+    "scale",
+    "restart",
+    "kill_idle",
+    "warm_cache",
+    "cancel_query",
+    "terminate_query",
+    "explain_analyze",
+    "create_index",
+    "backup_database",
+)
 _LIST_KEYS = ("symptoms", "commands", "actions", "resolution", "prevention")
 _KEYS = ("title", "diagnosis", *_LIST_KEYS, "logs")
-_LOG_KEYS = {"pattern": str, "previous": bool, "lines": int, "since_minutes": int,
-             "per_minute": bool, "pods_from": list}
+_LOG_KEYS = {
+    "pattern": str,
+    "previous": bool,
+    "lines": int,
+    "since_minutes": int,
+    "per_minute": bool,
+    "pods_from": list,
+}
 NA = "n/a"
 
 
@@ -94,41 +109,55 @@ class _Lenient(string.Formatter):
         if value is None:
             return NA
         if isinstance(value, list | tuple):
-            value = ", ".join(str(v) for v in cast("list[object] | tuple[object, ...]", value)) or "none"
+            value = (
+                ", ".join(str(v) for v in cast("list[object] | tuple[object, ...]", value))
+                or "none"
+            )
         try:
             return super().format_field(value, format_spec)
         except (ValueError, TypeError):
             return str(value)
 
 
-def template_fields(evidence: Mapping[str, Any],
-                    context: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def template_fields(
+    evidence: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The evidence, the target's context (namespace, deployment, ...) and derived fields."""
     fields = {**(context or {}), **evidence}
     version = fields.get("server_version_num") or 130000
     modern = int(version) >= 130000
     seconds, pid = fields.get("longest_query_seconds"), fields.get("longest_query_pid")
     # one phrase, so that no running query reads 'no query running', not 'n/a s (pid n/a)'
-    longest = (f"longest query {float(seconds):.1f} s (pid {pid})"
-               if isinstance(seconds, int | float) and pid is not None else "no query running")
-    return {**fields, "mean_col": "mean_exec_time" if modern else "mean_time",
-            "total_col": "total_exec_time" if modern else "total_time", "longest_query_text": longest}
+    longest = (
+        f"longest query {float(seconds):.1f} s (pid {pid})"
+        if isinstance(seconds, int | float) and pid is not None
+        else "no query running"
+    )
+    return {
+        **fields,
+        "mean_col": "mean_exec_time" if modern else "mean_time",
+        "total_col": "total_exec_time" if modern else "total_time",
+        "longest_query_text": longest,
+    }
 
 
-def render(template: str, evidence: Mapping[str, Any],
-           context: Mapping[str, Any] | None = None) -> str:
+def render(
+    template: str, evidence: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> str:
     """One template filled from live evidence (and the target's context)."""
     return _Lenient().format(template, **template_fields(evidence, context))
 
 
-def render_diagnosis(entry: RunbookEntry, evidence: Mapping[str, Any],
-                     context: Mapping[str, Any] | None = None) -> str:
+def render_diagnosis(
+    entry: RunbookEntry, evidence: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> str:
     """The entry's diagnosis sentence with the live numbers in it."""
     return render(entry.diagnosis, evidence, context)
 
 
-def render_commands(entry: RunbookEntry, evidence: Mapping[str, Any],
-                    context: Mapping[str, Any] | None = None) -> list[str]:
+def render_commands(
+    entry: RunbookEntry, evidence: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> list[str]:
     """The equivalent commands, filled for this target and server (namespace, deployment,
     pg_stat_statements column names)."""
     return [render(c, evidence, context) for c in entry.commands]
@@ -138,10 +167,13 @@ def _check_template(text: str, path: str, key: str) -> None:
     try:
         for _literal, name, _spec, _conv in string.Formatter().parse(text):
             if name is not None and not name.isidentifier():
-                raise ConfigError(f"template field {{{name}}} must be a plain name", path=path, key=key)
+                raise ConfigError(
+                    f"template field {{{name}}} must be a plain name", path=path, key=key
+                )
     except ValueError as exc:  # unbalanced braces
-        raise ConfigError(f"bad template ({exc}); write literal braces as {{{{ }}}}",
-                          path=path, key=key) from None
+        raise ConfigError(
+            f"bad template ({exc}); write literal braces as {{{{ }}}}", path=path, key=key
+        ) from None
 
 
 def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
@@ -151,8 +183,9 @@ def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
     table = cast("dict[str, object]", raw)  # TOML keys are strings
     unknown = sorted(set(table) - set(_KEYS))
     if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} (known: {', '.join(_KEYS)})",
-                          path=path, key=where)
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} (known: {', '.join(_KEYS)})", path=path, key=where
+        )
     text: dict[str, str] = {}
     for key in ("title", "diagnosis"):
         value = table.get(key)
@@ -168,14 +201,18 @@ def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
         lists[key] = tuple(str(v) for v in items)
     for action in lists["actions"]:
         if action not in ACTION_IDS:
-            raise ConfigError(f"unknown action {action!r} (known: {', '.join(ACTION_IDS)})",
-                              path=path, key=f"{where}.actions")
+            raise ConfigError(
+                f"unknown action {action!r} (known: {', '.join(ACTION_IDS)})",
+                path=path,
+                key=f"{where}.actions",
+            )
     logs = _log_spec(table["logs"], path, f"{where}.logs") if "logs" in table else None
     _check_template(text["diagnosis"], path, f"{where}.diagnosis")
     for i, command in enumerate(lists["commands"]):
         _check_template(command, path, f"{where}.commands[{i}]")
-    return RunbookEntry(id=rule, title=text["title"], diagnosis=text["diagnosis"], logs=logs,
-                        **lists)
+    return RunbookEntry(
+        id=rule, title=text["title"], diagnosis=text["diagnosis"], logs=logs, **lists
+    )
 
 
 def _log_spec(raw: Any, path: str, where: str) -> LogEvidenceSpec:
@@ -187,27 +224,35 @@ def _log_spec(raw: Any, path: str, where: str) -> LogEvidenceSpec:
     for key, value in table.items():
         kind = _LOG_KEYS.get(key)
         if kind is None:
-            raise ConfigError(f"unknown key {key!r} (known: {', '.join(_LOG_KEYS)})",
-                              path=path, key=where)
+            raise ConfigError(
+                f"unknown key {key!r} (known: {', '.join(_LOG_KEYS)})", path=path, key=where
+            )
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ConfigError(f"expected {'an array of strings' if kind is list else kind.__name__}",
-                              path=path, key=f"{where}.{key}")
+            raise ConfigError(
+                f"expected {'an array of strings' if kind is list else kind.__name__}",
+                path=path,
+                key=f"{where}.{key}",
+            )
     pods: list[Any] = list(table.get("pods_from", []))
     if not all(isinstance(p, str) for p in pods):
         raise ConfigError("expected an array of strings", path=path, key=f"{where}.pods_from")
     try:
         re.compile(str(table.get("pattern", "")))
     except re.error as exc:
-        raise ConfigError(f"not a regular expression: {exc}", path=path, key=f"{where}.pattern") from None
+        raise ConfigError(
+            f"not a regular expression: {exc}", path=path, key=f"{where}.pattern"
+        ) from None
     for key in ("lines", "since_minutes"):
         if key in table and not 1 <= int(table[key]) <= 10000:
             raise ConfigError("expected 1 to 10000", path=path, key=f"{where}.{key}")
-    return LogEvidenceSpec(pattern=str(table.get("pattern", "")),
-                           previous=bool(table.get("previous", False)),
-                           lines=int(table.get("lines", 20)),
-                           since_minutes=int(table.get("since_minutes", 10)),
-                           per_minute=bool(table.get("per_minute", False)),
-                           pods_from=tuple(str(p) for p in pods))
+    return LogEvidenceSpec(
+        pattern=str(table.get("pattern", "")),
+        previous=bool(table.get("previous", False)),
+        lines=int(table.get("lines", 20)),
+        since_minutes=int(table.get("since_minutes", 10)),
+        per_minute=bool(table.get("per_minute", False)),
+        pods_from=tuple(str(p) for p in pods),
+    )
 
 
 def parse_runbook(data: Mapping[str, Any], source: str) -> Runbook:
@@ -226,4 +271,3 @@ def load_runbook(path: str | Path | None = None) -> Runbook:
     """The team's runbook at `path`, or the built-in one when `path` is empty."""
     data, source = load_data_file(path, "runbook.toml", "runbook", "incidents.runbook_path")
     return parse_runbook(data, source)
-

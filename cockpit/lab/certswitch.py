@@ -69,8 +69,9 @@ class SwitchableTlsEndpoint:
         self._contexts: dict[str, ssl.SSLContext] = {}
         for state, (not_before, not_after) in spans.items():
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            leaf = ca.issue_cert(server_name, common_name=server_name,
-                                 not_before=not_before, not_after=not_after)
+            leaf = ca.issue_cert(
+                server_name, common_name=server_name, not_before=not_before, not_after=not_after
+            )
             configure_server(leaf, ctx)
             self._contexts[state] = ctx
         self._state = "valid"
@@ -90,7 +91,9 @@ class SwitchableTlsEndpoint:
     def switch(self, state: str) -> None:
         """Serve the `state` certificate from the next connection on."""
         if state not in CERT_STATES:
-            raise ValueError(f"unknown certificate state {state!r}; one of {', '.join(CERT_STATES)}")
+            raise ValueError(
+                f"unknown certificate state {state!r}; one of {', '.join(CERT_STATES)}"
+            )
         with self._lock:
             self._state = state
 
@@ -104,9 +107,12 @@ class SwitchableTlsEndpoint:
     def start(self) -> SwitchableTlsEndpoint:
         """Bind a free port and serve in a background thread."""
         self._server = _Server(self.host, self)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"tls-switch-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"tls-switch-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -76,6 +76,7 @@ def missing_demo_extra() -> str | None:
 @contextlib.contextmanager
 def _signals_interrupt() -> Generator[None, None, None]:
     """While inside, SIGINT/SIGTERM raise Interrupted in the main thread (once)."""
+
     def handler(signum: int, _frame: object) -> None:
         # a second signal during teardown must not abort the teardown
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -112,18 +113,23 @@ def running_lab(dir_arg: str | None) -> Generator[Lab, None, None]:
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Run the lab headless until SIGINT/SIGTERM."""
-    print("starting the lab (PostgreSQL, Redis, API, TLS, Kubernetes)...", file=sys.stderr, flush=True)
+    print(
+        "starting the lab (PostgreSQL, Redis, API, TLS, Kubernetes)...", file=sys.stderr, flush=True
+    )
     try:
         with running_lab(args.dir) as lab:
-            print(f"lab running in {lab.dir}\n"
-                  f"  config:     {lab.config_path}\n"
-                  f"  kubeconfig: {lab.kubeconfig_path}\n"
-                  f"  env:        {lab.env_path}  (the secrets the config refers to)\n"
-                  f"  api:        {lab.api.url if lab.api else 'not running'}\n"
-                  "run the cockpit on it:\n"
-                  f"  set -a; . {lab.env_path}; set +a; cockpit --config {lab.config_path}\n"
-                  "inject a failure:  cockpit lab drill --list; cockpit lab drill NAME\n"
-                  "stop: Ctrl-C (or SIGTERM)", flush=True)
+            print(
+                f"lab running in {lab.dir}\n"
+                f"  config:     {lab.config_path}\n"
+                f"  kubeconfig: {lab.kubeconfig_path}\n"
+                f"  env:        {lab.env_path}  (the secrets the config refers to)\n"
+                f"  api:        {lab.api.url if lab.api else 'not running'}\n"
+                "run the cockpit on it:\n"
+                f"  set -a; . {lab.env_path}; set +a; cockpit --config {lab.config_path}\n"
+                "inject a failure:  cockpit lab drill --list; cockpit lab drill NAME\n"
+                "stop: Ctrl-C (or SIGTERM)",
+                flush=True,
+            )
             threading.Event().wait()  # until a signal raises Interrupted
     except Interrupted:
         pass
@@ -150,12 +156,18 @@ def cmd_drill(args: argparse.Namespace) -> int:
         print("cockpit lab drill: error: name a drill (see --list)", file=sys.stderr)
         return 2
     if args.name not in DRILLS_BY_NAME:
-        print(f"cockpit lab drill: error: unknown drill {args.name!r}; one of: "
-              f"{', '.join(DRILLS_BY_NAME)}", file=sys.stderr)
+        print(
+            f"cockpit lab drill: error: unknown drill {args.name!r}; one of: "
+            f"{', '.join(DRILLS_BY_NAME)}",
+            file=sys.stderr,
+        )
         return 2
     if lab_dir is None:
-        print("cockpit lab drill: error: no running lab found; start one with `cockpit lab up` "
-              "or pass --dir", file=sys.stderr)
+        print(
+            "cockpit lab drill: error: no running lab found; start one with `cockpit lab up` "
+            "or pass --dir",
+            file=sys.stderr,
+        )
         return 1
     try:
         if args.clear:
@@ -174,7 +186,10 @@ def lab_main(args: argparse.Namespace) -> int:
     if args.lab_command == "up":
         missing = missing_demo_extra()
         if missing:
-            print(f"cockpit lab: error: {missing} is not installed; {DEMO_EXTRA_HINT}", file=sys.stderr)
+            print(
+                f"cockpit lab: error: {missing} is not installed; {DEMO_EXTRA_HINT}",
+                file=sys.stderr,
+            )
             return 2
         return cmd_up(args)
     return cmd_drill(args)
@@ -184,7 +199,9 @@ def demo_main(args: argparse.Namespace) -> int:
     """`cockpit demo`: a lab plus the full-screen cockpit on it; the lab dies with the app."""
     missing = missing_demo_extra()
     if missing:
-        print(f"cockpit demo: error: {missing} is not installed; {DEMO_EXTRA_HINT}", file=sys.stderr)
+        print(
+            f"cockpit demo: error: {missing} is not installed; {DEMO_EXTRA_HINT}", file=sys.stderr
+        )
         return 2
     from cockpit.cli import apply_overrides
     from cockpit.config import load_config

@@ -105,9 +105,12 @@ class ControlServer:
     def __init__(self, runner: Drills) -> None:
         self.token = secrets.token_urlsafe(24)
         self._server = _Server(runner, self.token)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.1}, name="lab-control",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="lab-control",
+            daemon=True,
+        )
 
     @property
     def url(self) -> str:
@@ -132,12 +135,16 @@ def call(lab_dir: Path, method: str, path: str) -> dict[str, Any]:
     try:
         control = read_info(info_path)["control"]
     except FileNotFoundError:
-        raise DrillError(f"no running lab in {lab_dir} (no lab.json); start one with "
-                         "`cockpit lab up`") from None
+        raise DrillError(
+            f"no running lab in {lab_dir} (no lab.json); start one with `cockpit lab up`"
+        ) from None
     if not control:
         raise DrillError(f"the lab in {lab_dir} has no control server")
-    request = urllib.request.Request(f"{control['url']}{path}", method=method,
-                                     headers={"Authorization": f"Bearer {control['token']}"})
+    request = urllib.request.Request(
+        f"{control['url']}{path}",
+        method=method,
+        headers={"Authorization": f"Bearer {control['token']}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=CLIENT_TIMEOUT_SECONDS) as response:
             return json.loads(response.read())
@@ -149,5 +156,6 @@ def call(lab_dir: Path, method: str, path: str) -> dict[str, Any]:
         raise DrillError(payload.get("error", f"HTTP {exc.code}")) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DrillError(f"the lab in {lab_dir} does not answer ({reason}); is it still "
-                         "running?") from None
+        raise DrillError(
+            f"the lab in {lab_dir} does not answer ({reason}); is it still running?"
+        ) from None

@@ -62,6 +62,7 @@ class DrillLab(Protocol):
     @property
     def kube(self) -> KubeSim | None: ...
 
+
 CPU_LOAD_FRACTION = 0.95  # of the deployment's total CPU limit, spread over its running pods
 STORM_FACTOR = 2.0  # rate-limit-storm traffic, as a multiple of the rate limit
 POD_5XX_RATE, POD_5XX_SHARE = 0.3, 0.9  # pod-5xx: share of reads failing, share of those in one pod
@@ -79,28 +80,77 @@ class Drill:
 
 
 DRILLS: tuple[Drill, ...] = (
-    Drill("connection-exhaustion", "idle app-role connections up to 95 % of max_connections",
-          "kill idle connections (database pane)", "connection_exhaustion", "P1"),
-    Drill("slow-query", "a 10-minute pg_sleep running as the app role",
-          "cancel or terminate the query (database pane)", "slow_queries", "P3"),
-    Drill("cache-miss-storm", "Redis flushed under traffic; misses no longer refill the cache",
-          "warm the cache (cache pane)", "cache_miss_storm", "P2"),
-    Drill("cpu-spike", "the deployment's CPU load pinned at 95 % of its limits",
-          "scale the deployment out (pods pane)", "high_cpu", "P3"),
-    Drill("oom-crashloop", "a pod OOMKilled, then in CrashLoopBackOff",
-          "restart the deployment; raise the memory limit", "oom", "P2"),
-    Drill("rate-limit-storm", "API traffic at twice its rate limit (429s)",
-          "runbook: find the client, raise the limit or scale", "rate_limit", "P3"),
-    Drill("cert-expiring", "the API's certificate switched to one expiring in 5 days",
-          "runbook: renew the certificate", "certificate", "P2"),
-    Drill("cert-expired", "the API's certificate switched to one expired 10 days ago",
-          "runbook: renew the certificate now", "certificate", "P1"),
-    Drill("disk-pressure", "DiskPressure=True on a node",
-          "runbook: free disk on the node; restart evicted pods", "disk", "P2"),
+    Drill(
+        "connection-exhaustion",
+        "idle app-role connections up to 95 % of max_connections",
+        "kill idle connections (database pane)",
+        "connection_exhaustion",
+        "P1",
+    ),
+    Drill(
+        "slow-query",
+        "a 10-minute pg_sleep running as the app role",
+        "cancel or terminate the query (database pane)",
+        "slow_queries",
+        "P3",
+    ),
+    Drill(
+        "cache-miss-storm",
+        "Redis flushed under traffic; misses no longer refill the cache",
+        "warm the cache (cache pane)",
+        "cache_miss_storm",
+        "P2",
+    ),
+    Drill(
+        "cpu-spike",
+        "the deployment's CPU load pinned at 95 % of its limits",
+        "scale the deployment out (pods pane)",
+        "high_cpu",
+        "P3",
+    ),
+    Drill(
+        "oom-crashloop",
+        "a pod OOMKilled, then in CrashLoopBackOff",
+        "restart the deployment; raise the memory limit",
+        "oom",
+        "P2",
+    ),
+    Drill(
+        "rate-limit-storm",
+        "API traffic at twice its rate limit (429s)",
+        "runbook: find the client, raise the limit or scale",
+        "rate_limit",
+        "P3",
+    ),
+    Drill(
+        "cert-expiring",
+        "the API's certificate switched to one expiring in 5 days",
+        "runbook: renew the certificate",
+        "certificate",
+        "P2",
+    ),
+    Drill(
+        "cert-expired",
+        "the API's certificate switched to one expired 10 days ago",
+        "runbook: renew the certificate now",
+        "certificate",
+        "P1",
+    ),
+    Drill(
+        "disk-pressure",
+        "DiskPressure=True on a node",
+        "runbook: free disk on the node; restart evicted pods",
+        "disk",
+        "P2",
+    ),
     Drill("api-down", "/health forced to answer 503", "restart the deployment", "api_down", "P1"),
-    Drill("pod-5xx", "30 % of market reads fail with 500, 90 % of them in one pod",
-          "runbook: delete the pod carrying the 5xx (API pane, scrape = \"pods\")", "api_errors",
-          "P2"),
+    Drill(
+        "pod-5xx",
+        "30 % of market reads fail with 500, 90 % of them in one pod",
+        'runbook: delete the pod carrying the 5xx (API pane, scrape = "pods")',
+        "api_errors",
+        "P2",
+    ),
 )
 DRILLS_BY_NAME: dict[str, Drill] = {d.name: d for d in DRILLS}
 _EXCLUSIVE = {"cert-expiring": "cert-expired", "cert-expired": "cert-expiring"}
@@ -120,8 +170,11 @@ class _CpuLoad:
         return self
 
     def _apply(self) -> None:
-        pods = [p["metadata"]["name"] for p in self.kube.pods(self.deployment)
-                if p["status"].get("phase") == "Running"]
+        pods = [
+            p["metadata"]["name"]
+            for p in self.kube.pods(self.deployment)
+            if p["status"].get("phase") == "Running"
+        ]
         fraction = min(1.05, self.total / max(len(pods), 1))
         overrides = self.kube.usage.cpu_overrides
         for key in [k for k in overrides if k[0] == self.kube.namespace and k[1] not in pods]:
@@ -148,11 +201,13 @@ class _SlowQuery:
     def __init__(self, url: str, admin_url: str, app_user: str) -> None:
         with psycopg.connect(admin_url, connect_timeout=5, autocommit=True) as admin:
             install_report_table(admin, app_user)
-        self.conn = psycopg.connect(url, connect_timeout=5, autocommit=True,
-                                    application_name="predictiq-report")
+        self.conn = psycopg.connect(
+            url, connect_timeout=5, autocommit=True, application_name="predictiq-report"
+        )
         try:
-            self.report = psycopg.connect(url, connect_timeout=5, autocommit=True,
-                                          application_name="predictiq-report")
+            self.report = psycopg.connect(
+                url, connect_timeout=5, autocommit=True, application_name="predictiq-report"
+            )
         except psycopg.Error:
             self.conn.close()
             raise
@@ -262,9 +317,14 @@ class DrillRunner:
     def _client_backends(self) -> int:
         """Client backends of ordinary (non-superuser) roles: the slots the app competes for."""
         with psycopg.connect(self.lab.admin_url, connect_timeout=5, autocommit=True) as conn:
-            return int(one_row(conn.execute(
-                "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid"
-                " WHERE a.backend_type = 'client backend' AND NOT r.rolsuper"))[0])
+            return int(
+                one_row(
+                    conn.execute(
+                        "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid"
+                        " WHERE a.backend_type = 'client backend' AND NOT r.rolsuper"
+                    )
+                )[0]
+            )
 
     def _inject_connection_exhaustion(self) -> tuple[Any, str]:
         target = self.lab.connection_target
@@ -275,11 +335,20 @@ class DrillRunner:
                 if missing <= 0:
                     break
                 for _ in range(missing):
-                    held.append(psycopg.connect(self.lab.app_url, connect_timeout=5,
-                                                autocommit=True, application_name="predictiq-worker"))
+                    held.append(
+                        psycopg.connect(
+                            self.lab.app_url,
+                            connect_timeout=5,
+                            autocommit=True,
+                            application_name="predictiq-worker",
+                        )
+                    )
         except psycopg.OperationalError:
             pass  # the ordinary slots are all taken: exhausted is what we wanted
-        return held, f"holding {len(held)} idle connections as {self.lab.app_user} (target {target})"
+        return (
+            held,
+            f"holding {len(held)} idle connections as {self.lab.app_user} (target {target})",
+        )
 
     def _clear_connection_exhaustion(self, held: list[psycopg.Connection]) -> None:
         for conn in held:
@@ -330,8 +399,11 @@ class DrillRunner:
         bad = pods[0] if pods else None
         self._api.pod_metrics.concentrate_errors(bad, POD_5XX_SHARE)
         self._api.set_error_rate(POD_5XX_RATE)
-        return None, (f"{POD_5XX_RATE:.0%} of market reads fail, {POD_5XX_SHARE:.0%} of them in {bad}"
-                      if bad else f"{POD_5XX_RATE:.0%} of market reads fail (no pods to pin them on)")
+        return None, (
+            f"{POD_5XX_RATE:.0%} of market reads fail, {POD_5XX_SHARE:.0%} of them in {bad}"
+            if bad
+            else f"{POD_5XX_RATE:.0%} of market reads fail (no pods to pin them on)"
+        )
 
     def _clear_pod_5xx(self, _handle: None) -> None:
         self._api.set_error_rate(0.0)

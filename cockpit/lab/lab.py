@@ -59,11 +59,22 @@ def with_db(url: str, dbname: str) -> str:
 class Lab:
     """Everything the demo runs on. Attributes are set by `start()`; see the module doc."""
 
-    def __init__(self, dir: Path, *, database_url: str | None = None, redis_url: str | None = None,
-                 replicas: int = 3, max_connections: int = 50, traffic_rps: float = 20.0,
-                 rate_limit_rps: float = 40.0, kube_delay: float = 0.5,
-                 refresh_seconds: float = 2.0, audit_path: str = "",
-                 control: bool = True, metrics_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        dir: Path,
+        *,
+        database_url: str | None = None,
+        redis_url: str | None = None,
+        replicas: int = 3,
+        max_connections: int = 50,
+        traffic_rps: float = 20.0,
+        rate_limit_rps: float = 40.0,
+        kube_delay: float = 0.5,
+        refresh_seconds: float = 2.0,
+        audit_path: str = "",
+        control: bool = True,
+        metrics_seconds: float | None = None,
+    ) -> None:
         self.dir = Path(dir)
         self.replicas = replicas
         self.max_connections = max_connections
@@ -133,8 +144,9 @@ class Lab:
         if self._given_db is None:
             # one reserved slot: ordinary roles can then reach 95 % with the cockpit connected,
             # and a superuser (the cockpit's kill-idle) still gets in when they have
-            self.pg = ThrowawayPostgres(max_connections=self.max_connections,
-                                        superuser_reserved_connections=1).start()
+            self.pg = ThrowawayPostgres(
+                max_connections=self.max_connections, superuser_reserved_connections=1
+            ).start()
             self.admin_url = self.pg.url
         else:
             self.admin_url = self._given_db
@@ -145,18 +157,28 @@ class Lab:
             self.redis_url = self._given_redis
         with psycopg.connect(self.admin_url, connect_timeout=5, autocommit=True) as conn:
             role, db = sql.Identifier(self.app_user), sql.Identifier(self.app_database)
-            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (self.app_user,)).fetchone():
-                conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
-                    role, sql.Literal(self._app_password)))
+            if conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (self.app_user,)
+            ).fetchone():
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                        role, sql.Literal(self._app_password)
+                    )
+                )
             else:
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                    role, sql.Literal(self._app_password)))
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (self.app_database,)).fetchone():
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                        role, sql.Literal(self._app_password)
+                    )
+                )
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.app_database,)
+            ).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(db, role))
             self.server_max_connections = int(one_row(conn.execute("SHOW max_connections"))[0])
-        self.app_url = with_user_db(self.admin_url, self.app_user, self.app_database,
-                                    self._app_password)
+        self.app_url = with_user_db(
+            self.admin_url, self.app_user, self.app_database, self._app_password
+        )
         self.monitor_url = with_db(self.admin_url, self.app_database)
         with psycopg.connect(self.app_url, connect_timeout=5, autocommit=True) as conn:
             install_schema(conn)
@@ -167,10 +189,17 @@ class Lab:
     def _start_api(self) -> None:
         import httpx
 
-        self.api = ApiSimulator(self.app_url, self.redis_url, admin_token=self.admin_token,
-                                rate_limit_rps=self.rate_limit_rps).start()
-        response = httpx.post(f"{self.api.url}/api/admin/cache/warm", timeout=10,
-                              headers={"Authorization": f"Bearer {self.admin_token}"})
+        self.api = ApiSimulator(
+            self.app_url,
+            self.redis_url,
+            admin_token=self.admin_token,
+            rate_limit_rps=self.rate_limit_rps,
+        ).start()
+        response = httpx.post(
+            f"{self.api.url}/api/admin/cache/warm",
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+        )
         response.raise_for_status()
         self.api.start_traffic(self.traffic_rps)
 
@@ -183,9 +212,14 @@ class Lab:
     def _start_kube(self) -> None:
         from cockpit.lab.kubesim.sim import KubeSim
 
-        self.kube = KubeSim(namespace=NAMESPACE, deployment=DEPLOYMENT, replicas=self.replicas,
-                            delay=self._kube_delay, token=secrets.token_urlsafe(16),
-                            cluster_name="predictiq-lab").start()
+        self.kube = KubeSim(
+            namespace=NAMESPACE,
+            deployment=DEPLOYMENT,
+            replicas=self.replicas,
+            delay=self._kube_delay,
+            token=secrets.token_urlsafe(16),
+            cluster_name="predictiq-lab",
+        ).start()
         self.kube.write_kubeconfig(self.kubeconfig_path, context=labfiles.KUBE_CONTEXT)
         if self.api is not None:  # the API's requests become the pods' log lines
             from cockpit.lab.apisim.podlog import PodAccessLog
@@ -205,13 +239,21 @@ class Lab:
             raise RuntimeError("the lab's files are written once its servers run")
         www = self.tls.endpoints["valid"]
         settings = labfiles.LabSettings(
-            kubeconfig=self.kubeconfig_path, namespace=NAMESPACE, deployment=DEPLOYMENT,
-            database_url=self.monitor_url, app_user=self.app_user,
-            app_database=self.app_database, redis_url=self.redis_url, api_url=self.api.url,
+            kubeconfig=self.kubeconfig_path,
+            namespace=NAMESPACE,
+            deployment=DEPLOYMENT,
+            database_url=self.monitor_url,
+            app_user=self.app_user,
+            app_database=self.app_database,
+            redis_url=self.redis_url,
+            api_url=self.api.url,
             admin_token=self.admin_token,
-            certificates=(labfiles.CertEntry(API_NAME, self.cert.port, str(self.tls.ca_path)),
-                          labfiles.CertEntry(WWW_NAME, www.port, str(self.tls.ca_path))),
-            refresh_seconds=self._refresh, audit_path=self._audit_path,
+            certificates=(
+                labfiles.CertEntry(API_NAME, self.cert.port, str(self.tls.ca_path)),
+                labfiles.CertEntry(WWW_NAME, www.port, str(self.tls.ca_path)),
+            ),
+            refresh_seconds=self._refresh,
+            audit_path=self._audit_path,
             metrics_seconds=self._metrics_seconds,
         )
         text, self.env = labfiles.render(settings)
@@ -230,14 +272,21 @@ class Lab:
             "config": str(self.config_path),
             "kubeconfig": str(self.kubeconfig_path),
             "env": str(self.env_path),
-            "postgres": {"pid": self.postgres_pid(), "port": urlsplit(self.admin_url).port,
-                         "throwaway": self.pg is not None},
-            "redis": {"pid": self.redis_pid(), "port": urlsplit(self.redis_url).port,
-                      "throwaway": self.redis_server is not None},
+            "postgres": {
+                "pid": self.postgres_pid(),
+                "port": urlsplit(self.admin_url).port,
+                "throwaway": self.pg is not None,
+            },
+            "redis": {
+                "pid": self.redis_pid(),
+                "port": urlsplit(self.redis_url).port,
+                "throwaway": self.redis_server is not None,
+            },
             "api_url": self.api.url if self.api else None,
             "kube_url": self.kube.url if self.kube else None,
-            "control": ({"url": self.control.url, "token": self.control.token}
-                        if self.control else None),
+            "control": (
+                {"url": self.control.url, "token": self.control.token} if self.control else None
+            ),
         }
 
     def postgres_pid(self) -> int | None:
@@ -298,8 +347,11 @@ class Lab:
         if self._given_db is None or not hasattr(self, "admin_url"):
             return
         with psycopg.connect(self.admin_url, connect_timeout=5, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(self.app_database)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(self.app_database)
+                )
+            )
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(self.app_user)))
 
     def __enter__(self) -> Lab:

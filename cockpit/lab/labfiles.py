@@ -82,23 +82,30 @@ def render(settings: LabSettings) -> tuple[str, dict[str, str]]:
         },
         "cache": {"url": _secret_ref(settings.redis_url, REDIS_ENV, env)},
         # every simulated pod's own counters, through the simulator's pod proxy (apisim.pods)
-        "api": {"base_url": settings.api_url, "token": "${" + TOKEN_ENV + "}",
-                "metrics": {"scrape": "pods"}},
+        "api": {
+            "base_url": settings.api_url,
+            "token": "${" + TOKEN_ENV + "}",
+            "metrics": {"scrape": "pods"},
+        },
         "certificates": [
             {"host": c.host, "port": c.port, "address": "127.0.0.1", "ca_file": c.ca_file}
             for c in settings.certificates
         ],
         # pod metrics at the refresh rate (production default 10 s) so a drill shows within two
         # refreshes; the lab's metrics are cheap
-        "refresh": {"interval_seconds": settings.refresh_seconds,
-                    "certificates_seconds": settings.certificates_seconds,
-                    "metrics_seconds": settings.metrics_seconds or settings.refresh_seconds},
+        "refresh": {
+            "interval_seconds": settings.refresh_seconds,
+            "certificates_seconds": settings.certificates_seconds,
+            "metrics_seconds": settings.metrics_seconds or settings.refresh_seconds,
+        },
         # drill connections must count as idle within seconds, not the production 10 minutes
         "thresholds": {"idle_connection_seconds": 5.0},
         "audit": {"path": settings.audit_path},
     }
-    header = ("# Written by the PredictIQ lab (`cockpit lab up` / `cockpit demo`); removed at teardown.\n"
-              f"# Secrets come from the environment: set -a; . {settings.kubeconfig.parent / 'env'}; set +a\n")
+    header = (
+        "# Written by the PredictIQ lab (`cockpit lab up` / `cockpit demo`); removed at teardown.\n"
+        f"# Secrets come from the environment: set -a; . {settings.kubeconfig.parent / 'env'}; set +a\n"
+    )
     return header + tomli_w.dumps(doc), env
 
 

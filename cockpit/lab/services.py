@@ -21,8 +21,14 @@ from typing import cast
 from cockpit.lab.pgserver import ThrowawayPostgres
 from cockpit.lab.process import ThrowawayServer, free_port, wait_for_port
 
-__all__ = ["SilentServer", "ThrowawayPostgres", "ThrowawayRedis", "free_port", "redis_server_binary",
-           "wait_for_port"]
+__all__ = [
+    "SilentServer",
+    "ThrowawayPostgres",
+    "ThrowawayRedis",
+    "free_port",
+    "redis_server_binary",
+    "wait_for_port",
+]
 
 
 def redis_server_binary() -> str:
@@ -66,10 +72,27 @@ class ThrowawayRedis(ThrowawayServer):
         self.tmpdir = Path(tempfile.mkdtemp(prefix="cockpit-redis-"))
 
     def _argv(self) -> list[str]:
-        return [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--dir", str(self.tmpdir),
-                "--maxmemory", self.maxmemory, "--maxclients", str(self.maxclients),
-                "--daemonize", "no", "--protected-mode", "no"]
+        return [
+            redis_server_binary(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.tmpdir),
+            "--maxmemory",
+            self.maxmemory,
+            "--maxclients",
+            str(self.maxclients),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "no",
+        ]
 
     def _probe(self, first_start: bool) -> None:
         from cockpit.lab import redisconn

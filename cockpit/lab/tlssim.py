@@ -101,17 +101,24 @@ def _self_signed(server_name: str, not_after: dt.datetime, directory: Path) -> t
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(not_after)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(not_after)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(server_name)]), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "self_signed.pem", directory / "self_signed.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -136,22 +143,44 @@ class TlsLab:
         """A verifying client context that trusts only the lab CA."""
         return ssl.create_default_context(cafile=str(self.ca_path))
 
-    def _serve(self, name: str, ctx: ssl.SSLContext, status: str, not_after: dt.datetime,
-               from_ca: bool, matches: bool) -> None:
+    def _serve(
+        self,
+        name: str,
+        ctx: ssl.SSLContext,
+        status: str,
+        not_after: dt.datetime,
+        from_ca: bool,
+        matches: bool,
+    ) -> None:
         server = _TlsServer(self.host, ctx)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                  name=f"tls-{name}", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"tls-{name}",
+            daemon=True,
+        )
         thread.start()
         self._servers.append(server)
         self._threads.append(thread)
-        self.endpoints[name] = TlsEndpoint(name, self.host, server.server_address[1],
-                                           self.server_name, self.ca_path, status, not_after,
-                                           from_ca, matches)
+        self.endpoints[name] = TlsEndpoint(
+            name,
+            self.host,
+            server.server_address[1],
+            self.server_name,
+            self.ca_path,
+            status,
+            not_after,
+            from_ca,
+            matches,
+        )
 
-    def _issued(self, identity: str, not_before: dt.datetime, not_after: dt.datetime) -> ssl.SSLContext:
+    def _issued(
+        self, identity: str, not_before: dt.datetime, not_after: dt.datetime
+    ) -> ssl.SSLContext:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        leaf = self.ca.issue_cert(identity, common_name=identity,
-                                  not_before=not_before, not_after=not_after)
+        leaf = self.ca.issue_cert(
+            identity, common_name=identity, not_before=not_before, not_after=not_after
+        )
         configure_server(leaf, ctx)
         return ctx
 
@@ -165,20 +194,35 @@ class TlsLab:
         long_ago = now - dt.timedelta(days=100)
         yesterday = now - dt.timedelta(days=1)
         name = self.server_name
-        self._serve("valid", self._issued(name, yesterday, valid_until), "ok", valid_until,
-                    True, True)
-        self._serve("expiring", self._issued(name, long_ago, expiring_until), "expiring",
-                    expiring_until, True, True)
-        self._serve("expired", self._issued(name, long_ago, expired_at), "expired", expired_at,
-                    True, True)
-        self._serve("mismatch", self._issued(WRONG_NAME, yesterday, valid_until), "untrusted",
-                    valid_until, True, False)
+        self._serve(
+            "valid", self._issued(name, yesterday, valid_until), "ok", valid_until, True, True
+        )
+        self._serve(
+            "expiring",
+            self._issued(name, long_ago, expiring_until),
+            "expiring",
+            expiring_until,
+            True,
+            True,
+        )
+        self._serve(
+            "expired", self._issued(name, long_ago, expired_at), "expired", expired_at, True, True
+        )
+        self._serve(
+            "mismatch",
+            self._issued(WRONG_NAME, yesterday, valid_until),
+            "untrusted",
+            valid_until,
+            True,
+            False,
+        )
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(*_self_signed(name, valid_until, self.tmpdir))
         self._serve("self_signed", ctx, "untrusted", valid_until, False, True)
         self._stall = SilentServer().start()
-        self.endpoints["stall"] = TlsEndpoint("stall", self.host, self._stall.port, name,
-                                              self.ca_path, "error", None, False, False)
+        self.endpoints["stall"] = TlsEndpoint(
+            "stall", self.host, self._stall.port, name, self.ca_path, "error", None, False, False
+        )
         return self
 
     def stop(self) -> None:

@@ -31,8 +31,13 @@ from cockpit.sources.registry import BUILD_STEP, NOT_CONFIGURED, build_sources
 from cockpit.state import CockpitState
 
 RATE_SOURCES = ("cache", "api")  # need two samples for rates over an interval
-JSON_KEYS = {"database": "database", "cache": "cache", "certificates": "certificates",
-             "api": "api", "kubernetes": "pods"}  # source name -> top-level JSON key
+JSON_KEYS = {
+    "database": "database",
+    "cache": "cache",
+    "certificates": "certificates",
+    "api": "api",
+    "kubernetes": "pods",
+}  # source name -> top-level JSON key
 CLOSE_TIMEOUT = 3.0
 
 Results = dict[str, Snapshot | SourceFailure]
@@ -41,8 +46,9 @@ Results = dict[str, Snapshot | SourceFailure]
 async def _collect(sources: dict[str, Source], timeout: float) -> Results:
     names = list(sources)
     # the sources bound themselves; this outer guard is the belt to their braces
-    done = await asyncio.gather(*(guarded(n, "collect", sources[n].collect(), timeout + 1.0)
-                                  for n in names))
+    done = await asyncio.gather(
+        *(guarded(n, "collect", sources[n].collect(), timeout + 1.0) for n in names)
+    )
     return dict(zip(names, done, strict=True))
 
 
@@ -56,8 +62,9 @@ async def _close(sources: dict[str, Source]) -> None:
     await asyncio.gather(*(close_one(s) for s in sources.values()))
 
 
-async def take_snapshot(cfg: Config, interval: float = 1.0,
-                        sources: dict[str, Source] | None = None) -> Results:
+async def take_snapshot(
+    cfg: Config, interval: float = 1.0, sources: dict[str, Source] | None = None
+) -> Results:
     """Collect every source concurrently; re-sample the rate sources after `interval` seconds.
     A source that could not be built is a SourceFailure in the results, beside the others'
     data. Closes the sources it built (and those passed in) before returning."""
@@ -67,10 +74,14 @@ async def take_snapshot(cfg: Config, interval: float = 1.0,
     timeout = cfg.refresh.timeout_seconds
     try:
         results = await _collect(sources, timeout)
-        results.update({name: SourceFailure(name, BUILD_STEP, reason)
-                        for name, reason in failures.items()})
-        again = {n: s for n, s in sources.items()
-                 if n in RATE_SOURCES and not isinstance(results[n], SourceFailure)}
+        results.update(
+            {name: SourceFailure(name, BUILD_STEP, reason) for name, reason in failures.items()}
+        )
+        again = {
+            n: s
+            for n, s in sources.items()
+            if n in RATE_SOURCES and not isinstance(results[n], SourceFailure)
+        }
         if again and interval > 0:
             await asyncio.sleep(interval)  # the sampling interval the rates are computed over
             results.update(await _collect(again, timeout))
@@ -84,8 +95,13 @@ def section(result: Snapshot | SourceFailure | None) -> dict[str, Any]:
     if result is None:
         return {"ok": False, "error": NOT_CONFIGURED, "collected_at": None}
     if isinstance(result, SourceFailure):
-        return {"ok": False, "error": result.describe(), "collected_at": None,
-                "failed_step": result.what, "failed_at": to_jsonable(result.at)}
+        return {
+            "ok": False,
+            "error": result.describe(),
+            "collected_at": None,
+            "failed_step": result.what,
+            "failed_at": to_jsonable(result.at),
+        }
     body = to_jsonable(result)
     body.pop("trend_history", None)  # [prometheus] back-fill for the screen's trends, not a figure
     return {"ok": True, "error": None, "collected_at": body.pop("collected_at", None), **body}
@@ -123,11 +139,16 @@ def failed_checks(results: Results) -> list[str]:
         if isinstance(result, SourceFailure):
             failed.append(f"{name}: {result.describe()}")
         elif isinstance(result, CertificatesSnapshot):
-            failed += [f"certificate {c.host}:{c.port}: {c.error or 'no certificate read'}"
-                       for c in result.certificates if c.status == CertState.ERROR]
+            failed += [
+                f"certificate {c.host}:{c.port}: {c.error or 'no certificate read'}"
+                for c in result.certificates
+                if c.status == CertState.ERROR
+            ]
         elif isinstance(result, ApiStatus) and not result.health_ok:
             code = result.health_status_code
-            failed.append(f"api: /health {'HTTP ' + str(code) if code is not None else 'no answer'}")
+            failed.append(
+                f"api: /health {'HTTP ' + str(code) if code is not None else 'no answer'}"
+            )
     return failed
 
 

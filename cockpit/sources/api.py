@@ -90,8 +90,11 @@ def summarize_health(body: object) -> str:
     for name, check in checks.items():
         if not _check_ok(check):
             why = get(check, "error")
-            failing.append(f"{name} ({_one_line(as_text(why) or json.dumps(why), 80)})"
-                           if why not in (None, "") else name)
+            failing.append(
+                f"{name} ({_one_line(as_text(why) or json.dumps(why), 80)})"
+                if why not in (None, "")
+                else name
+            )
     if failing:
         parts.append("failing: " + ", ".join(failing))
     return _one_line("; ".join(parts) or json.dumps(doc, ensure_ascii=False))
@@ -107,8 +110,15 @@ class ApiSource:
 
     name = "api"
 
-    def __init__(self, cfg: ApiConfig, thresholds: ThresholdsConfig, *, timeout: float = 5.0,
-                 pods: PodScraper | None = None, prom: PromMetrics | None = None) -> None:
+    def __init__(
+        self,
+        cfg: ApiConfig,
+        thresholds: ThresholdsConfig,
+        *,
+        timeout: float = 5.0,
+        pods: PodScraper | None = None,
+        prom: PromMetrics | None = None,
+    ) -> None:
         self.cfg = cfg
         self.prom = prom  # [prometheus]: the figures from PromQL instead of any scrape
         self.pods = pods  # scrape = "pods": /metrics of every pod through the pod proxy
@@ -127,9 +137,13 @@ class ApiSource:
         headers = {"User-Agent": "predictiq-cockpit", "Accept": "text/plain, application/json"}
         if self.cfg.auth_header:
             headers["Authorization"] = self.cfg.auth_header
-        return httpx.AsyncClient(base_url=self.cfg.base_url, verify=verify, headers=headers,
-                                 timeout=httpx.Timeout(self.request_timeout),
-                                 follow_redirects=False)
+        return httpx.AsyncClient(
+            base_url=self.cfg.base_url,
+            verify=verify,
+            headers=headers,
+            timeout=httpx.Timeout(self.request_timeout),
+            follow_redirects=False,
+        )
 
     async def collect(self) -> ApiStatus | SourceFailure:
         """GET /health and /metrics; see the module docstring for what counts as a failure."""
@@ -137,10 +151,14 @@ class ApiSource:
             try:
                 self._client = self._new_client()
             except (OSError, ssl.SSLError) as exc:
-                return SourceFailure(self.name, "configure",
-                                     f"cannot load CA file {self.cfg.ca_file}: {describe_error(exc)}")
-        return await guarded(self.name, f"GET {self.cfg.health_path}", self._collect(self._client),
-                             self.timeout)
+                return SourceFailure(
+                    self.name,
+                    "configure",
+                    f"cannot load CA file {self.cfg.ca_file}: {describe_error(exc)}",
+                )
+        return await guarded(
+            self.name, f"GET {self.cfg.health_path}", self._collect(self._client), self.timeout
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client's connections; safe to call twice."""
@@ -161,22 +179,39 @@ class ApiSource:
             scrape_metrics = self._metrics(client)
         health, metrics = await asyncio.gather(self._health(client), scrape_metrics)
         if not health.answered and not metrics.answered:
-            return SourceFailure(self.name, f"GET {self.cfg.health_path}", health.error or "no answer",
-                                 detail=health.detail)
+            return SourceFailure(
+                self.name,
+                f"GET {self.cfg.health_path}",
+                health.error or "no answer",
+                detail=health.detail,
+            )
         return ApiStatus(
-            collected_at=utcnow(), base_url=mask_dsn(self.cfg.base_url),
-            health_ok=(health.status_code is not None and 200 <= health.status_code < 300
-                       and not health.not_json),
-            health_status_code=health.status_code, health_latency_ms=health.latency_ms,
+            collected_at=utcnow(),
+            base_url=mask_dsn(self.cfg.base_url),
+            health_ok=(
+                health.status_code is not None
+                and 200 <= health.status_code < 300
+                and not health.not_json
+            ),
+            health_status_code=health.status_code,
+            health_latency_ms=health.latency_ms,
             health_summary=health.summary if health.answered else (health.error or ""),
             health_error=health.error,
-            metrics_ok=metrics.ok, metrics_error=metrics.error,
-            request_rate=metrics.rates.request_rate, rate_by_class=metrics.rates.rate_by_class,
-            rate_429=metrics.rates.rate_429, rate_limited_rate=metrics.rates.rate_limited_rate,
-            error_ratio=metrics.rates.error_ratio, latency_ms=metrics.rates.latency_ms,
-            counters_reset=metrics.rates.counters_reset, metrics_interval_seconds=metrics.interval,
-            pods=metrics.pods, pods_scraped=metrics.pods_scraped, pods_in_sum=metrics.pods_in_sum,
-            metrics_notes=metrics.notes, trend_history=metrics.trend_history,
+            metrics_ok=metrics.ok,
+            metrics_error=metrics.error,
+            request_rate=metrics.rates.request_rate,
+            rate_by_class=metrics.rates.rate_by_class,
+            rate_429=metrics.rates.rate_429,
+            rate_limited_rate=metrics.rates.rate_limited_rate,
+            error_ratio=metrics.rates.error_ratio,
+            latency_ms=metrics.rates.latency_ms,
+            counters_reset=metrics.rates.counters_reset,
+            metrics_interval_seconds=metrics.interval,
+            pods=metrics.pods,
+            pods_scraped=metrics.pods_scraped,
+            pods_in_sum=metrics.pods_in_sum,
+            metrics_notes=metrics.notes,
+            trend_history=metrics.trend_history,
         )
 
     def _transport_error(self, exc: httpx.HTTPError) -> str:
@@ -207,7 +242,9 @@ class ApiSource:
         try:
             response = await client.get(self.cfg.health_path)
         except httpx.HTTPError as exc:
-            return _Health(answered=False, error=self._transport_error(exc), detail=error_detail(exc))
+            return _Health(
+                answered=False, error=self._transport_error(exc), detail=error_detail(exc)
+            )
         latency = (time.perf_counter() - started) * 1000.0
         code = response.status_code
         try:
@@ -217,25 +254,43 @@ class ApiSource:
             words = _one_line(response.text, 80)
             if self.cfg.health_json and 200 <= code < 300:
                 what = "HTML" if "html" in kind.lower() else f"not JSON ({kind})"
-                return _Health(True, code, latency, f"HTTP {code} but {what}, not the JSON health "
-                               f"document: {words}", not_json=True)
+                return _Health(
+                    True,
+                    code,
+                    latency,
+                    f"HTTP {code} but {what}, not the JSON health document: {words}",
+                    not_json=True,
+                )
             summary = f"HTTP {code}: {words}" if words else f"HTTP {code}"
             return _Health(True, code, latency, summary)
         return _Health(True, code, latency, summary)
 
     async def _prom_metrics(self, prom: PromMetrics) -> _Metrics:
-        result, history = await asyncio.gather(prom.scrape(),
-                                               prom.backfill())
-        return _Metrics(True, ok=result.ok, error=result.error, rates=result.rates,
-                        pods=result.pods, pods_scraped=len(result.pods) if result.ok else None,
-                        pods_in_sum=result.pods_in_sum if result.ok else None,
-                        notes=result.notes, trend_history=history)
+        result, history = await asyncio.gather(prom.scrape(), prom.backfill())
+        return _Metrics(
+            True,
+            ok=result.ok,
+            error=result.error,
+            rates=result.rates,
+            pods=result.pods,
+            pods_scraped=len(result.pods) if result.ok else None,
+            pods_in_sum=result.pods_in_sum if result.ok else None,
+            notes=result.notes,
+            trend_history=history,
+        )
 
     async def _pod_metrics(self, pods: PodScraper) -> _Metrics:
         result = await pods.scrape(self.request_timeout)
-        return _Metrics(True, ok=result.ok, error=result.error, rates=result.rates,
-                        interval=result.interval, pods=result.pods, pods_scraped=len(result.pods),
-                        pods_in_sum=result.pods_in_sum)
+        return _Metrics(
+            True,
+            ok=result.ok,
+            error=result.error,
+            rates=result.rates,
+            interval=result.interval,
+            pods=result.pods,
+            pods_scraped=len(result.pods),
+            pods_in_sum=result.pods_in_sum,
+        )
 
     async def _metrics(self, client: httpx.AsyncClient) -> _Metrics:
         path = self.cfg.metrics_path
@@ -249,12 +304,16 @@ class ApiSource:
             return _Metrics(True, error=f"GET {path}: HTTP {response.status_code}")
         content_type = response.headers.get("content-type", "")
         if "html" in content_type.lower():
-            return _Metrics(True, error=f"GET {path} returned HTML ({content_type}), not Prometheus text")
+            return _Metrics(
+                True, error=f"GET {path} returned HTML ({content_type}), not Prometheus text"
+            )
         try:
             # a big exposition takes a while to parse: keep it off the event loop
             scrape = await asyncio.to_thread(parse_scrape, response.text)
         except ValueError as exc:
-            return _Metrics(True, error=f"GET {path}: not Prometheus text format ({_one_line(str(exc), 100)})")
+            return _Metrics(
+                True, error=f"GET {path}: not Prometheus text format ({_one_line(str(exc), 100)})"
+            )
         if not scrape.names:
             return _Metrics(True, error=f"GET {path}: no metrics in the response")
         now = time.monotonic()
@@ -262,7 +321,12 @@ class ApiSource:
         interval = now - previous[0] if previous else None
         names = self.cfg.metrics
         rates = compute_rates(
-            previous[1] if previous else None, scrape, interval,
-            requests=names.requests_total, status_label=names.status_label,
-            rate_limited=names.rate_limited_total, latency=names.latency_histogram)
+            previous[1] if previous else None,
+            scrape,
+            interval,
+            requests=names.requests_total,
+            status_label=names.status_label,
+            rate_limited=names.rate_limited_total,
+            latency=names.latency_histogram,
+        )
         return _Metrics(True, ok=True, rates=rates, interval=interval)

@@ -78,7 +78,9 @@ def error_detail(exc: BaseException) -> str:
         if not any(part in p for p in parts):
             parts.append(part)
         reason = getattr(cause, "reason", None)
-        cause = reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+        cause = (
+            reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+        )
     detail = " <- ".join(parts)
     return detail if len(detail) <= DETAIL_LIMIT else detail[: DETAIL_LIMIT - 3] + "..."
 
@@ -114,12 +116,17 @@ def _cut(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_LIBPQ_SERVER = re.compile(r'connection to server (?:at "([^"]*)"(?: \(([^)]*)\))?, port (\d+)|on socket "([^"]*)") failed: ([^\n]*)')
+_LIBPQ_SERVER = re.compile(
+    r'connection to server (?:at "([^"]*)"(?: \(([^)]*)\))?, port (\d+)|on socket "([^"]*)") failed: ([^\n]*)'
+)
 
 
-_LIBPQ_GARBAGE = ("received invalid response to SSL negotiation",
-                  "expected authentication request from server",
-                  "invalid response to SSL negotiation", "unexpected message from server")
+_LIBPQ_GARBAGE = (
+    "received invalid response to SSL negotiation",
+    "expected authentication request from server",
+    "invalid response to SSL negotiation",
+    "unexpected message from server",
+)
 
 
 def _libpq_reason(message: str) -> str | None:

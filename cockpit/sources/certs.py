@@ -63,12 +63,18 @@ def _common_names(cert: x509.Certificate) -> list[str]:
         attributes = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     except ValueError:
         return []
-    return [a.value if isinstance(a.value, str) else a.value.decode("utf-8", "replace")
-            for a in attributes]
+    return [
+        a.value if isinstance(a.value, str) else a.value.decode("utf-8", "replace")
+        for a in attributes
+    ]
 
 
-async def _read_leaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     ctx: ssl.SSLContext, server_name: str) -> tuple[bytes | None, bool]:
+async def _read_leaf(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    ctx: ssl.SSLContext,
+    server_name: str,
+) -> tuple[bytes | None, bool]:
     """Handshake over memory BIOs and return (the leaf as DER, whether the server then refused us
     for want of a client certificate).
 
@@ -140,11 +146,13 @@ def _san_names(cert: x509.Certificate) -> tuple[str, ...]:
     if san is None:
         return ()
     return tuple(san.get_values_for_type(x509.DNSName)) + tuple(
-        str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+        str(ip) for ip in san.get_values_for_type(x509.IPAddress)
+    )
 
 
-def judge(not_after: datetime, now: datetime, chain_verified: bool, name_ok: bool,
-          warning_days: float) -> tuple[CertState, float]:
+def judge(
+    not_after: datetime, now: datetime, chain_verified: bool, name_ok: bool, warning_days: float
+) -> tuple[CertState, float]:
     """(status, days_left) by the precedence in the module docstring (ERROR is decided earlier)."""
     days_left = (not_after - now).total_seconds() / 86400.0
     if days_left <= 0:
@@ -161,8 +169,13 @@ class CertificateSource:
 
     name = "certificates"
 
-    def __init__(self, certs: tuple[CertificateConfig, ...], thresholds: ThresholdsConfig, *,
-                 timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        certs: tuple[CertificateConfig, ...],
+        thresholds: ThresholdsConfig,
+        *,
+        timeout: float = 5.0,
+    ) -> None:
         self.certs = tuple(certs)
         self.thresholds = thresholds
         self.timeout = timeout
@@ -199,8 +212,9 @@ class CertificateSource:
             self._verify_ctx[ca_file] = await asyncio.to_thread(build)
         return self._verify_ctx[ca_file]
 
-    async def _handshake(self, cfg: CertificateConfig, ctx: ssl.SSLContext,
-                         deadline: float, listen: bool = False) -> tuple[bytes | None, bool]:
+    async def _handshake(
+        self, cfg: CertificateConfig, ctx: ssl.SSLContext, deadline: float, listen: bool = False
+    ) -> tuple[bytes | None, bool]:
         """Connect and handshake before `deadline` (loop time); return the peer's certificate as
         DER (the connection itself is already closed) and, with `listen`, whether the server then
         refused us for want of a client certificate."""
@@ -208,7 +222,8 @@ class CertificateSource:
         loop = asyncio.get_running_loop()
         try:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(address, cfg.port), max(deadline - loop.time(), 0.01))
+                asyncio.open_connection(address, cfg.port), max(deadline - loop.time(), 0.01)
+            )
         except TimeoutError:
             raise _CheckFailed(f"connect timed out after {self.budget:.3g}s") from None
         except OSError as exc:
@@ -218,7 +233,8 @@ class CertificateSource:
             if listen:
                 return await asyncio.wait_for(_read_leaf(reader, writer, ctx, cfg.host), left)
             await asyncio.wait_for(
-                writer.start_tls(ctx, server_hostname=cfg.host, ssl_handshake_timeout=left), left)
+                writer.start_tls(ctx, server_hostname=cfg.host, ssl_handshake_timeout=left), left
+            )
             if writer.get_extra_info("ssl_object") is None:
                 raise _CheckFailed("no TLS session")
             return None, False  # the verifying handshake: that it completed is the answer
@@ -245,18 +261,40 @@ class CertificateSource:
                 raise _CheckFailed("the server presented no certificate")
             cert = x509.load_der_x509_certificate(der)
         except _CheckFailed as exc:
-            return CertStatus(host=cfg.host, port=cfg.port, server_name=cfg.host, address=address,
-                              status=CertState.ERROR, error=str(exc))
+            return CertStatus(
+                host=cfg.host,
+                port=cfg.port,
+                server_name=cfg.host,
+                address=address,
+                status=CertState.ERROR,
+                error=str(exc),
+            )
         except Exception as exc:  # noqa: BLE001 - one endpoint never breaks the others
-            return CertStatus(host=cfg.host, port=cfg.port, server_name=cfg.host, address=address,
-                              status=CertState.ERROR, error=describe_error(exc))
+            return CertStatus(
+                host=cfg.host,
+                port=cfg.port,
+                server_name=cfg.host,
+                address=address,
+                status=CertState.ERROR,
+                error=describe_error(exc),
+            )
 
         chain_verified, verify_error = await self._verify_chain(cfg, deadline)
-        return certificate_status(cert, cfg.host, cfg.port, address, chain_verified, verify_error,
-                                  self.thresholds.cert_warning_days, utcnow(),
-                                  client_cert_requested=asked)
+        return certificate_status(
+            cert,
+            cfg.host,
+            cfg.port,
+            address,
+            chain_verified,
+            verify_error,
+            self.thresholds.cert_warning_days,
+            utcnow(),
+            client_cert_requested=asked,
+        )
 
-    async def _verify_chain(self, cfg: CertificateConfig, deadline: float) -> tuple[bool, str | None]:
+    async def _verify_chain(
+        self, cfg: CertificateConfig, deadline: float
+    ) -> tuple[bool, str | None]:
         """(verified, OpenSSL's reason when not) from a verifying handshake."""
         try:
             ctx = await self._verifying_context(cfg.ca_file)
@@ -273,9 +311,17 @@ class CertificateSource:
         return True, None
 
 
-def certificate_status(cert: x509.Certificate, host: str, port: int, address: str,
-                       chain_verified: bool, verify_error: str | None, warning_days: float,
-                       now: datetime, client_cert_requested: bool = False) -> CertStatus:
+def certificate_status(
+    cert: x509.Certificate,
+    host: str,
+    port: int,
+    address: str,
+    chain_verified: bool,
+    verify_error: str | None,
+    warning_days: float,
+    now: datetime,
+    client_cert_requested: bool = False,
+) -> CertStatus:
     """Judge a parsed leaf certificate (any key type, with or without SAN or CN, names in any
     ASN.1 string type): every field the certificate cannot give reads as empty, never raises."""
     name_ok = hostname_matches(cert, host)
@@ -284,11 +330,21 @@ def certificate_status(cert: x509.Certificate, host: str, port: int, address: st
     status, days_left = judge(cert.not_valid_after_utc, now, chain_verified, name_ok, warning_days)
     subject = name_text(lambda: cert.subject)
     return CertStatus(
-        host=host, port=port, server_name=host, address=address, status=status,
-        not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
-        days_left=days_left, subject=subject, san=_san_names(cert),
-        issuer=name_text(lambda: cert.issuer), serial=format(cert.serial_number, "x"),
-        chain_verified=chain_verified, hostname_matches=name_ok, verify_error=verify_error,
+        host=host,
+        port=port,
+        server_name=host,
+        address=address,
+        status=status,
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        days_left=days_left,
+        subject=subject,
+        san=_san_names(cert),
+        issuer=name_text(lambda: cert.issuer),
+        serial=format(cert.serial_number, "x"),
+        chain_verified=chain_verified,
+        hostname_matches=name_ok,
+        verify_error=verify_error,
         chain=(subject,),  # ssl on 3.11 exposes only the leaf
         client_cert_requested=client_cert_requested,
     )

@@ -78,7 +78,11 @@ def text(obj: object, key: str, default: str = "") -> str:
 def optional_text(obj: object, key: str) -> str | None:
     """`obj[key]` as a string, None when absent or null (or not text)."""
     value = get(obj, key)
-    return as_text(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+    return (
+        as_text(value)
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+        else None
+    )
 
 
 def as_optional_integer(value: object) -> int | None:

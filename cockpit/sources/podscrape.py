@@ -76,11 +76,19 @@ def running_targets(pod_list: Mapping[str, object], configured_port: int) -> lis
     out: list[PodTarget] = []
     for pod in fields.items(pod_list, "items"):
         meta, status = fields.mapping(pod, "metadata"), fields.mapping(pod, "status")
-        if (fields.text(status, "phase") != "Running" or not fields.text(status, "podIP")
-                or fields.optional_text(meta, "deletionTimestamp")):
+        if (
+            fields.text(status, "phase") != "Running"
+            or not fields.text(status, "podIP")
+            or fields.optional_text(meta, "deletionTimestamp")
+        ):
             continue
-        out.append(PodTarget(fields.text(meta, "uid") or fields.text(meta, "name"),
-                             fields.text(meta, "name"), metrics_port(pod, configured_port)))
+        out.append(
+            PodTarget(
+                fields.text(meta, "uid") or fields.text(meta, "name"),
+                fields.text(meta, "name"),
+                metrics_port(pod, configured_port),
+            )
+        )
     return sorted(out, key=lambda t: t.name)
 
 
@@ -161,13 +169,16 @@ class PodScraper:
 
     def _list(self, timeout: float) -> list[PodTarget]:
         query = [("labelSelector", self.cfg.selector)] if self.cfg.selector else []
-        body = self._raw.get_json(f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods",
-                                  query, timeout)
+        body = self._raw.get_json(
+            f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods", query, timeout
+        )
         return running_targets(body, self.names.port)
 
     def _get_metrics(self, target: PodTarget, timeout: float) -> str:
-        path = (f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/"
-                f"{quote(target.name, safe='')}:{target.port}/proxy{self.metrics_path}")
+        path = (
+            f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/"
+            f"{quote(target.name, safe='')}:{target.port}/proxy{self.metrics_path}"
+        )
         resp = self._raw.request("GET", path, timeout=timeout)
         try:
             return resp.data.decode("utf-8", "replace")
@@ -176,10 +187,11 @@ class PodScraper:
 
     async def _one(self, target: PodTarget, timeout: float) -> tuple[float, Scrape] | str:
         if target.port is None:
-            return ("no container port named metrics or http: set [api.metrics] port")
+            return "no container port named metrics or http: set [api.metrics] port"
         try:
             body = await asyncio.wait_for(
-                asyncio.to_thread(self._get_metrics, target, timeout), timeout + 0.5)
+                asyncio.to_thread(self._get_metrics, target, timeout), timeout + 0.5
+            )
             scrape = await asyncio.to_thread(parse_scrape, body)
         except TimeoutError:
             return f"timed out after {timeout:g}s"
@@ -206,8 +218,9 @@ class PodScraper:
         answers = await asyncio.gather(*(self._one(t, timeout) for t in targets))
         return self._combine(targets, answers)
 
-    def _combine(self, targets: list[PodTarget],
-                 answers: list[tuple[float, Scrape] | str]) -> PodsScrape:
+    def _combine(
+        self, targets: list[PodTarget], answers: list[tuple[float, Scrape] | str]
+    ) -> PodsScrape:
         n = self.names
         live = {t.uid for t in targets}
         self._state = {uid: s for uid, s in self._state.items() if uid in live}  # vanished: gone
@@ -220,50 +233,87 @@ class PodScraper:
         for target, answer in zip(targets, answers, strict=True):
             state = self._state.setdefault(target.uid, _PodState())
             if isinstance(answer, str):
-                rows.append(ApiPodMetrics(target.name, ok=False, error=answer,
-                                          last_scraped_at=state.last_ok))
+                rows.append(
+                    ApiPodMetrics(
+                        target.name, ok=False, error=answer, last_scraped_at=state.last_ok
+                    )
+                )
                 continue
             at, scrape = answer
             previous, state.previous, state.last_ok = state.previous, answer, now
             seconds = at - previous[0] if previous else None
-            rates = compute_rates(previous[1] if previous else None, scrape, seconds,
-                                  requests=n.requests_total, status_label=n.status_label,
-                                  rate_limited=n.rate_limited_total, latency=n.latency_histogram)
+            rates = compute_rates(
+                previous[1] if previous else None,
+                scrape,
+                seconds,
+                requests=n.requests_total,
+                status_label=n.status_label,
+                rate_limited=n.rate_limited_total,
+                latency=n.latency_histogram,
+            )
             if previous and seconds and not rates.counters_reset and rates.request_rate is not None:
                 summed.append(rates)
                 intervals.append(seconds)
                 prev_pairs.append((target.name, previous[1]))
                 cur_pairs.append((target.name, scrape))
-            rows.append(ApiPodMetrics(
-                target.name, ok=True, last_scraped_at=now, request_rate=rates.request_rate,
-                rate_5xx=rates.rate_by_class.get("5xx", 0.0) if rates.request_rate is not None else None,
-                error_ratio=rates.error_ratio, rate_429=rates.rate_429,
-                p99_ms=rates.latency_ms.get("p99"), counters_reset=rates.counters_reset))
+            rows.append(
+                ApiPodMetrics(
+                    target.name,
+                    ok=True,
+                    last_scraped_at=now,
+                    request_rate=rates.request_rate,
+                    rate_5xx=rates.rate_by_class.get("5xx", 0.0)
+                    if rates.request_rate is not None
+                    else None,
+                    error_ratio=rates.error_ratio,
+                    rate_429=rates.rate_429,
+                    p99_ms=rates.latency_ms.get("p99"),
+                    counters_reset=rates.counters_reset,
+                )
+            )
         answered = sum(1 for r in rows if r.ok)
         if not answered:
             reason = next((r.error for r in rows if r.error), None) or "no running pods"
             if rows:
                 reason = f"0 of {len(rows)} pods answered: {reason}"
             return PodsScrape(ok=False, error=reason, pods=tuple(rows))
-        return PodsScrape(ok=True, rates=self._total(summed, intervals, prev_pairs, cur_pairs),
-                          interval=sum(intervals) / len(intervals) if intervals else None,
-                          pods=tuple(rows), pods_in_sum=len(summed))
+        return PodsScrape(
+            ok=True,
+            rates=self._total(summed, intervals, prev_pairs, cur_pairs),
+            interval=sum(intervals) / len(intervals) if intervals else None,
+            pods=tuple(rows),
+            pods_in_sum=len(summed),
+        )
 
-    def _total(self, summed: list[Rates], intervals: list[float],
-               prev_pairs: list[tuple[str, Scrape]], cur_pairs: list[tuple[str, Scrape]]) -> Rates:
+    def _total(
+        self,
+        summed: list[Rates],
+        intervals: list[float],
+        prev_pairs: list[tuple[str, Scrape]],
+        cur_pairs: list[tuple[str, Scrape]],
+    ) -> Rates:
         if not summed:
             return Rates()
         n = self.names
         total, by_class, n429, limited = _sum_rates(summed)
         # quantiles do not add up: take them from every pod's bucket increases together
-        latency = compute_rates(_labelled(prev_pairs), _labelled(cur_pairs),
-                                sum(intervals) / len(intervals), requests=n.requests_total,
-                                status_label=n.status_label, rate_limited=n.rate_limited_total,
-                                latency=n.latency_histogram).latency_ms
-        return Rates(request_rate=total, rate_by_class=dict(sorted(by_class.items())),
-                     rate_429=n429, rate_limited_rate=limited,
-                     error_ratio=by_class.get("5xx", 0.0) / total if total > 0 else None,
-                     latency_ms=latency)
+        latency = compute_rates(
+            _labelled(prev_pairs),
+            _labelled(cur_pairs),
+            sum(intervals) / len(intervals),
+            requests=n.requests_total,
+            status_label=n.status_label,
+            rate_limited=n.rate_limited_total,
+            latency=n.latency_histogram,
+        ).latency_ms
+        return Rates(
+            request_rate=total,
+            rate_by_class=dict(sorted(by_class.items())),
+            rate_429=n429,
+            rate_limited_rate=limited,
+            error_ratio=by_class.get("5xx", 0.0) / total if total > 0 else None,
+            latency_ms=latency,
+        )
 
     def close(self) -> None:
         """Close the client's connection pool."""

@@ -132,10 +132,14 @@ class PromClient:
         if cfg.bearer_token:
             headers["Authorization"] = f"Bearer {cfg.bearer_token}"
         auth = httpx.BasicAuth(cfg.username, cfg.password) if cfg.username else None
-        self._client = httpx.AsyncClient(base_url=cfg.url.rstrip("/"), verify=verify,
-                                         headers=headers, auth=auth,
-                                         timeout=httpx.Timeout(cfg.timeout_seconds),
-                                         follow_redirects=False)
+        self._client = httpx.AsyncClient(
+            base_url=cfg.url.rstrip("/"),
+            verify=verify,
+            headers=headers,
+            auth=auth,
+            timeout=httpx.Timeout(cfg.timeout_seconds),
+            follow_redirects=False,
+        )
 
     async def query(self, promql: str) -> Answer:
         """An instant query at the server's now."""
@@ -143,8 +147,10 @@ class PromClient:
 
     async def query_range(self, promql: str, start: float, end: float, step: float) -> Answer:
         """A range query over [start, end] (unix seconds) every `step` seconds."""
-        return await self._get("/api/v1/query_range", {"query": promql, "start": f"{start:.3f}",
-                                                       "end": f"{end:.3f}", "step": f"{step:g}"})
+        return await self._get(
+            "/api/v1/query_range",
+            {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
+        )
 
     async def _get(self, path: str, params: dict[str, str]) -> Answer:
         try:

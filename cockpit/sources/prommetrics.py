@@ -27,7 +27,7 @@ DEFAULT_QUERIES: dict[str, str] = {
     "errors_by_pod": 'sum by (pod) (rate({requests}{{selector},{status}=~"5.."}[{window}]))',
     "rate_429_by_pod": 'sum by (pod) (rate({requests}{{selector},{status}="429"}[{window}]))',
     "p99_by_pod": "histogram_quantile(0.99, sum by (pod, le) "
-                  "(rate({latency}_bucket{{selector}}[{window}])))",
+    "(rate({latency}_bucket{{selector}}[{window}])))",
     "latency_p50": "histogram_quantile(0.5, sum by (le) (rate({latency}_bucket{{selector}}[{window}])))",
     "latency_p95": "histogram_quantile(0.95, sum by (le) (rate({latency}_bucket{{selector}}[{window}])))",
     "latency_p99": "histogram_quantile(0.99, sum by (le) (rate({latency}_bucket{{selector}}[{window}])))",
@@ -35,9 +35,11 @@ DEFAULT_QUERIES: dict[str, str] = {
 }
 ESSENTIAL = "requests_by_pod"
 # trend name in CockpitState -> (query, scale): back-filled at start
-BACKFILL = {"api.request_rate": ("sum({requests_by_pod})", 1.0),
-            "api.error_ratio": ("sum({errors_by_pod}) / sum({requests_by_pod})", 100.0),
-            "api.rate_429": ("sum({rate_429_by_pod})", 1.0)}
+BACKFILL = {
+    "api.request_rate": ("sum({requests_by_pod})", 1.0),
+    "api.error_ratio": ("sum({errors_by_pod}) / sum({requests_by_pod})", 100.0),
+    "api.rate_429": ("sum({rate_429_by_pod})", 1.0),
+}
 MAX_POINTS = 500  # per back-filled trend (Prometheus refuses more than 11,000)
 
 
@@ -49,13 +51,18 @@ def default_selector(kube: KubernetesConfig | None) -> str:
     return ",".join([*parts, f'pod=~"{kube.deployment}-.*"'])
 
 
-def render_queries(cfg: PrometheusConfig, names: MetricNames,
-                   kube: KubernetesConfig | None) -> dict[str, str]:
+def render_queries(
+    cfg: PrometheusConfig, names: MetricNames, kube: KubernetesConfig | None
+) -> dict[str, str]:
     """Every query with its placeholders filled in."""
-    values = {"{selector}": cfg.selector or default_selector(kube),
-              "{requests}": names.requests_total, "{status}": names.status_label,
-              "{latency}": names.latency_histogram, "{rate_limited}": names.rate_limited_total,
-              "{window}": cfg.rate_window}
+    values = {
+        "{selector}": cfg.selector or default_selector(kube),
+        "{requests}": names.requests_total,
+        "{status}": names.status_label,
+        "{latency}": names.latency_histogram,
+        "{rate_limited}": names.rate_limited_total,
+        "{window}": cfg.rate_window,
+    }
     out: dict[str, str] = {}
     for name, default in DEFAULT_QUERIES.items():
         text = getattr(cfg.queries, name) or default
@@ -78,8 +85,14 @@ def _one(answer: Answer | None) -> float | None:
 class PromMetrics:
     """Runs the queries for one collect; back-fills the trends once."""
 
-    def __init__(self, cfg: PrometheusConfig, names: MetricNames,
-                 kube: KubernetesConfig | None, history_minutes: int, step: float = 2.0) -> None:
+    def __init__(
+        self,
+        cfg: PrometheusConfig,
+        names: MetricNames,
+        kube: KubernetesConfig | None,
+        history_minutes: int,
+        step: float = 2.0,
+    ) -> None:
         self.cfg = cfg
         self.step = step  # the back-filled points' spacing: the refresh interval
         self.queries = render_queries(cfg, names, kube)
@@ -103,8 +116,9 @@ class PromMetrics:
         """The API figures now, per pod and summed."""
         names = list(self.queries)
         try:
-            results = dict(zip(names, await asyncio.gather(*(self._run(n) for n in names)),
-                               strict=True))
+            results = dict(
+                zip(names, await asyncio.gather(*(self._run(n) for n in names)), strict=True)
+            )
         except (OSError, ValueError) as exc:  # a CA file that cannot be read
             return PodsScrape(ok=False, error=f"Prometheus: {exc}")
         notes: list[str] = []
@@ -119,29 +133,48 @@ class PromMetrics:
                 notes.append(f"query {name} returned nothing: {self.queries[name]}")
         requests = answers.get(ESSENTIAL)
         if requests is None:  # every other query failing the same way says nothing more
-            return PodsScrape(ok=False, error=f"Prometheus: {notes[0]}",
-                              notes=tuple(notes[1:]) if answers else ())
+            return PodsScrape(
+                ok=False, error=f"Prometheus: {notes[0]}", notes=tuple(notes[1:]) if answers else ()
+            )
         if not requests.samples:
-            return PodsScrape(ok=False, error=f"Prometheus: query {ESSENTIAL} returned nothing: "
-                              f"{self.queries[ESSENTIAL]}", notes=tuple(notes))
+            return PodsScrape(
+                ok=False,
+                error=f"Prometheus: query {ESSENTIAL} returned nothing: {self.queries[ESSENTIAL]}",
+                notes=tuple(notes),
+            )
         return self._figures(answers, tuple(notes))
 
     def _figures(self, answers: Mapping[str, Answer], notes: tuple[str, ...]) -> PodsScrape:
         req, err = _by_pod(answers.get("requests_by_pod")), _by_pod(answers.get("errors_by_pod"))
         r429, p99 = _by_pod(answers.get("rate_429_by_pod")), _by_pod(answers.get("p99_by_pod"))
         now = utcnow()
-        rows = tuple(ApiPodMetrics(
-            pod, ok=True, last_scraped_at=now, request_rate=rate, rate_5xx=err.get(pod, 0.0),
-            error_ratio=err.get(pod, 0.0) / rate if rate > 0 else None,
-            rate_429=r429.get(pod, 0.0),
-            p99_ms=None if pod not in p99 else p99[pod] * 1000.0) for pod, rate in sorted(req.items()))
+        rows = tuple(
+            ApiPodMetrics(
+                pod,
+                ok=True,
+                last_scraped_at=now,
+                request_rate=rate,
+                rate_5xx=err.get(pod, 0.0),
+                error_ratio=err.get(pod, 0.0) / rate if rate > 0 else None,
+                rate_429=r429.get(pod, 0.0),
+                p99_ms=None if pod not in p99 else p99[pod] * 1000.0,
+            )
+            for pod, rate in sorted(req.items())
+        )
         total, total_5xx = sum(req.values()), sum(err.get(p, 0.0) for p in req)
-        latency = {key: v * 1000.0 for key in ("p50", "p95", "p99")
-                   if (v := _one(answers.get(f"latency_{key}"))) is not None}
-        rates = Rates(request_rate=total, rate_by_class={"5xx": total_5xx},
-                      rate_429=sum(r429.get(p, 0.0) for p in req),
-                      rate_limited_rate=_one(answers.get("rate_limited")),
-                      error_ratio=total_5xx / total if total > 0 else None, latency_ms=latency)
+        latency = {
+            key: v * 1000.0
+            for key in ("p50", "p95", "p99")
+            if (v := _one(answers.get(f"latency_{key}"))) is not None
+        }
+        rates = Rates(
+            request_rate=total,
+            rate_by_class={"5xx": total_5xx},
+            rate_429=sum(r429.get(p, 0.0) for p in req),
+            rate_limited_rate=_one(answers.get("rate_limited")),
+            error_ratio=total_5xx / total if total > 0 else None,
+            latency_ms=latency,
+        )
         return PodsScrape(ok=True, rates=rates, pods=rows, pods_in_sum=len(rows), notes=notes)
 
     async def backfill(self) -> dict[str, tuple[tuple[datetime, float], ...]]:
@@ -163,8 +196,10 @@ class PromMetrics:
             except PromError:
                 continue
             if answer.series:
-                out[trend] = tuple((datetime.fromtimestamp(at, UTC), v * scale)
-                                   for at, v in answer.series[0].points)
+                out[trend] = tuple(
+                    (datetime.fromtimestamp(at, UTC), v * scale)
+                    for at, v in answer.series[0].points
+                )
         return out
 
     async def aclose(self) -> None:

@@ -56,7 +56,9 @@ def series(scrape: Scrape, name: str) -> dict[Labels, float]:
     return {labels: v for (n, labels), v in scrape.samples.items() if n == name}
 
 
-def increases(prev: Mapping[Labels, float], cur: Mapping[Labels, float]) -> dict[Labels, float] | None:
+def increases(
+    prev: Mapping[Labels, float], cur: Mapping[Labels, float]
+) -> dict[Labels, float] | None:
     """Per-series increase of a counter; None when any series went down (the process restarted).
 
     A series absent before counts from zero: client libraries create a labelled child at its first
@@ -153,8 +155,16 @@ def histogram_latency_ms(prev: Scrape, cur: Scrape, name: str) -> dict[str, floa
     return out
 
 
-def compute_rates(prev: Scrape | None, cur: Scrape, seconds: float | None, *, requests: str,
-                  status_label: str, rate_limited: str, latency: str) -> Rates:
+def compute_rates(
+    prev: Scrape | None,
+    cur: Scrape,
+    seconds: float | None,
+    *,
+    requests: str,
+    status_label: str,
+    rate_limited: str,
+    latency: str,
+) -> Rates:
     """Rates over the interval between `prev` and `cur`. No previous scrape: no rates (only a
     summary's own quantiles). A counter that went down marks `counters_reset` and leaves that
     interval's rates None: they cannot be known, and are never negative."""
@@ -177,8 +187,9 @@ def compute_rates(prev: Scrape | None, cur: Scrape, seconds: float | None, *, re
         request_rate=total / seconds,
         rate_by_class={cls: n / seconds for cls, n in sorted(by_class.items())},
         rate_429=n429 / seconds,
-        rate_limited_rate=(sum(limited.values()) / seconds
-                           if rate_limited in cur.names or limited else None),
+        rate_limited_rate=(
+            sum(limited.values()) / seconds if rate_limited in cur.names or limited else None
+        ),
         error_ratio=by_class.get("5xx", 0.0) / total if total > 0 else None,
         latency_ms=lat,
     )

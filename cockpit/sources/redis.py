@@ -52,9 +52,14 @@ class _Sample:
 
     def went_backwards(self, before: _Sample) -> bool:
         """A restart: another server process, or counters lower than before."""
-        return (self.run_id != before.run_id or self.uptime < before.uptime
-                or self.hits < before.hits or self.misses < before.misses
-                or self.commands < before.commands or self.evicted < before.evicted)
+        return (
+            self.run_id != before.run_id
+            or self.uptime < before.uptime
+            or self.hits < before.hits
+            or self.misses < before.misses
+            or self.commands < before.commands
+            or self.evicted < before.evicted
+        )
 
 
 class RedisSource:
@@ -138,8 +143,10 @@ class RedisSource:
 
     async def _config_maxclients(self, now: float) -> tuple[int | None, int]:
         """(maxclients, commands sent): cached, asked again every few minutes."""
-        if (self._maxclients_asked_at is not None
-                and now - self._maxclients_asked_at < MAXCLIENTS_REFRESH_SECONDS):
+        if (
+            self._maxclients_asked_at is not None
+            and now - self._maxclients_asked_at < MAXCLIENTS_REFRESH_SECONDS
+        ):
             return self._maxclients, 0
         self._maxclients_asked_at = now
         try:
@@ -165,7 +172,11 @@ class RedisSocketTimeout(Exception):
 def _auth_reason(text: str) -> str:
     """Redis's authentication errors in the operator's words."""
     lowered = text.lower()
-    if "wrongpass" in lowered or "invalid password" in lowered or "invalid username-password" in lowered:
+    if (
+        "wrongpass" in lowered
+        or "invalid password" in lowered
+        or "invalid username-password" in lowered
+    ):
         return "authentication failed: wrong password"
     if "noperm" in lowered:
         return "authentication failed: the ACL user lacks permission for INFO"
@@ -175,10 +186,15 @@ def _auth_reason(text: str) -> str:
 def sample_from_info(info: Json, at: float, own_commands: int = 1) -> _Sample:
     """The counters of one INFO reply (as redis-py parses it); absent fields read as 0."""
     return _Sample(
-        run_id=text(info, "run_id"), uptime=integer(info, "uptime_in_seconds"),
-        hits=integer(info, "keyspace_hits"), misses=integer(info, "keyspace_misses"),
+        run_id=text(info, "run_id"),
+        uptime=integer(info, "uptime_in_seconds"),
+        hits=integer(info, "keyspace_hits"),
+        misses=integer(info, "keyspace_misses"),
         commands=integer(info, "total_commands_processed"),
-        evicted=integer(info, "evicted_keys"), at=at, own_commands=own_commands)
+        evicted=integer(info, "evicted_keys"),
+        at=at,
+        own_commands=own_commands,
+    )
 
 
 def _keyspace(info: Json) -> dict[str, int]:
@@ -190,8 +206,9 @@ def _keyspace(info: Json) -> dict[str, int]:
     return out
 
 
-def stats_from_info(info: Json, sample: _Sample, previous: _Sample | None,
-                    maxclients: int | None) -> CacheStats:
+def stats_from_info(
+    info: Json, sample: _Sample, previous: _Sample | None, maxclients: int | None
+) -> CacheStats:
     """CacheStats from one INFO reply, with the rates since the previous sample (none after a
     restart, never negative). Fields a server version does not send read as 0 or None."""
     restarted = previous is not None and sample.went_backwards(previous)
@@ -224,8 +241,9 @@ def stats_from_info(info: Json, sample: _Sample, previous: _Sample | None,
         evicted_per_sec=evicted_rate,
         used_memory=integer(info, "used_memory"),
         maxmemory=integer(info, "maxmemory"),
-        mem_fragmentation_ratio=(fragmentation if fragmentation is not None
-                                 and math.isfinite(fragmentation) else None),
+        mem_fragmentation_ratio=(
+            fragmentation if fragmentation is not None and math.isfinite(fragmentation) else None
+        ),
         connected_clients=integer(info, "connected_clients"),
         blocked_clients=integer(info, "blocked_clients"),
         maxclients=maxclients,

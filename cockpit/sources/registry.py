@@ -54,6 +54,7 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
     builders: dict[str, Callable[[], Source]] = {}
     kube, database, cache, api = cfg.kubernetes, cfg.database, cfg.cache, cfg.api
     if kube is not None:
+
         def build_kube() -> Source:
             from cockpit.sources.kube.source import KubeSource
 
@@ -61,6 +62,7 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
 
         builders["kubernetes"] = build_kube
     if database is not None:
+
         def build_database() -> Source:
             from cockpit.sources.postgres.source import PostgresSource
 
@@ -68,6 +70,7 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
 
         builders["database"] = build_database
     if cache is not None:
+
         def build_cache() -> Source:
             from cockpit.sources.redis import RedisSource
 
@@ -75,6 +78,7 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
 
         builders["cache"] = build_cache
     if cfg.certificates:
+
         def build_certificates() -> Source:
             from cockpit.sources.certs import CertificateSource
 
@@ -82,20 +86,30 @@ def _builders(cfg: Config) -> dict[str, Callable[[], Source]]:
 
         builders["certificates"] = build_certificates
     if api is not None:
+
         def build_api() -> Source:
             from cockpit.sources.api import ApiSource
 
             if cfg.prometheus is not None:
                 from cockpit.sources.prommetrics import PromMetrics
 
-                prom = PromMetrics(cfg.prometheus, api.metrics, kube, cfg.refresh.history_minutes,
-                                   step=cfg.refresh.interval_seconds)
+                prom = PromMetrics(
+                    cfg.prometheus,
+                    api.metrics,
+                    kube,
+                    cfg.refresh.history_minutes,
+                    step=cfg.refresh.interval_seconds,
+                )
                 return ApiSource(api, cfg.thresholds, timeout=timeout, prom=prom)
             if api.metrics.scrape == "pods" and kube is not None:
                 from cockpit.sources.podscrape import PodScraper
 
-                return ApiSource(api, cfg.thresholds, timeout=timeout,
-                                 pods=PodScraper(kube, api.metrics_path, api.metrics))
+                return ApiSource(
+                    api,
+                    cfg.thresholds,
+                    timeout=timeout,
+                    pods=PodScraper(kube, api.metrics_path, api.metrics),
+                )
             return ApiSource(api, cfg.thresholds, timeout=timeout)
 
         builders["api"] = build_api

@@ -17,22 +17,47 @@ ENV = {**os.environ, "COCKPIT_CONFIG": "/nonexistent/cockpit.toml"}
 
 
 def cockpit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cockpit.cli", "audit", *args], capture_output=True,
-                          text=True, env=ENV, timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", "audit", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+        cwd=ROOT,
+    )
 
 
 def _log(tmp_path: Path) -> Path:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, session_id="e2e")
-    log.record("intent", action="scale", target="deployment/predictiq-api", params={"replicas": 5},
-               context="kind-prod", namespace="predictiq", incident_id="INC-1")
-    log.record("result", action="scale", target="deployment/predictiq-api", outcome="ok",
-               incident_id="INC-1", after={"replicas": 5})
+    log.record(
+        "intent",
+        action="scale",
+        target="deployment/predictiq-api",
+        params={"replicas": 5},
+        context="kind-prod",
+        namespace="predictiq",
+        incident_id="INC-1",
+    )
+    log.record(
+        "result",
+        action="scale",
+        target="deployment/predictiq-api",
+        outcome="ok",
+        incident_id="INC-1",
+        after={"replicas": 5},
+    )
     log.record("cancelled", action="restart", target="deployment/predictiq-api")
-    log.record("checklist.run", checklist="pre-deploy", run_id="r1",
-               title="Pre-deployment",
-               items=[{"id": "backup", "text": "backups fresh", "state": "pass", "evidence": "dump 2h old"},
-                      {"id": "certs", "text": "certs valid", "state": "fail", "evidence": "api expired"}])
+    log.record(
+        "checklist.run",
+        checklist="pre-deploy",
+        run_id="r1",
+        title="Pre-deployment",
+        items=[
+            {"id": "backup", "text": "backups fresh", "state": "pass", "evidence": "dump 2h old"},
+            {"id": "certs", "text": "certs valid", "state": "fail", "evidence": "api expired"},
+        ],
+    )
     return path
 
 
@@ -66,8 +91,24 @@ def test_tail_prints_the_last_entries(tmp_path: Path) -> None:
 
 def test_tail_follow_prints_new_entries(tmp_path: Path) -> None:
     path = _log(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "cockpit.cli", "audit", "tail", "-n", "1", "--follow",
-                             "--path", str(path)], stdout=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cockpit.cli",
+            "audit",
+            "tail",
+            "-n",
+            "1",
+            "--follow",
+            "--path",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+    )
     try:
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -103,7 +144,17 @@ def test_export_json_since_and_incident(tmp_path: Path) -> None:
 def test_export_markdown_for_incident_and_checklist(tmp_path: Path) -> None:
     path = _log(tmp_path)
     target = tmp_path / "pm.md"
-    out = cockpit("export", "--path", str(path), "--incident", "INC-1", "--format", "markdown", "-o", str(target))
+    out = cockpit(
+        "export",
+        "--path",
+        str(path),
+        "--incident",
+        "INC-1",
+        "--format",
+        "markdown",
+        "-o",
+        str(target),
+    )
     assert out.returncode == 0
     text = target.read_text()
     assert "INC-1" in text and "scale" in text and "restart" not in text
@@ -116,8 +167,12 @@ def test_export_markdown_for_incident_and_checklist(tmp_path: Path) -> None:
 def test_tail_summarises_a_kill_of_46_connections_and_full_prints_them_all(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     pids = list(range(21667, 21667 + 46))
-    AuditLog(path, session_id="e2e").record("intent", action="kill_idle", target="postgresql://db/predictiq",
-                                            params={"pids": pids, "idle_seconds": 600})
+    AuditLog(path, session_id="e2e").record(
+        "intent",
+        action="kill_idle",
+        target="postgresql://db/predictiq",
+        params={"pids": pids, "idle_seconds": 600},
+    )
     line = cockpit("tail", "--path", str(path)).stdout.strip()
     assert "46 connections: 21667, 21668, … (+44)" in line and "idle_seconds=600" in line
     assert "21712" not in line and len(line) < 300
@@ -125,25 +180,49 @@ def test_tail_summarises_a_kill_of_46_connections_and_full_prints_them_all(tmp_p
     assert all(str(p) in full for p in pids)
 
 
-def test_export_of_an_unknown_incident_exits_1_with_one_error_line_and_no_post_mortem(tmp_path: Path) -> None:
+def test_export_of_an_unknown_incident_exits_1_with_one_error_line_and_no_post_mortem(
+    tmp_path: Path,
+) -> None:
     path = _log(tmp_path)
     out = cockpit("export", "--path", str(path), "--incident", "NOPE", "--format", "markdown")
     assert out.returncode == 1
     assert out.stdout == ""
-    assert out.stderr.strip().count("\n") == 0 and "no audit entries for incident NOPE" in out.stderr
+    assert (
+        out.stderr.strip().count("\n") == 0 and "no audit entries for incident NOPE" in out.stderr
+    )
 
 
-def test_post_mortem_lists_the_incidents_actions_with_who_when_plan_and_result(tmp_path: Path) -> None:
+def test_post_mortem_lists_the_incidents_actions_with_who_when_plan_and_result(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog(path, session_id="e2e")
-    log.record("incident.detected", incident_id="INC-20261127-0001", rule="connection_exhaustion",
-               severity="P1", title="Database connection exhaustion")
-    log.record("intent", action="kill_idle", target="postgresql://db/predictiq", incident_id="INC-20261127-0001",
-               effect=["terminate 46 idle connections (idle > 10m)"])
-    log.record("result", action="kill_idle", target="postgresql://db/predictiq", incident_id="INC-20261127-0001",
-               effect=["terminate 46 idle connections (idle > 10m)"], outcome="ok",
-               message="terminated 46 of 46")
-    out = cockpit("export", "--path", str(path), "--incident", "INC-20261127-0001", "--format", "markdown")
+    log.record(
+        "incident.detected",
+        incident_id="INC-20261127-0001",
+        rule="connection_exhaustion",
+        severity="P1",
+        title="Database connection exhaustion",
+    )
+    log.record(
+        "intent",
+        action="kill_idle",
+        target="postgresql://db/predictiq",
+        incident_id="INC-20261127-0001",
+        effect=["terminate 46 idle connections (idle > 10m)"],
+    )
+    log.record(
+        "result",
+        action="kill_idle",
+        target="postgresql://db/predictiq",
+        incident_id="INC-20261127-0001",
+        effect=["terminate 46 idle connections (idle > 10m)"],
+        outcome="ok",
+        message="terminated 46 of 46",
+    )
+    out = cockpit(
+        "export", "--path", str(path), "--incident", "INC-20261127-0001", "--format", "markdown"
+    )
     assert out.returncode == 0
     taken = out.stdout.split("## Actions taken", 1)[1].split("##", 1)[0]
     assert "none recorded" not in taken

@@ -8,20 +8,37 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {**os.environ, "DATABASE_URL": "postgresql://app:s3cret@db/predictiq", "REDIS_URL": "redis://cache:6379/0",
-       "PREDICTIQ_ADMIN_TOKEN": "tok-123"}
+ENV = {
+    **os.environ,
+    "DATABASE_URL": "postgresql://app:s3cret@db/predictiq",
+    "REDIS_URL": "redis://cache:6379/0",
+    "PREDICTIQ_ADMIN_TOKEN": "tok-123",
+}
 
 
 def cockpit(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cockpit.cli", *args], capture_output=True, text=True,
-                          env=env or ENV, timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "cockpit.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env or ENV,
+        timeout=60,
+        cwd=ROOT,
+    )
 
 
 def test_help_and_version():
     out = cockpit("--help")
     assert out.returncode == 0 and "check-config" in out.stdout and "snapshot" in out.stdout
     assert cockpit("--version").stdout.startswith("cockpit ")
-    for sub in (["check-config"], ["snapshot"], ["audit", "verify"], ["lab", "up"], ["demo"], ["init"]):
+    for sub in (
+        ["check-config"],
+        ["snapshot"],
+        ["audit", "verify"],
+        ["lab", "up"],
+        ["demo"],
+        ["init"],
+    ):
         assert cockpit(*sub, "--help").returncode == 0, sub
 
 
@@ -101,5 +118,7 @@ def test_a_config_that_is_not_utf8_is_one_line_exit_2_in_every_command(tmp_path)
     for command in (["check-config"], ["snapshot", "--json"], ["run"]):
         out = cockpit(*command, "--config", str(p))
         assert out.returncode == 2, command
-        assert out.stderr == f"cockpit: error: {p}: not UTF-8 text: byte offset 29 (0xe9) is " \
-                             "invalid continuation byte; save the file as UTF-8\n", out.stderr
+        assert (
+            out.stderr == f"cockpit: error: {p}: not UTF-8 text: byte offset 29 (0xe9) is "
+            "invalid continuation byte; save the file as UTF-8\n"
+        ), out.stderr

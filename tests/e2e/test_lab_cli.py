@@ -36,11 +36,18 @@ def test_lab_up_drill_and_sigterm_teardown(tmp_path: Path) -> None:
     lab_dir = tmp_path / "lab"
     # our own runtime dir: the "last lab" pointer of this test never meets a real user's
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    up = subprocess.Popen([*COCKPIT, "lab", "up", "--dir", str(lab_dir)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    up = subprocess.Popen(
+        [*COCKPIT, "lab", "up", "--dir", str(lab_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        wait_for(lambda: (lab_dir / "lab.json").exists() or up.poll() is not None,
-                 what="lab.json written")
+        wait_for(
+            lambda: (lab_dir / "lab.json").exists() or up.poll() is not None,
+            what="lab.json written",
+        )
         assert up.poll() is None, up.stderr.read()
         assert (lab_dir / "config.toml").is_file() and (lab_dir / "kubeconfig").is_file()
         info = json.loads((lab_dir / "lab.json").read_text())
@@ -69,8 +76,12 @@ def test_lab_up_drill_and_sigterm_teardown(tmp_path: Path) -> None:
         assert cockpit("check-config", "--config", config, env=with_env).returncode == 0
 
         pids = [info["postgres"]["pid"], info["redis"]["pid"]]
-        ports = [info["postgres"]["port"], info["redis"]["port"],
-                 int(info["api_url"].rsplit(":", 1)[1]), int(info["kube_url"].rsplit(":", 1)[1])]
+        ports = [
+            info["postgres"]["port"],
+            info["redis"]["port"],
+            int(info["api_url"].rsplit(":", 1)[1]),
+            int(info["kube_url"].rsplit(":", 1)[1]),
+        ]
         up.send_signal(signal.SIGTERM)
         assert up.wait(timeout=30) == 0
     finally:

@@ -23,15 +23,33 @@ from widgets.app import CockpitApp
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-KEYS = [*string.ascii_letters, *string.digits, *"/?!@#$%^&*()-_=+[]{};:'\",.<>`~|\\",
-        "enter", "space", "tab", "shift+tab", "delete", "backspace", "up", "down", "ctrl+s",
-        "ctrl+r", "ctrl+k", "ctrl+x"]
+KEYS = [
+    *string.ascii_letters,
+    *string.digits,
+    *"/?!@#$%^&*()-_=+[]{};:'\",.<>`~|\\",
+    "enter",
+    "space",
+    "tab",
+    "shift+tab",
+    "delete",
+    "backspace",
+    "up",
+    "down",
+    "ctrl+s",
+    "ctrl+r",
+    "ctrl+k",
+    "ctrl+x",
+]
 
 
 def warm_requests(base_url: str) -> float:
     text = httpx.get(f"{base_url}/metrics", timeout=5).text
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == "http_requests_total" and s.labels.get("path") == "/api/admin/cache/warm")
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "http_requests_total" and s.labels.get("path") == "/api/admin/cache/warm"
+    )
 
 
 async def test_read_only_every_key_and_command_changes_nothing(tmp_path: Path) -> None:
@@ -68,5 +86,13 @@ async def test_read_only_every_key_and_command_changes_nothing(tmp_path: Path) -
         assert warm_requests(lab.api.url) == warms_before
         assert client_backends(lab, lab.app_user) >= idle_before  # nothing terminated or cancelled
         events = [e["event"] for e in read_entries(audit_path)] if audit_path.exists() else []
-        assert not {"intent", "result", "incident.ack", "incident.status", "incident.note",
-                    "incident.declared", "incident.severity", "checklist.run"} & set(events)
+        assert not {
+            "intent",
+            "result",
+            "incident.ack",
+            "incident.status",
+            "incident.note",
+            "incident.declared",
+            "incident.severity",
+            "checklist.run",
+        } & set(events)

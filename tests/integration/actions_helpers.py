@@ -31,8 +31,16 @@ class CountingConnect:
         return await psycopg.AsyncConnection.connect(url, **kwargs)
 
 
-def make_context(cfg: Config, audit_path: Path, state: CockpitState | None = None,
-                 connect: CountingConnect | None = None) -> ActionContext:
+def make_context(
+    cfg: Config,
+    audit_path: Path,
+    state: CockpitState | None = None,
+    connect: CountingConnect | None = None,
+) -> ActionContext:
     """An ActionContext on real clients, auditing to `audit_path`."""
-    return ActionContext(cfg=cfg, state=state or CockpitState(), audit=AuditLog(audit_path, "test"),
-                         clients=Clients(cfg, pg_connect=connect))
+    return ActionContext(
+        cfg=cfg,
+        state=state or CockpitState(),
+        audit=AuditLog(audit_path, "test"),
+        clients=Clients(cfg, pg_connect=connect),
+    )

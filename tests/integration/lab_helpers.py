@@ -38,14 +38,19 @@ def lab_config(lab: Lab) -> Config:
 def client_backends(lab: Lab, user: str | None = None) -> int:
     """Client backends on the lab's server (optionally of one role), counted as the superuser."""
     with psycopg.connect(lab.admin_url, connect_timeout=5, autocommit=True) as conn:
-        return int(conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
-            " AND (%(u)s::text IS NULL OR usename = %(u)s)", {"u": user}).fetchone()[0])
+        return int(
+            conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+                " AND (%(u)s::text IS NULL OR usename = %(u)s)",
+                {"u": user},
+            ).fetchone()[0]
+        )
 
 
 def hit_rate_over_next(lab: Lab, lookups: int = 20, timeout: float = 15.0) -> float:
     """Hit rate of the next `lookups` cache lookups, from Redis INFO keyspace deltas."""
     with redis.Redis.from_url(lab.redis_url, socket_timeout=3, socket_connect_timeout=3) as r:
+
         def counts() -> tuple[int, int]:
             stats = r.info("stats")
             return int(stats["keyspace_hits"]), int(stats["keyspace_misses"])
@@ -54,7 +59,11 @@ def hit_rate_over_next(lab: Lab, lookups: int = 20, timeout: float = 15.0) -> fl
 
         def enough() -> tuple[int, int] | None:
             hits, misses = counts()
-            return (hits - hits0, misses - misses0) if hits + misses - hits0 - misses0 >= lookups else None
+            return (
+                (hits - hits0, misses - misses0)
+                if hits + misses - hits0 - misses0 >= lookups
+                else None
+            )
 
         hits, misses = wait_for(enough, timeout, what=f"{lookups} cache lookups")
     return hits / (hits + misses)
@@ -64,8 +73,10 @@ def peer_certificate(lab: Lab) -> x509.Certificate:
     """The certificate the API's TLS endpoint serves now (read with verification off)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", lab.cert.port), timeout=5) as sock, \
-            ctx.wrap_socket(sock, server_hostname=lab.cert.server_name) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", lab.cert.port), timeout=5) as sock,
+        ctx.wrap_socket(sock, server_hostname=lab.cert.server_name) as tls,
+    ):
         return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
 
 
@@ -73,10 +84,10 @@ def verifies(lab: Lab) -> bool:
     """Whether the API's endpoint passes a full verification against the lab CA."""
     ctx = ssl.create_default_context(cafile=str(lab.tls.ca_path))
     try:
-        with socket.create_connection(("127.0.0.1", lab.cert.port), timeout=5) as sock, \
-                ctx.wrap_socket(sock, server_hostname=lab.cert.server_name):
+        with (
+            socket.create_connection(("127.0.0.1", lab.cert.port), timeout=5) as sock,
+            ctx.wrap_socket(sock, server_hostname=lab.cert.server_name),
+        ):
             return True
     except ssl.SSLCertVerificationError:
         return False
-
-

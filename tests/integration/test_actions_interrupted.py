@@ -32,19 +32,30 @@ def sim() -> Iterator[KubeSim]:
 
 def _cfg(sim: KubeSim, tmp_path: Path, action_timeout: float = 15, request_timeout: float = 5):
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
-    return make_config(kubernetes={"context": "lab", "namespace": "predictiq", "kubeconfig": str(kubeconfig),
-                                   "request_timeout_seconds": request_timeout},
-                       actions={"timeout_seconds": action_timeout})
+    return make_config(
+        kubernetes={
+            "context": "lab",
+            "namespace": "predictiq",
+            "kubeconfig": str(kubeconfig),
+            "request_timeout_seconds": request_timeout,
+        },
+        actions={"timeout_seconds": action_timeout},
+    )
 
 
 async def test_a_timeout_mid_flight_is_recorded_as_unknown(sim: KubeSim, tmp_path: Path) -> None:
-    ctx = make_context(_cfg(sim, tmp_path, action_timeout=1, request_timeout=10), tmp_path / "audit.jsonl")
+    ctx = make_context(
+        _cfg(sim, tmp_path, action_timeout=1, request_timeout=10), tmp_path / "audit.jsonl"
+    )
     plan = await ACTIONS["scale"].plan(ctx, {"replicas": 4})
     sim.slow_responses(2)  # the PATCH arrives, the answer comes after our timeout
     outcome = await executor.execute(ctx, ACTIONS["scale"], plan)
     assert outcome.status == "unknown" and "may or may not" in outcome.message
     entries = read_entries(tmp_path / "audit.jsonl")
-    assert [(e["event"], e.get("outcome")) for e in entries] == [("intent", None), ("result", "unknown")]
+    assert [(e["event"], e.get("outcome")) for e in entries] == [
+        ("intent", None),
+        ("result", "unknown"),
+    ]
     # and indeed it did happen: why "unknown" and not "failed"
     assert sim.wait_for(lambda: sim.deployment()["spec"]["replicas"] == 4, timeout=10)
 
@@ -56,7 +67,9 @@ async def test_an_unwritable_audit_trail_stops_the_action(sim: KubeSim, tmp_path
     ctx = make_context(cfg, blocker / "audit.jsonl")
     plan = await ACTIONS["scale"].plan(ctx, {"replicas": 5})
     outcome = await executor.execute(ctx, ACTIONS["scale"], plan)
-    assert outcome.status == "failed" and outcome.message.startswith("not run: the audit trail cannot be written")
+    assert outcome.status == "failed" and outcome.message.startswith(
+        "not run: the audit trail cannot be written"
+    )
     assert sim.mutating_requests == [] and sim.deployment()["spec"]["replicas"] == 2
 
 
@@ -91,18 +104,25 @@ def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
         time.sleep(0.02)  # polling a file another process writes
 
 
-def test_a_process_killed_between_intent_and_result_leaves_a_verifiable_log(sim: KubeSim, tmp_path: Path) -> None:
+def test_a_process_killed_between_intent_and_result_leaves_a_verifiable_log(
+    sim: KubeSim, tmp_path: Path
+) -> None:
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
     log = tmp_path / "audit.jsonl"
     AuditLog(log).record("incident.note", note="before the crash")
     planned, go = tmp_path / "planned", tmp_path / "go"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(kubeconfig), str(log), str(planned), str(go)],
-                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(kubeconfig), str(log), str(planned), str(go)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     try:
         _wait_for(planned.exists, 30, "the child planned")
         sim.slow_responses(60)  # the PATCH will hang: the child is stuck between intent and result
         go.touch()
-        _wait_for(lambda: any(e["event"] == "intent" for e in read_entries(log)), 30, "intent written")
+        _wait_for(
+            lambda: any(e["event"] == "intent" for e in read_entries(log)), 30, "intent written"
+        )
         child.send_signal(signal.SIGKILL)
         assert child.wait(timeout=10) == -signal.SIGKILL
     finally:

@@ -26,13 +26,25 @@ def sim() -> Iterator[KubeSim]:
         yield s
 
 
-def _ctx(sim: KubeSim, tmp_path: Path, context: str = "lab", read_only: bool = False,
-         state: CockpitState | None = None) -> ActionContext:
+def _ctx(
+    sim: KubeSim,
+    tmp_path: Path,
+    context: str = "lab",
+    read_only: bool = False,
+    state: CockpitState | None = None,
+) -> ActionContext:
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context=context)
-    cfg = make_config(read_only=read_only, kubernetes={
-        "context": context, "namespace": "predictiq", "deployment": "predictiq-api",
-        "kubeconfig": str(kubeconfig), "production_contexts": ["*prod*"]},
-        actions={"scale_max_replicas": 10, "rollout_timeout_seconds": 30})
+    cfg = make_config(
+        read_only=read_only,
+        kubernetes={
+            "context": context,
+            "namespace": "predictiq",
+            "deployment": "predictiq-api",
+            "kubeconfig": str(kubeconfig),
+            "production_contexts": ["*prod*"],
+        },
+        actions={"scale_max_replicas": 10, "rollout_timeout_seconds": 30},
+    )
     return make_context(cfg, tmp_path / "audit.jsonl", state=state)
 
 
@@ -40,11 +52,16 @@ def _events(tmp_path: Path) -> list[str]:
     return [e["event"] for e in read_entries(tmp_path / "audit.jsonl")]
 
 
-async def test_scale_changes_replicas_on_the_server_and_is_audited(sim: KubeSim, tmp_path: Path) -> None:
+async def test_scale_changes_replicas_on_the_server_and_is_audited(
+    sim: KubeSim, tmp_path: Path
+) -> None:
     ctx = _ctx(sim, tmp_path)
     plan = await ACTIONS["scale"].plan(ctx, {"replicas": 5})
     assert "replicas 3 → 5" in plan.effect[0]
-    assert plan.command == "kubectl --context lab -n predictiq scale deployment/predictiq-api --replicas=5"
+    assert (
+        plan.command
+        == "kubectl --context lab -n predictiq scale deployment/predictiq-api --replicas=5"
+    )
     assert plan.rbac.allowed is True and plan.requires_typed_name is None and not plan.production
     outcome = await executor.execute(ctx, ACTIONS["scale"], plan)
     assert outcome.ok, outcome.message
@@ -59,10 +76,21 @@ async def test_scale_changes_replicas_on_the_server_and_is_audited(sim: KubeSim,
 
 async def test_scale_names_the_hpa_and_validates_the_count(sim: KubeSim, tmp_path: Path) -> None:
     state = CockpitState()
-    dep = DeploymentInfo("predictiq-api", "predictiq", 3, 3, 3, 3, False, "complete",
-                         hpa=HpaInfo("predictiq-api", 2, 10, 3, 3, 70))
-    state.update("kubernetes", KubeSnapshot(utcnow(), "lab", "kubesim", "predictiq", "app=predictiq-api",
-                                            dep, ()))
+    dep = DeploymentInfo(
+        "predictiq-api",
+        "predictiq",
+        3,
+        3,
+        3,
+        3,
+        False,
+        "complete",
+        hpa=HpaInfo("predictiq-api", 2, 10, 3, 3, 70),
+    )
+    state.update(
+        "kubernetes",
+        KubeSnapshot(utcnow(), "lab", "kubesim", "predictiq", "app=predictiq-api", dep, ()),
+    )
     ctx = _ctx(sim, tmp_path, state=state)
     plan = await ACTIONS["scale"].plan(ctx, {"replicas": 0})
     assert any("HPA predictiq-api" in line for line in plan.effect)
@@ -116,15 +144,27 @@ async def test_rbac_denied_action_is_unavailable_and_refused(sim: KubeSim, tmp_p
     assert (await ACTIONS["restart"].plan(ctx, None)).rbac.allowed is True
     # as the Kubernetes source reports it: the key is shown unavailable, with the reason
     state = CockpitState()
-    state.update("kubernetes", KubeSnapshot(utcnow(), "lab", "kubesim", "predictiq", "app=x", None, (),
-                                            permissions={"scale": False, "restart": True},
-                                            permission_reasons={"scale": "cannot patch deployments/scale"}))
+    state.update(
+        "kubernetes",
+        KubeSnapshot(
+            utcnow(),
+            "lab",
+            "kubesim",
+            "predictiq",
+            "app=x",
+            None,
+            (),
+            permissions={"scale": False, "restart": True},
+            permission_reasons={"scale": "cannot patch deployments/scale"},
+        ),
+    )
     assert availability(ctx.cfg, state, "scale") == (False, "RBAC: cannot patch deployments/scale")
     assert availability(ctx.cfg, state, "restart") == (True, "")
 
 
 async def test_read_only_refuses_every_kube_action_without_a_mutating_request(
-        sim: KubeSim, tmp_path: Path) -> None:
+    sim: KubeSim, tmp_path: Path
+) -> None:
     ctx = _ctx(sim, tmp_path, read_only=True)
     assert [b for b in bindings(ctx.cfg) if ACTIONS[b.action_id].mutating] == []
     for action_id, selection in (("scale", {"replicas": 6}), ("restart", None)):
@@ -135,4 +175,6 @@ async def test_read_only_refuses_every_kube_action_without_a_mutating_request(
         ctx.clients.kube_writer()
     assert sim.mutating_requests == []
     assert _events(tmp_path) == ["denied", "denied"]
-    assert json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])["error"].startswith("read-only")
+    assert json.loads((tmp_path / "audit.jsonl").read_text().splitlines()[0])["error"].startswith(
+        "read-only"
+    )

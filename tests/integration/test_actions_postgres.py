@@ -22,9 +22,12 @@ from tests.waiting import wait_for
 IDLE_SECONDS = 1  # the smallest threshold the config accepts
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
+def wait_until(
+    condition: Callable[[], object], timeout: float = 10.0, what: str = "condition"
+) -> object:
     """tests.waiting.wait_for, polling every 50 ms."""
     return wait_for(condition, timeout=timeout, interval=0.05, what=what)
+
 
 class Role:
     """A login role of the test's own, and connections opened as it."""
@@ -38,8 +41,11 @@ class Role:
             admin.execute(f'GRANT CONNECT ON DATABASE "{pg.dbname}" TO {self.name}')
 
     def connect(self, application: str) -> psycopg.Connection:
-        conn = psycopg.connect(make_conninfo(self.pg.url, user=self.name, application_name=application),
-                               autocommit=True, connect_timeout=5)
+        conn = psycopg.connect(
+            make_conninfo(self.pg.url, user=self.name, application_name=application),
+            autocommit=True,
+            connect_timeout=5,
+        )
         conn.execute("SELECT 1")
         self.conns.append(conn)
         return conn
@@ -48,9 +54,18 @@ class Role:
         for conn in self.conns:
             conn.close()
         with psycopg.connect(self.pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [self.name])
-            wait_until(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE usename = %s",
-                                                 [self.name]).fetchall(), what="role sessions gone")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                [self.name],
+            )
+            wait_until(
+                lambda: (
+                    not admin.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE usename = %s", [self.name]
+                    ).fetchall()
+                ),
+                what="role sessions gone",
+            )
             admin.execute(f'REVOKE CONNECT ON DATABASE "{self.pg.dbname}" FROM {self.name}')
             admin.execute(f"DROP ROLE {self.name}")
 
@@ -66,25 +81,33 @@ def role(pg) -> Iterator[Role]:  # noqa: ANN001
 
 def _alive(pg, pids: list[int]) -> set[int]:  # noqa: ANN001
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]).fetchall()
+        rows = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
+        ).fetchall()
     return {r[0] for r in rows}
 
 
 def _cfg(pg, role_name: str, read_only: bool = False, url: str | None = None):  # noqa: ANN001
-    return make_config(read_only=read_only, database={"url": url or pg.url, "app_user": role_name,
-                                                      "app_database": pg.dbname},
-                       thresholds={"idle_connection_seconds": IDLE_SECONDS})
+    return make_config(
+        read_only=read_only,
+        database={"url": url or pg.url, "app_user": role_name, "app_database": pg.dbname},
+        thresholds={"idle_connection_seconds": IDLE_SECONDS},
+    )
 
 
 def _idle_over_threshold(pg, pids: list[int]) -> bool:  # noqa: ANN001
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-        rows = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'idle'"
-                             " AND now() - state_change > make_interval(secs => %s)",
-                             [pids, IDLE_SECONDS]).fetchone()
+        rows = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'idle'"
+            " AND now() - state_change > make_interval(secs => %s)",
+            [pids, IDLE_SECONDS],
+        ).fetchone()
     return rows[0] == len(pids)
 
 
-async def test_kill_idle_terminates_exactly_the_planned_idle_connections(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_kill_idle_terminates_exactly_the_planned_idle_connections(
+    pg, role: Role, tmp_path: Path
+) -> None:  # noqa: ANN001
     victims = [role.connect("leaky-pool") for _ in range(3)]
     in_tx = role.connect("batch")
     in_tx.execute("BEGIN")  # idle in transaction: not targeted (it would roll back work)
@@ -92,7 +115,9 @@ async def test_kill_idle_terminates_exactly_the_planned_idle_connections(pg, rol
     other_user = pg.connect()  # idle, but another role
     victim_pids = [c.info.backend_pid for c in victims]
     keep = [in_tx.info.backend_pid, other_user.info.backend_pid]
-    wait_until(lambda: _idle_over_threshold(pg, victim_pids), what="victims idle over the threshold")
+    wait_until(
+        lambda: _idle_over_threshold(pg, victim_pids), what="victims idle over the threshold"
+    )
 
     connect = CountingConnect()
     ctx = make_context(_cfg(pg, role.name), tmp_path / "audit.jsonl", connect=connect)
@@ -133,16 +158,23 @@ async def test_kill_idle_with_a_gone_pid_is_not_an_error(pg, role: Role, tmp_pat
     assert outcome.ok and outcome.after["terminated"] == [] and outcome.after["skipped"] == [pid]
 
 
-async def test_read_only_never_creates_a_write_capable_session(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_read_only_never_creates_a_write_capable_session(
+    pg, role: Role, tmp_path: Path
+) -> None:  # noqa: ANN001
     victims = [role.connect("leaky-pool") for _ in range(2)]
     pids = [c.info.backend_pid for c in victims]
     wait_until(lambda: _idle_over_threshold(pg, pids), what="idle over the threshold")
     connect = CountingConnect()
-    ctx = make_context(_cfg(pg, role.name, read_only=True), tmp_path / "audit.jsonl", connect=connect)
+    ctx = make_context(
+        _cfg(pg, role.name, read_only=True), tmp_path / "audit.jsonl", connect=connect
+    )
     plan = await ACTIONS["kill_idle"].plan(ctx, None)  # reading is allowed: a read-only session
     assert sorted(plan.params["pids"]) == sorted(pids)
-    for action_id, selection in (("kill_idle", None), ("cancel_query", {"pid": pids[0]}),
-                                 ("terminate_query", {"pid": pids[0]})):
+    for action_id, selection in (
+        ("kill_idle", None),
+        ("cancel_query", {"pid": pids[0]}),
+        ("terminate_query", {"pid": pids[0]}),
+    ):
         plan = await ACTIONS[action_id].plan(ctx, selection)
         outcome = await executor.execute(ctx, ACTIONS[action_id], plan)
         assert outcome.status == "denied", action_id
@@ -161,7 +193,9 @@ async def test_a_dsn_password_never_reaches_the_log(pg, role: Role, tmp_path: Pa
     assert "hunter2" not in plan.command + plan.target
     await executor.execute(ctx, ACTIONS["kill_idle"], plan)
     executor.record_cancelled(ctx, plan)
-    ctx.audit.record("intent", context={"dsn": url, "url": "postgresql://u:hunter2-very-secret@h/db"})
+    ctx.audit.record(
+        "intent", context={"dsn": url, "url": "postgresql://u:hunter2-very-secret@h/db"}
+    )
     text = (tmp_path / "audit.jsonl").read_text()
     assert "hunter2" not in text and len(read_entries(tmp_path / "audit.jsonl")) == 4
 
@@ -180,11 +214,15 @@ def _sleeper(conn: psycopg.Connection, errors: list[BaseException]) -> threading
 
 def _is_running_sleep(pg, pid: int) -> bool:  # noqa: ANN001
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-        row = admin.execute("SELECT state, query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+        row = admin.execute(
+            "SELECT state, query FROM pg_stat_activity WHERE pid = %s", [pid]
+        ).fetchone()
     return bool(row) and row[0] == "active" and "pg_sleep" in row[1]
 
 
-async def test_cancel_query_stops_the_statement_and_keeps_the_session(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_cancel_query_stops_the_statement_and_keeps_the_session(
+    pg, role: Role, tmp_path: Path
+) -> None:  # noqa: ANN001
     conn = role.connect("report")
     pid = conn.info.backend_pid
     errors: list[BaseException] = []
@@ -192,7 +230,9 @@ async def test_cancel_query_stops_the_statement_and_keeps_the_session(pg, role: 
     wait_until(lambda: _is_running_sleep(pg, pid), what="pg_sleep running")
     ctx = make_context(_cfg(pg, role.name), tmp_path / "audit.jsonl")
     plan = await ACTIONS["cancel_query"].plan(ctx, {"pid": pid})
-    assert "pg_sleep" in plan.effect[1] and plan.command.endswith(f'-c "SELECT pg_cancel_backend({pid})"')
+    assert "pg_sleep" in plan.effect[1] and plan.command.endswith(
+        f'-c "SELECT pg_cancel_backend({pid})"'
+    )
     outcome = await executor.execute(ctx, ACTIONS["cancel_query"], plan)
     assert outcome.ok and outcome.after["signalled"] is True
     thread.join(timeout=10)
@@ -216,17 +256,27 @@ async def test_terminate_query_ends_the_session(pg, role: Role, tmp_path: Path) 
     # the same pid again: gone is not an error
     again = await executor.execute(ctx, ACTIONS["terminate_query"], plan)
     assert again.ok and again.after["signalled"] is False
-    assert [e.get("outcome") for e in read_entries(tmp_path / "audit.jsonl")] == [None, "ok", None, "ok"]
+    assert [e.get("outcome") for e in read_entries(tmp_path / "audit.jsonl")] == [
+        None,
+        "ok",
+        None,
+        "ok",
+    ]
 
 
-async def test_the_cockpits_own_and_non_client_backends_cannot_be_signalled(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_the_cockpits_own_and_non_client_backends_cannot_be_signalled(
+    pg, role: Role, tmp_path: Path
+) -> None:  # noqa: ANN001
     from actions.base import ActionError
 
     ctx = make_context(_cfg(pg, role.name), tmp_path / "audit.jsonl")
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-        walwriter = admin.execute("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'"
-                                  " LIMIT 1").fetchone()[0]
-    own = psycopg.connect(make_conninfo(pg.url, application_name="predictiq-cockpit"), connect_timeout=5)
+        walwriter = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend' LIMIT 1"
+        ).fetchone()[0]
+    own = psycopg.connect(
+        make_conninfo(pg.url, application_name="predictiq-cockpit"), connect_timeout=5
+    )
     try:
         for pid in (walwriter, own.info.backend_pid):
             with pytest.raises(ActionError, match="not a client backend"):

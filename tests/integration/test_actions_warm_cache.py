@@ -39,13 +39,18 @@ def _ctx(api: ApiSimulator, tmp_path: Path, token: str = TOKEN, read_only: bool 
     return make_context(cfg, tmp_path / "audit.jsonl")
 
 
-async def test_warm_cache_fills_redis_and_is_audited_without_the_token(api, redis_server, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_warm_cache_fills_redis_and_is_audited_without_the_token(
+    api, redis_server, tmp_path: Path
+) -> None:  # noqa: ANN001
     client = redis_server.client()
     assert client.dbsize() == 0
     ctx = _ctx(api, tmp_path)
     plan = await ACTIONS["warm_cache"].plan(ctx, None)
     assert plan.target == f"POST {api.url}/api/admin/cache/warm"
-    assert plan.command == f"curl -fsS -X POST -H 'Authorization: Bearer ***' {api.url}/api/admin/cache/warm"
+    assert (
+        plan.command
+        == f"curl -fsS -X POST -H 'Authorization: Bearer ***' {api.url}/api/admin/cache/warm"
+    )
     outcome = await executor.execute(ctx, ACTIONS["warm_cache"], plan)
     assert outcome.ok, outcome.message
     assert outcome.after["status"] == 200 and f'"warmed":{SEED_ACTIVE_MARKETS}' in outcome.message
@@ -57,7 +62,9 @@ async def test_warm_cache_fills_redis_and_is_audited_without_the_token(api, redi
 
 async def test_a_wrong_token_fails_with_the_status(api, redis_server, tmp_path: Path) -> None:  # noqa: ANN001
     ctx = _ctx(api, tmp_path, token="wrong")
-    outcome = await executor.execute(ctx, ACTIONS["warm_cache"], await ACTIONS["warm_cache"].plan(ctx, None))
+    outcome = await executor.execute(
+        ctx, ACTIONS["warm_cache"], await ACTIONS["warm_cache"].plan(ctx, None)
+    )
     assert outcome.status == "failed" and outcome.after["status"] in (401, 403)
     assert redis_server.client().dbsize() == 0
     assert read_entries(tmp_path / "audit.jsonl")[-1]["outcome"] == "failed"
@@ -67,12 +74,17 @@ async def test_no_token_no_plan_and_read_only_no_request(api, redis_server, tmp_
     with pytest.raises(ActionError, match="api.token"):
         await ACTIONS["warm_cache"].plan(_ctx(api, tmp_path, token=""), None)
     ctx = _ctx(api, tmp_path, read_only=True)
-    outcome = await executor.execute(ctx, ACTIONS["warm_cache"], await ACTIONS["warm_cache"].plan(ctx, None))
+    outcome = await executor.execute(
+        ctx, ACTIONS["warm_cache"], await ACTIONS["warm_cache"].plan(ctx, None)
+    )
     assert outcome.status == "denied"
     with pytest.raises(PermissionError):
         ctx.clients.http()
     assert redis_server.client().dbsize() == 0
     # the server's own request counter: no POST to the warm route ever arrived
     metrics = httpx.get(f"{api.url}/metrics", timeout=5).text
-    assert not [line for line in metrics.splitlines()
-                if line.startswith("http_requests_total") and "/api/admin/cache/warm" in line]
+    assert not [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("http_requests_total") and "/api/admin/cache/warm" in line
+    ]

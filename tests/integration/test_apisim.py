@@ -21,6 +21,7 @@ def wait_for(condition: Callable[[], object]) -> object:
     """tests.waiting.wait_for with this module's tighter bound."""
     return waiting.wait_for(condition, timeout=5.0, interval=0.05)
 
+
 def scrape(client: httpx.Client) -> dict[tuple[str, tuple], float]:
     """/metrics parsed with prometheus_client: {(sample name, sorted labels): value}."""
     response = client.get("/metrics")

@@ -24,15 +24,18 @@ def fresh_dump(pg, tmp_path_factory) -> Path:
         conn.execute("CREATE TABLE IF NOT EXISTS backup_probe (id int PRIMARY KEY, note text)")
         conn.execute("INSERT INTO backup_probe VALUES (1, 'in the dump') ON CONFLICT DO NOTHING")
     path = tmp_path_factory.mktemp("dumps") / "predictiq.dump"
-    proc = subprocess.run([pg_dump, "-Fc", "-d", pg.url, "-f", str(path)], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [pg_dump, "-Fc", "-d", pg.url, "-f", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     with pg.connect() as conn:
         conn.execute("DROP TABLE backup_probe")
     return path
 
 
-def _dir_with(tmp_path: Path, source: Path, name: str = "nightly.dump", cut: int | None = None) -> Path:
+def _dir_with(
+    tmp_path: Path, source: Path, name: str = "nightly.dump", cut: int | None = None
+) -> Path:
     data = source.read_bytes()
     (tmp_path / name).write_bytes(data if cut is None else data[:cut])
     return tmp_path
@@ -44,14 +47,17 @@ def test_fresh_dump_passes_with_its_toc(tmp_path, fresh_dump):
     assert result.path and result.path.endswith("nightly.dump")
     assert "every data block" in result.evidence and result.age_hours < 0.1
     # the table of contents really lists the table we dumped
-    toc = subprocess.run([find_pg_restore(), "--list", result.path], capture_output=True,
-                         text=True, timeout=30).stdout
+    toc = subprocess.run(
+        [find_pg_restore(), "--list", result.path], capture_output=True, text=True, timeout=30
+    ).stdout
     assert "backup_probe" in toc
 
 
 def test_truncated_dump_fails(tmp_path, fresh_dump):
     size = fresh_dump.stat().st_size
-    result = check_backup(BackupConfig(directory=str(_dir_with(tmp_path, fresh_dump, cut=size // 3))))
+    result = check_backup(
+        BackupConfig(directory=str(_dir_with(tmp_path, fresh_dump, cut=size // 3)))
+    )
     assert result.state == "fail"
     assert "pg_restore" in result.evidence and "failed" in result.evidence
 
@@ -60,7 +66,9 @@ def test_truncated_dump_fails(tmp_path, fresh_dump):
 def test_a_dump_cut_after_its_table_of_contents_fails_too(tmp_path, fresh_dump, keep):
     """The TOC is at the start: --list alone would pass these; reading the data does not."""
     size = fresh_dump.stat().st_size
-    result = check_backup(BackupConfig(directory=str(_dir_with(tmp_path, fresh_dump, cut=int(size * keep)))))
+    result = check_backup(
+        BackupConfig(directory=str(_dir_with(tmp_path, fresh_dump, cut=int(size * keep))))
+    )
     assert result.state == "fail", result.evidence
 
 
@@ -86,5 +94,7 @@ def test_not_configured_missing_dir_and_missing_pg_restore(tmp_path, fresh_dump)
     missing = check_backup(BackupConfig(directory=str(tmp_path / "nope")))
     assert missing.state == "fail" and "does not exist" in missing.evidence
     directory = _dir_with(tmp_path, fresh_dump)
-    result = check_backup(BackupConfig(directory=str(directory)), pg_restore=str(tmp_path / "no-such-binary"))
+    result = check_backup(
+        BackupConfig(directory=str(directory)), pg_restore=str(tmp_path / "no-such-binary")
+    )
     assert result.state == "unknown" and "cannot run" in result.evidence

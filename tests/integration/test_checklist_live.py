@@ -68,19 +68,36 @@ def lab(pg, redis_server, tls_lab, tmp_path_factory) -> Iterator[Lab]:
         install_schema(conn)
     tmp = tmp_path_factory.mktemp("checklab")
     api = ApiSimulator(pg.url, redis_server.url).start()
-    kube = KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=3, delay=0.05).start()
+    kube = KubeSim(
+        namespace="predictiq", deployment="predictiq-api", replicas=3, delay=0.05
+    ).start()
     try:
         kubeconfig = kube.write_kubeconfig(tmp / "kubeconfig", context="lab")
         cert = tls_lab.endpoints["valid"]
-        cfg = parse_config({
-            "refresh": {"timeout_seconds": 3, "interval_seconds": 0.3},
-            "database": {"url": pg.url}, "cache": {"url": redis_server.url},
-            "api": {"base_url": api.url, "endpoints": ENDPOINTS},
-            "certificates": [{"host": cert.server_name, "port": cert.port, "address": cert.host,
-                              "ca_file": str(cert.ca_pem_path)}],
-            "kubernetes": {"kubeconfig": str(kubeconfig), "context": "lab", "namespace": "predictiq",
-                           "deployment": "predictiq-api", "selector": "app=predictiq-api"},
-        }, env={})
+        cfg = parse_config(
+            {
+                "refresh": {"timeout_seconds": 3, "interval_seconds": 0.3},
+                "database": {"url": pg.url},
+                "cache": {"url": redis_server.url},
+                "api": {"base_url": api.url, "endpoints": ENDPOINTS},
+                "certificates": [
+                    {
+                        "host": cert.server_name,
+                        "port": cert.port,
+                        "address": cert.host,
+                        "ca_file": str(cert.ca_pem_path),
+                    }
+                ],
+                "kubernetes": {
+                    "kubeconfig": str(kubeconfig),
+                    "context": "lab",
+                    "namespace": "predictiq",
+                    "deployment": "predictiq-api",
+                    "selector": "app=predictiq-api",
+                },
+            },
+            env={},
+        )
         api.start_traffic(rps=30)
         yield Lab(api, kube, cfg, redis_server)
     finally:
@@ -114,8 +131,22 @@ def test_healthy_lab_is_green_then_faults_turn_items_red(lab, tmp_path):
     markdown = render_checklist_markdown(entry)
     assert "Post-deployment checklist — run r1" in markdown and "GET /health → 200" in markdown
     cli = Path(sys.executable).parent / "cockpit"
-    proc = subprocess.run([str(cli), "audit", "export", "--path", str(audit.path), "--checklist", "r1",
-                           "--format", "markdown"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [
+            str(cli),
+            "audit",
+            "export",
+            "--path",
+            str(audit.path),
+            "--checklist",
+            "r1",
+            "--format",
+            "markdown",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Health check passing" in proc.stdout and "pass" in proc.stdout
 
@@ -126,8 +157,11 @@ def test_healthy_lab_is_green_then_faults_turn_items_red(lab, tmp_path):
         r.flushdb()
     red = {"health_check", "endpoints_responding", "cache_hit_rate"}
     try:
-        verdicts = asyncio.run(lab.verdicts(
-            "post_deployment", lambda v: all(v[c].state == CheckState.FAIL for c in red)))
+        verdicts = asyncio.run(
+            lab.verdicts(
+                "post_deployment", lambda v: all(v[c].state == CheckState.FAIL for c in red)
+            )
+        )
     finally:
         lab.api.set_health_failure(False)
         lab.api.set_fill_on_miss(True)
@@ -141,8 +175,9 @@ def test_healthy_lab_is_green_then_faults_turn_items_red(lab, tmp_path):
 def test_node_and_pod_faults_turn_daily_and_post_items_red(lab):
     node = lab.kube.disk_pressure()
     try:
-        verdicts = asyncio.run(lab.verdicts(
-            "daily", lambda v: v["disk_pressure"].state == CheckState.FAIL))
+        verdicts = asyncio.run(
+            lab.verdicts("daily", lambda v: v["disk_pressure"].state == CheckState.FAIL)
+        )
     finally:
         lab.kube.clear_disk_pressure()
     assert verdicts["disk_pressure"].state == CheckState.FAIL
@@ -150,9 +185,14 @@ def test_node_and_pod_faults_turn_daily_and_post_items_red(lab):
     for pod in lab.kube.pods():  # every pod throttled at its limit: deployment-wide CPU ~100%
         lab.kube.cpu_spike(pod["metadata"]["name"], fraction=1.0)
     try:
-        verdicts = asyncio.run(lab.verdicts(
-            "post_deployment", lambda v: v["critical_metrics"].state == CheckState.FAIL))
+        verdicts = asyncio.run(
+            lab.verdicts(
+                "post_deployment", lambda v: v["critical_metrics"].state == CheckState.FAIL
+            )
+        )
     finally:
         lab.kube.clear_cpu_spike()
-    assert verdicts["critical_metrics"].state == CheckState.FAIL, verdicts["critical_metrics"].evidence
+    assert verdicts["critical_metrics"].state == CheckState.FAIL, verdicts[
+        "critical_metrics"
+    ].evidence
     assert "limit 80%" in verdicts["critical_metrics"].evidence

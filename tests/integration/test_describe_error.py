@@ -18,4 +18,6 @@ def test_libpq_server_error_keeps_its_words(pg):
     with pytest.raises(psycopg.OperationalError) as err:
         psycopg.connect(pg.admin_url, dbname="no_such_database_here", connect_timeout=5)
     text = describe_error(err.value)
-    assert text.startswith('database "no_such_database_here" does not exist (') and "FATAL" not in text
+    assert (
+        text.startswith('database "no_such_database_here" does not exist (') and "FATAL" not in text
+    )

@@ -69,9 +69,14 @@ class Cockpit:
             await asyncio.sleep(max(0.0, REFRESH - (time.monotonic() - tick)))  # the cadence
 
     def context(self, incident_id: str) -> ActionContext:
-        return ActionContext(cfg=self.cfg, state=self.state, audit=self.audit,
-                             clients=Clients(self.cfg), target=resolve_target(self.cfg.kubernetes),
-                             incident_id=incident_id)
+        return ActionContext(
+            cfg=self.cfg,
+            state=self.state,
+            audit=self.audit,
+            clients=Clients(self.cfg),
+            target=resolve_target(self.cfg.kubernetes),
+            incident_id=incident_id,
+        )
 
     async def aclose(self) -> None:
         for source in self.sources.values():
@@ -87,8 +92,13 @@ def _selection(cockpit: Cockpit, drill: str) -> dict[str, Any] | None:
     return None
 
 
-FIXES = {"connection-exhaustion": "kill_idle", "slow-query": "cancel_query",
-         "cache-miss-storm": "warm_cache", "cpu-spike": "scale", "oom-crashloop": "restart"}
+FIXES = {
+    "connection-exhaustion": "kill_idle",
+    "slow-query": "cancel_query",
+    "cache-miss-storm": "warm_cache",
+    "cpu-spike": "scale",
+    "oom-crashloop": "restart",
+}
 
 
 @pytest.mark.parametrize("name", [d.name for d in DRILLS])
@@ -100,16 +110,21 @@ async def test_drill_is_detected_fixed_and_recovers(lab: Lab, name: str, tmp_pat
         lab.drills.inject(name)
         try:
             incidents, took = await cockpit.until(
-                lambda incs: [i for i in incs if i.rule == drill.rule], 2 * REFRESH + SLACK + 6)
+                lambda incs: [i for i in incs if i.rule == drill.rule], 2 * REFRESH + SLACK + 6
+            )
             found = next(i for i in incidents if i.rule == drill.rule)
             assert took <= 2 * REFRESH + SLACK, f"{name} took {took:.1f} s to open an incident"
-            assert found.severity == drill.severity, (found.severity, getattr(found, "evidence", None))
+            assert found.severity == drill.severity, (
+                found.severity,
+                getattr(found, "evidence", None),
+            )
             if name == "pod-5xx":  # the lab scrapes every pod: the finding names the bad one
                 assert found.evidence["pods_with_most_5xx"][0] == lab.api.pod_metrics.error_pod
             if name == "connection-exhaustion":  # kill-idle ends only connections idle long enough
                 # the count over every backend (full rows come for the table's window only)
-                await cockpit.until(lambda _: cockpit.state.latest("database")
-                                    .idle_over_count >= 40, 15)
+                await cockpit.until(
+                    lambda _: cockpit.state.latest("database").idle_over_count >= 40, 15
+                )
             if name in FIXES:
                 action = ACTIONS[FIXES[name]]
                 ctx = cockpit.context(found.id)

@@ -60,23 +60,36 @@ def injected(lab: Lab, name: str) -> Iterator[str]:
 
 def api_metric(lab: Lab, name: str) -> float:
     response = httpx.get(f"{lab.api.url}/metrics", timeout=5)
-    return sum(s.value for f in text_string_to_metric_families(response.text)
-               for s in f.samples if s.name == name)
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(response.text)
+        for s in f.samples
+        if s.name == name
+    )
 
 
 def pods(kube_api: k8s.ApiClient) -> list[k8s.V1Pod]:
-    return k8s.CoreV1Api(kube_api).list_namespaced_pod(
-        "predictiq", label_selector="app=predictiq-api", _request_timeout=5).items
+    return (
+        k8s.CoreV1Api(kube_api)
+        .list_namespaced_pod("predictiq", label_selector="app=predictiq-api", _request_timeout=5)
+        .items
+    )
 
 
 def deployment_cpu_fraction(kube_api: k8s.ApiClient) -> float:
     """Sum of pod CPU use over the sum of limits, from metrics.k8s.io and the pod specs."""
-    limits = {p.metadata.name: float(parse_quantity(p.spec.containers[0].resources.limits["cpu"]))
-              for p in pods(kube_api) if p.status.phase == "Running"}
+    limits = {
+        p.metadata.name: float(parse_quantity(p.spec.containers[0].resources.limits["cpu"]))
+        for p in pods(kube_api)
+        if p.status.phase == "Running"
+    }
     metrics = k8s.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        "metrics.k8s.io", "v1beta1", "predictiq", "pods", _request_timeout=5)["items"]
-    used = {m["metadata"]["name"]: float(parse_quantity(m["containers"][0]["usage"]["cpu"]))
-            for m in metrics}
+        "metrics.k8s.io", "v1beta1", "predictiq", "pods", _request_timeout=5
+    )["items"]
+    used = {
+        m["metadata"]["name"]: float(parse_quantity(m["containers"][0]["usage"]["cpu"]))
+        for m in metrics
+    }
     names = [n for n in limits if n in used]
     return sum(used[n] for n in names) / sum(limits[n] for n in names)
 
@@ -106,9 +119,12 @@ def test_connection_exhaustion_fills_the_server_with_idle_app_connections(lab: L
 
 
 def test_slow_query_runs_as_the_app_role_until_cleared(lab: Lab) -> None:
-    sql = ("SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND state = 'active'"
-           " AND query LIKE 'SELECT pg_sleep%%' AND now() - query_start > interval '1 second'")
+    sql = (
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = %s AND state = 'active'"
+        " AND query LIKE 'SELECT pg_sleep%%' AND now() - query_start > interval '1 second'"
+    )
     with psycopg.connect(lab.admin_url, connect_timeout=5, autocommit=True) as conn:
+
         def running() -> int:
             return conn.execute(sql, (lab.app_user,)).fetchone()[0]
 
@@ -129,8 +145,10 @@ def test_cache_miss_storm_drops_the_hit_rate_until_cleared(lab: Lab) -> None:
 def test_rate_limit_storm_produces_429s_until_cleared(lab: Lab) -> None:
     with injected(lab, "rate-limit-storm"):
         before = api_metric(lab, "rate_limit_rejections_total")
-        wait_for(lambda: api_metric(lab, "rate_limit_rejections_total") - before >= 20,
-                 what="20 rate-limit rejections")
+        wait_for(
+            lambda: api_metric(lab, "rate_limit_rejections_total") - before >= 20,
+            what="20 rate-limit rejections",
+        )
     assert lab.api.faults().traffic_rps == lab.traffic_rps
     # at normal traffic the bucket refills faster than it drains: rejections stop growing
     last = [api_metric(lab, "rate_limit_rejections_total")]
@@ -168,14 +186,16 @@ def test_cert_expired_replaces_an_active_cert_expiring(lab: Lab) -> None:
 
 
 def test_cpu_spike_loads_the_deployment_and_scaling_out_relieves_it(
-        lab: Lab, kube_api: k8s.ApiClient) -> None:
+    lab: Lab, kube_api: k8s.ApiClient
+) -> None:
     assert deployment_cpu_fraction(kube_api) < 0.8
     apps = k8s.AppsV1Api(kube_api)
     try:
         with injected(lab, "cpu-spike"):
             assert deployment_cpu_fraction(kube_api) > 0.9
-            apps.patch_namespaced_deployment_scale("predictiq-api", "predictiq",
-                                                   {"spec": {"replicas": 6}}, _request_timeout=5)
+            apps.patch_namespaced_deployment_scale(
+                "predictiq-api", "predictiq", {"spec": {"replicas": 6}}, _request_timeout=5
+            )
             # the same load over twice the pods: about half the CPU each
             wait_for(lambda: deployment_cpu_fraction(kube_api) < 0.6, what="CPU spread out")
         assert deployment_cpu_fraction(kube_api) < 0.8
@@ -189,23 +209,32 @@ def test_oom_crashloop_shows_on_the_pods_until_cleared(lab: Lab, kube_api: k8s.A
         for pod in pods(kube_api):
             for cs in pod.status.container_statuses or []:
                 waiting = cs.state.waiting.reason if cs.state and cs.state.waiting else None
-                last = (cs.last_state.terminated.reason
-                        if cs.last_state and cs.last_state.terminated else None)
+                last = (
+                    cs.last_state.terminated.reason
+                    if cs.last_state and cs.last_state.terminated
+                    else None
+                )
                 if waiting == "CrashLoopBackOff" or last == "OOMKilled":
                     found.append(pod.metadata.name)
         return found
 
     with injected(lab, "oom-crashloop") as detail:
         assert wait_for(crashing, what="an OOMKilled pod")[0] in detail
-    wait_for(lambda: all(cs.ready for p in pods(kube_api) for cs in p.status.container_statuses),
-             what="every container ready again")
+    wait_for(
+        lambda: all(cs.ready for p in pods(kube_api) for cs in p.status.container_statuses),
+        what="every container ready again",
+    )
 
 
 def test_disk_pressure_shows_on_a_node_until_cleared(lab: Lab, kube_api: k8s.ApiClient) -> None:
     def pressured() -> list[str]:
         nodes = k8s.CoreV1Api(kube_api).list_node(_request_timeout=5).items
-        return [n.metadata.name for n in nodes for c in n.status.conditions
-                if c.type == "DiskPressure" and c.status == "True"]
+        return [
+            n.metadata.name
+            for n in nodes
+            for c in n.status.conditions
+            if c.type == "DiskPressure" and c.status == "True"
+        ]
 
     with injected(lab, "disk-pressure") as detail:
         assert pressured() and pressured()[0] in detail

@@ -124,8 +124,9 @@ def redis_srv() -> Iterator[ThrowawayRedis]:
 
 @pytest.fixture(scope="module")
 def kube_sim() -> Iterator[KubeSim]:
-    with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05, bookmark_interval=0.2,
-                 seed=20) as sim:
+    with KubeSim(
+        namespace=NS, deployment=APP, replicas=3, delay=0.05, bookmark_interval=0.2, seed=20
+    ) as sim:
         yield sim
 
 
@@ -209,10 +210,12 @@ async def cell(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     backend: str = request.param
     built = _build(backend, request, tmp_path)
     # the cockpit's own policy for this refresh config (interval, timeout, backoff cap)
-    refresh = RefreshConfig(interval_seconds=INTERVAL, timeout_seconds=TIMEOUT,
-                            certificates_seconds=INTERVAL)
-    built.scheduler = Scheduler({backend: built.source}, built.deliver,
-                                policies_from_config(refresh, [backend]))
+    refresh = RefreshConfig(
+        interval_seconds=INTERVAL, timeout_seconds=TIMEOUT, certificates_seconds=INTERVAL
+    )
+    built.scheduler = Scheduler(
+        {backend: built.source}, built.deliver, policies_from_config(refresh, [backend])
+    )
     built.scheduler.start()
     try:
         yield built
@@ -227,24 +230,30 @@ def _build(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cell
         server: ThrowawayPostgres = request.getfixturevalue("pg_server")
         proxy = FaultProxy("127.0.0.1", server.port).start()
         url = f"postgresql://{ROLE}:{PASSWORD}@127.0.0.1:{proxy.port}/postgres?sslmode=disable"
-        source = PostgresSource(DatabaseConfig(url=url, connect_timeout_seconds=2), ThresholdsConfig(),
-                                timeout=TIMEOUT)
+        source = PostgresSource(
+            DatabaseConfig(url=url, connect_timeout_seconds=2), ThresholdsConfig(), timeout=TIMEOUT
+        )
 
         def rotate(password: str) -> Callable[[], None]:
             def run() -> None:
                 with psycopg.connect(server.url, connect_timeout=5, autocommit=True) as conn:
                     conn.execute(f"ALTER ROLE {ROLE} PASSWORD '{password}'")
                     # a rotated password ends the sessions too: the source must log in again
-                    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE usename = %s", (ROLE,))
+                    conn.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                        (ROLE,),
+                    )
+
             return run
 
         return Cell(backend, proxy, source, rotate("rotated-elsewhere"), rotate(PASSWORD))
     if backend == "cache":
         rsrv: ThrowawayRedis = request.getfixturevalue("redis_srv")
         proxy = FaultProxy("127.0.0.1", _port(rsrv.url)).start()
-        source = RedisSource(CacheConfig(url=f"redis://127.0.0.1:{proxy.port}/0",
-                                         timeout_seconds=TIMEOUT), timeout=TIMEOUT)
+        source = RedisSource(
+            CacheConfig(url=f"redis://127.0.0.1:{proxy.port}/0", timeout_seconds=TIMEOUT),
+            timeout=TIMEOUT,
+        )
 
         def require_password() -> None:
             admin = redis.Redis.from_url(rsrv.url, socket_timeout=5)
@@ -270,9 +279,16 @@ def _build(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cell
         config = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
         config.write_text(config.read_text().replace(sim.url, f"http://127.0.0.1:{proxy.port}"))
         source = KubeSource(
-            KubernetesConfig(kubeconfig=str(config), namespace=NS, deployment=APP,
-                             selector=f"app={APP}", request_timeout_seconds=TIMEOUT),
-            RefreshConfig(interval_seconds=INTERVAL, timeout_seconds=TIMEOUT), metrics_interval=1.0)
+            KubernetesConfig(
+                kubeconfig=str(config),
+                namespace=NS,
+                deployment=APP,
+                selector=f"app={APP}",
+                request_timeout_seconds=TIMEOUT,
+            ),
+            RefreshConfig(interval_seconds=INTERVAL, timeout_seconds=TIMEOUT),
+            metrics_interval=1.0,
+        )
         token = sim.token
 
         def rotate_token() -> None:
@@ -281,26 +297,51 @@ def _build(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Cell
         def restore_token() -> None:
             sim.token = token
 
-        return Cell(backend, proxy, source, rotate_token, restore_token,
-                    {"payload": HTML_200, "close_after_garbage": True})
+        return Cell(
+            backend,
+            proxy,
+            source,
+            rotate_token,
+            restore_token,
+            {"payload": HTML_200, "close_after_garbage": True},
+        )
     if backend == "api":
         api: ApiSimulator = request.getfixturevalue("api_sim")
         proxy = FaultProxy("127.0.0.1", api.port).start()
-        source = ApiSource(ApiConfig(base_url=f"http://127.0.0.1:{proxy.port}",
-                                     auth_header="Bearer metrics-token-1", timeout_seconds=TIMEOUT),
-                           ThresholdsConfig(), timeout=TIMEOUT)
-        return Cell(backend, proxy, source,
-                    lambda: api.set_required_auth("Bearer metrics-token-2"),
-                    lambda: api.set_required_auth(None),
-                    {"payload": HTML_200, "close_after_garbage": True})
+        source = ApiSource(
+            ApiConfig(
+                base_url=f"http://127.0.0.1:{proxy.port}",
+                auth_header="Bearer metrics-token-1",
+                timeout_seconds=TIMEOUT,
+            ),
+            ThresholdsConfig(),
+            timeout=TIMEOUT,
+        )
+        return Cell(
+            backend,
+            proxy,
+            source,
+            lambda: api.set_required_auth("Bearer metrics-token-2"),
+            lambda: api.set_required_auth(None),
+            {"payload": HTML_200, "close_after_garbage": True},
+        )
     assert backend == "certificates"
     lab: TlsLab = request.getfixturevalue("tls_lab")
     wants_cert: ClientCertEndpoint = request.getfixturevalue("client_cert_endpoint")
     valid = lab.endpoints["valid"]
     proxy = FaultProxy("127.0.0.1", valid.port).start()
-    source = CertificateSource((CertificateConfig(host=valid.server_name, port=proxy.port,
-                                                  address="127.0.0.1", ca_file=str(lab.ca_path)),),
-                               ThresholdsConfig(), timeout=TIMEOUT)
+    source = CertificateSource(
+        (
+            CertificateConfig(
+                host=valid.server_name,
+                port=proxy.port,
+                address="127.0.0.1",
+                ca_file=str(lab.ca_path),
+            ),
+        ),
+        ThresholdsConfig(),
+        timeout=TIMEOUT,
+    )
 
     def to_client_cert_endpoint() -> None:
         proxy.upstream = ("127.0.0.1", wants_cert.port)
@@ -336,8 +377,11 @@ async def _end(cell: Cell, fault: str) -> float:
     if fault == "auth":
         cell.end_auth_fault()
     elif fault == "restart":
-        await _until(lambda: cell.proxy.mode == "pass", RESTART_SECONDS + 5.0,
-                     f"{cell.backend}: the restarted backend back up")
+        await _until(
+            lambda: cell.proxy.mode == "pass",
+            RESTART_SECONDS + 5.0,
+            f"{cell.backend}: the restarted backend back up",
+        )
     else:
         cell.proxy.pass_through()
     return time.monotonic()
@@ -371,13 +415,19 @@ def _long_outage(cell: Cell) -> None:
             watch.failures, watch.expensive = LONG_OUTAGE_FAILURES, True
     failure = cell.state.failure(cell.backend)
     if failure is not None:
-        cell.state.update(cell.backend, SourceFailure(
-            failure.source, failure.what, failure.reason, at=failure.at - timedelta(seconds=90)))
+        cell.state.update(
+            cell.backend,
+            SourceFailure(
+                failure.source, failure.what, failure.reason, at=failure.at - timedelta(seconds=90)
+            ),
+        )
 
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("cell", BACKENDS, indirect=True)
-async def test_fault_is_shown_within_two_refreshes_and_recovery_takes_two(cell: Cell, fault: str) -> None:
+async def test_fault_is_shown_within_two_refreshes_and_recovery_takes_two(
+    cell: Cell, fault: str
+) -> None:
     name = f"{cell.backend} / {fault}"
     detect = TWO_REFRESHES + DETECT_SLACK + (TIMEOUT if fault in ("hang", "slow") else 0.0)
     recover = TWO_REFRESHES + SLACK + (TIMEOUT if fault == "slow" else 0.0)
@@ -386,9 +436,12 @@ async def test_fault_is_shown_within_two_refreshes_and_recovery_takes_two(cell: 
     for outage in ("short", "long"):
         began = time.monotonic()
         _start(cell, fault)
-        await _until(lambda: any(w in (cell.reason() or "").lower() for w in _expected(cell.backend, fault)),
-                     detect, f"{name} ({outage} outage): the pane's reason {_expected(cell.backend, fault)}"
-                     f" (it says {cell.reason()!r})")
+        await _until(
+            lambda: any(w in (cell.reason() or "").lower() for w in _expected(cell.backend, fault)),
+            detect,
+            f"{name} ({outage} outage): the pane's reason {_expected(cell.backend, fault)}"
+            f" (it says {cell.reason()!r})",
+        )
         reason = cell.reason() or ""
         assert "\n" not in reason and "Traceback" not in reason, reason
         if cell.state.failure(cell.backend) is not None:
@@ -398,14 +451,19 @@ async def test_fault_is_shown_within_two_refreshes_and_recovery_takes_two(cell: 
         if fault != "restart":
             # a short outage is a few failed polls; a long one is that plus the backoff state
             # of a minute and more of failures
-            await _until(lambda began=began: cell.failures_since(began) >= SHORT_OUTAGE_FAILURES,
-                         SHORT_OUTAGE_FAILURES * (TIMEOUT + TWO_REFRESHES) + SLACK,
-                         f"{name}: {SHORT_OUTAGE_FAILURES} polls during the outage (a source that "
-                         "backs off this far misses the recovery bound too)")
+            await _until(
+                lambda began=began: cell.failures_since(began) >= SHORT_OUTAGE_FAILURES,
+                SHORT_OUTAGE_FAILURES * (TIMEOUT + TWO_REFRESHES) + SLACK,
+                f"{name}: {SHORT_OUTAGE_FAILURES} polls during the outage (a source that "
+                "backs off this far misses the recovery bound too)",
+            )
         if outage == "long":
             _long_outage(cell)
         ended = await _end(cell, fault)
-        took = await _until(lambda ended=ended: cell.healthy_since(ended), recover + 2 * SLACK,
-                            f"{name} ({outage} outage): healthy data after the fault's end")
+        took = await _until(
+            lambda ended=ended: cell.healthy_since(ended),
+            recover + 2 * SLACK,
+            f"{name} ({outage} outage): healthy data after the fault's end",
+        )
         assert took <= recover, f"{name} ({outage} outage): recovered after {took:.1f} s"
         assert cell.reason() is None, cell.reason()

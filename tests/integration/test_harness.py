@@ -28,7 +28,8 @@ def test_pg_is_a_real_server_with_a_database_of_our_own(pg):
 def test_pg_stat_statements_is_present_where_it_is_preloaded(pg):
     conn = pg.connect()
     installed = conn.execute(
-        "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()[0]
+        "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
+    ).fetchone()[0]
     assert bool(installed) == pg.has_pg_stat_statements
     if pg.throwaway:
         assert pg.has_pg_stat_statements
@@ -39,8 +40,9 @@ def test_pg_stat_statements_is_present_where_it_is_preloaded(pg):
         marker = f"harness_marker_{uuid.uuid4().hex[:8]}"
         conn.execute(f"CREATE TEMP TABLE {marker} (x int)")
         conn.execute(f"SELECT x FROM {marker}")
-        rows = conn.execute("SELECT calls FROM pg_stat_statements WHERE query = %s",
-                            (f"SELECT x FROM {marker}",)).fetchall()
+        rows = conn.execute(
+            "SELECT calls FROM pg_stat_statements WHERE query = %s", (f"SELECT x FROM {marker}",)
+        ).fetchall()
         assert rows and rows[0][0] >= 1
 
 
@@ -50,8 +52,12 @@ def test_restartable_pg_is_throwaway_with_small_max_connections(restartable_pg):
     assert conn.execute("SHOW max_connections").fetchone()[0] == "40"
     assert conn.execute("SHOW superuser_reserved_connections").fetchone()[0] == "3"
     assert "pg_stat_statements" in conn.execute("SHOW shared_preload_libraries").fetchone()[0]
-    assert conn.execute("SELECT count(*) FROM pg_extension "
-                        "WHERE extname = 'pg_stat_statements'").fetchone()[0] == 1
+    assert (
+        conn.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
+        ).fetchone()[0]
+        == 1
+    )
     assert restartable_pg.server_version_num >= 180000
 
 
@@ -166,10 +172,13 @@ def test_servers_die_with_a_killed_parent(tmp_path):
     import subprocess
     import sys
 
-    script = ("import sys\nfrom cockpit.lab.services import ThrowawayRedis\n"
-              "r = ThrowawayRedis(); r.start()\nprint(r.port, r.tmpdir, flush=True)\nsys.stdin.read()\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+    script = (
+        "import sys\nfrom cockpit.lab.services import ThrowawayRedis\n"
+        "r = ThrowawayRedis(); r.start()\nprint(r.port, r.tmpdir, flush=True)\nsys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     try:
         port_text, tmpdir = parent.stdout.readline().split()
         port = int(port_text)

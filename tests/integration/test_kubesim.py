@@ -23,8 +23,9 @@ SELECTOR = f"app={APP}"
 @pytest.fixture
 def sim():
     """A running simulator with fast controller steps and frequent bookmarks."""
-    with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05,
-                 bookmark_interval=0.2, seed=7) as running:
+    with KubeSim(
+        namespace=NS, deployment=APP, replicas=3, delay=0.05, bookmark_interval=0.2, seed=7
+    ) as running:
         yield running
 
 
@@ -53,8 +54,9 @@ class EventCollector:
         self.events: list[tuple[str, str]] = []
         self.error: BaseException | None = None
         self.watch = watch.Watch()
-        self.thread = threading.Thread(target=self._run, args=(list_func, args, kwargs),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, args=(list_func, args, kwargs), daemon=True
+        )
         self.thread.start()
 
     def _run(self, list_func, args, kwargs) -> None:
@@ -90,35 +92,50 @@ def test_list_pods_by_selector_in_real_shapes(sim, api):
         assert pod.status.container_statuses[0].ready is True
         assert pod.spec.node_name.startswith("kubesim-worker-")
 
-    in_set = core.list_namespaced_pod(NS, label_selector=f"app in ({APP},other)",
-                                      _request_timeout=5)
+    in_set = core.list_namespaced_pod(
+        NS, label_selector=f"app in ({APP},other)", _request_timeout=5
+    )
     assert len(in_set.items) == 3
-    assert core.list_namespaced_pod(NS, label_selector="app notin (predictiq-api)",
-                                    _request_timeout=5).items == []
-    assert core.list_namespaced_pod(NS, label_selector="app=nothing", _request_timeout=5).items == []
+    assert (
+        core.list_namespaced_pod(
+            NS, label_selector="app notin (predictiq-api)", _request_timeout=5
+        ).items
+        == []
+    )
+    assert (
+        core.list_namespaced_pod(NS, label_selector="app=nothing", _request_timeout=5).items == []
+    )
     assert sim.counts("list", "pods") == 4
 
 
 def test_watch_delivers_scaled_pods_without_a_new_list(sim, api):
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-    listed = core.list_namespaced_pod(NS, label_selector=SELECTOR, _preload_content=False,
-                                      _request_timeout=5)
+    listed = core.list_namespaced_pod(
+        NS, label_selector=SELECTOR, _preload_content=False, _request_timeout=5
+    )
     body = json.loads(listed.data)
     before = {p["metadata"]["name"] for p in body["items"]}
-    collector = EventCollector(core.list_namespaced_pod, NS, label_selector=SELECTOR,
-                               resource_version=body["metadata"]["resourceVersion"],
-                               allow_watch_bookmarks=True, timeout_seconds=10,
-                               _request_timeout=15)
+    collector = EventCollector(
+        core.list_namespaced_pod,
+        NS,
+        label_selector=SELECTOR,
+        resource_version=body["metadata"]["resourceVersion"],
+        allow_watch_bookmarks=True,
+        timeout_seconds=10,
+        _request_timeout=15,
+    )
     try:
-        apps.patch_namespaced_deployment_scale(APP, NS, {"spec": {"replicas": 5}},
-                                               _request_timeout=5)
+        apps.patch_namespaced_deployment_scale(
+            APP, NS, {"spec": {"replicas": 5}}, _request_timeout=5
+        )
         assert sim.wait_for(lambda: len(collector.names("ADDED")) == 2, 5)
         added = collector.names("ADDED")
         assert added.isdisjoint(before)
         assert sim.wait_for(lambda: sim.deployment()["status"].get("readyReplicas") == 5, 5)
 
-        apps.patch_namespaced_deployment_scale(APP, NS, {"spec": {"replicas": 2}},
-                                               _request_timeout=5)
+        apps.patch_namespaced_deployment_scale(
+            APP, NS, {"spec": {"replicas": 2}}, _request_timeout=5
+        )
         assert sim.wait_for(lambda: len(collector.names("DELETED")) == 3, 5)
         assert sim.wait_for(lambda: "BOOKMARK" in {t for t, _ in collector.events}, 5)
     finally:
@@ -135,14 +152,26 @@ def test_watch_from_an_expired_resource_version_gets_410(sim, api):
     sim.expire_resource_versions()
 
     with pytest.raises(ApiException) as gone:
-        for _ in watch.Watch().stream(core.list_namespaced_pod, NS, resource_version=old_rv,
-                                      timeout_seconds=5, _request_timeout=10):
+        for _ in watch.Watch().stream(
+            core.list_namespaced_pod,
+            NS,
+            resource_version=old_rv,
+            timeout_seconds=5,
+            _request_timeout=10,
+        ):
             pass
     assert gone.value.status == 410
     # A list still works, and a watch from its version does not expire.
     fresh_rv = core.list_namespaced_pod(NS, _request_timeout=5).metadata.resource_version
-    events = list(watch.Watch().stream(core.list_namespaced_pod, NS, resource_version=fresh_rv,
-                                       timeout_seconds=1, _request_timeout=5))
+    events = list(
+        watch.Watch().stream(
+            core.list_namespaced_pod,
+            NS,
+            resource_version=fresh_rv,
+            timeout_seconds=1,
+            _request_timeout=5,
+        )
+    )
     assert events == []
 
 
@@ -165,25 +194,37 @@ def test_scale_subresource_round_trip(sim, api):
             assert exc.status == 409
     assert sim.wait_for(lambda: len(sim.pods()) == 1, 5)
     assert sim.wait_for(
-        lambda: apps.read_namespaced_deployment_scale(APP, NS, _request_timeout=5).status.replicas
-        == 1, 5)
+        lambda: (
+            apps.read_namespaced_deployment_scale(APP, NS, _request_timeout=5).status.replicas == 1
+        ),
+        5,
+    )
 
 
 def test_rollout_restart_replaces_every_pod_under_fresh_names(sim, api):
     apps = client.AppsV1Api(api)
     before = pod_names(sim)
     old_hash = sim.pods()[0]["metadata"]["labels"]["pod-template-hash"]
-    patch = {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": "2025-06-01T10:00:00Z"}}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "metadata": {
+                    "annotations": {"kubectl.kubernetes.io/restartedAt": "2025-06-01T10:00:00Z"}
+                }
+            }
+        }
+    }
     apps.patch_namespaced_deployment(APP, NS, patch, _request_timeout=5)
 
     def rolled_out() -> bool:
         dep = sim.deployment()
         status = dep["status"]
-        return (status["observedGeneration"] == dep["metadata"]["generation"]
-                and status.get("updatedReplicas") == status.get("readyReplicas") == 3
-                and status.get("replicas") == 3
-                and status["conditions"][1]["reason"] == "NewReplicaSetAvailable")
+        return (
+            status["observedGeneration"] == dep["metadata"]["generation"]
+            and status.get("updatedReplicas") == status.get("readyReplicas") == 3
+            and status.get("replicas") == 3
+            and status["conditions"][1]["reason"] == "NewReplicaSetAvailable"
+        )
 
     assert sim.wait_for(rolled_out, 10)
     after = sim.pods()
@@ -197,8 +238,15 @@ def test_paused_deployment_does_not_roll(sim, api):
     apps = client.AppsV1Api(api)
     apps.patch_namespaced_deployment(APP, NS, {"spec": {"paused": True}}, _request_timeout=5)
     before = pod_names(sim)
-    patch = {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": "2025-06-01T10:00:00Z"}}}}}
+    patch = {
+        "spec": {
+            "template": {
+                "metadata": {
+                    "annotations": {"kubectl.kubernetes.io/restartedAt": "2025-06-01T10:00:00Z"}
+                }
+            }
+        }
+    }
     apps.patch_namespaced_deployment(APP, NS, patch, _request_timeout=5)
 
     def observed() -> bool:
@@ -216,18 +264,27 @@ def test_access_review_answers_from_policy_and_enforces_it(sim, api):
     authz, apps = client.AuthorizationV1Api(api), client.AppsV1Api(api)
 
     def review(verb: str, resource: str, subresource: str = "") -> bool:
-        body = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-            resource_attributes=client.V1ResourceAttributes(
-                namespace=NS, verb=verb, group="apps", resource=resource,
-                subresource=subresource or None, name=APP)))
+        body = client.V1SelfSubjectAccessReview(
+            spec=client.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=client.V1ResourceAttributes(
+                    namespace=NS,
+                    verb=verb,
+                    group="apps",
+                    resource=resource,
+                    subresource=subresource or None,
+                    name=APP,
+                )
+            )
+        )
         return authz.create_self_subject_access_review(body, _request_timeout=5).status.allowed
 
     assert review("patch", "deployments", "scale") is False
     assert review("patch", "deployments") is True
     assert review("get", "deployments") is True
     with pytest.raises(ApiException) as forbidden:
-        apps.patch_namespaced_deployment_scale(APP, NS, {"spec": {"replicas": 9}},
-                                               _request_timeout=5)
+        apps.patch_namespaced_deployment_scale(
+            APP, NS, {"spec": {"replicas": 9}}, _request_timeout=5
+        )
     assert forbidden.value.status == 403
     assert sim.deployment()["spec"]["replicas"] == 3
     assert sim.mutating_requests[-1].resource == "deployments/scale"
@@ -238,7 +295,9 @@ def test_access_review_answers_from_policy_and_enforces_it(sim, api):
 def test_kubectl_get_pods_and_deployments(sim, kubeconfig):
     result = subprocess.run(
         ["kubectl", "--kubeconfig", str(kubeconfig), "get", "pods,deployments", "-n", NS],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 0, result.stderr
     for name in pod_names(sim):
@@ -252,22 +311,32 @@ def test_counts_reads_and_logs_only_mutating_requests(sim, api):
     apps.read_namespaced_deployment(APP, NS, _request_timeout=5)
     core.list_namespaced_event(NS, field_selector="type=Warning", _request_timeout=5)
     assert sim.mutating_requests == []
-    apps.patch_namespaced_deployment_scale(APP, NS, {"spec": {"replicas": 7}}, dry_run="All",
-                                           _request_timeout=5)
+    apps.patch_namespaced_deployment_scale(
+        APP, NS, {"spec": {"replicas": 7}}, dry_run="All", _request_timeout=5
+    )
     assert sim.deployment()["spec"]["replicas"] == 3
     [logged] = sim.mutating_requests
     assert (logged.verb, logged.resource, logged.name, logged.dry_run) == (
-        "patch", "deployments/scale", APP, True)
-    assert sim.request_counts == {("list", "pods"): 1, ("get", "deployments"): 1,
-                                  ("list", "events"): 1, ("patch", "deployments/scale"): 1}
+        "patch",
+        "deployments/scale",
+        APP,
+        True,
+    )
+    assert sim.request_counts == {
+        ("list", "pods"): 1,
+        ("get", "deployments"): 1,
+        ("list", "events"): 1,
+        ("patch", "deployments/scale"): 1,
+    }
 
 
 def test_stop_and_start_on_the_same_port(sim, api):
     core = client.CoreV1Api(api)
     names = {p.metadata.name for p in core.list_namespaced_pod(NS, _request_timeout=5).items}
     rv = core.list_namespaced_pod(NS, _request_timeout=5).metadata.resource_version
-    collector = EventCollector(core.list_namespaced_pod, NS, resource_version=rv,
-                               timeout_seconds=30, _request_timeout=30)
+    collector = EventCollector(
+        core.list_namespaced_pod, NS, resource_version=rv, timeout_seconds=30, _request_timeout=30
+    )
     assert sim.wait_for(lambda: sim.open_watches == 1, 5)
     port = sim.port
     started = time.monotonic()
@@ -292,28 +361,34 @@ def test_faults_show_up_in_real_shapes(sim, api):
     assert status.state.waiting.reason == "CrashLoopBackOff"
     assert status.ready is False and status.restart_count >= 1
     events = core.list_namespaced_event(
-        NS, field_selector=f"involvedObject.name={victim},involvedObject.kind=Pod,type=Warning",
-        _request_timeout=5).items
+        NS,
+        field_selector=f"involvedObject.name={victim},involvedObject.kind=Pod,type=Warning",
+        _request_timeout=5,
+    ).items
     assert [e.reason for e in events] == ["BackOff"]
     assert sim.wait_for(lambda: sim.deployment()["status"].get("readyReplicas") == 2, 5)
 
     node = sim.disk_pressure()
-    conditions = {c.type: c.status for c in
-                  core.read_node(node, _request_timeout=5).status.conditions}
+    conditions = {
+        c.type: c.status for c in core.read_node(node, _request_timeout=5).status.conditions
+    }
     assert conditions["DiskPressure"] == "True" and conditions["Ready"] == "True"
 
     hot = sim.cpu_spike(APP, fraction=1.0)
     metrics = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "metrics.k8s.io", "v1beta1", NS, "pods", label_selector=SELECTOR, _request_timeout=5)
+        "metrics.k8s.io", "v1beta1", NS, "pods", label_selector=SELECTOR, _request_timeout=5
+    )
     usage = {m["metadata"]["name"]: m["containers"][0]["usage"] for m in metrics["items"]}
     assert usage[hot]["cpu"].endswith("n") and usage[hot]["memory"].endswith("Ki")
     assert parse_quantity(usage[hot]["cpu"]) >= parse_quantity("0.95")
     assert all(parse_quantity(u["memory"]) < parse_quantity("1Gi") for u in usage.values())
 
     hpa_v2 = client.AutoscalingV2Api(api).read_namespaced_horizontal_pod_autoscaler(
-        APP, NS, _request_timeout=5)
+        APP, NS, _request_timeout=5
+    )
     hpa_v1 = client.AutoscalingV1Api(api).read_namespaced_horizontal_pod_autoscaler(
-        APP, NS, _request_timeout=5)
+        APP, NS, _request_timeout=5
+    )
     assert (hpa_v2.spec.min_replicas, hpa_v2.spec.max_replicas) == (2, 10)
     assert hpa_v1.spec.target_cpu_utilization_percentage == 70
 
@@ -329,22 +404,28 @@ def test_pending_pods_are_unschedulable(sim, api):
     core = client.CoreV1Api(api)
     sim.pending_pods(2)
     assert sim.wait_for(lambda: len(sim.pods()) == 5, 5)
-    pending = [p for p in core.list_namespaced_pod(NS, label_selector=SELECTOR,
-                                                   _request_timeout=5).items
-               if p.status.phase == "Pending"]
+    pending = [
+        p
+        for p in core.list_namespaced_pod(NS, label_selector=SELECTOR, _request_timeout=5).items
+        if p.status.phase == "Pending"
+    ]
     assert len(pending) == 2
     for pod in pending:
         [scheduled] = pod.status.conditions
         assert (scheduled.type, scheduled.status, scheduled.reason) == (
-            "PodScheduled", "False", "Unschedulable")
+            "PodScheduled",
+            "False",
+            "Unschedulable",
+        )
         assert pod.spec.node_name is None
 
 
 def test_dropped_and_silent_watches(sim, api):
     core = client.CoreV1Api(api)
     rv = core.list_namespaced_pod(NS, _request_timeout=5).metadata.resource_version
-    collector = EventCollector(core.list_namespaced_pod, NS, resource_version=rv,
-                               timeout_seconds=30, _request_timeout=30)
+    collector = EventCollector(
+        core.list_namespaced_pod, NS, resource_version=rv, timeout_seconds=30, _request_timeout=30
+    )
     assert sim.wait_for(lambda: sim.open_watches == 1, 5)
     assert sim.drop_watches() == 1
     collector.thread.join(timeout=5)
@@ -352,9 +433,14 @@ def test_dropped_and_silent_watches(sim, api):
 
     sim.silent_watches()
     with pytest.raises(urllib3.exceptions.ReadTimeoutError):
-        for _ in watch.Watch().stream(core.list_namespaced_pod, NS, resource_version=rv,
-                                      allow_watch_bookmarks=True, timeout_seconds=30,
-                                      _request_timeout=(2, 0.5)):
+        for _ in watch.Watch().stream(
+            core.list_namespaced_pod,
+            NS,
+            resource_version=rv,
+            allow_watch_bookmarks=True,
+            timeout_seconds=30,
+            _request_timeout=(2, 0.5),
+        ):
             pass
     sim.clear_silent_watches()
     assert sim.wait_for(lambda: sim.open_watches == 0, 5)
@@ -363,13 +449,15 @@ def test_dropped_and_silent_watches(sim, api):
 def test_five_thousand_pods_list_as_raw_json(sim, api):
     sim.add_pods(5000 - 3)
     core = client.CoreV1Api(api)
-    response = core.list_namespaced_pod(NS, label_selector=SELECTOR, _preload_content=False,
-                                        _request_timeout=30)
+    response = core.list_namespaced_pod(
+        NS, label_selector=SELECTOR, _preload_content=False, _request_timeout=30
+    )
     body = json.loads(response.data)
     assert len(body["items"]) == 5000
     assert len({p["metadata"]["name"] for p in body["items"]}) == 5000
     metrics = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        "metrics.k8s.io", "v1beta1", NS, "pods", _request_timeout=30)
+        "metrics.k8s.io", "v1beta1", NS, "pods", _request_timeout=30
+    )
     assert len(metrics["items"]) == 5000
 
 
@@ -391,14 +479,21 @@ def test_every_kind_parses_into_client_models(sim, api):
     assert rs.metadata.owner_references[0].name == APP
     [dep] = apps.list_namespaced_deployment(NS, _request_timeout=5).items
     assert dep.spec.replicas == 4
-    [hpa] = client.AutoscalingV2Api(api).list_namespaced_horizontal_pod_autoscaler(
-        NS, _request_timeout=5).items
+    [hpa] = (
+        client.AutoscalingV2Api(api)
+        .list_namespaced_horizontal_pod_autoscaler(NS, _request_timeout=5)
+        .items
+    )
     assert hpa.spec.scale_target_ref.name == APP
-    [hpa_v1] = client.AutoscalingV1Api(api).list_namespaced_horizontal_pod_autoscaler(
-        NS, _request_timeout=5).items
+    [hpa_v1] = (
+        client.AutoscalingV1Api(api)
+        .list_namespaced_horizontal_pod_autoscaler(NS, _request_timeout=5)
+        .items
+    )
     assert hpa_v1.spec.max_replicas == 10
     nodes = client.CustomObjectsApi(api).list_cluster_custom_object(
-        "metrics.k8s.io", "v1beta1", "nodes", _request_timeout=5)
+        "metrics.k8s.io", "v1beta1", "nodes", _request_timeout=5
+    )
     assert all(parse_quantity(n["usage"]["cpu"]) > 0 for n in nodes["items"])
 
 
@@ -407,7 +502,9 @@ def test_kubectl_shows_server_side_columns_and_top(sim, kubeconfig):
     victim = sim.oom_crashloop(APP)
     table = subprocess.run(
         ["kubectl", "--kubeconfig", str(kubeconfig), "get", "pods", "-n", NS, "--no-headers"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert table.returncode == 0, table.stderr
     rows = {line.split()[0]: line.split() for line in table.stdout.splitlines()}
@@ -415,7 +512,9 @@ def test_kubectl_shows_server_side_columns_and_top(sim, kubeconfig):
     assert sum(row[2] == "Running" for row in rows.values()) == 2
     top = subprocess.run(
         ["kubectl", "--kubeconfig", str(kubeconfig), "top", "pods", "-n", NS, "--no-headers"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert top.returncode == 0, top.stderr
     assert {line.split()[0] for line in top.stdout.splitlines()} == set(rows)
@@ -425,27 +524,32 @@ def test_metrics_unavailable_answers_503_for_metrics_only(sim, api, kubeconfig):
     custom, core = client.CustomObjectsApi(api), client.CoreV1Api(api)
     sim.metrics_unavailable()
     with pytest.raises(ApiException) as unavailable:
-        custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
-                                             label_selector=SELECTOR, _request_timeout=5)
+        custom.list_namespaced_custom_object(
+            "metrics.k8s.io", "v1beta1", NS, "pods", label_selector=SELECTOR, _request_timeout=5
+        )
     assert unavailable.value.status == 503
     assert json.loads(unavailable.value.body)["reason"] == "ServiceUnavailable"
     top = subprocess.run(
         ["kubectl", "--kubeconfig", str(kubeconfig), "top", "pods", "-n", NS, "--no-headers"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert top.returncode != 0 and "unable to handle the request" in top.stderr, top.stderr
     assert len(core.list_namespaced_pod(NS, label_selector=SELECTOR, _request_timeout=5).items) == 3
     sim.clear_faults()
-    items = custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods",
-                                                 label_selector=SELECTOR, _request_timeout=5)
+    items = custom.list_namespaced_custom_object(
+        "metrics.k8s.io", "v1beta1", NS, "pods", label_selector=SELECTOR, _request_timeout=5
+    )
     assert len(items["items"]) == 3
 
 
 def test_expiring_versions_spares_a_watch_that_is_up_to_date(sim, api):
     core = client.CoreV1Api(api)
     rv = core.list_namespaced_pod(NS, _request_timeout=5).metadata.resource_version
-    collector = EventCollector(core.list_namespaced_pod, NS, resource_version=rv,
-                               timeout_seconds=5, _request_timeout=10)
+    collector = EventCollector(
+        core.list_namespaced_pod, NS, resource_version=rv, timeout_seconds=5, _request_timeout=10
+    )
     assert sim.wait_for(lambda: sim.open_watches == 1, 5)
     sim.expire_resource_versions()  # nothing changed since rv: the open watch is not behind
     sim.scale_to(4)

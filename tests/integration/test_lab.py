@@ -68,11 +68,17 @@ def test_the_api_runs_as_the_app_role_with_a_warm_cache_and_live_traffic(lab: La
 
 def test_kubernetes_simulator_serves_the_deployment_through_the_kubeconfig(lab: Lab) -> None:
     with new_api_client(lab_config(lab).kubernetes) as api:
-        dep = k8s.AppsV1Api(api).read_namespaced_deployment("predictiq-api", "predictiq",
-                                                            _request_timeout=5)
+        dep = k8s.AppsV1Api(api).read_namespaced_deployment(
+            "predictiq-api", "predictiq", _request_timeout=5
+        )
         assert dep.spec.replicas == 3
-        pods = k8s.CoreV1Api(api).list_namespaced_pod("predictiq", label_selector="app=predictiq-api",
-                                                      _request_timeout=5).items
+        pods = (
+            k8s.CoreV1Api(api)
+            .list_namespaced_pod(
+                "predictiq", label_selector="app=predictiq-api", _request_timeout=5
+            )
+            .items
+        )
         assert len(pods) == 3
 
 
@@ -93,8 +99,13 @@ def test_stop_leaves_no_process_port_or_secret_file(tmp_path: Path) -> None:
     with started_lab(tmp_path) as lab:
         info = read_info(lab.info_path)
         pids = [info["postgres"]["pid"], info["redis"]["pid"]]
-        ports = [info["postgres"]["port"], info["redis"]["port"], lab.api.port, lab.kube.port,
-                 lab.cert.port]
+        ports = [
+            info["postgres"]["port"],
+            info["redis"]["port"],
+            lab.api.port,
+            lab.kube.port,
+            lab.cert.port,
+        ]
         assert all(port_open(p) for p in ports)
         lab.drills.inject("connection-exhaustion")  # a drill left active is cleared by stop()
     for pid in pids:
@@ -106,12 +117,15 @@ def test_stop_leaves_no_process_port_or_secret_file(tmp_path: Path) -> None:
 
 
 def test_given_servers_get_a_private_database_and_role_dropped_at_stop(
-        pg, redis_server, tmp_path: Path) -> None:
+    pg, redis_server, tmp_path: Path
+) -> None:
     with started_lab(tmp_path, database_url=pg.admin_url, redis_url=redis_server.url) as lab:
         assert lab.pg is None and lab.redis_server is None
         assert lab.app_user.startswith("predictiq_") and lab.app_user != "predictiq"
         assert httpx.get(f"{lab.api.url}/health", timeout=5).status_code == 200
         name = lab.app_database
     with psycopg.connect(pg.admin_url, connect_timeout=5, autocommit=True) as conn:
-        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+        assert (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+        )
         assert conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is None

@@ -32,8 +32,12 @@ def raw(lab: Lab) -> Iterator[RawApi]:
 
 
 def log_of(raw: RawApi, lab: Lab, pod: str, **params: str) -> list[str]:
-    resp = raw.request("GET", f"/api/v1/namespaces/{lab.kube.namespace}/pods/{pod}/log",
-                       list(params.items()), timeout=(2, 5))
+    resp = raw.request(
+        "GET",
+        f"/api/v1/namespaces/{lab.kube.namespace}/pods/{pod}/log",
+        list(params.items()),
+        timeout=(2, 5),
+    )
     try:
         return resp.data.decode().splitlines()
     finally:
@@ -50,19 +54,27 @@ def all_lines(raw: RawApi, lab: Lab) -> list[str]:
 
 def test_every_pod_logs_the_requests_it_served_as_json(lab: Lab, raw: RawApi) -> None:
     for pod in pods(lab):
-        wait_for(lambda pod=pod: any('"path":"/api/markets' in ln
-                                     for ln in log_of(raw, lab, pod, tailLines="50")),
-                 what=f"request lines in {pod}")
-        line = next(json.loads(ln) for ln in reversed(log_of(raw, lab, pod, tailLines="50"))
-                    if '"path":"/api/markets' in ln)
+        wait_for(
+            lambda pod=pod: any(
+                '"path":"/api/markets' in ln for ln in log_of(raw, lab, pod, tailLines="50")
+            ),
+            what=f"request lines in {pod}",
+        )
+        line = next(
+            json.loads(ln)
+            for ln in reversed(log_of(raw, lab, pod, tailLines="50"))
+            if '"path":"/api/markets' in ln
+        )
         assert {"method", "path", "status", "latency_ms", "level", "msg"} <= set(line)
 
 
 def test_rate_limit_storm_logs_rate_limit_exceeded(lab: Lab, raw: RawApi) -> None:
     lab.drills.inject("rate-limit-storm")
     try:
-        wait_for(lambda: sum("rate limit exceeded" in ln for ln in all_lines(raw, lab)) >= 10,
-                 what="rate limit exceeded in the pods' logs")
+        wait_for(
+            lambda: sum("rate limit exceeded" in ln for ln in all_lines(raw, lab)) >= 10,
+            what="rate limit exceeded in the pods' logs",
+        )
         line = next(json.loads(ln) for ln in all_lines(raw, lab) if "rate limit exceeded" in ln)
         assert line["status"] == 429
     finally:
@@ -73,14 +85,17 @@ def test_cpu_spike_logs_loop_and_disk_pressure_no_space_left(lab: Lab, raw: RawA
     for drill, text in (("cpu-spike", "loop"), ("disk-pressure", "No space left on device")):
         lab.drills.inject(drill)
         try:
-            wait_for(lambda text=text: any(text in ln for ln in all_lines(raw, lab)),
-                     what=f"{text!r} in the pods' logs")
+            wait_for(
+                lambda text=text: any(text in ln for ln in all_lines(raw, lab)),
+                what=f"{text!r} in the pods' logs",
+            )
         finally:
             lab.drills.clear(drill)
 
 
 def test_oom_crashloop_leaves_out_of_memory_lines_in_the_previous_container(
-        lab: Lab, raw: RawApi) -> None:
+    lab: Lab, raw: RawApi
+) -> None:
     lab.drills.inject("oom-crashloop")
     try:
         [(_, pod)] = lab.kube.controller.crashlooping

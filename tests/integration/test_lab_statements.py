@@ -35,7 +35,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 async def test_the_slow_query_drills_statement_tops_the_list_and_an_index_fixes_its_plan(
-        lab: Lab, tmp_path: Path) -> None:
+    lab: Lab, tmp_path: Path
+) -> None:
     cfg = lab_config(lab)
     assert cfg.database is not None
     source = PostgresSource(cfg.database, cfg.thresholds, clock=lambda: 0.0)
@@ -49,7 +50,9 @@ async def test_the_slow_query_drills_statement_tops_the_list_and_an_index_fixes_
             source.sample_statements_now()
             snap = await source.collect()
             assert isinstance(snap, DbActivity), snap
-            report = next((s for s in snap.top_by_mean[:3] if "nightly market report" in s.query), None)
+            report = next(
+                (s for s in snap.top_by_mean[:3] if "nightly market report" in s.query), None
+            )
             if report is not None and report.calls >= 2:
                 break
             await asyncio.sleep(0.1)
@@ -63,15 +66,21 @@ async def test_the_slow_query_drills_statement_tops_the_list_and_an_index_fixes_
         finding = first_seq_scan(before.plan)
         assert finding is not None and finding.relation == REPORT_TABLE
         assert finding.columns == ("market_id",)
-        ctx = ActionContext(cfg=cfg, state=CockpitState(), audit=AuditLog(tmp_path / "audit.jsonl", "t"),
-                            clients=Clients(cfg))
+        ctx = ActionContext(
+            cfg=cfg,
+            state=CockpitState(),
+            audit=AuditLog(tmp_path / "audit.jsonl", "t"),
+            clients=Clients(cfg),
+        )
         action = get("create_index")
         plan = await action.plan(ctx, {"query": report.query})
         # the drill's pg_sleep(600) is a transaction the build would wait for: the plan says so
         assert any(line.startswith("WAIT: ") for line in plan.effect)
         sleeper = next(c for c in snap.longest_queries if "pg_sleep" in c.query)
         cancel = get("cancel_query")
-        assert (await executor.execute(ctx, cancel, await cancel.plan(ctx, {"pid": sleeper.pid}))).ok
+        assert (
+            await executor.execute(ctx, cancel, await cancel.plan(ctx, {"pid": sleeper.pid}))
+        ).ok
         plan = await action.plan(ctx, {"query": report.query})
         outcome = await executor.execute(ctx, action, plan)
         assert outcome.ok, outcome

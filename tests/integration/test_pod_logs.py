@@ -47,8 +47,9 @@ def connect_for(sim: KubeSim, tmp_path):
 
 
 def get_log(raw: RawApi, pod: str, **params: str) -> str:
-    resp = raw.request("GET", f"/api/v1/namespaces/{NS}/pods/{pod}/log", list(params.items()),
-                       timeout=(2, 5))
+    resp = raw.request(
+        "GET", f"/api/v1/namespaces/{NS}/pods/{pod}/log", list(params.items()), timeout=(2, 5)
+    )
     try:
         return resp.data.decode()
     finally:
@@ -75,6 +76,7 @@ def written(sim: KubeSim, pod: str, **kw) -> list[str]:
 
 # -- the endpoint's parameters ----------------------------------------------------------------
 
+
 def test_tail_lines_gives_the_last_n_lines(sim, raw):
     pod = first_pod(sim)
     for i in range(10):
@@ -91,7 +93,9 @@ def test_timestamps_prefix_each_line_with_rfc3339_nano(sim, raw):
     last = get_log(raw, pod, timestamps="true", tailLines="1").rstrip("\n")
     stamp, _, text = last.partition(" ")
     assert text == "stamped"
-    assert stamp.endswith("Z") and "." in stamp and parse_time(stamp) == sim.logs.lines(NS, pod)[-1][0]
+    assert (
+        stamp.endswith("Z") and "." in stamp and parse_time(stamp) == sim.logs.lines(NS, pod)[-1][0]
+    )
 
 
 def test_since_seconds_and_since_time_keep_only_newer_lines(sim, raw):
@@ -123,8 +127,12 @@ def test_previous_and_container_choose_the_run(sim, raw):
 
 def test_follow_stays_open_and_streams_new_lines(sim, raw):
     pod = first_pod(sim)
-    resp = raw.request("GET", f"/api/v1/namespaces/{NS}/pods/{pod}/log",
-                       [("follow", "true"), ("tailLines", "0")], timeout=(2, 5))
+    resp = raw.request(
+        "GET",
+        f"/api/v1/namespaces/{NS}/pods/{pod}/log",
+        [("follow", "true"), ("tailLines", "0")],
+        timeout=(2, 5),
+    )
     got: list[bytes] = []
 
     def read() -> None:
@@ -148,36 +156,45 @@ def test_follow_stays_open_and_streams_new_lines(sim, raw):
 
 # -- error bodies --------------------------------------------------------------------------------
 
+
 def test_error_bodies_say_what_the_api_server_says(sim, raw):
     pod = first_pod(sim)
     assert error_of(raw, pod, previous="true") == (
-        400, f'previous terminated container "api" in pod "{pod}" not found')
+        400,
+        f'previous terminated container "api" in pod "{pod}" not found',
+    )
     assert error_of(raw, "gone-pod") == (404, 'pods "gone-pod" not found')
     other = sim.pods()[1]["metadata"]["name"]
     sim.image_pull_backoff(other)
     assert error_of(raw, other) == (
-        400, f'container "api" in pod "{other}" is waiting to start: trying and failing to pull image')
+        400,
+        f'container "api" in pod "{other}" is waiting to start: trying and failing to pull image',
+    )
 
 
 def test_a_pod_still_creating_answers_waiting_to_start(tmp_path):
     with KubeSim(namespace=NS, deployment=APP, replicas=1, delay=30, seed=5) as slow:
         slow.store.update("deployments", NS, APP, lambda d: d["spec"].__setitem__("replicas", 2))
         slow.controller.reconcile(NS, APP)
-        creating = next(p["metadata"]["name"] for p in slow.pods()
-                        if p["status"]["phase"] == "Pending")
+        creating = next(
+            p["metadata"]["name"] for p in slow.pods() if p["status"]["phase"] == "Pending"
+        )
         path = slow.write_kubeconfig(tmp_path / "kc", context="lab")
         api_client = config.new_client_from_config(config_file=str(path), context="lab")
         try:
             assert error_of(RawApi(api_client), creating) == (
-                400, f'container "api" in pod "{creating}" is waiting to start: ContainerCreating')
+                400,
+                f'container "api" in pod "{creating}" is waiting to start: ContainerCreating',
+            )
         finally:
             api_client.close()
 
 
 def test_rbac_denied_is_told_before_streaming(sim, tmp_path):
     sim.deny("get", "pods", "log")
-    session = LogSession(connect_for(sim, tmp_path), LogRequest(first_pod(sim)), LogBuffer(100),
-                         timing=FAST).start()
+    session = LogSession(
+        connect_for(sim, tmp_path), LogRequest(first_pod(sim)), LogBuffer(100), timing=FAST
+    ).start()
     try:
         wait_for(lambda: session.error, 5, what="the RBAC refusal")
         assert session.error == f"RBAC: get pods/log is denied in namespace {NS}"
@@ -197,6 +214,7 @@ def test_a_stream_refused_by_the_server_shows_the_status_message(sim, raw):
 
 
 # -- streams: resume, deletion, merge ---------------------------------------------------------
+
 
 def test_dropped_streams_resume_without_gap_or_duplicate(sim, raw):
     pod = first_pod(sim)
@@ -221,8 +239,12 @@ def test_dropped_streams_resume_without_gap_or_duplicate(sim, raw):
         before = stream.reconnects
         # cut whatever is open until the stream has noticed (an old connection may still be
         # closing on the server side when the new one opens)
-        wait_for(lambda before=before: sim.logs.drop_streams() < 0 or stream.reconnects > before,
-                 5, interval=0.05, what="a reconnect")
+        wait_for(
+            lambda before=before: sim.logs.drop_streams() < 0 or stream.reconnects > before,
+            5,
+            interval=0.05,
+            what="a reconnect",
+        )
     sim.stop()  # the whole server goes away, then comes back on the same port
     wait_for(lambda: stream.state.state == "reconnecting", 5, what="reconnecting")
     sim.start()
@@ -256,12 +278,22 @@ def test_twenty_pods_merge_in_time_order(sim, tmp_path):
     pods = [p["metadata"]["name"] for p in sim.pods()]
     assert len(pods) == 20
     buffer = LogBuffer(10_000)
-    session = LogSession(connect_for(sim, tmp_path), LogRequest(None, selector=f"app={APP}",
-                                                                 tail_lines=0),
-                         buffer, max_pods=20, timing=FAST).start()
+    session = LogSession(
+        connect_for(sim, tmp_path),
+        LogRequest(None, selector=f"app={APP}", tail_lines=0),
+        buffer,
+        max_pods=20,
+        timing=FAST,
+    ).start()
     try:
-        wait_for(lambda: len(session.pods) == 20 and all(
-            s.state == "following" for s in session.states().values()), 10, what="20 streams")
+        wait_for(
+            lambda: (
+                len(session.pods) == 20
+                and all(s.state == "following" for s in session.states().values())
+            ),
+            10,
+            what="20 streams",
+        )
         rng = random.Random(1)
         base = time.time_ns() + 10**9
         sent: list[tuple[int, str, str]] = []
@@ -281,13 +313,21 @@ def test_twenty_pods_merge_in_time_order(sim, tmp_path):
 
 
 def test_the_merged_view_follows_at_most_max_pods_and_adds_new_ones(sim, tmp_path):
-    session = LogSession(connect_for(sim, tmp_path), LogRequest(None, selector=f"app={APP}"),
-                         LogBuffer(1000), max_pods=3, timing=FAST).start()
+    session = LogSession(
+        connect_for(sim, tmp_path),
+        LogRequest(None, selector=f"app={APP}"),
+        LogBuffer(1000),
+        max_pods=3,
+        timing=FAST,
+    ).start()
     try:
         wait_for(lambda: len(session.pods) == 2, 5, what="the two pods")
         sim.scale_to(5)
-        wait_for(lambda: len(session.pods) == 3 and len(session.not_followed) == 2, 5,
-                 what="one added, two listed as not followed")
+        wait_for(
+            lambda: len(session.pods) == 3 and len(session.not_followed) == 2,
+            5,
+            what="one added, two listed as not followed",
+        )
     finally:
         session.stop()
         session.join()
@@ -301,15 +341,19 @@ def test_the_default_container_annotation_chooses_what_is_followed(sim, raw):
 
     sim.store.update("pods", NS, pod, two_containers)
     status, message = error_of(raw, pod)  # the API server wants a name when there are two
-    assert (status, message) == (400, f"a container name must be specified for pod {pod}, "
-                                      "choose one of: [api proxy]")
+    assert (status, message) == (
+        400,
+        f"a container name must be specified for pod {pod}, choose one of: [api proxy]",
+    )
     sim.logs.write(NS, pod, "from the proxy", container="proxy")
     sim.logs.write(NS, pod, "from the api")
     for annotation, expected in ((None, "api"), ("proxy", "proxy")):
         if annotation:
+
             def annotate(p: dict, name: str = annotation) -> None:
                 p["metadata"].setdefault("annotations", {})[
-                    "kubectl.kubernetes.io/default-container"] = name
+                    "kubectl.kubernetes.io/default-container"
+                ] = name
 
             sim.store.update("pods", NS, pod, annotate)
         buffer = LogBuffer(100)

@@ -63,12 +63,19 @@ def kubeconfig(kube, tmp_path_factory):
 
 @pytest.fixture
 async def source(kubeconfig, api_sim) -> Iterator[ApiSource]:
-    kcfg = KubernetesConfig(kubeconfig=str(kubeconfig), context="lab", namespace=NS,
-                            deployment=APP, selector=f"app={APP}", request_timeout_seconds=2.0)
+    kcfg = KubernetesConfig(
+        kubeconfig=str(kubeconfig),
+        context="lab",
+        namespace=NS,
+        deployment=APP,
+        selector=f"app={APP}",
+        request_timeout_seconds=2.0,
+    )
     names = MetricNames(scrape="pods")
     api = ApiConfig(base_url=api_sim.url, metrics=names)
-    src = ApiSource(api, ThresholdsConfig(), timeout=3.0,
-                    pods=PodScraper(kcfg, api.metrics_path, names))
+    src = ApiSource(
+        api, ThresholdsConfig(), timeout=3.0, pods=PodScraper(kcfg, api.metrics_path, names)
+    )
     yield src
     await src.aclose()
 
@@ -86,8 +93,10 @@ def by_name(status: ApiStatus) -> dict:
 def traffic_since(api_sim: ApiSimulator, pods: list[str], count: int) -> None:
     """Wait until each of `pods` has counted `count` more requests."""
     before = {p: api_sim.pod_metrics.requests(p) for p in pods}
-    wait_for(lambda: all(api_sim.pod_metrics.requests(p) >= before[p] + count for p in pods),
-             what=f"{count} more requests in each of {pods}")
+    wait_for(
+        lambda: all(api_sim.pod_metrics.requests(p) >= before[p] + count for p in pods),
+        what=f"{count} more requests in each of {pods}",
+    )
 
 
 def assert_sums(status: ApiStatus) -> None:
@@ -180,27 +189,40 @@ def _snapshot(tmp_path, toml: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "cockpit.toml"
     path.write_text(toml)
     env = {k: v for k, v in os.environ.items() if k != "COCKPIT_CONFIG"}
-    return subprocess.run([COCKPIT, "snapshot", "--config", str(path), "--json", "--interval",
-                           "0.5"], capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [COCKPIT, "snapshot", "--config", str(path), "--json", "--interval", "0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_snapshot_json_has_a_line_per_pod(tmp_path, kube, kubeconfig, api_sim):
-    proc = _snapshot(tmp_path, (
-        f'[refresh]\ntimeout_seconds = 3\n[api]\nbase_url = "{api_sim.url}"\n'
-        '[api.metrics]\nscrape = "pods"\n'
-        f'[kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "{NS}"\n'
-        f'deployment = "{APP}"\nselector = "app={APP}"\n'))
+    proc = _snapshot(
+        tmp_path,
+        (
+            f'[refresh]\ntimeout_seconds = 3\n[api]\nbase_url = "{api_sim.url}"\n'
+            '[api.metrics]\nscrape = "pods"\n'
+            f'[kubernetes]\nkubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "{NS}"\n'
+            f'deployment = "{APP}"\nselector = "app={APP}"\n'
+        ),
+    )
     assert proc.returncode == 0, proc.stderr
     api = json.loads(proc.stdout)["api"]
     assert api["ok"] and api["metrics_ok"], api
     assert api["pods_scraped"] == 3 and api["pods_in_sum"] == 3
     assert sorted(p["name"] for p in api["pods"]) == sorted(running_pods(kube))
-    assert all(p["ok"] and p["request_rate"] is not None and p["last_scraped_at"].endswith("Z")
-               for p in api["pods"])
+    assert all(
+        p["ok"] and p["request_rate"] is not None and p["last_scraped_at"].endswith("Z")
+        for p in api["pods"]
+    )
     assert api["request_rate"] == pytest.approx(sum(p["request_rate"] for p in api["pods"]))
 
 
 def test_pods_scrape_without_a_kubernetes_section_is_a_config_error(tmp_path, api_sim):
-    proc = _snapshot(tmp_path, f'[api]\nbase_url = "{api_sim.url}"\n[api.metrics]\nscrape = "pods"\n')
+    proc = _snapshot(
+        tmp_path, f'[api]\nbase_url = "{api_sim.url}"\n[api.metrics]\nscrape = "pods"\n'
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert "api.metrics.scrape" in proc.stderr and "[kubernetes]" in proc.stderr

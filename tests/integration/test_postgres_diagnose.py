@@ -41,7 +41,9 @@ def orders(pg) -> Iterator[str]:  # noqa: ANN001 - the conftest PgHandle
     name = f"orders_{secrets.token_hex(3)}"
     with psycopg.connect(pg.url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, customer_id int, note text)")
-        conn.execute(f"INSERT INTO {name} SELECT g, g % 1000, md5(g::text) FROM generate_series(1, {ROWS}) g")
+        conn.execute(
+            f"INSERT INTO {name} SELECT g, g % 1000, md5(g::text) FROM generate_series(1, {ROWS}) g"
+        )
         conn.execute(f"ANALYZE {name}")
     try:
         yield name
@@ -51,9 +53,11 @@ def orders(pg) -> Iterator[str]:  # noqa: ANN001 - the conftest PgHandle
 
 
 def _cfg(pg, tmp_path: Path, read_only: bool = False, **database: Any):  # noqa: ANN001
-    return make_config(read_only=read_only,
-                       database={"url": pg.url, "app_user": "postgres", "app_database": pg.dbname, **database},
-                       backup={"directory": str(tmp_path)})
+    return make_config(
+        read_only=read_only,
+        database={"url": pg.url, "app_user": "postgres", "app_database": pg.dbname, **database},
+        backup={"directory": str(tmp_path)},
+    )
 
 
 async def _connect(pg) -> psycopg.AsyncConnection:  # noqa: ANN001
@@ -74,8 +78,12 @@ async def test_statement_view_shows_the_mean_of_the_last_interval_not_the_all_ti
         pytest.skip("pg_stat_statements is not preloaded on this server")
     table = f"interval_{secrets.token_hex(3)}"
     now = [0.0]
-    source = PostgresSource(DatabaseConfig(url=pg.url, statements_seconds=30), ThresholdsConfig(),
-                            top_statements=50, clock=lambda: now[0])
+    source = PostgresSource(
+        DatabaseConfig(url=pg.url, statements_seconds=30),
+        ThresholdsConfig(),
+        top_statements=50,
+        clock=lambda: now[0],
+    )
     worker = await _connect(pg)
     try:
         await worker.execute(f"CREATE TABLE {table} (x int)")
@@ -85,17 +93,23 @@ async def test_statement_view_shows_the_mean_of_the_last_interval_not_the_all_ti
         first = await source.collect()
         assert isinstance(first, DbActivity), first
         stat = next(s for s in first.top_by_total if table in s.query)
-        assert stat.interval_mean_ms is None and stat.mean_trend == ()  # one sample: no interval yet
+        assert (
+            stat.interval_mean_ms is None and stat.mean_trend == ()
+        )  # one sample: no interval yet
         for _ in range(2):
             await worker.execute(f"SELECT pg_sleep(%s) FROM {table}", [0.25])
         now[0] += 10.0  # before the cadence: the statements are not read again
-        assert next(s for s in (await source.collect()).top_by_total if table in s.query).calls == 20
+        assert (
+            next(s for s in (await source.collect()).top_by_total if table in s.query).calls == 20
+        )
         now[0] += 30.0
         second = await source.collect()
         assert isinstance(second, DbActivity)
         stat = next(s for s in second.top_by_mean + second.top_by_total if table in s.query)
         assert stat.calls == 22
-        assert stat.interval_mean_ms is not None and stat.interval_mean_ms >= 240  # the two slow calls
+        assert (
+            stat.interval_mean_ms is not None and stat.interval_mean_ms >= 240
+        )  # the two slow calls
         assert stat.mean_ms < 60  # the all-time mean hides them
         assert stat.mean_trend == (stat.interval_mean_ms,)
         assert stat.share_of_total is not None and 0 < stat.share_of_total <= 1
@@ -119,7 +133,14 @@ async def test_explain_of_a_running_query_finds_the_seq_scan_on_200000_rows(pg, 
         async def running() -> str:
             while True:
                 snap = await source.collect()
-                row = next((c for c in getattr(snap, "connections", ()) if c.pid == pid and c.state == "active"), None)
+                row = next(
+                    (
+                        c
+                        for c in getattr(snap, "connections", ())
+                        if c.pid == pid and c.state == "active"
+                    ),
+                    None,
+                )
                 if row is not None:
                     return row.query
                 await asyncio.sleep(0.05)
@@ -133,7 +154,11 @@ async def test_explain_of_a_running_query_finds_the_seq_scan_on_200000_rows(pg, 
             await conn.close()
         assert explained.how == "EXPLAIN" and not explained.plan.analyzed
         finding = first_seq_scan(explained.plan)
-        assert finding is not None and finding.relation == orders and finding.columns == ("customer_id",)
+        assert (
+            finding is not None
+            and finding.relation == orders
+            and finding.columns == ("customer_id",)
+        )
         assert f"{ROWS:,} rows" in finding.text
     finally:
         await runner.cancel_safe(timeout=5)
@@ -146,7 +171,9 @@ async def test_explain_of_a_running_query_finds_the_seq_scan_on_200000_rows(pg, 
 async def test_explain_of_a_parameterised_statement_gives_its_generic_plan(pg, orders):
     conn = await _connect(pg)
     try:
-        explained = await explain(conn, f"SELECT * FROM {orders} WHERE customer_id = $1 AND note <> $2")
+        explained = await explain(
+            conn, f"SELECT * FROM {orders} WHERE customer_id = $1 AND note <> $2"
+        )
         if pg.server_version_num >= 160000:
             assert explained.how == "EXPLAIN (GENERIC_PLAN)"
         else:
@@ -155,8 +182,12 @@ async def test_explain_of_a_parameterised_statement_gives_its_generic_plan(pg, o
         assert "$1" in (scan.filter or "")
         assert first_seq_scan(explained.plan) is not None
         # the fallback leaves nothing behind in the session
-        rows = await (await conn.execute("SELECT count(*) FROM pg_prepared_statements"
-                                         " WHERE name = 'predictiq_cockpit_explain'")).fetchone()
+        rows = await (
+            await conn.execute(
+                "SELECT count(*) FROM pg_prepared_statements"
+                " WHERE name = 'predictiq_cockpit_explain'"
+            )
+        ).fetchone()
         assert rows == (0,)
         assert (await (await conn.execute("SHOW plan_cache_mode")).fetchone()) == ("auto",)
         with pytest.raises(Exception, match="several statements"):
@@ -177,7 +208,9 @@ async def test_a_delete_explained_with_analyze_deletes_nothing(pg, orders, tmp_p
         assert check.execute(f"SELECT count(*) FROM {orders}").fetchone() == (ROWS,)
     select = await get("explain_analyze").plan(ctx, {"query": f"SELECT count(*) FROM {orders}"})
     assert select.requires_typed_name is None  # a single SELECT on a non-production target
-    entries = [e for e in read_entries(tmp_path / "audit.jsonl") if e.get("action") == "explain_analyze"]
+    entries = [
+        e for e in read_entries(tmp_path / "audit.jsonl") if e.get("action") == "explain_analyze"
+    ]
     assert [e["event"] for e in entries] == ["intent", "result"]
 
 
@@ -238,7 +271,9 @@ async def test_concurrent_index_is_built_with_progress_and_the_plan_changes(pg, 
         conn.execute(f"DROP INDEX {plan.params['index']}")
 
 
-async def test_a_cancelled_build_leaves_an_invalid_index_that_is_found_and_dropped(pg, orders, tmp_path):
+async def test_a_cancelled_build_leaves_an_invalid_index_that_is_found_and_dropped(
+    pg, orders, tmp_path
+):
     ctx = make_context(_cfg(pg, tmp_path), tmp_path / "audit.jsonl")
     lines: list[str] = []
     ctx.progress = lines.append
@@ -283,8 +318,13 @@ async def test_three_level_lock_tree_with_two_blockers_and_the_root_terminated(p
     for s in sessions:
         await s.execute("SET lock_timeout = '30s'")
     second, third, fourth = sessions
-    tasks = [asyncio.create_task(second.execute(
-        f"DO $$BEGIN LOCK TABLE {t2} IN SHARE MODE; LOCK TABLE {t1} IN EXCLUSIVE MODE; END$$"))]
+    tasks = [
+        asyncio.create_task(
+            second.execute(
+                f"DO $$BEGIN LOCK TABLE {t2} IN SHARE MODE; LOCK TABLE {t1} IN EXCLUSIVE MODE; END$$"
+            )
+        )
+    ]
     source = PostgresSource(DatabaseConfig(url=pg.url, locks_seconds=1), ThresholdsConfig())
     ctx = make_context(_cfg(pg, tmp_path), tmp_path / "audit.jsonl")
     pids = [root.info.backend_pid, *(s.info.backend_pid for s in sessions)]
@@ -299,7 +339,10 @@ async def test_three_level_lock_tree_with_two_blockers_and_the_root_terminated(p
             while True:
                 source.sample_locks_now()
                 snap = await source.collect()
-                if isinstance(snap, DbActivity) and len([c for c in snap.lock_sessions if c.pid in pids]) == 4:
+                if (
+                    isinstance(snap, DbActivity)
+                    and len([c for c in snap.lock_sessions if c.pid in pids]) == 4
+                ):
                     return snap
                 await asyncio.sleep(0.05)
 
@@ -341,15 +384,20 @@ async def test_three_level_lock_tree_with_two_blockers_and_the_root_terminated(p
 
 def _gone(pg, pid: int) -> bool:  # noqa: ANN001
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone() == (0,)
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
+        ).fetchone() == (0,)
 
 
 async def _until_waiting(pg, pid: int, blockers: int) -> None:  # noqa: ANN001
     conn = await psycopg.AsyncConnection.connect(pg.admin_url, autocommit=True, connect_timeout=5)
     try:
+
         async def go() -> None:
             while True:
-                row = await (await conn.execute("SELECT cardinality(pg_blocking_pids(%s))", [pid])).fetchone()
+                row = await (
+                    await conn.execute("SELECT cardinality(pg_blocking_pids(%s))", [pid])
+                ).fetchone()
                 if row and row[0] >= blockers:
                     return
                 await asyncio.sleep(0.02)
@@ -378,15 +426,21 @@ async def test_a_dump_is_written_verified_and_audited_with_its_sha256(pg, orders
     assert any("bytes written" in line for line in progress)
     assert "PGPASSWORD" not in plan.command and "--format=custom" in plan.command
     result = [e for e in read_entries(tmp_path / "audit.jsonl") if e.get("event") == "result"][-1]
-    assert result["after"]["sha256"] == outcome.after["sha256"] and result["after"]["path"] == str(path)
+    assert result["after"]["sha256"] == outcome.after["sha256"] and result["after"]["path"] == str(
+        path
+    )
 
 
 async def test_a_pg_dump_older_than_the_server_is_refused_with_the_reason(pg, tmp_path):
     old = Path("/usr/lib/postgresql/15/bin/pg_dump")
     if pg.server_version_num < 160000 or not old.exists():
         pytest.skip("needs a pg_dump older than the server")
-    ctx = make_context(make_config(database={"url": pg.url, "app_user": "postgres", "app_database": pg.dbname},
-                                   backup={"directory": str(tmp_path), "pg_dump": str(old)}),
-                       tmp_path / "audit.jsonl")
+    ctx = make_context(
+        make_config(
+            database={"url": pg.url, "app_user": "postgres", "app_database": pg.dbname},
+            backup={"directory": str(tmp_path), "pg_dump": str(old)},
+        ),
+        tmp_path / "audit.jsonl",
+    )
     with pytest.raises(Exception, match="older than the server"):
         await get("backup_database").plan(ctx, {})

@@ -39,8 +39,13 @@ def _toml(pg_url: str | None, redis_url: str | None, api_url: str | None, tls_la
         lines += ["[api]", f'base_url = "{api_url}"']
     for name in ("valid", "expired") if tls_lab else ():
         e = tls_lab.endpoints[name]
-        lines += ["[[certificates]]", f'host = "{e.server_name}"', f"port = {e.port}",
-                  f'address = "{e.host}"', f'ca_file = "{e.ca_pem_path}"']
+        lines += [
+            "[[certificates]]",
+            f'host = "{e.server_name}"',
+            f"port = {e.port}",
+            f'address = "{e.host}"',
+            f'ca_file = "{e.ca_pem_path}"',
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -49,13 +54,23 @@ def _run(tmp_path: Path, toml: str, *extra: str) -> subprocess.CompletedProcess[
     path.write_text(toml)
     env = {k: v for k, v in os.environ.items() if k != "COCKPIT_CONFIG"}
     env["COLUMNS"] = "200"  # rich wraps at 80 columns without a terminal
-    return subprocess.run([COCKPIT, "snapshot", "--config", str(path), *extra],
-                          capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run(
+        [COCKPIT, "snapshot", "--config", str(path), *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
 
 
 def test_every_source_answers(tmp_path, pg, redis_server, api_sim, tls_lab):
-    proc = _run(tmp_path, _toml(pg.url, redis_server.url, api_sim.url, tls_lab),
-                "--json", "--interval", str(INTERVAL))
+    proc = _run(
+        tmp_path,
+        _toml(pg.url, redis_server.url, api_sim.url, tls_lab),
+        "--json",
+        "--interval",
+        str(INTERVAL),
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert list(doc) == [*SECTION_KEYS, "pods", "incidents"]
@@ -77,8 +92,13 @@ def test_every_source_answers(tmp_path, pg, redis_server, api_sim, tls_lab):
 
 
 def test_one_dead_source_exits_1_and_keeps_the_others(tmp_path, pg, api_sim, closed_port):
-    proc = _run(tmp_path, _toml(pg.url, f"redis://127.0.0.1:{closed_port}/0", api_sim.url),
-                "--json", "--interval", "0")
+    proc = _run(
+        tmp_path,
+        _toml(pg.url, f"redis://127.0.0.1:{closed_port}/0", api_sim.url),
+        "--json",
+        "--interval",
+        "0",
+    )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["cache"]["ok"] is False and doc["cache"]["collected_at"] is None
@@ -88,8 +108,10 @@ def test_one_dead_source_exits_1_and_keeps_the_others(tmp_path, pg, api_sim, clo
 
 
 def test_a_certificate_that_cannot_be_read_exits_1(tmp_path, closed_port):
-    toml = ("[refresh]\ntimeout_seconds = 3\n[[certificates]]\n"
-            f'host = "api.predictiq.test"\nport = {closed_port}\naddress = "127.0.0.1"\n')
+    toml = (
+        "[refresh]\ntimeout_seconds = 3\n[[certificates]]\n"
+        f'host = "api.predictiq.test"\nport = {closed_port}\naddress = "127.0.0.1"\n'
+    )
     proc = _run(tmp_path, toml, "--json", "--interval", "0")
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
@@ -102,7 +124,9 @@ def test_a_certificate_that_cannot_be_read_exits_1(tmp_path, closed_port):
 def test_health_answering_401_exits_1(tmp_path, pg, redis_server, api_sim):
     api_sim.set_required_auth("Bearer something-else")
     try:
-        proc = _run(tmp_path, _toml(pg.url, redis_server.url, api_sim.url), "--json", "--interval", "0")
+        proc = _run(
+            tmp_path, _toml(pg.url, redis_server.url, api_sim.url), "--json", "--interval", "0"
+        )
     finally:
         api_sim.set_required_auth(None)
     assert proc.returncode == 1, proc.stderr
@@ -114,8 +138,9 @@ def test_health_answering_401_exits_1(tmp_path, pg, redis_server, api_sim):
 def test_a_source_that_cannot_be_built_fails_alone(tmp_path, pg, api_sim):
     # redis-py refuses an http:// URL in the source's constructor: that one source is failed,
     # the others are collected as usual
-    proc = _run(tmp_path, _toml(pg.url, "http://127.0.0.1:6379/0", api_sim.url),
-                "--json", "--interval", "0")
+    proc = _run(
+        tmp_path, _toml(pg.url, "http://127.0.0.1:6379/0", api_sim.url), "--json", "--interval", "0"
+    )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["cache"]["ok"] is False and doc["cache"]["failed_step"] == "start"
@@ -126,7 +151,9 @@ def test_a_source_that_cannot_be_built_fails_alone(tmp_path, pg, api_sim):
 
 def test_unconfigured_sections_are_not_failures(tmp_path, tls_lab):
     proc = _run(tmp_path, _toml(None, None, None, tls_lab), "--json", "--interval", "0")
-    assert proc.returncode == 0, proc.stderr  # an expired certificate is a result, not a failed check
+    assert proc.returncode == 0, (
+        proc.stderr
+    )  # an expired certificate is a result, not a failed check
     doc = json.loads(proc.stdout)
     for key in ("database", "cache", "api"):
         assert doc[key] == {"ok": False, "error": "not configured", "collected_at": None}
@@ -134,8 +161,7 @@ def test_unconfigured_sections_are_not_failures(tmp_path, tls_lab):
 
 
 def test_table_output_names_each_source(tmp_path, pg, closed_port):
-    proc = _run(tmp_path, _toml(pg.url, None, f"http://127.0.0.1:{closed_port}"),
-                "--interval", "0")
+    proc = _run(tmp_path, _toml(pg.url, None, f"http://127.0.0.1:{closed_port}"), "--interval", "0")
     assert proc.returncode == 1
     out = proc.stdout
     assert "database" in out and "ok" in out
@@ -150,9 +176,11 @@ def test_bad_config_exits_2(tmp_path):
 
 
 def _kube_toml(kubeconfig: Path) -> str:
-    return ("[refresh]\ntimeout_seconds = 3\n[kubernetes]\n"
-            f'kubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "predictiq"\n'
-            'deployment = "predictiq-api"\nselector = "app=predictiq-api"\n')
+    return (
+        "[refresh]\ntimeout_seconds = 3\n[kubernetes]\n"
+        f'kubeconfig = "{kubeconfig}"\ncontext = "lab"\nnamespace = "predictiq"\n'
+        'deployment = "predictiq-api"\nselector = "app=predictiq-api"\n'
+    )
 
 
 def test_pods_from_the_kubernetes_simulator_with_usage_and_permissions(tmp_path):
@@ -170,8 +198,9 @@ def test_pods_from_the_kubernetes_simulator_with_usage_and_permissions(tmp_path)
     # the one-shot snapshot waited for the first metrics.k8s.io poll and the access reviews
     assert pods["metrics_error"] is None
     running = [p for p in pods["pods"] if p["phase"] == "Running"]
-    assert running and all(p["cpu_m"] is not None and p["memory_bytes"] is not None
-                           for p in running), running
+    assert running and all(
+        p["cpu_m"] is not None and p["memory_bytes"] is not None for p in running
+    ), running
     assert pods["permissions"] == {"scale": False, "restart": True}
 
 

@@ -53,8 +53,9 @@ class ScriptedServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -78,8 +79,13 @@ async def sources() -> AsyncIterator[Callable[..., ApiSource]]:
     made: list[ApiSource] = []
 
     def make(base_url: str, **kwargs: object) -> ApiSource:
-        made.append(ApiSource(ApiConfig(base_url=base_url, timeout_seconds=TIMEOUT, **kwargs),
-                              ThresholdsConfig(), timeout=TIMEOUT))
+        made.append(
+            ApiSource(
+                ApiConfig(base_url=base_url, timeout_seconds=TIMEOUT, **kwargs),
+                ThresholdsConfig(),
+                timeout=TIMEOUT,
+            )
+        )
         return made[-1]
 
     yield make
@@ -88,8 +94,10 @@ async def sources() -> AsyncIterator[Callable[..., ApiSource]]:
 
 
 def counters(ok: float, errors: float) -> str:
-    return ("# TYPE http_requests_total counter\n"
-            f'http_requests_total{{status="200"}} {ok}\nhttp_requests_total{{status="500"}} {errors}\n')
+    return (
+        "# TYPE http_requests_total counter\n"
+        f'http_requests_total{{status="200"}} {ok}\nhttp_requests_total{{status="500"}} {errors}\n'
+    )
 
 
 # --------------------------------------------------------------------------- the simulator
@@ -187,13 +195,17 @@ async def test_health_hang_times_out_and_metrics_still_report(scripted, sources)
     assert status.metrics_ok
 
 
-@pytest.mark.parametrize(("ctype", "body", "expected"), [
-    ("text/plain", "garbage {{{ not metrics", "not Prometheus text format"),
-    ("text/html; charset=utf-8", "<html><body>502 Bad Gateway</body></html>", "returned HTML"),
-    ("text/plain", "<html><body>oops</body></html>", "not Prometheus text format"),
-])
-async def test_metrics_garbage_is_reported_and_health_still_shown(scripted, sources, ctype, body,
-                                                                  expected):
+@pytest.mark.parametrize(
+    ("ctype", "body", "expected"),
+    [
+        ("text/plain", "garbage {{{ not metrics", "not Prometheus text format"),
+        ("text/html; charset=utf-8", "<html><body>502 Bad Gateway</body></html>", "returned HTML"),
+        ("text/plain", "<html><body>oops</body></html>", "not Prometheus text format"),
+    ],
+)
+async def test_metrics_garbage_is_reported_and_health_still_shown(
+    scripted, sources, ctype, body, expected
+):
     scripted.routes["/metrics"] = (200, ctype, body)
     status = await sources(scripted.url).collect()
     assert isinstance(status, ApiStatus)
@@ -201,12 +213,20 @@ async def test_metrics_garbage_is_reported_and_health_still_shown(scripted, sour
     assert not status.metrics_ok and expected in status.metrics_error
 
 
-@pytest.mark.parametrize(("ctype", "body", "says"), [
-    ("text/html; charset=utf-8", "<html><body><h1>Welcome to nginx!</h1></body></html>", "but HTML"),
-    ("text/plain", "OK", "but not JSON (text/plain)"),
-])
-async def test_health_200_that_is_not_json_is_not_healthy_and_says_so(scripted, sources, ctype,
-                                                                      body, says):
+@pytest.mark.parametrize(
+    ("ctype", "body", "says"),
+    [
+        (
+            "text/html; charset=utf-8",
+            "<html><body><h1>Welcome to nginx!</h1></body></html>",
+            "but HTML",
+        ),
+        ("text/plain", "OK", "but not JSON (text/plain)"),
+    ],
+)
+async def test_health_200_that_is_not_json_is_not_healthy_and_says_so(
+    scripted, sources, ctype, body, says
+):
     scripted.routes["/health"] = (200, ctype, body)
     status = await sources(scripted.url).collect()
     assert isinstance(status, ApiStatus)
@@ -279,8 +299,13 @@ async def test_metrics_path_empty_means_not_configured(scripted, sources):
 
 
 def test_health_summary_names_failing_checks():
-    body = {"status": "degraded", "checks": {"database": {"ok": True},
-                                            "cache": {"ok": False, "error": "ConnectionError: refused"},
-                                            "queue": "fail"}}
+    body = {
+        "status": "degraded",
+        "checks": {
+            "database": {"ok": True},
+            "cache": {"ok": False, "error": "ConnectionError: refused"},
+            "queue": "fail",
+        },
+    }
     assert summarize_health(body) == "degraded; failing: cache (ConnectionError: refused), queue"
     assert summarize_health({"status": "ok", "checks": [{"name": "db", "status": "pass"}]}) == "ok"

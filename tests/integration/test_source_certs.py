@@ -16,13 +16,18 @@ TIMEOUT = 1.0
 
 def _cfg(endpoint, *, ca_file: str | None = None) -> CertificateConfig:
     # host is the name the certificate is for (SNI + hostname check); address is where to connect
-    return CertificateConfig(host=endpoint.server_name, port=endpoint.port, address=endpoint.host,
-                             ca_file=str(endpoint.ca_pem_path) if ca_file is None else ca_file)
+    return CertificateConfig(
+        host=endpoint.server_name,
+        port=endpoint.port,
+        address=endpoint.host,
+        ca_file=str(endpoint.ca_pem_path) if ca_file is None else ca_file,
+    )
 
 
 async def _check(tls_lab, name: str, **kwargs) -> CertStatus:
-    source = CertificateSource((_cfg(tls_lab.endpoints[name]),), ThresholdsConfig(),
-                               timeout=TIMEOUT, **kwargs)
+    source = CertificateSource(
+        (_cfg(tls_lab.endpoints[name]),), ThresholdsConfig(), timeout=TIMEOUT, **kwargs
+    )
     try:
         snap = await source.collect()
     finally:
@@ -40,7 +45,11 @@ async def test_valid_certificate_is_ok(tls_lab):
     assert 90.0 < status.days_left < 90.1
     assert status.san == (SERVER_NAME,)
     assert "PredictIQ Lab CA" in status.issuer
-    assert status.server_name == SERVER_NAME and status.host == SERVER_NAME and status.address == "127.0.0.1"
+    assert (
+        status.server_name == SERVER_NAME
+        and status.host == SERVER_NAME
+        and status.address == "127.0.0.1"
+    )
     assert status.serial and status.subject
 
 
@@ -121,9 +130,11 @@ async def test_all_endpoints_are_checked_concurrently(tls_lab):
 
 
 async def test_warning_days_come_from_the_thresholds(tls_lab):
-    source = CertificateSource((_cfg(tls_lab.endpoints["valid"]),),
-                               ThresholdsConfig(cert_warning_days=100, cert_critical_days=7),
-                               timeout=TIMEOUT)
+    source = CertificateSource(
+        (_cfg(tls_lab.endpoints["valid"]),),
+        ThresholdsConfig(cert_warning_days=100, cert_critical_days=7),
+        timeout=TIMEOUT,
+    )
     snap = await source.collect()
     assert snap.certificates[0].status is CertState.EXPIRING
 
@@ -143,12 +154,15 @@ async def test_no_endpoints_is_a_source_failure():
     assert isinstance(result, SourceFailure) and result.source == "certificates"
 
 
-@pytest.mark.parametrize(("pattern", "host", "expected"), [
-    ("*.predictiq.test", "api.predictiq.test", True),
-    ("*.predictiq.test", "predictiq.test", False),
-    ("*.predictiq.test", "a.b.predictiq.test", False),
-    ("api.predictiq.test", "API.predictiq.test.", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "host", "expected"),
+    [
+        ("*.predictiq.test", "api.predictiq.test", True),
+        ("*.predictiq.test", "predictiq.test", False),
+        ("*.predictiq.test", "a.b.predictiq.test", False),
+        ("api.predictiq.test", "API.predictiq.test.", True),
+    ],
+)
 def test_wildcard_names(pattern, host, expected):
     import datetime as dt
 
@@ -162,21 +176,38 @@ def test_wildcard_names(pattern, host, expected):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "x")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1)
-            .not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(pattern)]), critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(pattern)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     assert hostname_matches(cert, host) is expected
 
 
-async def test_a_server_that_wants_a_client_certificate_says_so_and_its_leaf_is_still_judged(tls_lab):
+async def test_a_server_that_wants_a_client_certificate_says_so_and_its_leaf_is_still_judged(
+    tls_lab,
+):
     from tests.tlsclientcert import ClientCertEndpoint
 
     with ClientCertEndpoint(tls_lab) as endpoint:
-        source = CertificateSource((CertificateConfig(
-            host=SERVER_NAME, port=endpoint.port, address="127.0.0.1",
-            ca_file=str(tls_lab.ca_path)),), ThresholdsConfig(), timeout=TIMEOUT)
+        source = CertificateSource(
+            (
+                CertificateConfig(
+                    host=SERVER_NAME,
+                    port=endpoint.port,
+                    address="127.0.0.1",
+                    ca_file=str(tls_lab.ca_path),
+                ),
+            ),
+            ThresholdsConfig(),
+            timeout=TIMEOUT,
+        )
         try:
             snap = await source.collect()
         finally:
@@ -184,7 +215,9 @@ async def test_a_server_that_wants_a_client_certificate_says_so_and_its_leaf_is_
     assert isinstance(snap, CertificatesSnapshot), snap
     (status,) = snap.certificates
     assert status.client_cert_requested, status
-    assert status.status is CertState.OK and status.days_left is not None and status.hostname_matches
+    assert (
+        status.status is CertState.OK and status.days_left is not None and status.hostname_matches
+    )
     assert "PredictIQ Lab CA" in status.issuer
 
 

@@ -17,15 +17,17 @@ from cockpit.sources.kube.watch import WatchTiming
 
 NS, APP = "predictiq", "predictiq-api"
 # Read timeout well above the simulator's 0.2 s bookmarks; short backoff so recovery is quick.
-FAST = WatchTiming(connect_timeout=2.0, read_timeout=1.0, server_timeout=30,
-                   backoff_initial=0.05, backoff_max=0.5)
+FAST = WatchTiming(
+    connect_timeout=2.0, read_timeout=1.0, server_timeout=30, backoff_initial=0.05, backoff_max=0.5
+)
 
 
 @pytest.fixture(scope="module")
 def sim():
     """One simulator for the module, with fast controller steps and frequent bookmarks."""
-    with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05,
-                 bookmark_interval=0.2, seed=11) as running:
+    with KubeSim(
+        namespace=NS, deployment=APP, replicas=3, delay=0.05, bookmark_interval=0.2, seed=11
+    ) as running:
         yield running
 
 
@@ -48,11 +50,20 @@ def kubeconfig(sim, tmp_path_factory):
 
 
 def make_source(kubeconfig, metrics_interval: float = 0.2, **cfg) -> KubeSource:
-    kube = KubernetesConfig(kubeconfig=str(kubeconfig), namespace=cfg.pop("namespace", NS),
-                            deployment=APP, selector=f"app={APP}", request_timeout_seconds=2.0,
-                            **cfg)
-    return KubeSource(kube, RefreshConfig(interval_seconds=0.2, timeout_seconds=3.0),
-                      metrics_interval=metrics_interval, watch_timing=FAST)
+    kube = KubernetesConfig(
+        kubeconfig=str(kubeconfig),
+        namespace=cfg.pop("namespace", NS),
+        deployment=APP,
+        selector=f"app={APP}",
+        request_timeout_seconds=2.0,
+        **cfg,
+    )
+    return KubeSource(
+        kube,
+        RefreshConfig(interval_seconds=0.2, timeout_seconds=3.0),
+        metrics_interval=metrics_interval,
+        watch_timing=FAST,
+    )
 
 
 @pytest.fixture
@@ -62,8 +73,11 @@ async def source(kubeconfig):
     await src.aclose()
 
 
-async def until(src: KubeSource, predicate: Callable[[KubeSnapshot | SourceFailure], object],
-                timeout: float = 5.0) -> KubeSnapshot | SourceFailure:
+async def until(
+    src: KubeSource,
+    predicate: Callable[[KubeSnapshot | SourceFailure], object],
+    timeout: float = 5.0,
+) -> KubeSnapshot | SourceFailure:
     """Collect until `predicate(result)` holds; fail with the last result at the deadline."""
     deadline = time.monotonic() + timeout
     result = await src.collect()
@@ -86,14 +100,19 @@ def scale_with_client(kubeconfig, replicas: int) -> None:
     api = config.new_client_from_config(config_file=str(kubeconfig), context="lab")
     try:
         client.AppsV1Api(api).patch_namespaced_deployment_scale(
-            APP, NS, {"spec": {"replicas": replicas}}, _request_timeout=5)
+            APP, NS, {"spec": {"replicas": replicas}}, _request_timeout=5
+        )
     finally:
         api.close()
 
 
 async def test_pods_deployment_hpa_usage_and_names(sim, source):
-    snap = await until(source, ok(lambda s: s.deployment and s.deployment.hpa
-                                  and all(p.cpu_m is not None for p in s.pods)))
+    snap = await until(
+        source,
+        ok(
+            lambda s: s.deployment and s.deployment.hpa and all(p.cpu_m is not None for p in s.pods)
+        ),
+    )
     assert (snap.context, snap.cluster, snap.namespace) == ("lab", "kubesim", NS)
     assert {p.name for p in snap.pods} == {p["metadata"]["name"] for p in sim.pods()}
     pod = snap.pods[0]
@@ -110,19 +129,28 @@ async def test_pods_deployment_hpa_usage_and_names(sim, source):
 
     hot = sim.cpu_spike(APP, fraction=1.05)
     full = sim.memory_near_limit(APP, fraction=0.97)
-    snap = await until(source, ok(lambda s: any(
-        p.name == hot and (p.cpu_percent_of_limit or 0) > 100 for p in s.pods)))
-    assert next(p for p in snap.pods if p.name == full).memory_percent_of_limit == pytest.approx(97, abs=1)
+    snap = await until(
+        source,
+        ok(lambda s: any(p.name == hot and (p.cpu_percent_of_limit or 0) > 100 for p in s.pods)),
+    )
+    assert next(p for p in snap.pods if p.name == full).memory_percent_of_limit == pytest.approx(
+        97, abs=1
+    )
 
 
 async def test_crashloop_pending_evicted_and_disk_pressure(sim, source):
     await until(source, ok(lambda s: len(s.pods) == 3))
     crashing = sim.oom_crashloop(APP)
-    snap = await until(source, ok(lambda s: any(
-        p.name == crashing and p.reason == "CrashLoopBackOff" for p in s.pods)))
+    snap = await until(
+        source,
+        ok(lambda s: any(p.name == crashing and p.reason == "CrashLoopBackOff" for p in s.pods)),
+    )
     pod = next(p for p in snap.pods if p.name == crashing)
     assert pod.restarts >= 1 and pod.ready == 0
-    assert pod.containers[0].last_state_reason == "OOMKilled" and pod.containers[0].last_exit_code == 137
+    assert (
+        pod.containers[0].last_state_reason == "OOMKilled"
+        and pod.containers[0].last_exit_code == 137
+    )
     snap = await until(source, ok(lambda s: any(e.object_name == crashing for e in s.events)))
     assert all(e.type == "Warning" for e in snap.events)
     sim.clear_oom_crashloop()
@@ -133,11 +161,14 @@ async def test_crashloop_pending_evicted_and_disk_pressure(sim, source):
     sim.clear_pending_pods()
 
     evicted = sim.evict(APP)
-    snap = await until(source, ok(lambda s: any(
-        p.name == evicted and p.reason == "Evicted" for p in s.pods)))
+    snap = await until(
+        source, ok(lambda s: any(p.name == evicted and p.reason == "Evicted" for p in s.pods))
+    )
     assert next(p for p in snap.pods if p.name == evicted).phase == "Failed"
-    await until(source, ok(lambda s: any(e.reason == "Evicted" and e.object_name == evicted
-                                         for e in s.events)))
+    await until(
+        source,
+        ok(lambda s: any(e.reason == "Evicted" and e.object_name == evicted for e in s.events)),
+    )
 
     node = next(p.node for p in running(snap))
     sim.disk_pressure(node)
@@ -205,26 +236,46 @@ def requests_since(sim, before) -> dict[tuple[str, str], int]:
     return {key: n for key, n in (sim.request_counts - before).items() if n}
 
 
-async def test_steady_state_lists_nothing_watchable_and_polls_metrics_on_its_cadence(sim, kubeconfig):
+async def test_steady_state_lists_nothing_watchable_and_polls_metrics_on_its_cadence(
+    sim, kubeconfig
+):
     assert make_source(kubeconfig, metrics_interval=None).metrics_interval == 10.0  # the default
     src = make_source(kubeconfig, metrics_interval=0.3)
     try:
-        snap = await until(src, ok(lambda s: len(running(s)) == 3 and s.deployment.hpa and s.nodes
-                                   and all(p.cpu_m is not None for p in running(s))))
+        snap = await until(
+            src,
+            ok(
+                lambda s: (
+                    len(running(s)) == 3
+                    and s.deployment.hpa
+                    and s.nodes
+                    and all(p.cpu_m is not None for p in running(s))
+                )
+            ),
+        )
         before = sim.request_counts
         polls = before[("list", "pods.metrics.k8s.io")]
         # Nodes and the HPA change during the window: both must arrive through their watches.
         node = running(snap)[0].node
         sim.disk_pressure(node)
         sim.scale_to(4)
-        await until(src, ok(lambda s: any(n.name == node and n.disk_pressure for n in s.nodes)
-                            and s.deployment.hpa.current_replicas == 4))
+        await until(
+            src,
+            ok(
+                lambda s: (
+                    any(n.name == node and n.disk_pressure for n in s.nodes)
+                    and s.deployment.hpa.current_replicas == 4
+                )
+            ),
+        )
         assert sim.wait_for(lambda: sim.counts("list", "pods.metrics.k8s.io") >= polls + 3)
         seen = requests_since(sim, before)
         assert {res: seen.get(("list", res), 0) for res in WATCHABLE} == dict.fromkeys(WATCHABLE, 0)
         assert seen.get(("get", "nodes"), 0) == 0
         # no gets but the freshness probe (GET /version, one per collect), no SSAR
-        assert {key for key in seen if key[0] not in ("list", "watch")} <= {("get", "discovery")}, seen
+        assert {key for key in seen if key[0] not in ("list", "watch")} <= {("get", "discovery")}, (
+            seen
+        )
         assert {res for verb, res in seen if verb == "list"} == {"pods.metrics.k8s.io"}
         assert all(w.lists == 1 for w in src.watches.values())
     finally:
@@ -305,15 +356,32 @@ async def test_aclose_is_prompt_and_idempotent(sim, kubeconfig):
 
 async def test_pods_list_in_pages_then_watch(sim, kubeconfig):
     # Pages of 2 (500 in production): every pod arrives, then changes come through the watch.
-    kube = KubernetesConfig(kubeconfig=str(kubeconfig), namespace=NS, deployment=APP,
-                            selector=f"app={APP}", request_timeout_seconds=2.0)
-    src = KubeSource(kube, RefreshConfig(interval_seconds=0.2, timeout_seconds=3.0),
-                     metrics_interval=0.2, watch_timing=FAST, list_page_size=2)
+    kube = KubernetesConfig(
+        kubeconfig=str(kubeconfig),
+        namespace=NS,
+        deployment=APP,
+        selector=f"app={APP}",
+        request_timeout_seconds=2.0,
+    )
+    src = KubeSource(
+        kube,
+        RefreshConfig(interval_seconds=0.2, timeout_seconds=3.0),
+        metrics_interval=0.2,
+        watch_timing=FAST,
+        list_page_size=2,
+    )
     before = sim.request_counts
     try:
         # every live pod of the deployment (evicted ones of earlier tests may be listed too)
-        await until(src, ok(lambda s: {p["metadata"]["name"] for p in sim.pods(include_terminating=True)}
-                            <= {p.name for p in s.pods}))
+        await until(
+            src,
+            ok(
+                lambda s: (
+                    {p["metadata"]["name"] for p in sim.pods(include_terminating=True)}
+                    <= {p.name for p in s.pods}
+                )
+            ),
+        )
         pages = requests_since(sim, before)[("list", "pods")]
         assert pages >= 2  # at least 3 pods
         assert src.watches["pods"].lists == 1

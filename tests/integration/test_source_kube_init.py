@@ -20,59 +20,110 @@ from tests.ui.fixtures import fixed_sources, frozen_clock, make_config, wait_unt
 from widgets.app import CockpitApp
 from widgets.screens.detail import DetailScreen
 
-APP_CONTAINER = {"name": "api", "image": "registry.example/api:1.14.2",
-                 "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}
+APP_CONTAINER = {
+    "name": "api",
+    "image": "registry.example/api:1.14.2",
+    "resources": {"limits": {"cpu": "1", "memory": "1Gi"}},
+}
 WAIT_FOR_DB = {"name": "wait-for-db", "image": "busybox:1.36"}
-MIGRATE = {"name": "migrate", "image": "registry.example/api:1.14.2",
-           "resources": {"limits": {"memory": "256Mi"}}}
+MIGRATE = {
+    "name": "migrate",
+    "image": "registry.example/api:1.14.2",
+    "resources": {"limits": {"memory": "256Mi"}},
+}
 
 
 def _pod(name: str, init_statuses: list[dict]) -> dict:
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "namespace": NS, "labels": {"app": APP}},
-        "spec": {"nodeName": "kubesim-worker-1", "initContainers": [WAIT_FOR_DB, MIGRATE],
-                 "containers": [APP_CONTAINER]},
+        "spec": {
+            "nodeName": "kubesim-worker-1",
+            "initContainers": [WAIT_FOR_DB, MIGRATE],
+            "containers": [APP_CONTAINER],
+        },
         "status": {
             "phase": "Pending",
-            "conditions": [{"type": "Initialized", "status": "False",
-                            "reason": "ContainersNotInitialized"}],
+            "conditions": [
+                {"type": "Initialized", "status": "False", "reason": "ContainersNotInitialized"}
+            ],
             "initContainerStatuses": init_statuses,
-            "containerStatuses": [{"name": "api", "ready": False, "restartCount": 0,
-                                   "state": {"waiting": {"reason": "PodInitializing"}}}],
+            "containerStatuses": [
+                {
+                    "name": "api",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": "PodInitializing"}},
+                }
+            ],
         },
     }
 
 
 def _done(name: str) -> dict:
-    return {"name": name, "ready": True, "restartCount": 0,
-            "state": {"terminated": {"exitCode": 0, "reason": "Completed",
-                                     "finishedAt": now_rfc3339()}}}
+    return {
+        "name": name,
+        "ready": True,
+        "restartCount": 0,
+        "state": {
+            "terminated": {"exitCode": 0, "reason": "Completed", "finishedAt": now_rfc3339()}
+        },
+    }
 
 
 def crashing_migration(name: str) -> dict:
     """The second init container (the migration) failed with exit 1 four times: backing off."""
-    return _pod(name, [_done("wait-for-db"), {
-        "name": "migrate", "ready": False, "restartCount": 4,
-        "state": {"waiting": {"reason": "CrashLoopBackOff",
-                              "message": "back-off 1m20s restarting failed container=migrate"}},
-        "lastState": {"terminated": {"exitCode": 1, "reason": "Error",
-                                     "finishedAt": now_rfc3339()}}}])
+    return _pod(
+        name,
+        [
+            _done("wait-for-db"),
+            {
+                "name": "migrate",
+                "ready": False,
+                "restartCount": 4,
+                "state": {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": "back-off 1m20s restarting failed container=migrate",
+                    }
+                },
+                "lastState": {
+                    "terminated": {"exitCode": 1, "reason": "Error", "finishedAt": now_rfc3339()}
+                },
+            },
+        ],
+    )
 
 
 def oom_killed_migration(name: str) -> dict:
     """The migration ran out of memory once and is running again."""
-    return _pod(name, [_done("wait-for-db"), {
-        "name": "migrate", "ready": False, "restartCount": 1,
-        "state": {"running": {"startedAt": now_rfc3339()}},
-        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
-                                     "finishedAt": now_rfc3339()}}}])
+    return _pod(
+        name,
+        [
+            _done("wait-for-db"),
+            {
+                "name": "migrate",
+                "ready": False,
+                "restartCount": 1,
+                "state": {"running": {"startedAt": now_rfc3339()}},
+                "lastState": {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "OOMKilled",
+                        "finishedAt": now_rfc3339(),
+                    }
+                },
+            },
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KubeSim]:
-    with KubeSim(namespace=NS, deployment=APP, replicas=1, delay=0.05,
-                 bookmark_interval=0.2, seed=5) as running:
+    with KubeSim(
+        namespace=NS, deployment=APP, replicas=1, delay=0.05, bookmark_interval=0.2, seed=5
+    ) as running:
         yield running
 
 
@@ -92,7 +143,11 @@ async def test_a_crash_looping_init_container_is_named_counted_and_detailed(sim,
         pods = {p.name: p for p in snap.pods}
         crash, oom = pods["predictiq-migrate-crash"], pods["predictiq-migrate-oom"]
         assert (crash.reason, crash.restarts, crash.ready, crash.total) == (
-            "Init:CrashLoopBackOff", 4, 0, 1)
+            "Init:CrashLoopBackOff",
+            4,
+            0,
+            1,
+        )
         assert (oom.reason, oom.restarts) == ("Init:1/2", 1)
         migrate = next(c for c in crash.containers if c.name == "migrate")
         assert migrate.init and (migrate.last_state_reason, migrate.last_exit_code) == ("Error", 1)
@@ -105,15 +160,16 @@ async def test_a_crash_looping_init_container_is_named_counted_and_detailed(sim,
         assert "predictiq-migrate-crash" in findings["oom"].evidence["crash_looping"]
         assert "predictiq-migrate-oom" in findings["oom"].evidence["oom_killed"]
 
-        app = CockpitApp(make_config(), sources=fixed_sources(kubernetes=snap),
-                         clock=frozen_clock, local_tz=UTC)
+        app = CockpitApp(
+            make_config(), sources=fixed_sources(kubernetes=snap), clock=frozen_clock, local_tz=UTC
+        )
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
             await pilot.press("1", "slash", *"migrate-crash", "enter", "enter")
             await wait_until(pilot, lambda: isinstance(app.screen, DetailScreen))
             text = app.screen.body
         assert "status Init:CrashLoopBackOff" in text and "restarts 4" in text
-        init_part = text[text.index("Init containers:"):text.index("Containers:")]
+        init_part = text[text.index("Init containers:") : text.index("Containers:")]
         assert "migrate: waiting (CrashLoopBackOff), ready=no, restarts 4" in init_part
         assert "last state: terminated (Error), exit code 1" in init_part
     finally:

@@ -21,18 +21,23 @@ from cockpit.sources.postgres.source import APPLICATION_NAME, NOT_INSTALLED, Pos
 from tests.procfs import socket_fds
 
 
-def make_source(url: str, *, idle: float = 600.0, timeout: float = 5.0,
-                **db: object) -> PostgresSource:
-    return PostgresSource(DatabaseConfig(url=url, **db),
-                          ThresholdsConfig(idle_connection_seconds=idle), timeout=timeout)
+def make_source(
+    url: str, *, idle: float = 600.0, timeout: float = 5.0, **db: object
+) -> PostgresSource:
+    return PostgresSource(
+        DatabaseConfig(url=url, **db),
+        ThresholdsConfig(idle_connection_seconds=idle),
+        timeout=timeout,
+    )
 
 
 def with_db(url: str, dbname: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
 
 
-async def collect_until(source: PostgresSource, ok: Callable[[DbActivity], bool],
-                        deadline: float = 10.0) -> DbActivity:
+async def collect_until(
+    source: PostgresSource, ok: Callable[[DbActivity], bool], deadline: float = 10.0
+) -> DbActivity:
     """Collect until `ok(snapshot)` holds; fail with the last result after `deadline` s."""
     end = time.monotonic() + deadline
     while True:
@@ -47,8 +52,9 @@ async def collect_until(source: PostgresSource, ok: Callable[[DbActivity], bool]
 def client_backends(pg) -> int:
     conn = pg.connect(pg.admin_url)
     try:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity "
-                            "WHERE backend_type = 'client backend'").fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"
+        ).fetchone()[0]
     finally:
         conn.close()
 
@@ -106,8 +112,7 @@ async def test_idle_connections_by_state_and_over_threshold(pg):
         assert snap.by_user[urlsplit(pg.url).username] >= count
         assert snap.by_client["127.0.0.1"] >= count
 
-        snap = await collect_until(
-            source, lambda s: pids <= {c.pid for c in s.idle_over_threshold})
+        snap = await collect_until(source, lambda s: pids <= {c.pid for c in s.idle_over_threshold})
         assert snap.idle_threshold_seconds == 0.5
         assert all(c.idle_seconds > 0.5 for c in snap.idle_over_threshold)
         fresh = pg.connect(application_name=f"{app}-fresh")
@@ -141,8 +146,11 @@ async def test_running_pg_sleep_is_the_longest_query(pg):
         durations = [c.query_seconds for c in first.longest_queries]
         assert durations == sorted(durations, reverse=True)
         second = await collect_until(
-            source, lambda s: any(c.pid == pid and c.query_seconds > longest.query_seconds
-                                  for c in s.longest_queries))
+            source,
+            lambda s: any(
+                c.pid == pid and c.query_seconds > longest.query_seconds for c in s.longest_queries
+            ),
+        )
         assert second.by_state["active"] >= 1
     finally:
         await sleeper.cancel_safe(timeout=5)
@@ -164,8 +172,7 @@ async def test_lock_wait_shows_who_blocks_whom(pg):
     holder_pid, waiter_pid = holder.info.backend_pid, waiter.info.backend_pid
     source = make_source(pg.url)
     try:
-        snap = await collect_until(
-            source, lambda s: any(c.pid == waiter_pid for c in s.lock_waits))
+        snap = await collect_until(source, lambda s: any(c.pid == waiter_pid for c in s.lock_waits))
         waiting = next(c for c in snap.lock_waits if c.pid == waiter_pid)
         assert waiting.blocked_by == (holder_pid,)
         assert waiting.wait_event_type == "Lock"
@@ -198,8 +205,11 @@ async def test_top_statements_or_the_note_that_the_extension_is_missing(pg):
             assert snap.top_by_mean == () and snap.top_by_total == ()
             return
         assert snap.statements_note is None
-        mine = [s for s in snap.top_by_mean
-                if s.query.startswith("SELECT pg_sleep") and marker in s.query]
+        mine = [
+            s
+            for s in snap.top_by_mean
+            if s.query.startswith("SELECT pg_sleep") and marker in s.query
+        ]
         assert len(mine) == 1, snap.top_by_mean
         assert mine[0].calls == 3 and mine[0].mean_ms >= 50
         assert mine[0].total_ms == pytest.approx(3 * mine[0].mean_ms)
@@ -208,8 +218,7 @@ async def test_top_statements_or_the_note_that_the_extension_is_missing(pg):
         assert means == sorted(means, reverse=True) and totals == sorted(totals, reverse=True)
         assert snap.top_by_total
         # the cockpit's own statements stay out of the lists
-        assert not any("predictiq-cockpit" in s.query
-                       for s in snap.top_by_mean + snap.top_by_total)
+        assert not any("predictiq-cockpit" in s.query for s in snap.top_by_mean + snap.top_by_total)
     finally:
         conn.execute(f"DROP TABLE {marker}")
         conn.close()
@@ -244,7 +253,8 @@ def test_statement_columns_follow_the_server_and_extension_versions():
     assert pg_queries.statements_columns(130000, "1.7") == ("total_time", "mean_time")
     assert pg_queries.statements_columns(180000, "1.12") == ("total_exec_time", "mean_exec_time")
     assert "reserved_connections')" not in pg_queries.server_facts_sql(150000).replace(
-        "superuser_reserved_connections')", "")
+        "superuser_reserved_connections')", ""
+    )
     assert "current_setting('reserved_connections')" in pg_queries.server_facts_sql(160000)
 
 
@@ -254,8 +264,9 @@ async def test_database_size_is_measured_on_its_slow_cadence(pg):
     slow = make_source(pg.url, size_interval_seconds=3600)
     try:
         before = await slow.collect()
-        conn.execute(f"CREATE TABLE {table} AS SELECT repeat('x', 500) AS pad "
-                     "FROM generate_series(1, 4000)")
+        conn.execute(
+            f"CREATE TABLE {table} AS SELECT repeat('x', 500) AS pad FROM generate_series(1, 4000)"
+        )
         cached = await slow.collect()
         assert cached.database_size_bytes == before.database_size_bytes
         eager = make_source(pg.url, size_interval_seconds=0)
@@ -343,8 +354,11 @@ async def test_nothing_listening(closed_port):
 
 async def test_silent_server_times_out_and_leaves_no_socket(silent_server):
     sockets_before = socket_fds()
-    source = make_source(f"postgresql://postgres@127.0.0.1:{silent_server.port}/postgres",
-                         timeout=1.0, connect_timeout_seconds=2)
+    source = make_source(
+        f"postgresql://postgres@127.0.0.1:{silent_server.port}/postgres",
+        timeout=1.0,
+        connect_timeout_seconds=2,
+    )
     try:
         for _ in range(2):  # and again: no state left behind makes the second one hang
             failure = await expect_failure(source, within=1.8)
@@ -388,11 +402,18 @@ async def test_session_is_read_only_with_a_short_statement_timeout(pg):
         assert isinstance(await source.collect(), DbActivity)
         session = source._conn
         assert (await (await session.execute("SHOW statement_timeout")).fetchone())[
-            "statement_timeout"] == "750ms"
+            "statement_timeout"
+        ] == "750ms"
         with pytest.raises(pg_errors.ReadOnlySqlTransaction):
             await session.execute("CREATE TABLE must_not_exist (id int)")
-        seen = pg.connect().execute("SELECT application_name FROM pg_stat_activity WHERE pid = %s",
-                                    (source.backend_pid,)).fetchone()
+        seen = (
+            pg.connect()
+            .execute(
+                "SELECT application_name FROM pg_stat_activity WHERE pid = %s",
+                (source.backend_pid,),
+            )
+            .fetchone()
+        )
         assert seen == (APPLICATION_NAME,)
     finally:
         await source.aclose()

@@ -37,13 +37,14 @@ def limited_role(pg) -> Iterator[str]:
     """A login role without pg_read_all_stats (created here, dropped after); yields its URL."""
     name, password = f"cockpit_limited_{secrets.token_hex(3)}", secrets.token_hex(12)
     admin = pg.connect(pg.admin_url)
-    admin.execute(f'CREATE ROLE "{name}" LOGIN PASSWORD \'{password}\'')
+    admin.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
     admin.execute(f'GRANT CONNECT ON DATABASE "{pg.dbname}" TO "{name}"')
     try:
         yield with_user(pg.url, name, password)
     finally:
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
-                      (name,))
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,)
+        )
         admin.execute(f'REVOKE CONNECT ON DATABASE "{pg.dbname}" FROM "{name}"')
         admin.execute(f'DROP ROLE IF EXISTS "{name}"')
 
@@ -58,8 +59,11 @@ def others(pg) -> Iterator[list[psycopg.Connection]]:
     probe = pg.connect(pg.admin_url)
     try:
         for _ in range(200):
-            row = probe.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
-                                " AND state = 'active'", (OTHERS_APP,)).fetchone()
+            row = probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s"
+                " AND state = 'active'",
+                (OTHERS_APP,),
+            ).fetchone()
             if row and row[0] >= 1:
                 break
             threading.Event().wait(0.02)
@@ -97,8 +101,13 @@ def test_snapshot_total_counts_the_hidden_backends(tmp_path, pg, limited_role, o
     path = tmp_path / "cockpit.toml"
     path.write_text(f'[refresh]\ntimeout_seconds = 5\n[database]\nurl = "{limited_role}"\n')
     env = {k: v for k, v in os.environ.items() if k != "COCKPIT_CONFIG"}
-    proc = subprocess.run([COCKPIT, "snapshot", "--json", "--interval", "0", "--config", str(path)],
-                          capture_output=True, text=True, timeout=60, env=env)
+    proc = subprocess.run(
+        [COCKPIT, "snapshot", "--json", "--interval", "0", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     db = json.loads(proc.stdout)["database"]
     assert db["ok"] is True

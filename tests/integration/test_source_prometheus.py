@@ -60,8 +60,12 @@ def prom(kube) -> Iterator[PrometheusServer]:
 def source(prom_url: str, api_sim: ApiSimulator, **queries: str) -> ApiSource:
     cfg = PrometheusConfig(url=prom_url, queries=Queries(**queries))
     api = ApiConfig(base_url=api_sim.url, metrics=MetricNames())
-    return ApiSource(api, Config().thresholds, timeout=5.0,
-                     prom=PromMetrics(cfg, api.metrics, KUBE, history_minutes=15, step=1.0))
+    return ApiSource(
+        api,
+        Config().thresholds,
+        timeout=5.0,
+        prom=PromMetrics(cfg, api.metrics, KUBE, history_minutes=15, step=1.0),
+    )
 
 
 async def collect(src: ApiSource) -> ApiStatus:
@@ -94,6 +98,7 @@ async def test_the_pod_carrying_the_5xx_is_first(prom, kube, api_sim):
     api_sim.pod_metrics.concentrate_errors(bad, 0.95)
     api_sim.set_error_rate(0.3)
     try:
+
         def worst() -> str | None:
             rows = prom.query('sum by (pod) (rate(http_requests_total{status=~"5.."}[1m]))')
             return max(rows, key=lambda r: float(r["value"][1]))["metric"]["pod"] if rows else None
@@ -119,23 +124,32 @@ async def test_trends_are_back_filled_from_query_range(prom, api_sim):
 
 
 async def test_an_error_body_is_shown_in_prometheus_words(prom, api_sim):
-    status = await collect(source(prom.url, api_sim, requests_by_pod="sum(rate(http_requests_total[1m]"))
+    status = await collect(
+        source(prom.url, api_sim, requests_by_pod="sum(rate(http_requests_total[1m]")
+    )
     assert not status.metrics_ok
     assert "bad_data" in (status.metrics_error or "") and "requests_by_pod" in status.metrics_error
 
 
 async def test_a_query_returning_nothing_says_which(prom, api_sim):
-    status = await collect(source(prom.url, api_sim,
-                                  requests_by_pod="sum by (pod) (rate(no_such_metric_total[1m]))"))
+    status = await collect(
+        source(prom.url, api_sim, requests_by_pod="sum by (pod) (rate(no_such_metric_total[1m]))")
+    )
     assert not status.metrics_ok
     assert "query requests_by_pod returned nothing" in (status.metrics_error or "")
     assert "no_such_metric_total" in status.metrics_error
-    quiet = await collect(source(prom.url, api_sim, latency_p99="histogram_quantile(0.99, nothing_bucket)"))
+    quiet = await collect(
+        source(prom.url, api_sim, latency_p99="histogram_quantile(0.99, nothing_bucket)")
+    )
     assert quiet.metrics_ok and "p99" not in quiet.latency_ms
-    assert any("latency_p99 returned nothing" in n for n in quiet.metrics_notes), quiet.metrics_notes
+    assert any("latency_p99 returned nothing" in n for n in quiet.metrics_notes), (
+        quiet.metrics_notes
+    )
 
 
 async def test_an_unreachable_prometheus_is_a_metrics_error(api_sim, closed_port):
     status = await collect(source(f"http://127.0.0.1:{closed_port}", api_sim))
     assert not status.metrics_ok and status.health_ok  # /health still answers
-    assert "Prometheus" in (status.metrics_error or "") and "refused" in status.metrics_error.lower()
+    assert (
+        "Prometheus" in (status.metrics_error or "") and "refused" in status.metrics_error.lower()
+    )

@@ -165,8 +165,10 @@ async def test_nothing_listening(closed_port):
 async def test_a_socket_timeout_reads_timed_out_not_redis_py_words(silent_server):
     # the cache's own socket timeout shorter than the refresh timeout: redis-py's
     # "Timeout reading from 127.0.0.1:port" is the pane's "timed out after 0.3s"
-    source = RedisSource(CacheConfig(url=f"redis://127.0.0.1:{silent_server.port}/0",
-                                     timeout_seconds=0.3), timeout=2.0)
+    source = RedisSource(
+        CacheConfig(url=f"redis://127.0.0.1:{silent_server.port}/0", timeout_seconds=0.3),
+        timeout=2.0,
+    )
     try:
         failure = await source.collect()
         assert isinstance(failure, SourceFailure), failure

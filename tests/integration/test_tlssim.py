@@ -40,8 +40,14 @@ def _dns_names(cert: x509.Certificate) -> list[str]:
 
 
 def test_endpoints_cover_every_state(tls_lab):
-    assert set(tls_lab.endpoints) == {"valid", "expiring", "expired", "self_signed", "mismatch",
-                                      "stall"}
+    assert set(tls_lab.endpoints) == {
+        "valid",
+        "expiring",
+        "expired",
+        "self_signed",
+        "mismatch",
+        "stall",
+    }
     for endpoint in tls_lab.endpoints.values():
         assert endpoint.host == "127.0.0.1"
         assert endpoint.server_name == SERVER_NAME

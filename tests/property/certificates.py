@@ -49,18 +49,32 @@ class Made:
         return x509.load_der_x509_certificate(self.der)
 
 
-def make(*, key_kind: str, cn: str | None, organization: str | None, org_type: str,
-         san_dns: list[str], san_ip: list[str], days_from: int, days_to: int,
-         broken_utf8: bool, host: str) -> Made:
+def make(
+    *,
+    key_kind: str,
+    cn: str | None,
+    organization: str | None,
+    org_type: str,
+    san_dns: list[str],
+    san_ip: list[str],
+    days_from: int,
+    days_to: int,
+    broken_utf8: bool,
+    host: str,
+) -> Made:
     """A self-signed leaf. `org_type` is the ASN.1 string type of O (utf8, bmp, universal, t61,
     printable); `broken_utf8` puts bytes that are not UTF-8 into a UTF8String CN (the
     signature no longer matches, as with any certificate altered on the way)."""
     key = new_key(key_kind)
     attributes: list[x509.NameAttribute] = []
     if organization is not None:
-        asn1 = {"utf8": _ASN1Type.UTF8String, "bmp": _ASN1Type.BMPString,
-                "universal": _ASN1Type.UniversalString, "t61": _ASN1Type.T61String,
-                "printable": _ASN1Type.PrintableString}[org_type]
+        asn1 = {
+            "utf8": _ASN1Type.UTF8String,
+            "bmp": _ASN1Type.BMPString,
+            "universal": _ASN1Type.UniversalString,
+            "t61": _ASN1Type.T61String,
+            "printable": _ASN1Type.PrintableString,
+        }[org_type]
         attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization, _type=asn1))
     if broken_utf8:
         attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, MARK))
@@ -68,10 +82,15 @@ def make(*, key_kind: str, cn: str | None, organization: str | None, org_type: s
         attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
     name = x509.Name(attributes)
     now = datetime.now(UTC)
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now + timedelta(days=days_from))
-               .not_valid_after(now + timedelta(days=days_to)))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + timedelta(days=days_from))
+        .not_valid_after(now + timedelta(days=days_to))
+    )
     general: list[x509.GeneralName] = [x509.DNSName(d) for d in san_dns]
     general += [x509.IPAddress(ipaddress.ip_address(i)) for i in san_ip]
     if general:
@@ -81,8 +100,7 @@ def make(*, key_kind: str, cn: str | None, organization: str | None, org_type: s
     der = cert.public_bytes(Encoding.DER)
     if broken_utf8:  # both the issuer's and the subject's CN
         der = der.replace(MARK.encode(), b"\xff\xfe\xc3(" + MARK.encode()[4:])
-    pem = (b"-----BEGIN CERTIFICATE-----\n"
-           + _b64_lines(der) + b"-----END CERTIFICATE-----\n")
+    pem = b"-----BEGIN CERTIFICATE-----\n" + _b64_lines(der) + b"-----END CERTIFICATE-----\n"
     key_pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     return Made(der, pem, key_pem, host, broken_utf8)
 
@@ -91,4 +109,4 @@ def _b64_lines(der: bytes) -> bytes:
     import base64
 
     text = base64.b64encode(der)
-    return b"".join(text[i:i + 64] + b"\n" for i in range(0, len(text), 64))
+    return b"".join(text[i : i + 64] + b"\n" for i in range(0, len(text), 64))

@@ -21,12 +21,16 @@ from tests.ui.fixtures import fixed_sources, frozen_clock, make_config, wait_unt
 from widgets.app import CockpitApp
 
 # Bounded so the whole property suite stays within a minute or two on two shared cores.
-PROPERTY = settings(max_examples=25, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 # Each example starts the whole app (~0.5 s); a failing one is reported as found, unshrunk:
 # shrinking through app start-ups takes minutes.
-PANE_EXAMPLES = settings(PROPERTY, max_examples=8,
-                         phases=(Phase.explicit, Phase.reuse, Phase.generate))
+PANE_EXAMPLES = settings(
+    PROPERTY, max_examples=8, phases=(Phase.explicit, Phase.reuse, Phase.generate)
+)
 
 PANE_NUMBER = {"kubernetes": "1", "database": "2", "cache": "3", "certificates": "4", "api": "5"}
 
@@ -53,8 +57,9 @@ class PaneReport:
 
 
 async def _show(source: str, snapshot: Snapshot) -> PaneReport:
-    app = CockpitApp(make_config(), sources=fixed_sources(**{source: snapshot}),
-                     clock=frozen_clock, local_tz=UTC)
+    app = CockpitApp(
+        make_config(), sources=fixed_sources(**{source: snapshot}), clock=frozen_clock, local_tz=UTC
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press(PANE_NUMBER[source])
@@ -64,11 +69,13 @@ async def _show(source: str, snapshot: Snapshot) -> PaneReport:
         for key in list(getattr(pane, "items", {})):
             shown = pane.detail(key)
             details[key] = f"{shown[0]}\n{shown[1]}" if shown else ""
-        report = PaneReport(summary=pane.summary_text,
-                            item_keys=frozenset(getattr(pane, "items", {})),
-                            rows_in_view=getattr(pane, "row_total", 0),
-                            details=details,
-                            body="\n".join(str(w.content) for w in pane.query(Static)))
+        report = PaneReport(
+            summary=pane.summary_text,
+            item_keys=frozenset(getattr(pane, "items", {})),
+            rows_in_view=getattr(pane, "row_total", 0),
+            details=details,
+            body="\n".join(str(w.content) for w in pane.query(Static)),
+        )
     return report
 
 

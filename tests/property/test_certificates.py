@@ -29,25 +29,41 @@ PRINTABLE = st.sampled_from(["PredictIQ Ltd", "Example Corp"])
 @st.composite
 def made(draw: st.DrawFn, host: str = "api.predictiq.test") -> Made:
     org_type = draw(st.sampled_from(["utf8", "bmp", "universal", "t61", "printable"]))
-    organization = draw(st.none() | (PRINTABLE if org_type in ("printable", "t61")
-                                     else NON_ASCII | PRINTABLE))
+    organization = draw(
+        st.none() | (PRINTABLE if org_type in ("printable", "t61") else NON_ASCII | PRINTABLE)
+    )
     if org_type == "t61" and organization is not None:
         organization = organization.replace(" ", "")  # T.61 in cryptography: latin-1 text
     days_from = draw(st.integers(-400, 0))
-    return make(key_kind=draw(st.sampled_from(["ec-p256", "ec-p384", "ed25519", "rsa"])),
-                cn=draw(st.none() | st.sampled_from([host, "*.predictiq.test", "other.test"])),
-                organization=organization, org_type=org_type,
-                san_dns=draw(st.lists(st.sampled_from([host, "*.predictiq.test", "www.test"]),
-                                      max_size=2, unique=True)),
-                san_ip=draw(st.lists(st.sampled_from(["127.0.0.1", "::1"]), max_size=1)),
-                days_from=days_from, days_to=days_from + draw(st.integers(1, 800)),
-                broken_utf8=draw(st.integers(0, 5)) == 0, host=host)
+    return make(
+        key_kind=draw(st.sampled_from(["ec-p256", "ec-p384", "ed25519", "rsa"])),
+        cn=draw(st.none() | st.sampled_from([host, "*.predictiq.test", "other.test"])),
+        organization=organization,
+        org_type=org_type,
+        san_dns=draw(
+            st.lists(
+                st.sampled_from([host, "*.predictiq.test", "www.test"]), max_size=2, unique=True
+            )
+        ),
+        san_ip=draw(st.lists(st.sampled_from(["127.0.0.1", "::1"]), max_size=1)),
+        days_from=days_from,
+        days_to=days_from + draw(st.integers(1, 800)),
+        broken_utf8=draw(st.integers(0, 5)) == 0,
+        host=host,
+    )
 
 
 def judged(m: Made, port: int) -> CertStatus:
-    return certificate_status(m.certificate, m.host, port, "127.0.0.1", chain_verified=False,
-                              verify_error="self-signed certificate", warning_days=14.0,
-                              now=utcnow())
+    return certificate_status(
+        m.certificate,
+        m.host,
+        port,
+        "127.0.0.1",
+        chain_verified=False,
+        verify_error="self-signed certificate",
+        warning_days=14.0,
+        now=utcnow(),
+    )
 
 
 @given(made())
@@ -114,21 +130,52 @@ class OneCertServer:
 
 
 SERVED = {
-    "ec-without-san": dict(key_kind="ec-p256", cn="api.predictiq.test", organization=None,
-                           org_type="utf8", san_dns=[], san_ip=[], days_from=-1, days_to=300,
-                           broken_utf8=False),
-    "ed25519-without-cn": dict(key_kind="ed25519", cn=None, organization="Ünïcode GmbH",
-                               org_type="bmp", san_dns=["api.predictiq.test"], san_ip=[],
-                               days_from=-1, days_to=300, broken_utf8=False),
+    "ec-without-san": dict(
+        key_kind="ec-p256",
+        cn="api.predictiq.test",
+        organization=None,
+        org_type="utf8",
+        san_dns=[],
+        san_ip=[],
+        days_from=-1,
+        days_to=300,
+        broken_utf8=False,
+    ),
+    "ed25519-without-cn": dict(
+        key_kind="ed25519",
+        cn=None,
+        organization="Ünïcode GmbH",
+        org_type="bmp",
+        san_dns=["api.predictiq.test"],
+        san_ip=[],
+        days_from=-1,
+        days_to=300,
+        broken_utf8=False,
+    ),
     # OpenSSL will not load a certificate whose UTF8String is not UTF-8 (that case is only
     # parsed, above); names in T61String and UniversalString it serves as they are
-    "rsa-t61-and-universal": dict(key_kind="rsa", cn=None, organization="Ünïcode",
-                                  org_type="universal", san_dns=["api.predictiq.test"],
-                                  san_ip=["127.0.0.1"], days_from=-1, days_to=300,
-                                  broken_utf8=False),
-    "ec-t61": dict(key_kind="ec-p384", cn="api.predictiq.test", organization="Example",
-                   org_type="t61", san_dns=[], san_ip=[], days_from=-1, days_to=300,
-                   broken_utf8=False),
+    "rsa-t61-and-universal": dict(
+        key_kind="rsa",
+        cn=None,
+        organization="Ünïcode",
+        org_type="universal",
+        san_dns=["api.predictiq.test"],
+        san_ip=["127.0.0.1"],
+        days_from=-1,
+        days_to=300,
+        broken_utf8=False,
+    ),
+    "ec-t61": dict(
+        key_kind="ec-p384",
+        cn="api.predictiq.test",
+        organization="Example",
+        org_type="t61",
+        san_dns=[],
+        san_ip=[],
+        days_from=-1,
+        days_to=300,
+        broken_utf8=False,
+    ),
 }
 
 
@@ -142,14 +189,17 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         server.close()
 
 
-def test_served_certificates_are_read_over_a_real_handshake(served: tuple[str, Made, int],
-                                                            tmp_path: Path) -> None:
+def test_served_certificates_are_read_over_a_real_handshake(
+    served: tuple[str, Made, int], tmp_path: Path
+) -> None:
     name, m, port = served
     ca = tmp_path / "ca.pem"
     ca.write_bytes(m.cert_pem)  # trust it: a self-signed leaf is its own CA
-    source = CertificateSource((CertificateConfig(host=m.host, port=port, address="127.0.0.1",
-                                                  ca_file=str(ca)),), ThresholdsConfig(),
-                               timeout=5.0)
+    source = CertificateSource(
+        (CertificateConfig(host=m.host, port=port, address="127.0.0.1", ca_file=str(ca)),),
+        ThresholdsConfig(),
+        timeout=5.0,
+    )
 
     async def collect() -> object:
         try:

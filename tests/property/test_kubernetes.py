@@ -43,14 +43,15 @@ def cache_snapshot(objects: dict[str, Any]) -> KubeSnapshot:
     cache.set_usage(parse.parse_pod_metrics(objects["metrics"]), None)
     for pod in objects["pods"][:2]:  # a watch event for a pod already listed changes nothing
         cache.pod_event("MODIFIED", pod)
-    return cache.snapshot("kind-prod-eu", "kind-prod-eu", "predictiq", f"app={ks.DEPLOYMENT}",
-                          None)
+    return cache.snapshot("kind-prod-eu", "kind-prod-eu", "predictiq", f"app={ks.DEPLOYMENT}", None)
 
 
 def assert_well_typed(snap: KubeSnapshot) -> None:
     for pod in snap.pods:
-        assert all(isinstance(v, str) for v in (pod.uid, pod.name, pod.namespace, pod.phase,
-                                                pod.reason, pod.node))
+        assert all(
+            isinstance(v, str)
+            for v in (pod.uid, pod.name, pod.namespace, pod.phase, pod.reason, pod.node)
+        )
         assert all(isinstance(v, int) and v >= 0 for v in (pod.ready, pod.total, pod.restarts))
         assert pod.ready <= pod.total
         for c in pod.containers:
@@ -72,12 +73,16 @@ def test_parse_cache_state_and_rules_take_anything_the_api_sends(objects: dict[s
 
 @given(cluster(), st.data())
 @PROPERTY
-def test_watch_events_add_change_and_delete_exactly_their_pod(objects: dict[str, Any],
-                                                              data: st.DataObject) -> None:
+def test_watch_events_add_change_and_delete_exactly_their_pod(
+    objects: dict[str, Any], data: st.DataObject
+) -> None:
     cache = KubeCache(ks.DEPLOYMENT)
     cache.pods_listed([])
-    gone = data.draw(st.sets(st.sampled_from(range(len(objects["pods"]))))
-                     if objects["pods"] else st.just(set[int]()))
+    gone = data.draw(
+        st.sets(st.sampled_from(range(len(objects["pods"]))))
+        if objects["pods"]
+        else st.just(set[int]())
+    )
     for pod in objects["pods"]:
         cache.pod_event("ADDED", pod)
         cache.pod_event("MODIFIED", pod)
@@ -109,11 +114,24 @@ def test_every_quantity_unit_reads_as_kubernetes_reads_it(quantity: object) -> N
     assert parse.memory_bytes(quantity) == int(expected)
     millicores = parse.cpu_millicores(quantity)
     assert millicores is not None and abs(millicores - float(expected * 1000)) <= 1e-6 * max(
-        1.0, float(expected * 1000))
+        1.0, float(expected * 1000)
+    )
 
 
 def test_the_units_the_issue_names() -> None:
     assert [parse.cpu_millicores(q) for q in ("100m", "1.5", "2Gi", "1e3", "512Ki", "0")] == [
-        100.0, 1500.0, 2 * 2**30 * 1000.0, 1e6, 512 * 1024 * 1000.0, 0.0]
+        100.0,
+        1500.0,
+        2 * 2**30 * 1000.0,
+        1e6,
+        512 * 1024 * 1000.0,
+        0.0,
+    ]
     assert [parse.memory_bytes(q) for q in ("100m", "1.5", "2Gi", "1e3", "512Ki", "0")] == [
-        0, 1, 2 * 2**30, 1000, 512 * 1024, 0]
+        0,
+        1,
+        2 * 2**30,
+        1000,
+        512 * 1024,
+        0,
+    ]

@@ -18,11 +18,20 @@ FLAVOURS: dict[str, dict[str, str]] = {
     "redis5": {"redis_version": "5.0.14", "redis_mode": "standalone"},
     "redis6": {"redis_version": "6.2.14", "io_threads_active": "0", "tracking_clients": "0"},
     "redis7": {"redis_version": "7.2.4", "maxclients": "10000", "total_blocking_keys": "0"},
-    "valkey8": {"redis_version": "7.2.4", "server_name": "valkey", "valkey_version": "8.0.1",
-                "maxclients": "10000"},
+    "valkey8": {
+        "redis_version": "7.2.4",
+        "server_name": "valkey",
+        "valkey_version": "8.0.1",
+        "maxclients": "10000",
+    },
 }
-COUNTERS = ("keyspace_hits", "keyspace_misses", "total_commands_processed", "evicted_keys",
-            "uptime_in_seconds")
+COUNTERS = (
+    "keyspace_hits",
+    "keyspace_misses",
+    "total_commands_processed",
+    "evicted_keys",
+    "uptime_in_seconds",
+)
 NUMBERS: dict[str, st.SearchStrategy[str]] = {
     "run_id": st.sampled_from(["a" * 40, "b" * 40]),
     "uptime_in_seconds": st.integers(0, 10**8).map(str),
@@ -61,13 +70,18 @@ def two_samples(first: str, second: str) -> Any:
     before, after = parse_info(first), parse_info(second)
     previous = sample_from_info(before, 100.0)
     sample = sample_from_info(after, 102.0)
-    return before, after, stats_from_info(after, sample, previous,
-                                          optional_integer(after, "maxclients"))
+    return (
+        before,
+        after,
+        stats_from_info(after, sample, previous, optional_integer(after, "maxclients")),
+    )
 
 
 @given(info_text(), info_text())
 @PROPERTY
-def test_info_of_every_version_gives_stats_and_never_a_negative_rate(first: str, second: str) -> None:
+def test_info_of_every_version_gives_stats_and_never_a_negative_rate(
+    first: str, second: str
+) -> None:
     before, after, stats = two_samples(first, second)
     assert stats.redis_version in (before.get("redis_version"), after.get("redis_version"))
     for rate in (stats.ops_per_sec, stats.evicted_per_sec, stats.hit_rate_interval):

@@ -19,19 +19,40 @@ from widgets.app import CockpitApp
 from widgets.panes.base import FocusableStatic
 
 PODS = (
-    ApiPodMetrics("predictiq-api-7d9f-a", ok=True, last_scraped_at=NOW - timedelta(seconds=2),
-                  request_rate=30.0, rate_5xx=0.0, error_ratio=0.0, rate_429=0.5, p99_ms=120.0),
-    ApiPodMetrics("predictiq-api-7d9f-b", ok=True, last_scraped_at=NOW - timedelta(seconds=2),
-                  request_rate=55.5, rate_5xx=4.0, error_ratio=0.072, rate_429=2.0, p99_ms=900.0),
-    ApiPodMetrics("predictiq-api-7d9f-c", ok=False, error="HTTP 503: connection refused",
-                  last_scraped_at=NOW - timedelta(seconds=40)),
+    ApiPodMetrics(
+        "predictiq-api-7d9f-a",
+        ok=True,
+        last_scraped_at=NOW - timedelta(seconds=2),
+        request_rate=30.0,
+        rate_5xx=0.0,
+        error_ratio=0.0,
+        rate_429=0.5,
+        p99_ms=120.0,
+    ),
+    ApiPodMetrics(
+        "predictiq-api-7d9f-b",
+        ok=True,
+        last_scraped_at=NOW - timedelta(seconds=2),
+        request_rate=55.5,
+        rate_5xx=4.0,
+        error_ratio=0.072,
+        rate_429=2.0,
+        p99_ms=900.0,
+    ),
+    ApiPodMetrics(
+        "predictiq-api-7d9f-c",
+        ok=False,
+        error="HTTP 503: connection refused",
+        last_scraped_at=NOW - timedelta(seconds=40),
+    ),
 )
 
 
 async def test_the_api_pane_lists_every_pod() -> None:
     api = replace(api_snapshot(), pods=PODS, pods_scraped=3, pods_in_sum=2)
-    app = CockpitApp(make_config(), sources=fixed_sources(api=api), clock=frozen_clock,
-                     local_tz=UTC)
+    app = CockpitApp(
+        make_config(), sources=fixed_sources(api=api), clock=frozen_clock, local_tz=UTC
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press("5")
@@ -40,7 +61,7 @@ async def test_the_api_pane_lists_every_pod() -> None:
         lines = str(text_widget.render()).splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith("pods:"))
         assert lines[start] == "pods: sum of 2 of 3 pods (1 failed)"
-        rows = lines[start + 2:start + 5]
+        rows = lines[start + 2 : start + 5]
         assert [r.split()[0] for r in rows] == [p.name for p in (PODS[1], PODS[0], PODS[2])]
         assert rows[0].split()[1:] == ["55.5", "7.2", "2.00", "900", "2s"]
         assert "FAILED" in rows[2] and "connection refused" in rows[2] and rows[2].endswith("40s")

@@ -26,9 +26,16 @@ def many_pods(n: int = PODS) -> KubeSnapshot:
     """`n` pods with distinct names, restarts and CPU, in an order unlike any sort order."""
     base = kube_snapshot()
     template = base.pods[0]
-    pods = tuple(replace(template, uid=f"uid-{i:05d}", name=f"api-{(i * 7919) % n:05d}",
-                         restarts=i % 13, cpu_m=float(i % 97))
-                 for i in range(n))
+    pods = tuple(
+        replace(
+            template,
+            uid=f"uid-{i:05d}",
+            name=f"api-{(i * 7919) % n:05d}",
+            restarts=i % 13,
+            cpu_m=float(i % 97),
+        )
+        for i in range(n)
+    )
     return replace(base, pods=pods)
 
 
@@ -172,8 +179,9 @@ async def test_a_changed_cell_repaints_its_row_only_and_unchanged_pods_keep_thei
         pods[1] = replace(pods[1], restarts=9)
         await refresh_kube(app, pilot, sources, replace(kube_snapshot(), pods=tuple(pods)))
         # the other pods' PodInfo are equal: their row objects are reused as they were
-        assert [row[0] for row in pane._rows if row is rows_before[row[0]]] == \
-            [p.uid for p in pods if p.uid != pods[1].uid]
+        assert [row[0] for row in pane._rows if row is rows_before[row[0]]] == [
+            p.uid for p in pods if p.uid != pods[1].uid
+        ]
         # one refresh of one row's region (Textual's update_cell refreshes the whole table)
         row = table.get_row_index(pods[1].uid)
         assert refreshed == [(table._get_row_region(row).translate(-table.scroll_offset),)]

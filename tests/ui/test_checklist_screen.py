@@ -29,8 +29,10 @@ class Host(App):
 
 def _rows(screen: ChecklistScreen) -> dict[str, tuple[str, str]]:
     table = screen.query_one("#items", DataTable)
-    return {str(key.value): (str(table.get_row(key)[0]), str(table.get_row(key)[2]))
-            for key in table.rows}
+    return {
+        str(key.value): (str(table.get_row(key)[0]), str(table.get_row(key)[2]))
+        for key in table.rows
+    }
 
 
 async def test_pick_verify_tick_record_and_export(tmp_path, monkeypatch):
@@ -66,9 +68,14 @@ async def test_pick_verify_tick_record_and_export(tmp_path, monkeypatch):
         assert "recorded as run" in str(screen.query_one("#status", Static).render())
         await pilot.press("e")
         path = screen.last_export
-        assert path is not None and path.parent == (tmp_path / "state" / "predictiq-cockpit" / "exports").resolve()
+        assert (
+            path is not None
+            and path.parent == (tmp_path / "state" / "predictiq-cockpit" / "exports").resolve()
+        )
         text = path.read_text()
-        assert f"run {entry['run_id']}" in text and "| Deployment logged | ☑ done | operator |" in text
+        assert (
+            f"run {entry['run_id']}" in text and "| Deployment logged | ☑ done | operator |" in text
+        )
         assert any(str(path) in n.message for n in app._notifications)
         await pilot.press("l")  # back to the lists
         assert screen.checklist is None and app.screen is screen

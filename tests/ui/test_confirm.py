@@ -22,11 +22,19 @@ from tests.integration.actions_helpers import make_config
 from widgets.action_flow import ActionFlow
 from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
 
-PLAN = Plan(action="scale", title="Scale deployment/predictiq-api to 5", target="deployment/predictiq-api",
-            effect=("deployment/predictiq-api: replicas 3 → 5",),
-            command="kubectl --context lab -n predictiq scale deployment/predictiq-api --replicas=5",
-            danger="medium", source="kubernetes", context="lab", cluster="kubesim", namespace="predictiq",
-            rbac=Rbac(True))
+PLAN = Plan(
+    action="scale",
+    title="Scale deployment/predictiq-api to 5",
+    target="deployment/predictiq-api",
+    effect=("deployment/predictiq-api: replicas 3 → 5",),
+    command="kubectl --context lab -n predictiq scale deployment/predictiq-api --replicas=5",
+    danger="medium",
+    source="kubernetes",
+    context="lab",
+    cluster="kubesim",
+    namespace="predictiq",
+    rbac=Rbac(True),
+)
 
 
 class RefreshLog:
@@ -61,16 +69,21 @@ async def _settle(pilot, condition, timeout: float = 10.0) -> None:  # noqa: ANN
         await pilot.pause(0.05)
 
 
-@pytest.mark.parametrize(("keys", "expected"), [(["y"], True), (["n"], False), (["escape"], False),
-                                                (["enter"], False)])
-async def test_confirm_dialog_keys_and_default_focus_on_cancel(keys: list[str], expected: bool) -> None:
+@pytest.mark.parametrize(
+    ("keys", "expected"), [(["y"], True), (["n"], False), (["escape"], False), (["enter"], False)]
+)
+async def test_confirm_dialog_keys_and_default_focus_on_cancel(
+    keys: list[str], expected: bool
+) -> None:
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
         app.ask(ConfirmDialog(PLAN))
         await pilot.pause()
         assert app.focused is not None and app.focused.id == "cancel"
         text = " ".join(str(s.render()) for s in app.screen.query(Static))
-        assert "replicas 3 → 5" in text and "kubectl --context lab" in text and "RBAC: allowed" in text
+        assert (
+            "replicas 3 → 5" in text and "kubectl --context lab" in text and "RBAC: allowed" in text
+        )
         assert "namespace predictiq" in text and "PRODUCTION" not in text
         await pilot.press(*keys)
         await pilot.pause()
@@ -78,8 +91,14 @@ async def test_confirm_dialog_keys_and_default_focus_on_cancel(keys: list[str], 
 
 
 async def test_production_is_unmistakable_and_needs_the_name_typed() -> None:
-    plan = Plan(**{**PLAN.__dict__, "production": True, "context": "eu-prod-1",
-                   "requires_typed_name": "predictiq-api"})
+    plan = Plan(
+        **{
+            **PLAN.__dict__,
+            "production": True,
+            "context": "eu-prod-1",
+            "requires_typed_name": "predictiq-api",
+        }
+    )
     app = Host()
     async with app.run_test(size=(100, 30)) as pilot:
         app.ask(TypeToConfirmDialog(plan))
@@ -109,20 +128,27 @@ async def test_type_to_confirm_escape_cancels() -> None:
 @pytest.mark.parametrize("dialog", [ConfirmDialog, TypeToConfirmDialog])
 async def test_a_long_plan_at_80x24_keeps_the_answer_on_screen(dialog) -> None:  # noqa: ANN001
     """Terminating 200 idle connections lists 200 lines: they scroll, the buttons stay visible."""
-    effect = ("terminate 200 idle connections",
-              *(f"  pid {10000 + i}  predictiq  predictiq-api  idle 12m" for i in range(200)))
+    effect = (
+        "terminate 200 idle connections",
+        *(f"  pid {10000 + i}  predictiq  predictiq-api  idle 12m" for i in range(200)),
+    )
     plan = Plan(**{**PLAN.__dict__, "effect": effect, "requires_typed_name": "predictiq"})
     app = Host()
     async with app.run_test(size=(80, 24)) as pilot:
         app.ask(dialog(plan))
         await pilot.pause()
         screen = app.screen
-        wanted = ["#cancel", "#confirm", "#confirm-hint"] + (["#confirm-name"] if dialog is TypeToConfirmDialog else [])
+        wanted = ["#cancel", "#confirm", "#confirm-hint"] + (
+            ["#confirm-name"] if dialog is TypeToConfirmDialog else []
+        )
         for selector in wanted:
             widget = screen.query_one(selector)
             region = widget.region
             assert region.height >= 1 and region.bottom <= 24, (selector, region)
-            assert screen.get_widget_at(region.x + 1, region.y)[0] in (widget, *widget.query("*")), selector
+            assert screen.get_widget_at(region.x + 1, region.y)[0] in (
+                widget,
+                *widget.query("*"),
+            ), selector
         assert screen.query_one("#confirm-body").max_scroll_y > 0  # the rest scrolls
         await pilot.press("escape")
         await pilot.pause()
@@ -151,12 +177,16 @@ def sim() -> Iterator[KubeSim]:
 
 def _flow_app(sim: KubeSim, tmp_path: Path) -> Host:
     kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
-    cfg = make_config(kubernetes={"context": "lab", "namespace": "predictiq", "kubeconfig": str(kubeconfig)},
-                      actions={"scale_max_replicas": 10})
+    cfg = make_config(
+        kubernetes={"context": "lab", "namespace": "predictiq", "kubeconfig": str(kubeconfig)},
+        actions={"scale_max_replicas": 10},
+    )
     return Host(cfg, AuditLog(tmp_path / "audit.jsonl", "ui"))
 
 
-async def test_cancelling_the_confirmation_changes_nothing_and_is_audited(sim: KubeSim, tmp_path: Path) -> None:
+async def test_cancelling_the_confirmation_changes_nothing_and_is_audited(
+    sim: KubeSim, tmp_path: Path
+) -> None:
     app = _flow_app(sim, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         worker = app.run_worker(app.flow.run("scale", {"replicas": 6}))
@@ -165,10 +195,14 @@ async def test_cancelling_the_confirmation_changes_nothing_and_is_audited(sim: K
         await worker.wait()
     assert sim.mutating_requests == [] and sim.deployment()["spec"]["replicas"] == 3
     entries = read_entries(tmp_path / "audit.jsonl")
-    assert [e["event"] for e in entries] == ["cancelled"] and entries[0]["params"] == {"replicas": 6}
+    assert [e["event"] for e in entries] == ["cancelled"] and entries[0]["params"] == {
+        "replicas": 6
+    }
 
 
-async def test_confirming_runs_the_action_and_refreshes_the_source(sim: KubeSim, tmp_path: Path) -> None:
+async def test_confirming_runs_the_action_and_refreshes_the_source(
+    sim: KubeSim, tmp_path: Path
+) -> None:
     app = _flow_app(sim, tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         worker = app.run_worker(app.flow.run("scale", None))
@@ -185,10 +219,15 @@ async def test_confirming_runs_the_action_and_refreshes_the_source(sim: KubeSim,
 
 
 @pytest.mark.parametrize("dialog", [ConfirmDialog, TypeToConfirmDialog])
-async def test_a_kill_of_46_uses_the_dialogs_height_and_arrows_scroll_to_the_command(dialog) -> None:  # noqa: ANN001
+async def test_a_kill_of_46_uses_the_dialogs_height_and_arrows_scroll_to_the_command(
+    dialog,
+) -> None:  # noqa: ANN001
     """The plan body takes the screen's height (no blank lines under the buttons), and ↓ /
     PgDn scroll it straight away, down to the equivalent psql command."""
-    effect = ("terminate 46 idle connections", *(f"  pid {21667 + i}  predictiq  idle 12m" for i in range(46)))
+    effect = (
+        "terminate 46 idle connections",
+        *(f"  pid {21667 + i}  predictiq  idle 12m" for i in range(46)),
+    )
     plan = Plan(**{**PLAN.__dict__, "effect": effect, "requires_typed_name": "predictiq"})
     app = Host()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -71,17 +71,25 @@ def text(app: CockpitApp, source: str, part: str = ".summary") -> str:
     return str(app.panes_by_source[source].query_one(part, Static).content)
 
 
-async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(app_log: AppLog) -> None:
+async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(
+    app_log: AppLog,
+) -> None:
     sources = fixed_sources()
-    app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC,
-                     app_log=app_log, pane_types=(PodsPane, DatabasePaneWithABug, CachePane,
-                                                  CertsPane, ApiPane))
+    app = CockpitApp(
+        make_config(),
+        sources=sources,
+        clock=frozen_clock,
+        local_tz=UTC,
+        app_log=app_log,
+        pane_types=(PodsPane, DatabasePaneWithABug, CachePane, CertsPane, ApiPane),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         database = app.panes_by_source["database"]
         await wait_until(pilot, lambda: database.row_total == 12)
         # one result the pane cannot draw
-        sources["database"].result = replace(db_snapshot(), database="lying",
-                                             collected_at=NOW, connections=())
+        sources["database"].result = replace(
+            db_snapshot(), database="lying", collected_at=NOW, connections=()
+        )
         app.scheduler.refresh_now("database")
         await wait_until(pilot, lambda: "render error" in text(app, "database"))
         status = text(app, "database", ".status")
@@ -89,8 +97,9 @@ async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(ap
         assert f"details in {app_log.path}" in status
         assert database.row_total == 12 and database.table.row_count == 12  # the last good view
         # every other pane goes on updating
-        sources["cache"].result = replace(cache_snapshot(), hit_rate_interval=0.25,
-                                          collected_at=NOW)
+        sources["cache"].result = replace(
+            cache_snapshot(), hit_rate_interval=0.25, collected_at=NOW
+        )
         app.scheduler.refresh_now("cache")
         await wait_until(pilot, lambda: "hit 25.0%" in text(app, "cache"))
         assert "render error" not in text(app, "cache")
@@ -114,9 +123,14 @@ async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(ap
 
 
 async def test_a_pane_handler_that_raises_is_contained_in_that_pane(app_log: AppLog) -> None:
-    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
-                     app_log=app_log, pane_types=(PodsPane, DatabasePaneWithABuggyHandler,
-                                                  CachePane, CertsPane, ApiPane))
+    app = CockpitApp(
+        make_config(),
+        sources=fixed_sources(),
+        clock=frozen_clock,
+        local_tz=UTC,
+        app_log=app_log,
+        pane_types=(PodsPane, DatabasePaneWithABuggyHandler, CachePane, CertsPane, ApiPane),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         database = app.panes_by_source["database"]
         await wait_until(pilot, lambda: database.row_total == 12)
@@ -132,14 +146,22 @@ async def test_a_pane_handler_that_raises_is_contained_in_that_pane(app_log: App
 
 async def test_backend_text_that_looks_like_markup_is_shown_as_it_is() -> None:
     # a PostgreSQL error and a statement quoting `[/red]`: text from a backend, not markup
-    db = replace(db_snapshot(), top_by_mean=(StatementStat(
-        9, "SELECT '[/red]' || tags[1] FROM t", 3, 30.0, 10.0, 3),))
-    sources = fixed_sources(database=db, cache=SourceFailure(
-        "cache", "connect", "ERR [/b] unknown [bold]", at=NOW))
+    db = replace(
+        db_snapshot(),
+        top_by_mean=(StatementStat(9, "SELECT '[/red]' || tags[1] FROM t", 3, 30.0, 10.0, 3),),
+    )
+    sources = fixed_sources(
+        database=db, cache=SourceFailure("cache", "connect", "ERR [/b] unknown [bold]", at=NOW)
+    )
     app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.state.failure("cache") is not None
-                         and app.panes_by_source["database"].row_total == 12)
+        await wait_until(
+            pilot,
+            lambda: (
+                app.state.failure("cache") is not None
+                and app.panes_by_source["database"].row_total == 12
+            ),
+        )
         app.notify("cannot plan: [/i] closing tag")
         await pilot.pause()
         assert "ERR [/b] unknown [bold]" in text(app, "cache")
@@ -150,16 +172,18 @@ async def test_backend_text_that_looks_like_markup_is_shown_as_it_is() -> None:
 
 
 async def test_a_failed_worker_is_told_and_logged_never_silent(app_log: AppLog) -> None:
-    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
-                     app_log=app_log)
+    app = CockpitApp(
+        make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC, app_log=app_log
+    )
 
     async def follow_up() -> None:
         raise LookupError("the rollout vanished, token s3cret-token")
 
     async with app.run_test(size=(80, 24)) as pilot:
         app.run_worker(follow_up(), name="rollout follow-up", exit_on_error=False)
-        await wait_until(pilot, lambda: any("rollout follow-up failed" in n.message
-                                            for n in app._notifications))
+        await wait_until(
+            pilot, lambda: any("rollout follow-up failed" in n.message for n in app._notifications)
+        )
         message = next(n.message for n in app._notifications if "follow-up failed" in n.message)
         assert "LookupError" in message and f"details in {app_log.path}" in message
         assert app.is_running
@@ -187,11 +211,19 @@ class RestartReadingAnAnnotationNotThere(RestartAction):
 
 
 async def test_a_plan_that_cannot_be_built_from_bad_data_says_why_and_runs_nothing(
-        sim: KubeSim, tmp_path: Path, app_log: AppLog) -> None:
+    sim: KubeSim, tmp_path: Path, app_log: AppLog
+) -> None:
     app = _flow_app(sim, tmp_path)
     buggy = RestartReadingAnAnnotationNotThere()
-    app.flow = ActionFlow(app, app.cfg, app.state, app.audit, app.scheduler.refresh_now,
-                          log=app_log, lookup=lambda _id: buggy)
+    app.flow = ActionFlow(
+        app,
+        app.cfg,
+        app.state,
+        app.audit,
+        app.scheduler.refresh_now,
+        log=app_log,
+        lookup=lambda _id: buggy,
+    )
     async with app.run_test(size=(100, 30)) as pilot:
         worker = app.run_worker(app.flow.run("restart", None))
         await worker.wait()
@@ -206,16 +238,27 @@ async def test_a_plan_that_cannot_be_built_from_bad_data_says_why_and_runs_nothi
 
 
 async def test_the_api_server_gone_while_a_rollout_is_followed_is_told_not_silent(
-        tmp_path: Path, app_log: AppLog) -> None:
+    tmp_path: Path, app_log: AppLog
+) -> None:
     # follow_rollout raises a non-ActionError (urllib3's connection error): the worker fails,
     # and the app's one handler says so (it used to end without a word)
     with KubeSim(replicas=3, delay=0.5, hpa=None) as sim:
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
-        cfg = replace(make_config(), kubernetes=KubernetesConfig(
-            context="lab", namespace="predictiq", kubeconfig=str(kubeconfig)))
+        cfg = replace(
+            make_config(),
+            kubernetes=KubernetesConfig(
+                context="lab", namespace="predictiq", kubeconfig=str(kubeconfig)
+            ),
+        )
         kube = replace(kube_snapshot(), context="lab", cluster="kubesim")
-        app = CockpitApp(cfg, sources=fixed_sources(kubernetes=kube), clock=frozen_clock,
-                         local_tz=UTC, audit=AuditLog(tmp_path / "audit.jsonl"), app_log=app_log)
+        app = CockpitApp(
+            cfg,
+            sources=fixed_sources(kubernetes=kube),
+            clock=frozen_clock,
+            local_tz=UTC,
+            audit=AuditLog(tmp_path / "audit.jsonl"),
+            app_log=app_log,
+        )
 
         def said(text: str) -> bool:
             return any(text in n.message for n in app._notifications)
@@ -232,9 +275,16 @@ async def test_the_api_server_gone_while_a_rollout_is_followed_is_told_not_silen
     assert app_log.path is not None and "worker 'action restart' failed" in app_log.path.read_text()
 
 
-async def test_an_action_key_typed_before_the_first_is_answered_starts_nothing(tmp_path: Path) -> None:
-    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
-                     audit=AuditLog(tmp_path / "audit.jsonl"))
+async def test_an_action_key_typed_before_the_first_is_answered_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    app = CockpitApp(
+        make_config(),
+        sources=fixed_sources(),
+        clock=frozen_clock,
+        local_tz=UTC,
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.state.kube is not None)
         app.main.action_run_action("scale")
@@ -249,9 +299,11 @@ async def test_an_action_key_typed_before_the_first_is_answered_starts_nothing(t
 
 
 async def test_an_error_no_boundary_caught_ends_the_app_with_one_line_and_no_secret_on_screen(
-        app_log: AppLog, capfd: pytest.CaptureFixture[str]) -> None:
-    app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC,
-                     app_log=app_log)
+    app_log: AppLog, capfd: pytest.CaptureFixture[str]
+) -> None:
+    app = CockpitApp(
+        make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC, app_log=app_log
+    )
 
     def escaped_bug() -> None:
         password = "s3cret-token"  # a local Textual's traceback would have printed

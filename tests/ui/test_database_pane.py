@@ -23,7 +23,7 @@ async def test_running_queries_first_and_the_query_column_on_screen() -> None:
         states = {str(c.pid): c.state for c in db.connections}
         keys = [table.coordinate_to_cell_key((i, 0)).row_key.value for i in range(table.row_count)]
         running = [k for k in keys if not states[k].startswith("idle")]
-        assert keys[:len(running)] == running and running, keys  # every running query first
+        assert keys[: len(running)] == running and running, keys  # every running query first
         seconds = {str(c.pid): c.query_seconds for c in db.connections}
         assert [seconds[k] for k in running] == sorted((seconds[k] for k in running), reverse=True)
         query_x = sum(col.get_render_width(table) for col in list(table.columns.values())[:3])

@@ -19,8 +19,10 @@ from widgets.app import CockpitApp
 from widgets.screens.detail import DetailScreen
 
 LONG_NAME = "predictiq-api-" + "x" * 231 + "-ünïcode"
-URLLIB3_NOISE = ("HTTPConnection(host='127.0.0.1', port=46101): Failed to establish a new "
-                 "connection: [Errno 111] Connection refused")
+URLLIB3_NOISE = (
+    "HTTPConnection(host='127.0.0.1', port=46101): Failed to establish a new "
+    "connection: [Errno 111] Connection refused"
+)
 
 
 def _app(**overrides: object) -> tuple[CockpitApp, dict]:
@@ -33,7 +35,11 @@ async def test_a_refused_api_server_leads_with_the_cause_and_enter_shows_the_det
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.state.samples) == 5)
         sources["kubernetes"].result = SourceFailure(
-            "kubernetes", "GET /version", "connection refused", detail=f"MaxRetryError: {URLLIB3_NOISE}")
+            "kubernetes",
+            "GET /version",
+            "connection refused",
+            detail=f"MaxRetryError: {URLLIB3_NOISE}",
+        )
         app.scheduler.refresh_now("kubernetes")
         await wait_until(pilot, lambda: app.state.failure("kubernetes") is not None)
         pane = app.panes_by_source["kubernetes"]
@@ -45,7 +51,9 @@ async def test_a_refused_api_server_leads_with_the_cause_and_enter_shows_the_det
         assert "reason: connection refused" in app.screen.body
 
 
-async def test_a_253_character_pod_name_is_cut_in_the_middle_and_shown_whole_in_the_detail() -> None:
+async def test_a_253_character_pod_name_is_cut_in_the_middle_and_shown_whole_in_the_detail() -> (
+    None
+):
     kube = kube_snapshot()
     pods = (replace(kube.pods[0], name=LONG_NAME), *kube.pods[1:])
     app, _ = _app(kubernetes=replace(kube, pods=pods))
@@ -55,11 +63,16 @@ async def test_a_253_character_pod_name_is_cut_in_the_middle_and_shown_whole_in_
         await pilot.press("1")
         row = pane.table.get_row(pods[0].uid)
         shown = str(row[0])
-        assert shown.startswith("predictiq-api-xxxx") and shown.endswith("-ünïcode") and "…" in shown
+        assert (
+            shown.startswith("predictiq-api-xxxx") and shown.endswith("-ünïcode") and "…" in shown
+        )
         assert len(shown) < 40
         table = pane.table
         columns = table.ordered_columns
-        status_at = sum(c.get_render_width(table) for c in columns[:[str(c.label) for c in columns].index("Status")])
+        status_at = sum(
+            c.get_render_width(table)
+            for c in columns[: [str(c.label) for c in columns].index("Status")]
+        )
         assert status_at + len("Running") < 80, status_at  # Status (and Ready) stay on screen
         pane.table.move_cursor(row=pane.table.get_row_index(pods[0].uid))
         await pilot.press("enter")
@@ -75,7 +88,10 @@ async def test_a_certificate_whose_server_wants_a_client_cert_is_not_counted_ok(
         pane = app.panes_by_source["certificates"]
         assert pane.summary_text.startswith("0/3 ok")
         assert "1 asked for a client certificate" in pane.summary_text
-        assert str(pane.table.get_cell("api.predictiq.example:443", "status")) == "ok, wants client cert"
+        assert (
+            str(pane.table.get_cell("api.predictiq.example:443", "status"))
+            == "ok, wants client cert"
+        )
         await pilot.press("4")
         pane.table.move_cursor(row=pane.table.get_row_index("api.predictiq.example:443"))
         await pilot.press("enter")

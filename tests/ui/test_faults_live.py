@@ -23,13 +23,20 @@ async def keys_answer(app: CockpitApp, pilot) -> None:  # noqa: ANN001
         await wait_until(pilot, lambda k=key: app.active_pane.number == int(k), timeout=1.0)
 
 
-async def test_cache_garbage_and_hang_are_shown_keys_answer_and_it_comes_back(restartable_redis) -> None:
+async def test_cache_garbage_and_hang_are_shown_keys_answer_and_it_comes_back(
+    restartable_redis,
+) -> None:
     with FaultProxy("127.0.0.1", restartable_redis.port) as proxy:
-        cfg = replace(make_config(), refresh=RefreshConfig(interval_seconds=INTERVAL,
-                                                           timeout_seconds=TIMEOUT))
-        sources = {**fixed_sources(), "cache": RedisSource(
-            CacheConfig(url=f"redis://127.0.0.1:{proxy.port}/0", timeout_seconds=TIMEOUT),
-            timeout=TIMEOUT)}
+        cfg = replace(
+            make_config(), refresh=RefreshConfig(interval_seconds=INTERVAL, timeout_seconds=TIMEOUT)
+        )
+        sources = {
+            **fixed_sources(),
+            "cache": RedisSource(
+                CacheConfig(url=f"redis://127.0.0.1:{proxy.port}/0", timeout_seconds=TIMEOUT),
+                timeout=TIMEOUT,
+            ),
+        }
         app = CockpitApp(cfg, sources=sources)  # type: ignore[arg-type]
         async with app.run_test(size=(80, 24)) as pilot:
             pane = app.panes_by_source["cache"]
@@ -40,4 +47,6 @@ async def test_cache_garbage_and_hang_are_shown_keys_answer_and_it_comes_back(re
                 assert len(pane.status_text) <= 80, pane.status_text  # the whole reason fits
                 await keys_answer(app, pilot)
                 proxy.pass_through()
-                await wait_until(pilot, lambda: pane.status_text.startswith("updated"), timeout=BOUND)
+                await wait_until(
+                    pilot, lambda: pane.status_text.startswith("updated"), timeout=BOUND
+                )

@@ -25,7 +25,9 @@ def make_app() -> CockpitApp:
 
 
 async def started(app: CockpitApp, pilot: Any) -> None:
-    await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources) and bool(app.incidents))
+    await wait_until(
+        pilot, lambda: len(app.state.samples) == len(app.sources) and bool(app.incidents)
+    )
     await pilot.pause()
 
 
@@ -42,7 +44,9 @@ def table_text(table: DataTable) -> str:
 
 
 def footer_text(app: CockpitApp) -> str:
-    return " ".join(str(key.key_display) for key in app.screen.query_one(StableFooter).query("FooterKey"))
+    return " ".join(
+        str(key.key_display) for key in app.screen.query_one(StableFooter).query("FooterKey")
+    )
 
 
 def fits(table: DataTable) -> bool:
@@ -69,8 +73,12 @@ async def test_every_table_fits_its_pane_with_name_status_and_clock(size: tuple[
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await started(app, pilot)
-        wanted = {"1": ("Pod", "Status"), "2": ("PID", "State", "Query"), "4": ("Host", "Status"),
-                  "6": ("Incident", "Status", "Respond in")}
+        wanted = {
+            "1": ("Pod", "Status"),
+            "2": ("PID", "State", "Query"),
+            "4": ("Host", "Status"),
+            "6": ("Incident", "Status", "Respond in"),
+        }
         for key, labels in wanted.items():
             await pilot.press(key)
             await pilot.pause()
@@ -138,15 +146,21 @@ async def test_a_burst_of_notifications_shows_two_at_most() -> None:
         await wait_until(pilot, lambda: toasts() == ["note 4", "note 3"])  # newest first
 
 
-async def test_long_pod_names_in_the_160x48_grid_keep_name_and_status_without_sideways_scroll() -> None:
+async def test_long_pod_names_in_the_160x48_grid_keep_name_and_status_without_sideways_scroll() -> (
+    None
+):
     from dataclasses import replace
 
     from tests.ui.fixtures import kube_snapshot
 
     snap = kube_snapshot()
     pods = tuple(replace(p, name=f"predictiq-api-4twfc8kbbb-{p.uid[-5:]}") for p in snap.pods)
-    app = CockpitApp(make_config(), sources=fixed_sources(kubernetes=replace(snap, pods=pods)),
-                     clock=frozen_clock, local_tz=UTC)
+    app = CockpitApp(
+        make_config(),
+        sources=fixed_sources(kubernetes=replace(snap, pods=pods)),
+        clock=frozen_clock,
+        local_tz=UTC,
+    )
     async with app.run_test(size=(160, 48)) as pilot:
         await started(app, pilot)
         table = app.panes_by_source["kubernetes"].table

@@ -21,8 +21,11 @@ async def key_latencies(app: CockpitApp, pilot) -> list[float]:
     for key in KEYS:
         start = loop.time()
         await pilot.press(key)
-        await wait_until(pilot, lambda k=key: app.active_pane.number == int(k)
-                         and app.active_pane.has_class("-active"), timeout=5.0)
+        await wait_until(
+            pilot,
+            lambda k=key: app.active_pane.number == int(k) and app.active_pane.has_class("-active"),
+            timeout=5.0,
+        )
         out.append(loop.time() - start)
     start = loop.time()
     await pilot.press("question_mark")
@@ -38,8 +41,10 @@ async def test_keys_answer_within_the_healthy_budget_with_every_backend_hung() -
         await wait_until(pilot, lambda: len(healthy.state.samples) == 5)
         healthy_times = await key_latencies(healthy, pilot)
 
-    hung_sources = {name: HungSource(name) for name in
-                    ("kubernetes", "database", "cache", "certificates", "api")}
+    hung_sources = {
+        name: HungSource(name)
+        for name in ("kubernetes", "database", "cache", "certificates", "api")
+    }
     hung = CockpitApp(make_config(), sources=hung_sources, clock=frozen_clock, local_tz=UTC)
     async with hung.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: all(s.started for s in hung_sources.values()))

@@ -33,8 +33,9 @@ def sim():
 
 def config_for(sim: KubeSim, tmp_path):
     path = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
-    kube = KubernetesConfig(kubeconfig=str(path), context="lab", namespace=NS, deployment=APP,
-                            selector=f"app={APP}")
+    kube = KubernetesConfig(
+        kubeconfig=str(path), context="lab", namespace=NS, deployment=APP, selector=f"app={APP}"
+    )
     return replace(make_config(), kubernetes=kube, incidents=IncidentsConfig(open_after_samples=1))
 
 
@@ -47,8 +48,9 @@ async def open_detail(app: CockpitApp, pilot, rule: str) -> IncidentDetailScreen
     inc = next(i for i in app.incidents if i.rule == rule)
     screen = IncidentDetailScreen(inc.id, app.engine)
     app.push_screen(screen)
-    await wait_until(pilot, lambda: isinstance(getattr(screen, "log_evidence", None), LogEvidence),
-                     timeout=10)
+    await wait_until(
+        pilot, lambda: isinstance(getattr(screen, "log_evidence", None), LogEvidence), timeout=10
+    )
     await pilot.pause()
     return screen
 
@@ -73,7 +75,7 @@ async def test_oom_detail_shows_the_previous_containers_last_lines(slow_sim, tmp
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_detail(app, pilot, "oom")
         text = body_text(screen)
-        logs = text[text.index("[b]Logs[/b]"):text.index("[b]Timeline[/b]")]
+        logs = text[text.index("[b]Logs[/b]") : text.index("[b]Timeline[/b]")]
         assert "previous container, last 20 lines (1 pod)" in logs
         assert "fatal error: runtime: out of memory" in logs and "(OOMKilled)" in logs
         assert "serving request 14" in logs and "serving request 13" not in logs  # 16 + 4 OOM lines
@@ -88,6 +90,7 @@ def _age(sim: KubeSim, minutes: int) -> None:
     """Make every pod's container have started `minutes` ago (its log can then go back)."""
     started = datetime.fromtimestamp(time.time() - minutes * 60, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     for pod in sim.pods():
+
         def age(p: dict) -> None:
             p["status"]["containerStatuses"][0]["state"]["running"]["startedAt"] = started
 
@@ -102,8 +105,12 @@ async def test_rate_limit_detail_counts_rate_limit_lines_per_minute(sim, tmp_pat
     for minutes_ago, count in ((7, 3), (3, 5)):
         for pod in pods:
             for i in range(count):
-                sim.logs.write(NS, pod, request_line("GET", "/api/markets/1", 429, 0.001),
-                               when_ns=now - minutes_ago * 60 * 10**9 + i)
+                sim.logs.write(
+                    NS,
+                    pod,
+                    request_line("GET", "/api/markets/1", 429, 0.001),
+                    when_ns=now - minutes_ago * 60 * 10**9 + i,
+                )
     access = PodAccessLog(sim, APP)  # what the API simulator writes, served by the pods in turn
     for status in (429, 429, 200, 429):
         access("GET", "/api/markets/2", status, 0.002)
@@ -120,8 +127,9 @@ async def test_rate_limit_detail_counts_rate_limit_lines_per_minute(sim, tmp_pat
         evidence = screen.log_evidence
         assert isinstance(evidence, LogEvidence)
         total = 2 * (3 + 5) + 3
-        assert evidence.summary == (f"{total} lines match 'rate limit exceeded' in the last 10 min "
-                                    "(2 pods)")
+        assert evidence.summary == (
+            f"{total} lines match 'rate limit exceeded' in the last 10 min (2 pods)"
+        )
         counts = dict(evidence.per_minute)
         assert len(evidence.per_minute) == 10 and sum(counts.values()) == total
         assert {m: c for m, c in counts.items() if c} == expected

@@ -35,7 +35,9 @@ class PanelApp(App):
 
     def feed(self, source: str, result: object) -> None:
         self.state.update(source, result)
-        self.query_one(IncidentPanel).update_incidents(self.engine.evaluate(self.state, T0), self.now[0])
+        self.query_one(IncidentPanel).update_incidents(
+            self.engine.evaluate(self.state, T0), self.now[0]
+        )
 
 
 def events(app: PanelApp) -> list[str]:
@@ -72,8 +74,13 @@ async def test_acknowledge_status_note_severity_and_copy(tmp_path):
         assert app.engine.get(inc.id).severity == "P1"
         await pilot.press("o", *"Root cause: flush", "enter")
         assert app.engine.get(inc.id).notes[-1].text == "Root cause: flush"
-        assert events(app) == ["incident.detected", "incident.ack", "incident.status",
-                               "incident.severity", "incident.note"]
+        assert events(app) == [
+            "incident.detected",
+            "incident.ack",
+            "incident.status",
+            "incident.severity",
+            "incident.note",
+        ]
         await pilot.press("m", "2")  # Status Update
         assert "📊 INCIDENT UPDATE" in app.clipboard and "Status: Identified" in app.clipboard
         notes = [n.message for n in app._notifications]
@@ -101,8 +108,7 @@ async def test_declare_by_hand(tmp_path):
     async with app.run_test(size=(120, 40)) as pilot:
         app.query_one(IncidentPanel).action_declare()  # the cockpit binds `D` to this
         await pilot.pause()
-        await pilot.press(*"Bets down", "enter", "1", "enter",
-                          *"EU", "enter")
+        await pilot.press(*"Bets down", "enter", "1", "enter", *"EU", "enter")
         [inc] = app.engine.active()
         assert (inc.title, inc.severity, inc.declared) == ("Bets down", "P1", True)
         assert events(app) == ["incident.declared"]

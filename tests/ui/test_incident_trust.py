@@ -33,8 +33,15 @@ from widgets.incidents.detail import IncidentDetailScreen
 from widgets.incidents.panel import IncidentPanel
 
 _IDLE = tuple(c for c in db_snapshot().connections if c.state == "idle")
-_CALM = replace(db_snapshot(), connections=_IDLE, longest_queries=(), lock_waits=(), top_by_mean=(),
-                by_state={"idle": len(_IDLE)}, total=len(_IDLE))
+_CALM = replace(
+    db_snapshot(),
+    connections=_IDLE,
+    longest_queries=(),
+    lock_waits=(),
+    top_by_mean=(),
+    by_state={"idle": len(_IDLE)},
+    total=len(_IDLE),
+)
 EXHAUSTED = replace(_CALM, total=94)  # 95 of 100 with the cockpit's own: P1, nothing else
 HEALTHY = _CALM
 
@@ -52,8 +59,11 @@ class Role:
 
     def idle(self, n: int) -> list[int]:
         for _ in range(n):
-            conn = psycopg.connect(make_conninfo(self.pg.url, user=self.name, application_name="leaky"),
-                                   autocommit=True, connect_timeout=5)
+            conn = psycopg.connect(
+                make_conninfo(self.pg.url, user=self.name, application_name="leaky"),
+                autocommit=True,
+                connect_timeout=5,
+            )
             conn.execute("SELECT 1")
             self.conns.append(conn)
         return [c.info.backend_pid for c in self.conns]
@@ -62,9 +72,19 @@ class Role:
         for conn in self.conns:
             conn.close()
         with psycopg.connect(self.pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [self.name])
-            wait_for(lambda: not admin.execute("SELECT 1 FROM pg_stat_activity WHERE usename = %s",
-                                               [self.name]).fetchall(), 10, what="role sessions gone")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                [self.name],
+            )
+            wait_for(
+                lambda: (
+                    not admin.execute(
+                        "SELECT 1 FROM pg_stat_activity WHERE usename = %s", [self.name]
+                    ).fetchall()
+                ),
+                10,
+                what="role sessions gone",
+            )
             admin.execute(f'REVOKE CONNECT ON DATABASE "{self.pg.dbname}" FROM {self.name}')
             admin.execute(f"DROP ROLE {self.name}")
 
@@ -78,16 +98,27 @@ def role(pg: Any) -> Iterator[Role]:
         r.drop()
 
 
-def make_app(tmp_path: Path, pg: Any = None, role: Role | None = None,
-             database: Any = EXHAUSTED) -> CockpitApp:
+def make_app(
+    tmp_path: Path, pg: Any = None, role: Role | None = None, database: Any = EXHAUSTED
+) -> CockpitApp:
     """The cockpit with the database source only (the other panes say not configured)."""
-    cfg = replace(make_config(), incidents=IncidentsConfig(open_after_samples=1, close_after_samples=2))
+    cfg = replace(
+        make_config(), incidents=IncidentsConfig(open_after_samples=1, close_after_samples=2)
+    )
     if pg is not None and role is not None:
-        cfg = replace(cfg, database=DatabaseConfig(url=pg.url, app_user=role.name, app_database=pg.dbname),
-                      thresholds=replace(cfg.thresholds, idle_connection_seconds=1))
+        cfg = replace(
+            cfg,
+            database=DatabaseConfig(url=pg.url, app_user=role.name, app_database=pg.dbname),
+            thresholds=replace(cfg.thresholds, idle_connection_seconds=1),
+        )
     sources = {"database": FixedSource("database", database)}
-    return CockpitApp(cfg, sources=sources, clock=frozen_clock, local_tz=UTC,
-                      audit=AuditLog(tmp_path / "audit.jsonl", "test"))
+    return CockpitApp(
+        cfg,
+        sources=sources,
+        clock=frozen_clock,
+        local_tz=UTC,
+        audit=AuditLog(tmp_path / "audit.jsonl", "test"),
+    )
 
 
 def body(app: CockpitApp) -> str:
@@ -113,7 +144,8 @@ async def confirm(app: CockpitApp, pilot: Any) -> None:
 
 
 async def test_the_detail_names_fixes_by_key_and_k_there_kills_for_that_incident(
-        pg: Any, role: Role, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pg: Any, role: Role, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     pids = role.idle(3)
     app = make_app(tmp_path, pg, role)
@@ -130,7 +162,9 @@ async def test_the_detail_names_fixes_by_key_and_k_there_kills_for_that_incident
         assert isinstance(app.screen, IncidentDetailScreen)
         await pilot.press("p")  # the post-mortem, saved from the detail
         await wait_until(pilot, lambda: any("post-mortem" in n for n in notes(app)))
-    acted = [e for e in read_entries(tmp_path / "audit.jsonl") if e["event"] in ("intent", "result")]
+    acted = [
+        e for e in read_entries(tmp_path / "audit.jsonl") if e["event"] in ("intent", "result")
+    ]
     assert [e["event"] for e in acted] == ["intent", "result"]
     assert {e.get("incident_id") for e in acted} == {incident_id}
     saved = tmp_path / "state" / "predictiq-cockpit" / "exports" / f"{incident_id}-postmortem.md"
@@ -142,14 +176,19 @@ async def test_the_detail_names_fixes_by_key_and_k_there_kills_for_that_incident
 async def wait_for_idle(pg: Any, pids: list[int]) -> None:
     def idle_long_enough() -> bool:
         with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
-            n = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'idle'"
-                              " AND now() - state_change > interval '1.5 seconds'", [pids]).fetchone()[0]
+            n = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'idle'"
+                " AND now() - state_change > interval '1.5 seconds'",
+                [pids],
+            ).fetchone()[0]
         return n == len(pids)
+
     wait_for(idle_long_enough, 10, what="idle over the threshold")
 
 
 async def test_k_on_the_main_screen_belongs_to_the_one_incident_that_lists_it(
-        pg: Any, role: Role, tmp_path: Path) -> None:
+    pg: Any, role: Role, tmp_path: Path
+) -> None:
     pids = role.idle(2)
     app = make_app(tmp_path, pg, role)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -161,10 +200,14 @@ async def test_k_on_the_main_screen_belongs_to_the_one_incident_that_lists_it(
     entries = read_entries(tmp_path / "audit.jsonl")
     result = next(e for e in entries if e["event"] == "result")
     assert result["incident_id"] == incident_id
-    assert "none recorded" not in render_postmortem(incident_id, entries).split("## Actions taken")[1]
+    assert (
+        "none recorded" not in render_postmortem(incident_id, entries).split("## Actions taken")[1]
+    )
 
 
-async def test_resolving_a_still_breaching_incident_asks_and_a_redetection_reopens_it(tmp_path: Path) -> None:
+async def test_resolving_a_still_breaching_incident_asks_and_a_redetection_reopens_it(
+    tmp_path: Path,
+) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         incident_id = await one_incident(app, pilot)
@@ -184,11 +227,14 @@ async def test_resolving_a_still_breaching_incident_asks_and_a_redetection_reope
         assert again.timeline[-1].text == "reopened: still breaching"
         assert again.notes[0].text == "pool doubled"
         panel = app.query_one(IncidentPanel)
-        assert [panel.coordinate_to_cell_key((i, 0)).row_key.value for i in range(panel.row_count)] == [incident_id]
+        assert [
+            panel.coordinate_to_cell_key((i, 0)).row_key.value for i in range(panel.row_count)
+        ] == [incident_id]
 
 
 async def test_a_resolved_incident_stays_listed_dimmed_with_its_duration_and_opens(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     app = make_app(tmp_path)
     sources = app.sources
@@ -210,13 +256,17 @@ async def test_a_resolved_incident_stays_listed_dimmed_with_its_duration_and_ope
         await wait_until(pilot, lambda: isinstance(app.screen, IncidentDetailScreen))
         assert app.screen.incident_id == incident_id and "Resolved" in body(app)
         await pilot.press("p")  # the post-mortem, from the resolved incident's detail
-        saved = tmp_path / "state" / "predictiq-cockpit" / "exports" / f"{incident_id}-postmortem.md"
+        saved = (
+            tmp_path / "state" / "predictiq-cockpit" / "exports" / f"{incident_id}-postmortem.md"
+        )
         await wait_until(pilot, saved.exists)
         text = saved.read_text()
         assert "(closed)" in text and "Database connection exhaustion" in text
 
 
-async def test_the_details_say_what_is_true_an_expired_cert_and_no_running_query(tmp_path: Path) -> None:
+async def test_the_details_say_what_is_true_an_expired_cert_and_no_running_query(
+    tmp_path: Path,
+) -> None:
     from tests.ui.fixtures import certs_snapshot
 
     app = make_app(tmp_path)

@@ -44,13 +44,30 @@ from widgets.keys import key_registry
 SEEDS = (11, 23, 37, 59)
 STEPS = 50
 # keys the dialogs and tables answer to, besides the registry's own
-EXTRA_KEYS = ("escape", "escape", "enter", "up", "down", "pagedown", "end", "home", "y", "n",
-              "backspace", "a", "i", "0", "5")
+EXTRA_KEYS = (
+    "escape",
+    "escape",
+    "enter",
+    "up",
+    "down",
+    "pagedown",
+    "end",
+    "home",
+    "y",
+    "n",
+    "backspace",
+    "a",
+    "i",
+    "0",
+    "5",
+)
 ROWS = {"kubernetes": "pods", "database": "connections", "certificates": "certificates"}
 
 
 def _nullable(tp: object) -> bool:
-    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(None) in typing.get_args(tp)
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and type(
+        None
+    ) in typing.get_args(tp)
 
 
 def nulled(obj: Any, text: Any = None) -> Any:
@@ -104,11 +121,15 @@ def walk_config(tmp_path: Path):  # noqa: ANN201 - a Config
     """Every section configured; actions' backends refuse at once (nothing listens on :1)."""
     return replace(
         make_config(),
-        kubernetes=KubernetesConfig(context="kind-prod-eu", namespace="predictiq",
-                                    kubeconfig=str(tmp_path / "no-kubeconfig")),
+        kubernetes=KubernetesConfig(
+            context="kind-prod-eu",
+            namespace="predictiq",
+            kubeconfig=str(tmp_path / "no-kubeconfig"),
+        ),
         database=DatabaseConfig(url="postgresql://predictiq@127.0.0.1:1/predictiq"),
         cache=CacheConfig(url="redis://127.0.0.1:1/0"),
-        api=ApiConfig(base_url="http://127.0.0.1:1"))
+        api=ApiConfig(base_url="http://127.0.0.1:1"),
+    )
 
 
 @pytest.fixture
@@ -121,13 +142,20 @@ def app_log(tmp_path: Path) -> Iterator[AppLog]:
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("seed", SEEDS)
 async def test_random_keys_while_the_sources_change_never_end_the_app(
-        seed: int, tmp_path: Path, app_log: AppLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed: int, tmp_path: Path, app_log: AppLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # `x` on the quick reference or an incident saves a file here
     rng = random.Random(seed)
     cfg = walk_config(tmp_path)
     sources: dict[str, FixedSource] = fixed_sources()
-    app = CockpitApp(cfg, sources=sources, clock=frozen_clock, local_tz=UTC,
-                     audit=AuditLog(tmp_path / "audit.jsonl"), app_log=app_log)
+    app = CockpitApp(
+        cfg,
+        sources=sources,
+        clock=frozen_clock,
+        local_tz=UTC,
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        app_log=app_log,
+    )
     keys = [spec.key for spec in key_registry(False) if spec.key != "q"] + list(EXTRA_KEYS)
     trail: list[str] = []
     screens: set[str] = set()  # what the walk opened: it must have left the main screen

@@ -71,7 +71,9 @@ async def test_without_a_lab_the_menu_explains_itself() -> None:
         assert any("only in `cockpit demo`" in n.message for n in app._notifications)
 
 
-async def test_at_80x24_every_drill_is_reachable_and_the_highlight_stays_on_screen(lab: Lab) -> None:
+async def test_at_80x24_every_drill_is_reachable_and_the_highlight_stays_on_screen(
+    lab: Lab,
+) -> None:
     app = Host(lab)
     async with app.run_test(size=(80, 24)) as pilot:
         open_lab_menu(app, lab.drills)

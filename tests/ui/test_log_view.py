@@ -37,9 +37,13 @@ def sim():
 @pytest.fixture
 def cfg(sim, tmp_path) -> Config:
     path = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
-    return replace(make_config(), kubernetes=KubernetesConfig(
-        kubeconfig=str(path), context="lab", namespace=NS, deployment=APP,
-        selector=f"app={APP}"), logs=LogsConfig(tail_lines=50, buffer_lines=500))
+    return replace(
+        make_config(),
+        kubernetes=KubernetesConfig(
+            kubeconfig=str(path), context="lab", namespace=NS, deployment=APP, selector=f"app={APP}"
+        ),
+        logs=LogsConfig(tail_lines=50, buffer_lines=500),
+    )
 
 
 def pod_of(sim: KubeSim, i: int = 0) -> str:
@@ -50,10 +54,21 @@ def make_app(cfg: Config, audit=None) -> CockpitApp:  # noqa: ANN001
     return CockpitApp(cfg, sources=fixed_sources(), clock=frozen_clock, local_tz=UTC, audit=audit)
 
 
-async def open_view(app: CockpitApp, pilot, cfg: Config, pod: str | None, tmp_path,  # noqa: ANN001
-                    audit=None) -> LogView:  # noqa: ANN001
-    view = LogView(cfg, LogTarget(pod, f"app={APP}", APP), audit=audit, save_dir=tmp_path / "state",
-                   timing=FAST)
+async def open_view(
+    app: CockpitApp,
+    pilot,
+    cfg: Config,
+    pod: str | None,
+    tmp_path,  # noqa: ANN001
+    audit=None,
+) -> LogView:  # noqa: ANN001
+    view = LogView(
+        cfg,
+        LogTarget(pod, f"app={APP}", APP),
+        audit=audit,
+        save_dir=tmp_path / "state",
+        timing=FAST,
+    )
     app.push_screen(view)
     await wait_until(pilot, lambda: app.screen is view and view.session is not None)
     return view
@@ -91,7 +106,8 @@ async def test_l_on_a_pod_opens_its_logs_and_the_palette_offers_the_deployment(c
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, LogView))
         assert "Logs of the deployment: every pod merged by time" in [
-            c.title for c in app.get_system_commands(app.screen)]
+            c.title for c in app.get_system_commands(app.screen)
+        ]
         await pilot.press("A")
         await wait_until(pilot, lambda: isinstance(app.screen, LogView))
         assert isinstance(app.screen, LogView) and app.screen.target.pod is None
@@ -193,9 +209,13 @@ async def test_since_keys_change_the_request(sim, cfg, tmp_path):
     app = make_app(cfg)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await open_view(app, pilot, cfg, pod_of(sim), tmp_path)
-        for key, seconds, label in (("1", 60, "since 1m"), ("2", 300, "since 5m"),
-                                    ("3", 900, "since 15m"), ("4", 3600, "since 1h"),
-                                    ("5", None, "tail 50")):
+        for key, seconds, label in (
+            ("1", 60, "since 1m"),
+            ("2", 300, "since 5m"),
+            ("3", 900, "since 15m"),
+            ("4", 3600, "since 1h"),
+            ("5", None, "tail 50"),
+        ):
             await pilot.press(key)
             assert view.request.since_seconds == seconds and label in header(view)
             await wait_until(pilot, lambda v=view: bool(v.session and v.session.streams))
@@ -208,14 +228,21 @@ async def test_timestamps_wrap_and_raw_json(sim, cfg, tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         pod = pod_of(sim)
         view = await open_view(app, pilot, cfg, pod, tmp_path)
-        line = {"time": "2026-12-01T10:42:13Z", "level": "error", "msg": "payment failed",
-                "order": 42, "user": "ana"}
+        line = {
+            "time": "2026-12-01T10:42:13Z",
+            "level": "error",
+            "msg": "payment failed",
+            "order": 42,
+            "user": "ana",
+        }
         await write_and_wait(pilot, sim, view, pod, json.dumps(line), "@" * 200)
         text = window(view)
         assert "2026-12-01T10:42:13Z ERROR payment failed order=42 user=ana" in text
         body = view.query_one(LogBody)
         strips = body.render_lines(Region(0, 0, body.size.width, body.size.height))
-        error_styles = [seg.style for strip in strips for seg in strip if seg.text.startswith("ERROR")]
+        error_styles = [
+            seg.style for strip in strips for seg in strip if seg.text.startswith("ERROR")
+        ]
         style = error_styles[0] if error_styles else None
         assert style is not None and style.bold and style.color is not None
         rgb = style.color.get_truecolor()
@@ -247,12 +274,17 @@ async def test_escape_sequences_in_a_line_change_nothing_on_screen(sim, cfg, tmp
         view = await open_view(app, pilot, cfg, pod, tmp_path)
         title = app.title
         await write_and_wait(pilot, sim, view, pod, "calm line")
-        await write_and_wait(pilot, sim, view, pod, "evil \x1b]0;pwned\x07 then \x1b[2J gone \x9b31m")
+        await write_and_wait(
+            pilot, sim, view, pod, "evil \x1b]0;pwned\x07 then \x1b[2J gone \x9b31m"
+        )
         text = window(view)
         assert "evil \\x1b]0;pwned\\x07 then \\x1b[2J gone \\x9b31m" in text
         assert "calm line" in text  # the screen was not cleared
-        screen_text = "".join(seg.text for strip in app.screen._compositor.render_strips()  # noqa: SLF001
-                              for seg in strip)
+        screen_text = "".join(
+            seg.text
+            for strip in app.screen._compositor.render_strips()  # noqa: SLF001
+            for seg in strip
+        )
         assert not any(ch in screen_text for ch in "\x1b\x07\x9b")
         assert app.title == title
 

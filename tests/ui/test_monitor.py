@@ -11,7 +11,9 @@ from widgets.app import CockpitApp
 
 
 async def test_monitor_headline_names_the_worst_incident() -> None:
-    app = CockpitApp(make_config(read_only=True), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC)
+    app = CockpitApp(
+        make_config(read_only=True), sources=fixed_sources(), clock=frozen_clock, local_tz=UTC
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: bool(app.incidents))
         worst = min(app.incidents, key=lambda i: (i.severity, i.detected_at))

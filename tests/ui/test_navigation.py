@@ -25,8 +25,9 @@ from widgets.screens.help import HelpScreen
 
 def make_app(read_only: bool = False, **sources) -> CockpitApp:
     srcs = sources.pop("sources", None) or fixed_sources(**sources)
-    return CockpitApp(make_config(read_only=read_only), sources=srcs, clock=frozen_clock,
-                      local_tz=UTC)
+    return CockpitApp(
+        make_config(read_only=read_only), sources=srcs, clock=frozen_clock, local_tz=UTC
+    )
 
 
 async def started(app: CockpitApp, pilot) -> None:
@@ -53,7 +54,9 @@ async def test_tab_shift_tab_and_number_keys_move_between_panes() -> None:
         assert app.focused is app.panes_by_source["database"].table
         await pilot.press("shift+tab", "shift+tab")
         assert app.active_pane.title == "Incidents"  # wraps around
-        for n, title in enumerate(("Pods", "Database", "Cache", "Certificates", "API", "Incidents"), 1):
+        for n, title in enumerate(
+            ("Pods", "Database", "Cache", "Certificates", "API", "Incidents"), 1
+        ):
             await pilot.press(str(n))
             assert app.active_pane.title == title
             assert app.active_pane.has_class("-active")
@@ -70,12 +73,15 @@ async def test_every_pane_says_something_data_stale_or_not_configured() -> None:
         assert "13/100 conns" in summary(app, "database")
         assert "not configured" in summary(app, "cache")
         # the database goes away: the last good data stays, marked stale with the reason
-        sources["database"].result = SourceFailure("database", "connect", "connection refused",
-                                                   at=NOW)
+        sources["database"].result = SourceFailure(
+            "database", "connect", "connection refused", at=NOW
+        )
         app.scheduler.refresh_now("database")
         await wait_until(pilot, lambda: app.state.failure("database") is not None)
         text = summary(app, "database")
-        assert text.index("stale since 10:42:13 — connect: connection refused") < text.index("13/100")
+        assert text.index("stale since 10:42:13 — connect: connection refused") < text.index(
+            "13/100"
+        )
         assert app.panes_by_source["database"].table.row_count == 12
 
 
@@ -168,7 +174,9 @@ async def test_footer_and_palette_come_from_the_same_registry() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await started(app, pilot)
-        footer_keys = {b.key for (_, b, enabled, _) in app.screen.active_bindings.values() if b.show}
+        footer_keys = {
+            b.key for (_, b, enabled, _) in app.screen.active_bindings.values() if b.show
+        }
         assert footer_keys == {s.key for s in app.keys if s.show}
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert titles == {s.description for s in app.keys if s.palette}

@@ -28,17 +28,43 @@ from widgets.screens.statements import StatementsScreen
 
 
 def _statements_snapshot():  # noqa: ANN202
-    steady = StatementStat(1, "SELECT * FROM models WHERE id = $1", 90000, 36000.0, 0.4, 90000,
-                           interval_mean_ms=0.4, mean_trend=(0.4, 0.4), share_of_total=0.2)
-    turned_slow = StatementStat(2, "SELECT * FROM bets WHERE user_id = $1", 50000, 100000.0, 2.0,
-                                50000, interval_mean_ms=950.0, mean_trend=(1.0, 1.2, 950.0),
-                                share_of_total=0.6)
-    return replace(db_snapshot(), top_by_mean=(turned_slow, steady), top_by_total=(turned_slow,),
-                   statements_sampled_at=NOW)
+    steady = StatementStat(
+        1,
+        "SELECT * FROM models WHERE id = $1",
+        90000,
+        36000.0,
+        0.4,
+        90000,
+        interval_mean_ms=0.4,
+        mean_trend=(0.4, 0.4),
+        share_of_total=0.2,
+    )
+    turned_slow = StatementStat(
+        2,
+        "SELECT * FROM bets WHERE user_id = $1",
+        50000,
+        100000.0,
+        2.0,
+        50000,
+        interval_mean_ms=950.0,
+        mean_trend=(1.0, 1.2, 950.0),
+        share_of_total=0.6,
+    )
+    return replace(
+        db_snapshot(),
+        top_by_mean=(turned_slow, steady),
+        top_by_total=(turned_slow,),
+        statements_sampled_at=NOW,
+    )
+
 
 async def test_statements_view_orders_by_the_last_interval_mean() -> None:
-    app = CockpitApp(make_config(), sources=fixed_sources(database=_statements_snapshot()),
-                     clock=frozen_clock, local_tz=UTC)
+    app = CockpitApp(
+        make_config(),
+        sources=fixed_sources(database=_statements_snapshot()),
+        clock=frozen_clock,
+        local_tz=UTC,
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.state.latest("database") is not None)
         await pilot.press("2", "t")
@@ -54,15 +80,21 @@ async def test_statements_view_orders_by_the_last_interval_mean() -> None:
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, StatementsScreen))
 
+
 def _locks_snapshot():  # noqa: ANN202
     root = _conn(500, "idle in transaction", 190.0, "UPDATE markets SET odds = 2 WHERE id = 1")
     second = _conn(501, "active", 60.0, "UPDATE markets SET odds = 3 WHERE id = 1", blocked=(500,))
     third = _conn(502, "active", 30.0, "ALTER TABLE markets ADD COLUMN x int", blocked=(500, 501))
     return replace(db_snapshot(), lock_sessions=(root, second, third), locks_sampled_at=NOW)
 
+
 async def test_blocking_tree_shows_the_root_first_and_x_offers_to_terminate_it() -> None:
-    app = CockpitApp(make_config(), sources=fixed_sources(database=_locks_snapshot()),
-                     clock=frozen_clock, local_tz=UTC)
+    app = CockpitApp(
+        make_config(),
+        sources=fixed_sources(database=_locks_snapshot()),
+        clock=frozen_clock,
+        local_tz=UTC,
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.state.latest("database") is not None)
         await pilot.press("b")
@@ -80,18 +112,27 @@ async def test_blocking_tree_shows_the_root_first_and_x_offers_to_terminate_it()
         await pilot.press("X")
         await wait_until(pilot, lambda: ("terminate_blocker", {"pid": 500}) in app.action_requests)
 
+
 async def test_read_only_blocking_tree_and_statements_offer_no_action() -> None:
-    app = CockpitApp(make_config(read_only=True), sources=fixed_sources(database=_locks_snapshot()),
-                     clock=frozen_clock, local_tz=UTC)
+    app = CockpitApp(
+        make_config(read_only=True),
+        sources=fixed_sources(database=_locks_snapshot()),
+        clock=frozen_clock,
+        local_tz=UTC,
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.state.latest("database") is not None)
-        assert not [k for k in app.keys if k.action_id in ("explain_analyze", "create_index",
-                                                           "backup_database")]
+        assert not [
+            k
+            for k in app.keys
+            if k.action_id in ("explain_analyze", "create_index", "backup_database")
+        ]
         assert {"t", "e", "b"} <= {k.key for k in app.keys}
         await pilot.press("b")
         await wait_until(pilot, lambda: isinstance(app.screen, LocksScreen))
         await pilot.press("X")
         assert app.action_requests == []
+
 
 class PagedSource(FixedSource):
     """A database source whose snapshot holds a window of the connections; records how many
@@ -99,13 +140,22 @@ class PagedSource(FixedSource):
 
     def __init__(self) -> None:
         conns = tuple(_conn(1000 + i, "idle", 10.0 + i, "SELECT 1") for i in range(25))
-        super().__init__("database", replace(db_snapshot(), connections=conns, total=400,
-                                             longest_queries=(), lock_waits=(),
-                                             idle_over_threshold=()))
+        super().__init__(
+            "database",
+            replace(
+                db_snapshot(),
+                connections=conns,
+                total=400,
+                longest_queries=(),
+                lock_waits=(),
+                idle_over_threshold=(),
+            ),
+        )
         self.wanted: list[int] = []
 
     def want_rows(self, count: int) -> None:
         self.wanted.append(count)
+
 
 async def test_the_connections_table_asks_for_the_next_page_when_scrolled_to_its_end() -> None:
     sources = fixed_sources()
@@ -123,6 +173,7 @@ async def test_the_connections_table_asks_for_the_next_page_when_scrolled_to_its
         pane.goto_row(0)
         await wait_until(pilot, lambda: paged.wanted == [125, 0])  # back to the window
 
+
 async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None:  # noqa: ANN001
     query = "SELECT count(*) FROM pg_class WHERE relname = 'markets'"
     snap = replace(db_snapshot(), connections=(_conn(777, "active", 3.0, query),))
@@ -132,7 +183,9 @@ async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None: 
         await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press("2")
         await wait_until(pilot, lambda: app.active_pane.source == "database")
-        await wait_until(pilot, lambda: app.panes_by_source["database"].query_one(DataTable).row_count == 1)
+        await wait_until(
+            pilot, lambda: app.panes_by_source["database"].query_one(DataTable).row_count == 1
+        )
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExplainScreen))
         screen = app.screen
@@ -142,15 +195,20 @@ async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None: 
         assert "no finding" in text  # a catalogue lookup by index: nothing to fix
         assert screen.sql == query
 
+
 async def test_explain_of_a_broken_query_says_why_in_the_screen(pg) -> None:  # noqa: ANN001
-    snap = replace(db_snapshot(), connections=(_conn(778, "active", 3.0, "SELECT * FROM no_such_table"),))
+    snap = replace(
+        db_snapshot(), connections=(_conn(778, "active", 3.0, "SELECT * FROM no_such_table"),)
+    )
     cfg = replace(make_config(), database=DatabaseConfig(url=pg.url))
     app = CockpitApp(cfg, sources=fixed_sources(database=snap), clock=frozen_clock, local_tz=UTC)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.state.samples) == len(app.sources))
         await pilot.press("2")
         await wait_until(pilot, lambda: app.active_pane.source == "database")
-        await wait_until(pilot, lambda: app.panes_by_source["database"].query_one(DataTable).row_count == 1)
+        await wait_until(
+            pilot, lambda: app.panes_by_source["database"].query_one(DataTable).row_count == 1
+        )
         await pilot.press("e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExplainScreen))
         status = app.screen.query_one("#explain-status", Static)
@@ -172,14 +230,17 @@ async def test_the_backup_checklist_item_offers_back_up_the_database() -> None:
 
     app = App()
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = ChecklistScreen(make_config(), CockpitState(), None, list_id="daily", backup=backup)
+        screen = ChecklistScreen(
+            make_config(), CockpitState(), None, list_id="daily", backup=backup
+        )
         app.push_screen(screen)
         await wait_until(pilot, lambda: screen.checklist is not None and not screen.verifying)
         assert any(i.check == "backup_completed" for i in screen.items)
         await pilot.press("B")
         await wait_until(pilot, lambda: calls == ["backup"])
-        read_only = ChecklistScreen(make_config(read_only=True), CockpitState(), None, list_id="daily",
-                                    backup=backup)
+        read_only = ChecklistScreen(
+            make_config(read_only=True), CockpitState(), None, list_id="daily", backup=backup
+        )
         app.push_screen(read_only)
         await wait_until(pilot, lambda: read_only.checklist is not None)
         await pilot.press("B")

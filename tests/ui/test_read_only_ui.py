@@ -26,15 +26,22 @@ class ActionSpec:
     scope: str = "global"
 
 
-SPECS = (ActionSpec("scale", "s", "Scale the deployment", True),
-         ActionSpec("restart", "r", "Rollout restart", True),
-         ActionSpec("kill_idle", "k", "Kill idle connections", True),
-         ActionSpec("warm_cache", "w", "Warm cache", True))
+SPECS = (
+    ActionSpec("scale", "s", "Scale the deployment", True),
+    ActionSpec("restart", "r", "Rollout restart", True),
+    ActionSpec("kill_idle", "k", "Kill idle connections", True),
+    ActionSpec("warm_cache", "w", "Warm cache", True),
+)
 
 
 def make_app(read_only: bool, specs=SPECS) -> CockpitApp:
-    return CockpitApp(make_config(read_only=read_only), sources=fixed_sources(),
-                      clock=frozen_clock, local_tz=UTC, action_specs=specs)
+    return CockpitApp(
+        make_config(read_only=read_only),
+        sources=fixed_sources(),
+        clock=frozen_clock,
+        local_tz=UTC,
+        action_specs=specs,
+    )
 
 
 def every_key(app: CockpitApp) -> list[str]:
@@ -71,8 +78,11 @@ async def test_read_only_binds_shows_and_offers_no_action_and_starts_no_flow() -
         assert not [s for s in app.keys if s.mutating]
         bound = {b.key for (_, b, _, _) in app.screen.active_bindings.values()}
         assert not bound & {"s", "r", "k", "w"}
-        assert not [c for c in app.get_system_commands(app.screen)
-                    if str(c.callback.args[0]).startswith("run_action(")]
+        assert not [
+            c
+            for c in app.get_system_commands(app.screen)
+            if str(c.callback.args[0]).startswith("run_action(")
+        ]
         await pilot.press("question_mark")
         help_text = str(app.screen.query_one("#help-text", Static).content)
         assert "READ-ONLY" in help_text and "Scale the deployment" not in help_text

@@ -12,8 +12,13 @@ from widgets.screens.quickref import QuickRefScreen
 
 
 def make_app(read_only: bool = False, lab: object = None) -> CockpitApp:
-    return CockpitApp(make_config(read_only=read_only), sources=fixed_sources(), clock=frozen_clock,
-                      local_tz=UTC, lab=lab)
+    return CockpitApp(
+        make_config(read_only=read_only),
+        sources=fixed_sources(),
+        clock=frozen_clock,
+        local_tz=UTC,
+        lab=lab,
+    )
 
 
 async def test_c_opens_the_checklists_and_g_the_quick_reference() -> None:

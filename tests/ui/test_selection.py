@@ -153,20 +153,28 @@ async def test_a_vanished_row_leaves_nothing_selected_until_the_operator_moves()
 async def _idle_backend(pg: Any) -> tuple[psycopg.Connection, int, datetime]:
     conn = pg.connect(application_name="victim")
     pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
-    start = conn.execute("SELECT backend_start FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()[0]
+    start = conn.execute(
+        "SELECT backend_start FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()[0]
     return conn, pid, start
 
 
 def _db_app(pg: Any, tmp_path: Path, snap: DbActivity) -> tuple[ResortingApp, dict[str, Any]]:
     cfg = replace(make_config(), database=DatabaseConfig(url=pg.url))
     sources = fixed_sources(database=snap)
-    app = ResortingApp(cfg, sources=sources, clock=frozen_clock, local_tz=UTC,
-                       audit=AuditLog(tmp_path / "audit.jsonl", "test"))
+    app = ResortingApp(
+        cfg,
+        sources=sources,
+        clock=frozen_clock,
+        local_tz=UTC,
+        audit=AuditLog(tmp_path / "audit.jsonl", "test"),
+    )
     return app, sources
 
 
 async def test_connections_resorted_between_x_and_the_dialog_plan_the_pid_at_the_key_press(
-        pg: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    pg: Any, tmp_path: Path
+) -> None:  # noqa: ANN401
     conn, pid, start = await _idle_backend(pg)
     victim = replace(_conn(pid, "active", 900.0, "SELECT pg_sleep(600)"), backend_start=start)
     snap = _db_with(db_snapshot(), victim, *db_snapshot().connections)
@@ -189,7 +197,8 @@ async def test_connections_resorted_between_x_and_the_dialog_plan_the_pid_at_the
 
 
 async def test_the_dialog_refuses_when_the_planned_pid_is_another_backend_by_then(
-        pg: Any, tmp_path: Path) -> None:  # noqa: ANN401
+    pg: Any, tmp_path: Path
+) -> None:  # noqa: ANN401
     conn, pid, start = await _idle_backend(pg)
     victim = replace(_conn(pid, "active", 900.0, "SELECT pg_sleep(600)"), backend_start=start)
     snap = _db_with(db_snapshot(), victim, *db_snapshot().connections)

@@ -11,8 +11,12 @@ from widgets.app import CockpitApp
 
 
 def make_app(read_only: bool = False) -> CockpitApp:
-    return CockpitApp(snapshot_config(read_only=read_only), sources=fixed_sources(),
-                      clock=frozen_clock, local_tz=UTC)
+    return CockpitApp(
+        snapshot_config(read_only=read_only),
+        sources=fixed_sources(),
+        clock=frozen_clock,
+        local_tz=UTC,
+    )
 
 
 async def all_sources_in(pilot) -> None:
@@ -33,10 +37,12 @@ def test_grid_160x48(snap_compare) -> None:
 
 
 def test_read_only_monitor_80x24(snap_compare) -> None:
-    assert snap_compare(make_app(read_only=True), press=["6"], terminal_size=(80, 24),
-                        run_before=all_sources_in)
+    assert snap_compare(
+        make_app(read_only=True), press=["6"], terminal_size=(80, 24), run_before=all_sources_in
+    )
 
 
 def test_help_80x24(snap_compare) -> None:
-    assert snap_compare(make_app(), press=["question_mark"], terminal_size=(80, 24),
-                        run_before=all_sources_in)
+    assert snap_compare(
+        make_app(), press=["question_mark"], terminal_size=(80, 24), run_before=all_sources_in
+    )

@@ -22,8 +22,12 @@ def _row(key: str, cell: Cell) -> Row:
 
 
 def test_a_column_of_tuples_with_rows_without_a_value_sorts_them_last_both_ways() -> None:
-    rows = [_row("a", Cell("15s", (True, 15.0))), _row("b", Cell("-")),
-            _row("e", Cell("", float("nan"))), _row("f", Cell("1m", (False, 60.0)))]
+    rows = [
+        _row("a", Cell("15s", (True, 15.0))),
+        _row("b", Cell("-")),
+        _row("e", Cell("", float("nan"))),
+        _row("f", Cell("1m", (False, 60.0))),
+    ]
     assert [k for k, _, _ in sort_rows(rows, "for", False)] == ["f", "a", "b", "e"]
     assert [k for k, _, _ in sort_rows(rows, "for", True)] == ["a", "f", "b", "e"]
 
@@ -38,8 +42,9 @@ async def test_database_pane_sorted_by_for_with_a_connection_without_a_duration(
     db = db_snapshot()
     unknown = replace(db.connections[0], pid=5000, query_start=None, query_seconds=None)
     db = replace(db, connections=(*db.connections, unknown), total=db.total + 1)
-    app = CockpitApp(make_config(), sources=fixed_sources(database=db), clock=frozen_clock,
-                     local_tz=UTC)
+    app = CockpitApp(
+        make_config(), sources=fixed_sources(database=db), clock=frozen_clock, local_tz=UTC
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         pane = app.panes_by_source["database"]
         await wait_until(pilot, lambda: pane.row_total == len(db.connections))
@@ -53,17 +58,23 @@ async def test_database_pane_sorted_by_for_with_a_connection_without_a_duration(
     assert app.return_code == 0
 
 
-numbers = st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-                    st.booleans())
-cells = st.builds(Cell, st.sampled_from(["", "-", "api", "Ünïcode", "10m", "[/red]"]),
-                  st.one_of(st.none(), numbers, st.tuples(st.booleans(), numbers),
-                            st.tuples(numbers, numbers, numbers)))
+numbers = st.one_of(
+    st.integers(-(10**6), 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans()
+)
+cells = st.builds(
+    Cell,
+    st.sampled_from(["", "-", "api", "Ünïcode", "10m", "[/red]"]),
+    st.one_of(
+        st.none(), numbers, st.tuples(st.booleans(), numbers), st.tuples(numbers, numbers, numbers)
+    ),
+)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(cells, max_size=30), st.booleans())
-def test_any_column_of_cells_sorts_without_error_and_keeps_every_row(column: list[Cell],
-                                                                     reverse: bool) -> None:
+def test_any_column_of_cells_sorts_without_error_and_keeps_every_row(
+    column: list[Cell], reverse: bool
+) -> None:
     rows = [_row(str(i), cell) for i, cell in enumerate(column)]
     result = sort_rows(rows, "for", reverse)
     assert sorted(k for k, _, _ in result) == sorted(k for k, _, _ in rows)

@@ -46,8 +46,13 @@ async def test_connections_15m_shows_a_spike_8_minutes_ago_and_names_its_peak() 
         total = 47 if abs(ago - 480) <= 10 else 9  # 20 s at 47 connections, 8 minutes ago
         at = NOW - timedelta(seconds=ago)
         state.update("database", replace(db_snapshot(), total=total, collected_at=at))
-    app = CockpitApp(make_config(), sources=fixed_sources(database=replace(db_snapshot(), total=9)),
-                     clock=frozen_clock, local_tz=UTC, state=state)
+    app = CockpitApp(
+        make_config(),
+        sources=fixed_sources(database=replace(db_snapshot(), total=9)),
+        clock=frozen_clock,
+        local_tz=UTC,
+        state=state,
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: len(app.state.samples) == 5)
         await pilot.press("2")

@@ -13,8 +13,11 @@ from widgets.app import CockpitApp
 
 def api_only_config(port: int) -> Config:
     """Only the API section, pointing at a port where nothing listens (fails fast, never hangs)."""
-    return replace(Config(), api=ApiConfig(base_url=f"http://127.0.0.1:{port}"),
-                   refresh=RefreshConfig(interval_seconds=3600, timeout_seconds=2.0))
+    return replace(
+        Config(),
+        api=ApiConfig(base_url=f"http://127.0.0.1:{port}"),
+        refresh=RefreshConfig(interval_seconds=3600, timeout_seconds=2.0),
+    )
 
 
 async def test_sources_are_built_after_mount_not_in_init(closed_port: int) -> None:
@@ -40,7 +43,9 @@ async def test_injected_sources_start_with_the_screen() -> None:
         await wait_until(pilot, lambda: all(s.calls for s in sources.values()))
 
 
-async def test_a_real_run_freezes_the_start_up_heap_once_sources_are_built(closed_port: int) -> None:
+async def test_a_real_run_freezes_the_start_up_heap_once_sources_are_built(
+    closed_port: int,
+) -> None:
     # run_app passes freeze_heap=True: a full collection no longer walks every module and widget
     # (~55 ms pauses that made key presses late). Tests' apps leave the heap alone.
     import gc
@@ -50,8 +55,9 @@ async def test_a_real_run_freezes_the_start_up_heap_once_sources_are_built(close
     async with plain.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: plain.sources_ready, timeout=10.0)
         assert gc.get_freeze_count() == 0
-    app = CockpitApp(api_only_config(closed_port), clock=frozen_clock, local_tz=UTC,
-                     freeze_heap=True)
+    app = CockpitApp(
+        api_only_config(closed_port), clock=frozen_clock, local_tz=UTC, freeze_heap=True
+    )
     try:
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_until(pilot, lambda: app.sources_ready, timeout=10.0)
@@ -75,7 +81,8 @@ async def test_a_result_arriving_while_the_screen_is_torn_down_is_dropped() -> N
 
 
 async def test_a_source_that_cannot_be_built_says_why_in_its_pane_and_the_others_start(
-        closed_port: int) -> None:
+    closed_port: int,
+) -> None:
     # redis-py refuses an http:// URL when the source is built: that pane shows the reason as a
     # failure, and the API source (built beside it) polls as usual
     cfg = replace(api_only_config(closed_port), cache=CacheConfig(url="http://127.0.0.1:6379/0"))

@@ -13,8 +13,10 @@ from tests.unit.incident_data import T0, api
 
 
 def pods(*rates: float, failed: str = "") -> tuple[ApiPodMetrics, ...]:
-    rows = [ApiPodMetrics(f"predictiq-api-{i}", ok=True, request_rate=20.0, rate_429=r)
-            for i, r in enumerate(rates)]
+    rows = [
+        ApiPodMetrics(f"predictiq-api-{i}", ok=True, request_rate=20.0, rate_429=r)
+        for i, r in enumerate(rates)
+    ]
     if failed:
         rows.append(ApiPodMetrics(failed, ok=False, error="connection refused"))
     return tuple(rows)
@@ -44,11 +46,18 @@ def test_rate_limit_finding_names_the_pod():
 
 def test_api_errors_above_the_threshold_name_the_pod_carrying_them():
     cfg = Config()  # thresholds.error_ratio 0.05
-    rows = (ApiPodMetrics("predictiq-api-a", ok=True, request_rate=30.0, rate_5xx=0.3),
-            ApiPodMetrics("predictiq-api-b", ok=True, request_rate=30.0, rate_5xx=6.0),
-            ApiPodMetrics("predictiq-api-c", ok=True, request_rate=30.0, rate_5xx=0.2))
-    bad = dataclasses.replace(api(), request_rate=90.0, error_ratio=6.5 / 90.0,
-                              rate_by_class={"2xx": 83.5, "5xx": 6.5}, pods=rows)
+    rows = (
+        ApiPodMetrics("predictiq-api-a", ok=True, request_rate=30.0, rate_5xx=0.3),
+        ApiPodMetrics("predictiq-api-b", ok=True, request_rate=30.0, rate_5xx=6.0),
+        ApiPodMetrics("predictiq-api-c", ok=True, request_rate=30.0, rate_5xx=0.2),
+    )
+    bad = dataclasses.replace(
+        api(),
+        request_rate=90.0,
+        error_ratio=6.5 / 90.0,
+        rate_by_class={"2xx": 83.5, "5xx": 6.5},
+        pods=rows,
+    )
     state = CockpitState()
     state.update("api", bad)
     [finding] = rate_limit(state, cfg, T0) + api_errors(state, cfg, T0)
@@ -71,6 +80,12 @@ def test_scrape_pods_needs_kubernetes_and_prometheus_needs_an_http_url():
         parse_config({"prometheus": {"url": "prometheus:9090"}})
     with pytest.raises(ConfigError, match=r"api\.metrics\.scrape: expected one of url, pods"):
         parse_config({"api": {"base_url": "http://api", "metrics": {"scrape": "pod"}}})
-    cfg = parse_config({"prometheus": {"url": "http://prometheus:9090",
-                                       "queries": {"latency_p99": "histogram_quantile(0.99, x)"}}})
+    cfg = parse_config(
+        {
+            "prometheus": {
+                "url": "http://prometheus:9090",
+                "queries": {"latency_p99": "histogram_quantile(0.99, x)"},
+            }
+        }
+    )
     assert cfg.prometheus is not None and cfg.prometheus.queries.latency_p99.startswith("histogram")

@@ -19,13 +19,18 @@ def _boom() -> ValueError:
 
 
 def test_a_traceback_goes_to_the_file_masked_and_never_to_the_terminal(
-        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    cfg = Config(database=DatabaseConfig(url="postgresql://app:hunter22@db:5432/x"),
-                 api=ApiConfig(base_url="https://api.example", token="tok-9f8e7d6c"))
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    cfg = Config(
+        database=DatabaseConfig(url="postgresql://app:hunter22@db:5432/x"),
+        api=ApiConfig(base_url="https://api.example", token="tok-9f8e7d6c"),
+    )
     log = configure(tmp_path / "state" / "cockpit.log", secrets=secret_values(cfg))
     try:
         log.exception("Database pane: drawing database data", _boom())
-        logger.error("a header Authorization: Bearer abc.def and token=tok-9f8e7d6c \x1b]0;pwned\x07")
+        logger.error(
+            "a header Authorization: Bearer abc.def and token=tok-9f8e7d6c \x1b]0;pwned\x07"
+        )
     finally:
         log.close()
     text = (tmp_path / "state" / "cockpit.log").read_text(encoding="utf-8")
@@ -65,9 +70,14 @@ def test_an_unwritable_directory_is_said_not_raised(tmp_path: Path) -> None:
 
 def test_the_default_path_is_in_the_state_dir_and_configurable(tmp_path: Path) -> None:
     assert log_path(Config()).name == "cockpit.log"
-    assert log_path(Config(logging=LoggingConfig(path=str(tmp_path / "x.log")))) == tmp_path / "x.log"
+    assert (
+        log_path(Config(logging=LoggingConfig(path=str(tmp_path / "x.log")))) == tmp_path / "x.log"
+    )
 
 
 def test_mask_line_keeps_ordinary_text() -> None:
-    assert mask_line("drawing database data: KeyError: 'pid'") == "drawing database data: KeyError: 'pid'"
+    assert (
+        mask_line("drawing database data: KeyError: 'pid'")
+        == "drawing database data: KeyError: 'pid'"
+    )
     assert "***" in mask_line("password=abc123 user=app")

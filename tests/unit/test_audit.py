@@ -18,8 +18,10 @@ N = 6
 
 def _write_log(path: Path, n: int = N) -> list[dict]:
     log = AuditLog(path, session_id="s1")
-    return [log.record("intent", action="scale", target=f"deploy/api-{i}", params={"replicas": i})
-            for i in range(n)]
+    return [
+        log.record("intent", action="scale", target=f"deploy/api-{i}", params={"replicas": i})
+        for i in range(n)
+    ]
 
 
 def _lines(path: Path) -> list[bytes]:
@@ -39,7 +41,9 @@ def test_entries_are_chained_and_verify(tmp_path: Path) -> None:
 
 
 def test_entry_names_the_operator_and_session(tmp_path: Path) -> None:
-    entry = AuditLog(tmp_path / "a.jsonl", session_id="sess-1").record("cancelled", action="restart")
+    entry = AuditLog(tmp_path / "a.jsonl", session_id="sess-1").record(
+        "cancelled", action="restart"
+    )
     op = entry["operator"]
     assert op["uid"] == os.getuid() and op["host"]
     assert entry["session"] == "sess-1" and entry["event"] == "cancelled"
@@ -47,9 +51,14 @@ def test_entry_names_the_operator_and_session(tmp_path: Path) -> None:
 
 
 def test_environment_claims_are_marked_as_such() -> None:
-    ident = identity({"SSH_CLIENT": "203.0.113.9 51234 22", "SUDO_USER": "alice", "USER": "mallory"})
-    assert ident["from_env"] == {"ssh_client_origin": "203.0.113.9:51234", "SUDO_USER": "alice",
-                                 "USER": "mallory"}
+    ident = identity(
+        {"SSH_CLIENT": "203.0.113.9 51234 22", "SUDO_USER": "alice", "USER": "mallory"}
+    )
+    assert ident["from_env"] == {
+        "ssh_client_origin": "203.0.113.9:51234",
+        "SUDO_USER": "alice",
+        "USER": "mallory",
+    }
     assert "USER" not in ident and ident["uid"] == os.getuid()
 
 
@@ -109,7 +118,9 @@ def test_recomputing_the_hash_of_an_edited_line_still_breaks_the_next(tmp_path: 
     assert verify(path)[:2] == (False, 4)
 
 
-def test_truncated_last_line_is_named_and_the_next_entry_does_not_glue_onto_it(tmp_path: Path) -> None:
+def test_truncated_last_line_is_named_and_the_next_entry_does_not_glue_onto_it(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "audit.jsonl"
     _write_log(path, 3)
     data = path.read_bytes()
@@ -125,15 +136,30 @@ def test_truncated_last_line_is_named_and_the_next_entry_does_not_glue_onto_it(t
 def test_secrets_are_masked_recursively(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     AuditLog(path).record(
-        "intent", action="kill_idle",
-        context={"dsn": "postgresql://app:hunter2pw@db:5432/predictiq", "libpq": "host=db password=hunter3pw"},
-        params={"headers": {"Authorization": "Bearer tok-abcdef"}, "api_token": "tok-zzz",
-                "nested": [{"client_secret": "s3cr3t"}]},
+        "intent",
+        action="kill_idle",
+        context={
+            "dsn": "postgresql://app:hunter2pw@db:5432/predictiq",
+            "libpq": "host=db password=hunter3pw",
+        },
+        params={
+            "headers": {"Authorization": "Bearer tok-abcdef"},
+            "api_token": "tok-zzz",
+            "nested": [{"client_secret": "s3cr3t"}],
+        },
         error="401 with Authorization: Bearer tok-qqq",
         command="curl -H 'Authorization: Bearer tok-curl' https://x",
     )
     text = path.read_text()
-    for secret in ("hunter2pw", "hunter3pw", "tok-abcdef", "tok-zzz", "s3cr3t", "tok-qqq", "tok-curl"):
+    for secret in (
+        "hunter2pw",
+        "hunter3pw",
+        "tok-abcdef",
+        "tok-zzz",
+        "s3cr3t",
+        "tok-qqq",
+        "tok-curl",
+    ):
         assert secret not in text
     assert verify(path)[0]
 
@@ -162,8 +188,10 @@ def test_disk_full_raises_audit_error() -> None:
 
 def test_two_processes_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    code = ("import sys; from cockpit.audit.log import AuditLog; log = AuditLog(sys.argv[1], sys.argv[2])\n"
-            "for i in range(40): log.record('incident.note', n=i)")
+    code = (
+        "import sys; from cockpit.audit.log import AuditLog; log = AuditLog(sys.argv[1], sys.argv[2])\n"
+        "for i in range(40): log.record('incident.note', n=i)"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), f"p{i}"]) for i in range(3)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
     entries = read_entries(path)

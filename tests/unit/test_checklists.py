@@ -54,21 +54,43 @@ def test_builtin_lists_follow_the_runbook():
     post = lists["post_deployment"]
     assert post.items[0].text == "Health check passing" and post.items[0].check == "health_check"
     assert {i.check for i in post.items if i.check} == {
-        "health_check", "error_rate", "response_times", "db_connections", "cache_hit_rate",
-        "rate_limiting", "endpoints_responding", "pods_ready", "critical_metrics"}
+        "health_check",
+        "error_rate",
+        "response_times",
+        "db_connections",
+        "cache_hit_rate",
+        "rate_limiting",
+        "endpoints_responding",
+        "pods_ready",
+        "critical_metrics",
+    }
     assert all(i.check is None for i in lists["monthly"].items)
 
 
-@pytest.mark.parametrize(("body", "key", "words"), [
-    ('[lists.x]\ntitle = "X"\n[[lists.x.items]]\nid = "a"\ntext = "A"\ncheck = "magic"\n',
-     "lists.x.items[0].check", "unknown verifier 'magic'"),
-    ('[lists.x]\ntitle = "X"\n[[lists.x.items]]\nid = "a"\n', "lists.x.items[0].text", "non-empty"),
-    ('[lists.x]\ntitle = "X"\n[[lists.x.items]]\nid = "a"\ntext = "A"\n'
-     '[[lists.x.items]]\nid = "a"\ntext = "B"\n', "lists.x.items", "duplicate item id 'a'"),
-    ('[lists.x]\ntitle = "X"\nitems = []\n', "lists.x.items", "expected"),
-    ('[lists.x]\ntitel = "X"\n', "lists.x", "unknown key 'titel'"),
-    ("lists = 3\n", "lists", "expected [lists"),
-])
+@pytest.mark.parametrize(
+    ("body", "key", "words"),
+    [
+        (
+            '[lists.x]\ntitle = "X"\n[[lists.x.items]]\nid = "a"\ntext = "A"\ncheck = "magic"\n',
+            "lists.x.items[0].check",
+            "unknown verifier 'magic'",
+        ),
+        (
+            '[lists.x]\ntitle = "X"\n[[lists.x.items]]\nid = "a"\n',
+            "lists.x.items[0].text",
+            "non-empty",
+        ),
+        (
+            '[lists.x]\ntitle = "X"\n[[lists.x.items]]\nid = "a"\ntext = "A"\n'
+            '[[lists.x.items]]\nid = "a"\ntext = "B"\n',
+            "lists.x.items",
+            "duplicate item id 'a'",
+        ),
+        ('[lists.x]\ntitle = "X"\nitems = []\n', "lists.x.items", "expected"),
+        ('[lists.x]\ntitel = "X"\n', "lists.x", "unknown key 'titel'"),
+        ("lists = 3\n", "lists", "expected [lists"),
+    ],
+)
 def test_team_file_errors_name_the_file_and_key(tmp_path, body, key, words):
     path = tmp_path / "ours.toml"
     path.write_text(body)
@@ -79,8 +101,10 @@ def test_team_file_errors_name_the_file_and_key(tmp_path, body, key, words):
 
 def test_team_file_replaces_the_builtin_and_missing_file_is_named(tmp_path):
     path = tmp_path / "ours.toml"
-    path.write_text('[lists.release]\ntitle = "Release"\n[[lists.release.items]]\n'
-                    'id = "h"\ntext = "API healthy"\ncheck = "health_check"\n')
+    path.write_text(
+        '[lists.release]\ntitle = "Release"\n[[lists.release.items]]\n'
+        'id = "h"\ntext = "API healthy"\ncheck = "health_check"\n'
+    )
     lists = load_checklists(str(path)).lists
     assert list(lists) == ["release"] and lists["release"].items[0].check == "health_check"
     with pytest.raises(ConfigError, match="checklists.path"):
@@ -88,8 +112,10 @@ def test_team_file_replaces_the_builtin_and_missing_file_is_named(tmp_path):
 
 
 def test_healthy_snapshots_pass_with_evidence():
-    snaps = {"api": replace(api_snapshot(), rate_limited_rate=0.0, rate_429=0.0),
-             "cache": cache_snapshot()}
+    snaps = {
+        "api": replace(api_snapshot(), rate_limited_rate=0.0, rate_429=0.0),
+        "cache": cache_snapshot(),
+    }
     for name in ("health_check", "error_rate", "response_times", "rate_limiting", "cache_hit_rate"):
         verdict = _check(name, **snaps)
         assert verdict.state == PASS, (name, verdict.evidence)
@@ -100,14 +126,22 @@ def test_healthy_snapshots_pass_with_evidence():
 
 def test_breaches_fail():
     api = api_snapshot()
-    assert _check("health_check", api=replace(api, health_ok=False, health_status_code=503,
-                                              health_error="down")).state == FAIL
+    assert (
+        _check(
+            "health_check",
+            api=replace(api, health_ok=False, health_status_code=503, health_error="down"),
+        ).state
+        == FAIL
+    )
     assert _check("error_rate", api=replace(api, error_ratio=0.2)).state == FAIL
     assert _check("response_times", api=replace(api, latency_ms={"p95": 900.0})).state == FAIL
     assert _check("response_times", api=replace(api, health_latency_ms=800.0)).state == FAIL
     limited = _check("rate_limiting", api=replace(api, rate_429=5.0, rate_limited_rate=5.0))
     assert limited.state == FAIL and "limit 1/s" in limited.evidence
-    assert _check("cache_hit_rate", cache=replace(cache_snapshot(), hit_rate_interval=0.1)).state == FAIL
+    assert (
+        _check("cache_hit_rate", cache=replace(cache_snapshot(), hit_rate_interval=0.1)).state
+        == FAIL
+    )
     # six sessions idle over the threshold of 97 usable slots is not yet a flood; 24 is
     db = db_snapshot()
     assert _check("db_connections", database=db).state == PASS
@@ -123,13 +157,21 @@ def test_error_rate_rise_against_the_trend():
     for ratio in (0.001, 0.002, 0.001, 0.03):  # 3% is under the 5% limit but a clear rise
         state.update("api", replace(api_snapshot(), error_ratio=ratio))
     verdict = STATE_VERIFIERS["error_rate"](state, make_config())
-    assert verdict.state == FAIL and "risen" in verdict.evidence and "baseline 0.10%" in verdict.evidence
+    assert (
+        verdict.state == FAIL
+        and "risen" in verdict.evidence
+        and "baseline 0.10%" in verdict.evidence
+    )
 
 
 def test_kubernetes_items():
     kube = kube_snapshot()  # one pod in CrashLoopBackOff
     pods = _check("pods_ready", kubernetes=kube)
-    assert pods.state == FAIL and "4/5 pods ready" in pods.evidence and "CrashLoopBackOff" in pods.evidence
+    assert (
+        pods.state == FAIL
+        and "4/5 pods ready" in pods.evidence
+        and "CrashLoopBackOff" in pods.evidence
+    )
     healthy = replace(kube, pods=kube.pods[:4], deployment=replace(kube.deployment, desired=4))
     assert _check("pods_ready", kubernetes=healthy).state == PASS
     assert _check("disk_pressure", kubernetes=kube).state == UNKNOWN  # no node information
@@ -154,9 +196,16 @@ def test_missing_failing_or_silent_sources_are_unknown_never_pass():
     assert verdict.state == UNKNOWN and "connection refused" in verdict.evidence
     no_counter = _check("rate_limiting", api=replace(api_snapshot(), rate_limited_rate=None))
     assert no_counter.state == UNKNOWN and "rate_limit_rejections_total" in no_counter.evidence
-    assert _check("error_rate", api=replace(api_snapshot(), metrics_ok=False,
-                                            metrics_error="HTTP 404")).state == UNKNOWN
-    assert _check("cache_hit_rate", cache=replace(cache_snapshot(), hit_rate_interval=None)).state == UNKNOWN
+    assert (
+        _check(
+            "error_rate", api=replace(api_snapshot(), metrics_ok=False, metrics_error="HTTP 404")
+        ).state
+        == UNKNOWN
+    )
+    assert (
+        _check("cache_hit_rate", cache=replace(cache_snapshot(), hit_rate_interval=None)).state
+        == UNKNOWN
+    )
     assert asyncio.run(endpoints_responding(make_config())).state == UNKNOWN  # no api.endpoints
 
 
@@ -171,7 +220,9 @@ def test_item_states_ticks_and_backup_unknown():
     state = _state(api=api_snapshot())
     verdicts = asyncio.run(verify_checklist(checklist, state, make_config(), backup=backup))
     assert set(verdicts) == {"health_check", "backup_completed"} and len(seen) == 1
-    items = {i.id: i for i in item_results(checklist, verdicts, ticked={"tests", "backup", "health"})}
+    items = {
+        i.id: i for i in item_results(checklist, verdicts, ticked={"tests", "backup", "health"})
+    }
     assert (items["tests"].state, items["tests"].by) == ("done", "operator")
     assert (items["clippy"].state, items["clippy"].by) == ("open", "operator")
     # an item the cockpit could not verify may be ticked; its evidence is kept
@@ -187,7 +238,11 @@ def test_recorded_run_and_its_markdown(tmp_path):
     log = AuditLog(tmp_path / "audit.jsonl")
     entry = record_run(log, checklist, item_results(checklist, verdicts, {"logged"}), run_id="abc")
     [stored] = read_entries(log.path)
-    assert stored == entry and stored["event"] == "checklist.run" and stored["checklist"] == "post_deployment"
+    assert (
+        stored == entry
+        and stored["event"] == "checklist.run"
+        and stored["checklist"] == "post_deployment"
+    )
     assert stored["summary"] == {"passed": 1, "open": 9, "done": 1}
     md = render_checklist_markdown(stored)
     assert md.startswith("# Post-deployment checklist — run abc")
@@ -197,13 +252,19 @@ def test_recorded_run_and_its_markdown(tmp_path):
 
 
 def test_quickref_renders_commands_for_the_target():
-    cfg = replace(make_config(context="prod-eu"),
-                  links=(LinkConfig("Grafana", "https://grafana.predictiq.com"),),
-                  contacts=(ContactConfig("On-Call Engineer", "Ada", "+1 555 0100"),))
+    cfg = replace(
+        make_config(context="prod-eu"),
+        links=(LinkConfig("Grafana", "https://grafana.predictiq.com"),),
+        contacts=(ContactConfig("On-Call Engineer", "Ada", "+1 555 0100"),),
+    )
     ref = build_quickref(cfg)
     commands = [c.command for c in ref.commands]
-    assert "kubectl --context prod-eu -n predictiq get pods -l app=predictiq-api -o wide" in commands
-    assert "kubectl --context prod-eu -n predictiq rollout undo deployment/predictiq-api" in commands
+    assert (
+        "kubectl --context prod-eu -n predictiq get pods -l app=predictiq-api -o wide" in commands
+    )
+    assert (
+        "kubectl --context prod-eu -n predictiq rollout undo deployment/predictiq-api" in commands
+    )
     assert ("API (watched)", "https://api.invalid") in ref.links and ref.contacts[0][1] == "Ada"
     assert all("predictiq@db.invalid" not in c for c in commands)  # DSNs never printed
     text = render_text(ref)
@@ -213,7 +274,10 @@ def test_quickref_renders_commands_for_the_target():
     ref = build_quickref(cfg, context="kind-lab")
     assert ref.commands[0].command.startswith("kubectl --context kind-lab -n 'my ns' get pods")
     cfg = replace(cfg, kubernetes=replace(cfg.kubernetes, namespace=""))
-    assert build_quickref(cfg, "kind-lab", "team-a").commands[0].command.startswith(
-        "kubectl --context kind-lab -n team-a get pods")
+    assert (
+        build_quickref(cfg, "kind-lab", "team-a")
+        .commands[0]
+        .command.startswith("kubectl --context kind-lab -n team-a get pods")
+    )
     assert build_quickref(cfg).commands[0].command.startswith("kubectl get pods")
     assert build_quickref(Config()).notes  # says what is missing

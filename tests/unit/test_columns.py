@@ -2,7 +2,16 @@
 
 from widgets.panes.columns import MIN_FLEX, fit_columns
 
-PODS = {"name": 25, "status": 11, "ready": 5, "restarts": 8, "cpu": 4, "mem": 4, "age": 5, "node": 8}
+PODS = {
+    "name": 25,
+    "status": 11,
+    "ready": 5,
+    "restarts": 8,
+    "cpu": 4,
+    "mem": 4,
+    "age": 5,
+    "node": 8,
+}
 DROP = ("node", "mem", "age", "cpu", "restarts")
 
 
@@ -22,4 +31,8 @@ def test_the_flexible_column_takes_what_is_left_before_others_go() -> None:
     fit = fit_columns(db, 60, ("user",), flex="query")
     assert fit.dropped == frozenset() and fit.flex_width == 60 - (7 + 15 + 9 + 11) - 2
     narrow = fit_columns(db, 45, ("user",), flex="query")
-    assert narrow.dropped == {"user"} and narrow.flex_width is not None and narrow.flex_width >= MIN_FLEX
+    assert (
+        narrow.dropped == {"user"}
+        and narrow.flex_width is not None
+        and narrow.flex_width >= MIN_FLEX
+    )

@@ -32,8 +32,14 @@ def worked(tmp_path):
     engine.acknowledge(inc.id, "alice")
     engine.set_status(inc.id, "Identified", "alice")
     audit.record("intent", incident_id=inc.id, action="kill_idle", target="predictiq")
-    audit.record("result", incident_id=inc.id, action="kill_idle", target="predictiq",
-                 outcome="ok", message="terminated 31 idle connections")
+    audit.record(
+        "result",
+        incident_id=inc.id,
+        action="kill_idle",
+        target="predictiq",
+        outcome="ok",
+        message="terminated 31 idle connections",
+    )
     engine.add_note(inc.id, "Root cause: pool size doubled in release 2.4", "alice")
     now[0] = T0 + timedelta(minutes=42)
     done = engine.resolve(inc.id, "alice")
@@ -43,10 +49,17 @@ def worked(tmp_path):
 def test_initial_alert(worked):
     inc, entries, now = worked
     text = initial_alert(inc, entries, now=now, notified=("#ops", "bob"))
-    for line in ("🚨 INCIDENT ALERT", "Severity: P2", "Title: Database connection exhaustion",
-                 "Impact: New database connections are refused", "Affected: PostgreSQL, API",
-                 "- [x] Investigating root cause (acknowledged by alice)", "Notified: #ops, bob",
-                 "kill_idle predictiq: ok (terminated 31 idle connections)", "Next update in: 30 minutes"):
+    for line in (
+        "🚨 INCIDENT ALERT",
+        "Severity: P2",
+        "Title: Database connection exhaustion",
+        "Impact: New database connections are refused",
+        "Affected: PostgreSQL, API",
+        "- [x] Investigating root cause (acknowledged by alice)",
+        "Notified: #ops, bob",
+        "kill_idle predictiq: ok (terminated 31 idle connections)",
+        "Next update in: 30 minutes",
+    ):
         assert line in text
     assert not PLACEHOLDER.search(text)
 
@@ -54,22 +67,34 @@ def test_initial_alert(worked):
 def test_status_update(worked):
     inc, entries, now = worked
     text = status_update(inc, entries, now=now, eta="10 minutes")
-    for line in ("📊 INCIDENT UPDATE", "Status: Resolved", "Title: Database connection exhaustion",
-                 "84 of 100 connections (84 %)", "31 idle > 10 min",
-                 "ETA: 10 minutes"):
+    for line in (
+        "📊 INCIDENT UPDATE",
+        "Status: Resolved",
+        "Title: Database connection exhaustion",
+        "84 of 100 connections (84 %)",
+        "31 idle > 10 min",
+        "ETA: 10 minutes",
+    ):
         assert line in text
     # the audit log stamps its own (wall clock) time on the action
-    assert re.search(r"What we're doing: \d{4}-\d\d-\d\d \d\d:\d\d UTC kill_idle predictiq: ok "
-                     r"\(terminated 31 idle connections\)", text)
+    assert re.search(
+        r"What we're doing: \d{4}-\d\d-\d\d \d\d:\d\d UTC kill_idle predictiq: ok "
+        r"\(terminated 31 idle connections\)",
+        text,
+    )
     assert not PLACEHOLDER.search(text)
 
 
 def test_resolution(worked):
     inc, entries, now = worked
     text = resolution(inc, entries, now=now)
-    for line in ("✅ INCIDENT RESOLVED", "Duration: 2026-11-27 09:00 UTC - 2026-11-27 09:42 UTC (42m)",
-                 "Severity: P2", "Root cause: pool size doubled in release 2.4",
-                 f"Post-mortem: cockpit audit export --incident {inc.id} --format markdown"):
+    for line in (
+        "✅ INCIDENT RESOLVED",
+        "Duration: 2026-11-27 09:00 UTC - 2026-11-27 09:42 UTC (42m)",
+        "Severity: P2",
+        "Root cause: pool size doubled in release 2.4",
+        f"Post-mortem: cockpit audit export --incident {inc.id} --format markdown",
+    ):
         assert line in text
     assert re.search(r"Fix applied: \S+ \S+ UTC kill_idle predictiq: ok", text)
     assert not PLACEHOLDER.search(text)

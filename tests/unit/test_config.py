@@ -17,8 +17,11 @@ from cockpit.labelselector import Requirement, SelectorError, parse_selector
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
-ENV = {"DATABASE_URL": "postgresql://app:s3cret@db:5432/predictiq", "REDIS_URL": "redis://cache:6379/0",
-       "PREDICTIQ_ADMIN_TOKEN": "tok-123"}
+ENV = {
+    "DATABASE_URL": "postgresql://app:s3cret@db:5432/predictiq",
+    "REDIS_URL": "redis://cache:6379/0",
+    "PREDICTIQ_ADMIN_TOKEN": "tok-123",
+}
 
 
 def test_example_config_is_valid_and_carries_runbook_defaults():
@@ -71,9 +74,13 @@ def test_example_documents_every_key():
 def test_defaults_match_the_example():
     """The example shows each default as it is in the code."""
     doc = tomllib.loads(EXAMPLE.read_text())
-    for section, cls in (("thresholds", c.ThresholdsConfig), ("severity", c.SeverityConfig),
-                         ("refresh", c.RefreshConfig), ("incidents", c.IncidentsConfig),
-                         ("actions", c.ActionsConfig)):
+    for section, cls in (
+        ("thresholds", c.ThresholdsConfig),
+        ("severity", c.SeverityConfig),
+        ("refresh", c.RefreshConfig),
+        ("incidents", c.IncidentsConfig),
+        ("actions", c.ActionsConfig),
+    ):
         assert doc[section] == c._defaults(cls), section
 
 
@@ -83,7 +90,11 @@ def test_misspelt_key_names_file_dotted_key_and_suggestion(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(p, env={})
     msg = str(err.value)
-    assert str(p) in msg and "thresholds.cache_hitrate" in msg and "did you mean thresholds.cache_hit_rate" in msg
+    assert (
+        str(p) in msg
+        and "thresholds.cache_hitrate" in msg
+        and "did you mean thresholds.cache_hit_rate" in msg
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,12 +105,24 @@ def test_misspelt_key_names_file_dotted_key_and_suggestion(tmp_path):
         ("[severity]\np1_minutes = 1.5\n", "severity.p1_minutes", "expected an integer"),
         ("read_only = 'yes'\n", "read_only", "true or false"),
         ("[database]\napp_user = 'x'\n", "database.url", "missing required value"),
-        ("[kubernetes]\nproduction_contexts = 'prod'\n", "kubernetes.production_contexts", "expected an array"),
+        (
+            "[kubernetes]\nproduction_contexts = 'prod'\n",
+            "kubernetes.production_contexts",
+            "expected an array",
+        ),
         ("[[certificates]]\nport = 443\n", "certificates[0].host", "missing required value"),
         ("[[certificates]]\nhost = 'a'\nport = 70000\n", "certificates[0].port", "from 1 to 65535"),
-        ("[[certificates]]\nhost = 'a'\nport = 'notaport'\n", "certificates[0].port", "expected an integer, got 'notaport'"),
+        (
+            "[[certificates]]\nhost = 'a'\nport = 'notaport'\n",
+            "certificates[0].port",
+            "expected an integer, got 'notaport'",
+        ),
         ("[api]\nbase_url = 'api.example.com'\n", "api.base_url", "http:// or https://"),
-        ("[thresholds]\nconnection_warning_percent = 99\n", "thresholds.connection_warning_percent", "must not be above"),
+        (
+            "[thresholds]\nconnection_warning_percent = 99\n",
+            "thresholds.connection_warning_percent",
+            "must not be above",
+        ),
         ("refresh = 3\n", "refresh", "expected a table"),
         ("colour = 'red'\n", "colour", "unknown key"),
     ],
@@ -120,8 +143,10 @@ def test_missing_env_variable_is_named():
 
 
 def test_env_default_and_substitution_inside_strings():
-    cfg = parse_config({"api": {"base_url": "https://${API_HOST:-api.local}:8443", "auth_header": "Bearer ${T}"}},
-                       env={"T": "abc"})
+    cfg = parse_config(
+        {"api": {"base_url": "https://${API_HOST:-api.local}:8443", "auth_header": "Bearer ${T}"}},
+        env={"T": "abc"},
+    )
     assert cfg.api.base_url == "https://api.local:8443"
     assert cfg.api.auth_header == "Bearer abc"
 
@@ -182,23 +207,48 @@ def _runtime_error(toml: str, tmp_path: Path) -> ConfigError:
     return err.value
 
 
-@pytest.mark.parametrize("toml, key, expected", [
-    ('[database]\nurl = "not a url at all"\n', "database.url", 'libpq says: missing "=" after "not"'),
-    ('[database]\nurl = "postgresql://app@db:notaport/predictiq"\n', "database.url",
-     "expected a port from 1 to 65535, got 'notaport'"),
-    ('[database]\nurl = "host=db port=99999 dbname=x"\n', "database.url", "got '99999'"),
-    ('[cache]\nurl = "http://cache:6379/0"\n', "cache.url",
-     "expected a redis://, rediss:// or unix:// URL"),
-    ('[cache]\nurl = "redis://cache:notaport/0"\n', "cache.url", "'notaport'"),
-    ('[api]\nbase_url = "http://api:notaport"\n', "api.base_url",
-     "expected a port from 1 to 65535, got 'notaport'"),
-    ('[kubernetes]\nselector = "app in (("\n', "kubernetes.selector",
-     "expected a label selector"),
-    ('[kubernetes]\nkubeconfig = "/nonexistent/kubeconfig"\n', "kubernetes.kubeconfig",
-     "'/nonexistent/kubeconfig' does not exist"),
-    ('[[certificates]]\nhost = "a.test"\nca_file = "/nonexistent/ca.pem"\n',
-     "certificates[0].ca_file", "does not exist"),
-])
+@pytest.mark.parametrize(
+    "toml, key, expected",
+    [
+        (
+            '[database]\nurl = "not a url at all"\n',
+            "database.url",
+            'libpq says: missing "=" after "not"',
+        ),
+        (
+            '[database]\nurl = "postgresql://app@db:notaport/predictiq"\n',
+            "database.url",
+            "expected a port from 1 to 65535, got 'notaport'",
+        ),
+        ('[database]\nurl = "host=db port=99999 dbname=x"\n', "database.url", "got '99999'"),
+        (
+            '[cache]\nurl = "http://cache:6379/0"\n',
+            "cache.url",
+            "expected a redis://, rediss:// or unix:// URL",
+        ),
+        ('[cache]\nurl = "redis://cache:notaport/0"\n', "cache.url", "'notaport'"),
+        (
+            '[api]\nbase_url = "http://api:notaport"\n',
+            "api.base_url",
+            "expected a port from 1 to 65535, got 'notaport'",
+        ),
+        (
+            '[kubernetes]\nselector = "app in (("\n',
+            "kubernetes.selector",
+            "expected a label selector",
+        ),
+        (
+            '[kubernetes]\nkubeconfig = "/nonexistent/kubeconfig"\n',
+            "kubernetes.kubeconfig",
+            "'/nonexistent/kubeconfig' does not exist",
+        ),
+        (
+            '[[certificates]]\nhost = "a.test"\nca_file = "/nonexistent/ca.pem"\n',
+            "certificates[0].ca_file",
+            "does not exist",
+        ),
+    ],
+)
 def test_check_config_rejects_what_would_fail_at_run_time(tmp_path, toml, key, expected):
     err = _runtime_error(toml, tmp_path)
     assert err.key == key
@@ -213,32 +263,58 @@ def test_runtime_checks_accept_what_the_libraries_accept(tmp_path):
         f'[kubernetes]\nkubeconfig = "{kubeconfig}"\nselector = "app=api, tier in (web, api), !canary"\n'
         '[database]\nurl = "postgresql://app:pw@db1:5432,db2:5433/predictiq?sslmode=require"\n'
         '[cache]\nurl = "rediss://:pw@cache:6380/2"\n'
-        '[api]\nbase_url = "https://api.example:8443"\n')
+        '[api]\nbase_url = "https://api.example:8443"\n'
+    )
     check_runtime(load_config(path, env={}))
     check_runtime(load_config(EXAMPLE, env=ENV))
 
 
-@pytest.mark.parametrize("selector, expected", [
-    ("", ()),
-    ("app=api", (Requirement("app", "=", ("api",)),)),
-    ("app==api,tier!=db", (Requirement("app", "=", ("api",)), Requirement("tier", "!=", ("db",)))),
-    ("env in (prod, staging), tier notin (db)",
-     (Requirement("env", "in", ("prod", "staging")), Requirement("tier", "notin", ("db",)))),
-    ("canary, !legacy", (Requirement("canary", "exists"), Requirement("legacy", "!exists"))),
-    ("app.kubernetes.io/name=predictiq-api", (Requirement("app.kubernetes.io/name", "=",
-                                                          ("predictiq-api",)),)),
-    ("app=", (Requirement("app", "=", ("",)),)),  # legal: app is empty
-    ("app = ", (Requirement("app", "=", ("",)),)),
-])
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        ("", ()),
+        ("app=api", (Requirement("app", "=", ("api",)),)),
+        (
+            "app==api,tier!=db",
+            (Requirement("app", "=", ("api",)), Requirement("tier", "!=", ("db",))),
+        ),
+        (
+            "env in (prod, staging), tier notin (db)",
+            (Requirement("env", "in", ("prod", "staging")), Requirement("tier", "notin", ("db",))),
+        ),
+        ("canary, !legacy", (Requirement("canary", "exists"), Requirement("legacy", "!exists"))),
+        (
+            "app.kubernetes.io/name=predictiq-api",
+            (Requirement("app.kubernetes.io/name", "=", ("predictiq-api",)),),
+        ),
+        ("app=", (Requirement("app", "=", ("",)),)),  # legal: app is empty
+        ("app = ", (Requirement("app", "=", ("",)),)),
+    ],
+)
 def test_label_selector_grammar_accepts(selector, expected):
     assert parse_selector(selector) == expected
 
 
-@pytest.mark.parametrize("selector", [
-    "app in ((", "app in ()", "app in (a", "app in a", "=api", "app=api,", ",app",
-    "app api", "app=a=b", "!", "app=-bad", "Bad_Prefix/app=x", "app>3", "x" * 64 + "=a",
-    "app=" + "v" * 64,
-])
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "app in ((",
+        "app in ()",
+        "app in (a",
+        "app in a",
+        "=api",
+        "app=api,",
+        ",app",
+        "app api",
+        "app=a=b",
+        "!",
+        "app=-bad",
+        "Bad_Prefix/app=x",
+        "app>3",
+        "x" * 64 + "=a",
+        "app=" + "v" * 64,
+    ],
+)
 def test_label_selector_grammar_refuses(selector):
     with pytest.raises(SelectorError):
         parse_selector(selector)
@@ -250,5 +326,7 @@ def test_a_config_that_is_not_utf8_names_the_file_and_the_byte(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     offset = path.read_bytes().index(b"\xe9")
-    assert str(err.value) == (f"{path}: not UTF-8 text: byte offset {offset} (0xe9) is invalid "
-                              "continuation byte; save the file as UTF-8")
+    assert str(err.value) == (
+        f"{path}: not UTF-8 text: byte offset {offset} (0xe9) is invalid "
+        "continuation byte; save the file as UTF-8"
+    )

@@ -18,8 +18,10 @@ from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, api, cache, certs, db, failure, kube, pod
 
 OPEN, CLOSE = 2, 3
-CFG = Config(kubernetes=KubernetesConfig(namespace="predictiq"),
-             incidents=IncidentsConfig(open_after_samples=OPEN, close_after_samples=CLOSE))
+CFG = Config(
+    kubernetes=KubernetesConfig(namespace="predictiq"),
+    incidents=IncidentsConfig(open_after_samples=OPEN, close_after_samples=CLOSE),
+)
 
 Update = tuple[str, object]
 
@@ -58,29 +60,92 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("connection_exhaustion", (("database", db(idle=20)),),
-             (("P2", (("database", db(idle=80, idle_old=31)),)),
-              ("P1", (("database", db(idle=93, idle_old=60)),)))),
-    Scenario("database_unreachable", (("database", db()),), (("P1", (("database", failure("database")),)),)),
+    Scenario(
+        "connection_exhaustion",
+        (("database", db(idle=20)),),
+        (
+            ("P2", (("database", db(idle=80, idle_old=31)),)),
+            ("P1", (("database", db(idle=93, idle_old=60)),)),
+        ),
+    ),
+    Scenario(
+        "database_unreachable",
+        (("database", db()),),
+        (("P1", (("database", failure("database")),)),),
+    ),
     Scenario("api_down", (("api", api()),), (("P1", (("api", api(ok=False)),)),)),
-    Scenario("oom", (("kubernetes", kube()),),
-             (("P3", (("kubernetes", kube((pod(0, mem_gib=0.95), pod(1), pod(2)))),)),
-              ("P2", (("kubernetes", kube((pod(0, reason="CrashLoopBackOff", last_state="OOMKilled",
-                                              ready=False), pod(1), pod(2)))),)))),
-    Scenario("high_cpu", (("kubernetes", kube()), ("api", api())),
-             (("P3", (("kubernetes", kube(tuple(pod(i, cpu_m=900) for i in range(3)))), ("api", api()))),
-              ("P2", (("kubernetes", kube(tuple(pod(i, cpu_m=900) for i in range(3)))),
-                      ("api", api(latency_ms=1500.0)))))),
-    Scenario("slow_queries", (("database", db(longest_seconds=0.2)),),
-             (("P3", (("database", db(longest_seconds=12.3)),)),)),
-    Scenario("rate_limit", (("api", api(rate_429=0.2)),), (("P3", (("api", api(rate_429=25.0)),)),)),
-    Scenario("cache_miss_storm", (("cache", cache(90, 10)),), (("P2", (("cache", cache(20, 80)),)),)),
-    Scenario("redis_unreachable", (("cache", cache(90, 10)),), (("P2", (("cache", failure("cache")),)),)),
-    Scenario("certificate", (("certificates", certs(90)),),
-             (("P4", (("certificates", certs(20)),)), ("P2", (("certificates", certs(5)),)),
-              ("P1", (("certificates", certs(-1)),)))),
-    Scenario("disk", (("kubernetes", kube()),),
-             (("P2", (("kubernetes", kube(disk_pressure=("node-a",))),)),)),
+    Scenario(
+        "oom",
+        (("kubernetes", kube()),),
+        (
+            ("P3", (("kubernetes", kube((pod(0, mem_gib=0.95), pod(1), pod(2)))),)),
+            (
+                "P2",
+                (
+                    (
+                        "kubernetes",
+                        kube(
+                            (
+                                pod(
+                                    0,
+                                    reason="CrashLoopBackOff",
+                                    last_state="OOMKilled",
+                                    ready=False,
+                                ),
+                                pod(1),
+                                pod(2),
+                            )
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+    Scenario(
+        "high_cpu",
+        (("kubernetes", kube()), ("api", api())),
+        (
+            (
+                "P3",
+                (("kubernetes", kube(tuple(pod(i, cpu_m=900) for i in range(3)))), ("api", api())),
+            ),
+            (
+                "P2",
+                (
+                    ("kubernetes", kube(tuple(pod(i, cpu_m=900) for i in range(3)))),
+                    ("api", api(latency_ms=1500.0)),
+                ),
+            ),
+        ),
+    ),
+    Scenario(
+        "slow_queries",
+        (("database", db(longest_seconds=0.2)),),
+        (("P3", (("database", db(longest_seconds=12.3)),)),),
+    ),
+    Scenario(
+        "rate_limit", (("api", api(rate_429=0.2)),), (("P3", (("api", api(rate_429=25.0)),)),)
+    ),
+    Scenario(
+        "cache_miss_storm", (("cache", cache(90, 10)),), (("P2", (("cache", cache(20, 80)),)),)
+    ),
+    Scenario(
+        "redis_unreachable", (("cache", cache(90, 10)),), (("P2", (("cache", failure("cache")),)),)
+    ),
+    Scenario(
+        "certificate",
+        (("certificates", certs(90)),),
+        (
+            ("P4", (("certificates", certs(20)),)),
+            ("P2", (("certificates", certs(5)),)),
+            ("P1", (("certificates", certs(-1)),)),
+        ),
+    ),
+    Scenario(
+        "disk",
+        (("kubernetes", kube()),),
+        (("P2", (("kubernetes", kube(disk_pressure=("node-a",))),)),),
+    ),
 ]
 
 
@@ -142,9 +207,13 @@ def test_api_down_from_kubernetes_no_ready_pods():
 
 
 def test_connection_evidence_counts_by_state_and_idle_over_threshold():
-    [f] = [f for f in evaluate_once(CFG, _state(("database", db(idle=80, idle_old=31,
-                                                                  longest_seconds=12.3))), T0)
-           if f.rule == "connection_exhaustion"]
+    [f] = [
+        f
+        for f in evaluate_once(
+            CFG, _state(("database", db(idle=80, idle_old=31, longest_seconds=12.3))), T0
+        )
+        if f.rule == "connection_exhaustion"
+    ]
     assert f.evidence["total"] == 84 and f.evidence["max_connections"] == 100
     assert f.evidence["by_state"] == {"active": 3, "idle": 80}
     assert f.evidence["idle_over_threshold"] == 31
@@ -204,8 +273,13 @@ def test_operator_steps_are_audited_and_operator_severity_sticks(tmp_path):
     assert e.active() == []
     entries = [x for x in read_entries(tmp_path / "audit.jsonl") if x.get("incident_id") == inc.id]
     assert [x["event"] for x in entries] == [
-        "incident.detected", "incident.ack", "incident.status", "incident.note",
-        "incident.severity", "incident.resolved"]
+        "incident.detected",
+        "incident.ack",
+        "incident.status",
+        "incident.note",
+        "incident.severity",
+        "incident.resolved",
+    ]
     # resolved by hand while still breaching: the next breaching sample reopens the same one
     assert [i.id for i in e.recent()] == [inc.id]
     [again] = run.feed(("database", db(idle=80)))
@@ -237,8 +311,11 @@ def test_incidents_resolved_in_the_last_24h_come_back_from_the_audit_trail(tmp_p
     assert back.notes[0].text == "Root cause: a leaky pool" and back.resolved_at is not None
     assert later.get(inc.id) == back
     # the trail's times are the wall clock's
-    too_old = IncidentEngine(CFG, audit=AuditLog(tmp_path / "audit.jsonl"),
-                             clock=lambda: datetime.now(UTC) + timedelta(hours=25))
+    too_old = IncidentEngine(
+        CFG,
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        clock=lambda: datetime.now(UTC) + timedelta(hours=25),
+    )
     assert too_old.recent() == []
 
 

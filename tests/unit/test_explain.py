@@ -37,6 +37,7 @@ def _edit(node: Any, fn: Any) -> Any:
 
 def _older(plan: Any, version: int) -> Any:
     """A PostgreSQL 15/18 plan as an older version writes it."""
+
     def fn(node: dict[str, Any]) -> dict[str, Any]:
         node = dict(node)
         if version < 18:
@@ -51,6 +52,7 @@ def _older(plan: Any, version: int) -> Any:
         if version < 13:
             node.pop("Planning", None)
         return node
+
     return _edit(copy.deepcopy(plan), fn)
 
 
@@ -123,18 +125,48 @@ def test_the_generic_plan_of_a_parameterised_statement_on_16_and_later():
 
 
 def test_a_nested_loop_over_a_misestimated_side_as_postgresql_12_writes_it():
-    doc = [{"Plan": {
-        "Node Type": "Nested Loop", "Parallel Aware": False, "Join Type": "Inner",
-        "Plan Rows": 1, "Actual Rows": 48000, "Actual Loops": 1, "Actual Total Time": 900.0,
-        "Plans": [
-            {"Node Type": "Seq Scan", "Parent Relationship": "Outer", "Relation Name": "bets",
-             "Alias": "b", "Plan Rows": 3, "Actual Rows": 4000, "Actual Loops": 1,
-             "Actual Total Time": 40.0, "Filter": "(amount > '100'::numeric)",
-             "Rows Removed by Filter": 500},
-            {"Node Type": "Index Scan", "Parent Relationship": "Inner", "Relation Name": "markets",
-             "Index Name": "markets_pkey", "Alias": "m", "Plan Rows": 1, "Actual Rows": 12,
-             "Actual Loops": 4000, "Actual Total Time": 0.2, "Index Cond": "(id = b.market_id)"},
-        ]}, "Planning Time": 0.3, "Triggers": [], "Execution Time": 901.0}]
+    doc = [
+        {
+            "Plan": {
+                "Node Type": "Nested Loop",
+                "Parallel Aware": False,
+                "Join Type": "Inner",
+                "Plan Rows": 1,
+                "Actual Rows": 48000,
+                "Actual Loops": 1,
+                "Actual Total Time": 900.0,
+                "Plans": [
+                    {
+                        "Node Type": "Seq Scan",
+                        "Parent Relationship": "Outer",
+                        "Relation Name": "bets",
+                        "Alias": "b",
+                        "Plan Rows": 3,
+                        "Actual Rows": 4000,
+                        "Actual Loops": 1,
+                        "Actual Total Time": 40.0,
+                        "Filter": "(amount > '100'::numeric)",
+                        "Rows Removed by Filter": 500,
+                    },
+                    {
+                        "Node Type": "Index Scan",
+                        "Parent Relationship": "Inner",
+                        "Relation Name": "markets",
+                        "Index Name": "markets_pkey",
+                        "Alias": "m",
+                        "Plan Rows": 1,
+                        "Actual Rows": 12,
+                        "Actual Loops": 4000,
+                        "Actual Total Time": 0.2,
+                        "Index Cond": "(id = b.market_id)",
+                    },
+                ],
+            },
+            "Planning Time": 0.3,
+            "Triggers": [],
+            "Execution Time": 901.0,
+        }
+    ]
     plan = parse_plan(json.dumps(doc))
     finding = next(f for f in plan.findings if f.kind == "nested_loop_misestimate")
     assert "outer side" in finding.text and "×1,333 under-estimated" in finding.text
@@ -143,17 +175,37 @@ def test_a_nested_loop_over_a_misestimated_side_as_postgresql_12_writes_it():
 
 
 def test_rows_removed_by_filter_far_above_rows_returned_is_a_finding():
-    doc = {"Plan": {"Node Type": "Index Scan", "Relation Name": "bets", "Index Name": "bets_market_id_idx",
-                    "Plan Rows": 10, "Actual Rows": 2, "Actual Loops": 10, "Actual Total Time": 1.0,
-                    "Filter": "(user_id = 7)", "Rows Removed by Filter": 900}}
+    doc = {
+        "Plan": {
+            "Node Type": "Index Scan",
+            "Relation Name": "bets",
+            "Index Name": "bets_market_id_idx",
+            "Plan Rows": 10,
+            "Actual Rows": 2,
+            "Actual Loops": 10,
+            "Actual Total Time": 1.0,
+            "Filter": "(user_id = 7)",
+            "Rows Removed by Filter": 900,
+        }
+    }
     plan = parse_plan(doc)
     assert [f.kind for f in plan.findings] == ["filter_waste"]
     assert plan.findings[0].columns == ("user_id",)
 
 
 def test_nulls_and_strange_values_in_the_json_never_raise():
-    doc = [{"Plan": {"Node Type": None, "Plan Rows": None, "Actual Rows": "many", "Actual Loops": None,
-                     "Plans": [None, {"Node Type": "Result"}], "Filter": None}}]
+    doc = [
+        {
+            "Plan": {
+                "Node Type": None,
+                "Plan Rows": None,
+                "Actual Rows": "many",
+                "Actual Loops": None,
+                "Plans": [None, {"Node Type": "Result"}],
+                "Filter": None,
+            }
+        }
+    ]
     plan = parse_plan(doc)
     assert plan.root.node_type == "?" and len(plan.nodes) == 2
     render_lines(plan)
@@ -162,13 +214,18 @@ def test_nulls_and_strange_values_in_the_json_never_raise():
             parse_plan(bad)
 
 
-@pytest.mark.parametrize(("expression", "columns"), [
-    ("((status = 'active'::text) AND (t.amount > $1))", ("status", "amount")),
-    ("(lower(email) = 'a AND b'::text)", ("email",)),
-    ('("Weird Col" IS NULL)', ("Weird Col",)),
-    ("((placed_at >= '2024-01-01 00:00:00+00'::timestamp with time zone) OR (market_id = ANY ('{1,2}'::bigint[])))",
-     ("market_id", "placed_at")),  # equality first
-    ("(NOT done)", ("done",)),
-])
+@pytest.mark.parametrize(
+    ("expression", "columns"),
+    [
+        ("((status = 'active'::text) AND (t.amount > $1))", ("status", "amount")),
+        ("(lower(email) = 'a AND b'::text)", ("email",)),
+        ('("Weird Col" IS NULL)', ("Weird Col",)),
+        (
+            "((placed_at >= '2024-01-01 00:00:00+00'::timestamp with time zone) OR (market_id = ANY ('{1,2}'::bigint[])))",
+            ("market_id", "placed_at"),
+        ),  # equality first
+        ("(NOT done)", ("done",)),
+    ],
+)
 def test_filter_columns(expression, columns):
     assert filter_columns(expression) == columns

@@ -23,7 +23,9 @@ def test_cheap_failures_are_retried_at_the_interval_however_many_there_were() ->
 
 
 def test_timeouts_back_off_to_twice_the_interval_at_most() -> None:
-    policy = policies_from_config(RefreshConfig(interval_seconds=2, timeout_seconds=5), ["api"])["api"]
+    policy = policies_from_config(RefreshConfig(interval_seconds=2, timeout_seconds=5), ["api"])[
+        "api"
+    ]
     assert [policy.delay_after(n) for n in (0, 1, 2, 500)] == [2.0, 4.0, 4.0, 4.0]
     assert policy.is_expensive(5.0) and policy.is_expensive(2.6) and not policy.is_expensive(0.01)
 
@@ -60,5 +62,9 @@ def test_a_253_character_pod_name_is_cut_in_the_middle_to_the_column() -> None:
     name = "predictiq-api-" + "x" * 231 + "-ünïcode"
     assert len(name) == 253
     cut = middle(name, NAME_WIDTH)
-    assert len(cut) == NAME_WIDTH and cut.startswith("predictiq-api-xxxx") and cut.endswith("x-ünïcode")
+    assert (
+        len(cut) == NAME_WIDTH
+        and cut.startswith("predictiq-api-xxxx")
+        and cut.endswith("x-ünïcode")
+    )
     assert "…" in cut and middle("short-name", NAME_WIDTH) == "short-name"

@@ -21,8 +21,11 @@ from cockpit.sources.fields import (
     text,
 )
 
-POD = {"spec": {"nodeName": None, "containers": [{"name": "api"}, None, "junk", {"name": 7}]},
-       "status": None, "metadata": {"name": "api-1", "generation": "3", "labels": []}}
+POD = {
+    "spec": {"nodeName": None, "containers": [{"name": "api"}, None, "junk", {"name": 7}]},
+    "status": None,
+    "metadata": {"name": "api-1", "generation": "3", "labels": []},
+}
 
 
 def test_a_null_is_the_default_of_the_declared_type():

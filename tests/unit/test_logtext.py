@@ -109,10 +109,15 @@ def test_search_is_a_regex_or_plain_text_with_smart_case():
 
 def test_runbook_log_specs_are_validated():
     base = {"title": "t", "diagnosis": "d"}
-    book = parse_runbook({"entries": {"oom": {**base, "logs": {"previous": True, "lines": 5}}}}, "rb")
+    book = parse_runbook(
+        {"entries": {"oom": {**base, "logs": {"previous": True, "lines": 5}}}}, "rb"
+    )
     assert book.entries["oom"].logs is not None and book.entries["oom"].logs.lines == 5
-    for logs, key in (({"patern": "x"}, "entries.oom.logs"), ({"lines": "5"}, "entries.oom.logs.lines"),
-                      ({"pattern": "("}, "entries.oom.logs.pattern")):
+    for logs, key in (
+        ({"patern": "x"}, "entries.oom.logs"),
+        ({"lines": "5"}, "entries.oom.logs.lines"),
+        ({"pattern": "("}, "entries.oom.logs.pattern"),
+    ):
         with pytest.raises(ConfigError) as caught:
             parse_runbook({"entries": {"oom": {**base, "logs": logs}}}, "rb")
         assert caught.value.key == key
@@ -128,13 +133,29 @@ def test_per_minute_counts_include_empty_minutes():
 
 
 def test_the_post_mortem_includes_the_log_evidence_inert():
-    entries = [{"event": "incident.detected", "incident_id": "INC-1", "time": "2026-12-01T10:42:00Z",
-                "severity": "P2", "title": "Out of memory (OOM)", "rule": "oom"},
-               {"event": "incident.log_evidence", "incident_id": "INC-1",
-                "time": "2026-12-01T10:43:00Z", "summary": "previous container, last 2 lines",
-                "lines": ["p 10:41:59 fatal error: runtime: out of memory", "p 10:42 \x1b[2J"],
-                "per_minute": [], "problems": []}]
+    entries = [
+        {
+            "event": "incident.detected",
+            "incident_id": "INC-1",
+            "time": "2026-12-01T10:42:00Z",
+            "severity": "P2",
+            "title": "Out of memory (OOM)",
+            "rule": "oom",
+        },
+        {
+            "event": "incident.log_evidence",
+            "incident_id": "INC-1",
+            "time": "2026-12-01T10:43:00Z",
+            "summary": "previous container, last 2 lines",
+            "lines": ["p 10:41:59 fatal error: runtime: out of memory", "p 10:42 \x1b[2J"],
+            "per_minute": [],
+            "problems": [],
+        },
+    ]
     report = render_postmortem("INC-1", entries)
-    assert "## Log evidence" in report and "    p 10:41:59 fatal error: runtime: out of memory" in report
+    assert (
+        "## Log evidence" in report
+        and "    p 10:41:59 fatal error: runtime: out of memory" in report
+    )
     assert "\x1b" not in report and "\\x1b[2J" in report
     assert evidence_text(entries[1])[0] == "previous container, last 2 lines"

@@ -10,29 +10,87 @@ OP = {"login": "alice", "uid": 1000}
 
 # a known timeline, as the engine and the executor write it (time and operator by the log)
 KNOWN = [
-    {"time": "2026-11-27T09:00:00Z", "event": "incident.detected", "incident_id": ID,
-     "operator": OP, "rule": "connection_exhaustion", "severity": "P2",
-     "title": "Database connection exhaustion", "impact": "API answers 503",
-     "affected": ["PostgreSQL", "API"], "evidence": {"total": 84, "idle_over_threshold": 31}},
-    {"time": "2026-11-27T09:01:00Z", "event": "incident.detected", "incident_id": "INC-OTHER",
-     "severity": "P4", "title": "not this one"},
-    {"time": "2026-11-27T09:02:00Z", "event": "incident.severity", "incident_id": ID,
-     "auto": True, "before": "P2", "after": "P1"},
-    {"time": "2026-11-27T09:03:00Z", "event": "incident.ack", "incident_id": ID,
-     "operator": OP, "acknowledged_by": "alice"},
-    {"time": "2026-11-27T09:04:00Z", "event": "incident.status", "incident_id": ID,
-     "operator": OP, "before": "Investigating", "after": "Identified"},
-    {"seq": 7, "time": "2026-11-27T09:05:00Z", "event": "intent", "incident_id": ID,
-     "action": "kill_idle", "target": "predictiq"},
-    {"time": "2026-11-27T09:05:02Z", "event": "result", "incident_id": ID, "intent_seq": 7,
-     "action": "kill_idle", "target": "predictiq", "outcome": "ok",
-     "message": "terminated 31 idle connections"},
-    {"seq": 9, "time": "2026-11-27T09:06:00Z", "event": "intent", "incident_id": ID,
-     "action": "scale", "target": "predictiq-api"},
-    {"time": "2026-11-27T09:07:00Z", "event": "incident.note", "incident_id": ID,
-     "operator": OP, "text": "Root cause: pool | size doubled"},
-    {"time": "2026-11-27T09:20:00Z", "event": "incident.closed", "incident_id": ID,
-     "reason": "healthy for 3 samples"},
+    {
+        "time": "2026-11-27T09:00:00Z",
+        "event": "incident.detected",
+        "incident_id": ID,
+        "operator": OP,
+        "rule": "connection_exhaustion",
+        "severity": "P2",
+        "title": "Database connection exhaustion",
+        "impact": "API answers 503",
+        "affected": ["PostgreSQL", "API"],
+        "evidence": {"total": 84, "idle_over_threshold": 31},
+    },
+    {
+        "time": "2026-11-27T09:01:00Z",
+        "event": "incident.detected",
+        "incident_id": "INC-OTHER",
+        "severity": "P4",
+        "title": "not this one",
+    },
+    {
+        "time": "2026-11-27T09:02:00Z",
+        "event": "incident.severity",
+        "incident_id": ID,
+        "auto": True,
+        "before": "P2",
+        "after": "P1",
+    },
+    {
+        "time": "2026-11-27T09:03:00Z",
+        "event": "incident.ack",
+        "incident_id": ID,
+        "operator": OP,
+        "acknowledged_by": "alice",
+    },
+    {
+        "time": "2026-11-27T09:04:00Z",
+        "event": "incident.status",
+        "incident_id": ID,
+        "operator": OP,
+        "before": "Investigating",
+        "after": "Identified",
+    },
+    {
+        "seq": 7,
+        "time": "2026-11-27T09:05:00Z",
+        "event": "intent",
+        "incident_id": ID,
+        "action": "kill_idle",
+        "target": "predictiq",
+    },
+    {
+        "time": "2026-11-27T09:05:02Z",
+        "event": "result",
+        "incident_id": ID,
+        "intent_seq": 7,
+        "action": "kill_idle",
+        "target": "predictiq",
+        "outcome": "ok",
+        "message": "terminated 31 idle connections",
+    },
+    {
+        "seq": 9,
+        "time": "2026-11-27T09:06:00Z",
+        "event": "intent",
+        "incident_id": ID,
+        "action": "scale",
+        "target": "predictiq-api",
+    },
+    {
+        "time": "2026-11-27T09:07:00Z",
+        "event": "incident.note",
+        "incident_id": ID,
+        "operator": OP,
+        "text": "Root cause: pool | size doubled",
+    },
+    {
+        "time": "2026-11-27T09:20:00Z",
+        "event": "incident.closed",
+        "incident_id": ID,
+        "reason": "healthy for 3 samples",
+    },
 ]
 
 
@@ -60,8 +118,16 @@ def test_postmortem_reproduces_the_timeline():
 
 def test_postmortem_from_a_real_audit_log(tmp_path):
     log = AuditLog(tmp_path / "audit.jsonl")
-    log.record("incident.declared", incident_id=ID, severity="P1", title="Bets fail", by="bob",
-               rule="declared", impact="EU users", affected=["API"])
+    log.record(
+        "incident.declared",
+        incident_id=ID,
+        severity="P1",
+        title="Bets fail",
+        by="bob",
+        rule="declared",
+        impact="EU users",
+        affected=["API"],
+    )
     log.record("incident.resolved", incident_id=ID, by="bob", summary="rolled back")
     md = render_postmortem(ID, read_entries(tmp_path / "audit.jsonl"))
     assert "| Declared | P1 Bets fail by bob |" in md

@@ -13,40 +13,80 @@ from cockpit.sources.prommetrics import render_queries
 
 
 def test_vector_values_are_strings_and_nan_is_left_out():
-    answer = parse_answer({"status": "success", "warnings": ["partial data"], "data": {
-        "resultType": "vector", "result": [
-            {"metric": {"pod": "a"}, "value": [1700000000.5, "2.5"]},
-            {"metric": {"pod": "b"}, "value": [1700000000.5, "NaN"]},
-            {"metric": {"pod": "c"}, "value": [1700000000.5, "+Inf"]},
-            {"metric": {"pod": None}, "value": [1700000000.5, "1"]}]}})
+    answer = parse_answer(
+        {
+            "status": "success",
+            "warnings": ["partial data"],
+            "data": {
+                "resultType": "vector",
+                "result": [
+                    {"metric": {"pod": "a"}, "value": [1700000000.5, "2.5"]},
+                    {"metric": {"pod": "b"}, "value": [1700000000.5, "NaN"]},
+                    {"metric": {"pod": "c"}, "value": [1700000000.5, "+Inf"]},
+                    {"metric": {"pod": None}, "value": [1700000000.5, "1"]},
+                ],
+            },
+        }
+    )
     assert [(s.labels.get("pod"), s.value) for s in answer.samples] == [
-        ("a", 2.5), ("c", math.inf), ("", 1.0)]
+        ("a", 2.5),
+        ("c", math.inf),
+        ("", 1.0),
+    ]
     assert answer.warnings == ("partial data",)
 
 
 def test_an_error_body_is_prometheus_own_words():
     with pytest.raises(PromError, match=r"^bad_data: 1:5: parse error: unexpected end of input$"):
-        parse_answer({"status": "error", "errorType": "bad_data",
-                      "error": "1:5: parse error: unexpected end of input"})
+        parse_answer(
+            {
+                "status": "error",
+                "errorType": "bad_data",
+                "error": "1:5: parse error: unexpected end of input",
+            }
+        )
     with pytest.raises(PromError, match="scalar"):
         parse_answer({"status": "success", "data": {"resultType": "scalar", "result": [1, "1"]}})
 
 
 def test_matrix_points_in_order():
-    answer = parse_answer({"status": "success", "data": {"resultType": "matrix", "result": [
-        {"metric": {}, "values": [[1.0, "1"], [2.0, "NaN"], [3.0, "3"], "junk"]}]}})
+    answer = parse_answer(
+        {
+            "status": "success",
+            "data": {
+                "resultType": "matrix",
+                "result": [
+                    {"metric": {}, "values": [[1.0, "1"], [2.0, "NaN"], [3.0, "3"], "junk"]}
+                ],
+            },
+        }
+    )
     assert answer.series[0].points == ((1.0, 1.0), (3.0, 3.0))
 
 
 def test_built_in_queries_use_the_metric_names_and_the_pods_matcher():
-    queries = render_queries(PrometheusConfig(url="http://p"), MetricNames(),
-                             KubernetesConfig(namespace="predictiq", deployment="predictiq-api"))
-    assert queries["requests_by_pod"] == ('sum by (pod) (rate(http_requests_total{namespace='
-                                          '"predictiq",pod=~"predictiq-api-.*"}[1m]))')
+    queries = render_queries(
+        PrometheusConfig(url="http://p"),
+        MetricNames(),
+        KubernetesConfig(namespace="predictiq", deployment="predictiq-api"),
+    )
+    assert queries["requests_by_pod"] == (
+        "sum by (pod) (rate(http_requests_total{namespace="
+        '"predictiq",pod=~"predictiq-api-.*"}[1m]))'
+    )
     assert 'status=~"5.."' in queries["errors_by_pod"]
-    own = render_queries(PrometheusConfig(url="http://p", selector='job="api"', rate_window="5m",
-                                          queries=PrometheusQueries(rate_limited="sum(rate({rate_limited}{{selector}}[{window}]))")),
-                         MetricNames(rate_limited_total="rejected_total"), None)
+    own = render_queries(
+        PrometheusConfig(
+            url="http://p",
+            selector='job="api"',
+            rate_window="5m",
+            queries=PrometheusQueries(
+                rate_limited="sum(rate({rate_limited}{{selector}}[{window}]))"
+            ),
+        ),
+        MetricNames(rate_limited_total="rejected_total"),
+        None,
+    )
     assert own["rate_limited"] == 'sum(rate(rejected_total{job="api"}[5m]))'
 
 
@@ -54,6 +94,8 @@ def test_check_config_names_a_missing_prometheus_ca_file(tmp_path):
     from cockpit.config import ConfigError, parse_config
     from cockpit.config_checks import check_runtime
 
-    cfg = parse_config({"prometheus": {"url": "https://prom", "ca_file": str(tmp_path / "nope.pem")}})
+    cfg = parse_config(
+        {"prometheus": {"url": "https://prom", "ca_file": str(tmp_path / "nope.pem")}}
+    )
     with pytest.raises(ConfigError, match=r"prometheus\.ca_file: expected a CA bundle"):
         check_runtime(cfg)

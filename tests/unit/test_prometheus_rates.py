@@ -15,18 +15,26 @@ from cockpit.sources.promrates import (
     summary_quantiles_ms,
 )
 
-NAMES = {"requests": "http_requests_total", "status_label": "status",
-         "rate_limited": "rate_limit_rejections_total", "latency": "http_request_duration_seconds"}
+NAMES = {
+    "requests": "http_requests_total",
+    "status_label": "status",
+    "rate_limited": "rate_limit_rejections_total",
+    "latency": "http_request_duration_seconds",
+}
 
 
-def exposition(requests: dict[str, float], limited: float, buckets: dict[str, float],
-               total_seconds: float) -> str:
+def exposition(
+    requests: dict[str, float], limited: float, buckets: dict[str, float], total_seconds: float
+) -> str:
     """A /metrics body as prometheus_client writes it (requests by status; one histogram)."""
     lines = ["# HELP http_requests_total Requests.", "# TYPE http_requests_total counter"]
     for status, n in requests.items():
         lines.append(f'http_requests_total{{method="GET",path="/api",status="{status}"}} {n}')
-    lines += ["# TYPE rate_limit_rejections_total counter", f"rate_limit_rejections_total {limited}",
-              "# TYPE http_request_duration_seconds histogram"]
+    lines += [
+        "# TYPE rate_limit_rejections_total counter",
+        f"rate_limit_rejections_total {limited}",
+        "# TYPE http_request_duration_seconds histogram",
+    ]
     for le, n in buckets.items():
         lines.append(f'http_request_duration_seconds_bucket{{le="{le}",path="/api"}} {n}')
     lines.append(f'http_request_duration_seconds_sum{{path="/api"}} {total_seconds}')
@@ -35,10 +43,14 @@ def exposition(requests: dict[str, float], limited: float, buckets: dict[str, fl
 
 
 def test_rates_are_increases_over_the_interval():
-    before = parse_scrape(exposition({"200": 100, "503": 10, "429": 5}, 5,
-                                     {"0.1": 50, "0.5": 100, "+Inf": 115}, 20.0))
-    after = parse_scrape(exposition({"200": 160, "503": 30, "429": 25}, 25,
-                                    {"0.1": 80, "0.5": 170, "+Inf": 215}, 45.0))
+    before = parse_scrape(
+        exposition({"200": 100, "503": 10, "429": 5}, 5, {"0.1": 50, "0.5": 100, "+Inf": 115}, 20.0)
+    )
+    after = parse_scrape(
+        exposition(
+            {"200": 160, "503": 30, "429": 25}, 25, {"0.1": 80, "0.5": 170, "+Inf": 215}, 45.0
+        )
+    )
     rates = compute_rates(before, after, 10.0, **NAMES)
     assert rates.request_rate == pytest.approx((60 + 20 + 20) / 10)
     assert rates.rate_by_class == pytest.approx({"2xx": 6.0, "4xx": 2.0, "5xx": 2.0})
@@ -70,7 +82,9 @@ def test_counter_going_down_is_a_reset_never_a_negative_rate():
 
 def test_new_series_counts_from_zero_and_vanished_series_is_a_reset():
     assert increases({(("s", "200"),): 5.0}, {(("s", "200"),): 7.0, (("s", "500"),): 3.0}) == {
-        (("s", "200"),): 2.0, (("s", "500"),): 3.0}
+        (("s", "200"),): 2.0,
+        (("s", "500"),): 3.0,
+    }
     assert increases({(("s", "200"),): 5.0, (("s", "500"),): 1.0}, {(("s", "200"),): 7.0}) is None
 
 
@@ -89,9 +103,19 @@ def test_rate_limited_counter_absent_is_unknown_not_zero():
     assert rates.rate_limited_rate is None
 
 
-@pytest.mark.parametrize(("status", "cls"), [("200", "2xx"), ("301", "3xx"), ("404", "4xx"),
-                                             ("503", "5xx"), ("5xx", "5xx"), ("abc", "other"),
-                                             ("", "other"), ("600", "other")])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        ("200", "2xx"),
+        ("301", "3xx"),
+        ("404", "4xx"),
+        ("503", "5xx"),
+        ("5xx", "5xx"),
+        ("abc", "other"),
+        ("", "other"),
+        ("600", "other"),
+    ],
+)
 def test_status_class(status, cls):
     assert status_class(status) == cls
 
@@ -122,10 +146,12 @@ rpc_seconds{quantile="0.99",route="b"} 0.9
 rpc_seconds_sum{route="a"} 10
 rpc_seconds_count{route="a"} 100
 """
-    later = text.replace("_sum{route=\"a\"} 10", "_sum{route=\"a\"} 14").replace(
-        "_count{route=\"a\"} 100", "_count{route=\"a\"} 120")
+    later = text.replace('_sum{route="a"} 10', '_sum{route="a"} 14').replace(
+        '_count{route="a"} 100', '_count{route="a"} 120'
+    )
     assert summary_quantiles_ms(parse_scrape(text), "rpc_seconds") == pytest.approx(
-        {"p50": 20.0, "p95": 200.0, "p99": 900.0})
+        {"p50": 20.0, "p95": 200.0, "p99": 900.0}
+    )
     names = dict(NAMES, latency="rpc_seconds")
     rates = compute_rates(parse_scrape(text), parse_scrape(later), 1.0, **names)
     assert rates.latency_ms["mean"] == pytest.approx(1000 * 4 / 20)
@@ -134,8 +160,10 @@ rpc_seconds_count{route="a"} 100
     assert first.latency_ms["p50"] == pytest.approx(20.0)  # a summary needs no second scrape
 
 
-@pytest.mark.parametrize("body", ["<html><body>Bad gateway</body></html>", "this is {not} metrics",
-                                  "metric_one 1\ngarbage"])
+@pytest.mark.parametrize(
+    "body",
+    ["<html><body>Bad gateway</body></html>", "this is {not} metrics", "metric_one 1\ngarbage"],
+)
 def test_garbage_is_a_parse_error(body):
     with pytest.raises(ValueError):
         parse_scrape(body)

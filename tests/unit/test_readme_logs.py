@@ -9,7 +9,7 @@ from widgets.keys import LOG_KEYS, display_key
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
-SECTION = README[README.index("<!-- logs:begin -->"):README.index("<!-- logs:end -->")]
+SECTION = README[README.index("<!-- logs:begin -->") : README.index("<!-- logs:end -->")]
 
 
 def test_every_key_of_the_log_view_is_in_the_readme_section():

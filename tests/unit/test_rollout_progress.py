@@ -6,20 +6,25 @@ from actions.restart import rollout_progress
 
 
 def deployment(generation: int, observed: int, replicas: int = 5, **status: int) -> dict:
-    return {"metadata": {"generation": generation}, "spec": {"replicas": replicas},
-            "status": {"observedGeneration": observed, **status}}
+    return {
+        "metadata": {"generation": generation},
+        "spec": {"replicas": replicas},
+        "status": {"observedGeneration": observed, **status},
+    }
 
 
 def test_status_of_the_old_generation_is_not_done_even_when_its_counts_are_full():
     """Right after the PATCH the status still counts the old pods as updated and ready."""
-    done, line = rollout_progress(deployment(2, 1, replicas=5, updatedReplicas=5,
-                                             readyReplicas=5, availableReplicas=5))
+    done, line = rollout_progress(
+        deployment(2, 1, replicas=5, updatedReplicas=5, readyReplicas=5, availableReplicas=5)
+    )
     assert not done and "generation 2" in line
 
 
 def test_progress_then_done():
-    done, line = rollout_progress(deployment(2, 2, replicas=5, updatedReplicas=2, readyReplicas=5,
-                                             availableReplicas=5))
+    done, line = rollout_progress(
+        deployment(2, 2, replicas=5, updatedReplicas=2, readyReplicas=5, availableReplicas=5)
+    )
     assert not done and line == "updated 2/5, ready 5/5, available 5/5"
     full = deployment(2, 2, replicas=5, updatedReplicas=5, readyReplicas=5, availableReplicas=5)
     full["status"]["replicas"] = 5

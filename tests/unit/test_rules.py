@@ -31,8 +31,10 @@ def test_connection_thresholds_come_from_config():
     st = state(("database", db(active=3, idle=76)))  # 80 of 100 with the cockpit's own
     [f] = found("connection_exhaustion", st)
     assert (f.severity, f.evidence["usage_percent"]) == ("P2", 80.0)
-    strict = replace(CFG, thresholds=ThresholdsConfig(connection_warning_percent=70,
-                                                      connection_critical_percent=80))
+    strict = replace(
+        CFG,
+        thresholds=ThresholdsConfig(connection_warning_percent=70, connection_critical_percent=80),
+    )
     assert found("connection_exhaustion", st, strict)[0].severity == "P1"
     assert found("connection_exhaustion", state(("database", db(active=3, idle=75)))) == []
 
@@ -76,8 +78,9 @@ def test_rate_limit_threshold():
     assert found("rate_limit", state(("api", api(rate_429=1.5))))[0].severity == "P3"
 
 
-@pytest.mark.parametrize("days,severity", [(45, None), (30, "P4"), (7.5, "P4"), (7, "P2"),
-                                           (0.5, "P2"), (-2, "P1")])
+@pytest.mark.parametrize(
+    "days,severity", [(45, None), (30, "P4"), (7.5, "P4"), (7, "P2"), (0.5, "P2"), (-2, "P1")]
+)
 def test_certificate_severity_by_days_left(days, severity):
     result = found("certificate", state(("certificates", certs(days))))
     assert [f.severity for f in result] == ([severity] if severity else [])
@@ -104,8 +107,9 @@ def test_every_rule_has_a_runbook_entry_with_known_actions():
 
 
 def test_diagnosis_renders_live_numbers():
-    [f] = found("connection_exhaustion", state(("database", db(idle=80, idle_old=31,
-                                                               longest_seconds=12.3))))
+    [f] = found(
+        "connection_exhaustion", state(("database", db(idle=80, idle_old=31, longest_seconds=12.3)))
+    )
     text = render_diagnosis(load_runbook().entry("connection_exhaustion"), f.evidence)
     assert text.startswith("84 of 100 connections (84 %)")
     assert "31 idle > 10 min; longest query 12.3 s (pid 4242)" in text
@@ -119,13 +123,16 @@ def test_commands_use_the_servers_pg_stat_statements_columns(version, column):
     assert "now() - query_start" in commands and "duration" not in commands
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[entries.x]\ntitle='t'\n", "entries.x.diagnosis: expected a non-empty string"),
-    ("[entries.x]\ntitle='t'\ndiagnosis='d'\nactions=['reboot']\n", "unknown action 'reboot'"),
-    ("[entries.x]\ntitle='t'\ndiagnosis='{a'\n", "entries.x.diagnosis: bad template"),
-    ("[entries.x]\ntitle='t'\ndiagnosis='d'\ncolour='red'\n", "unknown key 'colour'"),
-    ("title = 1\n", "expected [entries.<rule id>] tables"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[entries.x]\ntitle='t'\n", "entries.x.diagnosis: expected a non-empty string"),
+        ("[entries.x]\ntitle='t'\ndiagnosis='d'\nactions=['reboot']\n", "unknown action 'reboot'"),
+        ("[entries.x]\ntitle='t'\ndiagnosis='{a'\n", "entries.x.diagnosis: bad template"),
+        ("[entries.x]\ntitle='t'\ndiagnosis='d'\ncolour='red'\n", "unknown key 'colour'"),
+        ("title = 1\n", "expected [entries.<rule id>] tables"),
+    ],
+)
 def test_a_teams_runbook_is_validated_with_clear_errors(tmp_path, text, message):
     path = tmp_path / "runbook.toml"
     path.write_text(text)
@@ -136,12 +143,16 @@ def test_a_teams_runbook_is_validated_with_clear_errors(tmp_path, text, message)
 
 def test_a_teams_runbook_replaces_the_built_in_one(tmp_path):
     path = tmp_path / "runbook.toml"
-    path.write_text("[entries.cache_miss_storm]\ntitle='Cold cache'\n"
-                    "diagnosis='hit rate {hit_rate_percent:.0f} %, {unknown_field}'\n")
+    path.write_text(
+        "[entries.cache_miss_storm]\ntitle='Cold cache'\n"
+        "diagnosis='hit rate {hit_rate_percent:.0f} %, {unknown_field}'\n"
+    )
     rb = load_runbook(path)
     assert list(rb.entries) == ["cache_miss_storm"]
-    assert render_diagnosis(rb.entry("cache_miss_storm"), {"hit_rate_percent": 12.4}) == \
-        "hit rate 12 %, n/a"
+    assert (
+        render_diagnosis(rb.entry("cache_miss_storm"), {"hit_rate_percent": 12.4})
+        == "hit rate 12 %, n/a"
+    )
 
 
 def test_a_slow_query_waiting_on_a_lock_names_the_root_blocker():
@@ -155,8 +166,13 @@ def test_a_slow_query_waiting_on_a_lock_names_the_root_blocker():
     root = _conn(500, "idle in transaction", 190.0, "UPDATE markets SET odds = 2 WHERE id = 1")
     waiter = _conn(501, "active", 60.0, "UPDATE markets SET odds = 3 WHERE id = 1", blocked=(500,))
     behind = _conn(502, "active", 30.0, "ALTER TABLE markets ADD COLUMN x int", blocked=(500, 501))
-    db = replace(db_snapshot(), collected_at=NOW, longest_queries=(waiter, behind),
-                 lock_sessions=(root, waiter, behind), lock_waits=(waiter, behind))
+    db = replace(
+        db_snapshot(),
+        collected_at=NOW,
+        longest_queries=(waiter, behind),
+        lock_sessions=(root, waiter, behind),
+        lock_waits=(waiter, behind),
+    )
     state = CockpitState()
     state.update("database", db)
     cfg = parse_config({"database": {"url": "postgresql://x@db.invalid/x"}}, env={})
@@ -174,5 +190,6 @@ def test_the_runbooks_action_ids_are_exactly_the_registrys_actions():
     assert set(ACTION_IDS) == set(ACTIONS), (
         "cockpit/incidents/runbook.py ACTION_IDS must name exactly the main screen's actions "
         f"(actions/registry.py ACTIONS): only in ACTION_IDS {sorted(set(ACTION_IDS) - set(ACTIONS))}, "
-        f"only in ACTIONS {sorted(set(ACTIONS) - set(ACTION_IDS))}")
+        f"only in ACTIONS {sorted(set(ACTIONS) - set(ACTION_IDS))}"
+    )
     assert all(ACTIONS[action_id].id == action_id for action_id in ACTION_IDS)

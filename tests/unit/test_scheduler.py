@@ -59,8 +59,9 @@ def test_backoff_doubles_per_failure_and_is_capped() -> None:
 
 
 def test_certificates_keep_their_slow_cadence() -> None:
-    policies = policies_from_config(RefreshConfig(interval_seconds=2, certificates_seconds=300),
-                                    ["database", "certificates"])
+    policies = policies_from_config(
+        RefreshConfig(interval_seconds=2, certificates_seconds=300), ["database", "certificates"]
+    )
     assert policies["database"].interval == 2 and policies["certificates"].interval == 300
     assert policies["certificates"].delay_after(3) == 300
 
@@ -68,8 +69,9 @@ def test_certificates_keep_their_slow_cadence() -> None:
 async def test_results_are_delivered_per_source_and_stop_closes_sources() -> None:
     got: list[tuple[str, object]] = []
     sources = {"a": CountingSource("a"), "b": CountingSource("b")}
-    sched = Scheduler(sources, lambda n, r: got.append((n, r)),
-                      {n: PollPolicy(0.01, 1.0) for n in sources})
+    sched = Scheduler(
+        sources, lambda n, r: got.append((n, r)), {n: PollPolicy(0.01, 1.0) for n in sources}
+    )
     sched.start()
     await until(lambda: {n for n, _ in got} == {"a", "b"} and len(got) >= 6)
     await sched.stop()
@@ -97,8 +99,11 @@ async def test_polls_of_one_source_never_overlap_even_when_refresh_is_spammed() 
 async def test_a_collect_slower_than_the_timeout_is_a_failure_and_backs_off() -> None:
     src = CountingSource("hung", asyncio.Event())  # never released
     got: list[SourceFailure] = []
-    sched = Scheduler({"hung": src}, lambda n, r: got.append(r),
-                      {"hung": PollPolicy(0.01, 0.05, max_backoff=10.0)})
+    sched = Scheduler(
+        {"hung": src},
+        lambda n, r: got.append(r),
+        {"hung": PollPolicy(0.01, 0.05, max_backoff=10.0)},
+    )
     sched.start()
     await until(lambda: len(got) >= 2)
     await sched.stop()
@@ -174,8 +179,11 @@ async def test_a_refused_source_is_retried_at_the_interval_however_long_it_was_d
 async def test_a_timed_out_source_backs_off_but_only_to_the_cap() -> None:
     src = CountingSource("hung", asyncio.Event())  # never answers
     got: list[SourceFailure] = []
-    sched = Scheduler({"hung": src}, lambda n, r: got.append(r),
-                      {"hung": PollPolicy(0.01, 0.05, max_backoff=0.03)})
+    sched = Scheduler(
+        {"hung": src},
+        lambda n, r: got.append(r),
+        {"hung": PollPolicy(0.01, 0.05, max_backoff=0.03)},
+    )
     sched.start()
     await until(lambda: len(got) >= 3)
     assert sched.next_delay("hung") == 0.03  # doubled from 0.01, capped

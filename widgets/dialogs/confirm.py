@@ -53,18 +53,23 @@ def where_line(plan: Plan) -> str:
 
 
 # the plan body scrolls with these wherever the focus is (Cancel, or the typed-name input)
-SCROLL_BINDINGS = [Binding("up", "scroll_plan('up')", show=False),
-                   Binding("down", "scroll_plan('down')", show=False),
-                   Binding("pageup", "scroll_plan('page_up')", show=False),
-                   Binding("pagedown", "scroll_plan('page_down')", show=False)]
+SCROLL_BINDINGS = [
+    Binding("up", "scroll_plan('up')", show=False),
+    Binding("down", "scroll_plan('down')", show=False),
+    Binding("pageup", "scroll_plan('page_up')", show=False),
+    Binding("pagedown", "scroll_plan('page_down')", show=False),
+]
 
 
 class ConfirmDialog(ModalScreen[bool]):
     """y confirms; n, escape or the (focused) Cancel button cancels."""
 
     DEFAULT_CSS = DIALOG_CSS
-    BINDINGS = [Binding("y", "answer(True)", "Confirm"), Binding("n,escape", "answer(False)", "Cancel"),
-                *SCROLL_BINDINGS]
+    BINDINGS = [
+        Binding("y", "answer(True)", "Confirm"),
+        Binding("n,escape", "answer(False)", "Cancel"),
+        *SCROLL_BINDINGS,
+    ]
     HINT = "y confirm    n / escape cancel    ↑↓ PgUp PgDn scroll the plan"
 
     def __init__(self, plan: Plan, recheck: Callable[[], str | None] | None = None) -> None:
@@ -88,8 +93,12 @@ class ConfirmDialog(ModalScreen[bool]):
             yield Static(self.HINT, id="confirm-hint")
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary", compact=True)
-                yield Button("Confirm", id="confirm", variant="error" if plan.production else "warning",
-                             compact=True)
+                yield Button(
+                    "Confirm",
+                    id="confirm",
+                    variant="error" if plan.production else "warning",
+                    compact=True,
+                )
 
     def compose_extra(self) -> ComposeResult:
         """Extra widgets between the facts and the buttons (the typed-name input)."""
@@ -188,8 +197,11 @@ class ReplicaPrompt(ModalScreen[int | None]):
         with Vertical(id="confirm-box") as box:
             box.border_title = escape(f"Scale deployment/{self.deployment}")
             yield Static(f"Replicas, {self.low} to {self.high}{now}:")
-            yield Input(value="" if self.current is None else str(self.current), id="replicas",
-                        type="integer")
+            yield Input(
+                value="" if self.current is None else str(self.current),
+                id="replicas",
+                type="integer",
+            )
             yield Static("", id="replicas-error")
             yield Static("enter continue to the confirmation    escape cancel", id="confirm-hint")
 

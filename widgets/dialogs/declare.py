@@ -28,8 +28,10 @@ class DeclareDialog(ModalScreen[tuple[str, str, str] | None]):
             yield Input(value="P2", placeholder="severity: P1 P2 P3 P4", id="severity")
             yield Input(placeholder="impact: who is affected, how", id="impact")
             yield Label("", id="error")
-            yield Label("[dim]enter: next field · enter in impact declares · escape cancels[/dim]",
-                        id="declare-hint")
+            yield Label(
+                "[dim]enter: next field · enter in impact declares · escape cancels[/dim]",
+                id="declare-hint",
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -41,7 +43,9 @@ class DeclareDialog(ModalScreen[tuple[str, str, str] | None]):
             self.focus_next()
             return
         if not title or severity not in SEVERITIES:
-            self.query_one("#error", Label).update("[red]a title and a severity P1-P4 are needed[/red]")
+            self.query_one("#error", Label).update(
+                "[red]a title and a severity P1-P4 are needed[/red]"
+            )
             return
         self.dismiss((title, severity, impact))
 

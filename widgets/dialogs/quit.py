@@ -21,8 +21,10 @@ class QuitConfirm(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="quit-box") as box:
             box.border_title = "Quit?"
-            yield Static(f"{self.in_flight} action(s) still in flight; quitting now may leave "
-                         "the outcome unknown in the audit trail.\n\ny quit anyway   n / escape stay")
+            yield Static(
+                f"{self.in_flight} action(s) still in flight; quitting now may leave "
+                "the outcome unknown in the audit trail.\n\ny quit anyway   n / escape stay"
+            )
 
     def action_answer(self, quit_now: bool) -> None:
         self.dismiss(quit_now)

@@ -38,8 +38,10 @@ from widgets.incidents.log_evidence import log_evidence_section, start_log_evide
 if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
 
-COPY_WARNING = ("Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
-                "`set -g set-clipboard on`). Press x to save it to a file instead.")
+COPY_WARNING = (
+    "Copied via OSC 52 — your terminal may have ignored it (inside tmux it needs "
+    "`set -g set-clipboard on`). Press x to save it to a file instead."
+)
 
 
 def operator_name() -> str:
@@ -132,8 +134,15 @@ class IncidentDetailScreen(ModalScreen[None]):
         Binding("p", "postmortem", "Post-mortem"),
     ]
 
-    def __init__(self, incident_id: str, engine: IncidentEngine, *, read_only: bool = False,
-                 on_change: Callable[[], None] | None = None, fixes: Fixes | None = None) -> None:
+    def __init__(
+        self,
+        incident_id: str,
+        engine: IncidentEngine,
+        *,
+        read_only: bool = False,
+        on_change: Callable[[], None] | None = None,
+        fixes: Fixes | None = None,
+    ) -> None:
         super().__init__()
         self.fixes = fixes  # the fixes by key, and how to start one for this incident
         self.incident_id = incident_id
@@ -166,25 +175,41 @@ class IncidentDetailScreen(ModalScreen[None]):
         """The detail as Rich markup."""
         now = self.engine.clock()
         left, overdue = countdown(inc, now)
-        clock = (f"[bold reverse red] OVERDUE {response_clock(left)} [/]" if overdue
-                 else f"respond within {response_clock(left)}")
-        ack = (f"acknowledged by {escape(inc.acknowledged_by)} at {inc.acknowledged_at:%H:%M:%S}"
-               if inc.acknowledged_by and inc.acknowledged_at else "not acknowledged")
-        out = [f"[b]{inc.id}  {inc.severity}  {escape(inc.title)}[/b]",
-               f"{inc.status} · detected {inc.detected_at:%Y-%m-%d %H:%M:%S} UTC · {clock} · {ack}",
-               f"Impact: {escape(inc.impact or 'being assessed')}",
-               f"Affected: {escape(', '.join(inc.affected) or 'not yet known')}", "",
-               "[b]Evidence[/b]"]
-        out += [f"  {escape(str(k).replace('_', ' '))}: {escape(evidence_value(v))}"
-                for k, v in inc.evidence.items()] or ["  none"]
+        clock = (
+            f"[bold reverse red] OVERDUE {response_clock(left)} [/]"
+            if overdue
+            else f"respond within {response_clock(left)}"
+        )
+        ack = (
+            f"acknowledged by {escape(inc.acknowledged_by)} at {inc.acknowledged_at:%H:%M:%S}"
+            if inc.acknowledged_by and inc.acknowledged_at
+            else "not acknowledged"
+        )
+        out = [
+            f"[b]{inc.id}  {inc.severity}  {escape(inc.title)}[/b]",
+            f"{inc.status} · detected {inc.detected_at:%Y-%m-%d %H:%M:%S} UTC · {clock} · {ack}",
+            f"Impact: {escape(inc.impact or 'being assessed')}",
+            f"Affected: {escape(', '.join(inc.affected) or 'not yet known')}",
+            "",
+            "[b]Evidence[/b]",
+        ]
+        out += [
+            f"  {escape(str(k).replace('_', ' '))}: {escape(evidence_value(v))}"
+            for k, v in inc.evidence.items()
+        ] or ["  none"]
         if inc.runbook:
             rb = inc.runbook
             out += ["", f"[b]Runbook: {escape(rb.title)}[/b]", "Symptoms:"]
             out += [f"  • {escape(s)}" for s in rb.symptoms]
-            out += ["Diagnosis (live):",
-                    f"  {escape(render_diagnosis(rb, inc.evidence, inc.context))}",
-                    "Equivalent commands:"]
-            out += [f"  [dim]$[/dim] {escape(c)}" for c in render_commands(rb, inc.evidence, inc.context)]
+            out += [
+                "Diagnosis (live):",
+                f"  {escape(render_diagnosis(rb, inc.evidence, inc.context))}",
+                "Equivalent commands:",
+            ]
+            out += [
+                f"  [dim]$[/dim] {escape(c)}"
+                for c in render_commands(rb, inc.evidence, inc.context)
+            ]
             out += ["Resolution:"] + [f"  • {escape(s)}" for s in rb.resolution]
             out += ["Prevention:"] + [f"  • {escape(s)}" for s in rb.prevention]
         fixes = self._fixes(inc)
@@ -192,11 +217,13 @@ class IncidentDetailScreen(ModalScreen[None]):
             out += ["", "[b]Actions that fix it[/b] (press the key here or on the main screen)"]
             out += [f"  [b]{escape(key)}[/b]  {escape(text)}" for key, text, _ in fixes]
         if inc.notes:
-            out += ["", "[b]Notes[/b]"] + [f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}"
-                                           for n in inc.notes]
+            out += ["", "[b]Notes[/b]"] + [
+                f"  {n.at:%H:%M:%S} {escape(n.author)}: {escape(n.text)}" for n in inc.notes
+            ]
         out += log_evidence_section(self)
-        out += ["", "[b]Timeline[/b]"] + [f"  {t.at:%H:%M:%S} {t.event}: {escape(t.text)}"
-                                          for t in inc.timeline]
+        out += ["", "[b]Timeline[/b]"] + [
+            f"  {t.at:%H:%M:%S} {t.event}: {escape(t.text)}" for t in inc.timeline
+        ]
         return "\n".join(out)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -247,20 +274,33 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def resolve_anyway(yes: str | None) -> None:
             if yes == "yes":
-                self._step("resolved (it reopens if detected again)", self.engine.set_status,
-                           "Resolved", operator_name())
+                self._step(
+                    "resolved (it reopens if detected again)",
+                    self.engine.set_status,
+                    "Resolved",
+                    operator_name(),
+                )
 
         def chosen(status: str | None) -> None:
             if status == "Resolved" and self.engine.still_breaching(self.incident_id):
-                self.app.push_screen(ChoiceDialog(
-                    f"{self.incident_id} still breaches its rule. Resolve anyway? If it is "
-                    "detected again soon, this same incident reopens.",
-                    [("no", "No, keep it open"), ("yes", "Yes, resolve it")]), resolve_anyway)
+                self.app.push_screen(
+                    ChoiceDialog(
+                        f"{self.incident_id} still breaches its rule. Resolve anyway? If it is "
+                        "detected again soon, this same incident reopens.",
+                        [("no", "No, keep it open"), ("yes", "Yes, resolve it")],
+                    ),
+                    resolve_anyway,
+                )
             elif status:
                 self._step(f"status {status}", self.engine.set_status, status, operator_name())
 
-        self.app.push_screen(ChoiceDialog(f"Status of {self.incident_id} (now {self.incident.status})",
-                                          [(s, s) for s in STATUSES]), chosen)
+        self.app.push_screen(
+            ChoiceDialog(
+                f"Status of {self.incident_id} (now {self.incident.status})",
+                [(s, s) for s in STATUSES],
+            ),
+            chosen,
+        )
 
     def action_severity(self) -> None:
         if not self.check_action("severity", ()):
@@ -268,10 +308,17 @@ class IncidentDetailScreen(ModalScreen[None]):
 
         def chosen(severity: str | None) -> None:
             if severity:
-                self._step(f"severity {severity}", self.engine.set_severity, severity, operator_name())
+                self._step(
+                    f"severity {severity}", self.engine.set_severity, severity, operator_name()
+                )
 
-        self.app.push_screen(ChoiceDialog(f"Severity of {self.incident_id} (now {self.incident.severity})",
-                                          [(s, s) for s in SEVERITIES]), chosen)
+        self.app.push_screen(
+            ChoiceDialog(
+                f"Severity of {self.incident_id} (now {self.incident.severity})",
+                [(s, s) for s in SEVERITIES],
+            ),
+            chosen,
+        )
 
     def action_note(self) -> None:
         if not self.check_action("note", ()):
@@ -281,12 +328,18 @@ class IncidentDetailScreen(ModalScreen[None]):
             if text:
                 self._step("note added", self.engine.add_note, text, operator_name())
 
-        self.app.push_screen(TextDialog(f"Note for {self.incident_id} "
-                                        "(start with 'Root cause:' to name it)"), entered)
+        self.app.push_screen(
+            TextDialog(f"Note for {self.incident_id} (start with 'Root cause:' to name it)"),
+            entered,
+        )
 
     def _template_text(self, kind: str) -> str:
-        return render_template(kind, self.incident, audit_entries(self.engine.audit, self.incident_id),
-                               now=self.engine.clock())
+        return render_template(
+            kind,
+            self.incident,
+            audit_entries(self.engine.audit, self.incident_id),
+            now=self.engine.clock(),
+        )
 
     def action_template(self) -> None:
         """Choose a communication template, copy it with OSC 52, and say it may not have worked."""
@@ -298,8 +351,9 @@ class IncidentDetailScreen(ModalScreen[None]):
             self.app.copy_to_clipboard(self.last_template)
             self.notify(f"{TEMPLATES[kind]} for {self.incident_id}: {COPY_WARNING}", timeout=10)
 
-        self.app.push_screen(ChoiceDialog("Communication template",
-                                          list(TEMPLATES.items())), chosen)
+        self.app.push_screen(
+            ChoiceDialog("Communication template", list(TEMPLATES.items())), chosen
+        )
 
     def action_save(self) -> None:
         """Save the last chosen template (or a Status Update) to a file and show where."""

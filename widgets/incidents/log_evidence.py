@@ -32,8 +32,15 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
     def fetch() -> LogEvidence:
         raw, namespace = connect()
         try:
-            return fetch_log_evidence(raw, namespace, kube.selector, incident, spec, utcnow(),
-                                      kube.request_timeout_seconds)
+            return fetch_log_evidence(
+                raw,
+                namespace,
+                kube.selector,
+                incident,
+                spec,
+                utcnow(),
+                kube.request_timeout_seconds,
+            )
         finally:
             client = getattr(raw, "api_client", None)
             if client is not None:

@@ -30,8 +30,14 @@ if TYPE_CHECKING:
 
 SEVERITY_STYLE = {"P1": "bold white on red", "P2": "bold red", "P3": "bold yellow", "P4": "cyan"}
 OVERDUE_STYLE = "bold reverse blink red"
-COLUMNS = (("sev", "Sev"), ("title", "Incident"), ("status", "Status"), ("age", "Age"),
-           ("clock", "Respond in"), ("ack", "Ack"))
+COLUMNS = (
+    ("sev", "Sev"),
+    ("title", "Incident"),
+    ("status", "Status"),
+    ("age", "Age"),
+    ("clock", "Respond in"),
+    ("ack", "Ack"),
+)
 # the response clock and the status keep their width ("met (12:04 spare)", "Investigating");
 # the title takes what is left, and who acknowledged and the age go first as the pane narrows
 WIDTHS = {"sev": 3, "status": 13, "age": 7, "ack": 10}
@@ -57,8 +63,15 @@ class IncidentPanel(DataTable[Text | str]):
     """
     # `D` (declare) is bound by the app from the one key registry (widgets/keys.py).
 
-    def __init__(self, engine: IncidentEngine, *, read_only: bool = False, id: str | None = None,
-                 classes: str | None = None, fixes: Fixes | None = None) -> None:
+    def __init__(
+        self,
+        engine: IncidentEngine,
+        *,
+        read_only: bool = False,
+        id: str | None = None,
+        classes: str | None = None,
+        fixes: Fixes | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self.engine = engine
         self.fixes = fixes  # handed to each incident's detail
@@ -80,13 +93,20 @@ class IncidentPanel(DataTable[Text | str]):
 
     def _add_columns(self) -> None:
         for key, label in self._visible():
-            width = (self._fit.flex_width if key == "title"
-                     else WIDTHS.get(key, self._clock_width) if key == "clock" else WIDTHS.get(key))
+            width = (
+                self._fit.flex_width
+                if key == "title"
+                else WIDTHS.get(key, self._clock_width)
+                if key == "clock"
+                else WIDTHS.get(key)
+            )
             self.add_column(label, key=key, width=width)
 
     def _pick(self, cells: tuple[Text | str, ...]) -> tuple[Text | str, ...]:
         """The cells of the visible columns."""
-        return tuple(c for (key, _), c in zip(COLUMNS, cells, strict=True) if key not in self._fit.dropped)
+        return tuple(
+            c for (key, _), c in zip(COLUMNS, cells, strict=True) if key not in self._fit.dropped
+        )
 
     def on_resize(self, event: Resize) -> None:
         self._refit(event.size.width)
@@ -99,8 +119,16 @@ class IncidentPanel(DataTable[Text | str]):
         shown = (*self.incidents, *self.resolved)
         natural = {key: WIDTHS.get(key, 0) for key, _ in COLUMNS}
         natural["title"] = max([len("no active incidents"), *(len(i.title) for i in shown)])
-        natural["clock"] = max([len("Respond in"), *(len(clock_cell(i, now)) for i in self.incidents),
-                                *(len(f"lasted {duration(i.duration_seconds(now), coarse=True)}") for i in self.resolved)])
+        natural["clock"] = max(
+            [
+                len("Respond in"),
+                *(len(clock_cell(i, now)) for i in self.incidents),
+                *(
+                    len(f"lasted {duration(i.duration_seconds(now), coarse=True)}")
+                    for i in self.resolved
+                ),
+            ]
+        )
         long = self.row_count >= self.size.height - 1  # rows under the header
         room = width - (self.styles.scrollbar_size_vertical if long else 0)
         fit = fit_columns(natural, room, DROP_FIRST, "title", flex_min=TITLE_MIN)
@@ -117,8 +145,19 @@ class IncidentPanel(DataTable[Text | str]):
 
     def _draw_empty(self) -> None:
         if not self.incidents and not self.row_count:
-            self.add_row(*self._pick((Text("—", style="dim"), Text("no active incidents", style="green"),
-                                      "", "", "", "")), key="__none__")
+            self.add_row(
+                *self._pick(
+                    (
+                        Text("—", style="dim"),
+                        Text("no active incidents", style="green"),
+                        "",
+                        "",
+                        "",
+                        "",
+                    )
+                ),
+                key="__none__",
+            )
 
     def _recent(self, now: datetime) -> list[Incident]:
         return list(self.engine.recent(now))
@@ -126,17 +165,25 @@ class IncidentPanel(DataTable[Text | str]):
     @staticmethod
     def _resolved_cells(inc: Incident, now: datetime) -> tuple[Text | str, ...]:
         lasted = duration(inc.duration_seconds(now), coarse=True)
-        return (Text(inc.severity, style="dim"),
-                Text(inc.title, style="dim", no_wrap=True, overflow="ellipsis"),
-                Text("Resolved", style="dim"), Text(lasted, style="dim"),
-                Text(f"lasted {lasted}", style="dim"), Text(inc.acknowledged_by or "", style="dim"))
+        return (
+            Text(inc.severity, style="dim"),
+            Text(inc.title, style="dim", no_wrap=True, overflow="ellipsis"),
+            Text("Resolved", style="dim"),
+            Text(lasted, style="dim"),
+            Text(f"lasted {lasted}", style="dim"),
+            Text(inc.acknowledged_by or "", style="dim"),
+        )
 
     def _cells(self, inc: Incident, now: datetime) -> tuple[Text | str, ...]:
         style = SEVERITY_STYLE.get(inc.severity, "")
-        return (Text(inc.severity, style=style),
-                Text(inc.title, style=style, no_wrap=True, overflow="ellipsis"), inc.status,
-                duration(inc.age_seconds(now), coarse=True), clock_cell(inc, now),
-                inc.acknowledged_by or "")
+        return (
+            Text(inc.severity, style=style),
+            Text(inc.title, style=style, no_wrap=True, overflow="ellipsis"),
+            inc.status,
+            duration(inc.age_seconds(now), coarse=True),
+            clock_cell(inc, now),
+            inc.acknowledged_by or "",
+        )
 
     def update_incidents(self, incidents: Sequence[Incident], now: datetime | None = None) -> None:
         """Show these incidents (sorted here), keeping the cursor on the same incident."""
@@ -147,8 +194,9 @@ class IncidentPanel(DataTable[Text | str]):
         order = [i.id for i in self.incidents] + ([] if self.incidents else ["__none__"])
         order += [i.id for i in self.resolved]
         worst = self.incidents[0].severity if self.incidents else None
-        self.border_subtitle = (f"{len(self.incidents)} active, worst {worst}" if worst
-                                else "all clear")
+        self.border_subtitle = (
+            f"{len(self.incidents)} active, worst {worst}" if worst else "all clear"
+        )
         rows = [(inc, self._cells(inc, now)) for inc in self.incidents]
         rows += [(inc, self._resolved_cells(inc, now)) for inc in self.resolved]
         if order != self._order:
@@ -162,11 +210,15 @@ class IncidentPanel(DataTable[Text | str]):
                 self.move_cursor(row=order.index(selected))
             self.call_after_refresh(self._refit)  # a longer title may change what fits
             return
-        if len(self._order) and any(len(clock_cell(i, now)) > self._clock_width for i in self.incidents):
+        if len(self._order) and any(
+            len(clock_cell(i, now)) > self._clock_width for i in self.incidents
+        ):
             self.call_after_refresh(self._refit)  # "met (12:04 spare)" needs a wider clock
         for inc, cells in rows:
             old = self.get_row(inc.id)
-            for i, ((key, _label), value) in enumerate(zip(self._visible(), self._pick(cells), strict=True)):
+            for i, ((key, _label), value) in enumerate(
+                zip(self._visible(), self._pick(cells), strict=True)
+            ):
                 if old[i] != value:  # each update_cell repaints the table: skip unchanged ones
                     self.update_cell(inc.id, key, value, update_width=False)
 
@@ -185,9 +237,15 @@ class IncidentPanel(DataTable[Text | str]):
         event.stop()
         key = event.row_key.value
         if key and key in self._order and key != "__none__":
-            self.app.push_screen(IncidentDetailScreen(key, self.engine, read_only=self.read_only,
-                                                      on_change=self.refresh_from_engine,
-                                                      fixes=self.fixes))
+            self.app.push_screen(
+                IncidentDetailScreen(
+                    key,
+                    self.engine,
+                    read_only=self.read_only,
+                    on_change=self.refresh_from_engine,
+                    fixes=self.fixes,
+                )
+            )
 
     def refresh_from_engine(self) -> None:
         """Redraw from the engine's active incidents (after an operator step)."""

@@ -39,8 +39,14 @@ class IncidentsPane(Pane[Snapshot]):
     # summary line (always on screen) stays still while nothing changes
     STATUS_IN_SUMMARY = False
 
-    def __init__(self, engine: IncidentEngine, *, read_only: bool = False,
-                 fixes: Fixes | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        engine: IncidentEngine,
+        *,
+        read_only: bool = False,
+        fixes: Fixes | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.engine = engine
         self.read_only = read_only
@@ -48,8 +54,9 @@ class IncidentsPane(Pane[Snapshot]):
         self.incidents: list[Any] = []
 
     def compose_body(self) -> ComposeResult:
-        yield IncidentPanel(self.engine, read_only=self.read_only, fixes=self.fixes,
-                            classes="focus-target panel")
+        yield IncidentPanel(
+            self.engine, read_only=self.read_only, fixes=self.fixes, classes="focus-target panel"
+        )
 
     def show_incidents(self, incidents: list[Any], now: datetime) -> None:
         """Push the engine's incidents to the panel and refresh the summary."""
@@ -58,7 +65,9 @@ class IncidentsPane(Pane[Snapshot]):
         if not self.incidents:
             self.summary_text = "none active"
         else:
-            self.summary_text = f"{len(self.incidents)} active · highest {highest_severity(self.incidents)}"
+            self.summary_text = (
+                f"{len(self.incidents)} active · highest {highest_severity(self.incidents)}"
+            )
         self.status_text = f"evaluated {now:%H:%M:%S}"
         self.render_problem = ""  # drawn cleanly
         self._paint_status("ok")

@@ -44,8 +44,10 @@ class ApiPane(Pane[ApiStatus]):
     def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:
         health = health_word(a)
         err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.1f}%")
-        return (f"{health} · {number(a.request_rate, '{:.1f}')} req/s · 5xx {err} · "
-                f"429 {number(a.rate_429, '{:.1f}')}/s · {number(a.health_latency_ms, '{:.0f}')}ms")
+        return (
+            f"{health} · {number(a.request_rate, '{:.1f}')} req/s · 5xx {err} · "
+            f"429 {number(a.rate_429, '{:.1f}')}/s · {number(a.health_latency_ms, '{:.0f}')}ms"
+        )
 
     def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:
         errors = trends.get("api.error_ratio") or []
@@ -60,7 +62,9 @@ class ApiPane(Pane[ApiStatus]):
             f"429 {number(a.rate_429, '{:.2f}')}/s",
             f"latency {_latency(a)}",
             f"5xx 15m {trend_line(errors, 30, fmt='{:.1f}')}" if errors else "5xx 15m: collecting",
-            f"429 15m {trend_line(limited, 30, fmt='{:.1f}')}" if limited else "429 15m: collecting",
+            f"429 15m {trend_line(limited, 30, fmt='{:.1f}')}"
+            if limited
+            else "429 15m: collecting",
         ]
         if not a.metrics_ok:
             lines.append(f"metrics: {a.metrics_error or 'unavailable'}")

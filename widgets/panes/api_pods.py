@@ -19,7 +19,7 @@ def _age(pod: ApiPodMetrics, now: datetime) -> str:
 
 def _name(name: str, width: int = 24) -> str:
     """A pod name cut at the front: replica set pods differ only in their suffix."""
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
 def _row(pod: ApiPodMetrics, now: datetime) -> str:
@@ -27,9 +27,11 @@ def _row(pod: ApiPodMetrics, now: datetime) -> str:
     if not pod.ok:
         return f"{name:<24} FAILED {short(pod.error or '', 30)} {_age(pod, now):>5}"
     err = None if pod.error_ratio is None else 100 * pod.error_ratio
-    return (f"{name:<24} {number(pod.request_rate, '{:.1f}'):>7} {number(err, '{:.1f}'):>6} "
-            f"{number(pod.rate_429, '{:.2f}'):>6} {number(pod.p99_ms, '{:.0f}'):>6} "
-            f"{_age(pod, now):>5}")
+    return (
+        f"{name:<24} {number(pod.request_rate, '{:.1f}'):>7} {number(err, '{:.1f}'):>6} "
+        f"{number(pod.rate_429, '{:.2f}'):>6} {number(pod.p99_ms, '{:.0f}'):>6} "
+        f"{_age(pod, now):>5}"
+    )
 
 
 def pod_lines(a: ApiStatus, now: datetime) -> list[str]:
@@ -37,8 +39,10 @@ def pod_lines(a: ApiStatus, now: datetime) -> list[str]:
     if a.pods_scraped is None:
         return []
     answered = sum(1 for p in a.pods if p.ok)
-    lines = [f"pods: sum of {a.pods_in_sum or 0} of {a.pods_scraped} pods"
-             + (f" ({a.pods_scraped - answered} failed)" if answered < a.pods_scraped else ""),
-             HEADER]
+    lines = [
+        f"pods: sum of {a.pods_in_sum or 0} of {a.pods_scraped} pods"
+        + (f" ({a.pods_scraped - answered} failed)" if answered < a.pods_scraped else ""),
+        HEADER,
+    ]
     ordered = sorted(a.pods, key=lambda p: (not p.ok, -(p.request_rate or 0.0), p.name))
     return lines + [_row(p, now) for p in ordered]

@@ -42,8 +42,9 @@ class Pane(Vertical, Generic[S]):
     #: whether the one-line summary repeats the status line (the data's age, or stale and why)
     STATUS_IN_SUMMARY: ClassVar[bool] = True
 
-    def __init__(self, *, configured: bool = True, monitor: bool = False,
-                 app_log: AppLog = NOT_CONFIGURED) -> None:
+    def __init__(
+        self, *, configured: bool = True, monitor: bool = False, app_log: AppLog = NOT_CONFIGURED
+    ) -> None:
         super().__init__(id=f"pane-{self.source or 'incidents'}", classes="pane")
         self.configured = configured
         self.monitor = monitor
@@ -76,7 +77,9 @@ class Pane(Vertical, Generic[S]):
         """The widget that takes focus when this pane is selected."""
         return self.query_one(".focus-target")
 
-    def update_view(self, view: SourceView | None, now: datetime, trends: dict[str, list[float]]) -> None:
+    def update_view(
+        self, view: SourceView | None, now: datetime, trends: dict[str, list[float]]
+    ) -> None:
         """Redraw from the state's view of this pane's source."""
         if self._pruning or self._closing or self._closed or not self.is_attached:
             # a result delivered while the screen is torn down (quit): its widgets are going
@@ -108,8 +111,12 @@ class Pane(Vertical, Generic[S]):
         and one that falls behind shows its exact, growing age. Stale text names the time the
         failure started, so it does not change from one tick to the next either.
         """
-        if (view is not None and view.failure is None and view.updated_at is not None
-                and (now - view.updated_at).total_seconds() <= self.interval + 1.0):
+        if (
+            view is not None
+            and view.failure is None
+            and view.updated_at is not None
+            and (now - view.updated_at).total_seconds() <= self.interval + 1.0
+        ):
             return
         text, kind = status_line(view, now, self.configured)
         if text != self.status_text:
@@ -167,11 +174,17 @@ class Pane(Vertical, Generic[S]):
         f = self.failure
         if f is None:
             return None
-        lines = [f"{self.title}: stale since {f.first_seen.strftime('%Y-%m-%d %H:%M:%S UTC')}",
-                 f"step: {f.what or '-'}", f"reason: {f.reason}", "",
-                 "detail:", f"  {f.detail or f.reason}",
-                 "", f"last attempt {f.at.strftime('%H:%M:%S UTC')}; the last good data stays "
-                 "on screen until the source answers again"]
+        lines = [
+            f"{self.title}: stale since {f.first_seen.strftime('%Y-%m-%d %H:%M:%S UTC')}",
+            f"step: {f.what or '-'}",
+            f"reason: {f.reason}",
+            "",
+            "detail:",
+            f"  {f.detail or f.reason}",
+            "",
+            f"last attempt {f.at.strftime('%H:%M:%S UTC')}; the last good data stays "
+            "on screen until the source answers again",
+        ]
         return f"{self.title}: why it is stale", "\n".join(lines)
 
     def selection(self) -> dict | None:

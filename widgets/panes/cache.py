@@ -30,8 +30,10 @@ class CachePane(Pane[CacheStats]):
     def summarize(self, c: CacheStats, trends: dict[str, list[float]]) -> str:
         mem = f"{c.memory_percent:.0f}%" if c.memory_percent is not None else size(c.used_memory)
         hits = trends.get("cache.hit_rate") or []
-        return (f"hit {_pct(c.hit_rate_interval)} {spark(hits, 8)} · mem {mem} · "
-                f"evict {number(c.evicted_per_sec, '{:.1f}')}/s · {c.connected_clients} clients")
+        return (
+            f"hit {_pct(c.hit_rate_interval)} {spark(hits, 8)} · mem {mem} · "
+            f"evict {number(c.evicted_per_sec, '{:.1f}')}/s · {c.connected_clients} clients"
+        )
 
     def render_body(self, c: CacheStats, now: datetime, trends: dict[str, list[float]]) -> None:
         hits = trends.get("cache.hit_rate") or []

@@ -11,13 +11,28 @@ from cockpit.models import CertificatesSnapshot, CertState, CertStatus
 from widgets.panes.common import Cell, number, utc_time
 from widgets.panes.table import Row, TablePane
 
-_RANK = {CertState.OK: 0, CertState.EXPIRING: 1, CertState.UNTRUSTED: 2, CertState.EXPIRED: 3,
-         CertState.ERROR: 4}
+_RANK = {
+    CertState.OK: 0,
+    CertState.EXPIRING: 1,
+    CertState.UNTRUSTED: 2,
+    CertState.EXPIRED: 3,
+    CertState.ERROR: 4,
+}
 # the table's words: the two bad endings in capitals, never cut (`expir…`: expired or expiring?)
-STATUS_TEXT = {CertState.OK: "ok", CertState.EXPIRING: "expiring", CertState.UNTRUSTED: "untrusted",
-               CertState.EXPIRED: "EXPIRED", CertState.ERROR: "ERROR"}
-_STYLE = {CertState.OK: "", CertState.EXPIRING: "yellow", CertState.UNTRUSTED: "yellow",
-          CertState.EXPIRED: "bold red", CertState.ERROR: "bold red"}
+STATUS_TEXT = {
+    CertState.OK: "ok",
+    CertState.EXPIRING: "expiring",
+    CertState.UNTRUSTED: "untrusted",
+    CertState.EXPIRED: "EXPIRED",
+    CertState.ERROR: "ERROR",
+}
+_STYLE = {
+    CertState.OK: "",
+    CertState.EXPIRING: "yellow",
+    CertState.UNTRUSTED: "yellow",
+    CertState.EXPIRED: "bold red",
+    CertState.ERROR: "bold red",
+}
 
 
 class CertsPane(TablePane[CertificatesSnapshot]):
@@ -57,14 +72,22 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         for c in snap.certificates:
             key = f"{c.host}:{c.port}"
             host = c.host if c.port == 443 else key
-            yield key, c, {
-                "host": Cell(host),
-                "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
-                "status": Cell(f"{STATUS_TEXT[c.status]}, wants client cert" if c.client_cert_requested
-                               else STATUS_TEXT[c.status], _RANK[c.status], _STYLE[c.status] or (
-                                   "yellow" if c.client_cert_requested else "")),
-                "issuer": Cell(c.issuer or c.error or ""),
-            }
+            yield (
+                key,
+                c,
+                {
+                    "host": Cell(host),
+                    "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
+                    "status": Cell(
+                        f"{STATUS_TEXT[c.status]}, wants client cert"
+                        if c.client_cert_requested
+                        else STATUS_TEXT[c.status],
+                        _RANK[c.status],
+                        _STYLE[c.status] or ("yellow" if c.client_cert_requested else ""),
+                    ),
+                    "issuer": Cell(c.issuer or c.error or ""),
+                },
+            )
 
     def detail(self, key: str) -> tuple[str, str] | None:
         c: CertStatus | None = self.items.get(key)
@@ -84,9 +107,11 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         if c.error:
             lines.append(f"error: {c.error}")
         if c.client_cert_requested:
-            lines.append("server asked for a client certificate: the cockpit presents none, so "
-                         "the server refused the connection after the handshake (the leaf above "
-                         "was still read and checked)")
+            lines.append(
+                "server asked for a client certificate: the cockpit presents none, so "
+                "the server refused the connection after the handshake (the leaf above "
+                "was still read and checked)"
+            )
         lines += ["", "Presented chain (leaf first):"]
         lines += [f"  {i}. {s}" for i, s in enumerate(c.chain)] or ["  (none)"]
         return f"Certificate {key}", "\n".join(lines)
@@ -96,5 +121,11 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         if c is None:
             return None
         key = f"{c.host}:{c.port}"
-        return {"pane": "certificates", "source": self.source, "key": key,
-                "identity": self.identity(key), "host": c.host, "port": c.port}
+        return {
+            "pane": "certificates",
+            "source": self.source,
+            "key": key,
+            "identity": self.identity(key),
+            "host": c.host,
+            "port": c.port,
+        }

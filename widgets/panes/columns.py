@@ -21,8 +21,13 @@ class Fit:
     flex_width: int | None = None
 
 
-def fit_columns(natural: Mapping[str, int], width: int, drop_first: Sequence[str] = (),
-                flex: str | None = None, flex_min: int = MIN_FLEX) -> Fit:
+def fit_columns(
+    natural: Mapping[str, int],
+    width: int,
+    drop_first: Sequence[str] = (),
+    flex: str | None = None,
+    flex_min: int = MIN_FLEX,
+) -> Fit:
     """Drop columns in `drop_first` order until the rest fit in `width` cells; then squeeze the
     `flex` column into what is left (but not under `flex_min`: columns are dropped first, and
     a flex column that is itself in `drop_first` goes too). `natural` is each column's content

@@ -107,8 +107,9 @@ def spark(values: list[float], width: int = 16) -> str:
     span = high - low
     if span <= 0:
         return SPARK[0 if high == 0 else 3] * len(points)
-    return "".join(SPARK[min(int((v - low) / span * (len(SPARK) - 1) + 0.5), len(SPARK) - 1)]
-                   for v in points)
+    return "".join(
+        SPARK[min(int((v - low) / span * (len(SPARK) - 1) + 0.5), len(SPARK) - 1)] for v in points
+    )
 
 
 Pick = Callable[[list[float]], float]  # max (a spike shows) or min (a dip shows)
@@ -123,7 +124,7 @@ def buckets(values: list[float], width: int, pick: Pick = max) -> list[float]:
     out: list[float] = []
     for i in range(width):
         lo, hi = i * len(values) // width, (i + 1) * len(values) // width
-        out.append(pick(values[lo:max(hi, lo + 1)]))
+        out.append(pick(values[lo : max(hi, lo + 1)]))
     return out
 
 

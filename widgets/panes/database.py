@@ -24,8 +24,11 @@ from widgets.panes.table import Row, TablePane
 
 PAGE = 100  # rows asked for at a time when the table is scrolled past those it has
 PAGE_MARGIN = 10
-SHORT_STATE = {"idle in transaction": "idle in tx", "idle in transaction (aborted)": "idle tx abort",
-               "fastpath function call": "fastpath"}
+SHORT_STATE = {
+    "idle in transaction": "idle in tx",
+    "idle in transaction (aborted)": "idle tx abort",
+    "fastpath function call": "fastpath",
+}
 STATE_WIDTH = 13  # "idle tx abort"
 
 
@@ -41,9 +44,16 @@ class DatabasePane(TablePane[DbActivity]):
     number = 2
     # What is running comes right after who and for how long: at 80 columns the query must show
     # without scrolling sideways; the rest is one `enter` away in the detail view.
-    COLUMNS = (("pid", "PID"), ("state", "State"), ("for", "For"), ("query", "Query"),
-               ("blocked", "Blocked by"), ("wait", "Wait"), ("user", "User"),
-               ("app", "Application"))
+    COLUMNS = (
+        ("pid", "PID"),
+        ("state", "State"),
+        ("for", "For"),
+        ("query", "Query"),
+        ("blocked", "Blocked by"),
+        ("wait", "Wait"),
+        ("user", "User"),
+        ("app", "Application"),
+    )
     MONITOR_COLUMNS = ("pid", "state", "for", "query")
     DEFAULT_SORT = ("for", True)
     DROP_FIRST = ("app", "user", "wait", "blocked")
@@ -66,7 +76,9 @@ class DatabasePane(TablePane[DbActivity]):
         if db.visibility_note:  # what the rest of the line cannot see: say it before it
             text += f" · {db.visibility_note}"
         active = db.by_state.get("active", 0)
-        text += f" · {active} active · {db.idle_over_count} idle>{duration(db.idle_threshold_seconds)}"
+        text += (
+            f" · {active} active · {db.idle_over_count} idle>{duration(db.idle_threshold_seconds)}"
+        )
         if db.lock_waits:
             text += f" · {len(db.lock_waits)} waiting on locks"
         return text
@@ -80,7 +92,11 @@ class DatabasePane(TablePane[DbActivity]):
             f"({db.usage_percent:.0f}%, {db.reserved_connections} reserved)",
             f"by state: {states or 'no client backends'}",
             f"idle > {duration(db.idle_threshold_seconds)}: {db.idle_over_count}"
-            + (f" · longest query {duration(slowest.query_seconds)} (pid {slowest.pid})" if slowest else ""),
+            + (
+                f" · longest query {duration(slowest.query_seconds)} (pid {slowest.pid})"
+                if slowest
+                else ""
+            ),
         ]
         if conns:
             lines.append(f"connections 15m {trend_line(conns, 40)}")
@@ -91,7 +107,8 @@ class DatabasePane(TablePane[DbActivity]):
         top = db.top_by_mean[:3]
         if top:
             stmt = ["top statements by mean:"] + [
-                f"  {s.mean_ms:9.1f} ms × {s.calls:<7} {short(s.query, 60)}" for s in top]
+                f"  {s.mean_ms:9.1f} ms × {s.calls:<7} {short(s.query, 60)}" for s in top
+            ]
         else:
             stmt = [f"top statements: {db.statements_note or 'none recorded'}"]
         paint(self.query_one(".statements", Static), "\n".join(stmt))
@@ -101,20 +118,34 @@ class DatabasePane(TablePane[DbActivity]):
         for c in db.connections:
             running = _running_for(c)
             wait = f"{c.wait_event_type}:{c.wait_event}" if c.wait_event else ""
-            idle_long = c.state.startswith("idle") and (c.idle_seconds or 0) > db.idle_threshold_seconds
-            yield str(c.pid), c, {
-                "pid": Cell(str(c.pid), c.pid),
-                "user": Cell(c.user),
-                "state": Cell(SHORT_STATE.get(c.state, c.state), c.state, "yellow" if idle_long else ""),
-                # running queries before idle sessions, each longest first: the query that
-                # hurts is on the first row, not under twenty long-idle connections
-                "for": Cell(duration(running), None if running is None else (not c.state.startswith("idle"), running)),
-                "wait": Cell(wait),
-                "blocked": Cell(",".join(map(str, c.blocked_by)), len(c.blocked_by),
-                                "bold red" if c.blocked_by else ""),
-                "app": Cell(c.application),
-                "query": Cell(short(c.query, 48)),
-            }
+            idle_long = (
+                c.state.startswith("idle") and (c.idle_seconds or 0) > db.idle_threshold_seconds
+            )
+            yield (
+                str(c.pid),
+                c,
+                {
+                    "pid": Cell(str(c.pid), c.pid),
+                    "user": Cell(c.user),
+                    "state": Cell(
+                        SHORT_STATE.get(c.state, c.state), c.state, "yellow" if idle_long else ""
+                    ),
+                    # running queries before idle sessions, each longest first: the query that
+                    # hurts is on the first row, not under twenty long-idle connections
+                    "for": Cell(
+                        duration(running),
+                        None if running is None else (not c.state.startswith("idle"), running),
+                    ),
+                    "wait": Cell(wait),
+                    "blocked": Cell(
+                        ",".join(map(str, c.blocked_by)),
+                        len(c.blocked_by),
+                        "bold red" if c.blocked_by else "",
+                    ),
+                    "app": Cell(c.application),
+                    "query": Cell(short(c.query, 48)),
+                },
+            )
 
     @on(DataTable.RowHighlighted)
     def _more_rows(self, event: DataTable.RowHighlighted) -> None:
@@ -143,7 +174,9 @@ class DatabasePane(TablePane[DbActivity]):
             f"backend start {utc_time(c.backend_start)}   query start {utc_time(c.query_start)}",
             f"wait event: {(c.wait_event_type or '?') + ' / ' + c.wait_event if c.wait_event else 'none'}",
             f"blocked by pids: {', '.join(map(str, c.blocked_by)) if c.blocked_by else 'none'}",
-            "", "Query:", c.query or "(none)",
+            "",
+            "Query:",
+            c.query or "(none)",
         ]
         return f"Connection {c.pid}", "\n".join(lines)
 
@@ -158,6 +191,13 @@ class DatabasePane(TablePane[DbActivity]):
         c: DbConnection | None = self.selected_item()
         if c is None:
             return None
-        return {"pane": "database", "source": self.source, "key": str(c.pid),
-                "identity": self.identity(str(c.pid)), "pid": c.pid, "user": c.user,
-                "state": c.state, "query": c.query}
+        return {
+            "pane": "database",
+            "source": self.source,
+            "key": str(c.pid),
+            "identity": self.identity(str(c.pid)),
+            "pid": c.pid,
+            "user": c.user,
+            "state": c.state,
+            "query": c.query,
+        }

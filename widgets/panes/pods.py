@@ -19,10 +19,16 @@ NAME_WIDTH = 36  # cells of the Pod column: longer names are cut in the middle (
 
 # kubectl's longer reasons, in a short form that still says which one it is (the detail view
 # and the filter keep the full word)
-SHORT_STATUS = {"CrashLoopBackOff": "CrashLoop", "ContainerCreating": "Creating",
-                "ImagePullBackOff": "ImagePull", "ErrImagePull": "ErrImage",
-                "CreateContainerConfigError": "ConfigErr", "CreateContainerError": "CreateErr",
-                "PodInitializing": "Init", "ContainerStatusUnknown": "Unknown"}
+SHORT_STATUS = {
+    "CrashLoopBackOff": "CrashLoop",
+    "ContainerCreating": "Creating",
+    "ImagePullBackOff": "ImagePull",
+    "ErrImagePull": "ErrImage",
+    "CreateContainerConfigError": "ConfigErr",
+    "CreateContainerError": "CreateErr",
+    "PodInitializing": "Init",
+    "ContainerStatusUnknown": "Unknown",
+}
 STATUS_WIDTH = 11  # "Terminating", the longest word shown whole
 
 
@@ -54,8 +60,16 @@ class PodsPane(TablePane[KubeSnapshot]):
     source = "kubernetes"
     title = "Pods"
     number = 1
-    COLUMNS = (("name", "Pod"), ("status", "Status"), ("ready", "Ready"), ("restarts", "Restarts"),
-               ("cpu", "CPU%"), ("mem", "Mem%"), ("age", "Age"), ("node", "Node"))
+    COLUMNS = (
+        ("name", "Pod"),
+        ("status", "Status"),
+        ("ready", "Ready"),
+        ("restarts", "Restarts"),
+        ("cpu", "CPU%"),
+        ("mem", "Mem%"),
+        ("age", "Age"),
+        ("node", "Node"),
+    )
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
     # long pod names in a 53-column grid pane: the summary line says how many are ready
@@ -84,19 +98,29 @@ class PodsPane(TablePane[KubeSnapshot]):
             text += f" · cpu {cpu[-1]:.0f}% {spark(samples(cpu), 8)}"
         return text
 
-    def render_body(self, snapshot: KubeSnapshot, now: datetime, trends: dict[str, list[float]]) -> None:
+    def render_body(
+        self, snapshot: KubeSnapshot, now: datetime, trends: dict[str, list[float]]
+    ) -> None:
         d = snapshot.deployment
         lines = []
         if d is not None:
             state = "PAUSED · " if d.paused else ""
-            lines.append(f"{d.name}: {state}{d.ready}/{d.desired} ready, {d.updated} updated, "
-                         f"rollout {d.rollout}" + (f" (HPA {d.hpa.min_replicas}-{d.hpa.max_replicas})"
-                                                   if d.hpa else ""))
+            lines.append(
+                f"{d.name}: {state}{d.ready}/{d.desired} ready, {d.updated} updated, "
+                f"rollout {d.rollout}"
+                + (f" (HPA {d.hpa.min_replicas}-{d.hpa.max_replicas})" if d.hpa else "")
+            )
         cpu = trends.get("kube.cpu_percent") or []
         if cpu:
             lines.append(f"CPU {cpu[-1]:5.1f}% of limit  {spark(samples(cpu), 30)}")
-        notes = [n for n in (snapshot.watch_error and f"watch: {snapshot.watch_error}",
-                             snapshot.metrics_error and f"metrics: {snapshot.metrics_error}") if n]
+        notes = [
+            n
+            for n in (
+                snapshot.watch_error and f"watch: {snapshot.watch_error}",
+                snapshot.metrics_error and f"metrics: {snapshot.metrics_error}",
+            )
+            if n
+        ]
         lines.extend(notes)
         paint(self.query_one(".rollout", Static), "\n".join(lines))
         super().render_body(snapshot, now, trends)
@@ -115,8 +139,10 @@ class PodsPane(TablePane[KubeSnapshot]):
                 known = (pod, self._pod_cells(pod), "", ("", None, {}))
             if known[2] != age_text:
                 # sorted by creation time (oldest = largest age): it does not move with `now`
-                cells = {**known[1], "age": Cell(age_text, -pod.created_at.timestamp()
-                                                 if pod.created_at else None)}
+                cells = {
+                    **known[1],
+                    "age": Cell(age_text, -pod.created_at.timestamp() if pod.created_at else None),
+                }
                 known = (pod, known[1], age_text, (pod.uid, pod, cells))
             fresh[pod.uid] = known
             yield known[3]
@@ -140,24 +166,36 @@ class PodsPane(TablePane[KubeSnapshot]):
         pod: PodInfo | None = self.items.get(key)
         if pod is None:
             return None
-        lines = [f"Phase {pod.phase}   status {pod_status(pod)}   node {pod.node or '-'}",
-                 f"Ready {pod.ready}/{pod.total}   restarts {pod.restarts}",
-                 f"CPU {number(pod.cpu_m, '{:.0f}m')} / limit {number(pod.cpu_limit_m, '{:.0f}m')}"
-                 f"   memory {size(pod.memory_bytes)} / limit {size(pod.memory_limit)}"]
+        lines = [
+            f"Phase {pod.phase}   status {pod_status(pod)}   node {pod.node or '-'}",
+            f"Ready {pod.ready}/{pod.total}   restarts {pod.restarts}",
+            f"CPU {number(pod.cpu_m, '{:.0f}m')} / limit {number(pod.cpu_limit_m, '{:.0f}m')}"
+            f"   memory {size(pod.memory_bytes)} / limit {size(pod.memory_limit)}",
+        ]
         for c in pod.containers:
             heading = "Init containers:" if c.init else "Containers:"
             if heading not in lines:
                 lines += ["", heading]
-            lines.append(f"  {c.name}: {c.state}{' (' + c.reason + ')' if c.reason else ''}, "
-                         f"ready={'yes' if c.ready else 'no'}, restarts {c.restart_count}")
+            lines.append(
+                f"  {c.name}: {c.state}{' (' + c.reason + ')' if c.reason else ''}, "
+                f"ready={'yes' if c.ready else 'no'}, restarts {c.restart_count}"
+            )
             if c.message:
                 lines.append(f"    message: {c.message}")
             if c.last_state_reason or c.last_exit_code is not None:
-                finished = c.last_finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if c.last_finished_at else "-"
-                lines.append(f"    last state: terminated ({c.last_state_reason or '-'}), "
-                             f"exit code {'-' if c.last_exit_code is None else c.last_exit_code}, "
-                             f"finished {finished}")
-            lines.append(f"    limits: cpu {number(c.cpu_limit_m, '{:.0f}m')}, memory {size(c.memory_limit)}")
+                finished = (
+                    c.last_finished_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+                    if c.last_finished_at
+                    else "-"
+                )
+                lines.append(
+                    f"    last state: terminated ({c.last_state_reason or '-'}), "
+                    f"exit code {'-' if c.last_exit_code is None else c.last_exit_code}, "
+                    f"finished {finished}"
+                )
+            lines.append(
+                f"    limits: cpu {number(c.cpu_limit_m, '{:.0f}m')}, memory {size(c.memory_limit)}"
+            )
         events = [e for e in self._events if e.object_name == pod.name]
         lines += ["", "Recent events:" if events else "Recent events: none"]
         for e in events[-10:]:
@@ -174,6 +212,12 @@ class PodsPane(TablePane[KubeSnapshot]):
         pod: PodInfo | None = self.selected_item()
         if pod is None:
             return None
-        return {"pane": "pods", "source": self.source, "key": pod.uid,
-                "identity": self.identity(pod.uid), "uid": pod.uid, "name": pod.name,
-                "namespace": pod.namespace}
+        return {
+            "pane": "pods",
+            "source": self.source,
+            "key": pod.uid,
+            "identity": self.identity(pod.uid),
+            "uid": pod.uid,
+            "name": pod.name,
+            "namespace": pod.namespace,
+        }

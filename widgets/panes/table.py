@@ -86,8 +86,11 @@ class TablePane(Pane[S]):
             # a column is as wide as its widest cell so far: a cell updated in place (no width
             # update) is never cut into something ambiguous (`expir…`)
             # (widths count two cells for the sort arrow: a label set later does not widen it)
-            width = (self._fit.flex_width if key == self.FLEX
-                     else self.WIDTHS.get(key) or self._widths.get(key))
+            width = (
+                self._fit.flex_width
+                if key == self.FLEX
+                else self.WIDTHS.get(key) or self._widths.get(key)
+            )
             table.add_column(Text(label), key=key, width=width)
 
     def compose_table(self) -> ComposeResult:
@@ -135,7 +138,7 @@ class TablePane(Pane[S]):
 
     def _natural_widths(self) -> dict[str, int]:
         """Each column's width for its label (with room for the arrow) and the window's cells."""
-        keys = self._view[self._start:self._start + self.WINDOW]
+        keys = self._view[self._start : self._start + self.WINDOW]
         widths: dict[str, int] = {}
         for key, label in self.mode_columns():
             fixed = self.WIDTHS.get(key)
@@ -158,8 +161,11 @@ class TablePane(Pane[S]):
         room = width - (self.table.styles.scrollbar_size_vertical if long else 0)
         natural = self._natural_widths()
         fit = fit_columns(natural, room, self.DROP_FIRST, self.FLEX, self.FLEX_MIN)
-        grown = any(w > self._widths.get(k, 0) for k, w in natural.items()
-                    if k != self.FLEX and k not in fit.dropped)
+        grown = any(
+            w > self._widths.get(k, 0)
+            for k, w in natural.items()
+            if k != self.FLEX and k not in fit.dropped
+        )
         if fit == self._fit and not grown:
             return False
         self._fit = fit
@@ -193,11 +199,13 @@ class TablePane(Pane[S]):
         inputs = (self.filter_text, self.sort_column, self.sort_reverse)
         (last_inputs, last_rows), result = self._sorted, self._sorted_result
         rows = self._rows
-        if (inputs == last_inputs and len(rows) == len(last_rows)
-                and all(map(operator.is_, rows, last_rows))):
+        if (
+            inputs == last_inputs
+            and len(rows) == len(last_rows)
+            and all(map(operator.is_, rows, last_rows))
+        ):
             return result
-        result = sort_rows(filter_rows(rows, self.filter_text), self.sort_column,
-                           self.sort_reverse)
+        result = sort_rows(filter_rows(rows, self.filter_text), self.sort_column, self.sort_reverse)
         self._sorted, self._sorted_result = (inputs, rows), result
         return result
 
@@ -211,7 +219,7 @@ class TablePane(Pane[S]):
         old_start = self._start
         size = self.WINDOW
         self._start = window_start(self._cursor, self._start, len(self._view), size, size // 4)
-        wanted = self._view[self._start:self._start + size]
+        wanted = self._view[self._start : self._start + size]
         keep = set(wanted)
         shown = [c for c, _ in self.columns()]
         gone = [k for k in self._shown if k not in keep]
@@ -241,8 +249,11 @@ class TablePane(Pane[S]):
             row = self._cursor - self._start
             if self._start != old_start and not scroll:
                 # the window moved under a still cursor row: keep that row where it was on screen
-                table.scroll_to(y=max(table.scroll_y + old_start - self._start, 0), animate=False,
-                                immediate=True)
+                table.scroll_to(
+                    y=max(table.scroll_y + old_start - self._start, 0),
+                    animate=False,
+                    immediate=True,
+                )
             if row != table.cursor_row or scroll:
                 table.move_cursor(row=row, scroll=scroll)
 
@@ -260,8 +271,9 @@ class TablePane(Pane[S]):
         row = self._cursor - self._start
         table.move_cursor(row=row, scroll=scroll)
         if not scroll:  # keep the cursor's row on the same screen line, once sizes are known
-            table.call_after_refresh(table.scroll_to, y=max(row - on_screen, 0), animate=False,
-                                     immediate=True)
+            table.call_after_refresh(
+                table.scroll_to, y=max(row - on_screen, 0), animate=False, immediate=True
+            )
 
     def _reorder(self, wanted: list[str]) -> None:
         """Put the DataTable's rows in the order of `wanted` (its sort takes a key of the row's
@@ -304,7 +316,11 @@ class TablePane(Pane[S]):
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # The cursor moved inside the window: follow it, and move the window near its ends.
         key = self.cursor_key()
-        if key is None or key not in self._by_key or self._start + self.table.cursor_row >= len(self._view):
+        if (
+            key is None
+            or key not in self._by_key
+            or self._start + self.table.cursor_row >= len(self._view)
+        ):
             return
         self._cursor = self._start + self.table.cursor_row
         size = self.WINDOW
@@ -343,7 +359,11 @@ class TablePane(Pane[S]):
         """Sort by the next column (ascending first); returns the column's label."""
         cols = self.columns()
         keys = [c for c, _ in cols]
-        nxt = keys[(keys.index(self.sort_column) + 1) % len(keys)] if self.sort_column in keys else keys[0]
+        nxt = (
+            keys[(keys.index(self.sort_column) + 1) % len(keys)]
+            if self.sort_column in keys
+            else keys[0]
+        )
         self.sort_column, self.sort_reverse = nxt, False
         self._resort()
         return dict(cols)[nxt]
@@ -404,8 +424,12 @@ class TablePane(Pane[S]):
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if self.selection_lost:
-            self.notify(f"{self.title}: nothing selected (the row under the cursor went away); "
-                        "move the cursor to choose a row", severity="warning", timeout=4)
+            self.notify(
+                f"{self.title}: nothing selected (the row under the cursor went away); "
+                "move the cursor to choose a row",
+                severity="warning",
+                timeout=4,
+            )
             return
         if event.row_key.value is not None:
             self.operator_moved()  # enter on a row chooses it: the cursor follows it from now on

@@ -29,8 +29,11 @@ def filter_rows(rows: list[Row], needle: str) -> list[Row]:
     if not needle:
         return rows
     needle = needle.lower()
-    return [r for r in rows
-            if needle in r[0].lower() or any(needle in (c.text or "").lower() for c in r[2].values())]
+    return [
+        r
+        for r in rows
+        if needle in r[0].lower() or any(needle in (c.text or "").lower() for c in r[2].values())
+    ]
 
 
 def sort_rows(rows: list[Row], column: str, reverse: bool) -> list[Row]:
@@ -50,8 +53,7 @@ def _first(pair: tuple[SortKey, Row]) -> SortKey:
     return pair[0]
 
 
-def window_start(pos: int, start: int, total: int, size: int = WINDOW,
-                 margin: int = MARGIN) -> int:
+def window_start(pos: int, start: int, total: int, size: int = WINDOW, margin: int = MARGIN) -> int:
     """Where the window of `size` rows starts so that row `pos` is well inside it.
 
     The window stays put while `pos` is more than `margin` rows from either end (so moving the

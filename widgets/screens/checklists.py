@@ -46,7 +46,13 @@ from cockpit.models import utcnow
 from cockpit.state import CockpitState
 from widgets.incidents.detail import save_text
 
-STYLE = {"pass": "bold green", "fail": "bold red", "unknown": "yellow", DONE: "green", "open": "dim"}
+STYLE = {
+    "pass": "bold green",
+    "fail": "bold red",
+    "unknown": "yellow",
+    DONE: "green",
+    "open": "dim",
+}
 MARK = {"pass": "✔ pass", "fail": "✘ FAIL", "unknown": "? unknown", DONE: "☑ done", "open": "☐"}
 WRITES = {"tick", "record"}
 
@@ -71,9 +77,14 @@ class ChecklistScreen(Screen[None]):
         Binding("g", "quickref", "Quick ref"),
     ]
 
-    def __init__(self, cfg: Config, state: CockpitState, audit: AuditLog | None = None,
-                 list_id: str | None = None,
-                 backup: Callable[[], Awaitable[object]] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        state: CockpitState,
+        audit: AuditLog | None = None,
+        list_id: str | None = None,
+        backup: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         super().__init__()
         self.cfg, self.state, self.audit = cfg, state, audit
         self.backup = backup  # runs "Back up the database" (not in read-only mode), then re-verify
@@ -91,9 +102,17 @@ class ChecklistScreen(Screen[None]):
         self.last_export: Path | None = None
 
     def compose(self) -> ComposeResult:
-        yield OptionList(*(Option(f"{c.title}  ({len(c.items)} items, "
-                                  f"{sum(1 for i in c.items if i.check)} verified live)", id=c.id)
-                           for c in self.lists.values()), id="lists")
+        yield OptionList(
+            *(
+                Option(
+                    f"{c.title}  ({len(c.items)} items, "
+                    f"{sum(1 for i in c.items if i.check)} verified live)",
+                    id=c.id,
+                )
+                for c in self.lists.values()
+            ),
+            id="lists",
+        )
         table: DataTable[Any] = DataTable(id="items", cursor_type="row", zebra_stripes=True)
         table.add_columns("state", "item", "evidence")
         yield table
@@ -118,7 +137,12 @@ class ChecklistScreen(Screen[None]):
 
     def open_list(self, list_id: str) -> None:
         """Show one list and start verifying it."""
-        self.checklist, self.verdicts, self.ticked, self.recorded = self.lists[list_id], {}, set(), None
+        self.checklist, self.verdicts, self.ticked, self.recorded = (
+            self.lists[list_id],
+            {},
+            set(),
+            None,
+        )
         self._redraw()
         self.query_one("#items", DataTable).focus()
         self.action_verify()
@@ -134,15 +158,27 @@ class ChecklistScreen(Screen[None]):
             state = item.state
             if item.check and not self.verdicts and self.verifying:
                 state = "checking"
-            table.add_row(Text(MARK.get(state, "… checking"), style=STYLE.get(state, "dim")),
-                          Text(item.text), Text(item.evidence), key=item.id)
+            table.add_row(
+                Text(MARK.get(state, "… checking"), style=STYLE.get(state, "dim")),
+                Text(item.text),
+                Text(item.evidence),
+                key=item.id,
+            )
         if self.items:
             table.move_cursor(row=min(row, len(self.items) - 1))
         counts = summarize(self.items)
         where = f"[b]{escape(self.checklist.title)}[/b]: " if self.checklist else ""
-        done = "recorded as run " + str(self.recorded.get("run_id")) if self.recorded else "not recorded"
-        self._status(where + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" · {done}"
-                     + (" · verifying…" if self.verifying else ""))
+        done = (
+            "recorded as run " + str(self.recorded.get("run_id"))
+            if self.recorded
+            else "not recorded"
+        )
+        self._status(
+            where
+            + ", ".join(f"{n} {s}" for s, n in counts.items())
+            + f" · {done}"
+            + (" · verifying…" if self.verifying else "")
+        )
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -153,14 +189,18 @@ class ChecklistScreen(Screen[None]):
         if action in WRITES | {"verify", "export", "back"}:
             return self.checklist is not None
         if action == "backup":
-            return (self.backup is not None and not self.cfg.read_only
-                    and any(i.check == "backup_completed" for i in self.items))
+            return (
+                self.backup is not None
+                and not self.cfg.read_only
+                and any(i.check == "backup_completed" for i in self.items)
+            )
         return True
 
     def action_backup(self) -> None:
         if self.check_action("backup", ()):
-            self.run_worker(self._backup(), group="checklist-backup", exclusive=True,
-                            exit_on_error=False)
+            self.run_worker(
+                self._backup(), group="checklist-backup", exclusive=True, exit_on_error=False
+            )
 
     async def _backup(self) -> None:
         assert self.backup is not None
@@ -176,8 +216,9 @@ class ChecklistScreen(Screen[None]):
             return
         self.verifying = True
         self._redraw()
-        self.run_worker(self._verify(self.checklist), group="checklist", exclusive=True,
-                        exit_on_error=False)
+        self.run_worker(
+            self._verify(self.checklist), group="checklist", exclusive=True, exit_on_error=False
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # workers tell the node that started them: pass it on to the app's one handler
@@ -204,8 +245,10 @@ class ChecklistScreen(Screen[None]):
             return
         item = self.items[table.cursor_row]
         if item.by == "cockpit":
-            self.notify(f"{item.text}: verified by the cockpit ({item.state}); fix it and press r",
-                        severity="warning")
+            self.notify(
+                f"{item.text}: verified by the cockpit ({item.state}); fix it and press r",
+                severity="warning",
+            )
             return
         self.ticked ^= {item.id}
         self.recorded = None
@@ -225,16 +268,24 @@ class ChecklistScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - AuditError and friends: say so, keep the screen
             self.notify(f"run not recorded: {exc}", severity="error")
             return
-        self.notify(f"{self.checklist.title} run {self.recorded['run_id']} recorded in the audit trail")
+        self.notify(
+            f"{self.checklist.title} run {self.recorded['run_id']} recorded in the audit trail"
+        )
         self._redraw()
 
     def draft_entry(self) -> dict[str, Any]:
         """The run as an audit entry would hold it, for exporting before (or without) recording."""
         assert self.checklist is not None
-        return {"event": RUN_EVENT, "run_id": "draft (not recorded)", "checklist": self.checklist.id,
-                "title": self.checklist.title, "time": utcnow().isoformat().replace("+00:00", "Z"),
-                "operator": operator_for_entry(), "items": [asdict(i) for i in self.items],
-                "summary": summarize(self.items)}
+        return {
+            "event": RUN_EVENT,
+            "run_id": "draft (not recorded)",
+            "checklist": self.checklist.id,
+            "title": self.checklist.title,
+            "time": utcnow().isoformat().replace("+00:00", "Z"),
+            "operator": operator_for_entry(),
+            "items": [asdict(i) for i in self.items],
+            "summary": summarize(self.items),
+        }
 
     def action_export(self) -> None:
         if self.checklist is None:
@@ -242,7 +293,9 @@ class ChecklistScreen(Screen[None]):
         entry = self.recorded or self.draft_entry()
         stamp = utcnow().strftime("%Y%m%d-%H%M%S")
         try:
-            path = save_text(f"checklist-{self.checklist.id}-{stamp}.md", render_checklist_markdown(entry))
+            path = save_text(
+                f"checklist-{self.checklist.id}-{stamp}.md", render_checklist_markdown(entry)
+            )
         except OSError as exc:
             self.notify(f"Not exported: {exc}", severity="error")
             return

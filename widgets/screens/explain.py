@@ -35,7 +35,13 @@ def styled(lines: list[str]) -> Text:
     """Findings in yellow, the hottest node in bold red, the rest plain (never markup)."""
     out = Text()
     for line in lines:
-        style = "yellow" if line.startswith("! ") else "bold red" if line.endswith("◀ most time") else ""
+        style = (
+            "yellow"
+            if line.startswith("! ")
+            else "bold red"
+            if line.endswith("◀ most time")
+            else ""
+        )
         out.append(line + "\n", style=style)
     out.rstrip()
     return out
@@ -61,9 +67,13 @@ class ExplainScreen(ModalScreen[None]):
     ExplainScreen #explain-progress { display: none; }
     ExplainScreen #explain-progress.-building { display: block; }
     """
-    BINDINGS = [Binding("escape,q", "close", "Close"), Binding("E", "analyze", "Explain analyze"),
-                Binding("I", "create_index", "Create index"), Binding("c", "cancel_build", "Cancel build"),
-                Binding("D", "drop_invalid", "Drop invalid index")]
+    BINDINGS = [
+        Binding("escape,q", "close", "Close"),
+        Binding("E", "analyze", "Explain analyze"),
+        Binding("I", "create_index", "Create index"),
+        Binding("c", "cancel_build", "Cancel build"),
+        Binding("D", "drop_invalid", "Drop invalid index"),
+    ]
 
     def __init__(self, cfg: DatabaseConfig, query: str, run_action: RunAction | None) -> None:
         super().__init__(id="explain")
@@ -78,8 +88,9 @@ class ExplainScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as box:
             box.border_title = "Explain"
-            box.border_subtitle = "escape closes" + ("" if self.act is None else
-                                                     " · E analyze · I create index · D drop invalid")
+            box.border_subtitle = "escape closes" + (
+                "" if self.act is None else " · E analyze · I create index · D drop invalid"
+            )
             yield Static(Text(" ".join(self.sql.split())[:400], style="dim"), id="explain-query")
             yield ProgressBar(total=100, id="explain-progress", show_eta=False)
             yield Static("explaining…", id="explain-status")
@@ -110,8 +121,11 @@ class ExplainScreen(ModalScreen[None]):
             return
         self.plan = plan
         finding = first_seq_scan(plan)
-        hint = (f" · I proposes an index on {finding.relation} ({', '.join(finding.columns)})"
-                if finding is not None and self.act is not None else "")
+        hint = (
+            f" · I proposes an index on {finding.relation} ({', '.join(finding.columns)})"
+            if finding is not None and self.act is not None
+            else ""
+        )
         self._status(f"{heading}: {how}{hint}")
         self.show(how, render_lines(plan))
 
@@ -122,13 +136,17 @@ class ExplainScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_analyze(self) -> None:
-        self.run_worker(self._analyze(), group="explain-action", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._analyze(), group="explain-action", exclusive=True, exit_on_error=False
+        )
 
     async def _analyze(self) -> None:
         assert self.act is not None
         outcome = await self.act("explain_analyze", {"query": self.sql})
         if outcome is not None and outcome.ok:
-            self.show("EXPLAIN (ANALYZE, BUFFERS), rolled back", list(outcome.after.get("lines") or ()))
+            self.show(
+                "EXPLAIN (ANALYZE, BUFFERS), rolled back", list(outcome.after.get("lines") or ())
+            )
             self._status(outcome.message)
 
     def action_create_index(self) -> None:
@@ -136,14 +154,18 @@ class ExplainScreen(ModalScreen[None]):
         if finding is None or finding.relation is None:
             self.notify("no sequential-scan finding to index in this plan", severity="warning")
             return
-        self.run_worker(self._create_index(finding.relation, list(finding.columns)),
-                        group="explain-action", exclusive=True, exit_on_error=False)
+        self.run_worker(
+            self._create_index(finding.relation, list(finding.columns)),
+            group="explain-action",
+            exclusive=True,
+            exit_on_error=False,
+        )
 
     def _progress(self, line: str) -> None:
         bar = self.query_one("#explain-progress", ProgressBar)
         bar.add_class("-building")
         try:
-            bar.update(progress=float(line[1:line.index("%")]))
+            bar.update(progress=float(line[1 : line.index("%")]))
         except ValueError:
             pass  # a line without a percentage: the status says it
         self._status(line)
@@ -152,8 +174,12 @@ class ExplainScreen(ModalScreen[None]):
         assert self.act is not None
         self._cancel = asyncio.Event()
         try:
-            outcome = await self.act("create_index", {"table": table, "columns": columns},
-                                            progress=self._progress, cancel=self._cancel)
+            outcome = await self.act(
+                "create_index",
+                {"table": table, "columns": columns},
+                progress=self._progress,
+                cancel=self._cancel,
+            )
         finally:
             self._cancel = None
             self.query_one("#explain-progress", ProgressBar).remove_class("-building")
@@ -175,11 +201,16 @@ class ExplainScreen(ModalScreen[None]):
 
     def action_drop_invalid(self) -> None:
         finding = first_seq_scan(self.plan) if self.plan is not None else None
-        selection = ({"index": self.invalid_index} if self.invalid_index
-                     else {"table": finding.relation} if finding is not None and finding.relation
-                     else {})
-        self.run_worker(self._drop(selection), group="explain-action", exclusive=True,
-                        exit_on_error=False)
+        selection = (
+            {"index": self.invalid_index}
+            if self.invalid_index
+            else {"table": finding.relation}
+            if finding is not None and finding.relation
+            else {}
+        )
+        self.run_worker(
+            self._drop(selection), group="explain-action", exclusive=True, exit_on_error=False
+        )
 
     async def _drop(self, selection: dict[str, Any]) -> None:
         assert self.act is not None

@@ -11,7 +11,12 @@ from textual.widgets import Static
 
 from widgets.keys import KeySpec, display_key
 
-GROUPS = (("navigation", "Navigation"), ("view", "View"), ("incident", "Incidents"), ("action", "Actions"))
+GROUPS = (
+    ("navigation", "Navigation"),
+    ("view", "View"),
+    ("incident", "Incidents"),
+    ("action", "Actions"),
+)
 
 
 def help_text(specs: tuple[KeySpec, ...], read_only: bool) -> str:
@@ -29,8 +34,12 @@ def help_text(specs: tuple[KeySpec, ...], read_only: bool) -> str:
         lines.append(title)
         lines += [f"  {display_key(s.key):<10} {s.description}" for s in members]
         lines.append("")
-    lines += ["Anywhere", f"  {'ctrl+p':<10} Command palette (the same commands as above)",
-              f"  {'escape':<10} Close a dialog, or clear the filter", ""]
+    lines += [
+        "Anywhere",
+        f"  {'ctrl+p':<10} Command palette (the same commands as above)",
+        f"  {'escape':<10} Close a dialog, or clear the filter",
+        "",
+    ]
     return "\n".join(lines)
 
 

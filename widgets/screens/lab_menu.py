@@ -51,14 +51,22 @@ class LabMenu(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="lab-menu-box") as box:
             box.border_title = "Lab drills (demo only)"
-            yield Static("enter: inject, or clear an active drill   escape: close", id="lab-menu-help")
+            yield Static(
+                "enter: inject, or clear an active drill   escape: close", id="lab-menu-help"
+            )
             yield OptionList(*self._options(), id="lab-menu-drills")
 
     def _options(self) -> list[Option]:
         active = frozenset(self.drills.active())
         self._shown = active
-        return [Option(f"{'[b red]ACTIVE[/]' if d.name in active else '      '}  [b]{d.name}[/b]"
-                       f"  {d.description}\n          fix: {d.fix}", id=d.name) for d in DRILLS]
+        return [
+            Option(
+                f"{'[b red]ACTIVE[/]' if d.name in active else '      '}  [b]{d.name}[/b]"
+                f"  {d.description}\n          fix: {d.fix}",
+                id=d.name,
+            )
+            for d in DRILLS
+        ]
 
     def refresh_options(self) -> None:
         """Redraw the states, keeping the highlighted drill."""

@@ -32,11 +32,18 @@ class LocksScreen(ModalScreen[None]):
     LocksScreen > Vertical { width: 98%; height: 94%; border: thick $accent; background: $surface; }
     LocksScreen OptionList { height: 1fr; }
     """
-    BINDINGS = [Binding("escape,q,b", "close", "Close"), Binding("r", "sample", "Sample now"),
-                Binding("X", "terminate", "Terminate the root blocker")]
+    BINDINGS = [
+        Binding("escape,q,b", "close", "Close"),
+        Binding("r", "sample", "Sample now"),
+        Binding("X", "terminate", "Terminate the root blocker"),
+    ]
 
-    def __init__(self, latest: Callable[[], DbActivity | None], sample_now: Callable[[], None],
-                 terminate: Callable[[int], None] | None) -> None:
+    def __init__(
+        self,
+        latest: Callable[[], DbActivity | None],
+        sample_now: Callable[[], None],
+        terminate: Callable[[int], None] | None,
+    ) -> None:
         super().__init__(id="locks")
         self.latest = latest
         self.sample_now = sample_now
@@ -73,16 +80,27 @@ class LocksScreen(ModalScreen[None]):
         trees = lock_tree(db.lock_sessions)
         when = db.locks_sampled_at.strftime("%H:%M:%S UTC") if db.locks_sampled_at else "not yet"
         waiting = sum(1 for c in db.lock_sessions if c.blocked_by)
-        status.update(Text(f"sampled {when} · {waiting} waiting · {len(trees)} root blocker"
-                           f"{'s' if len(trees) != 1 else ''}"
-                           + ("" if trees else " · nobody waits on a lock")))
+        status.update(
+            Text(
+                f"sampled {when} · {waiting} waiting · {len(trees)} root blocker"
+                f"{'s' if len(trees) != 1 else ''}" + ("" if trees else " · nobody waits on a lock")
+            )
+        )
         tree = self.query_one(OptionList)
         keep = self.highlighted_pid()
         self.lines = render_lines(trees)
         tree.clear_options()
-        tree.add_options([Option(Text(("    " * depth) + ("└ " if depth else "● ") + text,
-                                      style="bold red" if depth == 0 else ""))
-                          for depth, _, text in self.lines])
+        tree.add_options(
+            [
+                Option(
+                    Text(
+                        ("    " * depth) + ("└ " if depth else "● ") + text,
+                        style="bold red" if depth == 0 else "",
+                    )
+                )
+                for depth, _, text in self.lines
+            ]
+        )
         pids = [pid for _, pid, _ in self.lines]
         if keep in pids:
             tree.highlighted = pids.index(keep)
@@ -102,7 +120,9 @@ class LocksScreen(ModalScreen[None]):
             return
         depth, pid, _ = self.lines[index]
         if depth != 0:
-            self.notify(f"pid {pid} waits itself: terminate the root of its chain", severity="warning")
+            self.notify(
+                f"pid {pid} waits itself: terminate the root of its chain", severity="warning"
+            )
             return
         self.terminate(pid)
 

@@ -88,16 +88,24 @@ class LogView(Screen[None]):
     """
     BINDINGS = bindings(LOG_KEYS)
 
-    def __init__(self, cfg: Config, target: LogTarget, *, audit: Any = None,
-                 connect: Connect | None = None, save_dir: Path | None = None,
-                 timing: LogTiming | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        target: LogTarget,
+        *,
+        audit: Any = None,
+        connect: Connect | None = None,
+        save_dir: Path | None = None,
+        timing: LogTiming | None = None,
+    ) -> None:
         super().__init__(classes="log-view")
         self.cfg, self.target, self.audit = cfg, target, audit
         self.connect = connect or (connect_from(cfg.kubernetes) if cfg.kubernetes else None)
         self.save_dir = save_dir or default_state_dir()
         self.timing = timing
-        self.request = LogRequest(target.pod, selector=target.selector,
-                                  tail_lines=cfg.logs.tail_lines)
+        self.request = LogRequest(
+            target.pod, selector=target.selector, tail_lines=cfg.logs.tail_lines
+        )
         self.options = RenderOptions(prefix=target.pod is None)
         self.buffer = LogBuffer(cfg.logs.buffer_lines)
         self.session: LogSession | None = None
@@ -141,8 +149,9 @@ class LogView(Screen[None]):
         session, self.session = self.session, None
         if session is not None:
             session.stop()  # threads end on their own; their client is closed by join below
-            self.run_worker(partial(session.join), thread=True, exit_on_error=False,
-                            group="log-join")
+            self.run_worker(
+                partial(session.join), thread=True, exit_on_error=False, group="log-join"
+            )
 
     def _restart(self) -> None:
         """A new stream for the current request (container, previous, since or pods changed)."""
@@ -154,8 +163,13 @@ class LogView(Screen[None]):
             self._header_text = "logs: Kubernetes is not configured"
             self._paint_header()
             return
-        self.session = LogSession(self.connect, self.request, self.buffer,
-                                  max_pods=self.cfg.logs.max_pods, timing=self.timing).start()
+        self.session = LogSession(
+            self.connect,
+            self.request,
+            self.buffer,
+            max_pods=self.cfg.logs.max_pods,
+            timing=self.timing,
+        ).start()
         self.refresh_from_buffer()
 
     # -- data -----------------------------------------------------------------------------------
@@ -189,7 +203,9 @@ class LogView(Screen[None]):
 
     def _recompute_rows(self) -> None:
         self.matched = self._matched()
-        self.rows = visible_rows(len(self.lines), self.matched, self.hide and self.search is not None)
+        self.rows = visible_rows(
+            len(self.lines), self.matched, self.hide and self.search is not None
+        )
 
     def _paint_header(self) -> None:
         self._header_text = self.header_text()
@@ -209,8 +225,10 @@ class LogView(Screen[None]):
         container = r.container or self._stream_container() or "default container"
         since = SINCE_LABEL.get(r.since_seconds, f"{r.since_seconds}s")
         since = f"tail {r.tail_lines}" if since == "tail" else f"since {since}"
-        first = (f"{what} · {container}{' (previous)' if r.previous else ''} · {since} · "
-                 f"{len(self.lines):,} lines · {self.dropped:,} dropped")
+        first = (
+            f"{what} · {container}{' (previous)' if r.previous else ''} · {since} · "
+            f"{len(self.lines):,} lines · {self.dropped:,} dropped"
+        )
         second = self.state_text()
         if self.search is not None:  # on the second line: the first is cut first at 80 columns
             hidden = ", others hidden" if self.hide else ""
@@ -336,7 +354,8 @@ class LogView(Screen[None]):
 
     def _paint_prompt(self) -> None:
         self.query_one("#log-search", Static).update(
-            sanitize(f"/{self.typing or ''}") + "█   enter applies · escape closes · ctrl+u clears")
+            sanitize(f"/{self.typing or ''}") + "█   enter applies · escape closes · ctrl+u clears"
+        )
 
     def search_key(self, key: str, character: str | None) -> None:
         """One key typed into the open search prompt."""
@@ -421,8 +440,10 @@ class LogView(Screen[None]):
         streams = list(self.session.streams.values()) if self.session else []
         names = next((s.containers for s in streams if s.containers), ())
         if len(names) < 2:
-            self.notify(f"one container only: {names[0]}" if names else "containers not known yet",
-                        timeout=2)
+            self.notify(
+                f"one container only: {names[0]}" if names else "containers not known yet",
+                timeout=2,
+            )
             return
 
         def chosen(name: str | None) -> None:
@@ -446,8 +467,9 @@ class LogView(Screen[None]):
 
     def action_save(self) -> None:
         if self.cfg.read_only and not self.cfg.logs.save_in_read_only:
-            self.notify("read-only: saving logs is off ([logs] save_in_read_only)",
-                        severity="warning")
+            self.notify(
+                "read-only: saving logs is off ([logs] save_in_read_only)", severity="warning"
+            )
             return
         lines = list(self.lines)
         if not lines:
@@ -455,15 +477,22 @@ class LogView(Screen[None]):
             return
         subject = self.request.pod or self.target.deployment
         try:
-            saved = save_logs(lines, self.save_dir, subject, utcnow(), self.audit,
-                              container=self.request.container or self._stream_container(),
-                              previous=self.request.previous)
+            saved = save_logs(
+                lines,
+                self.save_dir,
+                subject,
+                utcnow(),
+                self.audit,
+                container=self.request.container or self._stream_container(),
+                previous=self.request.previous,
+            )
         except Exception as exc:  # noqa: BLE001 - disk full, audit unwritable: say so
             self.notify(f"save failed: {exc}", severity="error", timeout=10)
             return
         self.last_saved = saved.path
-        self.notify(f"saved {saved.lines:,} lines to {saved.path} (sha256 {saved.sha256[:12]}…)",
-                    timeout=8)
+        self.notify(
+            f"saved {saved.lines:,} lines to {saved.path} (sha256 {saved.sha256[:12]}…)", timeout=8
+        )
 
     def action_copy_line(self) -> None:
         index = self.rows[self.cursor] if self.rows else None
@@ -486,8 +515,9 @@ class LogView(Screen[None]):
         """The command palette on this screen: the log view's keys."""
         for spec in LOG_KEYS:
             if spec.palette:
-                yield SystemCommand(spec.description, f"key: {spec.key}",
-                                    partial(self.run_action, spec.action))
+                yield SystemCommand(
+                    spec.description, f"key: {spec.key}", partial(self.run_action, spec.action)
+                )
 
 
 def target_for(cfg: Config, pod: str | None) -> LogTarget | None:

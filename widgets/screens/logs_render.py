@@ -17,11 +17,29 @@ from rich.text import Text
 from cockpit.sources.kube.logtext import LogLine, read_json, sanitize, shown
 
 CONTEXT_LINES = 2
-POD_COLOURS = ("cyan", "magenta", "green", "yellow", "bright_blue", "bright_red", "bright_cyan",
-               "bright_magenta", "bright_green", "orange1")
-LEVEL_STYLES = {"error": "bold red", "fatal": "bold red", "panic": "bold red",
-                "critical": "bold red", "warn": "yellow", "warning": "yellow", "info": "green",
-                "debug": "dim", "trace": "dim"}
+POD_COLOURS = (
+    "cyan",
+    "magenta",
+    "green",
+    "yellow",
+    "bright_blue",
+    "bright_red",
+    "bright_cyan",
+    "bright_magenta",
+    "bright_green",
+    "orange1",
+)
+LEVEL_STYLES = {
+    "error": "bold red",
+    "fatal": "bold red",
+    "panic": "bold red",
+    "critical": "bold red",
+    "warn": "yellow",
+    "warning": "yellow",
+    "info": "green",
+    "debug": "dim",
+    "trace": "dim",
+}
 MATCH_STYLE = "black on yellow"
 
 
@@ -71,8 +89,10 @@ def line_text(line: LogLine, options: RenderOptions) -> Text:
     if parsed.time:
         out.append(sanitize(parsed.time) + " ", style="dim")
     if parsed.level:
-        out.append(sanitize(parsed.level.upper()) + " ",
-                   style=LEVEL_STYLES.get(parsed.level.lower(), "bold"))
+        out.append(
+            sanitize(parsed.level.upper()) + " ",
+            style=LEVEL_STYLES.get(parsed.level.lower(), "bold"),
+        )
     out.append(shown(parsed.message))
     for key, value in parsed.fields:
         out.append(f" {sanitize(key)}=", style="dim")
@@ -80,7 +100,9 @@ def line_text(line: LogLine, options: RenderOptions) -> Text:
     return out
 
 
-def matches(lines: list[LogLine], search: re.Pattern[str] | None, options: RenderOptions) -> list[int]:
+def matches(
+    lines: list[LogLine], search: re.Pattern[str] | None, options: RenderOptions
+) -> list[int]:
     """Indices of the lines whose shown text matches."""
     if search is None:
         return []

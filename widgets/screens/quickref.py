@@ -66,8 +66,11 @@ class QuickRefScreen(ModalScreen[None]):
         super().__init__()
         kube = state.kube if state is not None else None
         # the context and namespace actually in use when the config leaves them to the kubeconfig
-        self.ref = build_quickref(cfg, context=kube.context if kube is not None else None,
-                                  namespace=kube.namespace if kube is not None else None)
+        self.ref = build_quickref(
+            cfg,
+            context=kube.context if kube is not None else None,
+            namespace=kube.namespace if kube is not None else None,
+        )
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():

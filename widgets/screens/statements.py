@@ -57,13 +57,20 @@ class StatementsScreen(ModalScreen[None]):
     StatementsScreen > Vertical { width: 98%; height: 94%; border: thick $accent; background: $surface; }
     StatementsScreen DataTable { height: 1fr; }
     """
-    BINDINGS = [Binding("escape,q,t", "close", "Close"), Binding("o", "order", "Order"),
-                Binding("e,enter", "explain", "Explain"), Binding("E", "analyze", "Explain analyze")]
+    BINDINGS = [
+        Binding("escape,q,t", "close", "Close"),
+        Binding("o", "order", "Order"),
+        Binding("e,enter", "explain", "Explain"),
+        Binding("E", "analyze", "Explain analyze"),
+    ]
     COLUMNS = ("Mean ms", "Last ms", "Trend", "Total", "Calls", "Rows", "Share", "Query")
 
-    def __init__(self, latest: Callable[[], DbActivity | None],
-                 open_explain: Callable[[str], None],
-                 analyze: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        latest: Callable[[], DbActivity | None],
+        open_explain: Callable[[str], None],
+        analyze: Callable[[str], None] | None,
+    ) -> None:
         super().__init__(id="statements")
         self.latest = latest
         self.open_explain = open_explain
@@ -102,21 +109,40 @@ class StatementsScreen(ModalScreen[None]):
             return
         self._version = version
         stats = sorted(statements_of(db), key=order_key(self.order), reverse=True)
-        when = db.statements_sampled_at.strftime("%H:%M:%S UTC") if db.statements_sampled_at else "never"
+        when = (
+            db.statements_sampled_at.strftime("%H:%M:%S UTC")
+            if db.statements_sampled_at
+            else "never"
+        )
         note = f" · {db.statements_note}" if db.statements_note else ""
-        status.update(Text(f"{len(stats)} statements · sampled {when} · ordered by "
-                           f"{dict(ORDERS)[self.order]}{note}"))
+        status.update(
+            Text(
+                f"{len(stats)} statements · sampled {when} · ordered by "
+                f"{dict(ORDERS)[self.order]}{note}"
+            )
+        )
         table = self.query_one(DataTable)
-        keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
+        keep = (
+            table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            if table.row_count
+            else None
+        )
         table.clear()
         self.rows = {}
         for s in stats:
             key = str(s.queryid if s.queryid is not None else hash(s.query))
             self.rows[key] = s
-            table.add_row(_ms(s.mean_ms), _ms(s.interval_mean_ms), spark(list(s.mean_trend), 10),
-                          f"{s.total_ms / 1000:,.1f} s", f"{s.calls:,}", f"{s.rows:,}",
-                          f"{100 * s.share_of_total:.0f}%" if s.share_of_total is not None else "-",
-                          Text(short(s.query, 200)), key=key)
+            table.add_row(
+                _ms(s.mean_ms),
+                _ms(s.interval_mean_ms),
+                spark(list(s.mean_trend), 10),
+                f"{s.total_ms / 1000:,.1f} s",
+                f"{s.calls:,}",
+                f"{s.rows:,}",
+                f"{100 * s.share_of_total:.0f}%" if s.share_of_total is not None else "-",
+                Text(short(s.query, 200)),
+                key=key,
+            )
         if keep in self.rows:
             table.move_cursor(row=list(self.rows).index(keep))
 

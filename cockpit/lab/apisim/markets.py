@@ -83,7 +83,11 @@ class MarketCache:
         return json_reply(200, {"warmed": len(markets), "duration_ms": duration_ms})
 
     def _cache_aside(
-        self, key: str, sql: QueryNoTemplate, params: tuple[object, ...], *,
+        self,
+        key: str,
+        sql: QueryNoTemplate,
+        params: tuple[object, ...],
+        *,
         single: bool,
     ) -> Reply:
         try:

@@ -33,8 +33,9 @@ class PodAccessLog:
         with self._lock:
             if now - self._read_at > PODS_REFRESH_SECONDS:
                 self._read_at = now
-                self._pods = [p["metadata"]["name"] for p in self.kube.pods(self.deployment)
-                              if _ready(p)]
+                self._pods = [
+                    p["metadata"]["name"] for p in self.kube.pods(self.deployment) if _ready(p)
+                ]
             return self._pods
 
     def __call__(self, method: str, path: str, status: int, seconds: float) -> None:
@@ -42,12 +43,15 @@ class PodAccessLog:
         pods = self._serving()
         if pods:
             pod = pods[next(self._turn) % len(pods)]
-            self.kube.logs.write(self.kube.namespace, pod, request_line(method, path, status,
-                                                                        seconds))
+            self.kube.logs.write(
+                self.kube.namespace, pod, request_line(method, path, status, seconds)
+            )
 
 
 def _ready(pod: dict[str, Any]) -> bool:
     """Whether the pod's Ready condition is True (it takes requests)."""
     status = obj(pod.get("status"))
-    return any(obj(c).get("type") == "Ready" and obj(c).get("status") == "True"
-               for c in items(status.get("conditions")))
+    return any(
+        obj(c).get("type") == "Ready" and obj(c).get("status") == "True"
+        for c in items(status.get("conditions"))
+    )

@@ -86,9 +86,13 @@ class PodMetrics:
             metrics = self._registries.get(pod)
         if metrics is None:
             return 0.0
-        return sum(s.value for family in metrics.registry.collect()
-                   if family.name == "http_requests" for s in family.samples
-                   if s.name == "http_requests_total")
+        return sum(
+            s.value
+            for family in metrics.registry.collect()
+            if family.name == "http_requests"
+            for s in family.samples
+            if s.name == "http_requests_total"
+        )
 
     def fail(self, pod: str) -> None:
         """`pod`'s metrics port refuses connections (its scrape fails)."""
@@ -121,9 +125,12 @@ class PodMetrics:
 def running_pods(kube: KubeSim) -> list[str]:
     """The deployment's pods that have an IP (those a Service would send traffic to)."""
     pods: list[object] = list(kube.pods())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] - kubesim's objects are untyped JSON
-    return [fields.text(fields.mapping(p, "metadata"), "name") for p in pods
-            if fields.text(fields.mapping(p, "status"), "podIP")
-            and not fields.text(fields.mapping(p, "metadata"), "deletionTimestamp")]
+    return [
+        fields.text(fields.mapping(p, "metadata"), "name")
+        for p in pods
+        if fields.text(fields.mapping(p, "status"), "podIP")
+        and not fields.text(fields.mapping(p, "metadata"), "deletionTimestamp")
+    ]
 
 
 def connect(pod_metrics: PodMetrics, kube: KubeSim) -> None:

@@ -283,8 +283,13 @@ class ApiSimulator:
             )
         label, action = routes[(method, path)]
         required = self._required_auth
-        if required is not None and label in ("/health", "/metrics") and not hmac.compare_digest(
-                handler.headers.get("Authorization", "").encode(), required.encode()):
+        if (
+            required is not None
+            and label in ("/health", "/metrics")
+            and not hmac.compare_digest(
+                handler.headers.get("Authorization", "").encode(), required.encode()
+            )
+        ):
             return label, json_reply(401, {"error": "unauthorized"}, ("WWW-Authenticate", "Bearer"))
         if label.startswith("/api/markets") and not self._bucket.try_acquire():
             self.metrics.rate_limited.inc()

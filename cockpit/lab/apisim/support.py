@@ -124,8 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
         )
         request_log = self._server.request_log
         if request_log is not None:  # the pods' access log (apisim/podlog.py)
-            request_log(self.command, self.path.split("?")[0], reply.status,
-                        time.perf_counter() - started)
+            request_log(
+                self.command, self.path.split("?")[0], reply.status, time.perf_counter() - started
+            )
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         """Silent: the lab runs under a TUI, and metrics already count every request."""
@@ -224,8 +225,11 @@ class PgPool:
             reused = conn is not None and not conn.closed
             if conn is None or not reused:
                 conn = psycopg.connect(
-                    self._url, connect_timeout=self._connect_timeout, options=self._options,
-                    application_name=self._application_name, autocommit=True,
+                    self._url,
+                    connect_timeout=self._connect_timeout,
+                    options=self._options,
+                    application_name=self._application_name,
+                    autocommit=True,
                 )
             yield conn, reused
         finally:

@@ -96,8 +96,12 @@ class AccessPolicy:
 def not_found(route: Route, name: str) -> ApiError:
     """The NotFound Status for a missing object."""
     qualified = route.resource.name + (f".{route.group}" if route.group else "")
-    return ApiError(404, "NotFound", f'{qualified} "{name}" not found',
-                    {"name": name, "group": route.group, "kind": route.resource.name})
+    return ApiError(
+        404,
+        "NotFound",
+        f'{qualified} "{name}" not found',
+        {"name": name, "group": route.group, "kind": route.resource.name},
+    )
 
 
 class Operations:
@@ -142,8 +146,12 @@ class Operations:
         if route.group_version == "autoscaling/v1":
             items = [objects.hpa_as_v1(i) for i in items]
         api_version = route.group_version
-        return {"kind": f"{route.resource.kind}List", "apiVersion": api_version,
-                "metadata": meta, "items": items}
+        return {
+            "kind": f"{route.resource.kind}List",
+            "apiVersion": api_version,
+            "metadata": meta,
+            "items": items,
+        }
 
     def _metrics_list(self, route: Route, labels: str) -> JSON:
         if route.resource.name == "nodes":
@@ -155,8 +163,12 @@ class Operations:
                 for p in self.store.items("pods", route.namespace)
                 if p["status"].get("phase") == "Running" and matches_labels(p, labels)
             ]
-        return {"kind": f"{route.resource.kind}List", "apiVersion": route.group_version,
-                "metadata": {}, "items": [i for i in items if matches_labels(i, labels)]}
+        return {
+            "kind": f"{route.resource.kind}List",
+            "apiVersion": route.group_version,
+            "metadata": {},
+            "items": [i for i in items if matches_labels(i, labels)],
+        }
 
     def _metrics_one(self, route: Route) -> JSON:
         resource = route.resource.name
@@ -191,10 +203,14 @@ class Operations:
                 raise not_found(route, route.name or "")
             sent_rv = member(body, "metadata").get("resourceVersion")
             if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on '
-                               f'{route.resource.name} "{route.name}": the object has been '
-                               f"modified; please apply your changes to the latest version "
-                               f"and try again")
+                raise ApiError(
+                    409,
+                    "Conflict",
+                    f"Operation cannot be fulfilled on "
+                    f'{route.resource.name} "{route.name}": the object has been '
+                    f"modified; please apply your changes to the latest version "
+                    f"and try again",
+                )
             if route.subresource == "scale":
                 return self.set_replicas(route, current, body, dry_run)
             return self._replace(route, current, copy.deepcopy(body), dry_run)
@@ -204,8 +220,9 @@ class Operations:
             return apply_patch(current, body, content_type)
         except PatchError as exc:
             code = 415 if "does not support" in str(exc) else 422
-            raise ApiError(code, "UnsupportedMediaType" if code == 415 else "Invalid",
-                           str(exc)) from exc
+            raise ApiError(
+                code, "UnsupportedMediaType" if code == 415 else "Invalid", str(exc)
+            ) from exc
 
     def _replace(self, route: Route, current: JSON, new: JSON, dry_run: bool) -> JSON:
         # Identity and status are the server's; a client cannot change them through the object.
@@ -218,8 +235,13 @@ class Operations:
         if new.get("spec") != current.get("spec"):
             new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
         if dry_run:
-            return {**new, "metadata": {**new["metadata"],
-                                        "resourceVersion": current["metadata"]["resourceVersion"]}}
+            return {
+                **new,
+                "metadata": {
+                    **new["metadata"],
+                    "resourceVersion": current["metadata"]["resourceVersion"],
+                },
+            }
         stored = self.store.put(route.resource.name, new)
         if route.resource.name == "deployments" and new.get("spec") != current.get("spec"):
             self.controller.deployment_changed(route.namespace or "", route.name or "")
@@ -232,8 +254,12 @@ class Operations:
         except (KeyError, TypeError, ValueError) as exc:
             raise ApiError(422, "Invalid", "Scale.spec.replicas: Required value") from exc
         if replicas < 0:
-            raise ApiError(422, "Invalid", f"Scale.spec.replicas: Invalid value: {replicas}: "
-                           "must be greater than or equal to 0")
+            raise ApiError(
+                422,
+                "Invalid",
+                f"Scale.spec.replicas: Invalid value: {replicas}: "
+                "must be greater than or equal to 0",
+            )
         new = copy.deepcopy(current)
         new["spec"]["replicas"] = replicas
         return scale_of(self._replace(route, current, new, dry_run))
@@ -255,13 +281,16 @@ class Operations:
         """POST selfsubjectaccessreviews: answer from the policy."""
         attributes = member(member(body, "spec"), "resourceAttributes")
         allowed = self.policy.allows(
-            text(attributes, "verb"), text(attributes, "resource"),
+            text(attributes, "verb"),
+            text(attributes, "resource"),
             text(attributes, "subresource"),
         )
         status: JSON = {"allowed": allowed}
         if allowed:
-            status["reason"] = f'RBAC: allowed by RoleBinding "cockpit-operator" of Role ' \
-                               f'"operator" to User "{self.policy.user}"'
+            status["reason"] = (
+                f'RBAC: allowed by RoleBinding "cockpit-operator" of Role '
+                f'"operator" to User "{self.policy.user}"'
+            )
         return {
             "kind": "SelfSubjectAccessReview",
             "apiVersion": "authorization.k8s.io/v1",
@@ -280,7 +309,8 @@ class Operations:
         where = f' in the namespace "{route.namespace}"' if route.namespace else ""
         name = f' "{route.name}"' if route.name else ""
         return ApiError(
-            403, "Forbidden",
+            403,
+            "Forbidden",
             f'{qualified}{name} is forbidden: User "{self.policy.user}" cannot {verb} resource '
             f'"{target}" in API group "{route.group}"{where}',
             {"name": route.name or "", "group": route.group, "kind": route.resource.name},
@@ -294,8 +324,11 @@ def scale_of(dep: JSON) -> JSON:
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
-                                          "creationTimestamp") if k in meta},
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
         "spec": {"replicas": dep["spec"].get("replicas", 1)},
         "status": {
             "replicas": member(dep, "status").get("replicas", 0),

@@ -69,7 +69,9 @@ class Controller:
     def after(self, seconds: float, action: Callable[..., None], *args: object) -> None:
         """Run `action(*args)` on the controller thread in `seconds`."""
         with self._cv:
-            heapq.heappush(self._timers, (time.monotonic() + seconds, next(self._seq), action, args))
+            heapq.heappush(
+                self._timers, (time.monotonic() + seconds, next(self._seq), action, args)
+            )
             self._cv.notify_all()
 
     def _run(self) -> None:
@@ -184,8 +186,9 @@ class Controller:
     def _write_if_changed(self, resource: str, obj: JSON, status: JSON) -> None:
         if obj.get("status") != status:
             meta = obj["metadata"]
-            self.store.update(resource, meta["namespace"], meta["name"],
-                              lambda o: o.__setitem__("status", status))
+            self.store.update(
+                resource, meta["namespace"], meta["name"], lambda o: o.__setitem__("status", status)
+            )
 
     # -- pods -----------------------------------------------------------------------------------
 
@@ -217,8 +220,9 @@ class Controller:
         for pod in created:
             meta = pod["metadata"]
             if key in self.unschedulable:
-                self._event(pod, "Warning", "FailedScheduling", self.unschedulable[key],
-                            "default-scheduler")
+                self._event(
+                    pod, "Warning", "FailedScheduling", self.unschedulable[key], "default-scheduler"
+                )
             elif not instant:
                 self.after(self.delay, self.start_pod, meta["namespace"], meta["name"])
 
@@ -226,8 +230,10 @@ class Controller:
         """The kubelet started a pod's container: Pending -> Running and ready."""
         with self.store.lock:
             pod = self.store.get("pods", ns, name)
-            if pod is None or pod["status"].get("phase") != "Pending" or not pod["spec"].get(
-                "nodeName"
+            if (
+                pod is None
+                or pod["status"].get("phase") != "Pending"
+                or not pod["spec"].get("nodeName")
             ):
                 return
             self.store.update("pods", ns, name, lambda p: pods.mark_running(p, self._pod_ip()))
@@ -244,6 +250,7 @@ class Controller:
 
     def terminate_pod(self, ns: str, name: str, notify: bool = True) -> JSON | None:
         """Graceful delete: mark Terminating now, remove after one step."""
+
         def mark(p: JSON) -> None:
             p["metadata"]["deletionTimestamp"] = now_rfc3339()
             p["metadata"]["deletionGracePeriodSeconds"] = 30
@@ -316,6 +323,7 @@ class Controller:
                 ev = self._event(pod, "Warning", "BackOff", message, "kubelet")
                 self._backoff_events[(ns, name)] = (ns, ev["metadata"]["name"])
             else:
+
                 def bump(e: JSON) -> None:
                     e["count"] += 1
                     e["lastTimestamp"] = now_rfc3339()
@@ -328,7 +336,9 @@ class Controller:
         """End a pod's crash loop: the container starts and stays up."""
         self.crashlooping.discard((ns, name))
         with self.store.lock:
-            pod = self.store.update("pods", ns, name, lambda p: pods.mark_running(p, self._pod_ip()))
+            pod = self.store.update(
+                "pods", ns, name, lambda p: pods.mark_running(p, self._pod_ip())
+            )
             if pod is not None:
                 self._after_pod_change(pod)
 

@@ -34,13 +34,20 @@ _CORE = [
     Resource("nodes", "Node", False, tuple(_READ + _WRITE), ("no",), ("status",)),
 ]
 _APPS = [
-    Resource("deployments", "Deployment", True, tuple(_READ + _WRITE), ("deploy",),
-             ("scale", "status")),
+    Resource(
+        "deployments", "Deployment", True, tuple(_READ + _WRITE), ("deploy",), ("scale", "status")
+    ),
     Resource("replicasets", "ReplicaSet", True, tuple(_READ + _WRITE), ("rs",), ("scale",)),
 ]
 _HPA = [
-    Resource("horizontalpodautoscalers", "HorizontalPodAutoscaler", True,
-             tuple(_READ + _WRITE), ("hpa",), ("status",)),
+    Resource(
+        "horizontalpodautoscalers",
+        "HorizontalPodAutoscaler",
+        True,
+        tuple(_READ + _WRITE),
+        ("hpa",),
+        ("status",),
+    ),
 ]
 _AUTHZ = [
     Resource("selfsubjectaccessreviews", "SelfSubjectAccessReview", False, ("create",)),
@@ -142,7 +149,10 @@ def resource_list(group_version: str) -> JSON | None:
         }
         if r.short_names:
             entry["shortNames"] = list(r.short_names)
-        if r.name in ("pods", "deployments", "replicasets") and group_version != "metrics.k8s.io/v1beta1":
+        if (
+            r.name in ("pods", "deployments", "replicasets")
+            and group_version != "metrics.k8s.io/v1beta1"
+        ):
             entry["categories"] = ["all"]
         out.append(entry)
         for sub in r.subresources:
@@ -157,5 +167,9 @@ def resource_list(group_version: str) -> JSON | None:
                     **({"group": "autoscaling", "version": "v1"} if sub == "scale" else {}),
                 }
             )
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
-            "resources": out}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": out,
+    }

@@ -63,8 +63,11 @@ class FaultsMixin:
 
     def clear_oom_crashloop(self, target: str | None = None) -> None:
         """End the crash loop of one pod (or all): the container runs and gets ready again."""
-        keys = [k for k in list(self.controller.crashlooping)
-                if target is None or k[1] == self._pod_name(target)]
+        keys = [
+            k
+            for k in list(self.controller.crashlooping)
+            if target is None or k[1] == self._pod_name(target)
+        ]
         for ns, name in keys:
             self.controller.recover(ns, name)
 
@@ -94,8 +97,16 @@ class FaultsMixin:
         pod = self.store.update("pods", self.namespace, name, pods.mark_image_pull_backoff)
         if pod is not None:
             image = pod["spec"]["containers"][0]["image"]
-            self.store.put("events", objects.event(
-                pod, "Warning", "Failed", f'Failed to pull image "{image}": not found', "kubelet"))
+            self.store.put(
+                "events",
+                objects.event(
+                    pod,
+                    "Warning",
+                    "Failed",
+                    f'Failed to pull image "{image}": not found',
+                    "kubelet",
+                ),
+            )
             self.controller.refresh_status(self.namespace, self.controller.deployment_of(pod) or "")
         return name
 
@@ -104,7 +115,8 @@ class FaultsMixin:
         for pod in self.store.items("pods", self.namespace):
             waiting = member(first(pod["status"], "containerStatuses"), "state")
             if member(waiting, "waiting").get("reason") == "ImagePullBackOff" and (
-                target is None or pod["metadata"]["name"] == target
+                target is None
+                or pod["metadata"]["name"] == target
                 or self.controller.deployment_of(pod) == target
             ):
                 self.controller.recover(self.namespace, pod["metadata"]["name"])
@@ -112,11 +124,20 @@ class FaultsMixin:
     def evict(self, target: str | None = None, resource: str = "memory") -> str:
         """The kubelet evicts a pod (phase Failed, reason Evicted); the deployment replaces it."""
         name = self._pod_name(target)
-        pod = self.store.update("pods", self.namespace, name,
-                                lambda p: pods.mark_evicted(p, resource))
+        pod = self.store.update(
+            "pods", self.namespace, name, lambda p: pods.mark_evicted(p, resource)
+        )
         if pod is not None:
-            self.store.put("events", objects.event(
-                pod, "Warning", "Evicted", f"The node was low on resource: {resource}.", "kubelet"))
+            self.store.put(
+                "events",
+                objects.event(
+                    pod,
+                    "Warning",
+                    "Evicted",
+                    f"The node was low on resource: {resource}.",
+                    "kubelet",
+                ),
+            )
             dep = self.controller.deployment_of(pod)
             if dep:
                 self.controller.deployment_changed(self.namespace, dep)
@@ -128,8 +149,12 @@ class FaultsMixin:
         """Scale a deployment up by `count` with no room: the new pods stay Pending, Unschedulable."""
         name = deployment or self.default_deployment
         self.controller.unschedulable[(self.namespace, name)] = message
-        self.store.update("deployments", self.namespace, name,
-                          lambda d: d["spec"].__setitem__("replicas", d["spec"]["replicas"] + count))
+        self.store.update(
+            "deployments",
+            self.namespace,
+            name,
+            lambda d: d["spec"].__setitem__("replicas", d["spec"]["replicas"] + count),
+        )
         self.controller.deployment_changed(self.namespace, name)
 
     def clear_pending_pods(self, deployment: str | None = None) -> None:
@@ -147,22 +172,34 @@ class FaultsMixin:
         reasons = {
             ("DiskPressure", True): ("KubeletHasDiskPressure", "kubelet has disk pressure"),
             ("DiskPressure", False): ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            ("MemoryPressure", True): ("KubeletHasInsufficientMemory",
-                                       "kubelet has insufficient memory available"),
-            ("MemoryPressure", False): ("KubeletHasSufficientMemory",
-                                        "kubelet has sufficient memory available"),
+            ("MemoryPressure", True): (
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available",
+            ),
+            ("MemoryPressure", False): (
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            ),
         }
         reason, message = reasons[(kind, on)]
 
         def mutate(n: JSON) -> None:
             for condition in n["status"]["conditions"]:
                 if condition["type"] == kind:
-                    condition.update(status="True" if on else "False", reason=reason,
-                                     message=message, lastTransitionTime=objects.now_rfc3339())
+                    condition.update(
+                        status="True" if on else "False",
+                        reason=reason,
+                        message=message,
+                        lastTransitionTime=objects.now_rfc3339(),
+                    )
 
         current = self.store.get("nodes", "", node)
-        if current is not None and not on and all(
-            c["status"] == "False" for c in current["status"]["conditions"] if c["type"] == kind
+        if (
+            current is not None
+            and not on
+            and all(
+                c["status"] == "False" for c in current["status"]["conditions"] if c["type"] == kind
+            )
         ):
             return node  # nothing to clear: no write, no spurious MODIFIED event
         updated = self.store.update("nodes", "", node, mutate)
@@ -170,8 +207,13 @@ class FaultsMixin:
             raise KeyError(node)
         if on:
             what = "ephemeral-storage" if kind == "DiskPressure" else "memory"
-            ev = objects.event(updated, "Warning", "EvictionThresholdMet",
-                               f"Attempting to reclaim {what}", "kubelet")
+            ev = objects.event(
+                updated,
+                "Warning",
+                "EvictionThresholdMet",
+                f"Attempting to reclaim {what}",
+                "kubelet",
+            )
             ev["metadata"]["namespace"] = "default"
             self.store.put("events", ev)
         return node

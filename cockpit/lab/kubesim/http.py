@@ -204,12 +204,15 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                 return
             if "protobuf" in self.headers.get("Content-Type", ""):
                 # kubectl sends some writes (auth can-i) as protobuf; only JSON is spoken here.
-                raise ApiError(415, "UnsupportedMediaType",
-                               "kubesim only accepts JSON request bodies")
+                raise ApiError(
+                    415, "UnsupportedMediaType", "kubesim only accepts JSON request bodies"
+                )
             body: object = json.loads(raw_body) if raw_body else {}
             code, answer = self._operate(verb, target, query, body)
-            if verb in ("list", "get") and "as=Table" in self.headers.get("Accept", "") and (
-                target.group != "metrics.k8s.io" and not target.subresource
+            if (
+                verb in ("list", "get")
+                and "as=Table" in self.headers.get("Accept", "")
+                and (target.group != "metrics.k8s.io" and not target.subresource)
             ):
                 answer = as_table(target.resource.name, answer)
             self._send(code, answer)
@@ -239,18 +242,30 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             return 200, ops.delete(route, dry_run)
         if verb == "create" and route.resource.name == "selfsubjectaccessreviews":
             return 201, ops.access_review(sent if sent is not None else {})
-        raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
-                       "requested resource")
+        raise ApiError(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
 
     def _count(
         self, verb: str, target: Route | JSON | None, query: dict[str, str], body: bytes
     ) -> None:
         resource = target.counted_name if isinstance(target, Route) else "discovery"
         entry = None
-        if verb in ("create", "update", "patch", "delete") and resource != "selfsubjectaccessreviews":
+        if (
+            verb in ("create", "update", "patch", "delete")
+            and resource != "selfsubjectaccessreviews"
+        ):
             assert isinstance(target, Route)
-            entry = MutatingRequest(verb, resource, target.namespace, target.name,
-                                    query.get("dryRun") == "All", body.decode(errors="replace"))
+            entry = MutatingRequest(
+                verb,
+                resource,
+                target.namespace,
+                target.name,
+                query.get("dryRun") == "All",
+                body.decode(errors="replace"),
+            )
         self.sim.requests.record(verb, resource, entry)
 
     def _check_auth(self) -> None:
@@ -265,12 +280,14 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         if faults.slow_seconds > 0:
             self.sim.stopping.wait(faults.slow_seconds)
         if faults.error_rate > 0 and random.random() < faults.error_rate:
-            raise ApiError(500, "InternalError",
-                           "Internal error occurred: injected by kubesim (api_errors)")
+            raise ApiError(
+                500, "InternalError", "Internal error occurred: injected by kubesim (api_errors)"
+            )
         if faults.metrics_unavailable and path.startswith("/apis/metrics.k8s.io"):
             # What the aggregator answers for an APIService whose backend is missing or down.
-            raise ApiError(503, "ServiceUnavailable",
-                           "the server is currently unable to handle the request")
+            raise ApiError(
+                503, "ServiceUnavailable", "the server is currently unable to handle the request"
+            )
 
     def _send(self, code: int, body: JSON) -> None:
         data = dumps(body)
@@ -296,8 +313,16 @@ class KubeSimHandler(BaseHTTPRequestHandler):
 
         session = sim.watches.open(self.connection)
         try:
-            clean = kubesim_watch.stream(write, session, sim.store, route, query,
-                                         sim.bookmark_interval, sim.watch_timeout, sim.stopping)
+            clean = kubesim_watch.stream(
+                write,
+                session,
+                sim.store,
+                route,
+                query,
+                sim.bookmark_interval,
+                sim.watch_timeout,
+                sim.stopping,
+            )
             if clean:
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()

@@ -36,10 +36,11 @@ OOM_LINES = (
     "fatal error: runtime: out of memory",
     "Killed process 1 (predictiq-api) total-vm:1048576kB, anon-rss:524288kB (OOMKilled)",
 )
-LOOP_LINE = ('{"level":"warn","msg":"event loop blocked for 1840ms: possible infinite loop in '
-             'odds recalculation","handler":"/api/markets/{id}"}')
-DISK_LINE = ('{"level":"error","msg":"write /var/log/predictiq/app.log: No space left on '
-             'device"}')
+LOOP_LINE = (
+    '{"level":"warn","msg":"event loop blocked for 1840ms: possible infinite loop in '
+    'odds recalculation","handler":"/api/markets/{id}"}'
+)
+DISK_LINE = '{"level":"error","msg":"write /var/log/predictiq/app.log: No space left on device"}'
 
 
 def _obj(value: object) -> dict[str, Any]:
@@ -122,11 +123,13 @@ class PodLogs:
             run = self._runs[key] = _Run(deque(maxlen=KEEP_LINES), threading.Condition(self.lock))
             when = started_ns if started_ns is not None else time.time_ns()
             pod, container = key[1], key[2]
-            for i, text in enumerate((
-                f'{{"level":"info","msg":"starting {container}","pod":"{pod}","version":"1.14.2"}}',
-                '{"level":"info","msg":"connected to PostgreSQL and Redis"}',
-                '{"level":"info","msg":"listening on :8080"}',
-            )):
+            for i, text in enumerate(
+                (
+                    f'{{"level":"info","msg":"starting {container}","pod":"{pod}","version":"1.14.2"}}',
+                    '{"level":"info","msg":"connected to PostgreSQL and Redis"}',
+                    '{"level":"info","msg":"listening on :8080"}',
+                )
+            ):
                 self._append(run, text, when + i * 1000)
         return run
 
@@ -137,8 +140,14 @@ class PodLogs:
         run.next_seq += 1
         run.last_ns = when
 
-    def write(self, namespace: str, pod: str, text: str, container: str | None = None,
-              when_ns: int | None = None) -> bool:
+    def write(
+        self,
+        namespace: str,
+        pod: str,
+        text: str,
+        container: str | None = None,
+        when_ns: int | None = None,
+    ) -> bool:
         """Append one line (or several, split on newlines) to a pod's running container.
 
         False when the pod is gone. `when_ns` defaults to now.
@@ -156,8 +165,9 @@ class PodLogs:
         self.ensure_ticker()
         return True
 
-    def lines(self, namespace: str, pod: str, container: str | None = None,
-              previous: bool = False) -> list[tuple[int, str]]:
+    def lines(
+        self, namespace: str, pod: str, container: str | None = None, previous: bool = False
+    ) -> list[tuple[int, str]]:
         """(time ns, text) of a container run as the route would serve it (tests, drills)."""
         obj = self.sim.get("pods", namespace, pod)
         if obj is None:
@@ -229,6 +239,7 @@ class PodLogs:
 
 # -- pod helpers ---------------------------------------------------------------------------------
 
+
 def container_names(pod: dict[str, Any]) -> list[str]:
     """The pod's container names, in spec order."""
     return [_str(_obj(c).get("name")) for c in _list(_obj(pod.get("spec")).get("containers"))]
@@ -288,6 +299,7 @@ def _served_generation(pod: dict[str, Any], container: str, previous: bool) -> i
 
 # -- the route ---------------------------------------------------------------------------------
 
+
 class _Handler(Protocol):
     """The slice of the simulator's request handler the route writes to."""
 
@@ -319,10 +331,18 @@ class LogQuery:
         container = query.get("container", "")
         if not container:
             annotated = default_container(pod)
-            if len(names) > 1 and annotated == names[0] and "kubectl.kubernetes.io/default-container" \
-                    not in _obj(_obj(pod.get("metadata")).get("annotations")):
-                raise ApiError(400, "BadRequest", f"a container name must be specified for pod "
-                               f"{name}, choose one of: [{' '.join(names)}]")
+            if (
+                len(names) > 1
+                and annotated == names[0]
+                and "kubectl.kubernetes.io/default-container"
+                not in _obj(_obj(pod.get("metadata")).get("annotations"))
+            ):
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"a container name must be specified for pod "
+                    f"{name}, choose one of: [{' '.join(names)}]",
+                )
             container = annotated
         elif container not in names:
             raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {name}")
@@ -331,23 +351,41 @@ class LogQuery:
         since_ns: int | None = None
         if seconds is not None:
             if seconds < 1:
-                raise ApiError(422, "Invalid", "PodLogOptions.sinceSeconds: Invalid value: must be "
-                               "greater than 0")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "PodLogOptions.sinceSeconds: Invalid value: must be greater than 0",
+                )
             since_ns = now_ns - seconds * 1_000_000_000
         if query.get("sinceTime"):
             if since_ns is not None:
-                raise ApiError(422, "Invalid", "PodLogOptions: at most one of `sinceTime` or "
-                               "`sinceSeconds` may be specified")
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    "PodLogOptions: at most one of `sinceTime` or `sinceSeconds` may be specified",
+                )
             try:
                 since_ns = parse_time(query["sinceTime"])
             except ValueError as exc:
-                raise ApiError(400, "BadRequest", f"parsing time {query['sinceTime']!r} as "
-                               "RFC 3339: cannot parse") from exc
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"parsing time {query['sinceTime']!r} as RFC 3339: cannot parse",
+                ) from exc
         if tail is not None and tail < 0:
-            raise ApiError(422, "Invalid", "PodLogOptions.tailLines: Invalid value: must be "
-                           "greater than or equal to 0")
-        return LogQuery(container, _flag(query, "previous"), _flag(query, "follow"),
-                        _flag(query, "timestamps"), tail, since_ns)
+            raise ApiError(
+                422,
+                "Invalid",
+                "PodLogOptions.tailLines: Invalid value: must be greater than or equal to 0",
+            )
+        return LogQuery(
+            container,
+            _flag(query, "previous"),
+            _flag(query, "follow"),
+            _flag(query, "timestamps"),
+            tail,
+            since_ns,
+        )
 
 
 def _flag(query: dict[str, str], key: str) -> bool:
@@ -368,14 +406,23 @@ def _check_serveable(pod: dict[str, Any], q: LogQuery) -> int:
     name = _str(_obj(pod.get("metadata")).get("name"))
     generation = _served_generation(pod, q.container, q.previous)
     if generation is None:
-        raise ApiError(400, "BadRequest", f'previous terminated container "{q.container}" in pod '
-                       f'"{name}" not found')
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'previous terminated container "{q.container}" in pod "{name}" not found',
+        )
     waiting = _waiting_reason(pod, q.container)
     if not q.previous and waiting and waiting != "CrashLoopBackOff":
-        why = "trying and failing to pull image" if waiting in ("ImagePullBackOff", "ErrImagePull") \
+        why = (
+            "trying and failing to pull image"
+            if waiting in ("ImagePullBackOff", "ErrImagePull")
             else waiting
-        raise ApiError(400, "BadRequest", f'container "{q.container}" in pod "{name}" is waiting '
-                       f"to start: {why}")
+        )
+        raise ApiError(
+            400,
+            "BadRequest",
+            f'container "{q.container}" in pod "{name}" is waiting to start: {why}',
+        )
     return generation
 
 
@@ -384,8 +431,7 @@ def serve_log(handler: _Handler, sim: _Sim, route: Route, query: dict[str, str])
     ns, name = route.namespace or "", route.name or ""
     pod = sim.get("pods", ns, name)
     if pod is None:
-        raise ApiError(404, "NotFound", f'pods "{name}" not found',
-                       {"name": name, "kind": "pods"})
+        raise ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
     q = LogQuery.parse(query, pod, time.time_ns())
     sim.logs.ensure_ticker()
     generation = _check_serveable(pod, q)
@@ -395,7 +441,7 @@ def serve_log(handler: _Handler, sim: _Sim, route: Route, query: dict[str, str])
         run = logs.prepared(pod, key, q.previous)
         chosen = [line for line in run.lines if q.since_ns is None or line[1] >= q.since_ns]
         if q.tail_lines is not None:
-            chosen = chosen[len(chosen) - q.tail_lines:] if q.tail_lines else []
+            chosen = chosen[len(chosen) - q.tail_lines :] if q.tail_lines else []
         sent = run.next_seq - 1
     handler.send_response(200)
     handler.send_header("Content-Type", "text/plain")
@@ -405,8 +451,10 @@ def serve_log(handler: _Handler, sim: _Sim, route: Route, query: dict[str, str])
 
     def write(lines: list[tuple[int, int, str]]) -> None:
         if lines:
-            data = "".join(f"{format_time(t)} {text}\n" if q.timestamps else f"{text}\n"
-                           for _, t, text in lines).encode("utf-8", "surrogateescape")
+            data = "".join(
+                f"{format_time(t)} {text}\n" if q.timestamps else f"{text}\n"
+                for _, t, text in lines
+            ).encode("utf-8", "surrogateescape")
             handler.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             handler.wfile.flush()
 
@@ -426,8 +474,13 @@ def serve_log(handler: _Handler, sim: _Sim, route: Route, query: dict[str, str])
         handler.close_connection = True
 
 
-def _follow(sim: _Sim, key: RunKey, run: _Run, sent: int,
-            write: Callable[[list[tuple[int, int, str]]], None]) -> bool:
+def _follow(
+    sim: _Sim,
+    key: RunKey,
+    run: _Run,
+    sent: int,
+    write: Callable[[list[tuple[int, int, str]]], None],
+) -> bool:
     """Stream new lines until the run ends (pod gone, container restarted) or the server stops;
     True for a clean end (the chunked stream is closed), False when the server is stopping."""
     logs = sim.logs
@@ -449,12 +502,18 @@ def _follow(sim: _Sim, key: RunKey, run: _Run, sent: int,
 def fault_lines(sim: Any) -> None:
     """One tick of the drills' log lines: `loop` from pods pinned at high CPU, `No space left on
     device` from pods on a node under DiskPressure."""
-    hot = {name for (ns, name), fraction in dict(sim.usage.cpu_overrides).items()
-           if ns == sim.namespace and fraction >= 0.9}
+    hot = {
+        name
+        for (ns, name), fraction in dict(sim.usage.cpu_overrides).items()
+        if ns == sim.namespace and fraction >= 0.9
+    }
     full = set[str]()
     for node in sim.store.items("nodes"):
         for condition in _list(_obj(_obj(node).get("status")).get("conditions")):
-            if _obj(condition).get("type") == "DiskPressure" and _obj(condition).get("status") == "True":
+            if (
+                _obj(condition).get("type") == "DiskPressure"
+                and _obj(condition).get("status") == "True"
+            ):
                 full.add(_str(_obj(_obj(node).get("metadata")).get("name")))
     if not hot and not full:
         return
@@ -470,9 +529,17 @@ def request_line(method: str, path: str, status: int, seconds: float) -> str:
     """The API's JSON access line for one request (429s say `rate limit exceeded`)."""
     level = "error" if status >= 500 else "warn" if status == 429 else "info"
     message = "rate limit exceeded" if status == 429 else "request"
-    return json.dumps({"level": level, "msg": message, "method": method, "path": path,
-                       "status": status, "latency_ms": round(seconds * 1000, 2)},
-                      separators=(",", ":"))
+    return json.dumps(
+        {
+            "level": level,
+            "msg": message,
+            "method": method,
+            "path": path,
+            "status": status,
+            "latency_ms": round(seconds * 1000, 2),
+        },
+        separators=(",", ":"),
+    )
 
 
 __all__ = ["LogQuery", "PodLogs", "format_time", "parse_time", "request_line", "serve_log"]

@@ -66,7 +66,9 @@ class UsageModel:
             if key in self.cpu_overrides:
                 cores = cpu_limit * self.cpu_overrides[key] * self._random.uniform(0.98, 1.02)
             if key in self.memory_overrides:
-                memory = memory_limit * self.memory_overrides[key] * self._random.uniform(0.995, 1.0)
+                memory = (
+                    memory_limit * self.memory_overrides[key] * self._random.uniform(0.995, 1.0)
+                )
         return cores, memory
 
     def pod_metrics(self, pod: JSON) -> JSON:

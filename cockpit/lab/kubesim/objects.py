@@ -86,12 +86,24 @@ def node(name: str, index: int) -> JSON:
             "capacity": {"cpu": "8", "memory": "32863924Ki", "pods": "110"},
             "allocatable": {"cpu": "7910m", "memory": "31712948Ki", "pods": "110"},
             "conditions": [
-                condition("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                          "kubelet has sufficient memory available"),
-                condition("DiskPressure", "False", "KubeletHasNoDiskPressure",
-                          "kubelet has no disk pressure"),
-                condition("PIDPressure", "False", "KubeletHasSufficientPID",
-                          "kubelet has sufficient PID available"),
+                condition(
+                    "MemoryPressure",
+                    "False",
+                    "KubeletHasSufficientMemory",
+                    "kubelet has sufficient memory available",
+                ),
+                condition(
+                    "DiskPressure",
+                    "False",
+                    "KubeletHasNoDiskPressure",
+                    "kubelet has no disk pressure",
+                ),
+                condition(
+                    "PIDPressure",
+                    "False",
+                    "KubeletHasSufficientPID",
+                    "kubelet has sufficient PID available",
+                ),
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
             "addresses": [
@@ -275,8 +287,11 @@ def hpa_as_v1(obj: JSON) -> JSON:
     """Convert a stored autoscaling/v2 HPA to the autoscaling/v1 shape."""
     spec, status = obj["spec"], member(obj, "status")
     target = next(
-        (m["resource"]["target"].get("averageUtilization") for m in members(spec, "metrics")
-         if m.get("type") == "Resource" and m["resource"]["name"] == "cpu"),
+        (
+            m["resource"]["target"].get("averageUtilization")
+            for m in members(spec, "metrics")
+            if m.get("type") == "Resource" and m["resource"]["name"] == "cpu"
+        ),
         None,
     )
     v1_status = {

@@ -46,8 +46,9 @@ def _named_list(items: list[Any]) -> bool:
 
 def _merge_named(current: list[Any], patch: list[JSON]) -> list[Any]:
     merged = [copy.deepcopy(i) for i in current]
-    index = {item.get("name"): pos for pos, item in enumerate(merged)
-             if as_object(item) is not None}
+    index = {
+        item.get("name"): pos for pos, item in enumerate(merged) if as_object(item) is not None
+    }
     for item in patch:
         if item.get("$patch") == "delete":
             merged = [m for m in merged if m.get("name") != item["name"]]

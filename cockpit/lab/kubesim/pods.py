@@ -104,7 +104,7 @@ def mark_oom_crashloop(pod: JSON) -> None:
         {
             "waiting": {
                 "reason": "CrashLoopBackOff",
-                "message": f"back-off {min(10 * 2 ** restarts, 300)}s restarting failed "
+                "message": f"back-off {min(10 * 2**restarts, 300)}s restarting failed "
                 f"container=api pod={pod['metadata']['name']}_{pod['metadata']['namespace']}"
                 f"({pod['metadata'].get('uid', '')})",
             }

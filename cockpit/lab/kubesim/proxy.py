@@ -37,6 +37,7 @@ class _Handler(Protocol):
     def send_header(self, keyword: str, value: str) -> None: ...
     def end_headers(self) -> None: ...
 
+
 _PATH = re.compile(r"^/api/v1/namespaces/([^/]+)/pods/([^/:]+):([^/]+)/proxy(/.*)?$")
 
 
@@ -87,8 +88,9 @@ def serve(handler: _Handler, method: str, path: str) -> bool:
             raise ApiError(405, "MethodNotAllowed", "kubesim's pod proxy only answers GET")
         pod: object = sim.store.get("pods", namespace, name)  # pyright: ignore[reportUnknownMemberType] - the store holds untyped JSON
         if pod is None:
-            raise ApiError(404, "NotFound", f'pods "{name}" not found',
-                           {"name": name, "kind": "pods"})
+            raise ApiError(
+                404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"}
+            )
         ip = fields.text(fields.mapping(pod, "status"), "podIP")
         if not ip:
             raise ApiError(503, "ServiceUnavailable", f"pod {name} has no IP address")
@@ -96,8 +98,12 @@ def serve(handler: _Handler, method: str, path: str) -> bool:
             backend = _backends.get(sim)
         reply = backend(name, int(port_text), sub_path) if backend and port_text.isdigit() else None
         if reply is None:
-            raise ApiError(503, "ServiceUnavailable", f"error trying to reach service: dial tcp "
-                           f"{ip}:{port_text}: connect: connection refused")
+            raise ApiError(
+                503,
+                "ServiceUnavailable",
+                f"error trying to reach service: dial tcp "
+                f"{ip}:{port_text}: connect: connection refused",
+            )
     except ApiError as exc:
         handler._send(exc.code, exc.status())  # pyright: ignore[reportPrivateUsage] - the router's own sender
         return True

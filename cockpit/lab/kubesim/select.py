@@ -111,5 +111,6 @@ def matches_fields(obj: JSON, selector: str) -> bool:
     if not selector:
         return True
     return all(
-        (_field(obj, path) == value) == equal for path, equal, value in parse_field_selector(selector)
+        (_field(obj, path) == value) == equal
+        for path, equal, value in parse_field_selector(selector)
     )

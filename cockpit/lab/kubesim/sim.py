@@ -136,8 +136,10 @@ class KubeSim(FaultsMixin):
         self._server = KubeSimServer((self.host, self.port), self)
         self.port = self._server.server_address[1]
         self._serve_thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"kubesim-http-{self.port}", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"kubesim-http-{self.port}",
+            daemon=True,
         )
         self._serve_thread.start()
         self.controller.start()
@@ -175,7 +177,10 @@ class KubeSim(FaultsMixin):
         return self._server is not None
 
     def write_kubeconfig(
-        self, path: str | Path, context: str = "lab", namespace: str | None = None,
+        self,
+        path: str | Path,
+        context: str = "lab",
+        namespace: str | None = None,
         user: str = "lab-user",
     ) -> Path:
         """Write a kubeconfig (cluster, token user, one context, current) for kubectl and the client."""
@@ -258,8 +263,11 @@ class KubeSim(FaultsMixin):
             if include_terminating:
                 sets, _ = self.controller.owned_pods(dep)
                 names = {rs["metadata"]["name"] for rs in sets}
-                owned = [p for p in self.store.items("pods", self.namespace)
-                         if first(p["metadata"], "ownerReferences").get("name") in names]
+                owned = [
+                    p
+                    for p in self.store.items("pods", self.namespace)
+                    if first(p["metadata"], "ownerReferences").get("name") in names
+                ]
         return owned
 
     def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0) -> bool:
@@ -274,13 +282,17 @@ class KubeSim(FaultsMixin):
     # -- setup ----------------------------------------------------------------------------------
 
     def add_deployment(
-        self, name: str, replicas: int = 3, labels: dict[str, str] | None = None,
+        self,
+        name: str,
+        replicas: int = 3,
+        labels: dict[str, str] | None = None,
         hpa: tuple[int, int] | None = None,
     ) -> JSON:
         """Create a deployment with `replicas` Running pods (instantly) and optionally an HPA."""
         labels = labels or {"app": name}
-        dep = self.store.put("deployments",
-                             objects.deployment(name, self.namespace, replicas, labels, self.image))
+        dep = self.store.put(
+            "deployments", objects.deployment(name, self.namespace, replicas, labels, self.image)
+        )
         if hpa is not None:
             self.store.put("horizontalpodautoscalers", objects.hpa(dep, *hpa))
         self.controller.reconcile(self.namespace, name, instant=True)
@@ -289,8 +301,12 @@ class KubeSim(FaultsMixin):
     def scale_to(self, replicas: int, deployment: str | None = None) -> None:
         """Set spec.replicas and create/delete pods at once (setup, not a scenario)."""
         name = deployment or self.default_deployment
-        self.store.update("deployments", self.namespace, name,
-                          lambda d: d["spec"].__setitem__("replicas", replicas))
+        self.store.update(
+            "deployments",
+            self.namespace,
+            name,
+            lambda d: d["spec"].__setitem__("replicas", replicas),
+        )
         self.controller.reconcile(self.namespace, name, instant=True)
 
     def add_pods(self, count: int, deployment: str | None = None) -> None:

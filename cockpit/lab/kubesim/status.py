@@ -44,9 +44,7 @@ def replicaset_status(rs: JSON, pods: list[JSON]) -> JSON:
     return {
         "replicas": len(pods),
         "observedGeneration": rs["metadata"].get("generation", 1),
-        **_nonzero(
-            fullyLabeledReplicas=len(pods), readyReplicas=ready, availableReplicas=ready
-        ),
+        **_nonzero(fullyLabeledReplicas=len(pods), readyReplicas=ready, availableReplicas=ready),
     }
 
 
@@ -63,28 +61,54 @@ def deployment_status(dep: JSON, current_rs: JSON, pods: list[JSON], stalled_for
     old = members(member(dep, "status"), "conditions")
     rs_name = current_rs["metadata"]["name"]
     if ready >= desired:
-        available = _condition(old, "Available", "True", "MinimumReplicasAvailable",
-                               "Deployment has minimum availability.")
+        available = _condition(
+            old,
+            "Available",
+            "True",
+            "MinimumReplicasAvailable",
+            "Deployment has minimum availability.",
+        )
     else:
-        available = _condition(old, "Available", "False", "MinimumReplicasUnavailable",
-                               "Deployment does not have minimum availability.")
+        available = _condition(
+            old,
+            "Available",
+            "False",
+            "MinimumReplicasUnavailable",
+            "Deployment does not have minimum availability.",
+        )
     complete = (
         len(updated) == desired
         and len(pods) == desired
         and sum(1 for p in updated if is_ready(p)) == desired
     )
     if spec.get("paused"):
-        progressing = _condition(old, "Progressing", "Unknown", "DeploymentPaused",
-                                 "Deployment is paused")
+        progressing = _condition(
+            old, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused"
+        )
     elif complete:
-        progressing = _condition(old, "Progressing", "True", "NewReplicaSetAvailable",
-                                 f'ReplicaSet "{rs_name}" has successfully progressed.')
+        progressing = _condition(
+            old,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{rs_name}" has successfully progressed.',
+        )
     elif stalled_for > spec.get("progressDeadlineSeconds", 600):
-        progressing = _condition(old, "Progressing", "False", "ProgressDeadlineExceeded",
-                                 f'ReplicaSet "{rs_name}" has timed out progressing.')
+        progressing = _condition(
+            old,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{rs_name}" has timed out progressing.',
+        )
     else:
-        progressing = _condition(old, "Progressing", "True", "ReplicaSetUpdated",
-                                 f'ReplicaSet "{rs_name}" is progressing.')
+        progressing = _condition(
+            old,
+            "Progressing",
+            "True",
+            "ReplicaSetUpdated",
+            f'ReplicaSet "{rs_name}" is progressing.',
+        )
         progressing["lastUpdateTime"] = now_rfc3339()
     return {
         "observedGeneration": dep["metadata"].get("generation", 1),

@@ -71,12 +71,22 @@ def _deployment_row(dep: JSON) -> list[object]:
 
 
 _COLUMNS = {
-    "pods": [_column("Name", fmt="name"), _column("Ready"), _column("Status"),
-             _column("Restarts", "string"), _column("Age"), _column("IP", priority=1),
-             _column("Node", priority=1)],
-    "deployments": [_column("Name", fmt="name"), _column("Ready"),
-                    _column("Up-to-date", "integer"), _column("Available", "integer"),
-                    _column("Age")],
+    "pods": [
+        _column("Name", fmt="name"),
+        _column("Ready"),
+        _column("Status"),
+        _column("Restarts", "string"),
+        _column("Age"),
+        _column("IP", priority=1),
+        _column("Node", priority=1),
+    ],
+    "deployments": [
+        _column("Name", fmt="name"),
+        _column("Ready"),
+        _column("Up-to-date", "integer"),
+        _column("Available", "integer"),
+        _column("Age"),
+    ],
 }
 
 
@@ -85,7 +95,8 @@ def _name_row(obj: JSON) -> list[object]:
 
 
 _ROWS: dict[str, Callable[[JSON], list[object]]] = {
-    "pods": _pod_row, "deployments": _deployment_row,
+    "pods": _pod_row,
+    "deployments": _deployment_row,
 }
 
 
@@ -97,12 +108,23 @@ def as_table(resource: str, body: JSON) -> JSON:
     rows = [
         {
             "cells": row_of(obj),
-            "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                       "metadata": obj["metadata"]},
+            "object": {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj["metadata"],
+            },
         }
         for obj in objs
     ]
-    meta = {k: v for k, v in member(body, "metadata").items()
-            if k in ("resourceVersion", "continue", "remainingItemCount")}
-    return {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-            "columnDefinitions": columns, "rows": rows}
+    meta = {
+        k: v
+        for k, v in member(body, "metadata").items()
+        if k in ("resourceVersion", "continue", "remainingItemCount")
+    }
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": meta,
+        "columnDefinitions": columns,
+        "rows": rows,
+    }

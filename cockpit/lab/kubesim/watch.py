@@ -137,8 +137,10 @@ def stream(
     with store.lock:
         if requested in ("", "0"):
             initial, cursor = store.list(
-                route.resource.name, route.namespace,
-                query.get("labelSelector", ""), query.get("fieldSelector", ""),
+                route.resource.name,
+                route.namespace,
+                query.get("labelSelector", ""),
+                query.get("fieldSelector", ""),
             )
         else:
             initial, cursor = [], int(requested)

@@ -190,8 +190,9 @@ class KubeCache:
 
     # -- the snapshot (event loop) ----------------------------------------------------------------
 
-    def snapshot(self, context: str, cluster: str, namespace: str, selector: str,
-                 watch_error: str | None) -> KubeSnapshot:
+    def snapshot(
+        self, context: str, cluster: str, namespace: str, selector: str, watch_error: str | None
+    ) -> KubeSnapshot:
         """A frozen view of everything cached."""
         with self.lock:
             if self._pod_tuple is None:
@@ -199,17 +200,30 @@ class KubeCache:
             if self._node_tuple is None:
                 # Only the nodes running the pods matter; all nodes are watched (they are few).
                 used = {p.node for p in self._pods.values() if p.node}
-                self._node_tuple = tuple(sorted((n for name, n in self._nodes.items() if name in used),
-                                                key=lambda n: n.name))
+                self._node_tuple = tuple(
+                    sorted(
+                        (n for name, n in self._nodes.items() if name in used), key=lambda n: n.name
+                    )
+                )
             deployment = self._deployment
             hpa = min(self._hpas.values(), key=lambda h: h.name) if self._hpas else None
             if deployment is not None and hpa is not None:
                 deployment = dataclasses.replace(deployment, hpa=hpa)
-            events = sorted(self._events.values(), key=lambda e: e.last_seen or _EPOCH, reverse=True)
+            events = sorted(
+                self._events.values(), key=lambda e: e.last_seen or _EPOCH, reverse=True
+            )
             return KubeSnapshot(
-                collected_at=utcnow(), context=context, cluster=cluster, namespace=namespace,
-                selector=selector, deployment=deployment, pods=self._pod_tuple,
-                events=tuple(events[:MAX_EVENTS_SHOWN]), nodes=self._node_tuple,
-                permissions=dict(self.permissions), permission_reasons=dict(self.permission_reasons),
-                metrics_error=self.metrics_error, watch_error=watch_error,
+                collected_at=utcnow(),
+                context=context,
+                cluster=cluster,
+                namespace=namespace,
+                selector=selector,
+                deployment=deployment,
+                pods=self._pod_tuple,
+                events=tuple(events[:MAX_EVENTS_SHOWN]),
+                nodes=self._node_tuple,
+                permissions=dict(self.permissions),
+                permission_reasons=dict(self.permission_reasons),
+                metrics_error=self.metrics_error,
+                watch_error=watch_error,
             )

@@ -52,9 +52,12 @@ def resolve_target(cfg: KubernetesConfig) -> KubeTarget:
             raise ValueError(f"context {cfg.context!r} not in {path} (contexts: {names})")
         chosen = found
     ctx = mapping(chosen, "context")
-    return KubeTarget(context=text(chosen, "name"), cluster=text(ctx, "cluster"),
-                      namespace=cfg.namespace or text(ctx, "namespace") or "default",
-                      kubeconfig=path)
+    return KubeTarget(
+        context=text(chosen, "name"),
+        cluster=text(ctx, "cluster"),
+        namespace=cfg.namespace or text(ctx, "namespace") or "default",
+        kubeconfig=path,
+    )
 
 
 def new_api_client(cfg: KubernetesConfig) -> ApiClient:
@@ -68,9 +71,11 @@ def new_api_client(cfg: KubernetesConfig) -> ApiClient:
     from kubernetes.client import Configuration
     from urllib3 import Retry
 
-    conf = type.__call__(Configuration)  # as new_client_from_config builds it: not the global default
+    conf = type.__call__(
+        Configuration
+    )  # as new_client_from_config builds it: not the global default
     conf.retries = Retry(total=1, redirect=0)
     client: ApiClient = kconfig.new_client_from_config(  # pyright: ignore[reportUnknownMemberType] - untyped in the client
-        config_file=kubeconfig_path(cfg), context=cfg.context or None,
-        client_configuration=conf)
+        config_file=kubeconfig_path(cfg), context=cfg.context or None, client_configuration=conf
+    )
     return client

@@ -20,10 +20,16 @@ from kubernetes.client.exceptions import ApiException
 from cockpit.sources.fields import Json, as_mapping
 
 # Python keyword arguments (as the generated list methods take them) -> API query parameters.
-_QUERY = {"label_selector": "labelSelector", "field_selector": "fieldSelector",
-          "watch": "watch", "resource_version": "resourceVersion",
-          "allow_watch_bookmarks": "allowWatchBookmarks", "timeout_seconds": "timeoutSeconds",
-          "limit": "limit", "_continue": "continue"}
+_QUERY = {
+    "label_selector": "labelSelector",
+    "field_selector": "fieldSelector",
+    "watch": "watch",
+    "resource_version": "resourceVersion",
+    "allow_watch_bookmarks": "allowWatchBookmarks",
+    "timeout_seconds": "timeoutSeconds",
+    "limit": "limit",
+    "_continue": "continue",
+}
 
 
 class NotJsonAnswer(ValueError):
@@ -47,12 +53,18 @@ def read_json(resp: Any) -> Json:
         try:
             doc: object = json.loads(data)
         except ValueError:
-            kind = resp.headers.get("Content-Type", "no content type") if resp.headers else "no content type"
+            kind = (
+                resp.headers.get("Content-Type", "no content type")
+                if resp.headers
+                else "no content type"
+            )
             preview = " ".join(data[:60].decode("utf-8", "replace").split())
             raise NotJsonAnswer(kind, preview) from None
         found = as_mapping(doc)
         if found is not doc:
-            raise ValueError(f"the API server answered JSON that is not an object: {type(doc).__name__}")
+            raise ValueError(
+                f"the API server answered JSON that is not an object: {type(doc).__name__}"
+            )
         return found
     finally:
         resp.release_conn()
@@ -64,24 +76,42 @@ class RawApi:
     def __init__(self, api_client: Any) -> None:
         self.api_client = api_client
 
-    def request(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
-                body: Any = None, timeout: Any = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, Any]] | None = None,
+        body: Any = None,
+        timeout: Any = None,
+    ) -> Any:
         """Send one request; the urllib3 response (not read) for a 2xx, else ApiException."""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         method, url, headers, body, post = self.api_client.param_serialize(
-            method=method, resource_path=path, query_params=query or [], header_params=headers,
-            body=body, auth_settings=["BearerToken"])
-        answer = self.api_client.call_api(method, url, header_params=headers, body=body,
-                                          post_params=post, _request_timeout=timeout)
+            method=method,
+            resource_path=path,
+            query_params=query or [],
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        answer = self.api_client.call_api(
+            method,
+            url,
+            header_params=headers,
+            body=body,
+            post_params=post,
+            _request_timeout=timeout,
+        )
         if not 200 <= answer.status <= 299:
             answer.read()  # as the generated methods do: the error carries the server's body
             raise ApiException.from_response(http_resp=answer, body=None, data=None)  # pyright: ignore[reportUnknownMemberType] - untyped classmethod of the client
         return answer.response
 
-    def get_json(self, path: str, query: list[tuple[str, Any]] | None = None,
-                 timeout: Any = None) -> Json:
+    def get_json(
+        self, path: str, query: list[tuple[str, Any]] | None = None, timeout: Any = None
+    ) -> Json:
         """GET and parse the JSON body."""
         return self._read(self.request("GET", path, query, timeout=timeout))
 
@@ -98,8 +128,13 @@ class RawApi:
         generated list methods' keyword arguments (namespace, label_selector, watch, ...,
         _request_timeout), as ListWatch calls them; returns the unread response."""
 
-        def call(*, namespace: str | None = None, _request_timeout: Any = None,
-                 _preload_content: bool = False, **params: Any) -> Any:
+        def call(
+            *,
+            namespace: str | None = None,
+            _request_timeout: Any = None,
+            _preload_content: bool = False,
+            **params: Any,
+        ) -> Any:
             query = [(_QUERY[k], v) for k, v in params.items() if v is not None]
             url = path.replace("{namespace}", quote(namespace or "", safe=""))
             return self.request("GET", url, query, timeout=_request_timeout)

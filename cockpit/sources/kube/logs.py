@@ -139,10 +139,16 @@ class _Resume:
 class LogStream:
     """One pod's log, followed in a daemon thread; lines go to `sink(pod, [(ns, text)])`."""
 
-    def __init__(self, raw: Any, namespace: str, pod: str, request: LogRequest,
-                 sink: Callable[[str, list[tuple[int, str]]], None],
-                 timing: LogTiming | None = None,
-                 on_state: Callable[[str, StreamState], None] | None = None) -> None:
+    def __init__(
+        self,
+        raw: Any,
+        namespace: str,
+        pod: str,
+        request: LogRequest,
+        sink: Callable[[str, list[tuple[int, str]]], None],
+        timing: LogTiming | None = None,
+        on_state: Callable[[str, StreamState], None] | None = None,
+    ) -> None:
         self.raw, self.namespace, self.pod, self.request = raw, namespace, pod, request
         self.sink, self.timing = sink, timing or LogTiming()
         self.on_state = on_state
@@ -205,14 +211,17 @@ class LogStream:
     def _pick_container(self) -> None:
         """Read the pod's containers; follow the requested one, else the
         `kubectl.kubernetes.io/default-container` annotation, else the first (as kubectl)."""
-        pod = self.raw.get_json(self._pod_path(),
-                                timeout=(self.timing.connect_timeout, self.timing.read_timeout))
+        pod = self.raw.get_json(
+            self._pod_path(), timeout=(self.timing.connect_timeout, self.timing.read_timeout)
+        )
         self.containers = pod_containers(pod)
         if not self.container:
             self.container = default_container(pod)
 
     def _pod_path(self) -> str:
-        return f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/{quote(self.pod, safe='')}"
+        return (
+            f"/api/v1/namespaces/{quote(self.namespace, safe='')}/pods/{quote(self.pod, safe='')}"
+        )
 
     def _run(self) -> None:
         failures = 0
@@ -254,14 +263,19 @@ class LogStream:
 
     def _read_once(self) -> None:
         path = log_path(self.namespace, self.pod)
-        response = self.raw.request("GET", path, self._query(),
-                                    timeout=(self.timing.connect_timeout, self.timing.read_timeout))
+        response = self.raw.request(
+            "GET",
+            path,
+            self._query(),
+            timeout=(self.timing.connect_timeout, self.timing.read_timeout),
+        )
         self._response = response
         try:
             if self._stopping.is_set():
                 return
-            self._set("following" if self.request.follow and not self.request.previous
-                      else "reading")
+            self._set(
+                "following" if self.request.follow and not self.request.previous else "reading"
+            )
             pending = b""
             for chunk in response.stream(65536, decode_content=True):
                 pending += chunk
@@ -295,7 +309,9 @@ class LogStream:
     def _ended_why(self) -> str:
         """After a clean end of a follow: 'pod deleted' when the pod is gone, else ''."""
         try:
-            self.raw.get_json(self._pod_path(), timeout=(self.timing.connect_timeout, self.timing.read_timeout))
+            self.raw.get_json(
+                self._pod_path(), timeout=(self.timing.connect_timeout, self.timing.read_timeout)
+            )
         except Exception as exc:  # noqa: BLE001
             code, _ = status_message(exc)
             if code == 404:
@@ -307,7 +323,9 @@ class LogStream:
 def pod_containers(pod: dict[str, Any]) -> tuple[str, ...]:
     """The container names of a pod object, in spec order."""
     spec = obj(pod.get("spec"))
-    return tuple(name for c in items(spec.get("containers")) if (name := text_of(obj(c).get("name"))))
+    return tuple(
+        name for c in items(spec.get("containers")) if (name := text_of(obj(c).get("name")))
+    )
 
 
 def default_container(pod: dict[str, Any]) -> str:
@@ -320,12 +338,22 @@ def default_container(pod: dict[str, Any]) -> str:
 
 def can_read_logs(raw: Any, namespace: str, timeout: float) -> tuple[bool, str]:
     """A SelfSubjectAccessReview for `get pods/log` in the namespace: (allowed, why not)."""
-    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-              "spec": {"resourceAttributes": {"namespace": namespace, "verb": "get",
-                                              "resource": "pods", "subresource": "log"}}}
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {
+            "resourceAttributes": {
+                "namespace": namespace,
+                "verb": "get",
+                "resource": "pods",
+                "subresource": "log",
+            }
+        },
+    }
     try:
         answer: dict[str, Any] = raw.post_json(
-            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, timeout=timeout)
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, timeout=timeout
+        )
     except Exception as exc:  # noqa: BLE001 - an unanswered review does not stop the attempt
         return True, status_message(exc)[1]
     if obj(answer.get("status")).get("allowed") is False:
@@ -333,5 +361,13 @@ def can_read_logs(raw: Any, namespace: str, timeout: float) -> tuple[bool, str]:
     return True, ""
 
 
-__all__ = ["LogBuffer", "LogRequest", "LogStream", "LogTiming", "StreamState", "can_read_logs",
-           "log_path", "status_message"]
+__all__ = [
+    "LogBuffer",
+    "LogRequest",
+    "LogStream",
+    "LogTiming",
+    "StreamState",
+    "can_read_logs",
+    "log_path",
+    "status_message",
+]

@@ -40,12 +40,22 @@ def file_name(subject: str, now: datetime) -> str:
 
 def render_lines(lines: Iterable[LogLine]) -> bytes:
     """The file's bytes: `time pod text` per line, the text verbatim."""
-    return b"".join(f"{format_time(ln.time_ns)} {ln.pod} ".encode() +
-                    ln.text.encode("utf-8", "surrogateescape") + b"\n" for ln in lines)
+    return b"".join(
+        f"{format_time(ln.time_ns)} {ln.pod} ".encode()
+        + ln.text.encode("utf-8", "surrogateescape")
+        + b"\n"
+        for ln in lines
+    )
 
 
-def save_logs(lines: list[LogLine], directory: Path, subject: str, now: datetime,
-              audit: Any = None, **context: Any) -> SavedLogs:
+def save_logs(
+    lines: list[LogLine],
+    directory: Path,
+    subject: str,
+    now: datetime,
+    audit: Any = None,
+    **context: Any,
+) -> SavedLogs:
     """Write the lines to a new file in `directory` (0600, never overwriting) and, with an audit
     log, record `logs.saved` (path, pods, lines, sha256 and `context`). OSError when it cannot."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -71,8 +81,14 @@ def save_logs(lines: list[LogLine], directory: Path, subject: str, now: datetime
     pods = tuple(sorted({ln.pod for ln in lines}))
     saved = SavedLogs(path.resolve(), pods, len(lines), hashlib.sha256(data).hexdigest())
     if audit is not None:
-        audit.record(SAVED_EVENT, path=str(saved.path), pods=list(saved.pods), lines=saved.lines,
-                     sha256=saved.sha256, **context)
+        audit.record(
+            SAVED_EVENT,
+            path=str(saved.path),
+            pods=list(saved.pods),
+            lines=saved.lines,
+            sha256=saved.sha256,
+            **context,
+        )
     return saved
 
 

@@ -50,8 +50,15 @@ def _pod_names(doc: dict[str, Any]) -> list[str]:
 class LogSession:
     """The streams of one log view and the buffer they fill."""
 
-    def __init__(self, connect: Connect, request: LogRequest, buffer: LogBuffer, *,
-                 max_pods: int = 20, timing: LogTiming | None = None) -> None:
+    def __init__(
+        self,
+        connect: Connect,
+        request: LogRequest,
+        buffer: LogBuffer,
+        *,
+        max_pods: int = 20,
+        timing: LogTiming | None = None,
+    ) -> None:
         self.connect, self.request, self.buffer = connect, request, buffer
         self.max_pods = max_pods
         self.timing = timing or LogTiming()
@@ -118,9 +125,11 @@ class LogSession:
             return
         while not self._stopping.is_set():
             try:
-                doc = raw.get_json(f"/api/v1/namespaces/{quote(namespace, safe='')}/pods",
-                                   [("labelSelector", self.request.selector)],
-                                   timeout=(self.timing.connect_timeout, self.timing.read_timeout))
+                doc = raw.get_json(
+                    f"/api/v1/namespaces/{quote(namespace, safe='')}/pods",
+                    [("labelSelector", self.request.selector)],
+                    timeout=(self.timing.connect_timeout, self.timing.read_timeout),
+                )
                 self._add(raw, _pod_names(doc))
                 self.error = ""
             except Exception as exc:  # noqa: BLE001 - the list is retried; streams go on
@@ -139,8 +148,9 @@ class LogSession:
                     if name not in self.not_followed:
                         self.not_followed.append(name)
                     continue
-                self.streams[name] = LogStream(raw, self.namespace, name, self.request,
-                                               self.buffer.add, self.timing).start()
+                self.streams[name] = LogStream(
+                    raw, self.namespace, name, self.request, self.buffer.add, self.timing
+                ).start()
 
 
 __all__ = ["LogSession"]

@@ -61,7 +61,9 @@ def shown(text: str) -> str:
     return sanitize(text)
 
 
-_SECONDS_CACHE: dict[str, int] = {}  # "2026-12-01T10:42:13+00:00" -> epoch s (a log's lines share it)
+_SECONDS_CACHE: dict[
+    str, int
+] = {}  # "2026-12-01T10:42:13+00:00" -> epoch s (a log's lines share it)
 
 
 def parse_time(text: str) -> int | None:
@@ -154,8 +156,12 @@ def read_json(text: str) -> JsonLine | None:
                 return _scalar(obj.pop(key))
         return ""
 
-    return JsonLine(take(_TIME_KEYS), take(_LEVEL_KEYS), take(_MESSAGE_KEYS),
-                    tuple((str(k), _scalar(v)) for k, v in obj.items()))
+    return JsonLine(
+        take(_TIME_KEYS),
+        take(_LEVEL_KEYS),
+        take(_MESSAGE_KEYS),
+        tuple((str(k), _scalar(v)) for k, v in obj.items()),
+    )
 
 
 class LogBuffer:

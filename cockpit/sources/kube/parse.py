@@ -86,8 +86,9 @@ def _container(spec: Json, status: Json, init: bool = False) -> ContainerInfo:
     resources = mapping(spec, "resources")
     requests, limits = mapping(resources, "requests"), mapping(resources, "limits")
     state = mapping(status, "state")
-    kind = next((k for k in ("running", "waiting", "terminated") if get(state, k) is not None),
-                "waiting")
+    kind = next(
+        (k for k in ("running", "waiting", "terminated") if get(state, k) is not None), "waiting"
+    )
     detail = mapping(state, kind)
     last = mapping(status, "lastState", "terminated")
     return ContainerInfo(
@@ -118,8 +119,9 @@ def _containers(specs: list[Json], statuses: list[Json], init: bool) -> tuple[Co
 
 
 def _condition_true(status: Json, kind: str) -> bool:
-    return any(text(c, "type") == kind and text(c, "status") == "True"
-               for c in items(status, "conditions"))
+    return any(
+        text(c, "type") == kind and text(c, "status") == "True" for c in items(status, "conditions")
+    )
 
 
 def _init_reason(init: Sequence[ContainerInfo]) -> str | None:
@@ -142,8 +144,9 @@ def _init_reason(init: Sequence[ContainerInfo]) -> str | None:
     return None
 
 
-def _pod_reason(status: Json, containers: Sequence[ContainerInfo], init_reason: str | None,
-                deleting: bool) -> str:
+def _pod_reason(
+    status: Json, containers: Sequence[ContainerInfo], init_reason: str | None, deleting: bool
+) -> str:
     """The most telling reason, as an operator reads `kubectl get pods` (and a bit more)."""
     pod_reason = text(status, "reason")
     if pod_reason:  # Evicted, NodeLost, Shutdown...: the pod as a whole failed
@@ -217,8 +220,10 @@ def parse_pod(pod: Json) -> PodInfo:
 def rollout_state(dep: Json) -> tuple[str, str]:
     """("complete" | "progressing" | "stuck", message), by `kubectl rollout status`'s rules."""
     meta, spec, status = mapping(dep, "metadata"), mapping(dep, "spec"), mapping(dep, "status")
-    progressing = next((c for c in items(status, "conditions")
-                        if text(c, "type") == "Progressing"), None) or {}
+    progressing = (
+        next((c for c in items(status, "conditions") if text(c, "type") == "Progressing"), None)
+        or {}
+    )
     message = text(progressing, "message")
     if text(progressing, "reason") == "ProgressDeadlineExceeded":
         return "stuck", message
@@ -291,9 +296,12 @@ def parse_event(event: Json) -> KubeEvent:
     """A core/v1 Event as KubeEvent (last seen: lastTimestamp, else eventTime, else first)."""
     involved = mapping(event, "involvedObject")
     meta = mapping(event, "metadata")
-    seen = (parse_time(get(event, "lastTimestamp")) or parse_time(get(event, "eventTime"))
-            or parse_time(get(event, "firstTimestamp"))
-            or parse_time(get(meta, "creationTimestamp")))
+    seen = (
+        parse_time(get(event, "lastTimestamp"))
+        or parse_time(get(event, "eventTime"))
+        or parse_time(get(event, "firstTimestamp"))
+        or parse_time(get(meta, "creationTimestamp"))
+    )
     count = integer(mapping(event, "series"), "count") or integer(event, "count") or 1
     return KubeEvent(
         type=text(event, "type"),
@@ -308,8 +316,10 @@ def parse_event(event: Json) -> KubeEvent:
 
 def parse_node(node: Json) -> NodeInfo:
     """A node's Ready and pressure conditions."""
-    conditions = {text(c, "type"): text(c, "status") == "True"
-                  for c in items(mapping(node, "status"), "conditions")}
+    conditions = {
+        text(c, "type"): text(c, "status") == "True"
+        for c in items(mapping(node, "status"), "conditions")
+    }
     return NodeInfo(
         name=text(mapping(node, "metadata"), "name"),
         ready=conditions.get("Ready", False),

@@ -39,10 +39,24 @@ _METRICS_MISSING = {
 class Poller:
     """Runs the periodic reads in a daemon thread until stopped; each task fails on its own."""
 
-    def __init__(self, raw: RawApi, cache: KubeCache, namespace: str, deployment: str,
-                 selector: str, timeout: float, metrics_interval: float,
-                 action_verbs: dict[str, ActionVerb], permissions_interval: float = 300.0) -> None:
-        self.cache, self.namespace, self.deployment, self.selector = cache, namespace, deployment, selector
+    def __init__(
+        self,
+        raw: RawApi,
+        cache: KubeCache,
+        namespace: str,
+        deployment: str,
+        selector: str,
+        timeout: float,
+        metrics_interval: float,
+        action_verbs: dict[str, ActionVerb],
+        permissions_interval: float = 300.0,
+    ) -> None:
+        self.cache, self.namespace, self.deployment, self.selector = (
+            cache,
+            namespace,
+            deployment,
+            selector,
+        )
         self.timeout = timeout
         self.raw = raw
         self.action_verbs = action_verbs
@@ -96,7 +110,9 @@ class Poller:
         try:
             body = self.raw.get_json(
                 f"/apis/metrics.k8s.io/v1beta1/namespaces/{quote(self.namespace, safe='')}/pods",
-                [("labelSelector", self.selector)] if self.selector else [], self.timeout)
+                [("labelSelector", self.selector)] if self.selector else [],
+                self.timeout,
+            )
         except ApiException as exc:
             status = http_status(exc)
             missing = _METRICS_MISSING.get(status) if status is not None else None
@@ -112,15 +128,26 @@ class Poller:
         allowed: dict[str, bool] = {}
         reasons: dict[str, str] = {}
         for action, (verb, group, resource, subresource) in self.action_verbs.items():
-            attrs: dict[str, str] = {"namespace": self.namespace, "verb": verb, "group": group,
-                     "resource": resource, "name": self.deployment}
+            attrs: dict[str, str] = {
+                "namespace": self.namespace,
+                "verb": verb,
+                "group": group,
+                "resource": resource,
+                "name": self.deployment,
+            }
             if subresource:
                 attrs["subresource"] = subresource
-            review: Json = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                      "spec": {"resourceAttributes": attrs}}
-            status = mapping(self.raw.post_json(
-                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review,
-                self.timeout), "status")
+            review: Json = {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": attrs},
+            }
+            status = mapping(
+                self.raw.post_json(
+                    "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, self.timeout
+                ),
+                "status",
+            )
             allowed[action] = boolean(status, "allowed") and not boolean(status, "denied")
             reason = text(status, "reason") or text(status, "evaluationError")
             if not allowed[action] and not reason:

@@ -56,11 +56,17 @@ class KubeSource:
 
     name = NAME
 
-    def __init__(self, cfg: KubernetesConfig, refresh: RefreshConfig | None = None, *,
-                 metrics_interval: float | None = None,
-                 action_verbs: dict[str, ActionVerb] | None = None,
-                 watch_timing: WatchTiming | None = None,
-                 permissions_interval: float = 300.0, list_page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        cfg: KubernetesConfig,
+        refresh: RefreshConfig | None = None,
+        *,
+        metrics_interval: float | None = None,
+        action_verbs: dict[str, ActionVerb] | None = None,
+        watch_timing: WatchTiming | None = None,
+        permissions_interval: float = 300.0,
+        list_page_size: int = PAGE_SIZE,
+    ) -> None:
         self.cfg = cfg
         self.refresh = refresh or RefreshConfig()
         self.metrics_interval = metrics_interval or self.refresh.metrics_seconds
@@ -68,9 +74,11 @@ class KubeSource:
         interval = self.refresh.interval_seconds
         # a watch that fails at once (refused, 401) retries within about half a refresh; one
         # that timed out backs off to two refreshes at most (issue 20: recovery within two)
-        self.timing = watch_timing or WatchTiming(connect_timeout=cfg.request_timeout_seconds,
-                                                  retry_max=interval / 2,
-                                                  backoff_max=2 * interval)
+        self.timing = watch_timing or WatchTiming(
+            connect_timeout=cfg.request_timeout_seconds,
+            retry_max=interval / 2,
+            backoff_max=2 * interval,
+        )
         self.permissions_interval = permissions_interval
         self.list_page_size = list_page_size
         self.target: KubeTarget | None = None
@@ -92,31 +100,60 @@ class KubeSource:
         raw = RawApi(api_client)  # not client.CoreV1Api & co: their models cost ~30 MB
         hpa_list = FallbackList(  # autoscaling/v2, or v1 on clusters older than 1.23
             raw.lister("/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers"),
-            raw.lister("/apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers"))
+            raw.lister("/apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers"),
+        )
         ns, cache = target.namespace, self.cache
         self.watches = {
-            "pods": ListWatch("pods", raw.lister("/api/v1/namespaces/{namespace}/pods"),
-                              {"namespace": ns, "label_selector": self.cfg.selector},
-                              cache.pods_listed, cache.pod_event, self.timing,
-                              page_size=self.list_page_size),
-            "deployment": ListWatch("deployment",
-                                    raw.lister("/apis/apps/v1/namespaces/{namespace}/deployments"),
-                                    {"namespace": ns,
-                                     "field_selector": f"metadata.name={self.cfg.deployment}"},
-                                    cache.deployment_listed, cache.deployment_event, self.timing),
-            "events": ListWatch("events", raw.lister("/api/v1/namespaces/{namespace}/events"),
-                                {"namespace": ns, "field_selector": "type=Warning"},
-                                cache.events_listed, cache.event_event, self.timing),
+            "pods": ListWatch(
+                "pods",
+                raw.lister("/api/v1/namespaces/{namespace}/pods"),
+                {"namespace": ns, "label_selector": self.cfg.selector},
+                cache.pods_listed,
+                cache.pod_event,
+                self.timing,
+                page_size=self.list_page_size,
+            ),
+            "deployment": ListWatch(
+                "deployment",
+                raw.lister("/apis/apps/v1/namespaces/{namespace}/deployments"),
+                {"namespace": ns, "field_selector": f"metadata.name={self.cfg.deployment}"},
+                cache.deployment_listed,
+                cache.deployment_event,
+                self.timing,
+            ),
+            "events": ListWatch(
+                "events",
+                raw.lister("/api/v1/namespaces/{namespace}/events"),
+                {"namespace": ns, "field_selector": "type=Warning"},
+                cache.events_listed,
+                cache.event_event,
+                self.timing,
+            ),
             # All nodes (they are few); the snapshot keeps those running the pods.
-            "nodes": ListWatch("nodes", raw.lister("/api/v1/nodes"), {},
-                               cache.nodes_listed, cache.node_event, self.timing),
+            "nodes": ListWatch(
+                "nodes",
+                raw.lister("/api/v1/nodes"),
+                {},
+                cache.nodes_listed,
+                cache.node_event,
+                self.timing,
+            ),
             # The namespace's HPAs; the cache keeps the one whose scaleTargetRef is the deployment.
-            "hpa": ListWatch("hpa", hpa_list, {"namespace": ns},
-                             cache.hpas_listed, cache.hpa_event, self.timing),
+            "hpa": ListWatch(
+                "hpa", hpa_list, {"namespace": ns}, cache.hpas_listed, cache.hpa_event, self.timing
+            ),
         }
-        self.poller = Poller(raw, cache, ns, self.cfg.deployment, self.cfg.selector,
-                             self.cfg.request_timeout_seconds, self.metrics_interval,
-                             self.action_verbs, self.permissions_interval)
+        self.poller = Poller(
+            raw,
+            cache,
+            ns,
+            self.cfg.deployment,
+            self.cfg.selector,
+            self.cfg.request_timeout_seconds,
+            self.metrics_interval,
+            self.action_verbs,
+            self.permissions_interval,
+        )
         self.target, self._api_client, self._raw = target, api_client, raw
         for watch in self.watches.values():
             watch.start()
@@ -130,7 +167,8 @@ class KubeSource:
         for key in (*REQUIRED, *OPTIONAL):
             self.watches[key].settled.wait(max(deadline - time.monotonic(), 0))
         if self.poller is not None and not self.poller.first_round.wait(
-                max(deadline - time.monotonic(), 0)):
+            max(deadline - time.monotonic(), 0)
+        ):
             self.cache.usage_pending(f"metrics.k8s.io did not answer within {seconds:.1f} s")
 
     async def collect(self) -> KubeSnapshot | SourceFailure:
@@ -157,45 +195,67 @@ class KubeSource:
         timeout = self.refresh.timeout_seconds * PROBE_SHARE
         what = f"GET {PROBE_PATH}"
         try:
-            await asyncio.wait_for(asyncio.to_thread(
-                self._raw.get_json, PROBE_PATH, None, (timeout, timeout)), timeout * 1.5)
+            await asyncio.wait_for(
+                asyncio.to_thread(self._raw.get_json, PROBE_PATH, None, (timeout, timeout)),
+                timeout * 1.5,
+            )
         except Exception as exc:  # noqa: BLE001 - any failure of the probe is the pane's reason
             heard = self._last_heard()
             if isinstance(exc, TimeoutError) or is_timeout(exc):
-                return SourceFailure(NAME, what, f"timed out after {timeout:g}s",
-                                     detail=f"{detail_text(exc) or 'no answer in time'}; {heard}")
+                return SourceFailure(
+                    NAME,
+                    what,
+                    f"timed out after {timeout:g}s",
+                    detail=f"{detail_text(exc) or 'no answer in time'}; {heard}",
+                )
             return SourceFailure(NAME, what, error_text(exc), detail=f"{detail_text(exc)}; {heard}")
         return None
 
     def _last_heard(self) -> str:
         """'pods watch last heard from 12s ago' for a failure's detail."""
         silent = self.watches["pods"].silent_for() if "pods" in self.watches else None
-        return ("the pods watch has heard nothing yet" if silent is None
-                else f"the pods watch last heard from the server {silent:.0f}s ago")
+        return (
+            "the pods watch has heard nothing yet"
+            if silent is None
+            else f"the pods watch last heard from the server {silent:.0f}s ago"
+        )
 
     def _current(self) -> KubeSnapshot | SourceFailure:
         assert self.target is not None
         for key in REQUIRED:
             watch = self.watches[key]
             if not watch.filled:
-                return SourceFailure(NAME, f"list {key}", watch.error or "waiting for the first list",
-                                     detail=watch.error_detail)
+                return SourceFailure(
+                    NAME,
+                    f"list {key}",
+                    watch.error or "waiting for the first list",
+                    detail=watch.error_detail,
+                )
         for key in REQUIRED:
             watch = self.watches[key]
             if watch.error:
-                return SourceFailure(NAME, f"watch {key}", watch.error or "",
-                                     detail=watch.error_detail)
+                return SourceFailure(
+                    NAME, f"watch {key}", watch.error or "", detail=watch.error_detail
+                )
             silent = watch.silent_for()
             if silent is not None and silent > self.timing.read_timeout * SILENCE_SHARE:
                 # no event and no bookmark for longer than the read timeout allows: the stream is
                 # stuck somewhere the read timeout cannot see (a half-open proxy)
-                return SourceFailure(NAME, f"watch {key}", f"silent for {silent:.0f}s",
-                                     detail="no event and no bookmark on the watch; it reconnects "
-                                            "when the read timeout fires")
-        broken = [f"{key}: {self.watches[key].error}" for key in OPTIONAL if self.watches[key].error]
+                return SourceFailure(
+                    NAME,
+                    f"watch {key}",
+                    f"silent for {silent:.0f}s",
+                    detail="no event and no bookmark on the watch; it reconnects "
+                    "when the read timeout fires",
+                )
+        broken = [
+            f"{key}: {self.watches[key].error}" for key in OPTIONAL if self.watches[key].error
+        ]
         watch_error = "; ".join(broken) or None
         t = self.target
-        return self.cache.snapshot(t.context, t.cluster, t.namespace, self.cfg.selector, watch_error)
+        return self.cache.snapshot(
+            t.context, t.cluster, t.namespace, self.cfg.selector, watch_error
+        )
 
     async def aclose(self) -> None:
         """Stop the threads (cutting open watches), wait for them briefly, close the client."""

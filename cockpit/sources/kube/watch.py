@@ -47,7 +47,9 @@ class WatchTiming:
 
     connect_timeout: float = 5.0
     list_read_timeout: float = 30.0  # a list of thousands of pods takes a while to send
-    read_timeout: float = 90.0  # > the server's bookmark interval: silence longer than this is a dead link
+    read_timeout: float = (
+        90.0  # > the server's bookmark interval: silence longer than this is a dead link
+    )
     server_timeout: int = 240  # timeout_seconds of one watch request
     backoff_initial: float = 0.5
     backoff_max: float = 30.0  # after timeouts
@@ -58,7 +60,9 @@ class WatchTiming:
         if failures <= 0:
             return self.backoff_initial
         cap = self.backoff_max if expensive else min(self.retry_max, self.backoff_max)
-        return min(self.backoff_initial * 2 ** min(failures - 1, 16), max(cap, self.backoff_initial))
+        return min(
+            self.backoff_initial * 2 ** min(failures - 1, 16), max(cap, self.backoff_initial)
+        )
 
 
 def is_timeout(exc: BaseException) -> bool:
@@ -68,10 +72,16 @@ def is_timeout(exc: BaseException) -> bool:
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         name = type(cause).__name__
-        if isinstance(cause, TimeoutError) or "Timeout" in name or "timed out" in str(cause).lower():
+        if (
+            isinstance(cause, TimeoutError)
+            or "Timeout" in name
+            or "timed out" in str(cause).lower()
+        ):
             return True
         reason = getattr(cause, "reason", None)  # urllib3's MaxRetryError wraps the real error
-        cause = reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+        cause = (
+            reason if isinstance(reason, BaseException) else (cause.__cause__ or cause.__context__)
+        )
     return False
 
 
@@ -91,7 +101,11 @@ def error_text(exc: BaseException) -> str:
         return "resourceVersion expired (410 Gone)"
     name = type(exc).__name__
     if "ReadTimeout" in name or "timed out" in str(exc).lower():
-        return "watch silent: read timed out" if "Read" in name or "read" in str(exc).lower() else "timed out"
+        return (
+            "watch silent: read timed out"
+            if "Read" in name or "read" in str(exc).lower()
+            else "timed out"
+        )
     if isinstance(exc, NotJsonAnswer):
         return exc.short
     reason = getattr(exc, "reason", None)
@@ -142,9 +156,16 @@ class ListWatch:
     `on_event(type, obj)` applies ADDED/MODIFIED/DELETED. Callbacks run on this thread.
     """
 
-    def __init__(self, name: str, list_func: Callable[..., Any], kwargs: dict[str, Any],
-                 on_list: Callable[[Iterable[Json]], None], on_event: Callable[[str, Json], None],
-                 timing: WatchTiming | None = None, page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        name: str,
+        list_func: Callable[..., Any],
+        kwargs: dict[str, Any],
+        on_list: Callable[[Iterable[Json]], None],
+        on_event: Callable[[str, Json], None],
+        timing: WatchTiming | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         self.name = name
         self._list_func, self._kwargs = list_func, kwargs
         self._on_list, self._on_event = on_list, on_event
@@ -155,7 +176,9 @@ class ListWatch:
         self.error: str | None = None  # why the loop is currently not connected
         self.error_detail = ""  # the full text behind `error`
         self.failures = 0  # failed attempts in a row (settable: the state a long outage leaves)
-        self.heard_at: float | None = None  # monotonic: the server's last word (list, event, bookmark)
+        self.heard_at: float | None = (
+            None  # monotonic: the server's last word (list, event, bookmark)
+        )
         self.expensive = False  # whether the last failure was a timeout
         self.lists = 0  # how many lists were made (for tests and diagnostics)
         self.settled = threading.Event()  # the first list has succeeded or failed
@@ -264,9 +287,13 @@ class ListWatch:
     def _get_page(self, token: str | None) -> Json:
         t = self.timing
         try:
-            resp = self._list_func(**self._kwargs, limit=self.page_size, _continue=token,
-                                   _preload_content=False,
-                                   _request_timeout=(t.connect_timeout, t.list_read_timeout))
+            resp = self._list_func(
+                **self._kwargs,
+                limit=self.page_size,
+                _continue=token,
+                _preload_content=False,
+                _request_timeout=(t.connect_timeout, t.list_read_timeout),
+            )
         except ApiException as exc:
             if http_status(exc) == 410 and token:  # the continue token expired: list again
                 raise Gone() from exc
@@ -277,9 +304,14 @@ class ListWatch:
         t = self.timing
         try:
             resp = self._list_func(
-                **self._kwargs, watch=True, resource_version=self.resource_version,
-                allow_watch_bookmarks=True, timeout_seconds=t.server_timeout,
-                _preload_content=False, _request_timeout=(t.connect_timeout, t.read_timeout))
+                **self._kwargs,
+                watch=True,
+                resource_version=self.resource_version,
+                allow_watch_bookmarks=True,
+                timeout_seconds=t.server_timeout,
+                _preload_content=False,
+                _request_timeout=(t.connect_timeout, t.read_timeout),
+            )
         except ApiException as exc:
             if http_status(exc) == 410:
                 raise Gone() from exc
@@ -315,8 +347,10 @@ class ListWatch:
         if kind == "ERROR":
             if integer(obj, "code") == 410:
                 raise Gone()
-            raise ApiException(status=integer(obj, "code") or 500,
-                               reason=f"{text(obj, 'reason')}: {text(obj, 'message')}")
+            raise ApiException(
+                status=integer(obj, "code") or 500,
+                reason=f"{text(obj, 'reason')}: {text(obj, 'message')}",
+            )
         version = optional_text(mapping(obj, "metadata"), "resourceVersion")
         if kind in ("ADDED", "MODIFIED", "DELETED"):
             self._on_event(kind, obj)

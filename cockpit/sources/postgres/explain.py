@@ -119,8 +119,11 @@ class ExplainedPlan:
 
     def scans_of(self, relation: str) -> list[PlanNode]:
         """The nodes reading `relation` (by name, with or without its schema)."""
-        return [n for n in self.nodes
-                if n.relation is not None and relation in (n.relation, n.relation.split(".")[-1])]
+        return [
+            n
+            for n in self.nodes
+            if n.relation is not None and relation in (n.relation, n.relation.split(".")[-1])
+        ]
 
 
 class PlanError(ValueError):
@@ -153,10 +156,17 @@ def parse_plan(document: object, table_rows: Mapping[str, float] | None = None) 
     analyzed = any(n.actual_rows is not None for n in nodes)
     executed = [n for n in nodes if n.self_ms is not None]
     hottest = max(executed, key=lambda n: n.self_ms or 0.0).index if executed else None
-    parsed = ExplainedPlan(tuple(nodes), analyzed, _num(top, "Planning Time"),
-                           _num(top, "Execution Time"), hottest)
-    return ExplainedPlan(parsed.nodes, analyzed, parsed.planning_ms, parsed.execution_ms, hottest,
-                         tuple(findings(parsed, table_rows or {})))
+    parsed = ExplainedPlan(
+        tuple(nodes), analyzed, _num(top, "Planning Time"), _num(top, "Execution Time"), hottest
+    )
+    return ExplainedPlan(
+        parsed.nodes,
+        analyzed,
+        parsed.planning_ms,
+        parsed.execution_ms,
+        hottest,
+        tuple(findings(parsed, table_rows or {})),
+    )
 
 
 def _blocks(raw: Mapping[str, Any], kind: str) -> float | None:
@@ -189,26 +199,68 @@ def _walk(raw: Mapping[str, Any], depth: int, out: list[PlanNode]) -> int:
     batches = _num(raw, "Hash Batches")
     for worker in _maps(raw.get("Workers")):  # a parallel sort spills in its workers
         if _text(worker, "Sort Space Type") == "Disk":
-            raw = {**raw, "Sort Space Type": "Disk",
-                   "Sort Method": _text(worker, "Sort Method") or _text(raw, "Sort Method")}
+            raw = {
+                **raw,
+                "Sort Space Type": "Disk",
+                "Sort Method": _text(worker, "Sort Method") or _text(raw, "Sort Method"),
+            }
     out[index] = PlanNode(
-        index=index, depth=depth, node_type=node_type,
+        index=index,
+        depth=depth,
+        node_type=node_type,
         relation=f"{schema}.{relation}" if schema and relation else relation,
-        alias=_text(raw, "Alias"), index_name=_text(raw, "Index Name"),
-        plan_rows=_num(raw, "Plan Rows") or 0.0, actual_rows=_num(raw, "Actual Rows"),
-        loops=loops, total_ms=total, self_ms=self_ms,
-        shared_hit=_blocks(raw, "Hit"), shared_read=_blocks(raw, "Read"),
-        filter=_text(raw, "Filter"), rows_removed_by_filter=_num(raw, "Rows Removed by Filter"),
-        sort_method=_text(raw, "Sort Method"), sort_space_type=_text(raw, "Sort Space Type"),
-        sort_space_kb=_num(raw, "Sort Space Used"), hash_batches=batches,
+        alias=_text(raw, "Alias"),
+        index_name=_text(raw, "Index Name"),
+        plan_rows=_num(raw, "Plan Rows") or 0.0,
+        actual_rows=_num(raw, "Actual Rows"),
+        loops=loops,
+        total_ms=total,
+        self_ms=self_ms,
+        shared_hit=_blocks(raw, "Hit"),
+        shared_read=_blocks(raw, "Read"),
+        filter=_text(raw, "Filter"),
+        rows_removed_by_filter=_num(raw, "Rows Removed by Filter"),
+        sort_method=_text(raw, "Sort Method"),
+        sort_space_type=_text(raw, "Sort Space Type"),
+        sort_space_kb=_num(raw, "Sort Space Used"),
+        hash_batches=batches,
         parent_relationship=_text(raw, "Parent Relationship"),
-        subplan_name=_text(raw, "Subplan Name"), children=tuple(children))
+        subplan_name=_text(raw, "Subplan Name"),
+        children=tuple(children),
+    )
     return index
 
 
-_KEYWORDS = frozenset({"and", "or", "not", "is", "null", "true", "false", "any", "all", "like",
-                       "ilike", "in", "between", "some", "array", "distinct", "from", "case",
-                       "when", "then", "else", "end", "collate", "similar", "to", "escape"})
+_KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "not",
+        "is",
+        "null",
+        "true",
+        "false",
+        "any",
+        "all",
+        "like",
+        "ilike",
+        "in",
+        "between",
+        "some",
+        "array",
+        "distinct",
+        "from",
+        "case",
+        "when",
+        "then",
+        "else",
+        "end",
+        "collate",
+        "similar",
+        "to",
+        "escape",
+    }
+)
 
 
 def filter_columns(expression: str | None) -> tuple[str, ...]:
@@ -218,17 +270,22 @@ def filter_columns(expression: str | None) -> tuple[str, ...]:
     if not expression:
         return ()
     text = re.sub(r"'(?:[^']|'')*'", " ", expression)  # string literals
-    text = re.sub(r"::\s*(?:\"[^\"]+\"|[\w.]+)(?:\s+(?:with|without|varying|precision|time|zone)\b)*"
-                  r"(?:\([\d,\s]*\))?(?:\s*\[\])?", " ", text)  # casts, 'timestamp with time zone' too
+    text = re.sub(
+        r"::\s*(?:\"[^\"]+\"|[\w.]+)(?:\s+(?:with|without|varying|precision|time|zone)\b)*"
+        r"(?:\([\d,\s]*\))?(?:\s*\[\])?",
+        " ",
+        text,
+    )  # casts, 'timestamp with time zone' too
     found: list[tuple[int, str]] = []
-    for match in re.finditer(r'(?<![\w$.])((?:"[^"]+"|[A-Za-z_]\w*)(?:\.(?:"[^"]+"|[A-Za-z_]\w*))*)(\s*\()?',
-                             text):
+    for match in re.finditer(
+        r'(?<![\w$.])((?:"[^"]+"|[A-Za-z_]\w*)(?:\.(?:"[^"]+"|[A-Za-z_]\w*))*)(\s*\()?', text
+    ):
         if match.group(2):
             continue  # a function call
         name = match.group(1).split(".")[-1].strip('"')
         if name.lower() not in _KEYWORDS and name not in (n for _, n in found):
             # equality first: the columns an index serves best lead it
-            equality = re.match(r"\s*\)*\s*=(?!=)", text[match.end():]) is not None
+            equality = re.match(r"\s*\)*\s*=(?!=)", text[match.end() :]) is not None
             found.append((0 if equality else 1, name))
     return tuple(name for _, name in sorted(found, key=lambda item: item[0]))
 
@@ -252,39 +309,79 @@ def findings(plan: ExplainedPlan, table_rows: Mapping[str, float]) -> list[Findi
         if read is not None and n.actual_rows is not None and n.loops:
             kept = n.actual_rows * n.loops
             if read >= LARGE_TABLE_ROWS and read > 0 and 1 - kept / read >= MOSTLY_FILTERED:
-                out.append(Finding(
-                    "seq_scan", f"Sequential scan of {n.relation} reads {_rows(read)} rows to keep "
-                    f"{_rows(kept)} ({100 * (1 - kept / read):.1f}% removed by the filter on "
-                    f"{', '.join(columns) or n.filter}): an index on ({', '.join(columns)}) "
-                    "would read only those", n.index, n.relation, columns))
+                out.append(
+                    Finding(
+                        "seq_scan",
+                        f"Sequential scan of {n.relation} reads {_rows(read)} rows to keep "
+                        f"{_rows(kept)} ({100 * (1 - kept / read):.1f}% removed by the filter on "
+                        f"{', '.join(columns) or n.filter}): an index on ({', '.join(columns)}) "
+                        "would read only those",
+                        n.index,
+                        n.relation,
+                        columns,
+                    )
+                )
                 reported.add(n.index)
-        elif table is not None and table >= LARGE_TABLE_ROWS and n.plan_rows <= table * (1 - MOSTLY_FILTERED):
-            out.append(Finding(
-                "seq_scan", f"Sequential scan of {n.relation} ({_rows(table)} rows) expected to keep "
-                f"{_rows(n.plan_rows)} through the filter on {', '.join(columns) or n.filter}: an "
-                f"index on ({', '.join(columns)}) would read only those", n.index, n.relation, columns))
+        elif (
+            table is not None
+            and table >= LARGE_TABLE_ROWS
+            and n.plan_rows <= table * (1 - MOSTLY_FILTERED)
+        ):
+            out.append(
+                Finding(
+                    "seq_scan",
+                    f"Sequential scan of {n.relation} ({_rows(table)} rows) expected to keep "
+                    f"{_rows(n.plan_rows)} through the filter on {', '.join(columns) or n.filter}: an "
+                    f"index on ({', '.join(columns)}) would read only those",
+                    n.index,
+                    n.relation,
+                    columns,
+                )
+            )
             reported.add(n.index)
     for n in plan.nodes:
         if n.sort_space_type == "Disk" or (n.sort_method or "").startswith("external"):
             size = f" ({n.sort_space_kb:,.0f} kB)" if n.sort_space_kb is not None else ""
-            out.append(Finding("disk_sort", f"{n.node_type} spills to disk{size}, method "
-                               f"{n.sort_method or '?'}: raise work_mem for this query, or an index "
-                               "in the sort's order avoids the sort", n.index, n.relation))
+            out.append(
+                Finding(
+                    "disk_sort",
+                    f"{n.node_type} spills to disk{size}, method "
+                    f"{n.sort_method or '?'}: raise work_mem for this query, or an index "
+                    "in the sort's order avoids the sort",
+                    n.index,
+                    n.relation,
+                )
+            )
         if n.hash_batches is not None and n.hash_batches > 1:
-            out.append(Finding("hash_spill", f"Hash spills to disk in {n.hash_batches:.0f} batches: "
-                               "work_mem is too small for the hash table", n.index, n.relation))
+            out.append(
+                Finding(
+                    "hash_spill",
+                    f"Hash spills to disk in {n.hash_batches:.0f} batches: "
+                    "work_mem is too small for the hash table",
+                    n.index,
+                    n.relation,
+                )
+            )
     for n in plan.nodes:
         if n.node_type != "Nested Loop":
             continue
         for side in (plan.nodes[c] for c in n.children):
             factor = side.misestimate
-            if factor is not None and (factor >= MISESTIMATE_FACTOR or factor <= 1 / MISESTIMATE_FACTOR):
+            if factor is not None and (
+                factor >= MISESTIMATE_FACTOR or factor <= 1 / MISESTIMATE_FACTOR
+            ):
                 which = "inner" if side.parent_relationship == "Inner" else "outer"
-                out.append(Finding(
-                    "nested_loop_misestimate", f"Nested loop over a misestimated {which} side: "
-                    f"{side.node_type}{' on ' + side.relation if side.relation else ''} "
-                    f"{_misestimate_text(factor)}; a hash or merge join may be better: ANALYZE the "
-                    "tables (or extended statistics)", n.index, side.relation))
+                out.append(
+                    Finding(
+                        "nested_loop_misestimate",
+                        f"Nested loop over a misestimated {which} side: "
+                        f"{side.node_type}{' on ' + side.relation if side.relation else ''} "
+                        f"{_misestimate_text(factor)}; a hash or merge join may be better: ANALYZE the "
+                        "tables (or extended statistics)",
+                        n.index,
+                        side.relation,
+                    )
+                )
                 break
     for n in plan.nodes:
         if n.index in reported or n.rows_removed_by_filter is None or n.actual_rows is None:
@@ -292,9 +389,16 @@ def findings(plan: ExplainedPlan, table_rows: Mapping[str, float]) -> list[Findi
         removed = n.rows_removed_by_filter * (n.loops or 1)
         kept = n.actual_rows * (n.loops or 1)
         if removed >= 1000 and removed >= 10 * max(kept, 1):
-            out.append(Finding("filter_waste", f"{n.node_type}{' on ' + n.relation if n.relation else ''}"
-                               f" removes {_rows(removed)} rows by filter to return {_rows(kept)}",
-                               n.index, n.relation, filter_columns(n.filter)))
+            out.append(
+                Finding(
+                    "filter_waste",
+                    f"{n.node_type}{' on ' + n.relation if n.relation else ''}"
+                    f" removes {_rows(removed)} rows by filter to return {_rows(kept)}",
+                    n.index,
+                    n.relation,
+                    filter_columns(n.filter),
+                )
+            )
     return out
 
 
@@ -315,7 +419,9 @@ def node_line(plan: ExplainedPlan, node: PlanNode) -> str:
     if node.subplan_name:
         what = f"[{node.subplan_name}] {what}"
     if node.relation:
-        what += f" on {node.relation}" + (f" {node.alias}" if node.alias and node.alias != node.relation.split(".")[-1] else "")
+        what += f" on {node.relation}" + (
+            f" {node.alias}" if node.alias and node.alias != node.relation.split(".")[-1] else ""
+        )
     if node.index_name:
         what += f" using {node.index_name}"
     parts = [what]
@@ -326,7 +432,9 @@ def node_line(plan: ExplainedPlan, node: PlanNode) -> str:
     else:
         rows = f"rows est {_rows(node.plan_rows)} → {_rows(node.actual_rows)}"
         factor = node.misestimate
-        if factor is not None and (factor >= MISESTIMATE_FACTOR or factor <= 1 / MISESTIMATE_FACTOR):
+        if factor is not None and (
+            factor >= MISESTIMATE_FACTOR or factor <= 1 / MISESTIMATE_FACTOR
+        ):
             rows += f" ({_misestimate_text(factor)})"
         parts.append(rows)
     if node.self_ms is not None and node.executed:
@@ -343,7 +451,9 @@ def node_line(plan: ExplainedPlan, node: PlanNode) -> str:
 
 def render_lines(plan: ExplainedPlan) -> list[str]:
     """The findings first, then the tree one node per line, then the totals."""
-    lines = [f"! {f.text}" for f in plan.findings] or ["no finding: nothing stands out in this plan"]
+    lines = [f"! {f.text}" for f in plan.findings] or [
+        "no finding: nothing stands out in this plan"
+    ]
     lines.append("")
     lines += [node_line(plan, n) for n in plan.nodes]
     totals: list[str] = []

@@ -93,7 +93,9 @@ def _behind(pid: int, waiters: Mapping[int, list[int]]) -> set[int]:
     return seen
 
 
-def frees(pid: int, by_pid: Mapping[int, DbConnection], waiters: Mapping[int, list[int]]) -> set[int]:
+def frees(
+    pid: int, by_pid: Mapping[int, DbConnection], waiters: Mapping[int, list[int]]
+) -> set[int]:
     """The sessions that would no longer wait if `pid` ended: those whose every blocker is
     `pid` or a session freed in turn."""
     gone = {pid}
@@ -128,11 +130,18 @@ def lock_tree(sessions: Iterable[DbConnection]) -> tuple[LockNode, ...]:
 
     def build(pid: int, parent: int | None, path: frozenset[int]) -> LockNode:
         session = by_pid.get(pid) or _unknown(pid)
-        children = tuple(build(w, pid, path | {pid}) for w in sorted(waiters.get(pid, ()))
-                         if w not in path and w != pid)
-        return LockNode(session, children, len(_behind(pid, waiters)),
-                        len(frees(pid, by_pid, waiters)),
-                        tuple(b for b in session.blocked_by if b != parent))
+        children = tuple(
+            build(w, pid, path | {pid})
+            for w in sorted(waiters.get(pid, ()))
+            if w not in path and w != pid
+        )
+        return LockNode(
+            session,
+            children,
+            len(_behind(pid, waiters)),
+            len(frees(pid, by_pid, waiters)),
+            tuple(b for b in session.blocked_by if b != parent),
+        )
 
     trees = [build(r, None, frozenset()) for r in roots]
     return tuple(sorted(trees, key=lambda n: (-n.behind, n.pid)))
@@ -140,9 +149,20 @@ def lock_tree(sessions: Iterable[DbConnection]) -> tuple[LockNode, ...]:
 
 def _unknown(pid: int) -> DbConnection:
     """A blocker the sample has no row for (it ended between the two reads)."""
-    return DbConnection(pid=pid, user="", application="", client_addr="", database="",
-                        state="gone", query="", backend_start=None, query_start=None,
-                        state_change=None, query_seconds=None, idle_seconds=None)
+    return DbConnection(
+        pid=pid,
+        user="",
+        application="",
+        client_addr="",
+        database="",
+        state="gone",
+        query="",
+        backend_start=None,
+        query_start=None,
+        state_change=None,
+        query_seconds=None,
+        idle_seconds=None,
+    )
 
 
 def describe(node: LockNode) -> str:

@@ -26,8 +26,10 @@ from cockpit.sources.postgres.explain import (
 from cockpit.sources.postgres.queries import COCKPIT_MARK
 
 EXPLAIN_APPLICATION_NAME = "predictiq-cockpit-explain"
-TABLE_ROWS_SQL = (f"SELECT {COCKPIT_MARK} relname, reltuples::float8 FROM pg_class"
-                  " WHERE relkind IN ('r', 'p', 'm') AND relname = ANY(%s)")
+TABLE_ROWS_SQL = (
+    f"SELECT {COCKPIT_MARK} relname, reltuples::float8 FROM pg_class"
+    " WHERE relkind IN ('r', 'p', 'm') AND relname = ANY(%s)"
+)
 
 
 def _strip(query: str) -> str:
@@ -96,10 +98,15 @@ async def connect_read_only(cfg: DatabaseConfig) -> Any:
 
     existing = conninfo_to_dict(cfg.url).get("options") or ""
     return await psycopg.AsyncConnection.connect(
-        cfg.url, application_name=EXPLAIN_APPLICATION_NAME, autocommit=True,
+        cfg.url,
+        application_name=EXPLAIN_APPLICATION_NAME,
+        autocommit=True,
         connect_timeout=max(2, math.ceil(cfg.connect_timeout_seconds)),
-        options=(f"{existing} -c statement_timeout={int(cfg.statement_timeout_ms)}"
-                 " -c default_transaction_read_only=on").strip())
+        options=(
+            f"{existing} -c statement_timeout={int(cfg.statement_timeout_ms)}"
+            " -c default_transaction_read_only=on"
+        ).strip(),
+    )
 
 
 async def _table_rows(conn: Any, plan: ExplainedPlan) -> dict[str, float]:
@@ -126,18 +133,27 @@ async def explain(conn: Any, query: str) -> Explained:
     text = single_statement(query)
     params = parameter_count(text)
     if params == 0:
-        return Explained(await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (FORMAT JSON) {text}"), "EXPLAIN", text)
+        return Explained(
+            await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (FORMAT JSON) {text}"), "EXPLAIN", text
+        )
     if conn.info.server_version >= 160000:
         # not prepared: the statement's own $n would become the prepared EXPLAIN's parameters
-        return Explained(await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (GENERIC_PLAN, FORMAT JSON) {text}",
-                                        prepare=False), "EXPLAIN (GENERIC_PLAN)", text)
+        return Explained(
+            await _explain(
+                conn, f"EXPLAIN {COCKPIT_MARK} (GENERIC_PLAN, FORMAT JSON) {text}", prepare=False
+            ),
+            "EXPLAIN (GENERIC_PLAN)",
+            text,
+        )
     name = "predictiq_cockpit_explain"
     await conn.execute("SET plan_cache_mode = force_generic_plan")
     try:
         await conn.execute(f"PREPARE {name} AS {text}", prepare=False)
         try:
             nulls = ", ".join("NULL" for _ in range(params))
-            plan = await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (FORMAT JSON) EXECUTE {name}({nulls})")
+            plan = await _explain(
+                conn, f"EXPLAIN {COCKPIT_MARK} (FORMAT JSON) EXECUTE {name}({nulls})"
+            )
         finally:
             await conn.execute(f"DEALLOCATE {name}")
     finally:
@@ -151,12 +167,16 @@ async def explain_analyze(conn: Any, query: str, timeout_ms: int) -> Explained:
     must be in autocommit (the transaction here is the only one)."""
     text = single_statement(query)
     if parameter_count(text):
-        raise PlanError("the statement has $n parameters: EXPLAIN ANALYZE needs real values "
-                        "(explain it without ANALYZE for its generic plan)")
+        raise PlanError(
+            "the statement has $n parameters: EXPLAIN ANALYZE needs real values "
+            "(explain it without ANALYZE for its generic plan)"
+        )
     await conn.execute("BEGIN")
     try:
         await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-        plan = await _explain(conn, f"EXPLAIN {COCKPIT_MARK} (ANALYZE, BUFFERS, FORMAT JSON) {text}")
+        plan = await _explain(
+            conn, f"EXPLAIN {COCKPIT_MARK} (ANALYZE, BUFFERS, FORMAT JSON) {text}"
+        )
     finally:
         await conn.execute("ROLLBACK")
     return Explained(plan, "EXPLAIN (ANALYZE, BUFFERS), rolled back", text)

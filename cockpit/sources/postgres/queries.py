@@ -22,10 +22,12 @@ def server_facts_sql(server_version_num: int) -> str:
     """One row: version, uptime, connection limits and the pg_stat_statements extension's
     version (NULL when the extension is not installed in this database)."""
     # reserved_connections (for pg_use_reserved_connections) appeared in PostgreSQL 16
-    reserved = ("current_setting('superuser_reserved_connections')::int"
-                " + current_setting('reserved_connections')::int"
-                if server_version_num >= 160000
-                else "current_setting('superuser_reserved_connections')::int")
+    reserved = (
+        "current_setting('superuser_reserved_connections')::int"
+        " + current_setting('reserved_connections')::int"
+        if server_version_num >= 160000
+        else "current_setting('superuser_reserved_connections')::int"
+    )
     return f"""SELECT {COCKPIT_MARK}
        current_setting('server_version') AS server_version,
        current_setting('server_version_num')::int AS server_version_num,
@@ -49,8 +51,10 @@ def database_size_sql() -> str:
 # as a role to a database, such as a parallel worker, is counted with the hidden backends).
 INSUFFICIENT_PRIVILEGE = "<insufficient privilege>"
 HIDDEN_STATE = "hidden (role lacks pg_read_all_stats)"  # what such a backend's state reads
-HIDDEN_CLIENT_BACKEND = ("(backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL"
-                         f" AND query = '{INSUFFICIENT_PRIVILEGE}')")
+HIDDEN_CLIENT_BACKEND = (
+    "(backend_type IS NULL AND usesysid IS NOT NULL AND datid IS NOT NULL"
+    f" AND query = '{INSUFFICIENT_PRIVILEGE}')"
+)
 
 
 def activity_sql(server_version_num: int) -> str:
@@ -105,8 +109,7 @@ def statements_columns(server_version_num: int, extension_version: str | None) -
     return ("total_exec_time", "mean_exec_time") if new_names else ("total_time", "mean_time")
 
 
-def top_statements_sql(server_version_num: int, extension_version: str | None,
-                       limit: int) -> str:
+def top_statements_sql(server_version_num: int, extension_version: str | None, limit: int) -> str:
     """Top `limit` statements of this database by mean and by total time, in one statement.
 
     Rows carry `kind` 'mean' or 'total'. The cockpit's own statements are left out.
@@ -131,21 +134,28 @@ UNION ALL
 ) AS top_statements"""
 
 
-def activity_summary_sql(server_version_num: int, *, window: int, slow_seconds: float,
-                         idle_seconds: float, with_locks: bool = False, over_cap: int = 500) -> str:
+def activity_summary_sql(
+    server_version_num: int,
+    *,
+    window: int,
+    slow_seconds: float,
+    idle_seconds: float,
+    with_locks: bool = False,
+    over_cap: int = 500,
+) -> str:
     """One statement, one row: the server facts, every count over all client backends, full
-    rows (a JSON array) only for the sessions worth showing, and, when `with_locks`, the lock
-    sample (see `lock_sample_sql`) from the same snapshot of the backends.
+        rows (a JSON array) only for the sessions worth showing, and, when `with_locks`, the lock
+        sample (see `lock_sample_sql`) from the same snapshot of the backends.
 
-    The backends are read once, narrow, from pg_stat_get_activity(NULL) itself rather than the
-    pg_stat_activity view (the view joins pg_authid and pg_database for every backend). The
-    counts are one pass grouping on (state, role, application, client, idle over the threshold)
-together, summed per dimension by the source; roles are named for these few groups only. Full rows: the
-    `window` first in the table's default order (running statements first, longest first,
-    then the longest idle: the longest idle over `idle_seconds` among them), and the running
-    ones over `slow_seconds` and the lock waiters (at most `over_cap`); each is read again by
-    pid (pg_stat_get_activity keeps its snapshot for the transaction). At 1,000 idle
-    connections this sends 25 rows instead of a thousand (bench/bench_pg_load.py).
+        The backends are read once, narrow, from pg_stat_get_activity(NULL) itself rather than the
+        pg_stat_activity view (the view joins pg_authid and pg_database for every backend). The
+        counts are one pass grouping on (state, role, application, client, idle over the threshold)
+    together, summed per dimension by the source; roles are named for these few groups only. Full rows: the
+        `window` first in the table's default order (running statements first, longest first,
+        then the longest idle: the longest idle over `idle_seconds` among them), and the running
+        ones over `slow_seconds` and the lock waiters (at most `over_cap`); each is read again by
+        pid (pg_stat_get_activity keeps its snapshot for the transaction). At 1,000 idle
+        connections this sends 25 rows instead of a thousand (bench/bench_pg_load.py).
     """
     window, over_cap = max(int(window), 1), max(int(over_cap), 1)
     slow, idle = float(slow_seconds), float(idle_seconds)
@@ -190,9 +200,23 @@ SELECT {COCKPIT_MARK} {facts},
 
 
 # The columns of a JSON row, in this order (json_build_array is cheaper than an object).
-ROW_FIELDS = ("pid", "usename", "application_name", "client_addr", "datname", "state", "query",
-              "backend_start", "query_start", "state_change", "query_seconds", "state_seconds",
-              "wait_event_type", "wait_event", "blocked_by")
+ROW_FIELDS = (
+    "pid",
+    "usename",
+    "application_name",
+    "client_addr",
+    "datname",
+    "state",
+    "query",
+    "backend_start",
+    "query_start",
+    "state_change",
+    "query_seconds",
+    "state_seconds",
+    "wait_event_type",
+    "wait_event",
+    "blocked_by",
+)
 
 
 def _row_json(s: str, blocked_by: str = "NULL::int[]") -> str:
@@ -238,7 +262,9 @@ def statements_sql(server_version_num: int, extension_version: str | None, limit
         "SELECT " + COCKPIT_MARK + " * FROM (",
         f"SELECT {COCKPIT_MARK} *, (SELECT sum({total})::float8 FROM pg_stat_statements"
         " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        " AND query NOT LIKE '%predictiq-cockpit%') AS all_total_ms FROM (", 1)
+        " AND query NOT LIKE '%predictiq-cockpit%') AS all_total_ms FROM (",
+        1,
+    )
 
 
 # -- indexes (actions/create_index.py) ---------------------------------------------------------

@@ -65,9 +65,15 @@ class PostgresSource:
 
     name = "database"
 
-    def __init__(self, cfg: DatabaseConfig, thresholds: ThresholdsConfig, *,
-                 timeout: float = 5.0, top_statements: int = 10,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        cfg: DatabaseConfig,
+        thresholds: ThresholdsConfig,
+        *,
+        timeout: float = 5.0,
+        top_statements: int = 10,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.cfg = cfg
         self.thresholds = thresholds
         self.timeout = timeout
@@ -118,13 +124,15 @@ class PostgresSource:
         remaining = round(max(budget - (time.monotonic() - started), budget / 4), 2)
         result = await self._read_within(conn, remaining)
         if isinstance(result, SourceFailure) and (
-                conn.broken or conn.closed or result.reason.startswith("timed out")):
+            conn.broken or conn.closed or result.reason.startswith("timed out")
+        ):
             # cancelled mid-query or dropped by the server: the session is unusable
             await self._drop()
         return result
 
-    async def _read_within(self, conn: psycopg.AsyncConnection[DictRow],
-                           seconds: float) -> DbActivity | SourceFailure:
+    async def _read_within(
+        self, conn: psycopg.AsyncConnection[DictRow], seconds: float
+    ) -> DbActivity | SourceFailure:
         """`_read` under `seconds`. A hung or very slow server gets its session cut rather than a
         polite cancel: psycopg's cancellation asks the same server and waits up to 10 s for it."""
         task = asyncio.ensure_future(self._read(conn))
@@ -135,9 +143,13 @@ class PostgresSource:
             raise
         if not done:
             await _abandon(conn, task)
-            return SourceFailure(self.name, "query", f"timed out after {self.timeout:g}s",
-                                 detail=f"no answer within {seconds:g}s of the collection's budget; "
-                                        "the session was cut and is opened again next time")
+            return SourceFailure(
+                self.name,
+                "query",
+                f"timed out after {self.timeout:g}s",
+                detail=f"no answer within {seconds:g}s of the collection's budget; "
+                "the session was cut and is opened again next time",
+            )
         try:
             return task.result()
         except Exception as exc:  # noqa: BLE001 - a source never raises into its caller
@@ -148,8 +160,13 @@ class PostgresSource:
         it the source allowed itself."""
         if not failure.reason.startswith("timed out"):
             return failure
-        return SourceFailure(failure.source, failure.what, f"timed out after {self.timeout:g}s",
-                             at=failure.at, detail=failure.detail)
+        return SourceFailure(
+            failure.source,
+            failure.what,
+            f"timed out after {self.timeout:g}s",
+            at=failure.at,
+            detail=failure.detail,
+        )
 
     async def aclose(self) -> None:
         """Close the session; safe to call twice."""
@@ -165,8 +182,10 @@ class PostgresSource:
 
     async def _connect(self) -> psycopg.AsyncConnection[DictRow]:
         existing = conninfo_to_dict(self.cfg.url).get("options") or ""
-        options = (f"{existing} -c statement_timeout={int(self.cfg.statement_timeout_ms)}"
-                   " -c default_transaction_read_only=on").strip()
+        options = (
+            f"{existing} -c statement_timeout={int(self.cfg.statement_timeout_ms)}"
+            " -c default_transaction_read_only=on"
+        ).strip()
         return await psycopg.AsyncConnection[DictRow].connect(
             self.cfg.url,
             application_name=APPLICATION_NAME,
@@ -182,9 +201,12 @@ class PostgresSource:
         now = self.clock()
         with_locks = self.locks.due(now)
         sql = pg_queries.activity_summary_sql(
-            version_num, window=self._rows_wanted,
+            version_num,
+            window=self._rows_wanted,
             slow_seconds=self.thresholds.slow_query_seconds,
-            idle_seconds=self.thresholds.idle_connection_seconds, with_locks=with_locks)
+            idle_seconds=self.thresholds.idle_connection_seconds,
+            with_locks=with_locks,
+        )
         summary = await (await conn.execute(_sql(sql))).fetchone()
         if summary is None:
             raise psycopg.InterfaceError("the activity summary query returned no row")
@@ -204,8 +226,10 @@ class PostgresSource:
 
     async def _measure_size(self, conn: psycopg.AsyncConnection[DictRow]) -> None:
         now = self.clock()
-        if (self._size_measured_at is not None
-                and now - self._size_measured_at < self.cfg.size_interval_seconds):
+        if (
+            self._size_measured_at is not None
+            and now - self._size_measured_at < self.cfg.size_interval_seconds
+        ):
             return
         self._size_measured_at = now
         try:
@@ -215,7 +239,9 @@ class PostgresSource:
         self._size = optional_integer(row, "size")
 
     async def _read_statements(
-        self, conn: psycopg.AsyncConnection[DictRow], version_num: int,
+        self,
+        conn: psycopg.AsyncConnection[DictRow],
+        version_num: int,
         extension_version: str | None,
     ) -> tuple[tuple[StatementStat, ...], tuple[StatementStat, ...]]:
         if extension_version is None:
@@ -233,15 +259,22 @@ class PostgresSource:
         except pg_errors.QueryCanceled:
             self._back_off("pg_stat_statements skipped: statement timeout")
             return (), ()
-        except (pg_errors.InsufficientPrivilege, pg_errors.UndefinedColumn,
-                pg_errors.UndefinedTable) as exc:
+        except (
+            pg_errors.InsufficientPrivilege,
+            pg_errors.UndefinedColumn,
+            pg_errors.UndefinedTable,
+        ) as exc:
             self._back_off(f"pg_stat_statements unreadable: {exc.sqlstate} {exc}")
             return (), ()
-        stats = self._trends.update(tuple(statement_from_row(row) for row in rows),
-                                    optional_number(rows[0], "all_total_ms") if rows else None)
+        stats = self._trends.update(
+            tuple(statement_from_row(row) for row in rows),
+            optional_number(rows[0], "all_total_ms") if rows else None,
+        )
         kinds = [text(row, "kind") for row in rows]
-        return (tuple(st for st, k in zip(stats, kinds, strict=True) if k == "mean"),
-                tuple(st for st, k in zip(stats, kinds, strict=True) if k == "total"))
+        return (
+            tuple(st for st, k in zip(stats, kinds, strict=True) if k == "mean"),
+            tuple(st for st, k in zip(stats, kinds, strict=True) if k == "total"),
+        )
 
     def _back_off(self, note: str) -> str:
         self._statements_retry_at = time.monotonic() + STATEMENTS_BACKOFF_SECONDS
@@ -250,25 +283,39 @@ class PostgresSource:
 
     def _build(self, summary: Json, note: str | None) -> DbActivity:
         blocked = self.locks.blocked_by()
-        rows = [connection_from_row({**_json_row(r), "blocked_by": list(blocked.get(_pid(r), ()))})
-                for r in _json_rows(summary, "rows")]
+        rows = [
+            connection_from_row({**_json_row(r), "blocked_by": list(blocked.get(_pid(r), ()))})
+            for r in _json_rows(summary, "rows")
+        ]
         seen = {c.pid for c in rows}
         # sessions of the lock sample outside the window (a root blocker idle for hours)
         rows += [c for c in self.locks.sessions if c.pid not in seen]
         counts = _counts(_json_rows(summary, "counts"))
         top_mean, top_total = self._statements
         snapshot = activity_from_connections(
-            summary, tuple(rows), float(self.thresholds.idle_connection_seconds), top_mean,
-            top_total, note, self._size)
+            summary,
+            tuple(rows),
+            float(self.thresholds.idle_connection_seconds),
+            top_mean,
+            top_total,
+            note,
+            self._size,
+        )
         hidden = counts["state"].get(HIDDEN_STATE, 0)
         return dataclasses.replace(
-            snapshot, total=sum(counts["state"].values()), by_state=counts["state"],
-            by_user=counts["user"], by_application=counts["application"],
-            by_client=counts["client"], hidden=hidden,
+            snapshot,
+            total=sum(counts["state"].values()),
+            by_state=counts["state"],
+            by_user=counts["user"],
+            by_application=counts["application"],
+            by_client=counts["client"],
+            hidden=hidden,
             visibility_note=(f"{hidden} hidden: role lacks pg_read_all_stats" if hidden else None),
             idle_over_threshold_count=counts["idle_over"].get("true", 0),
-            lock_sessions=self.locks.sessions, locks_sampled_at=self.locks.sampled_at,
-            statements_sampled_at=self._statements_at[1] if self._statements_at else None)
+            lock_sessions=self.locks.sessions,
+            locks_sampled_at=self.locks.sampled_at,
+            statements_sampled_at=self._statements_at[1] if self._statements_at else None,
+        )
 
 
 def _pid(values: object) -> int:
@@ -286,8 +333,9 @@ def _counts(groups: Iterable[list[Any]]) -> dict[str, dict[str, int]]:
     """activity_summary_sql's counts ([state, role, application, client, idle over, n] for
     each combination present), summed per dimension. A state the role may not read (another
     role's backend without pg_read_all_stats) is counted as HIDDEN_STATE."""
-    out: dict[str, Counter[str]] = {k: Counter() for k in ("state", "user", "application",
-                                                             "client", "idle_over")}
+    out: dict[str, Counter[str]] = {
+        k: Counter() for k in ("state", "user", "application", "client", "idle_over")
+    }
     for group in groups:
         if len(group) != 6:
             continue
@@ -320,9 +368,13 @@ def statement_from_row(row: Json, total: str = "total_ms", mean: str = "mean_ms"
     """One pg_stat_statements row; `total`/`mean` name its time columns (they differ by version:
     see `queries.statements_columns`). NULLs (another role's statement) read as 0 / ""."""
     return StatementStat(
-        queryid=optional_integer(row, "queryid"), query=text(row, "query"),
-        calls=integer(row, "calls"), total_ms=finite(number(row, total)),
-        mean_ms=finite(number(row, mean)), rows=integer(row, "rows"))
+        queryid=optional_integer(row, "queryid"),
+        query=text(row, "query"),
+        calls=integer(row, "calls"),
+        total_ms=finite(number(row, total)),
+        mean_ms=finite(number(row, mean)),
+        rows=integer(row, "rows"),
+    )
 
 
 def finite(value: float) -> float:
@@ -330,29 +382,52 @@ def finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def build_activity(facts: Json, rows: Sequence[Json], idle_threshold: float,
-                   top_mean: tuple[StatementStat, ...] = (),
-                   top_total: tuple[StatementStat, ...] = (), note: str | None = None,
-                   size: int | None = None) -> DbActivity:
+def build_activity(
+    facts: Json,
+    rows: Sequence[Json],
+    idle_threshold: float,
+    top_mean: tuple[StatementStat, ...] = (),
+    top_total: tuple[StatementStat, ...] = (),
+    note: str | None = None,
+    size: int | None = None,
+) -> DbActivity:
     """The snapshot from the server-facts row and the pg_stat_activity rows."""
-    return activity_from_connections(facts, tuple(connection_from_row(row) for row in rows),
-                                     idle_threshold, top_mean, top_total, note, size)
+    return activity_from_connections(
+        facts,
+        tuple(connection_from_row(row) for row in rows),
+        idle_threshold,
+        top_mean,
+        top_total,
+        note,
+        size,
+    )
 
 
-def activity_from_connections(facts: Json, connections: tuple[DbConnection, ...],
-                              idle_threshold: float, top_mean: tuple[StatementStat, ...] = (),
-                              top_total: tuple[StatementStat, ...] = (), note: str | None = None,
-                              size: int | None = None) -> DbActivity:
+def activity_from_connections(
+    facts: Json,
+    connections: tuple[DbConnection, ...],
+    idle_threshold: float,
+    top_mean: tuple[StatementStat, ...] = (),
+    top_total: tuple[StatementStat, ...] = (),
+    note: str | None = None,
+    size: int | None = None,
+) -> DbActivity:
     """The snapshot from the server-facts row and the connections read (counted here: the
     source replaces the counts with those of every backend, computed in SQL)."""
     hidden = sum(1 for c in connections if c.hidden)
-    idle_over = sorted((c for c in connections
-                        if c.idle_seconds is not None and c.idle_seconds > idle_threshold),
-                       key=lambda c: c.idle_seconds or 0.0, reverse=True)
-    running = sorted((c for c in connections if c.query_seconds is not None),
-                     key=lambda c: c.query_seconds or 0.0, reverse=True)
+    idle_over = sorted(
+        (c for c in connections if c.idle_seconds is not None and c.idle_seconds > idle_threshold),
+        key=lambda c: c.idle_seconds or 0.0,
+        reverse=True,
+    )
+    running = sorted(
+        (c for c in connections if c.query_seconds is not None),
+        key=lambda c: c.query_seconds or 0.0,
+        reverse=True,
+    )
     waiting = [c for c in running if c.blocked_by] + [
-        c for c in connections if c.blocked_by and c.query_seconds is None]
+        c for c in connections if c.blocked_by and c.query_seconds is None
+    ]
     return DbActivity(
         collected_at=utcnow(),
         database=text(facts, "database"),
@@ -366,8 +441,9 @@ def activity_from_connections(facts: Json, connections: tuple[DbConnection, ...]
         by_state=dict(Counter(c.state or "unknown" for c in connections)),
         by_user=dict(Counter(c.user or "unknown" for c in connections)),
         by_application=dict(Counter(c.application for c in connections)),
-        by_client=dict(Counter("hidden" if c.hidden else (c.client_addr or "local")
-                               for c in connections)),
+        by_client=dict(
+            Counter("hidden" if c.hidden else (c.client_addr or "local") for c in connections)
+        ),
         connections=connections,
         idle_threshold_seconds=idle_threshold,
         idle_over_threshold=tuple(idle_over),
@@ -394,7 +470,8 @@ def connection_from_row(row: Json) -> DbConnection:
     query = text(row, "query")
     # the flag, or the shape itself (a query that read the state through coalesce(state, ''))
     hidden = boolean(row, "hidden") or (
-        query == pg_queries.INSUFFICIENT_PRIVILEGE and not text(row, "state"))
+        query == pg_queries.INSUFFICIENT_PRIVILEGE and not text(row, "state")
+    )
     state = HIDDEN_STATE if hidden else text(row, "state")
     idle = state.startswith("idle")
     # only a running statement has a meaningful duration; 'disabled' means track_activities off
@@ -414,8 +491,10 @@ def connection_from_row(row: Json) -> DbConnection:
         idle_seconds=_seconds(row, "state_seconds") if idle else None,
         # both come from one wait_event_info: a type without an event (or the reverse) is
         # not something PostgreSQL sends, but it must not reach a pane as None
-        wait_event_type=(optional_text(row, "wait_event_type")
-                         or ("" if optional_text(row, "wait_event") is not None else None)),
+        wait_event_type=(
+            optional_text(row, "wait_event_type")
+            or ("" if optional_text(row, "wait_event") is not None else None)
+        ),
         wait_event=optional_text(row, "wait_event"),
         blocked_by=integers(row, "blocked_by"),
         hidden=hidden,
@@ -424,8 +503,17 @@ def connection_from_row(row: Json) -> DbConnection:
 
 def _address(value: object) -> str:
     """An inet value psycopg gave as an ipaddress object (a query selecting the raw column)."""
-    return str(value) if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address
-                                    | ipaddress.IPv4Interface | ipaddress.IPv6Interface) else ""
+    return (
+        str(value)
+        if isinstance(
+            value,
+            ipaddress.IPv4Address
+            | ipaddress.IPv6Address
+            | ipaddress.IPv4Interface
+            | ipaddress.IPv6Interface,
+        )
+        else ""
+    )
 
 
 async def _abandon(conn: psycopg.AsyncConnection[Any], task: asyncio.Future[Any]) -> None:

@@ -31,8 +31,11 @@ class StatementTrends:
         self.points = points
         self._seen: dict[int, _History] = {}
 
-    def update(self, stats: tuple[StatementStat, ...], all_total_ms: float | None = None,
-               ) -> tuple[StatementStat, ...]:
+    def update(
+        self,
+        stats: tuple[StatementStat, ...],
+        all_total_ms: float | None = None,
+    ) -> tuple[StatementStat, ...]:
         """The same statements with interval_mean_ms, mean_trend and share_of_total filled.
 
         Several rows may carry one queryid (in the top by mean and by total): the deltas are
@@ -43,8 +46,11 @@ class StatementTrends:
             if stat.queryid is None or stat.queryid in fresh:
                 continue
             old = self._seen.get(stat.queryid)
-            history = _History(stat.calls, stat.total_ms,
-                               old.means if old is not None else deque(maxlen=self.points))
+            history = _History(
+                stat.calls,
+                stat.total_ms,
+                old.means if old is not None else deque(maxlen=self.points),
+            )
             if old is not None and stat.calls >= old.calls and stat.total_ms >= old.total_ms:
                 calls = stat.calls - old.calls
                 if calls > 0:
@@ -63,8 +69,12 @@ class StatementTrends:
         for stat in stats:
             history = fresh.get(stat.queryid) if stat.queryid is not None else None
             share = (stat.total_ms / all_total_ms) if all_total_ms else None
-            out.append(replace(
-                stat, share_of_total=share,
-                interval_mean_ms=history.last_mean if history is not None else None,
-                mean_trend=tuple(history.means) if history is not None else ()))
+            out.append(
+                replace(
+                    stat,
+                    share_of_total=share,
+                    interval_mean_ms=history.last_mean if history is not None else None,
+                    mean_trend=tuple(history.means) if history is not None else (),
+                )
+            )
         return tuple(out)
