@@ -246,3 +246,41 @@ async def test_the_backup_checklist_item_offers_back_up_the_database() -> None:
         await pilot.press("B")
         await pilot.pause()
         assert calls == ["backup"]  # not in read-only mode
+
+
+async def test_an_untouched_statements_table_keeps_its_top_row_through_a_re_sort() -> None:
+    """Issue 14 for the statements view: `e` right after `t` explains the top statement even
+    when a new sample re-sorted the list meanwhile; once the operator moves, the cursor
+    follows its statement instead."""
+    first = _statements_snapshot()
+    steady, turned_slow = first.top_by_mean[1], first.top_by_mean[0]
+    sources = fixed_sources(database=first)
+    app = CockpitApp(make_config(), sources=sources, clock=frozen_clock, local_tz=UTC)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.state.latest("database") is not None)
+        await pilot.press("2", "t")
+        await wait_until(pilot, lambda: isinstance(app.screen, StatementsScreen))
+        screen = app.screen
+        assert isinstance(screen, StatementsScreen)
+        table = screen.query_one(DataTable)
+        await wait_until(pilot, lambda: table.row_count == 2)
+        assert screen.selected() is not None and screen.selected().queryid == 2
+        # the next sample: the steady statement is now the slowest by mean
+        later = NOW.replace(second=NOW.second + 5 if NOW.second < 50 else 0)
+        resorted = replace(
+            first,
+            top_by_mean=(replace(steady, mean_ms=5.0), replace(turned_slow, mean_ms=1.0)),
+            statements_sampled_at=later,
+        )
+        sources["database"].result = resorted
+        await wait_until(pilot, lambda: table.row_count == 2 and table.get_row_at(0)[0] == "5.0")
+        assert screen.selected() is not None and screen.selected().queryid == 1  # the top row
+        await pilot.press("down")  # the operator chooses the second row...
+        await wait_until(
+            pilot, lambda: screen.selected() is not None and screen.selected().queryid == 2
+        )
+        back = replace(first, statements_sampled_at=NOW.replace(minute=(NOW.minute + 1) % 60))
+        sources["database"].result = back  # ...and it stays chosen through the next re-sort
+        await wait_until(pilot, lambda: table.get_row_at(0)[0] == "2.0")
+        assert screen.selected() is not None and screen.selected().queryid == 2
+        assert table.cursor_row == 0

@@ -78,6 +78,10 @@ class StatementsScreen(ModalScreen[None]):
         self.order = "mean"
         self.rows: dict[str, StatementStat] = {}
         self._version: object = None
+        # Until the operator moves the cursor, it marks the top row (the worst statement) after
+        # every re-sort; after that it follows its statement (issue 14: the row you see).
+        self.chosen = False
+        self._placed: str | None = None  # the row key the last redraw put the cursor on
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -143,8 +147,16 @@ class StatementsScreen(ModalScreen[None]):
                 Text(short(s.query, 200)),
                 key=key,
             )
-        if keep in self.rows:
+        if self.chosen and keep in self.rows:
             table.move_cursor(row=list(self.rows).index(keep))
+            self._placed = str(keep)
+        else:
+            self._placed = next(iter(self.rows), None)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """The operator moved to another row than the redraw placed the cursor on: it is chosen."""
+        if event.row_key.value is not None and event.row_key.value != self._placed:
+            self.chosen = True
 
     def selected(self) -> StatementStat | None:
         """The statement under the cursor."""
