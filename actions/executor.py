@@ -85,7 +85,7 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
             Outcome("unknown", "interrupted before an answer came back", error="cancelled"),
         )
         raise
-    except Exception as exc:  # noqa: BLE001 - any client error is a failed action, reported as such
+    except Exception as exc:  # any client error is a failed action, reported as such
         outcome = Outcome("failed", f"failed: {describe_error(exc)}", error=describe_error(exc))
     return _record_result(ctx, plan, intent, outcome)
 

@@ -42,7 +42,7 @@ def target_of(ctx: ActionContext) -> KubeTarget:
     if ctx.target is None:
         try:
             ctx.target = resolve_target(kube)
-        except Exception as exc:  # noqa: BLE001 - a broken kubeconfig is an operator-facing reason
+        except Exception as exc:  # a broken kubeconfig is an operator-facing reason
             raise ActionError(f"cannot resolve the Kubernetes context: {exc}") from exc
     return ctx.target
 
@@ -114,7 +114,7 @@ async def rbac_for(
             _request_timeout=ctx.clients.kube_timeout,
         )
         status = as_mapping(response_json(resp).get("status"))
-    except Exception as exc:  # noqa: BLE001 - unknown RBAC: let the server decide at execution
+    except Exception as exc:  # unknown RBAC: let the server decide at execution
         return Rbac(None, f"RBAC unknown (access review failed: {exc})")
     what = f"{verb} {resource}{'/' + subresource if subresource else ''}"
     if boolean(status, "allowed"):

@@ -136,6 +136,6 @@ class IdleSessions:
         for conn in self.conns:
             try:
                 conn.close()
-            except Exception:  # noqa: BLE001 - best effort on teardown
+            except Exception:  # best effort on teardown
                 pass
         self.conns = []

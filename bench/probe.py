@@ -85,7 +85,7 @@ def fill_history(state: CockpitState, samples: int, interval: float) -> int:
     that is being measured.
     """
     now = utcnow()
-    history = state._history  # noqa: SLF001 - the bench fills what 30 minutes would leave
+    history = state._history  # the bench fills what 30 minutes would leave
     for name in TRENDS:
         buffer = history[name]
         for i in range(samples):

@@ -57,7 +57,7 @@ class PtyProcess:
         self.master = master
         self.chunks: list[tuple[float, bytes]] = []
         self.lock = threading.Lock()
-        stderr = open(stderr_path, "wb") if stderr_path else slave  # noqa: SIM115
+        stderr = open(stderr_path, "wb") if stderr_path else slave
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
             list(argv),

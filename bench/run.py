@@ -24,8 +24,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.figures import Figure, fmt  # noqa: E402
-from bench.labkit import REPO, VENV_BIN, IdleSessions, cockpit_env, start_lab  # noqa: E402
+from bench.figures import Figure, fmt
+from bench.labkit import REPO, VENV_BIN, IdleSessions, cockpit_env, start_lab
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALL = ("startup", "idle", "keys", "churn", "load", "memory", "kubelist")
@@ -137,7 +137,7 @@ def run(selected: tuple[str, ...], quick: bool) -> list[Figure]:
         print(f"-- {name} ...", file=sys.stderr, flush=True)
         try:
             figures.extend(fn(*args))
-        except Exception as exc:  # noqa: BLE001 - one broken benchmark must not hide the rest
+        except Exception as exc:  # one broken benchmark must not hide the rest
             figures.append(Figure(f"{name}: FAILED", None, "", None, extra={"error": repr(exc)}))
         print(f"   {name} took {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
 

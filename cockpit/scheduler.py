@@ -139,7 +139,7 @@ class Scheduler:
             )
             try:
                 self._deliver(name, result)
-            except Exception:  # noqa: BLE001 - a broken consumer must not kill the poll loop
+            except Exception:  # a broken consumer must not kill the poll loop
                 pass
             try:
                 await asyncio.wait_for(wake.wait(), self.next_delay(name))
@@ -158,7 +158,7 @@ class Scheduler:
             for source in self.sources.values():
                 try:
                     await asyncio.wait_for(source.aclose(), timeout)
-                except Exception:  # noqa: BLE001 - closing is best effort; never hang the exit
+                except Exception:  # closing is best effort; never hang the exit
                     pass
 
 

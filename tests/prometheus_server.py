@@ -56,7 +56,7 @@ class PrometheusServer:
         (self.dir / "prometheus.yml").write_text(config_text)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(self.dir / "prometheus.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.log = open(self.dir / "prometheus.log", "wb")  # closed in stop()
         self.process = subprocess.Popen(
             [
                 BINARY,

@@ -274,7 +274,7 @@ class ActionFlow:
                 "error",
                 15,
             )
-        except Exception as exc:  # noqa: BLE001 - a backend error while planning is shown, not raised
+        except Exception as exc:  # a backend error while planning is shown, not raised
             self._say(f"{action.description}: cannot plan: {describe_error(exc)}", "error", 10)
         return None
 

@@ -225,7 +225,7 @@ class CockpitApp(App[int]):
         # In a thread: the imports take a quarter of a second and keys must answer meanwhile.
         try:
             sources, failures = await asyncio.to_thread(_build_sources, self.cfg)
-        except Exception as exc:  # noqa: BLE001 - say so on screen rather than die silently
+        except Exception as exc:  # say so on screen rather than die silently
             self.notify(f"could not start the data sources: {exc}", severity="error", timeout=60)
             return
         if self._closing:  # quit meanwhile (the sources have opened nothing yet)
@@ -285,7 +285,7 @@ class CockpitApp(App[int]):
             self.state.update(message.source, message.result)
             now = self.clock()
             view, trends = self.state.view(message.source), self._trends(now)
-        except Exception as exc:  # noqa: BLE001 - the boundary: the result cannot become a view
+        except Exception as exc:  # the boundary: the result cannot become a view
             self._contained(pane, f"reading the {message.source} result", exc)
         else:
             if pane is not None:
@@ -327,7 +327,7 @@ class CockpitApp(App[int]):
         try:
             self.incidents = list(self.engine.evaluate(self.state, now))
             pane.show_incidents(self.incidents, now)
-        except Exception as exc:  # noqa: BLE001 - a rule bug must not take the screen down
+        except Exception as exc:  # a rule bug must not take the screen down
             pane.contain("evaluating the incident rules", exc)
         worst = highest_severity(self.incidents)
         self.banner.set_severity(worst)
@@ -343,7 +343,7 @@ class CockpitApp(App[int]):
         for pane in self.panes_by_source.values():
             try:
                 pane.tick(self.state.view(pane.source), now)
-            except Exception as exc:  # noqa: BLE001 - one pane's age text must not stop the clock
+            except Exception as exc:  # one pane's age text must not stop the clock
                 pane.contain("updating the age", exc)
 
     def notify(

@@ -91,7 +91,7 @@ class CockpitScreen(Screen[None]):
             return
         try:
             found = pane.detail(key)
-        except Exception as exc:  # noqa: BLE001 - bad data in one row: that pane says so
+        except Exception as exc:  # bad data in one row: that pane says so
             pane.contain(f"the detail of {key}", exc)
             return
         if found is not None:
@@ -117,7 +117,7 @@ class CockpitScreen(Screen[None]):
         if (pane := self._table_pane()) is not None:
             try:
                 label = pane.sort_next()
-            except Exception as exc:  # noqa: BLE001 - rows that cannot be sorted: the pane says so
+            except Exception as exc:  # rows that cannot be sorted: the pane says so
                 pane.contain("sorting", exc)
                 return
             self.notify(f"{pane.title} sorted by {label}", timeout=2)
@@ -126,7 +126,7 @@ class CockpitScreen(Screen[None]):
         if (pane := self._table_pane()) is not None:
             try:
                 pane.sort_reverse_order()
-            except Exception as exc:  # noqa: BLE001 - as above
+            except Exception as exc:  # as above
                 pane.contain("sorting", exc)
 
     # -- screens and actions ----------------------------------------------------------------

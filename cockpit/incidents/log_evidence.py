@@ -101,7 +101,7 @@ def fetch_log_evidence(
     """Read the logs the spec names and summarise them (blocking: run it in a thread)."""
     try:
         pods = _pods_of(incident, spec) or _selector_pods(raw, namespace, selector, timeout)
-    except Exception as exc:  # noqa: BLE001 - the evidence says why it is missing
+    except Exception as exc:  # the evidence says why it is missing
         return LogEvidence(incident.rule, f"logs not read: {status_message(exc)[1]}")
     pattern = re.compile(spec.pattern, re.IGNORECASE) if spec.pattern else None
     found: list[tuple[int, str, str]] = []
@@ -109,7 +109,7 @@ def fetch_log_evidence(
     for pod in pods[:MAX_PODS]:
         try:
             lines = _read(raw, namespace, pod, spec, timeout)
-        except Exception as exc:  # noqa: BLE001 - one pod's answer does not stop the others
+        except Exception as exc:  # one pod's answer does not stop the others
             problems.append(f"{pod}: {status_message(exc)[1]}")
             continue
         found += [

@@ -78,16 +78,16 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # the caller gets the reason instead of a dropped connection
             self._reply(500, {"ok": False, "error": f"{type(exc).__name__}: {exc}"})
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         self._handle("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle("POST")
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._handle("DELETE")
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         pass  # the lab's terminal is for the operator, not for access logs
 
 

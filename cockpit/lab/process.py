@@ -162,7 +162,7 @@ class ThrowawayServer:
     def _probe(self, first_start: bool) -> None:
         raise NotImplementedError
 
-    def start(self, timeout: float = 30.0):  # noqa: ANN201 - returns the subclass
+    def start(self, timeout: float = 30.0):  # returns the subclass
         """Start and wait until the server answers. A failed first start removes what it made."""
         first_start = self.tmpdir is None
         try:
@@ -220,7 +220,7 @@ class ThrowawayServer:
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
-    def __enter__(self):  # noqa: ANN204
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

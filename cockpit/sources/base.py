@@ -153,5 +153,5 @@ async def guarded(source: str, what: str, work: Awaitable[T], timeout: float) ->
         raise
     except TimeoutError:
         return SourceFailure(source, what, f"timed out after {timeout:g}s")
-    except Exception as exc:  # noqa: BLE001 - a source never raises into its caller
+    except Exception as exc:  # a source never raises into its caller
         return SourceFailure(source, what, describe_error(exc), detail=error_detail(exc))

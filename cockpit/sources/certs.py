@@ -269,7 +269,7 @@ class CertificateSource:
                 status=CertState.ERROR,
                 error=str(exc),
             )
-        except Exception as exc:  # noqa: BLE001 - one endpoint never breaks the others
+        except Exception as exc:  # one endpoint never breaks the others
             return CertStatus(
                 host=cfg.host,
                 port=cfg.port,

@@ -197,7 +197,7 @@ class PodScraper:
             return f"timed out after {timeout:g}s"
         except ValueError as exc:
             return f"not Prometheus text format ({' '.join(str(exc).split())[:100]})"
-        except Exception as exc:  # noqa: BLE001 - one pod's failure is that pod's row
+        except Exception as exc:  # one pod's failure is that pod's row
             return scrape_error(exc, self.namespace)
         if not scrape.names:
             return "no metrics in the response"
@@ -210,7 +210,7 @@ class PodScraper:
             if self._raw is None:
                 await asyncio.to_thread(self._start)
             targets = await asyncio.wait_for(asyncio.to_thread(self._list, timeout), timeout + 0.5)
-        except Exception as exc:  # noqa: BLE001 - reported as the metrics error
+        except Exception as exc:  # reported as the metrics error
             from cockpit.sources.kube.watch import error_text
 
             what = "timed out" if isinstance(exc, TimeoutError) else error_text(exc)

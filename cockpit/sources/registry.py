@@ -126,6 +126,6 @@ def build_sources(cfg: Config) -> BuiltSources:
     for name, build in _builders(cfg).items():
         try:
             sources[name] = build()
-        except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
+        except Exception as exc:  # one broken source never stops the others
             failures[name] = describe_error(exc)
     return BuiltSources(sources, failures)

@@ -97,7 +97,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _wait_for(condition, timeout: float, what: str) -> None:  # noqa: ANN001
+def _wait_for(condition, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"{what} within {timeout} s"

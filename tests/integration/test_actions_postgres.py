@@ -32,7 +32,7 @@ def wait_until(
 class Role:
     """A login role of the test's own, and connections opened as it."""
 
-    def __init__(self, pg) -> None:  # noqa: ANN001 - the conftest PgHandle
+    def __init__(self, pg) -> None:  # the conftest PgHandle
         self.pg = pg
         self.name = f"cockpit_victim_{secrets.token_hex(3)}"
         self.conns: list[psycopg.Connection] = []
@@ -71,7 +71,7 @@ class Role:
 
 
 @pytest.fixture
-def role(pg) -> Iterator[Role]:  # noqa: ANN001
+def role(pg) -> Iterator[Role]:
     r = Role(pg)
     try:
         yield r
@@ -79,7 +79,7 @@ def role(pg) -> Iterator[Role]:  # noqa: ANN001
         r.drop()
 
 
-def _alive(pg, pids: list[int]) -> set[int]:  # noqa: ANN001
+def _alive(pg, pids: list[int]) -> set[int]:
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
         rows = admin.execute(
             "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]
@@ -87,7 +87,7 @@ def _alive(pg, pids: list[int]) -> set[int]:  # noqa: ANN001
     return {r[0] for r in rows}
 
 
-def _cfg(pg, role_name: str, read_only: bool = False, url: str | None = None):  # noqa: ANN001
+def _cfg(pg, role_name: str, read_only: bool = False, url: str | None = None):
     return make_config(
         read_only=read_only,
         database={"url": url or pg.url, "app_user": role_name, "app_database": pg.dbname},
@@ -95,7 +95,7 @@ def _cfg(pg, role_name: str, read_only: bool = False, url: str | None = None):  
     )
 
 
-def _idle_over_threshold(pg, pids: list[int]) -> bool:  # noqa: ANN001
+def _idle_over_threshold(pg, pids: list[int]) -> bool:
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
         rows = admin.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s) AND state = 'idle'"
@@ -107,7 +107,7 @@ def _idle_over_threshold(pg, pids: list[int]) -> bool:  # noqa: ANN001
 
 async def test_kill_idle_terminates_exactly_the_planned_idle_connections(
     pg, role: Role, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     victims = [role.connect("leaky-pool") for _ in range(3)]
     in_tx = role.connect("batch")
     in_tx.execute("BEGIN")  # idle in transaction: not targeted (it would roll back work)
@@ -145,7 +145,7 @@ async def test_kill_idle_terminates_exactly_the_planned_idle_connections(
     assert verify(tmp_path / "audit.jsonl")[0]
 
 
-async def test_kill_idle_with_a_gone_pid_is_not_an_error(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_kill_idle_with_a_gone_pid_is_not_an_error(pg, role: Role, tmp_path: Path) -> None:
     conn = role.connect("short-lived")
     pid = conn.info.backend_pid
     wait_until(lambda: _idle_over_threshold(pg, [pid]), what="idle over the threshold")
@@ -160,7 +160,7 @@ async def test_kill_idle_with_a_gone_pid_is_not_an_error(pg, role: Role, tmp_pat
 
 async def test_read_only_never_creates_a_write_capable_session(
     pg, role: Role, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     victims = [role.connect("leaky-pool") for _ in range(2)]
     pids = [c.info.backend_pid for c in victims]
     wait_until(lambda: _idle_over_threshold(pg, pids), what="idle over the threshold")
@@ -186,7 +186,7 @@ async def test_read_only_never_creates_a_write_capable_session(
     assert [e["event"] for e in read_entries(tmp_path / "audit.jsonl")] == ["denied"] * 3
 
 
-async def test_a_dsn_password_never_reaches_the_log(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_a_dsn_password_never_reaches_the_log(pg, role: Role, tmp_path: Path) -> None:
     url = make_conninfo(pg.url, password="hunter2-very-secret")  # trust auth ignores it
     ctx = make_context(_cfg(pg, role.name, url=url), tmp_path / "audit.jsonl")
     plan = await ACTIONS["kill_idle"].plan(ctx, None)
@@ -212,7 +212,7 @@ def _sleeper(conn: psycopg.Connection, errors: list[BaseException]) -> threading
     return thread
 
 
-def _is_running_sleep(pg, pid: int) -> bool:  # noqa: ANN001
+def _is_running_sleep(pg, pid: int) -> bool:
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as admin:
         row = admin.execute(
             "SELECT state, query FROM pg_stat_activity WHERE pid = %s", [pid]
@@ -222,7 +222,7 @@ def _is_running_sleep(pg, pid: int) -> bool:  # noqa: ANN001
 
 async def test_cancel_query_stops_the_statement_and_keeps_the_session(
     pg, role: Role, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     conn = role.connect("report")
     pid = conn.info.backend_pid
     errors: list[BaseException] = []
@@ -240,7 +240,7 @@ async def test_cancel_query_stops_the_statement_and_keeps_the_session(
     assert _alive(pg, [pid]) == {pid}  # the session survives a cancel
 
 
-async def test_terminate_query_ends_the_session(pg, role: Role, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_terminate_query_ends_the_session(pg, role: Role, tmp_path: Path) -> None:
     conn = role.connect("report")
     pid = conn.info.backend_pid
     errors: list[BaseException] = []
@@ -266,7 +266,7 @@ async def test_terminate_query_ends_the_session(pg, role: Role, tmp_path: Path) 
 
 async def test_the_cockpits_own_and_non_client_backends_cannot_be_signalled(
     pg, role: Role, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     from actions.base import ActionError
 
     ctx = make_context(_cfg(pg, role.name), tmp_path / "audit.jsonl")

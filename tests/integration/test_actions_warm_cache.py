@@ -21,7 +21,7 @@ TOKEN = "warm-token-s3cr3t"
 
 
 @pytest.fixture
-def api(pg, redis_server) -> Iterator[ApiSimulator]:  # noqa: ANN001
+def api(pg, redis_server) -> Iterator[ApiSimulator]:
     with pg.connect() as conn:
         install_schema(conn)
     sim = ApiSimulator(pg.url, redis_server.url, admin_token=TOKEN).start()
@@ -41,7 +41,7 @@ def _ctx(api: ApiSimulator, tmp_path: Path, token: str = TOKEN, read_only: bool 
 
 async def test_warm_cache_fills_redis_and_is_audited_without_the_token(
     api, redis_server, tmp_path: Path
-) -> None:  # noqa: ANN001
+) -> None:
     client = redis_server.client()
     assert client.dbsize() == 0
     ctx = _ctx(api, tmp_path)
@@ -60,7 +60,7 @@ async def test_warm_cache_fills_redis_and_is_audited_without_the_token(
     assert TOKEN not in (tmp_path / "audit.jsonl").read_text()
 
 
-async def test_a_wrong_token_fails_with_the_status(api, redis_server, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_a_wrong_token_fails_with_the_status(api, redis_server, tmp_path: Path) -> None:
     ctx = _ctx(api, tmp_path, token="wrong")
     outcome = await executor.execute(
         ctx, ACTIONS["warm_cache"], await ACTIONS["warm_cache"].plan(ctx, None)
@@ -70,7 +70,7 @@ async def test_a_wrong_token_fails_with_the_status(api, redis_server, tmp_path: 
     assert read_entries(tmp_path / "audit.jsonl")[-1]["outcome"] == "failed"
 
 
-async def test_no_token_no_plan_and_read_only_no_request(api, redis_server, tmp_path: Path) -> None:  # noqa: ANN001
+async def test_no_token_no_plan_and_read_only_no_request(api, redis_server, tmp_path: Path) -> None:
     with pytest.raises(ActionError, match="api.token"):
         await ACTIONS["warm_cache"].plan(_ctx(api, tmp_path, token=""), None)
     ctx = _ctx(api, tmp_path, read_only=True)

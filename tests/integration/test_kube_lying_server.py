@@ -17,7 +17,7 @@ from cockpit.sources.kube.source import KubeSource
 
 
 class ProxyErrorPage(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         body = b"<html><body>502 Bad Gateway (corporate proxy)</body></html>"
         self.send_response(200)
         self.send_header("Content-Type", "text/html")

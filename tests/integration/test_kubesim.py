@@ -64,7 +64,7 @@ class EventCollector:
             for event in self.watch.stream(list_func, *args, **kwargs):
                 name = event["raw_object"].get("metadata", {}).get("name", "")
                 self.events.append((event["type"], name))
-        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+        except BaseException as exc:  # the test inspects it
             self.error = exc
 
     def names(self, kind: str) -> set[str]:

@@ -36,7 +36,7 @@ ROWS = 200_000
 
 
 @pytest.fixture(scope="module")
-def orders(pg) -> Iterator[str]:  # noqa: ANN001 - the conftest PgHandle
+def orders(pg) -> Iterator[str]:  # the conftest PgHandle
     """A 200,000-row table of this module's own, analysed, without an index on customer_id."""
     name = f"orders_{secrets.token_hex(3)}"
     with psycopg.connect(pg.url, autocommit=True, connect_timeout=5) as conn:
@@ -52,7 +52,7 @@ def orders(pg) -> Iterator[str]:  # noqa: ANN001 - the conftest PgHandle
             conn.execute(f"DROP TABLE IF EXISTS {name}")
 
 
-def _cfg(pg, tmp_path: Path, read_only: bool = False, **database: Any):  # noqa: ANN001
+def _cfg(pg, tmp_path: Path, read_only: bool = False, **database: Any):
     return make_config(
         read_only=read_only,
         database={"url": pg.url, "app_user": "postgres", "app_database": pg.dbname, **database},
@@ -60,11 +60,11 @@ def _cfg(pg, tmp_path: Path, read_only: bool = False, **database: Any):  # noqa:
     )
 
 
-async def _connect(pg) -> psycopg.AsyncConnection:  # noqa: ANN001
+async def _connect(pg) -> psycopg.AsyncConnection:
     return await psycopg.AsyncConnection.connect(pg.url, autocommit=True, connect_timeout=5)
 
 
-async def _run(ctx, action_id: str, selection: dict | None):  # noqa: ANN001
+async def _run(ctx, action_id: str, selection: dict | None):
     action = get(action_id)
     plan = await action.plan(ctx, selection)
     return plan, await executor.execute(ctx, action, plan)
@@ -382,14 +382,14 @@ async def test_three_level_lock_tree_with_two_blockers_and_the_root_terminated(p
         await source.aclose()
 
 
-def _gone(pg, pid: int) -> bool:  # noqa: ANN001
+def _gone(pg, pid: int) -> bool:
     with psycopg.connect(pg.admin_url, autocommit=True, connect_timeout=5) as conn:
         return conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid]
         ).fetchone() == (0,)
 
 
-async def _until_waiting(pg, pid: int, blockers: int) -> None:  # noqa: ANN001
+async def _until_waiting(pg, pid: int, blockers: int) -> None:
     conn = await psycopg.AsyncConnection.connect(pg.admin_url, autocommit=True, connect_timeout=5)
     try:
 

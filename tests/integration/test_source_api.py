@@ -33,7 +33,7 @@ class ScriptedServer:
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 scripted.seen_auth.append(self.headers.get("Authorization"))
                 route = scripted.routes.get(self.path, (404, "text/plain", "not found"))
                 if route == "hang":

@@ -344,7 +344,7 @@ def fixed_sources(**overrides: Snapshot | SourceFailure) -> dict[str, FixedSourc
     return {name: FixedSource(name, snap) for name, snap in snaps.items()}
 
 
-async def wait_until(pilot, condition, timeout: float = 5.0) -> None:  # noqa: ANN001
+async def wait_until(pilot, condition, timeout: float = 5.0) -> None:
     """Let the app run until `condition()` holds (polled with a deadline; never a bare sleep)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

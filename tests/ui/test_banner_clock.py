@@ -10,7 +10,7 @@ from tests.ui.fixtures import NOW, fixed_sources, frozen_clock, make_config, wai
 from widgets.app import CockpitApp
 
 
-async def clock_text(tz) -> str:  # noqa: ANN001
+async def clock_text(tz) -> str:
     app = CockpitApp(make_config(), sources=fixed_sources(), clock=frozen_clock, local_tz=tz)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: bool(str(app.query_one("#banner-clock", Static).content)))

@@ -50,7 +50,7 @@ def count_cell_updates(pane: PodsPane) -> list[tuple[str, str]]:
     calls: list[tuple[str, str]] = []
     original = pane.set_cell
 
-    def counting(key, column, value):  # noqa: ANN001, ANN202
+    def counting(key, column, value):
         calls.append((key, column))
         original(key, column, value)
 
@@ -170,7 +170,7 @@ async def test_a_changed_cell_repaints_its_row_only_and_unchanged_pods_keep_thei
         refreshed: list = []
         original = table.refresh
 
-        def recording(*regions, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        def recording(*regions, **kwargs):
             refreshed.append(regions)
             return original(*regions, **kwargs)
 

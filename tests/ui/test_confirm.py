@@ -51,18 +51,18 @@ class RefreshLog:
 class Host(App):
     """A bare app exposing what the action flow uses: cfg, state, audit, scheduler."""
 
-    def __init__(self, cfg=None, audit: AuditLog | None = None) -> None:  # noqa: ANN001
+    def __init__(self, cfg=None, audit: AuditLog | None = None) -> None:
         super().__init__()
         self.cfg, self.state, self.audit = cfg, CockpitState(), audit
         self.scheduler = RefreshLog()
         self.flow = ActionFlow(self, cfg, self.state, audit, self.scheduler.refresh_now)
         self.results: list[object] = []
 
-    def ask(self, screen) -> None:  # noqa: ANN001
+    def ask(self, screen) -> None:
         self.push_screen(screen, self.results.append)
 
 
-async def _settle(pilot, condition, timeout: float = 10.0) -> None:  # noqa: ANN001
+async def _settle(pilot, condition, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not met"
@@ -126,7 +126,7 @@ async def test_type_to_confirm_escape_cancels() -> None:
 
 
 @pytest.mark.parametrize("dialog", [ConfirmDialog, TypeToConfirmDialog])
-async def test_a_long_plan_at_80x24_keeps_the_answer_on_screen(dialog) -> None:  # noqa: ANN001
+async def test_a_long_plan_at_80x24_keeps_the_answer_on_screen(dialog) -> None:
     """Terminating 200 idle connections lists 200 lines: they scroll, the buttons stay visible."""
     effect = (
         "terminate 200 idle connections",
@@ -221,7 +221,7 @@ async def test_confirming_runs_the_action_and_refreshes_the_source(
 @pytest.mark.parametrize("dialog", [ConfirmDialog, TypeToConfirmDialog])
 async def test_a_kill_of_46_uses_the_dialogs_height_and_arrows_scroll_to_the_command(
     dialog,
-) -> None:  # noqa: ANN001
+) -> None:
     """The plan body takes the screen's height (no blank lines under the buttons), and ↓ /
     PgDn scroll it straight away, down to the equivalent psql command."""
     effect = (

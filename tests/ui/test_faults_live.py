@@ -17,7 +17,7 @@ INTERVAL, TIMEOUT = 0.5, 1.0
 BOUND = 2 * INTERVAL + TIMEOUT + 2.0
 
 
-async def keys_answer(app: CockpitApp, pilot) -> None:  # noqa: ANN001
+async def keys_answer(app: CockpitApp, pilot) -> None:
     for key in ("1", "2", "4", "5", "3"):
         await pilot.press(key)
         await wait_until(pilot, lambda k=key: app.active_pane.number == int(k), timeout=1.0)

@@ -43,7 +43,7 @@ def body_text(screen: IncidentDetailScreen) -> str:
     return screen.render_text(screen.incident)
 
 
-async def open_detail(app: CockpitApp, pilot, rule: str) -> IncidentDetailScreen:  # noqa: ANN001
+async def open_detail(app: CockpitApp, pilot, rule: str) -> IncidentDetailScreen:
     await wait_until(pilot, lambda: any(i.rule == rule for i in app.incidents), timeout=15)
     inc = next(i for i in app.incidents if i.rule == rule)
     screen = IncidentDetailScreen(inc.id, app.engine)

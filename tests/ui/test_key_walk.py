@@ -117,7 +117,7 @@ def variant(rng: random.Random, name: str, step: int) -> Snapshot | SourceFailur
     return nulled(snap) if roll > 0.9 else snap
 
 
-def walk_config(tmp_path: Path):  # noqa: ANN201 - a Config
+def walk_config(tmp_path: Path):  # a Config
     """Every section configured; actions' backends refuse at once (nothing listens on :1)."""
     return replace(
         make_config(),

@@ -50,7 +50,7 @@ def pod_of(sim: KubeSim, i: int = 0) -> str:
     return sim.pods()[i]["metadata"]["name"]
 
 
-def make_app(cfg: Config, audit=None) -> CockpitApp:  # noqa: ANN001
+def make_app(cfg: Config, audit=None) -> CockpitApp:
     return CockpitApp(cfg, sources=fixed_sources(), clock=frozen_clock, local_tz=UTC, audit=audit)
 
 
@@ -59,9 +59,9 @@ async def open_view(
     pilot,
     cfg: Config,
     pod: str | None,
-    tmp_path,  # noqa: ANN001
+    tmp_path,
     audit=None,
-) -> LogView:  # noqa: ANN001
+) -> LogView:
     view = LogView(
         cfg,
         LogTarget(pod, f"app={APP}", APP),
@@ -83,7 +83,7 @@ def header(view: LogView) -> str:
     return view.header_text()
 
 
-async def write_and_wait(pilot, sim: KubeSim, view: LogView, pod: str, *texts: str) -> None:  # noqa: ANN001
+async def write_and_wait(pilot, sim: KubeSim, view: LogView, pod: str, *texts: str) -> None:
     before = view.buffer.snapshot()[3]
     for text in texts:
         sim.logs.write(NS, pod, text)
@@ -281,9 +281,7 @@ async def test_escape_sequences_in_a_line_change_nothing_on_screen(sim, cfg, tmp
         assert "evil \\x1b]0;pwned\\x07 then \\x1b[2J gone \\x9b31m" in text
         assert "calm line" in text  # the screen was not cleared
         screen_text = "".join(
-            seg.text
-            for strip in app.screen._compositor.render_strips()  # noqa: SLF001
-            for seg in strip
+            seg.text for strip in app.screen._compositor.render_strips() for seg in strip
         )
         assert not any(ch in screen_text for ch in "\x1b\x07\x9b")
         assert app.title == title

@@ -27,7 +27,7 @@ from widgets.screens.locks import LocksScreen
 from widgets.screens.statements import StatementsScreen
 
 
-def _statements_snapshot():  # noqa: ANN202
+def _statements_snapshot():
     steady = StatementStat(
         1,
         "SELECT * FROM models WHERE id = $1",
@@ -81,7 +81,7 @@ async def test_statements_view_orders_by_the_last_interval_mean() -> None:
         await wait_until(pilot, lambda: not isinstance(app.screen, StatementsScreen))
 
 
-def _locks_snapshot():  # noqa: ANN202
+def _locks_snapshot():
     root = _conn(500, "idle in transaction", 190.0, "UPDATE markets SET odds = 2 WHERE id = 1")
     second = _conn(501, "active", 60.0, "UPDATE markets SET odds = 3 WHERE id = 1", blocked=(500,))
     third = _conn(502, "active", 30.0, "ALTER TABLE markets ADD COLUMN x int", blocked=(500, 501))
@@ -174,7 +174,7 @@ async def test_the_connections_table_asks_for_the_next_page_when_scrolled_to_its
         await wait_until(pilot, lambda: paged.wanted == [125, 0])  # back to the window
 
 
-async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None:  # noqa: ANN001
+async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None:
     query = "SELECT count(*) FROM pg_class WHERE relname = 'markets'"
     snap = replace(db_snapshot(), connections=(_conn(777, "active", 3.0, query),))
     cfg = replace(make_config(), database=DatabaseConfig(url=pg.url))
@@ -196,7 +196,7 @@ async def test_explain_screen_shows_the_plan_of_the_selected_query(pg) -> None: 
         assert screen.sql == query
 
 
-async def test_explain_of_a_broken_query_says_why_in_the_screen(pg) -> None:  # noqa: ANN001
+async def test_explain_of_a_broken_query_says_why_in_the_screen(pg) -> None:
     snap = replace(
         db_snapshot(), connections=(_conn(778, "active", 3.0, "SELECT * FROM no_such_table"),)
     )

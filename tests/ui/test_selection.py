@@ -174,7 +174,7 @@ def _db_app(pg: Any, tmp_path: Path, snap: DbActivity) -> tuple[ResortingApp, di
 
 async def test_connections_resorted_between_x_and_the_dialog_plan_the_pid_at_the_key_press(
     pg: Any, tmp_path: Path
-) -> None:  # noqa: ANN401
+) -> None:
     conn, pid, start = await _idle_backend(pg)
     victim = replace(_conn(pid, "active", 900.0, "SELECT pg_sleep(600)"), backend_start=start)
     snap = _db_with(db_snapshot(), victim, *db_snapshot().connections)
@@ -198,7 +198,7 @@ async def test_connections_resorted_between_x_and_the_dialog_plan_the_pid_at_the
 
 async def test_the_dialog_refuses_when_the_planned_pid_is_another_backend_by_then(
     pg: Any, tmp_path: Path
-) -> None:  # noqa: ANN401
+) -> None:
     conn, pid, start = await _idle_backend(pg)
     victim = replace(_conn(pid, "active", 900.0, "SELECT pg_sleep(600)"), backend_start=start)
     snap = _db_with(db_snapshot(), victim, *db_snapshot().connections)

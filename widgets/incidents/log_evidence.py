@@ -52,7 +52,7 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
         if audit is not None and not cfg.read_only:
             try:
                 audit.record(EVENT, incident_id=incident.id, **result.as_fields())
-            except Exception as exc:  # noqa: BLE001 - the section still shows; say it is not kept
+            except Exception as exc:  # the section still shows; say it is not kept
                 screen.notify(f"log evidence not recorded: {exc}", severity="warning")
         screen.refresh_body()
 
@@ -61,7 +61,7 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
 
         try:
             result = await asyncio.to_thread(fetch)
-        except Exception as exc:  # noqa: BLE001 - a bad kubeconfig: the section says so
+        except Exception as exc:  # a bad kubeconfig: the section says so
             screen.log_evidence = f"logs not read: {exc}"
             screen.refresh_body()
             return

@@ -94,7 +94,7 @@ class Pane(Vertical, Generic[S]):
                 drawn = cast(S, snapshot)  # the app gives each pane its own source's results
                 summary = self.summarize(drawn, trends)
                 self.render_body(drawn, now, trends)
-            except Exception as exc:  # noqa: BLE001 - the boundary: this pane says so, the rest goes on
+            except Exception as exc:  # the boundary: this pane says so, the rest goes on
                 self.contain(f"drawing {self.title.lower()} data", exc)
                 return
             self.summary_text = summary
@@ -129,7 +129,7 @@ class Pane(Vertical, Generic[S]):
         # (Textual 8.x); an exception there would end the app. Here it ends at this pane.
         try:
             await super()._on_message(message)
-        except Exception as exc:  # noqa: BLE001 - the boundary
+        except Exception as exc:  # the boundary
             self.contain(f"handling {type(message).__name__}", exc)
 
     def contain(self, what: str, exc: Exception) -> None:

@@ -334,7 +334,7 @@ class TablePane(Pane[S]):
             return None
         try:
             return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        except Exception:  # noqa: BLE001 - cursor outside an emptied table
+        except Exception:  # cursor outside an emptied table
             return None
 
     def selected_key(self) -> str | None:

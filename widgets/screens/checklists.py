@@ -227,7 +227,7 @@ class ChecklistScreen(Screen[None]):
     async def _verify(self, checklist: Checklist) -> None:
         try:
             verdicts = await verify_checklist(checklist, self.state, self.cfg)
-        except Exception as exc:  # noqa: BLE001 - a verifier bug must not take the screen down
+        except Exception as exc:  # a verifier bug must not take the screen down
             self.notify(f"verification failed: {exc}", severity="error")
             verdicts = {}
         finally:
@@ -265,7 +265,7 @@ class ChecklistScreen(Screen[None]):
             return
         try:
             self.recorded = record_run(self.audit, self.checklist, self.items)
-        except Exception as exc:  # noqa: BLE001 - AuditError and friends: say so, keep the screen
+        except Exception as exc:  # AuditError and friends: say so, keep the screen
             self.notify(f"run not recorded: {exc}", severity="error")
             return
         self.notify(

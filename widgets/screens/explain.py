@@ -116,7 +116,7 @@ class ExplainScreen(ModalScreen[None]):
     async def _explain(self, heading: str) -> None:
         try:
             how, plan = await explain_text(self.cfg, self.sql)
-        except Exception as exc:  # noqa: BLE001 - any failure is shown in the screen, never raised
+        except Exception as exc:  # any failure is shown in the screen, never raised
             self._status(f"cannot explain: {describe_error(exc)}")
             return
         self.plan = plan

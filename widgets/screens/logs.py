@@ -486,7 +486,7 @@ class LogView(Screen[None]):
                 container=self.request.container or self._stream_container(),
                 previous=self.request.previous,
             )
-        except Exception as exc:  # noqa: BLE001 - disk full, audit unwritable: say so
+        except Exception as exc:  # disk full, audit unwritable: say so
             self.notify(f"save failed: {exc}", severity="error", timeout=10)
             return
         self.last_saved = saved.path

@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
         """The server that made this handler (only a TrackingHTTPServer makes this class)."""
         return cast(TrackingHTTPServer, self.server)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         self._serve()
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, self.path.split("?")[0], reply.status, time.perf_counter() - started
             )
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Silent: the lab runs under a TUI, and metrics already count every request."""
 
 

@@ -204,7 +204,7 @@ class PodLogs:
             if self.tick_faults is not None:
                 try:
                     self.tick_faults()
-                except Exception:  # noqa: BLE001 - a fault tick must not kill the ticker
+                except Exception:  # a fault tick must not kill the ticker
                     pass
 
     # -- streams --------------------------------------------------------------------------------

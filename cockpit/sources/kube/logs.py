@@ -173,7 +173,7 @@ class LogStream:
         if response is not None:
             try:
                 response.shutdown()
-            except Exception:  # noqa: BLE001 - already closed
+            except Exception:  # already closed
                 pass
 
     def join(self, timeout: float) -> None:
@@ -239,7 +239,7 @@ class LogStream:
                     self._set("ended", ended)
                     return
                 self.reconnects += 1  # a clean end of a live pod (a restart, a proxy): go on
-            except Exception as exc:  # noqa: BLE001 - every failure is shown and retried/ended
+            except Exception as exc:  # every failure is shown and retried/ended
                 if self._stopping.is_set():
                     return
                 code, message = status_message(exc)
@@ -291,7 +291,7 @@ class LogStream:
             self._response = None
             try:
                 response.release_conn()
-            except Exception:  # noqa: BLE001 - a cut connection
+            except Exception:  # a cut connection
                 pass
 
     def _take(self, raw_lines: list[bytes]) -> None:
@@ -312,7 +312,7 @@ class LogStream:
             self.raw.get_json(
                 self._pod_path(), timeout=(self.timing.connect_timeout, self.timing.read_timeout)
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             code, _ = status_message(exc)
             if code == 404:
                 return "pod deleted"
@@ -354,7 +354,7 @@ def can_read_logs(raw: Any, namespace: str, timeout: float) -> tuple[bool, str]:
         answer: dict[str, Any] = raw.post_json(
             "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review, timeout=timeout
         )
-    except Exception as exc:  # noqa: BLE001 - an unanswered review does not stop the attempt
+    except Exception as exc:  # an unanswered review does not stop the attempt
         return True, status_message(exc)[1]
     if obj(answer.get("status")).get("allowed") is False:
         return False, "RBAC: get pods/log is denied in namespace " + namespace

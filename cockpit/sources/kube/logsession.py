@@ -95,7 +95,7 @@ class LogSession:
         if client is not None and not self._thread.is_alive():
             try:
                 client.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
+            except Exception:  # closing is best effort
                 pass
 
     def states(self) -> dict[str, StreamState]:
@@ -112,7 +112,7 @@ class LogSession:
     def _run(self) -> None:
         try:
             raw, namespace = self.connect()
-        except Exception as exc:  # noqa: BLE001 - a bad kubeconfig is shown in the header
+        except Exception as exc:  # a bad kubeconfig is shown in the header
             self.error = status_message(exc)[1]
             return
         self.namespace, self._raw = namespace, raw
@@ -132,7 +132,7 @@ class LogSession:
                 )
                 self._add(raw, _pod_names(doc))
                 self.error = ""
-            except Exception as exc:  # noqa: BLE001 - the list is retried; streams go on
+            except Exception as exc:  # the list is retried; streams go on
                 self.error = "pod list: " + status_message(exc)[1]
             if not self.request.follow or self._stopping.wait(self.timing.pods_interval):
                 return

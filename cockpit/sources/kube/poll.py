@@ -97,7 +97,7 @@ class Poller:
                     try:
                         task()
                         self.errors.pop(name, None)
-                    except Exception as exc:  # noqa: BLE001 - one failing read must not stop the others
+                    except Exception as exc:  # one failing read must not stop the others
                         self.errors[name] = error_text(exc)
                     due[name] = time.monotonic() + interval
             self.first_round.set()
@@ -118,7 +118,7 @@ class Poller:
             missing = _METRICS_MISSING.get(status) if status is not None else None
             self.cache.set_usage(None, missing or error_text(exc))
             return
-        except Exception as exc:  # noqa: BLE001 - reported in the snapshot
+        except Exception as exc:  # reported in the snapshot
             self.cache.set_usage(None, error_text(exc))
             raise
         self.cache.set_usage(parse.parse_pod_metrics(items(body, "items")), None)

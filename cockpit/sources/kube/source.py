@@ -178,7 +178,7 @@ class KubeSource:
         if self.target is None:
             try:
                 await asyncio.to_thread(self._start)
-            except Exception as exc:  # noqa: BLE001 - bad kubeconfig/context: retried next time
+            except Exception as exc:  # bad kubeconfig/context: retried next time
                 return SourceFailure(NAME, "kubeconfig", describe_error(exc))
             # The first collect waits for the first lists, so the cockpit opens with data.
             await asyncio.to_thread(self._wait_settled, self.refresh.timeout_seconds * 0.8)
@@ -199,7 +199,7 @@ class KubeSource:
                 asyncio.to_thread(self._raw.get_json, PROBE_PATH, None, (timeout, timeout)),
                 timeout * 1.5,
             )
-        except Exception as exc:  # noqa: BLE001 - any failure of the probe is the pane's reason
+        except Exception as exc:  # any failure of the probe is the pane's reason
             heard = self._last_heard()
             if isinstance(exc, TimeoutError) or is_timeout(exc):
                 return SourceFailure(

@@ -244,7 +244,7 @@ class ListWatch:
                 # Our version was compacted away: relist now (once), then watch from the new one.
                 self.resource_version = None
                 continue
-            except Exception as exc:  # noqa: BLE001 - any failure: record it, back off, resume
+            except Exception as exc:  # any failure: record it, back off, resume
                 if self._stop.is_set():
                     break
                 self.error = error_text(exc)

@@ -152,7 +152,7 @@ class PostgresSource:
             )
         try:
             return task.result()
-        except Exception as exc:  # noqa: BLE001 - a source never raises into its caller
+        except Exception as exc:  # a source never raises into its caller
             return SourceFailure(self.name, "query", describe_error(exc), detail=error_detail(exc))
 
     def _timeout_named(self, failure: SourceFailure) -> SourceFailure:
@@ -177,7 +177,7 @@ class PostgresSource:
         if conn is not None and not conn.closed:
             try:
                 await conn.close()
-            except Exception:  # noqa: BLE001 - closing a dead session may fail; it is gone anyway
+            except Exception:  # closing a dead session may fail; it is gone anyway
                 pass
 
     async def _connect(self) -> psycopg.AsyncConnection[DictRow]:
