@@ -71,7 +71,7 @@ def window_start(pos: int, start: int, total: int, size: int = WINDOW, margin: i
     return min(max(start, 0), last)
 
 
-class WindowTable(DataTable):  # type: ignore[type-arg]
+class WindowTable(DataTable):
     """The pane's DataTable: top/bottom (ctrl+home/ctrl+end) go to the first/last of *all*
     rows, not of the window; the pane moves the window there."""
 

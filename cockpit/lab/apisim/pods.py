@@ -124,7 +124,7 @@ class PodMetrics:
 
 def running_pods(kube: KubeSim) -> list[str]:
     """The deployment's pods that have an IP (those a Service would send traffic to)."""
-    pods: list[object] = list(kube.pods())  # pyright: ignore[reportUnknownMemberType, reportUnknownArgumentType] - kubesim's objects are untyped JSON
+    pods: list[object] = list(kube.pods())
     return [
         fields.text(fields.mapping(p, "metadata"), "name")
         for p in pods

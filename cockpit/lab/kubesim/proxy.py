@@ -86,7 +86,7 @@ def serve(handler: _Handler, method: str, path: str) -> bool:
             raise denied
         if method != "GET":
             raise ApiError(405, "MethodNotAllowed", "kubesim's pod proxy only answers GET")
-        pod: object = sim.store.get("pods", namespace, name)  # pyright: ignore[reportUnknownMemberType] - the store holds untyped JSON
+        pod: object = sim.store.get("pods", namespace, name)
         if pod is None:
             raise ApiError(
                 404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"}
