@@ -146,10 +146,14 @@ class CreateIndexAction:
         effect = [
             f"create index {name} on {schema}.{relname} ({', '.join(columns)}), concurrently: "
             "writes go on while it builds",
-            f"table {size / 1024 / 1024:,.1f} MB, {tuples:,.0f} rows: build ≈ {max(estimate, 1):,.0f} s "
+            f"table {size / 1024 / 1024:,.1f} MB, {tuples:,.0f} rows: "
+            f"build ≈ {max(estimate, 1):,.0f} s "
             f"(at ~{BUILD_MB_PER_SECOND:g} MB/s)",
             f"lock_timeout {db.lock_timeout_ms} ms: it waits for every older transaction first",
-            "a failed or cancelled build leaves an INVALID index, offered for DROP INDEX CONCURRENTLY",
+            (
+                "a failed or cancelled build leaves an INVALID index, "
+                "offered for DROP INDEX CONCURRENTLY"
+            ),
         ]
         effect += [f"already invalid on this table: {row[1]}" for row in invalid]
         if open_now:
@@ -254,7 +258,8 @@ class DropInvalidIndexAction:
     scope = "explain"  # offered from the explain screen only (see actions.registry.SCREEN_ACTIONS)
 
     async def plan(self, ctx: ActionContext, selection: Mapping[str, Any] | None) -> Plan:
-        """The named invalid index ({"index"}), or the first of the table ({"table"}) or database."""
+        """The named invalid index ({"index"}), or the first of the table ({"table"}) or
+        database."""
         db = db_config(ctx)
         sel = selection or {}
         conn = await ctx.clients.pg_read()
@@ -274,7 +279,10 @@ class DropInvalidIndexAction:
             title=f"Drop invalid index {name}",
             target=f"{display_target(ctx)} {schema}.{name}",
             effect=(
-                f"drop the INVALID index {schema}.{name} on {table} ({size / 1024:,.0f} kB), concurrently",
+                (
+                    f"drop the INVALID index {schema}.{name} on {table} "
+                    f"({size / 1024:,.0f} kB), concurrently"
+                ),
                 "it is not used by any query (invalid), but every write still maintains it",
             ),
             command=psql(ctx, f"SET lock_timeout = {db.lock_timeout_ms}; {sql}"),

@@ -90,7 +90,10 @@ class KillIdleAction:
             f"{used - n}/{max_conn} ({100 * (used - n) / max_conn:.0f}%) expected",
         ]
         effect += [
-            f"  pid {v['pid']}  {v['user']}  {v['application'] or '-'}  idle {duration(v['idle_seconds'])}"
+            (
+                f"  pid {v['pid']}  {v['user']}  {v['application'] or '-'}  "
+                f"idle {duration(v['idle_seconds'])}"
+            )
             for v in victims[:MAX_LISTED]
         ]
         if n > MAX_LISTED:

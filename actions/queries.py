@@ -85,7 +85,10 @@ class _SignalBackend:
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Signal the pid if it is still a safe target; a pid already gone is not an error."""
         pid = int(plan.params["pid"])
-        sql = f"SELECT {self.function}(pid) FROM pg_stat_activity WHERE pid = %(pid)s AND {SAFE_BACKEND}"
+        sql = (
+            f"SELECT {self.function}(pid) FROM pg_stat_activity "
+            f"WHERE pid = %(pid)s AND {SAFE_BACKEND}"
+        )
         conn = await ctx.clients.pg_action()
         try:
             rows = await fetch(conn, sql, {"pid": pid})

@@ -3,8 +3,9 @@
 Keys: s scale, r restart, k kill idle, w warm cache, B back up the database (global); x cancel
 query, X terminate connection, A explain analyze and I create index (scope "database": bound on
 the database pane's connection list, acting on the selected row). SCREEN_ACTIONS are bound by
-their screens only (X on the blocking tree, D on the explain screen). `c` is left to the checklists screen. In read-only mode `bindings()` returns no
-mutating action at all (the first of three depths; the executor and Clients are the others).
+their screens only (X on the blocking tree, D on the explain screen). `c` is left to the checklists
+screen. In read-only mode `bindings()` returns no mutating action at all (the first of three depths;
+the executor and Clients are the others).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ def paused_reason(name: str) -> str:
     """The refusal for a paused deployment, with the way out."""
     return (
         f"deployment/{name} is paused: a restart would not roll out. "
-        f"Resume it first (kubectl rollout resume deployment/{name}), or restart after the pause ends"
+        f"Resume it first (kubectl rollout resume deployment/{name}), "
+        "or restart after the pause ends"
     )
 
 

@@ -95,7 +95,8 @@ class TerminateBlockerAction:
         how_long = c.idle_seconds if c.state.startswith("idle") else c.query_seconds
         where = host_context(ctx)
         effect = (
-            f"terminate pid {pid} ({c.user}@{c.database}, {c.application or 'no application name'}, "
+            f"terminate pid {pid} ({c.user}@{c.database}, "
+            f"{c.application or 'no application name'}, "
             f"{c.state} for {duration(how_long or 0)}); its open transaction is rolled back",
             f"{node.behind} session{'s' if node.behind != 1 else ''} wait behind it; "
             f"terminating it releases {node.frees}"
@@ -129,7 +130,10 @@ class TerminateBlockerAction:
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """Signal the pid if it is still a client backend the cockpit may signal."""
         pid = int(plan.params["pid"])
-        sql = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %(pid)s AND {SAFE_BACKEND}"
+        sql = (
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE pid = %(pid)s AND {SAFE_BACKEND}"
+        )
         conn = await ctx.clients.pg_action()
         try:
             rows = await fetch(conn, sql, {"pid": pid})

@@ -1,4 +1,5 @@
-"""How long the Kubernetes source's initial list + parse of 5,000 pods takes (a benchmark, not a test).
+"""How long the Kubernetes source's initial list + parse of 5,000 pods takes (a benchmark, not a
+test).
 
 Starts KubeSim with 5,000 pods, then times, with the real client:
 - the raw list (`_preload_content=False`) + `json.loads` + `parse_pod` for every pod, as the
@@ -56,7 +57,8 @@ async def source_timings(kubeconfig: Path) -> None:
             started = time.perf_counter()
             await src.collect()
             print(
-                f"{'KubeSource steady collect':<48} {1000 * (time.perf_counter() - started):8.1f} ms"
+                f"{'KubeSource steady collect':<48} "
+                f"{1000 * (time.perf_counter() - started):8.1f} ms"
             )
     finally:
         await src.aclose()

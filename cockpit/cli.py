@@ -21,7 +21,8 @@ commands:
   cockpit                      run the cockpit (full screen) on the configured stack
   cockpit demo                 run the cockpit on an embedded demo platform (needs the demo extra)
   cockpit snapshot [--json]    collect every source once and print it (for scripts and cron)
-  cockpit check-config         validate the config (and what would fail at run time), print it masked
+  cockpit check-config         validate the config (and what would fail at run time), print it \
+masked
   cockpit init                 write a starter config to the XDG config dir
   cockpit audit verify|tail|export   read and check the audit trail
   cockpit lab up|drill         run the demo platform headless and inject failures
@@ -59,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The whole command line, with --help on every command."""
     parser = argparse.ArgumentParser(
         prog="cockpit",
-        description="PredictIQ Cockpit: the on-call terminal for a Kubernetes + PostgreSQL + Redis + TLS stack.",
+        description=(
+            "PredictIQ Cockpit: the on-call terminal for a Kubernetes + PostgreSQL + Redis + "
+            "TLS stack."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -200,14 +204,16 @@ def cmd_init(args: argparse.Namespace) -> int:
     path = find_config_path(args.config) if args.config else default_config_path()
     if path.exists():
         print(
-            f"cockpit: error: {path} already exists; not overwriting it (edit it, or pass --config NEW_PATH)",
+            f"cockpit: error: {path} already exists; not overwriting it "
+            "(edit it, or pass --config NEW_PATH)",
             file=sys.stderr,
         )
         return 2
     path.parent.mkdir(parents=True, exist_ok=True)
     header = (
         "# PredictIQ Cockpit config, written by `cockpit init`.\n"
-        "# Every key is documented in config.example.toml. Secrets come from the environment: ${VAR}.\n"
+        "# Every key is documented in config.example.toml. "
+        "Secrets come from the environment: ${VAR}.\n"
     )
     with open(path, "x", encoding="utf-8") as fh:
         fh.write(header + tomli_w.dumps(starter_toml()))

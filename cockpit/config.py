@@ -72,7 +72,8 @@ class KubernetesConfig:
     production_contexts: tuple[str, ...] = field(
         default=("*prod*",),
         metadata=meta(
-            "glob patterns of context names that are production (shown red; actions need the target typed)"
+            "glob patterns of context names that are production "
+            "(shown red; actions need the target typed)"
         ),
     )
     kubeconfig: str = field(
@@ -119,7 +120,8 @@ class DatabaseConfig:
     locks_seconds: float = field(
         default=5.0,
         metadata=meta(
-            "how often to sample pg_blocking_pids() for the lock tree (it takes the lock manager's locks)",
+            "how often to sample pg_blocking_pids() for the lock tree "
+            "(it takes the lock manager's locks)",
             min=1,
             max=3600,
         ),
@@ -141,7 +143,8 @@ class DatabaseConfig:
     rows_window: int = field(
         default=25,
         metadata=meta(
-            "connections read in full per refresh (longest running first); more are fetched as the table is scrolled",
+            "connections read in full per refresh (longest running first); "
+            "more are fetched as the table is scrolled",
             min=10,
             max=100000,
         ),
@@ -176,14 +179,16 @@ class MetricNames:
     scrape: str = field(
         default="url",
         metadata=meta(
-            '"url": one GET of api.base_url + metrics_path; "pods": every pod of the deployment through the API server\'s pod proxy (needs [kubernetes] and get pods/proxy)',
+            '"url": one GET of api.base_url + metrics_path; "pods": every pod of the deployment '
+            "through the API server's pod proxy (needs [kubernetes] and get pods/proxy)",
             choices=("url", "pods"),
         ),
     )
     port: int = field(
         default=0,
         metadata=meta(
-            'the pods\' metrics port for scrape = "pods"; 0: the container port named metrics, else http',
+            'the pods\' metrics port for scrape = "pods"; '
+            "0: the container port named metrics, else http",
             min=0,
             max=65535,
         ),
@@ -268,7 +273,8 @@ class PrometheusConfig:
     selector: str = field(
         default="",
         metadata=meta(
-            'label matcher of the API\'s pods; empty: namespace="<kubernetes.namespace>",pod=~"<kubernetes.deployment>-.*"'
+            "label matcher of the API's pods; empty: "
+            'namespace="<kubernetes.namespace>",pod=~"<kubernetes.deployment>-.*"'
         ),
     )
     rate_window: str = field(
@@ -445,7 +451,8 @@ class BackupConfig:
     pg_dump: str = field(
         default="",
         metadata=meta(
-            "pg_dump for 'Back up the database'; empty: the newest on PATH or in /usr/lib/postgresql/*/bin"
+            "pg_dump for 'Back up the database'; empty: the newest on PATH "
+            "or in /usr/lib/postgresql/*/bin"
         ),
     )
 
@@ -632,7 +639,8 @@ def _check_scalar(
 
 
 def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[str, str]) -> Any:
-    """An instance of the dataclass `cls` from a TOML table (Any: the schema is read at run time)."""
+    """An instance of the dataclass `cls` from a TOML table (Any: the schema is read at run
+    time)."""
     if not isinstance(data, dict):
         raise ConfigError(f"expected a table, got {data!r}", path=path, key=prefix or "(top level)")
     table = typing.cast("dict[str, object]", data)  # TOML keys are strings

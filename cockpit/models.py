@@ -439,7 +439,8 @@ SOURCE_NAMES = ("kubernetes", "database", "cache", "certificates", "api")
 
 
 def to_jsonable(value: object) -> Any:
-    """Dataclasses, enums, datetimes, mappings and tuples as JSON-ready values (for snapshot --json)."""
+    """Dataclasses, enums, datetimes, mappings and tuples as JSON-ready values (for snapshot
+    --json)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return out

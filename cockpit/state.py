@@ -68,7 +68,8 @@ TRENDS: dict[str, tuple[str, Callable[[Snapshot], float | None]]] = {
 
 @dataclass(frozen=True)
 class SourceView:
-    """What a pane needs to say about one source: data with its age, stale with a reason, or nothing."""
+    """What a pane needs to say about one source: data with its age, stale with a reason, or
+    nothing."""
 
     name: str
     snapshot: Snapshot | None  # the last good one (kept while stale)

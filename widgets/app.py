@@ -9,8 +9,8 @@ rest of the screen. Tab and the number keys move between panes in both layouts.
 Failures stay where they happen: a result that cannot be turned into a view, a pane that cannot
 draw, or a key whose handler fails makes that pane say `render error` (traceback in the log
 file, `cockpit.applog`); every worker's failure reaches `on_worker_state_changed`, which tells
-the operator and logs it. The keys' handlers live on the main screen (widgets/main_screen.py), which gets its
-collaborators (the pane deck, the action flow...) through its constructor.
+the operator and logs it. The keys' handlers live on the main screen (widgets/main_screen.py), which
+gets its collaborators (the pane deck, the action flow...) through its constructor.
 """
 
 from __future__ import annotations
@@ -430,7 +430,8 @@ class CockpitApp(App[int]):
         show_newest(self)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The palette offers exactly the registry's commands (and nothing mutating when read-only)."""
+        """The palette offers exactly the registry's commands (and nothing mutating when
+        read-only)."""
         own = getattr(screen, "palette_commands", None)
         if callable(own):  # a screen with its own keys (the log view) offers those
             yield from cast("Iterable[SystemCommand]", own())

@@ -250,5 +250,6 @@ class CockpitScreen(Screen[None]):
 
 
 def screen_class_for(specs: tuple[KeySpec, ...]) -> type[CockpitScreen]:
-    """A CockpitScreen whose BINDINGS are exactly the registry's (tab included, overriding focus)."""
+    """A CockpitScreen whose BINDINGS are exactly the registry's (tab included, overriding
+    focus)."""
     return type("CockpitScreen", (CockpitScreen,), {"BINDINGS": bindings(specs)})

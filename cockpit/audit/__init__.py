@@ -1,1 +1,2 @@
-"""The tamper-evident audit trail (log), who the operator is (operator) and `cockpit audit` (cli)."""
+"""The tamper-evident audit trail (log), who the operator is (operator) and `cockpit audit`
+(cli)."""

@@ -90,7 +90,9 @@ def one_line(entry: dict[str, Any], full: bool = False) -> str:
     tail = entry.get("outcome") or ""
     if entry.get("error"):
         tail = f"{tail} error: {entry['error']}".strip()
-    return f"#{entry.get('seq')} {entry.get('time')} {entry.get('event'):<10} {who} {what} {tail}".rstrip()
+    return (
+        f"#{entry.get('seq')} {entry.get('time')} {entry.get('event'):<10} {who} {what} {tail}"
+    ).rstrip()
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:

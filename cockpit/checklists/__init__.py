@@ -1,1 +1,2 @@
-"""The runbook's operational checklists: the lists, their live verifiers, the backup check and the endpoint probe."""
+"""The runbook's operational checklists: the lists, their live verifiers, the backup check and the
+endpoint probe."""

@@ -87,7 +87,8 @@ def newest_dump(directory: Path, pattern: str) -> Path | None:
 def check_backup(
     cfg: BackupConfig, pg_restore: str | None = None, now: float | None = None
 ) -> BackupCheck:
-    """Blocking: judge the newest dump in cfg.directory. Not configured / no pg_restore → unknown."""
+    """Blocking: judge the newest dump in cfg.directory. Not configured / no pg_restore →
+    unknown."""
     if not cfg.directory:
         return BackupCheck("unknown", "backup check not configured (backup.directory)")
     directory = Path(cfg.directory).expanduser()

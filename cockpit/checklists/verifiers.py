@@ -3,7 +3,8 @@
 A verifier is pure over (CockpitState, Config) and returns a `Verdict`: pass, fail, or unknown.
 A source that is not configured, failing, or has not answered yet gives *unknown* with the
 reason — never a pass the cockpit cannot back up. Two checks need I/O and live elsewhere:
-the endpoints (cockpit.checklists.endpoints, async HTTP) and the backup (cockpit.checklists.backup, a subprocess).
+the endpoints (cockpit.checklists.endpoints, async HTTP) and the backup (cockpit.checklists.backup,
+a subprocess).
 """
 
 from __future__ import annotations

@@ -93,7 +93,10 @@ def initial_alert(
         f"Status: {incident.status}",
         f"Impact: {incident.impact or 'being assessed'}",
         f"Affected: {_affected(incident)}",
-        f"Detected: {when(incident.detected_at)} ({duration(incident.age_seconds(now), coarse=True)} ago)",
+        (
+            f"Detected: {when(incident.detected_at)} "
+            f"({duration(incident.age_seconds(now), coarse=True)} ago)"
+        ),
         "",
         "Actions:",
         f"- [{'x' if incident.acknowledged_by else ' '}] Investigating root cause{ack}",

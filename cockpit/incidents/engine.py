@@ -606,7 +606,8 @@ def evaluate_once(cfg: Config, state: CockpitState, now: datetime | None = None)
 def incidents_json(
     cfg: Config, state: CockpitState, now: datetime | None = None
 ) -> list[Mapping[str, Any]]:
-    """`cockpit snapshot --json`'s incidents: rule, severity, title, status, detected_at, evidence."""
+    """`cockpit snapshot --json`'s incidents: rule, severity, title, status, detected_at,
+    evidence."""
     now = now or utcnow()
     return [
         {

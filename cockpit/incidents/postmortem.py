@@ -53,7 +53,10 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
     if ev == "incident.detected":
         return (
             "Detected",
-            f"{entry.get('severity')} {entry.get('title')} ({entry.get('rule')}): {_evidence(entry)}",
+            (
+                f"{entry.get('severity')} {entry.get('title')} ({entry.get('rule')}): "
+                f"{_evidence(entry)}"
+            ),
         )
     if ev == "incident.declared":
         return "Declared", f"{entry.get('severity')} {entry.get('title')} by {_who(entry)}"
@@ -80,7 +83,10 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
     if ev == "intent" and entry.get("seq") not in answered:
         return (
             "Action",
-            f"{entry.get('action')} {entry.get('target')}: started, no result recorded (outcome unknown)",
+            (
+                f"{entry.get('action')} {entry.get('target')}: "
+                "started, no result recorded (outcome unknown)"
+            ),
         )
     return None
 
@@ -123,13 +129,26 @@ def _summary(incident_id: str, mine: list[Entry], incident: Incident | None) -> 
         else "still open at export"
     )
     affected: list[str] = opening.get("affected") or (list(incident.affected) if incident else [])
+    source = (
+        "declared by " + _who(opening)
+        if opening.get("event") == "incident.declared"
+        else "rule " + str(opening.get("rule", incident.rule if incident else "unknown"))
+    )
+    ended = (
+        str(ending.get("time")) + " (" + str(ending.get("event")).removeprefix("incident.") + ")"
+        if ending
+        else "not yet"
+    )
     return [
         f"- **Severity:** {first} at detection, highest {worst}",
-        f"- **Source:** {'declared by ' + _who(opening) if opening.get('event') == 'incident.declared' else 'rule ' + str(opening.get('rule', incident.rule if incident else 'unknown'))}",
+        f"- **Source:** {source}",
         f"- **Detected:** {opening.get('time', 'unknown')}",
-        f"- **Ended:** {str(ending.get('time')) + ' (' + str(ending.get('event')).removeprefix('incident.') + ')' if ending else 'not yet'}",
+        f"- **Ended:** {ended}",
         f"- **Duration:** {took}",
-        f"- **Impact:** {opening.get('impact') or (incident.impact if incident else '') or 'to be described'}",
+        (
+            "- **Impact:** "
+            f"{opening.get('impact') or (incident.impact if incident else '') or 'to be described'}"
+        ),
         f"- **Affected:** {', '.join(affected) or 'to be described'}",
     ]
 

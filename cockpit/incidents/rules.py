@@ -449,7 +449,9 @@ def certificate(state: CockpitState, cfg: Config, now: datetime) -> list[Finding
         impact = (
             f"Clients reaching {c.host} get TLS errors now: it expired {_days_ago(-days)}."
             if severity == "P1"
-            else f"Clients reaching {c.host} will get TLS errors once it expires in {days:.0f} days."
+            else (
+                f"Clients reaching {c.host} will get TLS errors once it expires in {days:.0f} days."
+            )
         )
         out.append(
             Finding(

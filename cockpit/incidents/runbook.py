@@ -6,7 +6,8 @@ of the same shape, which replaces it. Each entry:
     [entries.<rule id>]
     title = "..."                 # the failure, in the operator's words
     symptoms = ["...", ...]       # what users and graphs show
-    diagnosis = "..."             # a template over the finding's evidence: "{total} of {max_connections}"
+    diagnosis = "..."             # a template over the finding's evidence:
+                                  # "{total} of {max_connections}"
     commands = ["...", ...]       # the equivalent commands to check by hand (templates too)
     actions = ["kill_idle", ...]  # cockpit action ids that fix it
     resolution = ["...", ...]     # advice beyond the actions

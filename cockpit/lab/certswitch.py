@@ -1,4 +1,5 @@
-"""A TLS endpoint whose certificate can be switched while it runs: the cert-expiring/-expired drills.
+"""A TLS endpoint whose certificate can be switched while it runs: the cert-expiring/-expired
+drills.
 
 The lab config's main certificate entry (the API's name, "api.predictiq.test") points here. It
 serves a valid certificate from the lab CA until a drill switches it to one that expires in 5 days

@@ -1,16 +1,16 @@
 """Fault drills: each runbook failure injected into a running Lab for real, and cleared again.
 
-| drill                 | injected                                                   | fix in the cockpit |
-|-----------------------|------------------------------------------------------------|--------------------|
-| connection-exhaustion | idle connections as the app role up to 95 % of max         | kill idle          |
-| slow-query            | `SELECT pg_sleep(600)` as the app role                     | cancel/terminate   |
-| cache-miss-storm      | FLUSHDB while traffic runs, misses no longer refill         | warm cache         |
-| cpu-spike             | the deployment's CPU load pinned at 95 % of its limits     | scale              |
-| oom-crashloop         | a pod OOMKilled, then CrashLoopBackOff                     | restart            |
-| rate-limit-storm      | traffic at twice the API's rate limit                      | runbook advice     |
-| cert-expiring/-expired| the API's certificate switched to one expiring / expired  | runbook advice     |
-| disk-pressure         | DiskPressure=True on a node                                | runbook advice     |
-| api-down              | /health forced to 503                                      | restart            |
+drill                  | injected                                               | fix in the cockpit
+-----------------------|--------------------------------------------------------|-------------------
+connection-exhaustion  | idle connections as the app role up to 95 % of max     | kill idle
+slow-query             | `SELECT pg_sleep(600)` as the app role                 | cancel/terminate
+cache-miss-storm       | FLUSHDB while traffic runs, misses no longer refill    | warm cache
+cpu-spike              | the deployment's CPU load pinned at 95 % of its limits | scale
+oom-crashloop          | a pod OOMKilled, then CrashLoopBackOff                 | restart
+rate-limit-storm       | traffic at twice the API's rate limit                  | runbook advice
+cert-expiring/-expired | the API's cert switched to one expiring / expired      | runbook advice
+disk-pressure          | DiskPressure=True on a node                            | runbook advice
+api-down               | /health forced to 503                                  | restart
 
 `DrillRunner(lab)` injects and clears them (thread-safe); `DRILLS` is the catalogue with the
 rule and severity the incident engine is expected to raise.
@@ -320,7 +320,8 @@ class DrillRunner:
             return int(
                 one_row(
                     conn.execute(
-                        "SELECT count(*) FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid"
+                        "SELECT count(*) FROM pg_stat_activity a "
+                        "JOIN pg_roles r ON r.oid = a.usesysid"
                         " WHERE a.backend_type = 'client backend' AND NOT r.rolsuper"
                     )
                 )[0]

@@ -104,7 +104,8 @@ def render(settings: LabSettings) -> tuple[str, dict[str, str]]:
     }
     header = (
         "# Written by the PredictIQ lab (`cockpit lab up` / `cockpit demo`); removed at teardown.\n"
-        f"# Secrets come from the environment: set -a; . {settings.kubeconfig.parent / 'env'}; set +a\n"
+        "# Secrets come from the environment: "
+        f"set -a; . {settings.kubeconfig.parent / 'env'}; set +a\n"
     )
     return header + tomli_w.dumps(doc), env
 

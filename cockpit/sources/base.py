@@ -117,7 +117,8 @@ def _cut(text: str, limit: int = 200) -> str:
 
 
 _LIBPQ_SERVER = re.compile(
-    r'connection to server (?:at "([^"]*)"(?: \(([^)]*)\))?, port (\d+)|on socket "([^"]*)") failed: ([^\n]*)'
+    r'connection to server (?:at "([^"]*)"(?: \(([^)]*)\))?, port (\d+)'
+    r'|on socket "([^"]*)") failed: ([^\n]*)'
 )
 
 

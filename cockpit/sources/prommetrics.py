@@ -28,9 +28,12 @@ DEFAULT_QUERIES: dict[str, str] = {
     "rate_429_by_pod": 'sum by (pod) (rate({requests}{{selector},{status}="429"}[{window}]))',
     "p99_by_pod": "histogram_quantile(0.99, sum by (pod, le) "
     "(rate({latency}_bucket{{selector}}[{window}])))",
-    "latency_p50": "histogram_quantile(0.5, sum by (le) (rate({latency}_bucket{{selector}}[{window}])))",
-    "latency_p95": "histogram_quantile(0.95, sum by (le) (rate({latency}_bucket{{selector}}[{window}])))",
-    "latency_p99": "histogram_quantile(0.99, sum by (le) (rate({latency}_bucket{{selector}}[{window}])))",
+    "latency_p50": "histogram_quantile(0.5, sum by (le) "
+    "(rate({latency}_bucket{{selector}}[{window}])))",
+    "latency_p95": "histogram_quantile(0.95, sum by (le) "
+    "(rate({latency}_bucket{{selector}}[{window}])))",
+    "latency_p99": "histogram_quantile(0.99, sum by (le) "
+    "(rate({latency}_bucket{{selector}}[{window}])))",
     "rate_limited": "sum(rate({rate_limited}{{selector}}[{window}]))",
 }
 ESSENTIAL = "requests_by_pod"

@@ -100,8 +100,12 @@ def test_check_config_rejects_what_would_fail_at_run_time(tmp_path):
         '[database]\nurl = "not a url at all"\n': "database.url: expected a libpq URL",
         '[database]\nurl = "postgresql://db:notaport/x"\n': "database.url: expected a port",
         '[kubernetes]\nselector = "app in (("\n': "kubernetes.selector: expected a label selector",
-        '[kubernetes]\nkubeconfig = "/nonexistent/kubeconfig"\n': "kubernetes.kubeconfig: expected a kubeconfig file",
-        '[cache]\nurl = "http://cache:6379/0"\n': "cache.url: expected a redis://, rediss:// or unix:// URL",
+        '[kubernetes]\nkubeconfig = "/nonexistent/kubeconfig"\n': (
+            "kubernetes.kubeconfig: expected a kubeconfig file"
+        ),
+        '[cache]\nurl = "http://cache:6379/0"\n': (
+            "cache.url: expected a redis://, rediss:// or unix:// URL"
+        ),
     }
     for i, (toml, message) in enumerate(cases.items()):
         p = tmp_path / f"c{i}.toml"

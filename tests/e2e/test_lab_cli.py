@@ -1,4 +1,5 @@
-"""`cockpit lab up` and `cockpit lab drill` as real processes: inject, clear, SIGTERM, nothing left."""
+"""`cockpit lab up` and `cockpit lab drill` as real processes: inject, clear, SIGTERM, nothing
+left."""
 
 from __future__ import annotations
 

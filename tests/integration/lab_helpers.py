@@ -1,4 +1,5 @@
-"""Helpers for the lab and drill tests: polling, a started Lab, and readings taken from the servers."""
+"""Helpers for the lab and drill tests: polling, a started Lab, and readings taken from the
+servers."""
 
 from __future__ import annotations
 

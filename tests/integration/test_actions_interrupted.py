@@ -80,8 +80,10 @@ CHILD = textwrap.dedent("""
     from tests.integration.actions_helpers import make_config, make_context
 
     async def main():
-        cfg = make_config(kubernetes={"context": "lab", "namespace": "predictiq", "kubeconfig": sys.argv[1],
-                                      "request_timeout_seconds": 120}, actions={"timeout_seconds": 600})
+        cfg = make_config(kubernetes={"context": "lab", "namespace": "predictiq", \
+"kubeconfig": sys.argv[1],
+                                      "request_timeout_seconds": 120}, \
+actions={"timeout_seconds": 600})
         ctx = make_context(cfg, sys.argv[2])
         plan = await ACTIONS["scale"].plan(ctx, {"replicas": 7})
         open(sys.argv[3], "w").close()  # planned: the parent now slows the server down

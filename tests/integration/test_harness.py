@@ -167,7 +167,8 @@ def test_a_failed_start_leaves_no_temp_dir():
 
 
 def test_servers_die_with_a_killed_parent(tmp_path):
-    """A lab SIGKILLed mid-run leaves no server behind (their own session would otherwise keep them)."""
+    """A lab SIGKILLed mid-run leaves no server behind (their own session would otherwise keep
+    them)."""
     import signal
     import subprocess
     import sys

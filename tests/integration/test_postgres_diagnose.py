@@ -321,7 +321,8 @@ async def test_three_level_lock_tree_with_two_blockers_and_the_root_terminated(p
     tasks = [
         asyncio.create_task(
             second.execute(
-                f"DO $$BEGIN LOCK TABLE {t2} IN SHARE MODE; LOCK TABLE {t1} IN EXCLUSIVE MODE; END$$"
+                f"DO $$BEGIN LOCK TABLE {t2} IN SHARE MODE; "
+                f"LOCK TABLE {t1} IN EXCLUSIVE MODE; END$$"
             )
         )
     ]

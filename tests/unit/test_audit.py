@@ -92,7 +92,8 @@ def test_deleting_a_line_fails_at_that_line(tmp_path: Path, line: int) -> None:
     del lines[line]
     path.write_bytes(b"".join(lines))
     ok, bad, reason = verify(path)
-    # the entry now at the deleted position no longer follows; deleting the last is seen via the head
+    # the entry now at the deleted position no longer follows; deleting the last is seen via the
+    # head
     assert (ok, bad) == (False, line + 1), reason
 
 
@@ -189,7 +190,8 @@ def test_disk_full_raises_audit_error() -> None:
 def test_two_processes_share_one_file(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     code = (
-        "import sys; from cockpit.audit.log import AuditLog; log = AuditLog(sys.argv[1], sys.argv[2])\n"
+        "import sys; from cockpit.audit.log import AuditLog; "
+        "log = AuditLog(sys.argv[1], sys.argv[2])\n"
         "for i in range(40): log.record('incident.note', n=i)"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path), f"p{i}"]) for i in range(3)]

@@ -260,7 +260,8 @@ def test_runtime_checks_accept_what_the_libraries_accept(tmp_path):
     kubeconfig.write_text("apiVersion: v1\n")
     path = tmp_path / "c.toml"
     path.write_text(
-        f'[kubernetes]\nkubeconfig = "{kubeconfig}"\nselector = "app=api, tier in (web, api), !canary"\n'
+        f'[kubernetes]\nkubeconfig = "{kubeconfig}"\n'
+        'selector = "app=api, tier in (web, api), !canary"\n'
         '[database]\nurl = "postgresql://app:pw@db1:5432,db2:5433/predictiq?sslmode=require"\n'
         '[cache]\nurl = "rediss://:pw@cache:6380/2"\n'
         '[api]\nbase_url = "https://api.example:8443"\n'

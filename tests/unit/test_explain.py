@@ -221,7 +221,10 @@ def test_nulls_and_strange_values_in_the_json_never_raise():
         ("(lower(email) = 'a AND b'::text)", ("email",)),
         ('("Weird Col" IS NULL)', ("Weird Col",)),
         (
-            "((placed_at >= '2024-01-01 00:00:00+00'::timestamp with time zone) OR (market_id = ANY ('{1,2}'::bigint[])))",
+            (
+                "((placed_at >= '2024-01-01 00:00:00+00'::timestamp with time zone) "
+                "OR (market_id = ANY ('{1,2}'::bigint[])))"
+            ),
             ("market_id", "placed_at"),
         ),  # equality first
         ("(NOT done)", ("done",)),

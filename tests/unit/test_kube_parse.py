@@ -1,4 +1,5 @@
-"""Raw Kubernetes JSON to snapshot types: pods in trouble, rollouts, HPAs, events, nodes, metrics."""
+"""Raw Kubernetes JSON to snapshot types: pods in trouble, rollouts, HPAs, events, nodes,
+metrics."""
 
 from __future__ import annotations
 

@@ -100,12 +100,21 @@ def test_postmortem_reproduces_the_timeline():
     table = md.split("## Timeline")[1].split("## Actions taken")[0]
     rows = [line for line in table.splitlines() if line.startswith("| 2026")]
     assert rows == [
-        "| 2026-11-27T09:00:00Z | Detected | P2 Database connection exhaustion (connection_exhaustion): total 84, idle_over_threshold 31 |",
+        (
+            "| 2026-11-27T09:00:00Z | Detected | P2 Database connection exhaustion "
+            "(connection_exhaustion): total 84, idle_over_threshold 31 |"
+        ),
         "| 2026-11-27T09:02:00Z | Severity | P2 -> P1 (automatic) |",
         "| 2026-11-27T09:03:00Z | Acknowledged | by alice |",
         "| 2026-11-27T09:04:00Z | Status | Investigating -> Identified (alice) |",
-        "| 2026-11-27T09:05:02Z | Action | 2026-11-27 09:05 UTC kill_idle predictiq: ok (terminated 31 idle connections) |",
-        "| 2026-11-27T09:06:00Z | Action | scale predictiq-api: started, no result recorded (outcome unknown) |",
+        (
+            "| 2026-11-27T09:05:02Z | Action | 2026-11-27 09:05 UTC kill_idle predictiq: "
+            "ok (terminated 31 idle connections) |"
+        ),
+        (
+            "| 2026-11-27T09:06:00Z | Action | scale predictiq-api: "
+            "started, no result recorded (outcome unknown) |"
+        ),
         "| 2026-11-27T09:07:00Z | Note | alice: Root cause: pool \\| size doubled |",
         "| 2026-11-27T09:20:00Z | Closed | automatically: healthy for 3 samples |",
     ]

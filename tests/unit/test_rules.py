@@ -189,7 +189,8 @@ def test_the_runbooks_action_ids_are_exactly_the_registrys_actions():
 
     assert set(ACTION_IDS) == set(ACTIONS), (
         "cockpit/incidents/runbook.py ACTION_IDS must name exactly the main screen's actions "
-        f"(actions/registry.py ACTIONS): only in ACTION_IDS {sorted(set(ACTION_IDS) - set(ACTIONS))}, "
+        "(actions/registry.py ACTIONS): only in ACTION_IDS "
+        f"{sorted(set(ACTION_IDS) - set(ACTIONS))}, "
         f"only in ACTIONS {sorted(set(ACTIONS) - set(ACTION_IDS))}"
     )
     assert all(ACTIONS[action_id].id == action_id for action_id in ACTION_IDS)

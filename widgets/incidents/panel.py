@@ -2,9 +2,9 @@
 resolved in the last 24 h; `enter` opens either's detail.
 
 The panel gets the engine through its constructor and is fed by the app through
-`update_incidents` after each evaluation; between evaluations it redraws the response countdowns once a second.
-Operator steps (acknowledge, status, severity, note, declare) write the audit log and local
-state, so a read-only monitor hides them: it must not change anything, even the record.
+`update_incidents` after each evaluation; between evaluations it redraws the response countdowns
+once a second. Operator steps (acknowledge, status, severity, note, declare) write the audit log and
+local state, so a read-only monitor hides them: it must not change anything, even the record.
 Templates can still be copied or saved in read-only mode (that changes nothing on the system).
 """
 

@@ -1,4 +1,5 @@
-"""The Incidents pane: the frame around `widgets.incidents.panel.IncidentPanel`, with a summary line."""
+"""The Incidents pane: the frame around `widgets.incidents.panel.IncidentPanel`, with a summary
+line."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 compact layout. Panes never do I/O: the app hands them the state's view of their source.
 
 A pane is a failure boundary: an exception while drawing a result (`summarize`, `render_body`),
-in one of its message handlers, or anything the app hands it through `contain`, is logged with its traceback to the
-cockpit's log file, the pane says `render error: <what> — details in <log path>` and keeps its
-last good view, and the next result that draws cleanly clears it.
+in one of its message handlers, or anything the app hands it through `contain`, is logged with its
+traceback to the cockpit's log file, the pane says `render error: <what> — details in <log path>`
+and keeps its last good view, and the next result that draws cleanly clears it.
 """
 
 from __future__ import annotations

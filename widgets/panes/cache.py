@@ -39,7 +39,10 @@ class CachePane(Pane[CacheStats]):
         hits = trends.get("cache.hit_rate") or []
         limit = size(c.maxmemory) if c.maxmemory else "no limit"
         lines = [
-            f"hit rate {_pct(c.hit_rate_interval)} (interval)  {_pct(c.hit_rate_total)} (since start)",
+            (
+                f"hit rate {_pct(c.hit_rate_interval)} (interval)  "
+                f"{_pct(c.hit_rate_total)} (since start)"
+            ),
             f"hit rate 15m {trend_line(hits, 30, min)}" if hits else "hit rate 15m: collecting",
             f"memory {size(c.used_memory)} / {limit}"
             + (f"  {bar(c.memory_percent / 100, 16)}" if c.memory_percent is not None else ""),

@@ -94,8 +94,14 @@ class CertsPane(TablePane[CertificatesSnapshot]):
         if c is None:
             return None
         lines = [
-            f"{c.host}:{c.port}   SNI {c.server_name}   via {c.address or c.host}   status {c.status.value}",
-            f"days left {number(c.days_left, '{:.1f}')}   valid {utc_time(c.not_before)} → {utc_time(c.not_after)}",
+            (
+                f"{c.host}:{c.port}   SNI {c.server_name}   "
+                f"via {c.address or c.host}   status {c.status.value}"
+            ),
+            (
+                f"days left {number(c.days_left, '{:.1f}')}   "
+                f"valid {utc_time(c.not_before)} → {utc_time(c.not_after)}"
+            ),
             f"subject {c.subject or '-'}",
             f"SAN {', '.join(c.san) or '-'}",
             f"issuer {c.issuer or '-'}",

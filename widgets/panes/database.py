@@ -172,7 +172,10 @@ class DatabasePane(TablePane[DbActivity]):
             f"application {c.application or '-'}   client {c.client_addr or 'unix socket'}",
             f"state {c.state} for {duration(_running_for(c))}",
             f"backend start {utc_time(c.backend_start)}   query start {utc_time(c.query_start)}",
-            f"wait event: {(c.wait_event_type or '?') + ' / ' + c.wait_event if c.wait_event else 'none'}",
+            (
+                "wait event: "
+                f"{(c.wait_event_type or '?') + ' / ' + c.wait_event if c.wait_event else 'none'}"
+            ),
             f"blocked by pids: {', '.join(map(str, c.blocked_by)) if c.blocked_by else 'none'}",
             "",
             "Query:",

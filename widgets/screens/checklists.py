@@ -5,9 +5,9 @@ Keys: enter picks a list; r re-verifies; space ticks/unticks the selected item (
 items the cockpit could not verify) wherever the focus is; s records the run ("checklist.run");
 e exports the run (the recorded one, else a draft) to a Markdown file in the state directory;
 B backs the database up (a list with the backup item; the
-action's own confirmation), then re-verifies; l goes back to the lists; g opens the quick reference; escape closes the screen.
-Read-only mode: lists can be viewed, verified and exported, but ticking and recording are hidden —
-monitor mode writes nothing, not even the audit trail.
+action's own confirmation), then re-verifies; l goes back to the lists; g opens the quick reference;
+escape closes the screen. Read-only mode: lists can be viewed, verified and exported, but ticking
+and recording are hidden — monitor mode writes nothing, not even the audit trail.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The demo's lab menu: inject and clear drills from inside the cockpit (only on a lab).
 
-`open_lab_menu(app, drills)` pushes the menu. Enter on a drill injects it, or clears it when it is active;
-the work runs in a thread (connection-exhaustion opens ~50 connections) and the result comes back
-as a notification. Escape or `L` closes the menu. The states follow the lab once a second (a
+`open_lab_menu(app, drills)` pushes the menu. Enter on a drill injects it, or clears it when it is
+active; the work runs in a thread (connection-exhaustion opens ~50 connections) and the result comes
+back as a notification. Escape or `L` closes the menu. The states follow the lab once a second (a
 drill cleared elsewhere, or ended by itself, stops showing ACTIVE), and the list scrolls inside
 the box so every drill, and the highlighted one, stays reachable at 80×24.
 """

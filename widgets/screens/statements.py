@@ -54,7 +54,8 @@ class StatementsScreen(ModalScreen[None]):
 
     DEFAULT_CSS = """
     StatementsScreen { align: center middle; }
-    StatementsScreen > Vertical { width: 98%; height: 94%; border: thick $accent; background: $surface; }
+    StatementsScreen > Vertical { width: 98%; height: 94%; border: thick $accent; \
+background: $surface; }
     StatementsScreen DataTable { height: 1fr; }
     """
     BINDINGS = [

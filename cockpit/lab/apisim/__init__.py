@@ -1,1 +1,2 @@
-"""The PredictIQ API simulator: real HTTP, /health that checks PostgreSQL and Redis, traffic that reads through the cache."""
+"""The PredictIQ API simulator: real HTTP, /health that checks PostgreSQL and Redis, traffic that
+reads through the cache."""

@@ -45,7 +45,8 @@ class PodMetrics:
         self._error_share = 0.0
 
     def set_pods(self, provider: Callable[[], Iterable[str]]) -> None:
-        """Where the names of the pods that receive traffic come from (called a few times a second)."""
+        """Where the names of the pods that receive traffic come from (called a few times a
+        second)."""
         with self._lock:
             self._provider, self._pods_at = provider, 0.0
 

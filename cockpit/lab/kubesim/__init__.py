@@ -1,1 +1,2 @@
-"""The Kubernetes API simulator: the REST protocol the official client speaks, one module per concern."""
+"""The Kubernetes API simulator: the REST protocol the official client speaks, one module per
+concern."""

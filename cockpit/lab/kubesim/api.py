@@ -41,7 +41,8 @@ class Route:
 
     @property
     def counted_name(self) -> str:
-        """The resource name used by request counters ("deployments/scale", "pods.metrics.k8s.io")."""
+        """The resource name used by request counters ("deployments/scale",
+        "pods.metrics.k8s.io")."""
         name = self.resource.name
         if self.group == "metrics.k8s.io":
             name += ".metrics.k8s.io"

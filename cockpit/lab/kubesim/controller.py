@@ -162,7 +162,8 @@ class Controller:
             self.once("reconcile", (ns, name), self.delay, self.reconcile)
 
     def refresh_status(self, ns: str, name: str) -> None:
-        """Recompute replica set, deployment and HPA status from the pods (write only if changed)."""
+        """Recompute replica set, deployment and HPA status from the pods (write only if
+        changed)."""
         with self.store.lock:
             dep = self.store.get("deployments", ns, name)
             if dep is None:

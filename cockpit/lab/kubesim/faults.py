@@ -55,7 +55,8 @@ class FaultsMixin:
     # -- pods -----------------------------------------------------------------------------------
 
     def oom_crashloop(self, target: str | None = None) -> str:
-        """OOMKilled then CrashLoopBackOff, restarting again every few steps, plus a BackOff event."""
+        """OOMKilled then CrashLoopBackOff, restarting again every few steps, plus a BackOff
+        event."""
         name = self._pod_name(target)
         self.controller.crashlooping.add((self.namespace, name))
         self.controller.crash(self.namespace, name)
@@ -146,7 +147,8 @@ class FaultsMixin:
     def pending_pods(
         self, count: int = 1, deployment: str | None = None, message: str = DEFAULT_UNSCHEDULABLE
     ) -> None:
-        """Scale a deployment up by `count` with no room: the new pods stay Pending, Unschedulable."""
+        """Scale a deployment up by `count` with no room: the new pods stay Pending,
+        Unschedulable."""
         name = deployment or self.default_deployment
         self.controller.unschedulable[(self.namespace, name)] = message
         self.store.update(

@@ -125,7 +125,10 @@ class PodLogs:
             pod, container = key[1], key[2]
             for i, text in enumerate(
                 (
-                    f'{{"level":"info","msg":"starting {container}","pod":"{pod}","version":"1.14.2"}}',
+                    (
+                        f'{{"level":"info","msg":"starting {container}",'
+                        f'"pod":"{pod}","version":"1.14.2"}}'
+                    ),
                     '{"level":"info","msg":"connected to PostgreSQL and Redis"}',
                     '{"level":"info","msg":"listening on :8080"}',
                 )

@@ -183,7 +183,8 @@ class KubeSim(FaultsMixin):
         namespace: str | None = None,
         user: str = "lab-user",
     ) -> Path:
-        """Write a kubeconfig (cluster, token user, one context, current) for kubectl and the client."""
+        """Write a kubeconfig (cluster, token user, one context, current) for kubectl and the
+        client."""
         path = Path(path)
         ns = namespace or self.namespace
         token_line = f"    token: {self.token}\n" if self.token else "    {}\n"

@@ -1,1 +1,2 @@
-"""Kubernetes: the source (list, then watch), its cache, the watch, the polls, raw HTTP, parsing and the client."""
+"""Kubernetes: the source (list, then watch), its cache, the watch, the polls, raw HTTP, parsing and
+the client."""

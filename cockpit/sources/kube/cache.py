@@ -76,7 +76,8 @@ class KubeCache:
             self._pod_tuple = self._node_tuple = None
 
     def usage_pending(self, reason: str) -> None:
-        """Why there is no usage yet, when no metrics poll has answered (a later one replaces it)."""
+        """Why there is no usage yet, when no metrics poll has answered (a later one replaces
+        it)."""
         with self.lock:
             if not self._usage_answered:
                 self.metrics_error = reason

@@ -53,7 +53,8 @@ class StreamState:
     since: float = 0.0  # wall time the state began
 
     def describe(self) -> str:
-        """'following', 'reconnecting since 10:42:13 — connection refused', 'ended — pod deleted'."""
+        """'following', 'reconnecting since 10:42:13 — connection refused', 'ended — pod
+        deleted'."""
         if self.state == "reconnecting":
             at = datetime.fromtimestamp(self.since, UTC).strftime("%H:%M:%S")
             return f"reconnecting since {at} — {self.reason}"

@@ -92,7 +92,8 @@ class KubeSource:
     # -- lifecycle --------------------------------------------------------------------------------
 
     def _start(self) -> None:
-        """Resolve the context, build the client and start the threads (blocking; run in a thread)."""
+        """Resolve the context, build the client and start the threads (blocking; run in a
+        thread)."""
         from cockpit.sources.kube.http import RawApi
 
         target = resolve_target(self.cfg)

@@ -66,7 +66,8 @@ class WatchTiming:
 
 
 def is_timeout(exc: BaseException) -> bool:
-    """Whether a failure cost a timeout (connect or read), as opposed to one that came back at once."""
+    """Whether a failure cost a timeout (connect or read), as opposed to one that came back at
+    once."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
@@ -93,7 +94,8 @@ def http_status(exc: ApiException) -> int | None:
 
 def error_text(exc: BaseException) -> str:
     """One short line for an ApiException (status and reason) or any other error: the cause
-    first (`connection refused`, `timed out`, `HTTP 401 Unauthorized`); `detail_text` has the rest."""
+    first (`connection refused`, `timed out`, `HTTP 401 Unauthorized`); `detail_text` has the
+    rest."""
     if isinstance(exc, ApiException):
         status, reason = http_status(exc), str(getattr(exc, "reason", "") or "")
         return f"HTTP {status} {reason}".strip() if status else describe_error(Exception(reason))

@@ -331,7 +331,8 @@ def findings(plan: ExplainedPlan, table_rows: Mapping[str, float]) -> list[Findi
                 Finding(
                     "seq_scan",
                     f"Sequential scan of {n.relation} ({_rows(table)} rows) expected to keep "
-                    f"{_rows(n.plan_rows)} through the filter on {', '.join(columns) or n.filter}: an "
+                    f"{_rows(n.plan_rows)} through the filter on "
+                    f"{', '.join(columns) or n.filter}: an "
                     f"index on ({', '.join(columns)}) would read only those",
                     n.index,
                     n.relation,
@@ -376,7 +377,8 @@ def findings(plan: ExplainedPlan, table_rows: Mapping[str, float]) -> list[Findi
                         "nested_loop_misestimate",
                         f"Nested loop over a misestimated {which} side: "
                         f"{side.node_type}{' on ' + side.relation if side.relation else ''} "
-                        f"{_misestimate_text(factor)}; a hash or merge join may be better: ANALYZE the "
+                        f"{_misestimate_text(factor)}; a hash or merge join may be better: "
+                        "ANALYZE the "
                         "tables (or extended statistics)",
                         n.index,
                         side.relation,

@@ -144,18 +144,18 @@ def activity_summary_sql(
     over_cap: int = 500,
 ) -> str:
     """One statement, one row: the server facts, every count over all client backends, full
-        rows (a JSON array) only for the sessions worth showing, and, when `with_locks`, the lock
-        sample (see `lock_sample_sql`) from the same snapshot of the backends.
+    rows (a JSON array) only for the sessions worth showing, and, when `with_locks`, the lock
+    sample (see `lock_sample_sql`) from the same snapshot of the backends.
 
-        The backends are read once, narrow, from pg_stat_get_activity(NULL) itself rather than the
-        pg_stat_activity view (the view joins pg_authid and pg_database for every backend). The
-        counts are one pass grouping on (state, role, application, client, idle over the threshold)
-    together, summed per dimension by the source; roles are named for these few groups only. Full rows: the
-        `window` first in the table's default order (running statements first, longest first,
-        then the longest idle: the longest idle over `idle_seconds` among them), and the running
-        ones over `slow_seconds` and the lock waiters (at most `over_cap`); each is read again by
-        pid (pg_stat_get_activity keeps its snapshot for the transaction). At 1,000 idle
-        connections this sends 25 rows instead of a thousand (bench/bench_pg_load.py).
+    The backends are read once, narrow, from pg_stat_get_activity(NULL) itself rather than the
+    pg_stat_activity view (the view joins pg_authid and pg_database for every backend). The
+    counts are one pass grouping on (state, role, application, client, idle over the threshold)
+    together, summed per dimension by the source; roles are named for these few groups only.
+    Full rows: the `window` first in the table's default order (running statements first,
+    longest first, then the longest idle: the longest idle over `idle_seconds` among them), and
+    the running ones over `slow_seconds` and the lock waiters (at most `over_cap`); each is read
+    again by pid (pg_stat_get_activity keeps its snapshot for the transaction). At 1,000 idle
+    connections this sends 25 rows instead of a thousand (bench/bench_pg_load.py).
     """
     window, over_cap = max(int(window), 1), max(int(over_cap), 1)
     slow, idle = float(slow_seconds), float(idle_seconds)
