@@ -17,7 +17,7 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
 
     `connect` defaults to the configured Kubernetes context (sources.kube.logsession)."""
     screen.log_evidence = None
-    cfg = getattr(screen.app, "cfg", None)
+    cfg = screen.engine.cfg  # the screen's collaborators, not the app's attributes
     incident = screen.incident
     spec = incident.runbook.logs if incident.runbook else None
     if spec is None or cfg is None or cfg.kubernetes is None:
@@ -48,7 +48,7 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
 
     def done(result: LogEvidence) -> None:
         screen.log_evidence = result
-        audit = getattr(screen.app, "audit", None)
+        audit = screen.engine.audit
         if audit is not None and not cfg.read_only:
             try:
                 audit.record(EVENT, incident_id=incident.id, **result.as_fields())

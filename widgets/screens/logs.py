@@ -25,7 +25,7 @@ from textual.widgets import Static
 from cockpit.config import Config, default_state_dir
 from cockpit.models import utcnow
 from cockpit.sources.kube.logs import Connect, LogRequest, LogTiming
-from cockpit.sources.kube.logsave import save_logs
+from cockpit.sources.kube.logsave import Recorder, save_logs
 from cockpit.sources.kube.logsession import LogSession, connect_from
 from cockpit.sources.kube.logtext import LogBuffer, LogLine, sanitize
 from widgets.footer import StableFooter
@@ -93,7 +93,7 @@ class LogView(Screen[None]):
         cfg: Config,
         target: LogTarget,
         *,
-        audit: Any = None,
+        audit: Recorder | None = None,
         connect: Connect | None = None,
         save_dir: Path | None = None,
         timing: LogTiming | None = None,
@@ -527,7 +527,9 @@ def target_for(cfg: Config, pod: str | None) -> LogTarget | None:
     return LogTarget(pod, cfg.kubernetes.selector, cfg.kubernetes.deployment)
 
 
-def open_logs(app: App[Any], cfg: Config, audit: Any, pod: str | None) -> LogView | None:
+def open_logs(
+    app: App[Any], cfg: Config, audit: Recorder | None, pod: str | None
+) -> LogView | None:
     """Push a log view for `pod` (None: the whole deployment) on the app."""
     if isinstance(app.screen, LogView):  # one log view at a time: `a` switches inside it
         return app.screen

@@ -15,9 +15,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cockpit.sources.kube.logtext import LogLine, format_time
+
+
+class Recorder(Protocol):
+    """What a save needs of the audit trail (cockpit.audit.log.AuditLog): one entry recorded.
+    A protocol, because the sources never import the audit package that reads them."""
+
+    def record(self, event: str, **fields: Any) -> object:
+        """Append one entry."""
+        ...
+
 
 SAVED_EVENT = "logs.saved"
 
@@ -53,7 +63,7 @@ def save_logs(
     directory: Path,
     subject: str,
     now: datetime,
-    audit: Any = None,
+    audit: Recorder | None = None,
     **context: Any,
 ) -> SavedLogs:
     """Write the lines to a new file in `directory` (0600, never overwriting) and, with an audit
