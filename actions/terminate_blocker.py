@@ -16,25 +16,10 @@ from actions.pg_common import SAFE_BACKEND, display_target, fetch, host_context,
 from cockpit.durations import duration
 from cockpit.models import DbConnection
 from cockpit.sources.postgres.locks import epoch_datetime, lock_tree
-from cockpit.sources.postgres.queries import lock_sample_sql
+from cockpit.sources.postgres.queries import ROW_FIELDS, lock_sample_sql
 
-_COLUMNS = (
-    "pid",
-    "usename",
-    "application_name",
-    "client_addr",
-    "datname",
-    "state",
-    "query",
-    "backend_start",
-    "query_start",
-    "state_change",
-    "query_seconds",
-    "state_seconds",
-    "wait_event_type",
-    "wait_event",
-    "blocked_by",
-)
+# the sample's columns are the window rows' (queries.ROW_FIELDS), in that order
+_COLUMNS = ROW_FIELDS
 
 
 def _session(row: tuple[Any, ...]) -> DbConnection:
