@@ -224,7 +224,7 @@ class Lab:
         if self.api is not None:  # the API's requests become the pods' log lines
             from cockpit.lab.apisim.podlog import PodAccessLog
 
-            self.api.set_request_log(PodAccessLog(self.kube, DEPLOYMENT))
+            self.api.set_request_log(PodAccessLog(self.kube))
             # and each pod's share of the traffic, behind the pod proxy
             from cockpit.lab.apisim.pods import connect
 

@@ -14,7 +14,12 @@ import redis
 from cryptography import x509
 
 from cockpit.config import Config, load_config
+from cockpit.lab.apisim.podlog import PodAccessLog
+from cockpit.lab.apisim.pods import connect, running_pods
+from cockpit.lab.apisim.sim import ApiSimulator
+from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.lab.lab import Lab
+from cockpit.lab.schema import install_schema
 from tests.waiting import port_open, wait_for
 
 __all__ = ["port_open", "wait_for"]  # re-exported for the lab tests
@@ -29,6 +34,37 @@ def started_lab(tmp: Path, **kwargs: object) -> Iterator[Lab]:
         yield lab
     finally:
         lab.stop()
+
+
+@contextlib.contextmanager
+def api_over_pods(
+    pg,
+    redis_server,
+    *,
+    rps: float,
+    seed: int,
+    namespace: str = "predictiq",
+    deployment: str = "predictiq-api",
+    replicas: int = 3,
+) -> Iterator[tuple[ApiSimulator, KubeSim]]:
+    """An API simulator under `rps` of real traffic, split over a KubeSim's `replicas` pods as
+    a Service would (each pod's counters behind the pod proxy, each request in the log of the
+    pod that counted it); both stopped at the end. `pg` and `redis_server` are the conftest
+    handles."""
+    with pg.connect() as conn:
+        install_schema(conn)
+    api = ApiSimulator(pg.url, redis_server.url, rate_limit_rps=None).start()
+    try:
+        api.start_traffic(rps)
+        with KubeSim(
+            namespace=namespace, deployment=deployment, replicas=replicas, delay=0.05, seed=seed
+        ) as kube:
+            connect(api.pod_metrics, kube)
+            api.set_request_log(PodAccessLog(kube))
+            wait_for(lambda: len(running_pods(kube)) == replicas, what=f"{replicas} ready pods")
+            yield api, kube
+    finally:
+        api.stop()
 
 
 def lab_config(lab: Lab) -> Config:

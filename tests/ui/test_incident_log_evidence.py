@@ -111,9 +111,9 @@ async def test_rate_limit_detail_counts_rate_limit_lines_per_minute(sim, tmp_pat
                     request_line("GET", "/api/markets/1", 429, 0.001),
                     when_ns=now - minutes_ago * 60 * 10**9 + i,
                 )
-    access = PodAccessLog(sim, APP)  # what the API simulator writes, served by the pods in turn
-    for status in (429, 429, 200, 429):
-        access("GET", "/api/markets/2", status, 0.002)
+    access = PodAccessLog(sim)  # what the API simulator writes, for the pod that served it
+    for turn, status in enumerate((429, 429, 200, 429)):  # served by the pods in turn
+        access(pods[turn % len(pods)], "GET", "/api/markets/2", status, 0.002)
     expected: dict[str, int] = {}
     for pod in pods:
         for stamp, text in sim.logs.lines(NS, pod):

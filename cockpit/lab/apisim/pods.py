@@ -2,9 +2,12 @@
 pods, each with its own counters and its share of the traffic, as N replicas behind a Service.
 
 Every request the simulator finishes is counted once more, in one pod's private registry: round
-robin over the pods that are running now (the Kubernetes simulator's, see `connect`), so the pods'
-counters add up to the simulator's own `/metrics`. A drill can send most of the 5xx to one pod.
-Each pod's registry is served through the Kubernetes simulator's pod proxy on port 8080.
+robin over the pods that are ready now (the Kubernetes simulator's, see `connect`; a Service
+sends traffic to ready endpoints only), so the pods' counters add up to the simulator's own
+`/metrics`. `observe` says which pod that was, and the simulator writes the request into that
+pod's log (apisim/podlog.py): counters and logs tell the same story. A drill can send most of the
+5xx to one pod. Each pod's registry is served through the Kubernetes simulator's pod proxy on
+port 8080.
 """
 
 from __future__ import annotations
@@ -56,12 +59,13 @@ class PodMetrics:
             self._pods, self._pods_at = sorted(self._provider()), now
         return self._pods
 
-    def observe(self, method: str, path: str, status: int, seconds: float) -> None:
-        """Count one finished request in one pod (the error pod takes its share of the 5xx)."""
+    def observe(self, method: str, path: str, status: int, seconds: float) -> str | None:
+        """Count one finished request in one pod (the error pod takes its share of the 5xx);
+        returns that pod, the one that served it (None: no pod is ready)."""
         with self._lock:
             pods = self._current()
             if not pods:
-                return
+                return None
             if status >= 500 and self._error_pod in pods and self._rng.random() < self._error_share:
                 pod = self._error_pod
             else:
@@ -70,6 +74,7 @@ class PodMetrics:
         metrics.observe(method, path, status, seconds)
         if status == 429:
             metrics.rate_limited.inc()
+        return pod
 
     def serve(self, pod: str, port: int, path: str) -> PodReply | None:
         """What `pod` answers on `port` (None: connection refused, as a failing pod's scrape)."""
@@ -124,14 +129,24 @@ class PodMetrics:
 
 
 def running_pods(kube: KubeSim) -> list[str]:
-    """The deployment's pods that have an IP (those a Service would send traffic to)."""
+    """The deployment's pods a Service would send traffic to: ready, with an IP, not being
+    deleted."""
     pods: list[object] = list(kube.pods())
     return [
         fields.text(fields.mapping(p, "metadata"), "name")
         for p in pods
         if fields.text(fields.mapping(p, "status"), "podIP")
         and not fields.text(fields.mapping(p, "metadata"), "deletionTimestamp")
+        and _ready(p)
     ]
+
+
+def _ready(pod: object) -> bool:
+    """Whether the pod's Ready condition is True."""
+    return any(
+        fields.text(c, "type") == "Ready" and fields.text(c, "status") == "True"
+        for c in fields.items(fields.mapping(pod, "status"), "conditions")
+    )
 
 
 def connect(pod_metrics: PodMetrics, kube: KubeSim) -> None:

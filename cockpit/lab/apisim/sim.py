@@ -102,8 +102,10 @@ class ApiSimulator:
         # Timeouts pinned, no retries: a dead Redis shows up in /health within one timeout.
         self._redis = redisconn.text_client(redis_url, timeout=redis_timeout_seconds)
         self.metrics = ApiMetrics()
-        self.pod_metrics = PodMetrics()  # the same traffic split over pods (apisim.pods.connect)
-        self.metrics.observers.append(self.pod_metrics.observe)
+        # the same traffic split over pods (apisim.pods.connect); the pod that counts a request
+        # is the one whose log records it (set_request_log)
+        self.pod_metrics = PodMetrics()
+        self._request_log: RequestLog | None = None
         self._markets = MarketCache(self._pool, self._redis, self.metrics, cache_ttl_seconds)
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
         self._stopping = threading.Event()
@@ -131,6 +133,7 @@ class ApiSimulator:
         self._server = TrackingHTTPServer(
             (self._host, self._requested_port), self._dispatch, self.metrics
         )
+        self._server.served = self._served
         self._serve_thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.1},
@@ -203,11 +206,17 @@ class ApiSimulator:
         return self._traffic.stats() if self._traffic else None
 
     def set_request_log(self, sink: RequestLog | None) -> None:
-        """Send every answered request (method, path, status, seconds) to `sink`: the lab
-        writes them into the pods' logs (apisim/podlog.py)."""
-        if self._server is None:
-            raise RuntimeError("start() the simulator first")
-        self._server.request_log = sink
+        """Send every answered request to `sink` with the pod that served it (pod, method, path,
+        status, seconds): the lab writes them into the pods' logs (apisim/podlog.py). The pod is
+        the one whose counters took the request (`pod_metrics`), so a pod's logged requests
+        and its counters agree; without pods (nothing connected) nothing is sent."""
+        self._request_log = sink
+
+    def _served(self, method: str, route: str, path: str, status: int, seconds: float) -> None:
+        pod = self.pod_metrics.observe(method, route, status, seconds)
+        sink = self._request_log
+        if pod is not None and sink is not None:
+            sink(pod, method, path, status, seconds)
 
     def set_health_failure(self, failing: bool) -> None:
         """Force /health to answer 503 (the api-down drill)."""

@@ -38,8 +38,6 @@ class ApiMetrics:
     """The simulator's Prometheus metrics, in a private registry (one per simulator)."""
 
     def __init__(self) -> None:
-        # called after each observed request, e.g. the per-pod split (apisim.pods)
-        self.observers: list[Callable[[str, str, int, float], None]] = []
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -74,12 +72,13 @@ class ApiMetrics:
         """Record one finished request."""
         self.requests.labels(method=method, path=path, status=str(status)).inc()
         self.duration.labels(path=path).observe(seconds)
-        for observer in self.observers:
-            observer(method, path, status, seconds)
 
 
 Dispatch = Callable[[BaseHTTPRequestHandler], tuple[str, Reply]]
-RequestLog = Callable[[str, str, int, float], None]  # method, path, status, seconds
+# method, route label, path (no query), status, seconds: one call per answered request
+Served = Callable[[str, str, str, int, float], None]
+# pod, method, path, status, seconds: the request as the pod that served it logs it
+RequestLog = Callable[[str, str, str, int, float], None]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -119,14 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
         except OSError:
             self.close_connection = True
-        self._server.metrics.observe(
-            self.command, label, reply.status, time.perf_counter() - started
-        )
-        request_log = self._server.request_log
-        if request_log is not None:  # the pods' access log (apisim/podlog.py)
-            request_log(
-                self.command, self.path.split("?")[0], reply.status, time.perf_counter() - started
-            )
+        seconds = time.perf_counter() - started
+        self._server.metrics.observe(self.command, label, reply.status, seconds)
+        served = self._server.served
+        if served is not None:  # the pod that served it counts and logs it (apisim/pods.py)
+            served(self.command, label, self.path.split("?")[0], reply.status, seconds)
 
     def log_message(self, format: str, *args: object) -> None:
         """Silent: the lab runs under a TUI, and metrics already count every request."""
@@ -147,7 +143,7 @@ class TrackingHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], dispatch: Dispatch, metrics: ApiMetrics) -> None:
         self.dispatch = dispatch
         self.metrics = metrics
-        self.request_log: RequestLog | None = None
+        self.served: Served | None = None
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
