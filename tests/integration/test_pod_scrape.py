@@ -15,14 +15,14 @@ import pytest
 
 from cockpit.config import ApiConfig, Config, KubernetesConfig, MetricNames, ThresholdsConfig
 from cockpit.incidents.rules import api_errors
-from cockpit.lab.apisim.pods import connect, running_pods
+from cockpit.lab.apisim.pods import running_pods
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.kubesim.sim import KubeSim
-from cockpit.lab.schema import install_schema
 from cockpit.models import ApiStatus, utcnow
 from cockpit.sources.api import ApiSource
 from cockpit.sources.podscrape import PodScraper
 from cockpit.state import CockpitState
+from tests.integration.lab_helpers import api_over_pods
 from tests.waiting import wait_for
 
 NS, APP = "predictiq", "predictiq-api"
@@ -30,20 +30,19 @@ COCKPIT = str(Path(sys.executable).parent / "cockpit")
 
 
 @pytest.fixture(scope="module")
-def api_sim(pg, redis_server) -> Iterator[ApiSimulator]:
-    with pg.connect() as conn:
-        install_schema(conn)
-    sim = ApiSimulator(pg.url, redis_server.url, rate_limit_rps=None).start()
-    sim.start_traffic(40.0)
-    yield sim
-    sim.stop()
+def lab_pods(pg, redis_server) -> Iterator[tuple[ApiSimulator, KubeSim]]:
+    with api_over_pods(pg, redis_server, rps=40.0, seed=19, namespace=NS, deployment=APP) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def kube(api_sim) -> Iterator[KubeSim]:
-    with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05, seed=19) as sim:
-        connect(api_sim.pod_metrics, sim)
-        yield sim
+def api_sim(lab_pods) -> ApiSimulator:
+    return lab_pods[0]
+
+
+@pytest.fixture(scope="module")
+def kube(lab_pods) -> KubeSim:
+    return lab_pods[1]
 
 
 @pytest.fixture(autouse=True)

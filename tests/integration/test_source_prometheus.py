@@ -10,14 +10,14 @@ import pytest
 
 from cockpit.config import ApiConfig, Config, KubernetesConfig, MetricNames, PrometheusConfig
 from cockpit.config import PrometheusQueries as Queries
-from cockpit.lab.apisim.pods import connect, running_pods
+from cockpit.lab.apisim.pods import running_pods
 from cockpit.lab.apisim.sim import ApiSimulator
 from cockpit.lab.kubesim.sim import KubeSim
-from cockpit.lab.schema import install_schema
 from cockpit.models import ApiStatus
 from cockpit.sources.api import ApiSource
 from cockpit.sources.prommetrics import PromMetrics
 from cockpit.state import CockpitState
+from tests.integration.lab_helpers import api_over_pods
 from tests.prometheus_server import PrometheusServer, scrape_config, skip_reason
 from tests.waiting import wait_for
 
@@ -27,21 +27,19 @@ KUBE = KubernetesConfig(namespace=NS, deployment=APP)
 
 
 @pytest.fixture(scope="module")
-def api_sim(pg, redis_server) -> Iterator[ApiSimulator]:
-    with pg.connect() as conn:
-        install_schema(conn)
-    sim = ApiSimulator(pg.url, redis_server.url, rate_limit_rps=None).start()
-    sim.start_traffic(30.0)
-    yield sim
-    sim.stop()
+def lab_pods(pg, redis_server) -> Iterator[tuple[ApiSimulator, KubeSim]]:
+    with api_over_pods(pg, redis_server, rps=30.0, seed=23, namespace=NS, deployment=APP) as pair:
+        yield pair
 
 
 @pytest.fixture(scope="module")
-def kube(api_sim) -> Iterator[KubeSim]:
-    with KubeSim(namespace=NS, deployment=APP, replicas=3, delay=0.05, seed=23) as sim:
-        connect(api_sim.pod_metrics, sim)
-        wait_for(lambda: len(running_pods(sim)) == 3, what="3 running pods")
-        yield sim
+def api_sim(lab_pods) -> ApiSimulator:
+    return lab_pods[0]
+
+
+@pytest.fixture(scope="module")
+def kube(lab_pods) -> KubeSim:
+    return lab_pods[1]
 
 
 @pytest.fixture(scope="module")
