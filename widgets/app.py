@@ -50,6 +50,7 @@ from widgets.main_screen import screen_class_for
 from widgets.messages import SnapshotReady
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
+from widgets.panes.api_pods import request_rates
 from widgets.panes.base import Pane
 from widgets.panes.cache import CachePane
 from widgets.panes.certs import CertsPane
@@ -290,10 +291,23 @@ class CockpitApp(App[int]):
         else:
             if pane is not None:
                 pane.update_view(view, now, trends)  # contains its own drawing failures
+        if message.source == "api":
+            self._show_pod_request_rates()
         if isinstance(message.result, KubeSnapshot):
             r = message.result
             self.banner.set_target(r.context, r.cluster, r.namespace)
         self._incidents_due()
+
+    def _show_pod_request_rates(self) -> None:
+        """The pods pane's Req/s column: each pod's rate while the API is read per pod and
+        fresh (a stale or per-URL API leaves the column `-`)."""
+        pods = self.panes_by_source.get("kubernetes")
+        if not isinstance(pods, PodsPane):
+            return
+        try:
+            pods.show_request_rates(request_rates(self.state.view("api")))
+        except Exception as exc:  # the boundary: the pods pane says so, the rest goes on
+            pods.contain("showing the pods' request rates", exc)
 
     def _contained(self, pane: Pane | None, what: str, exc: Exception) -> None:
         """A failure at a pane's boundary: that pane says `render error` (or, with no pane,

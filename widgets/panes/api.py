@@ -1,16 +1,20 @@
-"""API pane: /health, request rate, 5xx ratio, 429 rate and latency, with error/429 trends."""
+"""API pane: /health, request rate, 5xx ratio, 429 rate and latency, with error/429 trends;
+read per pod (scrape = "pods" or [prometheus]), a sortable table of the pods under them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from textual.app import ComposeResult
+from textual.widget import Widget
 
-from cockpit.models import ApiStatus
+from cockpit.models import ApiPodMetrics, ApiStatus
 from widgets.paint import paint
-from widgets.panes.api_pods import pod_lines
-from widgets.panes.base import FocusableStatic, Pane
+from widgets.panes import api_pods
+from widgets.panes.base import FocusableStatic
 from widgets.panes.common import number, short, trend_line
+from widgets.panes.table import Row, TablePane
 
 
 def health_word(a: ApiStatus) -> str:
@@ -31,15 +35,29 @@ def _latency(a: ApiStatus) -> str:
     return " ".join(parts) or "-"
 
 
-class ApiPane(Pane[ApiStatus]):
-    """The API's health and traffic."""
+class ApiPane(TablePane[ApiStatus]):
+    """The API's health and traffic, and each pod's share of it when read per pod."""
 
     source = "api"
     title = "API"
     number = 5
+    COLUMNS = api_pods.COLUMNS
+    DEFAULT_SORT = ("rate", True)  # the busiest pod first; failed pods (no rate) last
+    DROP_FIRST = api_pods.DROP_FIRST
+    FLEX = "scrape"
+    FLEX_MIN = 26  # 'failed: connection refused' whole matters more than the p99 column
 
     def compose_body(self) -> ComposeResult:
-        yield FocusableStatic(classes="focus-target text")
+        yield FocusableStatic(classes="figures")
+        yield from self.compose_table()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.table.display = False  # until the API is read per pod
+
+    def focus_target(self) -> Widget:
+        table = self.table
+        return table if table.display else self.query_one(".figures", FocusableStatic)
 
     def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:
         health = health_word(a)
@@ -71,5 +89,26 @@ class ApiPane(Pane[ApiStatus]):
         if a.counters_reset:
             lines.append("counters went backwards: the API restarted")
         lines += [f"prometheus: {short(note, 68)}" for note in a.metrics_notes[:3]]
-        lines += pod_lines(a, now)  # scrape = "pods" or [prometheus]
-        paint(self.query_one(".text", FocusableStatic), "\n".join(lines))
+        per_pod = api_pods.sum_line(a)  # scrape = "pods" or [prometheus]
+        if per_pod:
+            lines.append(per_pod)
+        figures = self.query_one(".figures", FocusableStatic)
+        paint(figures, "\n".join(lines))
+        table = self.table
+        if bool(per_pod) != table.display:
+            table.display = bool(per_pod)
+            if table.display and figures.has_focus:
+                table.focus()  # the pane's keys (sort, enter) act on the table from now on
+        super().render_body(a, now, trends)
+
+    def rows(self, a: ApiStatus, now: datetime) -> Iterable[Row]:
+        self._rows_at = now  # the detail's ages are the table's
+        for pod in a.pods:
+            yield pod.name, pod, api_pods.pod_cells(pod, now)
+
+    def detail(self, key: str) -> tuple[str, str] | None:
+        pod: ApiPodMetrics | None = self.items.get(key)
+        at = getattr(self, "_rows_at", None)
+        if pod is None or at is None:
+            return None
+        return api_pods.pod_detail(pod, at)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -67,19 +67,26 @@ class PodsPane(TablePane[KubeSnapshot]):
         ("restarts", "Restarts"),
         ("cpu", "CPU%"),
         ("mem", "Mem%"),
+        ("rps", "Req/s"),  # the API's per-pod figures (scrape = "pods" or [prometheus])
         ("age", "Age"),
         ("node", "Node"),
     )
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
     # long pod names in a 53-column grid pane: the summary line says how many are ready
-    DROP_FIRST = ("node", "mem", "age", "cpu", "restarts", "ready")
+    DROP_FIRST = ("node", "mem", "age", "rps", "cpu", "restarts", "ready")
+    # without per-pod figures from the API the Req/s column is all `-`: it goes first
+    DROP_WITHOUT_RATES = ("rps", *(c for c in DROP_FIRST if c != "rps"))
     WIDTHS = {"status": STATUS_WIDTH}
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         # uid -> (pod, its cells but the age, age text, its row)
         self._row_cache: dict[str, tuple[PodInfo, dict[str, Cell], str, Row]] = {}
+        # pod name -> req/s, from the API read per pod (see `show_request_rates`)
+        self._request_rates: Mapping[str, float | None] = {}
+        self._rows_at: datetime | None = None  # the `now` of the rows shown
+        self.DROP_FIRST = self.DROP_WITHOUT_RATES
 
     def compose_body(self) -> ComposeResult:
         yield Static(classes="rollout")
@@ -131,12 +138,18 @@ class PodsPane(TablePane[KubeSnapshot]):
         # changed age alone (every refresh in a pod's first minute) costs one new cell.
         cache = self._row_cache
         fresh: dict[str, tuple[PodInfo, dict[str, Cell], str, Row]] = {}
+        self._rows_at = now
         for pod in snapshot.pods:
             created = (now - pod.created_at).total_seconds() if pod.created_at else None
             age_text = duration(created, coarse=True)
             known = cache.get(pod.uid)
-            if known is None or not (known[0] is pod or known[0] == pod):
-                known = (pod, self._pod_cells(pod), "", ("", None, {}))
+            rps = self._request_rates.get(pod.name)
+            if (
+                known is None
+                or not (known[0] is pod or known[0] == pod)
+                or known[1]["rps"].sort != rps
+            ):
+                known = (pod, self._pod_cells(pod, rps), "", ("", None, {}))
             if known[2] != age_text:
                 # sorted by creation time (oldest = largest age): it does not move with `now`
                 cells = {
@@ -148,8 +161,21 @@ class PodsPane(TablePane[KubeSnapshot]):
             yield known[3]
         self._row_cache = fresh
 
+    def show_request_rates(self, rates: Mapping[str, float | None]) -> None:
+        """Each pod's req/s by pod name, from the API read per pod ({}: not read per pod, or
+        stale: every pod shows `-`); the rows are redrawn when a rate changed."""
+        if dict(rates) == dict(self._request_rates):
+            return
+        self._request_rates = rates
+        self.DROP_FIRST = type(self).DROP_FIRST if rates else self.DROP_WITHOUT_RATES
+        drawn, at = self._drawn, self._rows_at
+        if isinstance(drawn, KubeSnapshot) and at is not None:
+            self._rows = list(self.rows(drawn, at))
+            self.items = {key: item for key, item, _ in self._rows}
+            self.apply_rows()
+
     @staticmethod
-    def _pod_cells(pod: PodInfo) -> dict[str, Cell]:
+    def _pod_cells(pod: PodInfo, rps: float | None = None) -> dict[str, Cell]:
         """Every cell but the age (minutes after the first minute: an age that ticked every
         refresh would rewrite every row)."""
         return {
@@ -159,6 +185,7 @@ class PodsPane(TablePane[KubeSnapshot]):
             "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
             "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
             "mem": Cell(number(pod.memory_percent_of_limit, "{:.0f}"), pod.memory_percent_of_limit),
+            "rps": Cell(number(rps, "{:.1f}"), rps),  # `-` and no value: missing, sorted last
             "node": Cell(pod.node),
         }
 
