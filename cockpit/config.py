@@ -250,6 +250,16 @@ class PrometheusQueries:
     latency_p95: str = field(default="", metadata=meta("p95 latency of all pods, seconds"))
     latency_p99: str = field(default="", metadata=meta("p99 latency of all pods, seconds"))
     rate_limited: str = field(default="", metadata=meta("rate-limit rejections/s of all pods"))
+    cpu_percent: str = field(
+        default="",
+        metadata=meta("the pods' CPU, % of their limits (cAdvisor, kube-state-metrics); back-fill"),
+    )
+    memory_percent: str = field(
+        default="",
+        metadata=meta(
+            "the pods' working set, % of their limits (cAdvisor, kube-state-metrics); back-fill"
+        ),
+    )
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,18 @@ def _deployment_cpu_percent(s: Snapshot) -> float | None:
     return 100.0 * sum(used for used, _ in counted) / limits if counted and limits > 0 else None
 
 
+def _deployment_memory_percent(s: Snapshot) -> float | None:
+    if not isinstance(s, KubeSnapshot):
+        return None
+    counted = [
+        (p.memory_bytes, p.memory_limit)
+        for p in s.pods
+        if p.memory_bytes is not None and p.memory_limit is not None and p.memory_limit > 0
+    ]
+    limits = sum(limit for _, limit in counted)
+    return 100.0 * sum(used for used, _ in counted) / limits if counted and limits > 0 else None
+
+
 def _pct(v: float | None) -> float | None:
     return None if v is None else 100.0 * v
 
@@ -59,6 +71,7 @@ TRENDS: dict[str, tuple[str, Callable[[Snapshot], float | None]]] = {
     "cache.hit_rate": ("cache", _cache(lambda s: _pct(s.hit_rate_interval))),
     "cache.ops_per_sec": ("cache", _cache(lambda s: s.ops_per_sec)),
     "kube.cpu_percent": ("kubernetes", _deployment_cpu_percent),
+    "kube.memory_percent": ("kubernetes", _deployment_memory_percent),
     "api.request_rate": ("api", _api(lambda s: s.request_rate)),
     "api.error_ratio": ("api", _api(lambda s: _pct(s.error_ratio))),
     "api.rate_429": ("api", _api(lambda s: s.rate_429)),
@@ -111,8 +124,10 @@ class CockpitState:
         self._snapshots[source] = result
         at = result.collected_at
         self._updated[source] = at
-        for name, points in getattr(result, "trend_history", {}).items():  # [prometheus] back-fill
-            if name in self._history and TRENDS[name][0] == source:
+        # [prometheus] back-fill: the API source's Prometheus has the API's history and, from
+        # cAdvisor and kube-state-metrics, the pods' CPU and memory: older points go first
+        for name, points in getattr(result, "trend_history", {}).items():
+            if name in self._history:
                 trend = self._history[name]
                 kept = [p for p in points if not trend or p[0] < trend[0][0]]
                 room = (trend.maxlen or len(kept)) - len(trend) - 1  # keep room for this sample

@@ -28,10 +28,25 @@ def skip_reason() -> str | None:
     return None
 
 
-def scrape_config(kube_url: str, token: str | None, namespace: str, pods: list[str]) -> str:
-    """One scrape job per pod (the pod proxy path differs per pod), each labelled with its pod."""
+def scrape_config(
+    kube_url: str,
+    token: str | None,
+    namespace: str,
+    pods: list[str],
+    containers: str | None = None,
+) -> str:
+    """One scrape job per pod (the pod proxy path differs per pod), each labelled with its pod;
+    and, with `containers` (host:port of a ContainerExporter), the pods' cAdvisor and
+    kube-state-metrics series, their own pod labels kept (honor_labels, as for a kubelet)."""
     host = kube_url.removeprefix("http://").rstrip("/")
     lines = ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs:"]
+    if containers:
+        lines += [
+            "  - job_name: kubelet-cadvisor",
+            "    honor_labels: true",
+            "    static_configs:",
+            f"      - targets: ['{containers}']",
+        ]
     for pod in pods:
         lines += [
             f"  - job_name: pod-{pod}",
@@ -78,9 +93,10 @@ class PrometheusServer:
         except httpx.HTTPError:
             return False
 
-    def query(self, promql: str) -> list[dict]:
-        """Prometheus' own answer to an instant query (the result list)."""
-        body = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5).json()
+    def query(self, promql: str, at: float | None = None) -> list[dict]:
+        """Prometheus' own answer to an instant query (the result list), now or `at`."""
+        params = {"query": promql, **({"time": f"{at:.3f}"} if at is not None else {})}
+        body = httpx.get(f"{self.url}/api/v1/query", params=params, timeout=5).json()
         assert body["status"] == "success", body
         return body["data"]["result"]
 

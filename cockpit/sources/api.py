@@ -275,7 +275,7 @@ class ApiSource:
             pods=result.pods,
             pods_scraped=len(result.pods) if result.ok else None,
             pods_in_sum=result.pods_in_sum if result.ok else None,
-            notes=result.notes,
+            notes=result.notes + prom.backfill_notes(),
             trend_history=history,
         )
 

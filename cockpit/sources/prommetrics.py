@@ -7,6 +7,11 @@ placeholders `{selector}` (the API pods' label matcher), `{requests}`, `{status}
 named with Prometheus' own words; `requests_by_pod` returning nothing is an error naming the
 query (nothing else can be computed), another query returning nothing is a note (no 5xx series
 yet means no 5xx; no histogram means no latency).
+
+The back-fill also asks for the pods' CPU and memory as % of their limits, from cAdvisor's
+container series over kube-state-metrics' limits (`cpu_percent`, `memory_percent`): the pods
+pane's trends then open with history too. A back-fill query that fails or returns nothing is a
+note naming the trend and the query, kept while the trend's window still holds that gap.
 """
 
 from __future__ import annotations
@@ -36,12 +41,23 @@ DEFAULT_QUERIES: dict[str, str] = {
     "(rate({latency}_bucket{{selector}}[{window}])))",
     "rate_limited": "sum(rate({rate_limited}{{selector}}[{window}]))",
 }
+# back-fill only (range queries at start): the pods' usage against their limits
+USAGE_QUERIES: dict[str, str] = {
+    "cpu_percent": "100 * sum(rate(container_cpu_usage_seconds_total"
+    '{{selector},container!="",container!="POD"}[{window}])) / '
+    'sum(kube_pod_container_resource_limits{{selector},resource="cpu"})',
+    "memory_percent": "100 * sum(container_memory_working_set_bytes"
+    '{{selector},container!="",container!="POD"}) / '
+    'sum(kube_pod_container_resource_limits{{selector},resource="memory"})',
+}
 ESSENTIAL = "requests_by_pod"
 # trend name in CockpitState -> (query, scale): back-filled at start
 BACKFILL = {
     "api.request_rate": ("sum({requests_by_pod})", 1.0),
     "api.error_ratio": ("sum({errors_by_pod}) / sum({requests_by_pod})", 100.0),
     "api.rate_429": ("sum({rate_429_by_pod})", 1.0),
+    "kube.cpu_percent": ("{cpu_percent}", 1.0),
+    "kube.memory_percent": ("{memory_percent}", 1.0),
 }
 MAX_POINTS = 500  # per back-filled trend (Prometheus refuses more than 11,000)
 
@@ -67,7 +83,7 @@ def render_queries(
         "{window}": cfg.rate_window,
     }
     out: dict[str, str] = {}
-    for name, default in DEFAULT_QUERIES.items():
+    for name, default in {**DEFAULT_QUERIES, **USAGE_QUERIES}.items():
         text = getattr(cfg.queries, name) or default
         for key, value in values.items():
             text = text.replace(key, value)
@@ -98,10 +114,14 @@ class PromMetrics:
     ) -> None:
         self.cfg = cfg
         self.step = step  # the back-filled points' spacing: the refresh interval
-        self.queries = render_queries(cfg, names, kube)
+        rendered = render_queries(cfg, names, kube)
+        self.queries = {k: v for k, v in rendered.items() if k in DEFAULT_QUERIES}  # each poll
+        self.usage_queries = {k: v for k, v in rendered.items() if k in USAGE_QUERIES}
         self.history_minutes = history_minutes
         self._client: PromClient | None = None
         self._backfilled = False
+        self._backfill_notes: tuple[str, ...] = ()
+        self._notes_until = 0.0  # monotonic: the back-filled window has scrolled away then
 
     def client(self) -> PromClient:
         """The HTTP client, built on first use (a bad CA file raises here, in collect)."""
@@ -180,9 +200,17 @@ class PromMetrics:
         )
         return PodsScrape(ok=True, rates=rates, pods=rows, pods_in_sum=len(rows), notes=notes)
 
+    def backfill_promql(self, trend: str) -> str:
+        """The range query that back-fills `trend` (a key of BACKFILL)."""
+        promql = BACKFILL[trend][0]
+        for name, text in {**self.queries, **self.usage_queries}.items():
+            promql = promql.replace("{" + name + "}", text)
+        return promql
+
     async def backfill(self) -> dict[str, tuple[tuple[datetime, float], ...]]:
-        """Once: the API trends over the last history_minutes from query_range; {} afterwards
-        or when Prometheus cannot answer (the trends then grow from now, as without it)."""
+        """Once: the API's and the pods' trends over the last history_minutes from query_range;
+        {} afterwards. A trend Prometheus cannot fill grows from now, as without it, and says
+        why in `backfill_notes`."""
         if self._backfilled:
             return {}
         self._backfilled = True
@@ -190,20 +218,27 @@ class PromMetrics:
         start = end - self.history_minutes * 60.0
         step = max(self.step, (end - start) / MAX_POINTS)
         out: dict[str, tuple[tuple[datetime, float], ...]] = {}
-        for trend, (template, scale) in BACKFILL.items():
-            promql = template
-            for name, text in self.queries.items():
-                promql = promql.replace("{" + name + "}", text)
+        notes: list[str] = []
+        for trend, (_, scale) in BACKFILL.items():
+            promql = self.backfill_promql(trend)
             try:
                 answer = await self.client().query_range(promql, start, end, step)
-            except PromError:
+            except PromError as exc:
+                notes.append(f"back-fill {trend}: {exc}")
                 continue
-            if answer.series:
-                out[trend] = tuple(
-                    (datetime.fromtimestamp(at, UTC), v * scale)
-                    for at, v in answer.series[0].points
-                )
+            notes += [f"back-fill {trend}: warning: {w}" for w in answer.warnings]
+            points = answer.series[0].points if answer.series else ()
+            if not points:
+                notes.append(f"back-fill {trend}: query returned nothing: {promql}")
+                continue
+            out[trend] = tuple((datetime.fromtimestamp(at, UTC), v * scale) for at, v in points)
+        self._backfill_notes = tuple(notes)
+        self._notes_until = time.monotonic() + self.history_minutes * 60.0
         return out
+
+    def backfill_notes(self) -> tuple[str, ...]:
+        """What the back-fill could not fill, while the trends' window still shows that gap."""
+        return self._backfill_notes if time.monotonic() < self._notes_until else ()
 
     async def aclose(self) -> None:
         """Close the client."""

@@ -12,6 +12,7 @@ from cockpit.config import ApiConfig, Config, KubernetesConfig, MetricNames, Pro
 from cockpit.config import PrometheusQueries as Queries
 from cockpit.lab.apisim.pods import running_pods
 from cockpit.lab.apisim.sim import ApiSimulator
+from cockpit.lab.kubesim.cadvisor import ContainerExporter
 from cockpit.lab.kubesim.sim import KubeSim
 from cockpit.models import ApiStatus
 from cockpit.sources.api import ApiSource
@@ -43,20 +44,32 @@ def kube(lab_pods) -> KubeSim:
 
 
 @pytest.fixture(scope="module")
-def prom(kube) -> Iterator[PrometheusServer]:
-    server = PrometheusServer(scrape_config(kube.url, kube.token, NS, running_pods(kube)))
+def containers(kube) -> Iterator[ContainerExporter]:
+    with ContainerExporter(kube) as exporter:  # the pods' cAdvisor and kube-state-metrics series
+        yield exporter
+
+
+@pytest.fixture(scope="module")
+def prom(kube, containers) -> Iterator[PrometheusServer]:
+    server = PrometheusServer(
+        scrape_config(kube.url, kube.token, NS, running_pods(kube), containers.target)
+    )
     try:
         server.wait_ready()
         # rate() needs two scrapes of every pod inside its window
         by_pod = f'sum by (pod) (rate(http_requests_total{{namespace="{NS}"}}[1m]))'
         wait_for(lambda: len(server.query(by_pod)) == 3, 30, what="two scrapes of every pod")
+        cpu = f'sum by (pod) (rate(container_cpu_usage_seconds_total{{namespace="{NS}"}}[1m]))'
+        wait_for(lambda: len(server.query(cpu)) == 3, 30, what="two cAdvisor scrapes")
         yield server
     finally:
         server.stop()
 
 
-def source(prom_url: str, api_sim: ApiSimulator, **queries: str) -> ApiSource:
-    cfg = PrometheusConfig(url=prom_url, queries=Queries(**queries))
+def source(
+    prom_url: str, api_sim: ApiSimulator, rate_window: str = "1m", **queries: str
+) -> ApiSource:
+    cfg = PrometheusConfig(url=prom_url, rate_window=rate_window, queries=Queries(**queries))
     api = ApiConfig(base_url=api_sim.url, metrics=MetricNames())
     return ApiSource(
         api,
@@ -119,6 +132,44 @@ async def test_trends_are_back_filled_from_query_range(prom, api_sim):
     state.update("api", status)
     assert len(state.trend("api.request_rate")) == len(history) + 1  # the history, then now
     assert "api.error_ratio" in status.trend_history
+
+
+async def test_pod_cpu_and_memory_trends_are_back_filled_from_cadvisor(prom, kube, api_sim):
+    # rate() over a window older than the series reads low (it divides by the whole window):
+    # a 5 s window is full after 5 s of these young series
+    samples = f'min(count_over_time(container_cpu_usage_seconds_total{{namespace="{NS}"}}[1m]))'
+    wait_for(
+        lambda: (rows := prom.query(samples)) and float(rows[0]["value"][1]) >= 10,
+        30,
+        what="10 s of cAdvisor series",
+    )
+    src = source(prom.url, api_sim, rate_window="5s")
+    status = await collect(src)
+    assert not [n for n in status.metrics_notes if "kube." in n], status.metrics_notes
+    state = CockpitState(history_minutes=15, interval_seconds=1.0)
+    state.update("api", status)
+    bounds = {"kube.cpu_percent": (2, 80), "kube.memory_percent": (15, 80)}
+    for trend, (low, high) in bounds.items():
+        history = status.trend_history[trend]
+        assert len(history) >= 2 and history == tuple(sorted(history)), history
+        # the simulator's usage model keeps each pod between these shares of its limits
+        full = [v for at, v in history if (at - history[0][0]).total_seconds() >= 6]
+        assert full and all(low - 1 <= v <= high + 1 for v in full), (trend, history)
+        # Prometheus' own answer to the same query at the last back-filled point
+        at, value = history[-1]
+        [own] = prom.query(src.prom.backfill_promql(trend), at.timestamp())
+        assert value == pytest.approx(float(own["value"][1]))
+        assert len(state.trend(trend)) == len(history)  # the pods pane's trend opens with it
+
+
+async def test_a_back_fill_query_returning_nothing_says_which(prom, api_sim):
+    status = await collect(source(prom.url, api_sim, memory_percent="sum(no_such_series)"))
+    assert status.metrics_ok and "kube.cpu_percent" in status.trend_history
+    assert "kube.memory_percent" not in status.trend_history
+    assert (
+        "back-fill kube.memory_percent: query returned nothing: sum(no_such_series)"
+        in status.metrics_notes
+    ), status.metrics_notes
 
 
 async def test_an_error_body_is_shown_in_prometheus_words(prom, api_sim):

@@ -4,12 +4,16 @@ tests/integration/test_source_prometheus.py)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
 from cockpit.config import KubernetesConfig, MetricNames, PrometheusConfig, PrometheusQueries
 from cockpit.sources.prometheus import PromError, parse_answer
 from cockpit.sources.prommetrics import render_queries
+from cockpit.state import CockpitState
+from tests.unit.incident_data import T0, api, kube
 
 
 def test_vector_values_are_strings_and_nan_is_left_out():
@@ -99,3 +103,37 @@ def test_check_config_names_a_missing_prometheus_ca_file(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"prometheus\.ca_file: expected a CA bundle"):
         check_runtime(cfg)
+
+
+def test_built_in_usage_queries_divide_cadvisor_by_kube_state_metrics_limits():
+    queries = render_queries(
+        PrometheusConfig(url="http://p"),
+        MetricNames(),
+        KubernetesConfig(namespace="predictiq", deployment="predictiq-api"),
+    )
+    pods = 'namespace="predictiq",pod=~"predictiq-api-.*"'
+    assert queries["cpu_percent"] == (
+        f'100 * sum(rate(container_cpu_usage_seconds_total{{{pods},container!="",'
+        f'container!="POD"}}[1m])) / sum(kube_pod_container_resource_limits{{{pods},'
+        'resource="cpu"})'
+    )
+    assert "container_memory_working_set_bytes" in queries["memory_percent"]
+    assert 'resource="memory"' in queries["memory_percent"]
+    own = render_queries(
+        PrometheusConfig(url="http://p", queries=PrometheusQueries(cpu_percent="cpu{{selector}}")),
+        MetricNames(),
+        None,
+    )
+    assert own["cpu_percent"] == 'cpu{pod=~".+"}'
+
+
+def test_the_pods_back_filled_usage_comes_before_their_live_samples():
+    state = CockpitState(history_minutes=15, interval_seconds=2.0)
+    state.update("kubernetes", kube())  # the pods' first live sample: 20 % CPU, 50 % memory
+    history = {
+        "kube.cpu_percent": tuple((T0 - timedelta(seconds=s), 70.0) for s in (6, 4, 2)),
+        "kube.memory_percent": tuple((T0 - timedelta(seconds=s), 60.0) for s in (6, 4, 2)),
+    }
+    state.update("api", replace(api(), trend_history=history))  # the Prometheus back-fill
+    assert state.trend("kube.cpu_percent") == [70.0, 70.0, 70.0, 20.0]
+    assert state.trend("kube.memory_percent") == [60.0, 60.0, 60.0, 50.0]

@@ -118,8 +118,14 @@ class PodsPane(TablePane[KubeSnapshot]):
                 + (f" (HPA {d.hpa.min_replicas}-{d.hpa.max_replicas})" if d.hpa else "")
             )
         cpu = trends.get("kube.cpu_percent") or []
+        mem = trends.get("kube.memory_percent") or []
+        usage = []
         if cpu:
-            lines.append(f"CPU {cpu[-1]:5.1f}% of limit  {spark(samples(cpu), 30)}")
+            usage.append(f"CPU {cpu[-1]:5.1f}% of limit  {spark(samples(cpu), 20 if mem else 30)}")
+        if mem:
+            usage.append(f"mem {mem[-1]:.0f}% {spark(samples(mem), 20)}")
+        if usage:
+            lines.append("   ".join(usage))
         notes = [
             n
             for n in (

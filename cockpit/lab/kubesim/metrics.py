@@ -25,7 +25,7 @@ _MI = 1024 * 1024
 parse_quantity = cast(Callable[[str | int | float], Decimal], quantity.parse_quantity)
 
 
-def _container_limits(pod: JSON) -> tuple[float, float]:
+def container_limits(pod: JSON) -> tuple[float, float]:
     """(cpu cores, memory bytes) limits of the pod's first container, with sane defaults."""
     resources = member(pod["spec"]["containers"][0], "resources")
     limits = member(resources, "limits") or member(resources, "requests")
@@ -48,7 +48,7 @@ class UsageModel:
         """Current (cpu cores, memory bytes) of a running pod, advanced to now."""
         meta = pod["metadata"]
         key = (meta["namespace"], meta["name"])
-        cpu_limit, memory_limit = _container_limits(pod)
+        cpu_limit, memory_limit = container_limits(pod)
         now = time.monotonic()
         with self._lock:
             previous = self._usage.get(meta["uid"])
