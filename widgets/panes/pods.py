@@ -74,9 +74,10 @@ class PodsPane(TablePane[KubeSnapshot]):
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
     # long pod names in a 53-column grid pane: the summary line says how many are ready
-    DROP_FIRST = ("node", "mem", "age", "rps", "cpu", "restarts", "ready")
-    # without per-pod figures from the API the Req/s column is all `-`: it goes first
-    DROP_WITHOUT_RATES = ("rps", *(c for c in DROP_FIRST if c != "rps"))
+    # with the API read per pod, a pod's req/s outranks its restart count (the summary line
+    # counts restarts, the status says CrashLoop); without, the Req/s column is all `-`: first
+    DROP_FIRST = ("node", "mem", "age", "restarts", "rps", "cpu", "ready")
+    DROP_WITHOUT_RATES = ("rps", "node", "mem", "age", "cpu", "restarts", "ready")
     WIDTHS = {"status": STATUS_WIDTH}
 
     def __init__(self, **kwargs: Any) -> None:

@@ -46,6 +46,7 @@ class PodMetrics:
         self._failing: set[str] = set()
         self._error_pod: str | None = None
         self._error_share = 0.0
+        self._owed = 0  # 5xx sent to the error pod out of turn: its next turns go to the others
 
     def set_pods(self, provider: Callable[[], Iterable[str]]) -> None:
         """Where the names of the pods that receive traffic come from (called a few times a
@@ -60,16 +61,21 @@ class PodMetrics:
         return self._pods
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> str | None:
-        """Count one finished request in one pod (the error pod takes its share of the 5xx);
-        returns that pod, the one that served it (None: no pod is ready)."""
+        """Count one finished request in one pod (the error pod takes its share of the 5xx, and
+        gives as many of its turns to the others, so every pod still serves an even share, as
+        behind a Service); returns that pod, the one that served it (None: no pod is ready)."""
         with self._lock:
             pods = self._current()
             if not pods:
                 return None
             if status >= 500 and self._error_pod in pods and self._rng.random() < self._error_share:
                 pod = self._error_pod
+                self._owed += 1
             else:
                 pod = pods[next(self._turn) % len(pods)]
+                if pod == self._error_pod and self._owed and len(pods) > 1 and status < 500:
+                    self._owed -= 1
+                    pod = pods[next(self._turn) % len(pods)]
             metrics = self._registries.setdefault(pod, ApiMetrics())
         metrics.observe(method, path, status, seconds)
         if status == 429:
@@ -113,7 +119,7 @@ class PodMetrics:
     def concentrate_errors(self, pod: str | None, share: float = 0.9) -> None:
         """Send this share of the 5xx to `pod` (None: spread them evenly again)."""
         with self._lock:
-            self._error_pod, self._error_share = pod, share
+            self._error_pod, self._error_share, self._owed = pod, share, 0
 
     @property
     def error_pod(self) -> str | None:
@@ -125,7 +131,7 @@ class PodMetrics:
         """Every pod answers and the 5xx are spread evenly."""
         with self._lock:
             self._failing.clear()
-            self._error_pod, self._error_share = None, 0.0
+            self._error_pod, self._error_share, self._owed = None, 0.0, 0
 
 
 def running_pods(kube: KubeSim) -> list[str]:
