@@ -18,6 +18,7 @@ from cockpit.models import ApiStatus
 from cockpit.sources.api import ApiSource
 from cockpit.sources.prommetrics import PromMetrics
 from cockpit.state import CockpitState
+from tests.faultproxy import FaultProxy
 from tests.integration.lab_helpers import api_over_pods
 from tests.prometheus_server import PrometheusServer, scrape_config, skip_reason
 from tests.waiting import wait_for
@@ -178,6 +179,32 @@ async def test_an_error_body_is_shown_in_prometheus_words(prom, api_sim):
     )
     assert not status.metrics_ok
     assert "bad_data" in (status.metrics_error or "") and "requests_by_pod" in status.metrics_error
+
+
+async def test_an_execution_error_is_shown_with_its_http_status(prom, api_sim):
+    # every pod's series share the namespace label: Prometheus refuses the match with a 422
+    many = "sum by (pod) (http_requests_total + on(namespace) http_requests_total)"
+    status = await collect(source(prom.url, api_sim, requests_by_pod=many))
+    assert not status.metrics_ok
+    assert "HTTP 422 execution: " in (status.metrics_error or ""), status.metrics_error
+    assert "many-to-many" in status.metrics_error and "requests_by_pod" in status.metrics_error
+
+
+async def test_a_503_from_prometheus_is_shown_as_such(prom, api_sim):
+    body = b'{"status":"error","errorType":"timeout","error":"query timed out in query execution"}'
+    reply = (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+    )
+    host, port = prom.url.removeprefix("http://").split(":")
+    with FaultProxy(host, int(port)) as proxy:
+        proxy.set_mode("garbage", payload=reply, close_after_garbage=True)
+        status = await collect(source(f"http://127.0.0.1:{proxy.port}", api_sim))
+        assert not status.metrics_ok and status.health_ok
+        assert "HTTP 503 timeout: query timed out" in (status.metrics_error or "")
+        proxy.pass_through()
+        status = await collect(source(f"http://127.0.0.1:{proxy.port}", api_sim))
+        assert status.metrics_ok, status.metrics_error
 
 
 async def test_a_query_returning_nothing_says_which(prom, api_sim):
