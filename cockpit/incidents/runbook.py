@@ -23,8 +23,9 @@ of the same shape, which replaces it. Each entry:
 Templates use str.format fields; a field missing from the evidence, or None, renders as "n/a"
 instead of failing, so a team's template can never break the incident panel.
 Derived fields available to every template: `mean_col` / `total_col` (pg_stat_statements column
-names for the server's version: *_exec_time from PostgreSQL 13 on), and the target's context the
-engine passes: `namespace`, `deployment`, `selector`, `api_url`.
+names for the server's version: *_exec_time from PostgreSQL 13 on), `disk_volumes_text` /
+`disk_pressure_text` (the disk rule's findings as phrases), and the target's context the engine
+passes: `namespace`, `deployment`, `selector`, `api_url`.
 """
 
 from __future__ import annotations
@@ -136,9 +137,32 @@ def template_fields(
     )
     return {
         **fields,
+        **_disk_texts(fields),
         "mean_col": "mean_exec_time" if modern else "mean_time",
         "total_col": "total_exec_time" if modern else "total_time",
         "longest_query_text": longest,
+    }
+
+
+def _disk_texts(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The disk rule's two phrases, so that a pod's full volume without DiskPressure reads 'no
+    node under DiskPressure', not 'DiskPressure on none'."""
+    volumes, nodes = fields.get("volumes_over") or [], fields.get("nodes") or []
+    threshold = fields.get("disk_threshold_percent")
+    over = f"over {threshold:g} %" if isinstance(threshold, int | float) else "over the threshold"
+    pods = fields.get("pods_on_nodes") or []
+    return {
+        "disk_volumes_text": (
+            f"volumes {over}: {', '.join(str(v) for v in volumes)}"
+            if volumes
+            else f"no pod's volume {over}"
+        ),
+        "disk_pressure_text": (
+            f"DiskPressure on {', '.join(str(n) for n in nodes)}: {len(pods)} of the "
+            f"deployment's pods run there ({', '.join(str(p) for p in pods) or 'none'})"
+            if nodes
+            else "no node under DiskPressure yet"
+        ),
     }
 
 
