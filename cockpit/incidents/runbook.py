@@ -144,22 +144,27 @@ def template_fields(
     }
 
 
+def _names(value: object) -> list[str]:
+    """An evidence list as its items' text ([] for anything else)."""
+    if isinstance(value, list | tuple):
+        return [str(v) for v in cast("list[object] | tuple[object, ...]", value)]
+    return []
+
+
 def _disk_texts(fields: Mapping[str, Any]) -> dict[str, str]:
     """The disk rule's two phrases, so that a pod's full volume without DiskPressure reads 'no
     node under DiskPressure', not 'DiskPressure on none'."""
-    volumes, nodes = fields.get("volumes_over") or [], fields.get("nodes") or []
+    volumes, nodes = _names(fields.get("volumes_over")), _names(fields.get("nodes"))
+    pods = _names(fields.get("pods_on_nodes"))
     threshold = fields.get("disk_threshold_percent")
     over = f"over {threshold:g} %" if isinstance(threshold, int | float) else "over the threshold"
-    pods = fields.get("pods_on_nodes") or []
     return {
         "disk_volumes_text": (
-            f"volumes {over}: {', '.join(str(v) for v in volumes)}"
-            if volumes
-            else f"no pod's volume {over}"
+            f"volumes {over}: {', '.join(volumes)}" if volumes else f"no pod's volume {over}"
         ),
         "disk_pressure_text": (
-            f"DiskPressure on {', '.join(str(n) for n in nodes)}: {len(pods)} of the "
-            f"deployment's pods run there ({', '.join(str(p) for p in pods) or 'none'})"
+            f"DiskPressure on {', '.join(nodes)}: {len(pods)} of the deployment's pods run "
+            f"there ({', '.join(pods) or 'none'})"
             if nodes
             else "no node under DiskPressure yet"
         ),

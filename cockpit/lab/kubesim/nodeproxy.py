@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from typing import Any, Protocol
 
 from cockpit.lab.kubesim import discovery
@@ -67,9 +68,9 @@ def serve(handler: _Handler, method: str, path: str) -> bool:
                 404, "NotFound", f'nodes "{name}" not found', {"name": name, "kind": "nodes"}
             )
         disk = sim.disk
-        delay = disk.slow.get(name, 0.0)
-        if delay > 0:
-            sim.stopping.wait(delay)
+        until = time.monotonic() + disk.slow.get(name, 0.0)
+        while name in disk.slow and time.monotonic() < until and not sim.stopping.wait(0.05):
+            pass  # a hung kubelet, until the fault is cleared or the server stops
         if name in disk.down:
             raise ApiError(
                 503,
