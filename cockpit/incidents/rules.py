@@ -516,30 +516,30 @@ def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     if not nodes and not full:
         return []
     critical = bool(full) and full[0][2] >= t.disk_critical_percent
-    pods = [p.name for p in kube.pods if p.node in nodes]
-    worst = full[0] if full else None
     status = kube.disk
-    ev: dict[str, Any] = {
-        "nodes": nodes,
-        "node_count": len(nodes),
-        "pods_on_nodes": pods,
-        "pod_count": len(pods),
-        "volumes_over": [_volume_line(*item) for item in full],
-        "volume_pods": sorted({item[0].name for item in full}),
-        "worst_pod": worst[0].name if worst else None,
-        "worst_volume": worst[1].name if worst else None,
-        "worst_pvc": (worst[1].pvc or None) if worst else None,
-        "worst_node": worst[0].node if worst else None,
-        "worst_percent": round(worst[2], 1) if worst else None,
-        "disk_threshold_percent": t.disk_percent,
-        "disk_critical_percent": t.disk_critical_percent,
-        "disk_read_at": status.read_at.isoformat() if status and status.read_at else None,
-        "unread_nodes": sorted(status.nodes_failed) if status else [],
-    }
-    if nodes:
+    ev: dict[str, Any] = {}
+    if full:  # a volume filling up: which pod, which volume, how full
+        pod, volume, pct = full[0]
+        ev.update(
+            volumes_over=[_volume_line(*item) for item in full],
+            volume_pods=sorted({item[0].name for item in full}),
+            worst_pod=pod.name,
+            worst_volume=volume.name,
+            worst_pvc=volume.pvc or None,
+            worst_node=pod.node,
+            worst_percent=round(pct, 1),
+            disk_threshold_percent=t.disk_percent,
+            disk_critical_percent=t.disk_critical_percent,
+            disk_read_at=status.read_at.isoformat() if status and status.read_at else None,
+            unread_nodes=sorted(status.nodes_failed) if status else [],
+        )
+    if nodes:  # the node itself is full: the kubelet is evicting
+        pods = [p.name for p in kube.pods if p.node in nodes]
+        ev.update(nodes=nodes, node_count=len(nodes), pods_on_nodes=pods, pod_count=len(pods))
         title, impact = "Disk pressure", "Writes fail and pods may be evicted from the nodes."
+        affected: tuple[str, ...] = ("nodes", "API pods")
     else:
-        title = "Disk filling up"
+        title, affected = "Disk filling up", ("API pods", *ev["volume_pods"])
         impact = (
             f"Writes to {ev['worst_volume']} of {ev['worst_pod']} fail once it is full "
             f"({ev['worst_percent']:.0f} % now); the node is not under DiskPressure yet."
@@ -552,7 +552,7 @@ def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
             title,
             ev,
             impact,
-            ("nodes", "API pods") if nodes else ("API pods", *ev["volume_pods"]),
+            affected,
         )
     ]
 

@@ -13,7 +13,7 @@ import pytest
 from cockpit.config import Config, KubernetesConfig, RefreshConfig
 from cockpit.incidents.engine import IncidentEngine
 from cockpit.lab.kubesim.sim import KubeSim
-from cockpit.models import KubeSnapshot, PodInfo, SourceFailure
+from cockpit.models import KubeSnapshot, PodInfo
 from cockpit.sources.kube.source import KubeSource
 from cockpit.sources.kube.watch import WatchTiming
 from cockpit.state import CockpitState
