@@ -176,7 +176,7 @@ async def test_volume_filling_opens_p3_then_p2_before_disk_pressure_and_recovers
         lab.drills.inject("volume-filling")
         assert filled() == FILL_STEPS[0] > 0.85
         p3 = await disk_incident_within(rounds, "P3")
-        assert p3.evidence["nodes"] == [] and p3.evidence["worst_volume"] == "data"
+        assert "nodes" not in p3.evidence and p3.evidence["worst_volume"] == "data"
         pod = p3.evidence["worst_pod"]
         assert lab.kube.disk.fills[(lab.kube.namespace, pod, "data")] >= 0.85
         await cockpit.until(lambda _: filled() >= 0.95, 30)
