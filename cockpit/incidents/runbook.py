@@ -24,7 +24,8 @@ Templates use str.format fields; a field missing from the evidence, or None, ren
 instead of failing, so a team's template can never break the incident panel.
 Derived fields available to every template: `mean_col` / `total_col` (pg_stat_statements column
 names for the server's version: *_exec_time from PostgreSQL 13 on), `disk_volumes_text` /
-`disk_pressure_text` (the disk rule's findings as phrases), and the target's context the engine
+`disk_pressure_text` (the disk rule's findings as phrases), `disk_nodes` / `disk_node` (the nodes
+under DiskPressure, else the fullest pod's node), and the target's context the engine
 passes: `namespace`, `deployment`, `selector`, `api_url`.
 """
 
@@ -156,6 +157,8 @@ def _disk_texts(fields: Mapping[str, Any]) -> dict[str, str]:
     node under DiskPressure', not 'DiskPressure on none'."""
     volumes, nodes = _names(fields.get("volumes_over")), _names(fields.get("nodes"))
     pods = _names(fields.get("pods_on_nodes"))
+    worst = fields.get("worst_node")
+    named = nodes or ([str(worst)] if worst else [])  # under pressure, else the fullest pod's
     threshold = fields.get("disk_threshold_percent")
     over = f"over {threshold:g} %" if isinstance(threshold, int | float) else "over the threshold"
     return {
@@ -168,6 +171,8 @@ def _disk_texts(fields: Mapping[str, Any]) -> dict[str, str]:
             if nodes
             else "no node under DiskPressure yet"
         ),
+        "disk_nodes": " ".join(named) or NA,
+        "disk_node": named[0] if named else NA,
     }
 
 

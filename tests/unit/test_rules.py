@@ -136,9 +136,9 @@ def test_disk_pressure_and_a_filling_volume_are_one_incident_at_the_worst_severi
     text = render_diagnosis(entry, f.evidence)
     assert text.startswith("volumes over 85 %: predictiq-api-0 data 88 % (1.2Gi free of 10.0Gi)")
     assert "DiskPressure on node-a: 2 of the deployment's pods run there" in text
-    assert "kubectl -n predictiq exec predictiq-api-0 -- df -h" in render_commands(
-        entry, f.evidence, {"namespace": "predictiq"}
-    )
+    commands = render_commands(entry, f.evidence, {"namespace": "predictiq"})
+    assert "kubectl -n predictiq exec predictiq-api-0 -- df -h" in commands
+    assert "kubectl describe node node-a" in commands
 
 
 def test_every_rule_has_a_runbook_entry_with_known_actions():
