@@ -8,31 +8,15 @@ Answers as a real API server does: 403 without `get nodes/proxy` (a common RBAC 
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import time
-from typing import Any, Protocol
+from typing import Any
 
 from cockpit.lab.kubesim import discovery
 from cockpit.lab.kubesim.api import ApiError, Route
+from cockpit.lab.kubesim.proxy import ProxyHandler
 from cockpit.sources import fields
-
-
-class _Handler(Protocol):
-    """What is used of kubesim.http's KubeSimHandler (structurally: http imports this module)."""
-
-    server: Any  # KubeSimServer; `.sim` is the KubeSim
-
-    @property
-    def wfile(self) -> io.BufferedIOBase: ...
-
-    def _send(self, code: int, body: dict[str, Any]) -> None: ...
-    def _check_auth(self) -> None: ...
-    def send_response(self, code: int, message: str | None = None) -> None: ...
-    def send_header(self, keyword: str, value: str) -> None: ...
-    def end_headers(self) -> None: ...
-
 
 _PATH = re.compile(r"^/api/v1/nodes/([^/:]+)(?::(\d+))?/proxy(/.*)?$")
 KUBELET_PORT = 10250
@@ -45,7 +29,7 @@ def _address(node: object) -> str:
     return fields.text(fields.mapping(node, "metadata"), "name")
 
 
-def serve(handler: _Handler, method: str, path: str) -> bool:
+def serve(handler: ProxyHandler, method: str, path: str) -> bool:
     """Answer a node proxy request (True), or leave a path that is not one to the router."""
     match = _PATH.match(path)
     if match is None:
