@@ -26,6 +26,7 @@ from urllib.parse import quote
 from kubernetes.client.exceptions import ApiException
 
 from cockpit.models import DiskStatus, PodDisk, utcnow
+from cockpit.sources.base import describe_error
 from cockpit.sources.fields import as_mapping, text
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.http import RawApi
@@ -103,7 +104,8 @@ class DiskPoller:
             try:
                 self.poll_once()
             except Exception as exc:  # a bug here must not end the thread: say it, go on
-                self.cache.set_disk({}, DiskStatus(read_at=utcnow(), note=f"disk: {exc!r}"))
+                note = f"the disk poll failed: {describe_error(exc)}"
+                self.cache.set_disk({}, DiskStatus(read_at=utcnow(), note=note))
             self.first_round.set()
             self._pause(started + self.interval)
 
