@@ -13,21 +13,29 @@ from __future__ import annotations
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
-from cockpit.lab.kubesim.metrics import container_limits
-
-if TYPE_CHECKING:
-    from cockpit.lab.kubesim.sim import KubeSim
+from cockpit.lab.kubesim.jsontypes import JSON
+from cockpit.lab.kubesim.metrics import UsageModel, container_limits
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Cluster(Protocol):
+    """What the series are read from: a KubeSim (its pods and its usage model)."""
+
+    usage: UsageModel
+
+    def pods(self) -> list[JSON]:
+        """The deployment's pods."""
+        ...
 
 
 class ContainerSeries:
     """The exposition text of every running pod's container; CPU seconds are integrated from
     the usage model between reads (a counter, as cAdvisor's)."""
 
-    def __init__(self, kube: KubeSim) -> None:
+    def __init__(self, kube: Cluster) -> None:
         self.kube = kube
         self._lock = threading.Lock()
         self._cpu_seconds: dict[str, tuple[float, float]] = {}  # uid -> (seconds, at)
@@ -87,7 +95,7 @@ class ContainerExporter(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, kube: KubeSim) -> None:
+    def __init__(self, kube: Cluster) -> None:
         self.series = ContainerSeries(kube)
         super().__init__(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(
