@@ -19,33 +19,33 @@ from cockpit.models import (
     CertificatesSnapshot,
     DbActivity,
     KubeSnapshot,
+    PodInfo,
     Snapshot,
     SourceFailure,
 )
 
 
-def _deployment_cpu_percent(s: Snapshot) -> float | None:
+def _deployment_percent(
+    s: Snapshot, pick: Callable[[PodInfo], tuple[float | None, float | None]]
+) -> float | None:
+    """Use over limit across the deployment's pods, %: only pods with both (used, limit)."""
     if not isinstance(s, KubeSnapshot):
         return None
     counted = [
-        (p.cpu_m, p.cpu_limit_m)
-        for p in s.pods
-        if p.cpu_m is not None and p.cpu_limit_m is not None and p.cpu_limit_m > 0
+        (used, limit)
+        for used, limit in map(pick, s.pods)
+        if used is not None and limit is not None and limit > 0
     ]
     limits = sum(limit for _, limit in counted)
     return 100.0 * sum(used for used, _ in counted) / limits if counted and limits > 0 else None
+
+
+def _deployment_cpu_percent(s: Snapshot) -> float | None:
+    return _deployment_percent(s, lambda p: (p.cpu_m, p.cpu_limit_m))
 
 
 def _deployment_memory_percent(s: Snapshot) -> float | None:
-    if not isinstance(s, KubeSnapshot):
-        return None
-    counted = [
-        (p.memory_bytes, p.memory_limit)
-        for p in s.pods
-        if p.memory_bytes is not None and p.memory_limit is not None and p.memory_limit > 0
-    ]
-    limits = sum(limit for _, limit in counted)
-    return 100.0 * sum(used for used, _ in counted) / limits if counted and limits > 0 else None
+    return _deployment_percent(s, lambda p: (p.memory_bytes, p.memory_limit))
 
 
 def _pct(v: float | None) -> float | None:
