@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.widget import Widget
@@ -46,6 +47,10 @@ class ApiPane(TablePane[ApiStatus]):
     DROP_FIRST = api_pods.DROP_FIRST
     FLEX = "scrape"
     FLEX_MIN = 26  # 'failed: connection refused' whole matters more than the p99 column
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._rows_at: datetime | None = None  # the `now` of the rows shown (the detail's ages)
 
     def compose_body(self) -> ComposeResult:
         yield FocusableStatic(classes="figures")
@@ -99,16 +104,16 @@ class ApiPane(TablePane[ApiStatus]):
             table.display = bool(per_pod)
             if table.display and figures.has_focus:
                 table.focus()  # the pane's keys (sort, enter) act on the table from now on
+        self._rows_at = now
         super().render_body(a, now, trends)
 
     def rows(self, a: ApiStatus, now: datetime) -> Iterable[Row]:
-        self._rows_at = now  # the detail's ages are the table's
         for pod in a.pods:
             yield pod.name, pod, api_pods.pod_cells(pod, now)
 
     def detail(self, key: str) -> tuple[str, str] | None:
         pod: ApiPodMetrics | None = self.items.get(key)
-        at = getattr(self, "_rows_at", None)
+        at = self._rows_at
         if pod is None or at is None:
             return None
         return api_pods.pod_detail(pod, at)
