@@ -51,7 +51,7 @@ from cockpit.audit.series import (
 )
 from cockpit.audit.sessions import SessionLock, remove_stale, session_gone, this_host
 from cockpit.config import Config, mask_dsn
-from cockpit.incidents.replay import UNKNOWN_ENDED, IncidentBook, PendingIntent
+from cockpit.incidents.replay import UNKNOWN_ENDED, IncidentBook, PendingIntent, entry_time
 from cockpit.models import to_jsonable, utcnow
 
 __all__ = [
@@ -386,7 +386,7 @@ class AuditLog:
             return
         try:
             cp.advance(entry, start, end, self.cfg)
-            when = _entry_time(entry)
+            when = entry_time(entry)  # the engine's own time when it gave one
             if when is not None:
                 cp.prune(when - RECENT)
             checkpoints.write(self.path, cp)
@@ -477,13 +477,6 @@ def _unknown(pending: PendingIntent) -> dict[str, Any]:
     if pending.incident_id:
         fields["incident_id"] = pending.incident_id
     return fields
-
-
-def _entry_time(entry: dict[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(entry.get("time", "")).replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _fsync_dir(directory: Path) -> None:
