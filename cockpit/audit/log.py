@@ -433,6 +433,12 @@ class AuditLog:
     def _exists(self) -> bool:
         return bool(series_files(self.path))
 
+    def incident_entries(self, incident_id: str) -> list[dict[str, Any]]:
+        """The entries about one incident (open, or resolved in the last 24 h), read where the
+        checkpoint says they are: a few reads, never a scan of the log."""
+        cp = self._checkpoint
+        return self.entries_at(list(cp.refs.get(incident_id, ()))) if cp is not None else []
+
     def entries_at(self, refs: Sequence[Position]) -> list[dict[str, Any]]:
         """The entries that start at these positions (those that moved or are gone are left
         out): an incident's entries for its templates and post-mortem, without a scan."""

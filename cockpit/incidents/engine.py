@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from cockpit.config import Config
 from cockpit.incidents.model import (
@@ -58,12 +58,9 @@ from cockpit.incidents.replay import (
 from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
 from cockpit.incidents.severity import SEVERITIES
+from cockpit.incidents.trail import Trail
 from cockpit.models import to_jsonable, utcnow
 from cockpit.state import CockpitState
-
-if TYPE_CHECKING:
-    from cockpit.audit.log import AuditLog
-    from cockpit.audit.series import Position
 
 log = logging.getLogger("cockpit.incidents")
 
@@ -100,7 +97,7 @@ class IncidentEngine:
         self,
         cfg: Config,
         *,
-        audit: AuditLog | None = None,
+        audit: Trail | None = None,
         clock: Callable[[], datetime] = utcnow,
         runbook: Runbook | None = None,
     ) -> None:
@@ -120,7 +117,7 @@ class IncidentEngine:
         self._reopenable: dict[str, str] = {}
         self.interrupted: list[Interrupted] = []  # actions whose cockpit ended, unacknowledged
         self._entries: dict[str, list[dict[str, Any]]] = {}  # incident id -> this session's
-        self._refs: dict[str, list[Position]] = {}  # incident id -> where its older entries are
+        self._older_read: set[str] = set()  # incidents whose earlier entries were read back
         self.restored_from: str | None = None  # "checkpoint" / "log" / None (no audit log)
         self._restore()
         if self.audit is not None:
@@ -140,7 +137,6 @@ class IncidentEngine:
             return
         self.restored_from = "log" if restored.rebuilt_because else "checkpoint"
         self._adopt(restored.book)
-        self._refs = restored.refs
         try:
             settled = self.audit.settle_interrupted()
         except Exception as exc:  # the trail is unwritable: say so, detection goes on
@@ -255,10 +251,10 @@ class IncidentEngine:
         those written before this start are read where the checkpoint says they are (once),
         then this session's."""
         older: list[dict[str, Any]] = []
-        refs = self._refs.pop(incident_id, None)
-        if refs and self.audit is not None:
+        if self.audit is not None and incident_id not in self._older_read:
+            self._older_read.add(incident_id)
             try:
-                older = self.audit.entries_at(refs)
+                older = self.audit.incident_entries(incident_id)
             except Exception:  # an unreadable log: the templates say what they have
                 log.exception("could not read the entries of %s", incident_id)
         mine = self._entries.get(incident_id, [])
