@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cockpit.audit.series import Position, file_of, iter_lines, line_ending_at, series_files
+from cockpit.audit.sessions import this_host
 from cockpit.config import Config
 from cockpit.incidents.replay import INCIDENT_ID, IncidentBook, apply, book_from_json, book_to_json
 from cockpit.incidents.replay import prune as prune_book
@@ -50,8 +51,9 @@ class Checkpoint:
         self.position = end
 
     def prune(self, since: datetime) -> None:
-        """Forget incidents resolved before `since`, and where their entries were."""
-        prune_book(self.book, since)
+        """Forget incidents resolved before `since`, and where their entries were, and other
+        hosts' intents without a result from before `since` (no cockpit here can settle them)."""
+        prune_book(self.book, since, pending_of_other_hosts=this_host())
         for incident_id in list(self.refs):
             if incident_id not in self.book.open and incident_id not in self.book.closed:
                 del self.refs[incident_id]
