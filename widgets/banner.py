@@ -101,15 +101,16 @@ class Banner(Horizontal):
 
 
 def interrupted_text(items: list[Interrupted], key: str) -> str:
-    """One line about the interrupted actions ("" for none): the newest named, the others
-    counted, and the key that acknowledges them."""
+    """One line about the interrupted actions ("" for none): the key that acknowledges them
+    first (a long target may be cut at the right edge, the key must not be), then how many, the
+    newest named, and why its result is unknown."""
     if not items:
         return ""
     last = items[-1]
     what = f"{last.action} {last.target}".strip()
-    more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
-    ack = f" [{key}: seen]" if key else ""
-    return f"! {what}: {UNKNOWN_ENDED}{more}{ack}"
+    ack = f"[{key}: seen] " if key else ""
+    count = f"{len(items)} actions, newest " if len(items) > 1 else ""
+    return f"! {ack}{count}{what}: {UNKNOWN_ENDED}"
 
 
 class InterruptedNotice(Static):

@@ -153,7 +153,9 @@ def write(log_path: Path, cp: Checkpoint) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     data = json.dumps(to_json(cp), ensure_ascii=True, separators=(",", ":"))
     try:
-        with open(tmp, "w", encoding="ascii") as fh:
+        # as private as the log: it holds incident notes and evidence
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with open(fd, "w", encoding="ascii") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except OSError:
