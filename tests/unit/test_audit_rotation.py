@@ -9,8 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from cockpit.audit.log import AuditLog, entry_hash, read_entries, verify
 from cockpit.audit.series import rotated_files, series_files
+from cockpit.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,3 +110,11 @@ def test_two_processes_keep_one_chain_across_rotations(tmp_path: Path) -> None:
     assert [e["seq"] for e in entries] == list(range(1, 121))
     assert len(rotated_files(path)) > 5
     assert verify(path)[0], verify(path)
+
+
+def test_rotate_mb_is_read_from_the_config_and_a_bad_value_names_key_and_range() -> None:
+    cfg = parse_config({"audit": {"rotate_mb": 8}}, env={})
+    assert AuditLog.for_config(cfg, "/tmp/unused").rotate_bytes == 8 * 1024 * 1024
+    assert AuditLog.for_config(parse_config({}, env={}), "/x").rotate_bytes == 64 * 1024 * 1024
+    with pytest.raises(ConfigError, match=r"audit\.rotate_mb: expected a number from 1 to 65536"):
+        parse_config({"audit": {"rotate_mb": 0}}, env={})

@@ -127,3 +127,22 @@ def test_a_checkpoint_ahead_of_a_replaced_log_is_not_trusted(tmp_path):
     inc = later.get(incident_id)
     assert (inc.acknowledged_by, inc.status, inc.notes) == (None, "Investigating", ())
     assert not verify(log)[0]
+
+
+def test_a_log_cut_mid_line_by_a_crash_starts_and_keeps_every_entry(tmp_path):
+    run, incident_id, _ = _mid_incident(tmp_path)
+    log = tmp_path / "audit.jsonl"
+    checkpoint_path(log).unlink()
+    with open(log, "ab") as fh:
+        fh.write(b'{"seq": 99, "event": "incident.no')  # the crash: half a line, no newline
+    later = _engine(tmp_path, run.now)
+    assert later.restored_from == "log"
+    assert later.get(incident_id).notes[0].text == "pool leak in the API"
+    later.add_note(incident_id, "after the crash", "bob")  # never glued onto the half line
+    again = _engine(tmp_path, run.now)
+    assert [n.text for n in again.get(incident_id).notes] == [
+        "pool leak in the API",
+        "after the crash",
+    ]
+    ok, _, reason = verify(log)
+    assert not ok and "not a JSON entry" in reason  # the damage stays visible to verify
