@@ -43,6 +43,7 @@ from cockpit.audit.series import (
     Position,
     current_number,
     iter_lines,
+    last_line,
     read_at,
     read_entries,
     rotated_files,
@@ -123,22 +124,6 @@ def canonical(entry: dict[str, Any]) -> bytes:
 def entry_hash(entry: dict[str, Any]) -> str:
     """sha256 hex of the canonical form of an entry (its own `hash` excluded)."""
     return hashlib.sha256(canonical(entry)).hexdigest()
-
-
-def _last_line(fd: int, end: int | None = None) -> bytes:
-    """The last line of an open file (without its newline), read backwards in chunks."""
-    end = os.lseek(fd, 0, os.SEEK_END) if end is None else end
-    if end and os.pread(fd, 1, end - 1) == b"\n":
-        end -= 1
-    buf, pos = b"", end
-    while pos > 0:
-        step = min(8192, pos)
-        pos -= step
-        buf = os.pread(fd, step, pos) + buf
-        nl = buf.rfind(b"\n")
-        if nl >= 0:
-            return buf[nl + 1 :]
-    return buf
 
 
 def _chain_of(raw: bytes) -> tuple[str, int] | None:
@@ -295,7 +280,7 @@ class AuditLog:
             except OSError as exc:
                 raise AuditError(f"cannot read the previous audit file: {exc}") from exc
             try:
-                chain = _chain_of(_last_line(pfd))
+                chain = _chain_of(last_line(pfd))
             finally:
                 os.close(pfd)
             if chain is None:  # damaged: chain from its last good entry; verify reports it
@@ -304,7 +289,7 @@ class AuditLog:
                 return str(last.get("hash", GENESIS)), int(last.get("seq", 0)), False
             return chain[0], chain[1], False
         damaged = os.pread(fd, 1, size - 1) != b"\n"
-        chain = _chain_of(_last_line(fd, size))
+        chain = _chain_of(last_line(fd, size))
         if chain is not None:
             return chain[0], chain[1], damaged
         # the last line is damaged: chain from the last good entry; verify reports the damage

@@ -111,6 +111,23 @@ def read_entries(path: Path | str) -> list[dict[str, Any]]:
     return [line.entry for line in iter_lines(p) if line.entry is not None]
 
 
+def last_line(fd: int, end: int | None = None) -> bytes:
+    """The last line of an open file before byte `end` (the file's end when None), without its
+    newline, read backwards in chunks."""
+    end = os.lseek(fd, 0, os.SEEK_END) if end is None else end
+    if end and os.pread(fd, 1, end - 1) == b"\n":
+        end -= 1
+    buf, pos = b"", end
+    while pos > 0:
+        step = min(8192, pos)
+        pos -= step
+        buf = os.pread(fd, step, pos) + buf
+        nl = buf.rfind(b"\n")
+        if nl >= 0:
+            return buf[nl + 1 :]
+    return buf
+
+
 def line_ending_at(file: Path, offset: int) -> dict[str, Any] | None:
     """The entry of the line that ends exactly at `offset` (newline included), or None."""
     try:
@@ -120,15 +137,7 @@ def line_ending_at(file: Path, offset: int) -> dict[str, Any] | None:
     try:
         if offset <= 0 or os.fstat(fd).st_size < offset or os.pread(fd, 1, offset - 1) != b"\n":
             return None
-        buf, pos = b"", offset - 1
-        while pos > 0:
-            step = min(8192, pos)
-            pos -= step
-            buf = os.pread(fd, step, pos) + buf
-            nl = buf.rfind(b"\n")
-            if nl >= 0:
-                return parse_line(buf[nl + 1 :])
-        return parse_line(buf)
+        return parse_line(last_line(fd, offset))
     finally:
         os.close(fd)
 
