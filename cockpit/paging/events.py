@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from cockpit.audit.log import scrub
 from cockpit.incidents.model import Incident
@@ -29,7 +29,6 @@ DETAILS_MAX_BYTES = 64 * 1024  # evidence beyond this is replaced by a note (eve
 CLIENT = "PredictIQ Cockpit"
 WEBHOOK_SCHEMA = "predictiq-cockpit.page/v1"
 
-Target = Literal["pagerduty", "webhook"]
 TARGET_NAMES: Mapping[str, str] = {"pagerduty": "PagerDuty", "webhook": "the webhook"}
 
 

@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 
@@ -37,28 +37,16 @@ from cockpit.incidents.model import Incident
 from cockpit.models import utcnow
 from cockpit.paging.claim import PAGE_EVENTS, LocalClaim, PageClaim, PageEvent
 from cockpit.paging.delivery import Backoff, Delivery, Sleep, deliver
-from cockpit.paging.events import TARGET_NAMES, Target, pagerduty_body, webhook_body
+from cockpit.paging.events import TARGET_NAMES, pagerduty_body, webhook_body
 from cockpit.paging.policy import page_due
+from cockpit.paging.report import Outcome, PageReport, Target
 
-Outcome = Literal["sent", "failed", "elsewhere"]
 AUDIT_EVENTS: Mapping[PageEvent, str] = {e: f"page.{e}" for e in PAGE_EVENTS}
 _DONE_WORDS: Mapping[PageEvent, str] = {
     "trigger": "paged",
     "acknowledge": "acknowledged on",
     "resolve": "resolved on",
 }
-
-
-@dataclass(frozen=True)
-class PageReport:
-    """One page's outcome, in the operator's words (`text`), for the timeline and a toast."""
-
-    incident_id: str
-    event: PageEvent
-    target: Target
-    outcome: Outcome
-    at: datetime
-    text: str  # "paged PagerDuty 10:42:13", "page to PagerDuty failed 10:42:13: HTTP 400: ..."
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from cockpit.config import Config
 from cockpit.models import utcnow
 from cockpit.paging.claim import PageClaim
 from cockpit.paging.delivery import Backoff, Sleep
-from cockpit.paging.pager import Pager, PageReport
+from cockpit.paging.pager import Pager
+from cockpit.paging.report import PageReport
 
 
 def pager_for(

@@ -15,7 +15,8 @@ from cockpit.incidents.engine import IncidentEngine
 from cockpit.incidents.model import Incident
 from cockpit.paging.claim import PageClaim
 from cockpit.paging.delivery import Backoff
-from cockpit.paging.pager import Pager, PageReport
+from cockpit.paging.pager import Pager
+from cockpit.paging.report import PageReport
 from cockpit.paging.wiring import pager_for
 from cockpit.state import CockpitState
 from tests.integration.pager_server import PagerServer
