@@ -299,6 +299,9 @@ class CockpitApp(App[int]):
         if pager is None or self._closing:
             return
         await asyncio.to_thread(pager.start)
+        if self._closing:  # quit while it started: on_unmount did not see it
+            await asyncio.to_thread(pager.close)
+            return
         self.pager = pager
         self.engine.watch(pager)
         self.engine.tick(self.clock())

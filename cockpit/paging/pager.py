@@ -260,13 +260,15 @@ class Pager:
         targets = self._targets_for(job)
         if not targets:
             return
+        note = ""
         try:
             mine = await asyncio.to_thread(self.claim.claim, job.incident.id, job.event)
         except Exception as exc:
-            reason = self.redact(f"could not claim the page: {type(exc).__name__}: {exc}")
-            for target in targets:
-                await self._outcome(job, target, "failed", reason=reason)
-            return
+            # Undecided (the team store unreachable): send. A second cockpit sending the same
+            # event for the same dedup_key is merged by PagerDuty; nobody paged is worse.
+            mine = True
+            note = self.redact(f" (the claim failed: {type(exc).__name__}: {exc}; sent anyway)")
+            self._log(f"claiming the {job.event} of {job.incident.id}", exc)
         if not mine:
             with self._lock:
                 self._sent.setdefault((job.incident.id, "elsewhere"), set()).add(job.event)
@@ -287,9 +289,9 @@ class Pager:
             if delivery.delivered:
                 with self._lock:
                     self._sent.setdefault((job.incident.id, target), set()).add(job.event)
-                await self._outcome(job, target, "sent", delivery=delivery)
+                await self._outcome(job, target, "sent", delivery=delivery, reason=note.strip())
             else:
-                reason = delivery.error + ("" if delivery.gave_up else " (not retried)")
+                reason = delivery.error + ("" if delivery.gave_up else " (not retried)") + note
                 await self._outcome(job, target, "failed", delivery=delivery, reason=reason)
 
     def _request(self, job: _Job, target: Target) -> tuple[str, dict[str, Any]]:
@@ -326,7 +328,7 @@ class Pager:
                 "severity": job.incident.severity,
                 "status": delivery.status if delivery else None,
                 "attempts": delivery.attempts if delivery else 0,
-                "error": reason or None,
+                "reason": reason or None,
             }
             try:
                 await asyncio.to_thread(self.audit.record, AUDIT_EVENTS[job.event], **fields)
@@ -335,7 +337,7 @@ class Pager:
         name = TARGET_NAMES[target]
         clock = at.strftime("%H:%M:%S")
         if outcome == "sent":
-            text = f"{_DONE_WORDS[job.event]} {name} {clock}"
+            text = f"{_DONE_WORDS[job.event]} {name} {clock}" + (f" {reason}" if reason else "")
         elif outcome == "elsewhere":
             text = f"{job.event} sent by another cockpit {clock}"
         else:

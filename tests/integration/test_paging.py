@@ -349,6 +349,28 @@ def test_in_team_mode_exactly_one_cockpit_sends_each_page(tmp_path, server):
             c.pager.close()
 
 
+class UnreachableClaim:
+    """A team store that cannot be reached: every claim raises."""
+
+    def claim(self, incident_id: str, event: str) -> bool:
+        raise ConnectionError("team store: connection refused")
+
+
+def test_a_claim_that_cannot_be_decided_still_pages(tmp_path, server):
+    p = make_paging(tmp_path, paging_config(server), claim=UnreachableClaim())
+    try:
+        incident = p.engine.declare("checkout down", "P1")
+        p.at(T0 + minutes(5))
+        p.settled()
+        assert [b["dedup_key"] for b in server.accepted()] == [incident.id]
+        (report,) = p.reports
+        assert report.outcome == "sent" and "the claim failed" in report.text
+        (entry,) = p.audit_pages()
+        assert entry["result"] == "sent" and "sent anyway" in entry["reason"]
+    finally:
+        p.pager.close()
+
+
 def test_a_restarted_cockpit_neither_pages_twice_nor_forgets_to_resolve(tmp_path, server):
     cfg = paging_config(server)
     audit = AuditLog(tmp_path / "state" / "audit.jsonl")
