@@ -86,6 +86,7 @@ class IncidentEngine:
     ) -> None:
         self.cfg = cfg
         self.watches: list[IncidentWatch] = list(watches)  # told after every change (the pager)
+        self.watch_error: str | None = None  # the last failure of a watch (it logs its own)
         self.audit = audit
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
@@ -175,7 +176,7 @@ class IncidentEngine:
             try:
                 watch.review(active, resolved, now)
             except Exception as exc:  # a watch must never stop detection or an operator step
-                self.audit_error = f"{type(watch).__name__}: {type(exc).__name__}: {exc}"
+                self.watch_error = f"{type(watch).__name__}: {type(exc).__name__}: {exc}"
 
     def add_timeline(self, incident_id: str, event: str, text: str, at: datetime) -> None:
         """A line in an incident's timeline from outside the engine (a page sent or failed);

@@ -124,7 +124,16 @@ class Pager:
     def review(
         self, active: Sequence[Incident], resolved: Sequence[Incident], now: datetime
     ) -> None:
-        """Decide what is due (never blocks: the sending happens on the pager's thread)."""
+        """Decide what is due (never blocks: the sending happens on the pager's thread; never
+        raises: a failure is logged)."""
+        try:
+            self._review(active, resolved, now)
+        except Exception as exc:
+            self._log("deciding what to page", exc)
+
+    def _review(
+        self, active: Sequence[Incident], resolved: Sequence[Incident], now: datetime
+    ) -> None:
         jobs: list[_Job] = []
         with self._lock:
             for inc in active:

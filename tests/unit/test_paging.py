@@ -159,3 +159,42 @@ def test_the_local_claim_always_claims():
     claim: PageClaim = LocalClaim()
     assert isinstance(claim, PageClaim)
     assert claim.claim("INC-20261127-0001", "trigger") and claim.claim("INC-1", "trigger")
+
+
+class Seen:
+    """A watch that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[str], list[str], datetime]] = []
+
+    def review(self, active, resolved, now) -> None:
+        self.calls.append(([i.id for i in active], [i.id for i in resolved], now))
+
+
+class Broken:
+    """A watch with a bug."""
+
+    def review(self, active, resolved, now) -> None:
+        raise RuntimeError("bug in a watch")
+
+
+def test_the_engine_tells_its_watches_and_a_broken_one_stops_nothing():
+    from cockpit.incidents.engine import IncidentEngine
+
+    now = [T0]
+    seen = Seen()
+    engine = IncidentEngine(Config(), clock=lambda: now[0], watches=[Broken(), seen])
+    inc = engine.declare("checkout down", "P1")
+    now[0] = T0 + timedelta(minutes=1)
+    engine.acknowledge(inc.id, "alice")
+    engine.tick(T0 + timedelta(minutes=2))
+    engine.resolve(inc.id, "alice")
+    assert seen.calls == [
+        ([inc.id], [], T0),
+        ([inc.id], [], T0 + timedelta(minutes=1)),
+        ([inc.id], [], T0 + timedelta(minutes=2)),
+        ([], [inc.id], T0 + timedelta(minutes=1)),
+    ]
+    assert engine.watch_error is not None and "bug in a watch" in engine.watch_error
+    engine.add_timeline(inc.id, "page", "paged PagerDuty 09:00:00", T0)
+    assert engine.get(inc.id).timeline[-1].text == "paged PagerDuty 09:00:00"
