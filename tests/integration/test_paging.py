@@ -13,8 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from cockpit.audit.log import AuditLog, scrub
+from cockpit.audit.log import AuditLog, read_entries, scrub
 from cockpit.config import Config
+from cockpit.incidents.postmortem import render_postmortem
 from cockpit.paging.events import SUMMARY_MAX
 from tests.integration.pager_server import Answer, PagerServer
 from tests.integration.paging_helpers import (
@@ -414,6 +415,15 @@ def test_the_routing_key_is_never_written_anywhere(tmp_path, server):
         p.engine.resolve(incident.id, "alice")
         p.settled()
         log.exception("a test traceback", RuntimeError(f"key was {ROUTING_KEY}"))
+        for r in p.reports:  # as the app does: the outcome in the incident's timeline
+            p.engine.add_timeline(r.incident_id, "page", r.text, r.at)
+        exports = tmp_path / "state" / "exports"
+        exports.mkdir()
+        entries = read_entries(p.audit.path)
+        for inc in (incident, second):
+            postmortem = render_postmortem(p.engine.get(inc.id), entries)
+            assert "Paged" in postmortem
+            (exports / f"postmortem-{inc.id}.md").write_text(postmortem)
     finally:
         p.pager.close()
         log.close()
@@ -421,6 +431,7 @@ def test_the_routing_key_is_never_written_anywhere(tmp_path, server):
     assert all(ROUTING_KEY not in r.text for r in p.reports)
     assert "***" in p.reports[0].text  # the echo is redacted, the rest of the reason kept
     written = [f for f in tmp_path.rglob("*") if f.is_file()]
-    assert {f.name for f in written} >= {"audit.jsonl", "cockpit.log"}
+    assert {f.name for f in written} >= {"audit.jsonl", "cockpit.log", "audit.jsonl.head"}
+    assert any(f.parent.name == "exports" for f in written)
     for f in written:
         assert ROUTING_KEY.encode() not in f.read_bytes(), f
