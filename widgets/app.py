@@ -306,6 +306,13 @@ class CockpitApp(App[int]):
         self.engine.watch(pager)
         self.engine.tick(self.clock())
 
+    def set_page_claim(self, claim: PageClaim) -> None:
+        """Team mode, once the team store is linked: who sends each page is decided there
+        (read by the pager for every page, so it applies to the next one)."""
+        self.page_claim = claim
+        if self.pager is not None:
+            self.pager.claim = claim
+
     def _report_page(self, report: PageReport) -> None:
         """Called on the pager's thread: post_message is the thread-safe way in."""
         self.post_message(PageReported(report))

@@ -98,7 +98,7 @@ class Pager:
         self.audit = audit
         self.report = report
         self.source = source
-        self.claim = claim or LocalClaim()
+        self.claim: PageClaim = claim or LocalClaim()  # read for every page: may be replaced
         self.clock = clock
         self.history = history
         self.backoff = backoff or Backoff()
