@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, tzinfo
 from functools import partial
@@ -38,7 +37,6 @@ from cockpit.config import Config
 from cockpit.incidents.model import Incident
 from cockpit.models import KubeSnapshot, Snapshot, SourceFailure, utcnow
 from cockpit.paging.claim import PageClaim
-from cockpit.paging.report import PageReport
 from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.base import Source
 from cockpit.sources.registry import BUILD_STEP, BuiltSources
@@ -51,6 +49,7 @@ from widgets.incidents.slot import IncidentsPane, highest_severity
 from widgets.keys import ActionSpec, key_registry
 from widgets.main_screen import screen_class_for
 from widgets.messages import PageReported, SnapshotReady
+from widgets.paging import PagingLink
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
 from widgets.panes.base import Pane
@@ -91,24 +90,6 @@ def _load_engine(
     from cockpit.incidents.engine import IncidentEngine
 
     return IncidentEngine(cfg, audit=audit, clock=clock)
-
-
-def _load_pager(
-    cfg: Config,
-    audit: AuditLog | None,
-    report: Callable[[PageReport], None],
-    source: Callable[[], str],
-    claim: PageClaim | None,
-    log: AppLog,
-    clock: Callable[[], datetime],
-) -> Pager | None:
-    """The pager (it imports httpx: built off the event loop, after the first frame); None
-    without [paging] and in read-only mode."""
-    from cockpit.paging.wiring import pager_for
-
-    return pager_for(
-        cfg, audit=audit, report=report, source=source, claim=claim, log=log, clock=clock
-    )
 
 
 def monitor_headline(incidents: list[Incident]) -> str:
@@ -163,10 +144,16 @@ class CockpitApp(App[int]):
         self.scheduler = self._new_scheduler()
         self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
-        # paging: only with [paging] and never read-only (a wall screen writes nothing)
-        self._pages_wanted = cfg.paging is not None and not cfg.read_only
-        self.page_claim = page_claim  # the team store's, in team mode; else the local one
-        self.pager: Pager | None = None
+        self.paging = PagingLink(  # only with [paging], and never read-only
+            cfg,
+            engine=self.engine,
+            audit=audit,
+            state=self.state,
+            clock=self.clock,
+            app_log=app_log,
+            post=self.post_message,
+            claim=page_claim,
+        )
         self.incidents: list[Incident] = []
         self._evaluation_pending = False
         self.flow = ActionFlow(
@@ -230,7 +217,7 @@ class CockpitApp(App[int]):
         self._tick()
         self._evaluate_incidents(self.clock())
         self.set_interval(1.0, self._tick)
-        if self._pages_wanted:
+        if self.paging.wanted:
             self.call_after_refresh(self._start_pager_later)
         if self._sources_pending:
             self.call_after_refresh(self._build_sources_later)
@@ -281,67 +268,31 @@ class CockpitApp(App[int]):
             gc.freeze()
 
     def _start_pager_later(self) -> None:
-        self.run_worker(self._start_pager(), name="start the pager", exit_on_error=False)
+        start = self.paging.start(lambda: self._closing)
+        self.run_worker(start, name="start the pager", exit_on_error=False)
 
-    async def _start_pager(self) -> None:
-        """Build the pager in a thread (httpx's import), start its thread, and let the engine
-        tell it about the incidents."""
-        pager = await asyncio.to_thread(
-            _load_pager,
-            self.cfg,
-            self.audit,
-            self._report_page,
-            self._page_source,
-            self.page_claim,
-            self.app_log,
-            self.clock,
-        )
-        if pager is None or self._closing:
-            return
-        await asyncio.to_thread(pager.start)
-        if self._closing:  # quit while it started: on_unmount did not see it
-            await asyncio.to_thread(pager.close)
-            return
-        self.pager = pager
-        self.engine.watch(pager)
-        self.engine.tick(self.clock())
+    @property
+    def pager(self) -> Pager | None:
+        """The pager, once started (None without [paging], read-only, or before)."""
+        return self.paging.pager
 
     def set_page_claim(self, claim: PageClaim) -> None:
-        """Team mode, once the team store is linked: who sends each page is decided there
-        (read by the pager for every page, so it applies to the next one)."""
-        self.page_claim = claim
-        if self.pager is not None:
-            self.pager.claim = claim
-
-    def _report_page(self, report: PageReport) -> None:
-        """Called on the pager's thread: post_message is the thread-safe way in."""
-        self.post_message(PageReported(report))
-
-    def _page_source(self) -> str:
-        """The page's `source`: the cluster's context as the Kubernetes source reports it."""
-        kube = self.state.kube
-        k = self.cfg.kubernetes
-        if kube is not None and (kube.context or kube.cluster):
-            cluster = f"/{kube.cluster}" if kube.cluster and kube.cluster != kube.context else ""
-            return f"{kube.context or '(current context)'}{cluster}"
-        if k is not None and k.context:
-            return k.context
-        return socket.gethostname()
+        """Team mode: the team store decides which cockpit sends each page."""
+        self.paging.set_claim(claim)
 
     def on_page_reported(self, message: PageReported) -> None:
         """A page went out or failed: the incident's timeline says so, and a notification."""
-        report = message.report
         try:
-            self.engine.add_timeline(report.incident_id, "page", report.text, report.at)
+            note = self.paging.shown(message.report)
             pane = self.panes[-1]
             if isinstance(pane, IncidentsPane):
                 pane.show_incidents(self.engine.active(), self.clock())
         except Exception as exc:  # the page's report must not take the screen down
             self.app_log.exception("showing a page's outcome", exc)
-        if report.outcome == "failed":
-            self.notify(f"{report.incident_id}: {report.text}", severity="error", timeout=30)
-        elif report.outcome == "sent" and report.event == "trigger":
-            self.notify(f"{report.incident_id}: {report.text}", timeout=10)
+            note = (message.report.text, "error")
+        if note is not None:
+            text, severity = note
+            self.notify(text, severity=severity, timeout=30 if severity == "error" else 10)
 
     @property
     def sources_ready(self) -> bool:
@@ -351,8 +302,7 @@ class CockpitApp(App[int]):
     async def on_unmount(self) -> None:
         self._closing = True
         await self.scheduler.stop()
-        if self.pager is not None:
-            await asyncio.to_thread(self.pager.close)
+        await self.paging.close()
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
