@@ -18,7 +18,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -106,6 +106,9 @@ class AuditLog:
         self.path = Path(path).expanduser()
         self.head_path = self.path.with_name(self.path.name + ".head")
         self.session_id = session_id or uuid.uuid4().hex[:12]
+        # told of every entry once it is on disk (the team store's upload): never before the
+        # fsync, and a failing observer never fails the append
+        self.observers: list[Callable[[dict[str, Any]], None]] = []
 
     def record(self, event: str, **fields: Any) -> dict[str, Any]:
         """Append one entry (flush + fsync, under an exclusive lock) and return it."""
@@ -138,11 +141,16 @@ class AuditLog:
                 raise OSError(28, "short write (disk full?)")
             os.fsync(fd)
             self._write_head(entry)
-            return entry
         except OSError as exc:
             raise AuditError(f"cannot write audit log {self.path}: {exc.strerror or exc}") from exc
         finally:
             os.close(fd)  # closing releases the lock
+        for observer in list(self.observers):
+            try:
+                observer(entry)
+            except Exception:  # the entry is written; an observer's trouble is its own
+                continue
+        return entry
 
     def _tail(self, fd: int) -> tuple[str, int, bool]:
         """(hash of the last entry, its seq, whether the file ends in a partial line)."""
