@@ -164,7 +164,8 @@ async def declare_incident(conn: AsyncConn, day: str, by: str) -> str:
         n = int(str(row[0])) if row else 0
         incident_id = f"INC-{day}-{n:04d}"
         await conn.execute(
-            "INSERT INTO cockpit.incidents (id, rule, key, opened_by) VALUES (%s, 'declared', %s, %s)",
+            "INSERT INTO cockpit.incidents (id, rule, key, opened_by)"
+            " VALUES (%s, 'declared', %s, %s)",
             (incident_id, incident_id, by),
         )
     return incident_id
