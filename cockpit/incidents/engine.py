@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from cockpit.config import Config
+from cockpit.incidents.ids import IncidentIds
 from cockpit.incidents.model import (
     STATUSES,
     Incident,
@@ -36,6 +37,7 @@ from cockpit.incidents.model import (
     response_deadline,
     sort_key,
 )
+from cockpit.incidents.replay import OPENING_EVENTS, apply_to_incident
 from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
 from cockpit.incidents.severity import SEVERITIES
@@ -81,9 +83,11 @@ class IncidentEngine:
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = utcnow,
         runbook: Runbook | None = None,
+        ids: IncidentIds | None = None,
     ) -> None:
         self.cfg = cfg
         self.audit = audit
+        self.ids = ids  # team mode: the store numbers incidents and shares them
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
         self.audit_error: str | None = None
@@ -124,6 +128,12 @@ class IncidentEngine:
         day = at.strftime("%Y%m%d")
         self._counters[day] = self._counters.get(day, 0) + 1
         return f"INC-{day}-{self._counters[day]:04d}"
+
+    def _count_id(self, incident_id: str) -> None:
+        """Number later incidents past this one (an id the team store gave, or another's)."""
+        m = _ID.match(incident_id)
+        if m:
+            self._counters[m.group(1)] = max(self._counters.get(m.group(1), 0), int(m.group(2)))
 
     def _record(self, event: str, *, strict: bool, **fields: Any) -> None:
         if self.audit is None:
@@ -174,7 +184,7 @@ class IncidentEngine:
                 return
         if incident_id is None:
             if finding and streak.breaching >= self.cfg.incidents.open_after_samples:
-                self._open_incident(finding, now)
+                self._open_or_attach(finding, now)
             elif not finding and streak.breaching == 0:
                 del self._streaks[key]
             return
@@ -183,11 +193,31 @@ class IncidentEngine:
         elif streak.healthy >= self.cfg.incidents.close_after_samples:
             self._close(incident_id, now, f"healthy for {streak.healthy} samples")
 
-    def _open_incident(self, f: Finding, now: datetime) -> None:
+    def _open_or_attach(self, f: Finding, now: datetime) -> None:
+        """Open the finding's incident: numbered here when alone (or the store is away), else
+        the one the team store says (ours, or another cockpit's that we attach to)."""
+        if self.ids is None:
+            self._open_incident(f, now, self._new_id(now))
+            return
+        claim = self.ids.finding(f.rule, f.key, now.strftime("%Y%m%d"))
+        if claim.state == "pending":
+            return  # the store is being asked: a later evaluation opens or attaches
+        if claim.state == "offline":
+            self._open_incident(f, now, self._new_id(now))
+            return
+        self._count_id(claim.incident_id)
+        if claim.incident_id in self._open:  # another cockpit's, already applied here
+            self._key_to_id[f.key] = claim.incident_id
+            return
+        # ours, or theirs not arrived yet: opened here under the team's id (the trail's
+        # second announcement of one incident is ignored when replayed)
+        self._open_incident(f, now, claim.incident_id)
+
+    def _open_incident(self, f: Finding, now: datetime, incident_id: str) -> None:
         entry = self.runbook.entry(f.rule)
         spec_actions = next((s.actions for s in RULES if s.rule == f.rule), ())
         inc = Incident(
-            id=self._new_id(now),
+            id=incident_id,
             key=f.key,
             rule=f.rule,
             title=f.title,
@@ -432,8 +462,11 @@ class IncidentEngine:
             raise ValueError("an incident needs a title")
         now = self.clock()
         entry = self.runbook.entry(rule) if rule else None
+        team_id = self.ids.declared(now.strftime("%Y%m%d")) if self.ids is not None else None
+        if team_id:
+            self._count_id(team_id)
         inc = Incident(
-            id=self._new_id(now),
+            id=team_id or self._new_id(now),
             key="",
             rule=rule or "declared",
             title=title.strip(),
@@ -482,6 +515,63 @@ class IncidentEngine:
             "resolved",
             f"resolved by {operator or 'operator'}" + (f": {summary}" if summary else ""),
         )
+
+    # ------------------------------------------------------------------ team mode
+    def apply_remote(self, entries: list[dict[str, Any]]) -> list[str]:
+        """Apply other cockpits' entries (from the team store) to the incidents shown here;
+        the ids of the incidents they changed. Nothing is written to the local trail: those
+        entries are in their own cockpits' trails and in the store."""
+        changed: list[str] = []
+        for e in entries:
+            incident_id = str(e.get("incident_id") or "")
+            if not incident_id:
+                continue
+            self._count_id(incident_id)
+            current = self._find(incident_id)
+            if current is not None and e.get("event") in OPENING_EVENTS:
+                continue  # attached to it already: the first announcement stands
+            try:
+                new = apply_to_incident(current, e, self.cfg)
+            except Exception:  # one odd entry from another cockpit must not stop the rest
+                self.audit_error = f"could not apply a team entry ({e.get('event')})"
+                continue
+            if new is None or new is current:
+                continue
+            if current is None:
+                rb = self.runbook.entry(new.rule)
+                spec = next((s.actions for s in RULES if s.rule == new.rule), ())
+                new = replace(
+                    new,
+                    runbook=rb,
+                    actions=new.actions or (rb.actions if rb and rb.actions else spec),
+                )
+            self._place(current, new)
+            changed.append(incident_id)
+        return changed
+
+    def _find(self, incident_id: str) -> Incident | None:
+        if incident_id in self._open:
+            return self._open[incident_id]
+        return next((i for i in reversed(self.closed) if i.id == incident_id), None)
+
+    def _place(self, before: Incident | None, after: Incident) -> None:
+        """Put a remotely changed incident where it belongs now (open or closed)."""
+        if before is not None and before in self.closed:
+            self.closed.remove(before)
+        self._open.pop(after.id, None)
+        if after.active:
+            self._open[after.id] = after
+            if after.key:
+                self._key_to_id[after.key] = after.id
+                self._reopenable.pop(after.key, None)
+            return
+        self.closed.append(after)
+        if after.key and self._key_to_id.get(after.key) == after.id:
+            del self._key_to_id[after.key]
+            streak = self._streaks.get(after.key)
+            if streak is not None and streak.breaching > 0:
+                self._reopenable[after.key] = after.id  # as if resolved here: may reopen
+                streak.breaching = streak.healthy = 0
 
 
 def _when(entry: Mapping[str, Any]) -> datetime | None:

@@ -98,6 +98,24 @@ BEGIN
     IF NEW.event IN ('incident.resolved', 'incident.closed') THEN
         UPDATE cockpit.incidents SET closed_at = NEW.time
             WHERE id = NEW.incident_id AND closed_at IS NULL;
+    ELSIF NEW.event IN ('incident.detected', 'incident.declared')
+          AND NEW.incident_id ~ '^INC-[0-9]{8}-[0-9]{4,}$' THEN
+        -- an id numbered by a cockpit while the store was away: the counter moves past it, and
+        -- the incident is registered unless its finding has another open one meanwhile
+        INSERT INTO cockpit.incident_counters AS c (day, last)
+            VALUES (substr(NEW.incident_id, 5, 8), substr(NEW.incident_id, 14)::bigint)
+            ON CONFLICT (day) DO UPDATE SET last = greatest(c.last, EXCLUDED.last);
+        BEGIN
+            INSERT INTO cockpit.incidents (id, rule, key, opened_by, opened_at) VALUES (
+                NEW.incident_id,
+                coalesce((NEW.body::jsonb)->>'rule', 'declared'),
+                CASE WHEN NEW.event = 'incident.declared' THEN NEW.incident_id
+                     ELSE coalesce((NEW.body::jsonb)->>'target', NEW.incident_id) END,
+                NEW.operator, NEW.time)
+            ON CONFLICT (id) DO NOTHING;
+        EXCEPTION WHEN unique_violation THEN
+            NULL;  -- its finding already has an open incident (opened while this one was away)
+        END;
     ELSIF NEW.event = 'incident.reopened' THEN
         UPDATE cockpit.incidents i SET closed_at = NULL
             WHERE i.id = NEW.incident_id AND i.closed_at IS NOT NULL

@@ -157,18 +157,14 @@ async def claim_incident(
 
 
 async def declare_incident(conn: AsyncConn, day: str, by: str) -> str:
-    """A new team-wide id for a declared incident (its own row: it is no finding's)."""
+    """A new team-wide id for a declared incident (`by` is for symmetry with claims: the
+    incident's row is made when its entry arrives)."""
+    del by
     async with conn.transaction():
         cur = await conn.execute("SELECT cockpit.next_incident_number(%s)", (day,))
         row = await cur.fetchone()
-        n = int(str(row[0])) if row else 0
-        incident_id = f"INC-{day}-{n:04d}"
-        await conn.execute(
-            "INSERT INTO cockpit.incidents (id, rule, key, opened_by)"
-            " VALUES (%s, 'declared', %s, %s)",
-            (incident_id, incident_id, by),
-        )
-    return incident_id
+    n = int(str(row[0])) if row else 0
+    return f"INC-{day}-{n:04d}"
 
 
 async def heartbeat(conn: AsyncConn, p: Presence) -> None:

@@ -180,7 +180,7 @@ class TeamSync:
             )
         )
         try:
-            taken, holder = await asyncio.wait_for(asyncio.wrap_future(future), self._op_timeout)
+            taken, holder = await asyncio.wait_for(asyncio.wrap_future(future), self.op_timeout)
         except Exception as exc:
             future.cancel()
             return LeaseAnswer(False, None, self._reason(exc))
@@ -190,7 +190,7 @@ class TeamSync:
         """Who holds `target` now (None when nobody, or the store cannot say)."""
         future = self.submit(lambda c: store.lease_of(c, target))
         try:
-            return await asyncio.wait_for(asyncio.wrap_future(future), self._op_timeout)
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.op_timeout)
         except Exception:
             future.cancel()
             return None
@@ -205,7 +205,8 @@ class TeamSync:
         return f"{self.operator}@{self.host}"
 
     @property
-    def _op_timeout(self) -> float:
+    def op_timeout(self) -> float:
+        """The longest one round trip to the store may take."""
         return self.cfg.statement_timeout_ms / 1000 + self.cfg.connect_timeout_seconds + 1
 
     # ------------------------------------------------------------------ the thread
@@ -263,11 +264,11 @@ class TeamSync:
         return conn
 
     async def _bounded(self, op: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.wait_for(op, self._op_timeout)
+        return await asyncio.wait_for(op, self.op_timeout)
 
     def _reason(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
-            return f"no answer within {self._op_timeout:g} s"
+            return f"no answer within {self.op_timeout:g} s"
         return mask_text(" ".join(describe_error(exc).split()))
 
     def _online(self, part: str) -> None:
@@ -296,7 +297,7 @@ class TeamSync:
             raise RuntimeError(f"team store offline: {reason}")
         async with self._writer_lock:
             try:
-                return await asyncio.wait_for(make(conn), self._op_timeout)
+                return await asyncio.wait_for(make(conn), self.op_timeout)
             except TimeoutError:
                 await conn.close()  # out of step after a cancelled round trip: reconnect
                 if self._upload_wanted is not None:

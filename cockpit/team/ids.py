@@ -1,0 +1,73 @@
+"""Incident ids from the team store, without ever making the engine wait (see
+cockpit.incidents.ids): a finding's claim runs on the sync thread and is answered "pending"
+until it is back; a declared incident takes an id reserved beforehand.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+from cockpit.incidents.ids import Claim
+from cockpit.team.sync import TeamSync
+
+
+class TeamIncidentIds:
+    """`IncidentIds` on a TeamSync. Thread-safe; the engine calls it on its own thread."""
+
+    def __init__(self, sync: TeamSync) -> None:
+        self.sync = sync
+        self._lock = threading.Lock()
+        self._claims: dict[tuple[str, str, str], concurrent.futures.Future[tuple[str, bool]]] = {}
+        self._reserved: dict[str, concurrent.futures.Future[str]] = {}
+
+    def finding(self, rule: str, key: str, day: str) -> Claim:
+        """Pending while the store is asked; then created/attached with the id, or offline."""
+        if self.sync.read_only:
+            return Claim("offline")  # a wall screen writes nothing: it shows what others open
+        with self._lock:
+            future = self._claims.get((rule, key, day))
+            if future is None:
+                future = self.sync.claim_incident(rule, key, day)
+                future.add_done_callback(lambda _f: self._wake())
+                self._claims[(rule, key, day)] = future
+                return Claim("pending")
+            if not future.done():
+                return Claim("pending")
+            del self._claims[(rule, key, day)]  # answered: the next incident asks afresh
+        try:
+            incident_id, created = future.result()
+        except Exception:
+            return Claim("offline")
+        return Claim("created" if created else "attached", incident_id)
+
+    def declared(self, day: str) -> str | None:
+        """An id reserved from the store for `day` (and the next one asked for), or None."""
+        if self.sync.read_only:
+            return None
+        with self._lock:
+            future = self._reserved.get(day)
+            if future is not None and not future.done():
+                return None  # still being asked: number this one locally
+            self._reserved[day] = self.sync.declare_incident(day)
+        if future is None:
+            return None
+        try:
+            return future.result()
+        except Exception:
+            return None
+
+    def reserve(self, day: str) -> None:
+        """Ask for a declared incident's id ahead of need (at start, and after each use)."""
+        if self.sync.read_only:
+            return
+        with self._lock:
+            if day not in self._reserved:
+                self._reserved[day] = self.sync.declare_incident(day)
+
+    def _wake(self) -> None:
+        if self.sync.wake is not None:
+            try:
+                self.sync.wake()
+            except Exception:  # the engine looks again at its next evaluation anyway
+                return
