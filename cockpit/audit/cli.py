@@ -102,11 +102,48 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         print(f"cockpit: error: {path}: no such audit log", file=sys.stderr)
         return 2
     ok, line, reason = verify(path)
-    if ok:
-        print(f"{path}: OK, {reason}", file=out)
+    if not ok:
+        where = f"line {line}: " if line else ""
+        print(f"{path}: BROKEN at {where}{reason}", file=out)
+        return 1
+    print(f"{path}: OK, {reason}", file=out)
+    if not getattr(args, "team", False):
+        print(
+            "note: a rewrite of the whole log with recomputed hashes is not detectable "
+            "locally; with a team store, `cockpit audit verify --team` checks it against "
+            "the store's copy",
+            file=out,
+        )
         return 0
-    where = f"line {line}: " if line else ""
-    print(f"{path}: BROKEN at {where}{reason}", file=out)
+    return _verify_team(path, args, out)
+
+
+def _verify_team(path: Path, args: argparse.Namespace, out: TextIO) -> int:
+    """The local log against the team store: exit 0 matching, 1 naming the first
+    difference, 2 no team store configured or reachable."""
+    cfg = load_config(find_config_path(getattr(args, "config", None)))
+    if cfg.team is None:
+        print(
+            'cockpit: error: --team needs a [team] section (url = "${COCKPIT_TEAM_URL}") in '
+            f"{cfg.source_path}",
+            file=sys.stderr,
+        )
+        return 2
+    import psycopg
+
+    from cockpit.audit.log import mask_text
+    from cockpit.team.verify import verify_team
+
+    try:
+        verdict = verify_team(path, cfg.team)
+    except psycopg.Error as exc:
+        reason = mask_text(" ".join(str(exc).split()))
+        print(f"cockpit: error: cannot read the team store: {reason}", file=sys.stderr)
+        return 2
+    if verdict.ok:
+        print(f"{path}: team store OK, {verdict.reason}", file=out)
+        return 0
+    print(f"{path}: DIFFERS from the team store: {verdict.reason}", file=out)
     return 1
 
 
