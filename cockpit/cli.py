@@ -273,6 +273,13 @@ def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`cockpit audit ...`; `verify --team` is the team store's (it reads the store)."""
+    if args.audit_command == "verify" and getattr(args, "team", False):
+        return _lazy("cockpit.team.cli", "verify_main")(args)
+    return _lazy("cockpit.audit.cli", "main")(args)
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "check-config": cmd_check_config,
@@ -280,7 +287,7 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "snapshot": _lazy("cockpit.snapshot.collect", "main"),
     "demo": _lazy("cockpit.lab.cli", "demo_main"),
     "lab": _lazy("cockpit.lab.cli", "lab_main"),
-    "audit": _lazy("cockpit.audit.cli", "main"),
+    "audit": cmd_audit,
     "team": _lazy("cockpit.team.cli", "main"),
 }
 

@@ -115,36 +115,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
             file=out,
         )
         return 0
-    return _verify_team(path, args, out)
-
-
-def _verify_team(path: Path, args: argparse.Namespace, out: TextIO) -> int:
-    """The local log against the team store: exit 0 matching, 1 naming the first
-    difference, 2 no team store configured or reachable."""
-    cfg = load_config(find_config_path(getattr(args, "config", None)))
-    if cfg.team is None:
-        print(
-            'cockpit: error: --team needs a [team] section (url = "${COCKPIT_TEAM_URL}") in '
-            f"{cfg.source_path}",
-            file=sys.stderr,
-        )
-        return 2
-    import psycopg
-
-    from cockpit.audit.log import mask_text
-    from cockpit.team.verify import verify_team
-
-    try:
-        verdict = verify_team(path, cfg.team)
-    except psycopg.Error as exc:
-        reason = mask_text(" ".join(str(exc).split()))
-        print(f"cockpit: error: cannot read the team store: {reason}", file=sys.stderr)
-        return 2
-    if verdict.ok:
-        print(f"{path}: team store OK, {verdict.reason}", file=out)
-        return 0
-    print(f"{path}: DIFFERS from the team store: {verdict.reason}", file=out)
-    return 1
+    return 0
 
 
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:

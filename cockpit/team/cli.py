@@ -24,9 +24,11 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
+from cockpit.audit.cli import cmd_verify, resolve_path
 from cockpit.audit.log import mask_text
 from cockpit.config import ConfigError, find_config_path, load_config
 from cockpit.team.schema import check_role_name, grant_statements, migrate
+from cockpit.team.verify import verify_team
 
 ADMIN_URL_ENV = "COCKPIT_TEAM_ADMIN_URL"
 CONFIG_SNIPPET = """\
@@ -117,6 +119,42 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
             print(f"{line};", file=out)
     print(CONFIG_SNIPPET, end="", file=out)
     return 0
+
+
+def _verify_team(path: Path, args: argparse.Namespace, out: TextIO) -> int:
+    """The local log against the team store: exit 0 matching, 1 naming the first
+    difference, 2 no team store configured or reachable."""
+    cfg = load_config(find_config_path(getattr(args, "config", None)))
+    if cfg.team is None:
+        print(
+            'cockpit: error: --team needs a [team] section (url = "${COCKPIT_TEAM_URL}") in '
+            f"{cfg.source_path}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        verdict = verify_team(path, cfg.team)
+    except psycopg.Error as exc:
+        reason = mask_text(" ".join(str(exc).split()))
+        print(f"cockpit: error: cannot read the team store: {reason}", file=sys.stderr)
+        return 2
+    if verdict.ok:
+        print(f"{path}: team store OK, {verdict.reason}", file=out)
+        return 0
+    print(f"{path}: DIFFERS from the team store: {verdict.reason}", file=out)
+    return 1
+
+
+def verify_main(args: argparse.Namespace) -> int:
+    """`cockpit audit verify --team`: the local chain first, then the team store's copy."""
+    try:
+        code = cmd_verify(args, sys.stdout)
+        if code != 0:
+            return code
+        return _verify_team(resolve_path(args), args, sys.stdout)
+    except ConfigError as exc:
+        print(f"cockpit: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def main(args: argparse.Namespace) -> int:
