@@ -36,3 +36,11 @@ class MoreRows(Message):
     def __init__(self, count: int) -> None:
         super().__init__()
         self.count = count
+
+
+class TeamChanged(Message):
+    """The team store brought other cockpits' entries (or answered a claim): apply them."""
+
+    def can_replace(self, message: Message) -> bool:
+        """One pending wake-up covers any number of arrivals."""
+        return isinstance(message, TeamChanged)
