@@ -4,12 +4,15 @@ fsync and the listener that brings other cockpits' entries."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from cockpit.audit.log import AuditLog, read_entries
+from cockpit.paging.claim import PageClaim
+from cockpit.team.link import TeamPageClaim, team_line
 from cockpit.team.schema import LATEST, migrate
 from tests.conftest import PgHandle
 from tests.integration.team_helpers import TeamStore, cockpit_sync, team_store
@@ -106,3 +109,50 @@ def test_the_live_role_may_not_rewrite_or_delete_entries(store: TeamStore, tmp_p
         )
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             conn.execute("UPDATE cockpit.entries SET event = 'x' WHERE session = 'owner-test'")
+
+
+def test_a_wall_screen_writes_nothing_and_still_sees_who_is_on(store: TeamStore, tmp_path: Path):
+    before = store.query("SELECT count(*) FROM cockpit.entries")
+    with (
+        cockpit_sync(store.live_url, tmp_path / "live.jsonl", operator="alice") as live,
+        cockpit_sync(store.wall_url, tmp_path / "wall.jsonl", read_only=True) as wall,
+    ):
+        wait_for(lambda: live.status().online and wall.status().online, what="both online")
+        live.audit.record("incident.ack", incident_id="INC-W", acknowledged_by="alice")
+        got: list[dict] = []
+        wait_for(lambda: got.extend(wall.drain()) or got, what="the wall screen hears it")
+        wait_for(lambda: {p.operator for p in wall.status().others} == {"alice"}, timeout=15)
+        rows = store.query("SELECT session FROM cockpit.presence")
+        assert (wall.session,) not in rows and (live.session,) in rows
+    after = store.query("SELECT count(*) FROM cockpit.entries")
+    assert int(str(after[0][0])) == int(str(before[0][0])) + 1  # alice's ack, nothing of the wall
+    assert not (tmp_path / "wall.jsonl.team").exists()
+
+
+def test_exactly_one_cockpit_sends_each_page(store: TeamStore, tmp_path: Path) -> None:
+    with (
+        cockpit_sync(store.live_url, tmp_path / "a.jsonl", operator="a") as a,
+        cockpit_sync(store.live_url, tmp_path / "b.jsonl", operator="b") as b,
+        cockpit_sync(store.live_url, tmp_path / "c.jsonl", operator="c") as c,
+    ):
+        wait_for(lambda: all(s.status().online for s in (a, b, c)), what="all online")
+        claims: list[PageClaim] = [TeamPageClaim(s) for s in (a, b, c)]
+        with ThreadPoolExecutor(6) as pool:
+            for event in ("trigger", "acknowledge", "resolve"):
+                answers = list(
+                    pool.map(lambda cl, ev=event: cl.claim("INC-20260101-0042", ev), claims * 2)
+                )
+                assert answers.count(True) == 1, (event, answers)
+        assert not TeamPageClaim(a).claim("INC-20260101-0042", "trigger")
+        assert TeamPageClaim(b).claim("INC-20260101-0043", "trigger")
+
+
+def test_a_page_claim_with_the_store_away_raises(tmp_path: Path, closed_port: int) -> None:
+    url = f"postgresql://nobody@127.0.0.1:{closed_port}/cockpit"
+    with cockpit_sync(url, tmp_path / "a.jsonl") as a:
+        wait_for(lambda: a.status().offline_since is not None, what="offline")
+        status = a.status()
+        assert status.offline_since is not None
+        assert team_line(status, status.offline_since).startswith("team: offline since ")
+        with pytest.raises(RuntimeError, match="team store offline"):
+            TeamPageClaim(a).claim("INC-20260101-0001", "trigger")
