@@ -75,14 +75,14 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
         extra = {"lease": lease_note} if lease_note else {}
         intent = ctx.audit.record("intent", **_fields(ctx, plan, **extra))
     except AuditError as exc:
-        _release(ctx, lease_key)
+        await _release(ctx, lease_key)
         return Outcome(
             "failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc)
         )
     try:
         return await _run(ctx, action, plan, intent, timeout)
     finally:
-        _release(ctx, lease_key)
+        await _release(ctx, lease_key)
 
 
 def lease_key_of(plan: Plan) -> str:
@@ -90,10 +90,10 @@ def lease_key_of(plan: Plan) -> str:
     return lease_key(plan.context, plan.namespace, plan.target)
 
 
-def _release(ctx: ActionContext, lease_key: str) -> None:
+async def _release(ctx: ActionContext, lease_key: str) -> None:
     if lease_key and ctx.leases is not None:
         try:
-            ctx.leases.release(lease_key)
+            await ctx.leases.release(lease_key)
         except Exception:  # the lease expires by itself after the action's timeout
             return
 
@@ -117,7 +117,7 @@ async def _take_lease(
                     **_fields(ctx, plan),
                 )
             except AuditError as exc:
-                _release(ctx, lease_key)
+                await _release(ctx, lease_key)
                 return Outcome(
                     "failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc)
                 )

@@ -26,6 +26,6 @@ class Leases(Protocol):
         """Take the lease on `key` for `seconds`; `force` takes it from its holder."""
         ...
 
-    def release(self, key: str) -> None:
-        """Give the lease on `key` back."""
+    async def release(self, key: str) -> None:
+        """Give the lease on `key` back (bounded; a failure leaves it to expire)."""
         ...

@@ -65,6 +65,6 @@ class TeamLeases:
         """Take the lease (from whoever holds it when `force`)."""
         return await self.sync.take_lease(key, action, seconds, force=force)
 
-    def release(self, key: str) -> None:
-        """Give the lease back (in the background)."""
-        self.sync.release_lease(key)
+    async def release(self, key: str) -> None:
+        """Give the lease back (bounded; left to expire when the store is away)."""
+        await self.sync.release_lease(key)

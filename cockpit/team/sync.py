@@ -195,9 +195,14 @@ class TeamSync:
             future.cancel()
             return None
 
-    def release_lease(self, target: str) -> None:
-        """End this cockpit's lease on `target` (in the background; expiry covers a failure)."""
-        self.submit(lambda c: store.release_lease(c, target, self.session))
+    async def release_lease(self, target: str) -> None:
+        """End this cockpit's lease on `target` (from the caller's loop; expiry covers a
+        failure)."""
+        future = self.submit(lambda c: store.release_lease(c, target, self.session))
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(future), self.op_timeout)
+        except Exception:
+            future.cancel()
 
     @property
     def who(self) -> str:
