@@ -43,7 +43,7 @@ from cockpit.team.store import Lease, Presence, StoredEntry
 log = logging.getLogger("cockpit.team")
 T = TypeVar("T")
 POLL_SECONDS = 1.0  # the listener reads the table at least this often, notification or not
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 2.0  # a restarted store is found again within 2 s
 
 
 @dataclass(frozen=True)
