@@ -256,6 +256,7 @@ def run(server: ThrowawayPostgres, url: str, tmp: Path, args: argparse.Namespace
         if not m.startswith(c.name + "-") and (m, c.name) in arrived
     ]
     if args.verbose:
+        print("restart window (s from start):", [round(t - start, 2) for t in window])
         for row in slow:
             print("slow ack (sent at s, marker, receiver, latency s):", row, row[1] in in_restart)
     for c in cockpits:
