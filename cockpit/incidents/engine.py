@@ -530,6 +530,10 @@ class IncidentEngine:
             current = self._find(incident_id)
             if current is not None and e.get("event") in OPENING_EVENTS:
                 continue  # attached to it already: the first announcement stands
+            if e.get("event") == "incident.severity" and e.get("auto") is not False:
+                # each cockpit follows the evidence itself: another's automatic change applied
+                # here would be undone by the next evaluation, and back again over there
+                continue
             try:
                 new = apply_to_incident(current, e, self.cfg)
             except Exception:  # one odd entry from another cockpit must not stop the rest

@@ -154,3 +154,20 @@ def test_two_cockpits_detecting_at_once_open_one_incident(store: TeamStore, tmp_
         wait_for(lambda: a.feed_api(ok=False) and b.feed_api(ok=False), what="both open it")
         assert a.engine.active()[0].id == b.engine.active()[0].id
         assert len(store.query("SELECT id FROM cockpit.incidents WHERE rule = 'api_down'")) == 1
+
+
+def test_automatic_severity_changes_stay_with_the_cockpit_that_saw_them(
+    store: TeamStore, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        a, b = (make_cockpit(stack, store.live_url, tmp_path, n) for n in ("fay", "gus"))
+        declared = a.engine.declare("latency", "P3", operator="fay")
+        wait_for(lambda: declared.id in {i.id for i in b.pump()}, what="gus has it")
+        assert a.engine.audit is not None  # an automatic change, as the engine records one
+        a.engine.audit.record(
+            "incident.severity", incident_id=declared.id, auto=True, before="P3", after="P2"
+        )
+        a.engine.set_severity(declared.id, "P1", operator="fay")
+        wait_for(lambda: b.pump() is not None and b.engine.get(declared.id).severity == "P1")
+        lines = [t.text for t in b.engine.get(declared.id).timeline if t.event == "severity"]
+        assert lines == ["P3 -> P1 (fay)"]
