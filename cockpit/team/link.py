@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 
@@ -34,8 +35,9 @@ def team_line(status: TeamStatus, now: datetime, tz: tzinfo | None = None) -> st
             return f"team: {status.reason or 'connecting'}…"
         since = status.offline_since.astimezone(tz) if tz else status.offline_since
         return f"team: offline since {since:%H:%M:%S} — {status.reason}"
-    others = sorted({p.who for p in status.others if p.mode == "live"})
+    live = Counter(p.who for p in status.others if p.mode == "live")
     walls = len([p for p in status.others if p.mode != "live"])
+    others = [who if n == 1 else f"{who} ×{n}" for who, n in sorted(live.items())]
     text = "on call: " + ", ".join(others) if others else "no one else on call"
     if walls:
         text += f" · {walls} wall screen{'s' if walls > 1 else ''}"
