@@ -72,8 +72,9 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
             return held
         lease_note = held
     try:
+        # pid, host and this session's lock let the next cockpit tell if we died mid-action
         extra = {"lease": lease_note} if lease_note else {}
-        intent = ctx.audit.record("intent", **_fields(ctx, plan, **extra))
+        intent = ctx.audit.record("intent", **_fields(ctx, plan, **ctx.audit.liveness(), **extra))
     except AuditError as exc:
         await _release(ctx, lease_key)
         return Outcome(

@@ -41,7 +41,7 @@ from cockpit.sources.base import Source
 from cockpit.sources.registry import BUILD_STEP, BuiltSources
 from cockpit.state import TRENDS, CockpitState
 from widgets.action_flow import ActionFlow
-from widgets.banner import Banner
+from widgets.banner import Banner, InterruptedNotice
 from widgets.footer import StableFooter
 from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
@@ -204,6 +204,7 @@ class CockpitApp(App[int]):
         yield Banner(self.cfg, self.local_tz)
         if self.cfg.team is not None or self._team_given is not None:
             yield Static("team: connecting…", id="team-line")
+        yield InterruptedNotice()
         if self.cfg.read_only:
             yield Static(id="monitor-severity")
         with Container(id="panes"):
@@ -213,6 +214,7 @@ class CockpitApp(App[int]):
     def start(self) -> None:
         """Once the main screen is composed: first paint, the clock, then the pollers."""
         self.banner = self.screen.query_one(Banner)
+        self.interrupted_notice = self.screen.query_one(InterruptedNotice)
         self.screen.set_class(self.cfg.read_only, "-monitor")
         self._apply_layout(self.size.width, self.size.height)
         self._tick()
@@ -228,6 +230,11 @@ class CockpitApp(App[int]):
             self.scheduler.start()
             self._freeze_heap()
         self.call_after_refresh(self.deck.focus, 1)
+
+    def _show_interrupted(self) -> None:
+        """The banner's second line, from the engine (acknowledging clears it)."""
+        key = next((k.key for k in self.keys if k.action == "acknowledge_interrupted"), "")
+        self.interrupted_notice.show(list(self.engine.interrupted), key)
 
     def _new_scheduler(self) -> Scheduler:
         return Scheduler(
@@ -395,6 +402,7 @@ class CockpitApp(App[int]):
     def _tick(self) -> None:
         now = self.clock()
         self.banner.tick(now)
+        self._show_interrupted()
         if self.team is not None:
             try:
                 line = self.team.line(now, self.local_tz)
@@ -512,7 +520,7 @@ def _open_audit(cfg: Config) -> AuditLog:
     """The session's audit log (AuditLog creates nothing until the first entry)."""
     from cockpit.config import audit_path
 
-    return AuditLog(audit_path(cfg))
+    return AuditLog.for_config(cfg, audit_path(cfg))
 
 
 def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = None) -> int:
@@ -525,15 +533,11 @@ def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = Non
     from cockpit.config import log_path
 
     app_log = configure(log_path(cfg), secrets=secret_values(cfg))
+    trail = audit if audit is not None else _open_audit(cfg)
     try:
-        app = CockpitApp(
-            cfg,
-            audit=audit if audit is not None else _open_audit(cfg),
-            lab=lab,
-            freeze_heap=True,
-            app_log=app_log,
-        )
+        app = CockpitApp(cfg, audit=trail, lab=lab, freeze_heap=True, app_log=app_log)
         result = app.run()
     finally:
+        trail.close()  # a clean end: this session's lock goes (its actions have their results)
         app_log.close()
     return int(result or app.return_code or 0)

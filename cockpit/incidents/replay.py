@@ -19,7 +19,9 @@ Stable interface (add to it, never rename):
 - `apply_all(book, entries, cfg)`: `apply` over many entries.
 - `apply_to_incident(incident, entry, cfg) -> Incident | None`: the pure per-incident step
   (None in, a detected/declared entry gives a new incident; a later entry gives the changed copy).
-- `prune(book, since)`: drop closed incidents resolved before `since` (counters are kept).
+- `prune(book, since, *, pending_of_other_hosts=None)`: drop closed incidents resolved before
+  `since` (counters are kept); given this host's name, also other hosts' result-less intents
+  older than `since`.
 - `book_to_json(book)` / `book_from_json(data)`: a JSON-ready form of the book (the checkpoint);
   `book_from_json` raises `ValueError` on anything it cannot read (the caller then rebuilds
   from the log). Runbook entries are not stored: the engine looks them up by rule.
@@ -394,11 +396,21 @@ def apply_all(book: IncidentBook, entries: Iterable[Mapping[str, Any]], cfg: Con
         apply(book, entry, cfg)
 
 
-def prune(book: IncidentBook, since: datetime) -> None:
-    """Forget closed incidents resolved before `since` (their ids stay counted)."""
+def prune(
+    book: IncidentBook, since: datetime, *, pending_of_other_hosts: str | None = None
+) -> None:
+    """Forget closed incidents resolved before `since` (their ids stay counted). With
+    `pending_of_other_hosts` (this host's name), also forget intents without a result written
+    before `since` on another host: no cockpit here can settle them, and they must not pile up."""
     for incident_id, inc in list(book.closed.items()):
         if inc.resolved_at is None or inc.resolved_at < since:
             del book.closed[incident_id]
+    if pending_of_other_hosts is None:
+        return
+    for key, intent in list(book.pending.items()):
+        foreign = intent.host is not None and intent.host != pending_of_other_hosts
+        if foreign and (intent.at is None or intent.at < since):
+            del book.pending[key]
 
 
 # ---------------------------------------------------------------------- JSON form

@@ -114,13 +114,13 @@ class TeamSync:
         self._thread.start()
         self._ready.wait(5)
         if not self.read_only:
-            self.audit.observers.append(self._entry_written)
+            self.audit.listeners.append(self._entry_written)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Leave (presence row removed), close the connections, end the thread."""
-        if self._entry_written in self.audit.observers:
-            self.audit.observers.remove(self._entry_written)
+        if self._entry_written in self.audit.listeners:
+            self.audit.listeners.remove(self._entry_written)
         loop, stop = self._loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
@@ -358,9 +358,10 @@ class TeamSync:
 
     def _behind(self) -> bool:
         try:
-            return self.audit.path.stat().st_size > self.cursor.offset
+            st = self.audit.path.stat()
         except OSError:
             return False
+        return st.st_ino != self.cursor.inode or st.st_size > self.cursor.offset
 
     async def _beat(self, conn: store.AsyncConn) -> None:
         assert self._writer_lock is not None
