@@ -56,7 +56,14 @@ def save_cursor(log: Path, cursor: Cursor) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp.write_text(
-        json.dumps({"log_id": cursor.log_id, "offset": cursor.offset, "seq": cursor.seq})
+        json.dumps(
+            {
+                "log_id": cursor.log_id,
+                "offset": cursor.offset,
+                "seq": cursor.seq,
+                "inode": cursor.inode,
+            }
+        )
     )
     os.replace(tmp, path)
 
