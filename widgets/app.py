@@ -36,6 +36,7 @@ from cockpit.audit.log import AuditLog
 from cockpit.config import Config
 from cockpit.incidents.model import Incident
 from cockpit.models import KubeSnapshot, Snapshot, SourceFailure, utcnow
+from cockpit.paging.claim import PageClaim
 from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.base import Source
 from cockpit.sources.registry import BUILD_STEP, BuiltSources
@@ -47,7 +48,8 @@ from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
 from widgets.keys import ActionSpec, key_registry
 from widgets.main_screen import screen_class_for
-from widgets.messages import SnapshotReady, TeamChanged
+from widgets.messages import PageReported, SnapshotReady, TeamChanged
+from widgets.paging import PagingLink
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
 from widgets.panes.base import Pane
@@ -62,6 +64,7 @@ from widgets.toasts import show_newest
 if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
     from cockpit.lab.lab import Lab
+    from cockpit.paging.pager import Pager
     from cockpit.team.link import TeamLink
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
@@ -128,6 +131,7 @@ class CockpitApp(App[int]):
         app_log: AppLog = NOT_CONFIGURED,
         pane_types: tuple[type[Pane], ...] = DATA_PANES,
         team: TeamLink | None = None,
+        page_claim: PageClaim | None = None,
     ) -> None:
         super().__init__()
         self.freeze_heap = freeze_heap  # run_app: see _freeze_heap
@@ -153,6 +157,16 @@ class CockpitApp(App[int]):
         # team mode: given (tests), or built after the first frame when [team] is configured
         self.team: TeamLink | None = None
         self._team_given = team
+        self.paging = PagingLink(  # only with [paging], and never read-only
+            cfg,
+            engine=self.engine,
+            audit=audit,
+            state=self.state,
+            clock=self.clock,
+            app_log=app_log,
+            post=self.post_message,
+            claim=page_claim,
+        )
         self.incidents: list[Incident] = []
         self._evaluation_pending = False
         self.flow = ActionFlow(
@@ -224,6 +238,8 @@ class CockpitApp(App[int]):
             self.run_worker(
                 self._start_team(), name="team store", group="team", exit_on_error=False
             )
+        if self.paging.wanted:
+            self.call_after_refresh(self._start_pager_later)
         if self._sources_pending:
             self.call_after_refresh(self._build_sources_later)
         else:
@@ -293,6 +309,7 @@ class CockpitApp(App[int]):
         self.engine.ids = link.ids
         if not self.cfg.read_only:
             self.flow.leases = TeamLeases(link.sync)
+            self.set_page_claim(link.pages)  # exactly one cockpit of the team sends each page
         self.team = link
         await asyncio.to_thread(link.start, self.clock().strftime("%Y%m%d"))
         self._team_wake()
@@ -311,6 +328,33 @@ class CockpitApp(App[int]):
             self.app_log.exception("applying the team's entries", exc)
         self._evaluate_incidents(self.clock())
 
+    def _start_pager_later(self) -> None:
+        start = self.paging.start(lambda: self._closing)
+        self.run_worker(start, name="start the pager", exit_on_error=False)
+
+    @property
+    def pager(self) -> Pager | None:
+        """The pager, once started (None without [paging], read-only, or before)."""
+        return self.paging.pager
+
+    def set_page_claim(self, claim: PageClaim) -> None:
+        """Team mode: the team store decides which cockpit sends each page."""
+        self.paging.set_claim(claim)
+
+    def on_page_reported(self, message: PageReported) -> None:
+        """A page went out or failed: the incident's timeline says so, and a notification."""
+        try:
+            note = self.paging.shown(message.report)
+            pane = self.panes[-1]
+            if isinstance(pane, IncidentsPane):
+                pane.show_incidents(self.engine.active(), self.clock())
+        except Exception as exc:  # the page's report must not take the screen down
+            self.app_log.exception("showing a page's outcome", exc)
+            note = (message.report.text, "error")
+        if note is not None:
+            text, severity = note
+            self.notify(text, severity=severity, timeout=30 if severity == "error" else 10)
+
     @property
     def sources_ready(self) -> bool:
         """Whether the sources exist and their pollers run (built after the first frame)."""
@@ -321,6 +365,7 @@ class CockpitApp(App[int]):
         await self.scheduler.stop()
         if self.team is not None:
             await self.team.stop_async()
+        await self.paging.close()
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -411,6 +456,10 @@ class CockpitApp(App[int]):
                 box.set_class(not self.team.status().online, "-offline")
             except Exception as exc:  # the team line must not stop the clock
                 self.app_log.exception("updating the team line", exc)
+        try:
+            self.engine.tick(now)  # a page may be due with nothing else happening
+        except Exception as exc:
+            self.app_log.exception("the incident engine's tick", exc)
         for pane in self.panes_by_source.values():
             try:
                 pane.tick(self.state.view(pane.source), now)

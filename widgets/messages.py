@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from cockpit.models import Snapshot, SourceFailure
+from cockpit.paging.report import PageReport
 
 
 class SnapshotReady(Message):
@@ -44,3 +45,11 @@ class TeamChanged(Message):
     def can_replace(self, message: Message) -> bool:
         """One pending wake-up covers any number of arrivals."""
         return isinstance(message, TeamChanged)
+
+
+class PageReported(Message):
+    """The pager's thread reports how a page went (sent, failed, sent by another cockpit)."""
+
+    def __init__(self, report: PageReport) -> None:
+        super().__init__()
+        self.report = report

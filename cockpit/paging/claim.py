@@ -25,9 +25,10 @@ class PageClaim(Protocol):
     `claim` returns True exactly once per (incident_id, event) across every cockpit sharing
     the claim (the first caller wins; later and concurrent callers get False). It is called
     off the UI thread, from the pager's sending task, and may block briefly (a database round
-    trip): an implementation bounds its own time. Raising means "could not decide": the pager
-    then does not send, records the reason in the audit trail and shows it to the operator
-    (two cockpits paging twice is the lesser evil only when no team store is configured).
+    trip): an implementation bounds its own time. Raising means "could not decide" (the store
+    unreachable): the pager then sends anyway and says so in the audit trail and to the
+    operator, since a human not paged is worse than a page sent twice (PagerDuty merges events
+    with the same dedup_key, the incident id). Return False only when another cockpit has it.
     """
 
     def claim(self, incident_id: str, event: str) -> bool:

@@ -14,6 +14,7 @@ ENV = {
     "REDIS_URL": "redis://cache:6379/0",
     "PREDICTIQ_ADMIN_TOKEN": "tok-123",
     "COCKPIT_TEAM_URL": "postgresql://cockpit_live:t3am@teamdb:5432/cockpit",
+    "PAGERDUTY_ROUTING_KEY": "pd-routing-key-0123456789abcdef",
 }
 
 
@@ -48,6 +49,7 @@ def test_check_config_on_the_example_masks_secrets():
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout and "tok-123" not in out.stdout and "***" in out.stdout
     assert "t3am" not in out.stdout and "cockpit_live:***@teamdb" in out.stdout
+    assert "pd-routing-key" not in out.stdout and "[paging]" in out.stdout
 
 
 def test_misspelt_key_exits_2_without_traceback(tmp_path):
