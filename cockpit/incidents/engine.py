@@ -745,9 +745,19 @@ class IncidentEngine:
         """Apply other cockpits' entries (from the team store) with `apply_entry`; the ids of
         the incidents they changed. Nothing is written to the local trail: those entries are
         in their own cockpits' trails and in the store."""
+        return self.apply_remote_marked([(e, False) for e in entries])
+
+    def apply_remote_marked(self, items: list[tuple[dict[str, Any], bool]]) -> list[str]:
+        """`apply_remote` over (entry, own) pairs: an entry of this cockpit's own trail (from
+        the store's history of the open incidents) is applied only to an incident this engine
+        did not have before the batch (it attached to another's; its own steps are in its
+        trail, the opening is not), so nothing restored from the trail is applied twice."""
+        known = set(self._open) | {i.id for i in self.closed}
         changed: list[str] = []
-        for e in entries:
-            if e.get("event") == "incident.severity" and e.get("auto") is not False:
+        for e, own in items:
+            if own and str(e.get("incident_id") or "") in known:
+                continue
+            if not own and e.get("event") == "incident.severity" and e.get("auto") is not False:
                 # each cockpit follows the evidence itself: another's automatic change applied
                 # here would be undone by the next evaluation, and back again over there
                 continue

@@ -105,8 +105,8 @@ class TeamLink:
 
     def apply(self, engine: IncidentEngine) -> list[str]:
         """Apply what other cockpits did to `engine`; the ids of the incidents it changed."""
-        entries = self.sync.drain()
-        return engine.apply_remote(entries) if entries else []
+        items = self.sync.drain_marked()
+        return engine.apply_remote_marked(items) if items else []
 
     def status(self) -> TeamStatus:
         """Online or offline, why, and who else is on."""

@@ -93,7 +93,9 @@ class TeamSync:
         if not read_only:
             save_cursor(audit.path, self.cursor)  # the identity exists before the first upload
         self._lock = threading.Lock()
-        self._inbox: list[dict[str, Any]] = []
+        # (entry, from this cockpit's own log): own entries come only with the first catch-up,
+        # for the engine to rebuild incidents its local trail cannot (see drain_marked)
+        self._inbox: list[tuple[dict[str, Any], bool]] = []
         self._failures: dict[str, tuple[datetime, str]] = {}
         self._connected: set[str] = set()
         self._others: tuple[Presence, ...] = ()
@@ -144,6 +146,13 @@ class TeamSync:
 
     def drain(self) -> list[dict[str, Any]]:
         """Entries of other cockpits received since the last call, in the store's order."""
+        return [entry for entry, own in self.drain_marked() if not own]
+
+    def drain_marked(self) -> list[tuple[dict[str, Any], bool]]:
+        """Everything received since the last call as (entry, own), in the store's order. Own
+        entries are those of this cockpit's log in the first catch-up: the history of the open
+        incidents, which a cockpit that attached to another's incident cannot restore from its
+        own trail alone (its acknowledgement is there, the incident's opening is not)."""
         with self._lock:
             out, self._inbox = self._inbox, []
         return out
@@ -384,7 +393,7 @@ class TeamSync:
                 await self._bounded(conn.execute(f"LISTEN {CHANNEL}"))
                 if self._last_id is None:
                     top, rows = await self._bounded(store.open_incident_entries(conn))
-                    self._deliver(rows)
+                    self._deliver(rows, with_own=True)
                     self._last_id = top
                 await self._catch_up(conn)
                 self._online("listener")
@@ -422,13 +431,16 @@ class TeamSync:
             self._deliver(rows)
             self._last_id = rows[-1].id
 
-    def _deliver(self, rows: list[StoredEntry]) -> None:
-        mine = [r.entry() for r in rows if r.log_id != self.log_id]
-        theirs = [e for e in mine if e]
-        if not theirs:
+    def _deliver(self, rows: list[StoredEntry], *, with_own: bool = False) -> None:
+        items = [
+            (entry, r.log_id == self.log_id)
+            for r in rows
+            if (with_own or r.log_id != self.log_id) and (entry := r.entry())
+        ]
+        if not items:
             return
         with self._lock:
-            self._inbox.extend(theirs)
+            self._inbox.extend(items)
         if self.wake is not None:
             try:
                 self.wake()

@@ -171,3 +171,23 @@ def test_automatic_severity_changes_stay_with_the_cockpit_that_saw_them(
         wait_for(lambda: b.pump() is not None and b.engine.get(declared.id).severity == "P1")
         lines = [t.text for t in b.engine.get(declared.id).timeline if t.event == "severity"]
         assert lines == ["P3 -> P1 (fay)"]
+
+
+def test_a_restarted_cockpit_keeps_its_acknowledgement_of_anothers_incident(
+    store: TeamStore, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        opener, acker = (make_cockpit(stack, store.live_url, tmp_path, n) for n in ("hal", "ivy"))
+        declared = opener.engine.declare("queue backlog", "P2", operator="hal")
+        wait_for(lambda: declared.id in {i.id for i in acker.pump()}, what="ivy has it")
+        acker.engine.acknowledge(declared.id, "ivy")
+        acker.engine.add_note(declared.id, "draining by hand", operator="ivy")
+        wait_for(lambda: not acker.link.status().pending_upload, what="ivy's steps uploaded")
+        acker.link.stop()
+        # ivy's cockpit starts again: its trail has its own steps, not the incident's opening
+        again = make_cockpit(stack, store.live_url, tmp_path, "ivy")
+        wait_for(lambda: declared.id in {i.id for i in again.pump()}, what="restored")
+        inc = again.engine.get(declared.id)
+        assert inc.acknowledged_by == "ivy"
+        assert [n.text for n in inc.notes] == ["draining by hand"]
+        assert [t.event for t in inc.timeline].count("ack") == 1
