@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 
 from cockpit.incidents.ids import Claim
 from cockpit.team.sync import TeamSync
+
+WALL_WAIT = 30.0  # how long a wall screen waits for a live cockpit's incident of a finding
 
 
 class TeamIncidentIds:
@@ -20,11 +23,12 @@ class TeamIncidentIds:
         self._lock = threading.Lock()
         self._claims: dict[tuple[str, str, str], concurrent.futures.Future[tuple[str, bool]]] = {}
         self._reserved: dict[str, concurrent.futures.Future[str]] = {}
+        self._waiting: dict[tuple[str, str], float] = {}  # wall screens: since when
 
     def finding(self, rule: str, key: str, day: str) -> Claim:
         """Pending while the store is asked; then created/attached with the id, or offline."""
         if self.sync.read_only:
-            return Claim("offline")  # a wall screen writes nothing: it shows what others open
+            return self._wall(rule, key)
         with self._lock:
             future = self._claims.get((rule, key, day))
             if future is None:
@@ -40,6 +44,20 @@ class TeamIncidentIds:
         except Exception:
             return Claim("offline")
         return Claim("created" if created else "attached", incident_id)
+
+    def _wall(self, rule: str, key: str) -> Claim:
+        """A wall screen writes nothing and numbers nothing the team sees: while live cockpits
+        are on, it waits (up to WALL_WAIT s) for their incident to arrive and shows that one;
+        alone, offline, or after the wait, it opens its own (local id, never uploaded)."""
+        status = self.sync.status()
+        if not status.online or not any(p.mode == "live" for p in status.others):
+            return Claim("offline")
+        now = time.monotonic()
+        with self._lock:
+            first = self._waiting.setdefault((rule, key), now)
+        if now - first < WALL_WAIT:
+            return Claim("pending")
+        return Claim("offline")
 
     def declared(self, day: str) -> str | None:
         """An id reserved from the store for `day` (and the next one asked for), or None."""

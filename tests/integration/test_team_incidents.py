@@ -3,6 +3,7 @@ and each one's acknowledgement, note, severity and declared incident seen by the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -50,11 +51,14 @@ class Cockpit:
         return self.engine.active()
 
 
-def make_cockpit(stack: ExitStack, url: str, tmp_path: Path, name: str) -> Cockpit:
+def make_cockpit(
+    stack: ExitStack, url: str, tmp_path: Path, name: str, *, read_only: bool = False
+) -> Cockpit:
+    cfg = dataclasses.replace(CFG, read_only=read_only)
     audit = AuditLog(tmp_path / f"{name}.jsonl")
-    link = TeamLink(team_config(url), CFG, audit, operator=name)
+    link = TeamLink(team_config(url), cfg, audit, operator=name)
     now = [T0]
-    engine = IncidentEngine(CFG, audit=audit, clock=lambda: now[0], ids=link.ids)
+    engine = IncidentEngine(cfg, audit=audit, clock=lambda: now[0], ids=link.ids)
     link.start(T0.strftime("%Y%m%d"))
     stack.callback(link.stop)
     wait_for(lambda: link.status().online, what=f"{name} online")
@@ -191,3 +195,18 @@ def test_a_restarted_cockpit_keeps_its_acknowledgement_of_anothers_incident(
         assert inc.acknowledged_by == "ivy"
         assert [n.text for n in inc.notes] == ["draining by hand"]
         assert [t.event for t in inc.timeline].count("ack") == 1
+
+
+def test_a_wall_screen_shows_the_live_cockpits_incident_not_one_of_its_own(
+    store: TeamStore, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        live = make_cockpit(stack, store.live_url, tmp_path, "jo")
+        wall = make_cockpit(stack, store.wall_url, tmp_path, "wall", read_only=True)
+        wait_for(lambda: any(p.mode == "live" for p in wall.link.status().others), timeout=15)
+        for _ in range(3):  # the wall sees the finding first: it waits for the live cockpit's
+            wall.feed_api(ok=False)
+        assert wall.engine.active() == []
+        wait_for(lambda: live.feed_api(ok=False), what="jo opens it")
+        wait_for(lambda: wall.feed_api(ok=False), what="the wall shows it")
+        assert [i.id for i in wall.engine.active()] == [live.engine.active()[0].id]
