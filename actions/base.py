@@ -12,13 +12,16 @@ import asyncio
 import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from actions.clients import Clients
 from cockpit.audit.log import AuditLog
 from cockpit.config import Config
 from cockpit.sources.kube.client import KubeTarget
 from cockpit.state import CockpitState
+
+if TYPE_CHECKING:
+    from actions.leases import Leases
 
 Danger = Literal["low", "medium", "high"]
 Status = Literal["ok", "failed", "unknown", "denied"]
@@ -115,6 +118,8 @@ class ActionContext:
     incident_id: str | None = None
     progress: Callable[[str], None] | None = None
     cancel: asyncio.Event | None = None  # set by the UI to stop a long action (an index build)
+    leases: Leases | None = None  # team mode: the targets' leases (actions.leases)
+    lease_override: str = ""  # whose lease the operator typed the name to override, if any
 
     def is_production(self) -> bool:
         """The kube context matches one of cfg.kubernetes.production_contexts."""

@@ -1,5 +1,5 @@
-"""The only way an action runs: refuse (read-only, RBAC), audit intent, execute under a timeout,
-audit the result.
+"""The only way an action runs: refuse (read-only, RBAC), take the target's lease (team mode),
+audit intent, execute under a timeout, audit the result, give the lease back.
 
 If the intent cannot be written the action does not run: an unaudited change is worse than a
 delayed one. A timeout or a cancellation mid-flight is recorded as outcome "unknown", because
@@ -13,7 +13,9 @@ from typing import Any
 
 from actions.base import Action, ActionContext, Outcome, Plan
 from cockpit.audit.log import AuditError
+from cockpit.models import utcnow
 from cockpit.sources.base import describe_error
+from cockpit.team.leases import describe, lease_key
 
 
 def _fields(ctx: ActionContext, plan: Plan, **extra: Any) -> dict[str, Any]:
@@ -61,14 +63,75 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
     why_not = refusal(ctx, action, plan)
     if why_not is not None:
         return record_denied(ctx, action, plan, why_not)
+    timeout = plan.timeout_seconds or ctx.cfg.actions.timeout_seconds
+    lease_key, lease_note = "", ""
+    if ctx.leases is not None and action.mutating:
+        lease_key = lease_key_of(plan)
+        held = await _take_lease(ctx, action, plan, lease_key, timeout)
+        if isinstance(held, Outcome):
+            return held
+        lease_note = held
     try:
         # pid, host and this session's lock let the next cockpit tell if we died mid-action
-        intent = ctx.audit.record("intent", **_fields(ctx, plan, **ctx.audit.liveness()))
+        extra = {"lease": lease_note} if lease_note else {}
+        intent = ctx.audit.record("intent", **_fields(ctx, plan, **ctx.audit.liveness(), **extra))
     except AuditError as exc:
+        await _release(ctx, lease_key)
         return Outcome(
             "failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc)
         )
-    timeout = plan.timeout_seconds or ctx.cfg.actions.timeout_seconds
+    try:
+        return await _run(ctx, action, plan, intent, timeout)
+    finally:
+        await _release(ctx, lease_key)
+
+
+def lease_key_of(plan: Plan) -> str:
+    """The lease a plan needs: its target where it acts (context, namespace)."""
+    return lease_key(plan.context, plan.namespace, plan.target)
+
+
+async def _release(ctx: ActionContext, lease_key: str) -> None:
+    if lease_key and ctx.leases is not None:
+        try:
+            await ctx.leases.release(lease_key)
+        except Exception:  # the lease expires by itself after the action's timeout
+            return
+
+
+async def _take_lease(
+    ctx: ActionContext, action: Action, plan: Plan, lease_key: str, timeout: float
+) -> Outcome | str:
+    """The lease on the plan's target: '' taken, a note when it could not be checked (the
+    store away: the action still runs), or the refusal when another cockpit holds it."""
+    assert ctx.leases is not None
+    force = bool(ctx.lease_override)
+    answer = await ctx.leases.take(lease_key, plan.action, timeout + 30, force=force)
+    if answer.error:
+        return f"not checked: {answer.error}"
+    if answer.taken:
+        if force:
+            try:
+                ctx.audit.record(
+                    "lease.override",
+                    overridden=ctx.lease_override,
+                    **_fields(ctx, plan),
+                )
+            except AuditError as exc:
+                await _release(ctx, lease_key)
+                return Outcome(
+                    "failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc)
+                )
+        return ""
+    holder = answer.holder
+    who = describe(holder, utcnow()) if holder is not None else "another cockpit holds it"
+    reason = f"{who}: type the target's name to override"
+    return record_denied(ctx, action, plan, reason)
+
+
+async def _run(
+    ctx: ActionContext, action: Action, plan: Plan, intent: dict[str, Any], timeout: float
+) -> Outcome:
     try:
         outcome = await asyncio.wait_for(action.execute(ctx, plan), timeout)
     except TimeoutError:

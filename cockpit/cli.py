@@ -24,7 +24,9 @@ commands:
   cockpit check-config         validate the config (and what would fail at run time), print it \
 masked
   cockpit init                 write a starter config to the XDG config dir
-  cockpit audit verify|tail|export   read and check the audit trail
+  cockpit audit verify|tail|export   read and check the audit trail (verify --team: against
+                               the team store)
+  cockpit team init            create/migrate the team store's schema, print or set up its roles
   cockpit lab up|drill         run the demo platform headless and inject failures
 
 config lookup: --config PATH, then $COCKPIT_CONFIG, then ~/.config/predictiq-cockpit/config.toml
@@ -125,6 +127,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list the drills")
     p.add_argument("--clear", action="store_true", help="end the named drill")
 
+    team = sub.add_parser("team", help="team mode: set up the shared team store (PostgreSQL)")
+    team_sub = team.add_subparsers(dest="team_command", metavar="TEAM_COMMAND", required=True)
+    p = team_sub.add_parser(
+        "init",
+        help="create or migrate the cockpit schema (idempotent) and print the GRANTs of the "
+        "live and read-only roles",
+    )
+    p.add_argument(
+        "--url",
+        metavar="URL",
+        help="admin URL of the store (default: $COCKPIT_TEAM_ADMIN_URL, then the config's "
+        "[team] url)",
+    )
+    p.add_argument("--config", metavar="PATH", help="config file with a [team] section")
+    p.add_argument(
+        "--live-role", default="cockpit_live", metavar="NAME", help="role of live cockpits"
+    )
+    p.add_argument(
+        "--read-role", default="cockpit_wall", metavar="NAME", help="role of wall screens"
+    )
+    p.add_argument(
+        "--create-roles",
+        metavar="DIR",
+        help="also create both roles (random passwords), grant, and write DIR/live.env and "
+        "DIR/wall.env (mode 0600) with COCKPIT_TEAM_URL; passwords are never printed",
+    )
+
     audit = sub.add_parser("audit", help="verify, tail or export the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="AUDIT_COMMAND", required=True)
     p = audit_sub.add_parser(
@@ -134,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path", nargs="?", help="audit log (default: from the config)")
     p.add_argument("--config", metavar="PATH", help="config file naming the audit path")
+    p.add_argument(
+        "--team",
+        action="store_true",
+        help="also check every entry against the team store's copy ([team] in the config): "
+        "catches a log rewritten with recomputed hashes",
+    )
     p = audit_sub.add_parser("tail", help="print the last entries")
     p.add_argument("-n", type=int, default=20, metavar="N", help="how many (default 20)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new entries")
@@ -240,6 +275,13 @@ def _lazy(module: str, func: str) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`cockpit audit ...`; `verify --team` is the team store's (it reads the store)."""
+    if args.audit_command == "verify" and getattr(args, "team", False):
+        return _lazy("cockpit.team.cli", "verify_main")(args)
+    return _lazy("cockpit.audit.cli", "main")(args)
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "check-config": cmd_check_config,
@@ -247,7 +289,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "snapshot": _lazy("cockpit.snapshot.collect", "main"),
     "demo": _lazy("cockpit.lab.cli", "demo_main"),
     "lab": _lazy("cockpit.lab.cli", "lab_main"),
-    "audit": _lazy("cockpit.audit.cli", "main"),
+    "audit": cmd_audit,
+    "team": _lazy("cockpit.team.cli", "main"),
 }
 
 

@@ -466,6 +466,32 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class TeamConfig:
+    """The team store: a PostgreSQL database that cockpits of one team share (issue 16)."""
+
+    url: str = field(
+        default=REQUIRED,
+        metadata=meta("libpq URL of the team store; use ${COCKPIT_TEAM_URL}", secret=True),
+    )
+    connect_timeout_seconds: float = field(
+        default=3.0,
+        metadata=meta("connect timeout (libpq raises anything under 2 s to 2 s)", min=1, max=60),
+    )
+    statement_timeout_ms: int = field(
+        default=2000,
+        metadata=meta("statement_timeout of every team store session", min=100, max=60000),
+    )
+    heartbeat_seconds: float = field(
+        default=10.0,
+        metadata=meta(
+            "how often a live cockpit writes its presence (others drop it after three misses)",
+            min=1,
+            max=600,
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     """Where the cockpit's own diagnostics (tracebacks, worker failures) are written."""
 
@@ -621,6 +647,9 @@ class Config:
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig, metadata=meta("incidents"))
     actions: ActionsConfig = field(default_factory=ActionsConfig, metadata=meta("actions"))
     audit: AuditConfig = field(default_factory=AuditConfig, metadata=meta("audit"))
+    team: TeamConfig | None = field(
+        default=None, metadata=meta("the team store (PostgreSQL) shared by a team's cockpits")
+    )
     logging: LoggingConfig = field(default_factory=LoggingConfig, metadata=meta("logging"))
     backup: BackupConfig = field(default_factory=BackupConfig, metadata=meta("backup"))
     checklists: ChecklistsConfig = field(

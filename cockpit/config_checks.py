@@ -40,12 +40,16 @@ def _port_error(port: str) -> str | None:
 
 def check_database(db: DatabaseConfig, path: str) -> None:
     """The URL or key=value DSN as libpq parses it, and every port in it."""
+    check_dsn(db.url, path, "database.url")
+
+
+def check_dsn(url: str, path: str, key: str) -> None:
+    """A libpq URL or key=value DSN as libpq parses it, and every port in it."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    key = "database.url"
     try:
-        params = conninfo_to_dict(db.url)
+        params = conninfo_to_dict(url)
     except ProgrammingError as exc:
         reason = " ".join(str(exc).split())
         raise ConfigError(
@@ -114,6 +118,8 @@ def check_runtime(cfg: Config) -> None:
         check_database(cfg.database, path)
     if cfg.cache is not None:
         check_cache(cfg.cache, path)
+    if cfg.team is not None:
+        check_dsn(cfg.team.url, path, "team.url")
     if cfg.api is not None:
         check_api(cfg.api, path)
     for i, cert in enumerate(cfg.certificates):

@@ -18,6 +18,7 @@ or become another thing meanwhile (a pid reused by a new backend).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,15 +29,18 @@ from textual.notifications import SeverityLevel
 from actions import executor
 from actions.base import Action, ActionContext, ActionError, Outcome, Plan
 from actions.clients import Clients
+from actions.leases import Leases
 from actions.registry import get
 from actions.restart import follow_rollout
 from cockpit.applog import NOT_CONFIGURED, AppLog
 from cockpit.audit.log import AuditError, AuditLog
 from cockpit.config import Config
 from cockpit.incidents.model import Incident, linked_incident
+from cockpit.models import utcnow
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.client import KubeTarget, kubeconfig_path
 from cockpit.state import CockpitState
+from cockpit.team.leases import describe, target_name
 from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
 
 Selection = dict[str, Any]
@@ -70,6 +74,7 @@ class ActionFlow:
         lookup: Callable[[str], Action] = get,
         incidents: Callable[[], Sequence[Incident]] = _no_incidents,
         row_check: Callable[[Selection | None], str | None] = _row_unchanged,
+        leases: Leases | None = None,
     ) -> None:
         self.app, self.cfg, self.state, self.audit = app, cfg, state, audit
         self.refresh = refresh
@@ -82,6 +87,7 @@ class ActionFlow:
         self.preparing: str | None = None  # the action being planned or confirmed
         self.requests: list[tuple[str, Selection | None]] = []  # every flow started
         self._clients: Clients | None = None  # built on the first action, kept
+        self.leases = leases  # team mode: another operator's lease shows in the confirmation
 
     def _incident_for(self, action_id: str, incident_id: str | None) -> str | None:
         if incident_id:
@@ -106,6 +112,7 @@ class ActionFlow:
             clients=self._clients,
             target=target,
             incident_id=self._incident_for(action_id, incident_id),
+            leases=self.leases,
         )
 
     async def _ask_replicas(self, selection: Selection | None) -> Selection | None:
@@ -229,6 +236,7 @@ class ActionFlow:
             self._say(f"{plan.title}: {plan.effect[-1]}")
             return None
         planned = selection
+        plan = await self._with_lease(ctx, action, plan)
 
         def recheck() -> str | None:
             return self.row_check(planned)
@@ -254,6 +262,25 @@ class ActionFlow:
                 self._say(f"{plan.title}: cancelled, nothing changed", timeout=4)
             return None
         return ctx, plan
+
+    async def _with_lease(self, ctx: ActionContext, action: Action, plan: Plan) -> Plan:
+        """The plan as the confirmation shows it when another cockpit holds its target: who,
+        doing what, since when, first; and the target's name to type to override (audited)."""
+        if ctx.leases is None or not action.mutating:
+            return plan
+        try:
+            holder = await asyncio.wait_for(ctx.leases.holder(executor.lease_key_of(plan)), 5)
+        except Exception as exc:  # the store cannot say: the executor notes it in the intent
+            self.log.exception("reading the target's lease", exc)
+            return plan
+        if holder is None:
+            return plan
+        ctx.lease_override = describe(holder, utcnow())
+        return dataclasses.replace(
+            plan,
+            effect=(f"⚠ {ctx.lease_override}; type the name to override", *plan.effect),
+            requires_typed_name=plan.requires_typed_name or target_name(plan.target),
+        )
 
     async def _plan(
         self, action_id: str, ctx: ActionContext, selection: Selection | None

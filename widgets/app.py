@@ -48,7 +48,7 @@ from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
 from widgets.keys import ActionSpec, key_registry
 from widgets.main_screen import screen_class_for
-from widgets.messages import PageReported, SnapshotReady
+from widgets.messages import PageReported, SnapshotReady, TeamChanged
 from widgets.paging import PagingLink
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
     from cockpit.lab.lab import Lab
     from cockpit.paging.pager import Pager
+    from cockpit.team.link import TeamLink
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
 DATA_PANES: tuple[type[Pane], ...] = (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane)
@@ -91,6 +92,14 @@ def _load_engine(
     from cockpit.incidents.engine import IncidentEngine
 
     return IncidentEngine(cfg, audit=audit, clock=clock)
+
+
+def _team_link(cfg: Config, audit: AuditLog, wake: Callable[[], None]) -> TeamLink:
+    """Team mode's link (imports psycopg: built off the event loop, after the first frame)."""
+    from cockpit.team.link import TeamLink
+
+    assert cfg.team is not None
+    return TeamLink(cfg.team, cfg, audit, wake=wake)
 
 
 def monitor_headline(incidents: list[Incident]) -> str:
@@ -122,6 +131,7 @@ class CockpitApp(App[int]):
         freeze_heap: bool = False,
         app_log: AppLog = NOT_CONFIGURED,
         pane_types: tuple[type[Pane], ...] = DATA_PANES,
+        team: TeamLink | None = None,
         page_claim: PageClaim | None = None,
     ) -> None:
         super().__init__()
@@ -145,6 +155,9 @@ class CockpitApp(App[int]):
         self.scheduler = self._new_scheduler()
         self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
+        # team mode: given (tests), or built after the first frame when [team] is configured
+        self.team: TeamLink | None = None
+        self._team_given = team
         self.paging = PagingLink(  # only with [paging], and never read-only
             cfg,
             engine=self.engine,
@@ -208,6 +221,8 @@ class CockpitApp(App[int]):
     def compose_main(self) -> ComposeResult:
         """The main screen's widgets."""
         yield Banner(self.cfg, self.local_tz)
+        if self.cfg.team is not None or self._team_given is not None:
+            yield Static("team: connecting…", id="team-line")
         yield InterruptedNotice()
         if self.cfg.read_only:
             yield Static(id="monitor-severity")
@@ -224,6 +239,10 @@ class CockpitApp(App[int]):
         self._tick()
         self._evaluate_incidents(self.clock())
         self.set_interval(1.0, self._tick)
+        if self._team_given is not None or (self.cfg.team is not None and self.audit is not None):
+            self.run_worker(
+                self._start_team(), name="team store", group="team", exit_on_error=False
+            )
         if self.paging.wanted:
             self.call_after_refresh(self._start_pager_later)
         if self._sources_pending:
@@ -279,6 +298,41 @@ class CockpitApp(App[int]):
             gc.collect()
             gc.freeze()
 
+    async def _start_team(self) -> None:
+        """Join the team store: the link is built in a thread (psycopg's import), then the
+        engine numbers incidents through it and actions take leases through it."""
+        link = self._team_given
+        if link is None:
+            assert self.audit is not None
+            link = await asyncio.to_thread(_team_link, self.cfg, self.audit, self._team_wake)
+        else:
+            link.sync.wake = self._team_wake
+        if self._closing:
+            return
+        from cockpit.team.leases import TeamLeases
+
+        self.engine.ids = link.ids
+        if not self.cfg.read_only:
+            self.flow.leases = TeamLeases(link.sync)
+            self.set_page_claim(link.pages)  # exactly one cockpit of the team sends each page
+        self.team = link
+        await asyncio.to_thread(link.start, self.clock().strftime("%Y%m%d"))
+        self._team_wake()
+
+    def _team_wake(self) -> None:
+        # called from the team store's thread: post_message is the thread-safe way in
+        self.post_message(TeamChanged())
+
+    def on_team_changed(self, _message: TeamChanged) -> None:
+        """Other cockpits' steps: applied to the incidents, then shown."""
+        if self.team is None:
+            return
+        try:
+            self.team.apply(self.engine)
+        except Exception as exc:  # the boundary: their entries must not end this cockpit
+            self.app_log.exception("applying the team's entries", exc)
+        self._evaluate_incidents(self.clock())
+
     def _start_pager_later(self) -> None:
         start = self.paging.start(lambda: self._closing)
         self.run_worker(start, name="start the pager", exit_on_error=False)
@@ -314,6 +368,8 @@ class CockpitApp(App[int]):
     async def on_unmount(self) -> None:
         self._closing = True
         await self.scheduler.stop()
+        if self.team is not None:
+            await self.team.stop_async()
         await self.paging.close()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -410,6 +466,14 @@ class CockpitApp(App[int]):
         now = self.clock()
         self.banner.tick(now)
         self._show_interrupted()
+        if self.team is not None:
+            try:
+                line = self.team.line(now, self.local_tz)
+                box = self.main.query_one("#team-line", Static)
+                paint(box, line)
+                box.set_class(not self.team.status().online, "-offline")
+            except Exception as exc:  # the team line must not stop the clock
+                self.app_log.exception("updating the team line", exc)
         try:
             self.engine.tick(now)  # a page may be due with nothing else happening
         except Exception as exc:

@@ -39,6 +39,14 @@ class MoreRows(Message):
         self.count = count
 
 
+class TeamChanged(Message):
+    """The team store brought other cockpits' entries (or answered a claim): apply them."""
+
+    def can_replace(self, message: Message) -> bool:
+        """One pending wake-up covers any number of arrivals."""
+        return isinstance(message, TeamChanged)
+
+
 class PageReported(Message):
     """The pager's thread reports how a page went (sent, failed, sent by another cockpit)."""
 

@@ -110,13 +110,14 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         print(f"cockpit: error: {path}: no such audit log", file=sys.stderr)
         return 2
     ok, line, reason = verify(path)
-    if ok:
-        print(f"{path}: OK, {reason}", file=out)
-        print(LOCAL_ONLY, file=out)
-        return 0
-    where = f"line {line}: " if line else ""
-    print(f"{path}: BROKEN at {where}{reason}", file=out)
-    return 1
+    if not ok:
+        where = f"line {line}: " if line else ""
+        print(f"{path}: BROKEN at {where}{reason}", file=out)
+        return 1
+    print(f"{path}: OK, {reason}", file=out)
+    if not getattr(args, "team", False):
+        print(LOCAL_ONLY + "; `cockpit audit verify --team` checks against it", file=out)
+    return 0
 
 
 def _last_entries(path: Path, n: int) -> tuple[list[dict[str, Any]], int]:

@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from cockpit.config import Config
+from cockpit.incidents.ids import IncidentIds
 from cockpit.incidents.model import (
     STATUSES,
     Incident,
@@ -101,12 +102,14 @@ class IncidentEngine:
         audit: Trail | None = None,
         clock: Callable[[], datetime] = utcnow,
         runbook: Runbook | None = None,
+        ids: IncidentIds | None = None,
         watches: Sequence[IncidentWatch] = (),
     ) -> None:
         self.cfg = cfg
         self.watches: list[IncidentWatch] = list(watches)  # told after every change (the pager)
         self.watch_error: str | None = None  # the last failure of a watch (it logs its own)
         self.audit = audit
+        self.ids = ids  # team mode: the store numbers incidents and shares them
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
         self.audit_error: str | None = None
@@ -290,6 +293,12 @@ class IncidentEngine:
         self._counters[day] = self._counters.get(day, 0) + 1
         return f"INC-{day}-{self._counters[day]:04d}"
 
+    def _count_id(self, incident_id: str) -> None:
+        """Number later incidents past this one (an id the team store gave, or another's)."""
+        m = _ID.match(incident_id)
+        if m:
+            self._counters[m.group(1)] = max(self._counters.get(m.group(1), 0), int(m.group(2)))
+
     def _record(self, event: str, *, strict: bool, **fields: Any) -> None:
         if self.audit is None:
             return
@@ -373,7 +382,7 @@ class IncidentEngine:
                 return
         if incident_id is None:
             if finding and streak.breaching >= self.cfg.incidents.open_after_samples:
-                self._open_incident(finding, now)
+                self._open_or_attach(finding, now)
             elif not finding and streak.breaching == 0:
                 del self._streaks[key]
             return
@@ -382,11 +391,31 @@ class IncidentEngine:
         elif streak.healthy >= self.cfg.incidents.close_after_samples:
             self._close(incident_id, now, f"healthy for {streak.healthy} samples")
 
-    def _open_incident(self, f: Finding, now: datetime) -> None:
+    def _open_or_attach(self, f: Finding, now: datetime) -> None:
+        """Open the finding's incident: numbered here when alone (or the store is away), else
+        the one the team store says (ours, or another cockpit's that we attach to)."""
+        if self.ids is None:
+            self._open_incident(f, now, self._new_id(now))
+            return
+        claim = self.ids.finding(f.rule, f.key, now.strftime("%Y%m%d"))
+        if claim.state == "pending":
+            return  # the store is being asked: a later evaluation opens or attaches
+        if claim.state == "offline":
+            self._open_incident(f, now, self._new_id(now))
+            return
+        self._count_id(claim.incident_id)
+        if claim.incident_id in self._open:  # another cockpit's, already applied here
+            self._key_to_id[f.key] = claim.incident_id
+            return
+        # ours, or theirs not arrived yet: opened here under the team's id (the trail's
+        # second announcement of one incident is ignored when replayed)
+        self._open_incident(f, now, claim.incident_id)
+
+    def _open_incident(self, f: Finding, now: datetime, incident_id: str) -> None:
         entry = self.runbook.entry(f.rule)
         spec_actions = next((s.actions for s in RULES if s.rule == f.rule), ())
         inc = Incident(
-            id=self._new_id(now),
+            id=incident_id,
             key=f.key,
             rule=f.rule,
             title=f.title,
@@ -650,8 +679,11 @@ class IncidentEngine:
             raise ValueError("an incident needs a title")
         now = self.clock()
         entry = self.runbook.entry(rule) if rule else None
+        team_id = self.ids.declared(now.strftime("%Y%m%d")) if self.ids is not None else None
+        if team_id:
+            self._count_id(team_id)
         inc = Incident(
-            id=self._new_id(now),
+            id=team_id or self._new_id(now),
             key="",
             rule=rule or "declared",
             title=title.strip(),
@@ -707,6 +739,36 @@ class IncidentEngine:
         )
         self._tell_watches(now)
         return inc
+
+    # ------------------------------------------------------------------ team mode
+    def apply_remote(self, entries: list[dict[str, Any]]) -> list[str]:
+        """Apply other cockpits' entries (from the team store) with `apply_entry`; the ids of
+        the incidents they changed. Nothing is written to the local trail: those entries are
+        in their own cockpits' trails and in the store."""
+        return self.apply_remote_marked([(e, False) for e in entries])
+
+    def apply_remote_marked(self, items: list[tuple[dict[str, Any], bool]]) -> list[str]:
+        """`apply_remote` over (entry, own) pairs: an entry of this cockpit's own trail (from
+        the store's history of the open incidents) is applied only to an incident this engine
+        did not have before the batch (it attached to another's; its own steps are in its
+        trail, the opening is not), so nothing restored from the trail is applied twice."""
+        known = set(self._open) | {i.id for i in self.closed}
+        changed: list[str] = []
+        for e, own in items:
+            if own and str(e.get("incident_id") or "") in known:
+                continue
+            if not own and e.get("event") == "incident.severity" and e.get("auto") is not False:
+                # each cockpit follows the evidence itself: another's automatic change applied
+                # here would be undone by the next evaluation, and back again over there
+                continue
+            try:
+                incident_id = self.apply_entry(e)
+            except Exception:  # one odd entry from another cockpit must not stop the rest
+                self.audit_error = f"could not apply a team entry ({e.get('event')})"
+                continue
+            if incident_id:
+                changed.append(incident_id)
+        return changed
 
 
 def _iso(when: datetime) -> str:

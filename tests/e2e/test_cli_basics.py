@@ -13,6 +13,7 @@ ENV = {
     "DATABASE_URL": "postgresql://app:s3cret@db/predictiq",
     "REDIS_URL": "redis://cache:6379/0",
     "PREDICTIQ_ADMIN_TOKEN": "tok-123",
+    "COCKPIT_TEAM_URL": "postgresql://cockpit_live:t3am@teamdb:5432/cockpit",
     "PAGERDUTY_ROUTING_KEY": "pd-routing-key-0123456789abcdef",
 }
 
@@ -47,6 +48,7 @@ def test_check_config_on_the_example_masks_secrets():
     out = cockpit("check-config", "--config", str(ROOT / "config.example.toml"))
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout and "tok-123" not in out.stdout and "***" in out.stdout
+    assert "t3am" not in out.stdout and "cockpit_live:***@teamdb" in out.stdout
     assert "pd-routing-key" not in out.stdout and "[paging]" in out.stdout
 
 

@@ -21,6 +21,7 @@ ENV = {
     "DATABASE_URL": "postgresql://app:s3cret@db:5432/predictiq",
     "REDIS_URL": "redis://cache:6379/0",
     "PREDICTIQ_ADMIN_TOKEN": "tok-123",
+    "COCKPIT_TEAM_URL": "postgresql://cockpit_live:t3am@teamdb:5432/cockpit",
     "PAGERDUTY_ROUTING_KEY": "pd-routing-key-0123456789abcdef",
 }
 
