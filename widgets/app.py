@@ -193,7 +193,7 @@ class CockpitApp(App[int]):
             yield Static(id="monitor-severity")
         with Container(id="panes"):
             yield from self.panes
-        yield StableFooter()
+        yield StableFooter(keys=self.keys, active_source=lambda: self.active_pane.source)
 
     def start(self) -> None:
         """Once the main screen is composed: first paint, the clock, then the pollers."""

@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.config import default_state_dir
 from cockpit.durations import response_clock
@@ -33,6 +33,7 @@ from cockpit.incidents.runbook import render_commands, render_diagnosis
 from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
+from widgets.footer import StableFooter
 from widgets.incidents.log_evidence import log_evidence_section, start_log_evidence
 
 if TYPE_CHECKING:
@@ -155,7 +156,7 @@ class IncidentDetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="body")
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def on_mount(self) -> None:
         start_log_evidence(self)  # the lines the runbook greps for, fetched once (a thread)

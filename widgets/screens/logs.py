@@ -135,7 +135,7 @@ class LogView(Screen[None]):
         # The search prompt is drawn here and fed by LogBody.on_key: no Input widget, so no
         # focus change (each one made Textual's footer rebuild its keys, and leak the old ones).
         yield Static(id="log-search", markup=False)
-        yield StableFooter()
+        yield StableFooter(keys=LOG_KEYS)
 
     def on_mount(self) -> None:
         self._restart()
