@@ -28,6 +28,7 @@ from textual.widgets import Static
 from cockpit.config import default_state_dir
 from cockpit.durations import response_clock
 from cockpit.incidents.comms import TEMPLATES, render_template
+from cockpit.incidents.log_evidence import LogEvidence
 from cockpit.incidents.model import STATUSES, Incident, countdown
 from cockpit.incidents.runbook import render_commands, render_diagnosis
 from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
@@ -152,6 +153,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         self.on_change = on_change  # told after each operator step (the panel redraws)
         self.last_template: str | None = None  # the text last copied, saved by x
         self.last_kind = "update"
+        self.log_evidence: LogEvidence | str | None = None  # widgets/incidents/log_evidence.py
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -159,7 +161,9 @@ class IncidentDetailScreen(ModalScreen[None]):
         yield StableFooter(fit=False)
 
     def on_mount(self) -> None:
-        start_log_evidence(self)  # the lines the runbook greps for, fetched once (a thread)
+        fetch = start_log_evidence(self)  # the lines the runbook greps for, fetched once
+        if fetch is not None:
+            self.run_worker(fetch, group="log-evidence", exit_on_error=False)
         self.refresh_body()
         self.set_interval(1.0, self.refresh_body)
 

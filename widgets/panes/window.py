@@ -102,9 +102,8 @@ class WindowTable(DataTable):
         self._moved()
         super().action_page_down()
 
-    async def _on_click(self, event: events.Click) -> None:
-        self._moved()
-        await super()._on_click(event)
+    def on_click(self, event: events.Click) -> None:
+        self._moved()  # after DataTable's own click handling, before its RowHighlighted
 
     def action_scroll_bottom(self) -> None:
         pane = self.parent_pane()
