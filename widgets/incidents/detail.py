@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -261,7 +262,7 @@ class IncidentDetailScreen(ModalScreen[None]):
             return []
         return self.fixes.of(inc)
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         """A fix's key starts it from here, recorded as done for this incident."""
         fix = next((f for f in self._fixes(self.incident) if f[0] == event.key), None)
         if fix is None or self.fixes is None:

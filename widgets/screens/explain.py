@@ -186,7 +186,7 @@ class ExplainScreen(ModalScreen[None]):
             self.query_one("#explain-progress", ProgressBar).remove_class("-building")
         if outcome is None:
             return
-        invalid: Any = outcome.after.get("invalid_index")
+        invalid: object = outcome.after.get("invalid_index")
         self.invalid_index = str(invalid) if invalid else None
         if outcome.ok:
             await self._explain("after the index")
