@@ -33,13 +33,16 @@ from widgets.keys import LOG_KEYS, bindings
 from widgets.screens.help import HelpScreen
 from widgets.screens.logs_render import (
     RenderOptions,
+    body_plain,
     compile_search,
+    head_plain,
     highlighted,
     line_text,
     visible_rows,
 )
 
 REFRESH_SECONDS = 0.1  # at most ten repaints a second, however fast lines come
+TEXT_CACHE = 1024  # drawn lines kept: a few windows (each line is drawn once, not every frame)
 SINCE = {1: 60, 2: 300, 3: 900, 4: 3600, 5: None}
 SINCE_LABEL = {None: "tail", 60: "1m", 300: "5m", 900: "15m", 3600: "1h"}
 
@@ -124,7 +127,14 @@ class LogView(Screen[None]):
         self.dropped = self.received = 0
         self.received_at_pause = 0
         self.last_saved: Path | None = None
+        # What a key must not recompute for the whole buffer (issue 15's key p99): each line's
+        # shown text per toggles (for search and wrap), whether it matches the search (by
+        # line seq, for the current search and toggles), and the drawn Text of recently
+        # visible lines (the window is drawn ten times a second while following).
         self._plain: dict[tuple[int, RenderOptions], str] = {}
+        self._match: dict[int, bool] = {}
+        self._match_for: tuple[re.Pattern[str] | None, RenderOptions] | None = None
+        self._texts: dict[tuple[int, RenderOptions], Text] = {}
         self._header_text = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -187,19 +197,46 @@ class LogView(Screen[None]):
         self._paint_header()
 
     def _plain_of(self, line: LogLine) -> str:
-        key = (line.seq, self.options)
+        """The line's shown text with the current toggles (what search and wrap read)."""
+        options = self.options
+        key = (line.seq, options)
         text = self._plain.get(key)
         if text is None:
             if len(self._plain) > 4 * max(self.cfg.logs.buffer_lines, 1000):
                 self._plain.clear()
-            text = self._plain[key] = line_text(line, self.options).plain
+            body_key = (line.seq, RenderOptions(raw_json=options.raw_json))
+            body = self._plain.get(body_key)
+            if body is None:  # kept apart: `t` and `a` change only the head
+                body = self._plain[body_key] = body_plain(line, options.raw_json)
+            text = self._plain[key] = head_plain(line, options) + body
         return text
 
     def _matched(self) -> list[int]:
         if self.search is None:
             return []
         search = self.search
-        return [i for i, ln in enumerate(self.lines) if search.search(self._plain_of(ln))]
+        if self._match_for != (search, self.options) or len(self._match) > 2 * len(self.lines):
+            self._match.clear()
+            self._match_for = (search, self.options)
+        known = self._match
+        out: list[int] = []
+        for i, ln in enumerate(self.lines):
+            hit = known.get(ln.seq)
+            if hit is None:
+                hit = known[ln.seq] = search.search(self._plain_of(ln)) is not None
+            if hit:
+                out.append(i)
+        return out
+
+    def _line_text(self, line: LogLine) -> Text:
+        """The line drawn with the current toggles (a copy: the caller highlights it)."""
+        key = (line.seq, self.options)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > TEXT_CACHE:
+                self._texts.clear()
+            text = self._texts[key] = line_text(line, self.options)
+        return text.copy()
 
     def _recompute_rows(self) -> None:
         self.matched = self._matched()
@@ -300,7 +337,7 @@ class LogView(Screen[None]):
             if index is None:
                 piece = Text("--", style="dim")
             else:
-                piece = highlighted(line_text(self.lines[index], self.options), self.search)
+                piece = highlighted(self._line_text(self.lines[index]), self.search)
             if row == self.cursor:
                 piece.stylize("reverse")
             out.append_text(piece)
@@ -308,8 +345,11 @@ class LogView(Screen[None]):
             row += 1
         return out
 
-    def _redraw(self) -> None:
-        self._recompute_rows()
+    def _redraw(self, rows: bool = True) -> None:
+        """Repaint after a toggle; `rows`: which rows show may have changed (the matches are
+        recomputed only for lines not matched yet with this search and these toggles)."""
+        if rows:
+            self._recompute_rows()
         self.query_one(LogBody).refresh()
         self._paint_header()
 
@@ -459,7 +499,7 @@ class LogView(Screen[None]):
     def action_toggle_wrap(self) -> None:
         self.wrap = not self.wrap
         self.query_one(LogBody).set_class(self.wrap, "-wrap")
-        self._redraw()
+        self._redraw(rows=False)  # the same rows, folded or cut
 
     def action_toggle_json(self) -> None:
         self.options = replace(self.options, raw_json=not self.options.raw_json)
