@@ -132,8 +132,10 @@ class LogView(Screen[None]):
         # line seq, for the current search and toggles), and the drawn Text of recently
         # visible lines (the window is drawn ten times a second while following).
         self._plain: dict[tuple[int, RenderOptions], str] = {}
-        self._match: dict[int, bool] = {}
-        self._match_for: tuple[re.Pattern[str] | None, RenderOptions] | None = None
+        self._body: dict[tuple[int, bool], str] = {}  # the text without pod and time
+        # per (search, toggles): line seq -> matches; the last two kept, so a toggle pressed
+        # twice (t t) finds the first state's matches still there
+        self._matches: dict[tuple[re.Pattern[str], RenderOptions], dict[int, bool]] = {}
         self._texts: dict[tuple[int, RenderOptions], Text] = {}
         self._header_text = ""
 
@@ -202,12 +204,15 @@ class LogView(Screen[None]):
         key = (line.seq, options)
         text = self._plain.get(key)
         if text is None:
-            if len(self._plain) > 4 * max(self.cfg.logs.buffer_lines, 1000):
+            limit = 4 * max(self.cfg.logs.buffer_lines, 1000)
+            if len(self._plain) > limit:
                 self._plain.clear()
-            body_key = (line.seq, RenderOptions(raw_json=options.raw_json))
-            body = self._plain.get(body_key)
+            body_key = (line.seq, options.raw_json)
+            body = self._body.get(body_key)
             if body is None:  # kept apart: `t` and `a` change only the head
-                body = self._plain[body_key] = body_plain(line, options.raw_json)
+                if len(self._body) > limit:
+                    self._body.clear()
+                body = self._body[body_key] = body_plain(line, options.raw_json)
             text = self._plain[key] = head_plain(line, options) + body
         return text
 
@@ -215,10 +220,12 @@ class LogView(Screen[None]):
         if self.search is None:
             return []
         search = self.search
-        if self._match_for != (search, self.options) or len(self._match) > 2 * len(self.lines):
-            self._match.clear()
-            self._match_for = (search, self.options)
-        known = self._match
+        known = self._matches.pop((search, self.options), None)
+        if known is None or len(known) > 2 * max(len(self.lines), 1000):
+            known = {}
+        self._matches[(search, self.options)] = known  # now the newest
+        while len(self._matches) > 2:
+            del self._matches[next(iter(self._matches))]
         out: list[int] = []
         for i, ln in enumerate(self.lines):
             hit = known.get(ln.seq)
