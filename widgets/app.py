@@ -328,8 +328,10 @@ class CockpitApp(App[int]):
         try:
             self.incidents = list(self.engine.evaluate(self.state, now))
             pane.show_incidents(self.incidents, now)
-        except Exception as exc:  # a rule bug must not take the screen down
+        except Exception as exc:  # a bug in the engine must not take the screen down
             pane.contain("evaluating the incident rules", exc)
+        for rule, exc in self.engine.rule_failures.items():  # one rule's bug: the rest ran
+            pane.contain(f"evaluating the {rule} rule", exc)
         worst = highest_severity(self.incidents)
         self.banner.set_severity(worst)
         if self.cfg.read_only:

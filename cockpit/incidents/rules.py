@@ -547,7 +547,23 @@ RULES: tuple[RuleSpec, ...] = (
 RULES_BY_ID: dict[str, RuleSpec] = {r.rule: r for r in RULES}
 
 
-def evaluate_rules(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
-    """Every rule's findings for this state, worst first."""
-    found = [f for spec in RULES for f in spec.check(state, cfg, now)]
+def evaluate_rules(
+    state: CockpitState,
+    cfg: Config,
+    now: datetime,
+    failed: dict[str, Exception] | None = None,
+) -> list[Finding]:
+    """Every rule's findings for this state, worst first.
+
+    With `failed`, a rule that raises is contained there (rule id -> its exception) and the
+    other rules' findings still come back: one rule's bug never hides the others. Without it
+    the exception propagates (a headless caller has no pane to say it on)."""
+    found: list[Finding] = []
+    for spec in RULES:
+        try:
+            found.extend(spec.check(state, cfg, now))
+        except Exception as exc:  # the boundary of one rule
+            if failed is None:
+                raise
+            failed[spec.rule] = exc
     return sorted(found, key=lambda f: (severity_rank(f.severity), f.key))
