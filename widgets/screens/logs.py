@@ -169,6 +169,8 @@ class LogView(Screen[None]):
         """A new stream for the current request (container, previous, since or pods changed)."""
         self._stop_session()
         self.buffer = LogBuffer(self.cfg.logs.buffer_lines)
+        for cache in (self._plain, self._body, self._matches, self._texts):
+            cache.clear()  # keyed by line seq, which a new buffer numbers from 1 again
         self.lines, self.rows, self.cursor, self.top, self.version = [], [], 0, 0, -1
         self.following = True
         if self.connect is None:
