@@ -447,6 +447,12 @@ class AuditConfig:
     """Where the audit trail is written."""
 
     path: str = field(default="", metadata=meta("JSON-lines audit log; empty: the XDG state dir"))
+    rotate_mb: float = field(
+        default=64.0,
+        metadata=meta(
+            "start a new audit file (chained from the last) past this size, in MB", min=1, max=65536
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -987,7 +993,7 @@ def starter_toml() -> dict[str, Any]:
         "severity": _defaults(SeverityConfig),
         "incidents": _defaults(IncidentsConfig),
         "actions": _defaults(ActionsConfig),
-        "audit": {"path": ""},
+        "audit": _defaults(AuditConfig),
     }
 
 

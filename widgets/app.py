@@ -42,7 +42,7 @@ from cockpit.sources.base import Source
 from cockpit.sources.registry import BUILD_STEP, BuiltSources
 from cockpit.state import TRENDS, CockpitState
 from widgets.action_flow import ActionFlow
-from widgets.banner import Banner
+from widgets.banner import Banner, InterruptedNotice
 from widgets.footer import StableFooter
 from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
@@ -208,6 +208,7 @@ class CockpitApp(App[int]):
     def compose_main(self) -> ComposeResult:
         """The main screen's widgets."""
         yield Banner(self.cfg, self.local_tz)
+        yield InterruptedNotice()
         if self.cfg.read_only:
             yield Static(id="monitor-severity")
         with Container(id="panes"):
@@ -217,6 +218,7 @@ class CockpitApp(App[int]):
     def start(self) -> None:
         """Once the main screen is composed: first paint, the clock, then the pollers."""
         self.banner = self.screen.query_one(Banner)
+        self.interrupted_notice = self.screen.query_one(InterruptedNotice)
         self.screen.set_class(self.cfg.read_only, "-monitor")
         self._apply_layout(self.size.width, self.size.height)
         self._tick()
@@ -230,6 +232,11 @@ class CockpitApp(App[int]):
             self.scheduler.start()
             self._freeze_heap()
         self.call_after_refresh(self.deck.focus, 1)
+
+    def _show_interrupted(self) -> None:
+        """The banner's second line, from the engine (acknowledging clears it)."""
+        key = next((k.key for k in self.keys if k.action == "acknowledge_interrupted"), "")
+        self.interrupted_notice.show(list(self.engine.interrupted), key)
 
     def _new_scheduler(self) -> Scheduler:
         return Scheduler(
@@ -391,6 +398,7 @@ class CockpitApp(App[int]):
     def _tick(self) -> None:
         now = self.clock()
         self.banner.tick(now)
+        self._show_interrupted()
         try:
             self.engine.tick(now)  # a page may be due with nothing else happening
         except Exception as exc:
@@ -508,7 +516,7 @@ def _open_audit(cfg: Config) -> AuditLog:
     """The session's audit log (AuditLog creates nothing until the first entry)."""
     from cockpit.config import audit_path
 
-    return AuditLog(audit_path(cfg))
+    return AuditLog.for_config(cfg, audit_path(cfg))
 
 
 def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = None) -> int:
@@ -521,15 +529,11 @@ def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = Non
     from cockpit.config import log_path
 
     app_log = configure(log_path(cfg), secrets=secret_values(cfg))
+    trail = audit if audit is not None else _open_audit(cfg)
     try:
-        app = CockpitApp(
-            cfg,
-            audit=audit if audit is not None else _open_audit(cfg),
-            lab=lab,
-            freeze_heap=True,
-            app_log=app_log,
-        )
+        app = CockpitApp(cfg, audit=trail, lab=lab, freeze_heap=True, app_log=app_log)
         result = app.run()
     finally:
+        trail.close()  # a clean end: this session's lock goes (its actions have their results)
         app_log.close()
     return int(result or app.return_code or 0)
