@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypeVar
 
 from cockpit.models import (
     ApiStatus,
@@ -95,6 +96,9 @@ class SourceView:
         return self.failure is not None
 
 
+_Kept = TypeVar("_Kept")
+
+
 class CockpitState:
     """Latest snapshot and failure per source, and the trend history."""
 
@@ -107,6 +111,17 @@ class CockpitState:
         self._history: dict[str, deque[tuple[datetime, float]]] = {
             name: deque(maxlen=size) for name in TRENDS
         }
+        self._derived: dict[type, object] = {}
+
+    def derived(self, kind: type[_Kept]) -> _Kept:
+        """The one `kind` this state keeps for its readers (built with no arguments on first
+        use): what they compute from the snapshots and reuse from one to the next (the rules'
+        PodIndexer). The state never imports its readers; they name what they keep."""
+        found = self._derived.get(kind)
+        if not isinstance(found, kind):
+            found = kind()
+            self._derived[kind] = found
+        return found
 
     def update(self, source: str, result: Snapshot | SourceFailure) -> SourceFailure | None:
         """Record one collection. A failure keeps the first-failure time across retries.

@@ -9,11 +9,16 @@ registry order while they fit. Every key stays bound, and `?` lists them all.
 Textual's Footer also rebuilds all of its key widgets (and restyles each) whenever the focused
 widget's bindings change, i.e. on every pane switch; that rebuild was most of a pane switch's
 cost. This one recomposes only when the keys it shows change.
+
+And Textual's Footer leaks: each key widget it composes is data-bound to the footer's `compact`,
+which registers a watcher on the footer that is never removed, so every rebuild (every focus
+change) keeps the old key widgets alive. This one sets `compact` on its keys directly.
+Every screen with a footer uses this one (`fit=False` on the screens that show all their keys).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from textual.app import ComposeResult
@@ -21,6 +26,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey  # the key widget Footer itself composes
+
+from widgets.keys import KeySpec
 
 ALWAYS = ("question_mark", "q")  # help and quit, whatever is focused
 PALETTE_WIDTH = 12  # "^p palette" at the right edge
@@ -31,20 +38,16 @@ def key_width(display: str, description: str) -> int:
     return len(display) + len(description) + 3
 
 
-def pane_actions(pane_source: str, specs: Iterable[Any]) -> list[str]:
+def pane_actions(pane_source: str, specs: Iterable[KeySpec]) -> list[str]:
     """The keys of the actions that act on this pane's source (from the actions registry);
     on the incident pane, declaring an incident."""
     from actions.registry import ACTIONS
 
-    out = [
-        str(s.key)
-        for s in specs
-        if not pane_source and getattr(s, "action", "") == "declare_incident"
-    ]
+    out = [s.key for s in specs if not pane_source and s.action == "declare_incident"]
     for spec in specs:
-        action = ACTIONS.get(getattr(spec, "action_id", None) or "")
+        action = ACTIONS.get(spec.action_id or "")
         if action is not None and action.source == pane_source:
-            out.append(str(spec.key))
+            out.append(spec.key)
     return out
 
 
@@ -80,10 +83,32 @@ def shown_keys(screen: Screen[Any]) -> tuple[tuple[Any, ...], ...]:
     )
 
 
+def _no_pane() -> str:
+    return ""
+
+
 class StableFooter(Footer):
-    """A Footer that shows the focused pane's keys first and skips needless rebuilds."""
+    """A Footer that shows the focused pane's keys first, skips needless rebuilds and keeps no
+    old key widget alive.
+
+    `keys` (the registry) and `active_source` (the focused pane's source, "" for the incident
+    pane) come from the main screen; a screen of its own keys passes neither. `fit=False` shows
+    every key as Textual's Footer does (cut at the right edge) instead of choosing those that fit.
+    """
 
     _drawn: tuple[Any, ...] | None = None
+
+    def __init__(
+        self,
+        *,
+        keys: Sequence[KeySpec] = (),
+        active_source: Callable[[], str] = _no_pane,
+        fit: bool = True,
+    ) -> None:
+        super().__init__()
+        self._keys = tuple(keys)
+        self._active_source = active_source
+        self._fit = fit
 
     def _choice(
         self, screen: Screen[Any]
@@ -94,14 +119,20 @@ class StableFooter(Footer):
             if b.show
         ]
         app = self.app
-        pane = getattr(getattr(app, "active_pane", None), "source", "") or ""
-        specs = list(getattr(app, "keys", ()))
-        first = pane_actions(pane, specs)
-        tools = [str(s.key) for s in specs if getattr(s, "action_id", None) is None]
+        pane = self._active_source()
         width = (self.size.width or app.size.width) - PALETTE_WIDTH
-        sizes = [(b.key, key_width(app.get_key_display(b), b.description)) for b, _, _ in bindings]
-        keep = set(choose_keys(sizes, first, width, tools))
-        chosen = [entry for entry in bindings if entry[0].key in keep]
+        by_action: dict[str, tuple[Binding, bool, str]] = {}
+        for entry in bindings:  # as Textual's Footer: one key per action (x and ^s: "Save")
+            by_action.setdefault(entry[0].action, entry)
+        chosen = list(by_action.values())
+        if self._fit:
+            first = pane_actions(pane, self._keys)
+            tools = [s.key for s in self._keys if s.action_id is None]
+            sizes = [
+                (b.key, key_width(app.get_key_display(b), b.description)) for b, _, _ in bindings
+            ]
+            keep = set(choose_keys(sizes, first, width, tools))
+            chosen = [entry for entry in bindings if entry[0].key in keep]
         signature = (
             pane,
             width,
@@ -115,14 +146,16 @@ class StableFooter(Footer):
         chosen, _ = self._choice(self.screen)
         self.styles.grid_size_columns = len(chosen)
         for binding, enabled, tooltip in chosen:
-            yield FooterKey(
-                binding.key,
-                self.app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip=tooltip,
-            ).data_bind(compact=Footer.compact)
+            yield self._key(
+                FooterKey(
+                    binding.key,
+                    self.app.get_key_display(binding),
+                    binding.description,
+                    binding.action,
+                    disabled=not enabled,
+                    tooltip=tooltip,
+                )
+            )
         if self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE:
             found = self.screen.active_bindings.get(self.app.COMMAND_PALETTE_BINDING)
             if found is not None:
@@ -136,6 +169,16 @@ class StableFooter(Footer):
                     disabled=not enabled,
                     tooltip=tooltip or binding.description,
                 )
+
+    def _key(self, key: FooterKey) -> FooterKey:
+        # not `data_bind(compact=Footer.compact)` as Footer does: its watcher outlives the key
+        key.set_reactive(FooterKey.compact, self.compact)
+        return key
+
+    def watch_compact(self, compact: bool) -> None:
+        for key in self.query(FooterKey):
+            if not key.has_class("-command-palette"):  # Footer never binds that one either
+                key.compact = compact
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         _, keys = self._choice(screen)

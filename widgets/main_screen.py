@@ -49,11 +49,13 @@ class CockpitScreen(Screen[None]):
         state: CockpitState,
         audit: AuditLog | None,
         drills: DrillRunner | None = None,
+        source: Callable[[str], object | None] = lambda name: None,
     ) -> None:
         super().__init__(id="main")
         self.content, self.started = content, started
         self.deck, self.flow, self.keys = deck, flow, keys
         self.cfg, self.state, self.audit, self.drills = cfg, state, audit, drills
+        self.source = source  # a source by name, as it is now (they are built after the 1st frame)
         self._db_tools: DbTools | None = None
 
     def compose(self) -> ComposeResult:
@@ -192,7 +194,7 @@ class CockpitScreen(Screen[None]):
                 self.cfg,
                 self.state,
                 self.flow,
-                lambda: getattr(app, "sources", {}).get("database"),
+                lambda: self.source("database"),
                 self.flow.refresh,
             )
         return self._db_tools

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
@@ -19,6 +20,7 @@ from typing import Any, BinaryIO, TextIO, cast
 from cockpit.audit.log import read_entries, verify
 from cockpit.audit.series import series_files
 from cockpit.config import ConfigError, audit_path, default_state_dir, find_config_path, load_config
+from cockpit.sources.fields import as_mapping
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -65,7 +67,7 @@ def _noun(key: str) -> str:
     return {"pids": "connections"}.get(key, key)
 
 
-def summarise_params(params: dict[str, Any], full: bool = False) -> str:
+def summarise_params(params: Mapping[str, object], full: bool = False) -> str:
     """Params for one `tail` line: a kill of 46 connections is '46 connections: 21667, 21668, …
     (+44)', not a 4 KB line; `full` prints every item."""
     parts: list[str] = []
@@ -86,9 +88,9 @@ def one_line(entry: dict[str, Any], full: bool = False) -> str:
     op: dict[str, Any] = entry.get("operator") or {}
     who = f"{op.get('login') or op.get('uid', '?')}@{op.get('host', '?')}"
     what = " ".join(str(entry[k]) for k in ("action", "target", "incident_id") if entry.get(k))
-    params = entry.get("params")
-    if isinstance(params, dict) and params:
-        what += " " + summarise_params(params, full)  # type: ignore[arg-type]  # a JSON object
+    params = as_mapping(entry.get("params"))
+    if params:
+        what += " " + summarise_params(params, full)
     tail = entry.get("outcome") or ""
     if entry.get("error"):
         tail = f"{tail} error: {entry['error']}".strip()

@@ -113,6 +113,9 @@ class IncidentEngine:
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
         self.audit_error: str | None = None
+        # the rules that raised in the last evaluation (rule id -> exception): contained there,
+        # the other rules evaluated; the app says so on the incident pane and logs it
+        self.rule_failures: dict[str, Exception] = {}
         self._namespace: str | None = None
         self.closed: list[Incident] = []  # resolved incidents, newest last (kept for the session)
         self._open: dict[str, Incident] = {}
@@ -317,8 +320,13 @@ class IncidentEngine:
             self._namespace = state.kube.namespace
         fresh = {s for s, n in state.samples.items() if n != self._seen.get(s, 0)}
         self._seen = dict(state.samples)
-        findings: dict[str, Finding] = {f.key: f for f in evaluate_rules(state, self.cfg, now)}
+        failed: dict[str, Exception] = {}
+        found = evaluate_rules(state, self.cfg, now, failed)
+        self.rule_failures = failed
+        findings: dict[str, Finding] = {f.key: f for f in found}
         for spec in RULES:
+            if spec.rule in failed:  # no verdict this time: its incidents stay as they are
+                continue
             sampled = bool(fresh.intersection(spec.sources)) and not any(
                 state.failure(s) for s in spec.data_sources
             )

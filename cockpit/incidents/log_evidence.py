@@ -51,8 +51,8 @@ class LogEvidence:
 def _pods_of(incident: Incident, spec: LogEvidenceSpec) -> list[str]:
     names: list[str] = []
     for key in spec.pods_from:
-        value: Any = incident.evidence.get(key)
-        for item in items(list(value) if isinstance(value, tuple) else value) or [value]:  # pyright: ignore[reportUnknownArgumentType]  # evidence values
+        value: object = incident.evidence.get(key)
+        for item in items(value) or [value]:  # a list (or tuple) of "pod ..." texts, or one
             name = item.split(" ")[0] if isinstance(item, str) else ""
             if name and name not in names:
                 names.append(name)
@@ -150,7 +150,7 @@ def evidence_text(entry: Mapping[str, Any]) -> list[str]:
     """Plain lines for the detail and the post-mortem, from an evidence (or its audit entry);
     log text escaped, so nothing a pod printed acts on a terminal or a document."""
     out = [sanitize(text_of(entry.get("summary")))]
-    per = [items(list(p) if isinstance(p, tuple) else p) for p in items(entry.get("per_minute"))]  # pyright: ignore[reportUnknownArgumentType]  # JSON pairs
+    per = [items(p) for p in items(entry.get("per_minute"))]  # [minute, count] pairs
     pairs = [(str(p[0]), str(p[1])) for p in per if len(p) == 2]
     if pairs:
         out.append("per minute: " + "  ".join(f"{sanitize(m)} {sanitize(c)}" for m, c in pairs))

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from cockpit.config import Config
 from cockpit.incidents import api_pods
 from cockpit.incidents.api_pods import carrying_pods
-from cockpit.incidents.pod_index import pod_index
+from cockpit.incidents.pod_index import PodIndex, PodIndexer, pod_index
 from cockpit.incidents.severity import severity_rank
 from cockpit.models import (
     ApiStatus,
@@ -172,7 +172,7 @@ def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube is None:
         return []
-    index = pod_index(kube)
+    index = _pods(state, kube)
     crashing = list(index.crashing)
     # the pod's summary reason may come from an old lastState: trust containers when known
     oom_killed = [
@@ -219,9 +219,13 @@ def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     ]
 
 
-def deployment_cpu_percent(kube: KubeSnapshot) -> float | None:
+def _pods(state: CockpitState, kube: KubeSnapshot) -> PodIndex:
+    return state.derived(PodIndexer).index(kube)
+
+
+def deployment_cpu_percent(kube: KubeSnapshot, index: PodIndex | None = None) -> float | None:
     """Sum of CPU used over sum of CPU limits across the pods that report both, in %."""
-    index = pod_index(kube)
+    index = pod_index(kube) if index is None else index
     return 100.0 * index.cpu_used_m / index.cpu_limit_m if index.cpu_limit_m else None
 
 
@@ -230,13 +234,13 @@ def high_cpu(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube is None:
         return []
-    pct = deployment_cpu_percent(kube)
+    pct = deployment_cpu_percent(kube, _pods(state, kube))
     if pct is None or pct < cfg.thresholds.cpu_percent:
         return []
     api = _usable(state, "api", ApiStatus)
     latency = api.health_latency_ms if api else None
     degraded = latency is not None and latency > cfg.thresholds.health_latency_ms
-    hottest = pod_index(kube).hottest
+    hottest = _pods(state, kube).hottest
     ev = {
         "cpu_percent": round(pct, 1),
         "cpu_threshold_percent": cfg.thresholds.cpu_percent,
@@ -508,7 +512,7 @@ def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
     if kube is None:
         return []
     t = cfg.thresholds
-    pod_nodes = pod_index(kube).nodes
+    pod_nodes = _pods(state, kube).nodes
     nodes = [
         n.name for n in kube.nodes if n.disk_pressure and (not pod_nodes or n.name in pod_nodes)
     ]
@@ -601,7 +605,23 @@ RULES: tuple[RuleSpec, ...] = (
 RULES_BY_ID: dict[str, RuleSpec] = {r.rule: r for r in RULES}
 
 
-def evaluate_rules(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
-    """Every rule's findings for this state, worst first."""
-    found = [f for spec in RULES for f in spec.check(state, cfg, now)]
+def evaluate_rules(
+    state: CockpitState,
+    cfg: Config,
+    now: datetime,
+    failed: dict[str, Exception] | None = None,
+) -> list[Finding]:
+    """Every rule's findings for this state, worst first.
+
+    With `failed`, a rule that raises is contained there (rule id -> its exception) and the
+    other rules' findings still come back: one rule's bug never hides the others. Without it
+    the exception propagates (a headless caller has no pane to say it on)."""
+    found: list[Finding] = []
+    for spec in RULES:
+        try:
+            found.extend(spec.check(state, cfg, now))
+        except Exception as exc:  # the boundary of one rule
+            if failed is None:
+                raise
+            failed[spec.rule] = exc
     return sorted(found, key=lambda f: (severity_rank(f.severity), f.key))

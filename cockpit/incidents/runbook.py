@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from cockpit.config import ConfigError, load_data_file
+from cockpit.sources.fields import as_mapping, is_object
 
 ACTION_IDS = (
     "scale",
@@ -253,9 +254,9 @@ def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
 def _log_spec(raw: Any, path: str, where: str) -> LogEvidenceSpec:
     import re
 
-    if not isinstance(raw, dict):
+    if not is_object(raw):  # tomllib gives a dict for a table
         raise ConfigError("expected a table", path=path, key=where)
-    table: dict[str, Any] = dict(raw)  # pyright: ignore[reportUnknownArgumentType]  # TOML table
+    table: dict[str, Any] = dict(as_mapping(raw))
     for key, value in table.items():
         kind = _LOG_KEYS.get(key)
         if kind is None:

@@ -35,6 +35,11 @@ def is_object(value: object) -> bool:
     return isinstance(value, Mapping)
 
 
+def is_array(value: object) -> bool:
+    """Whether `value` is a JSON array (a list, or a tuple row); narrows nothing, as `is_object`."""
+    return isinstance(value, list | tuple)
+
+
 def get(obj: object, key: str) -> object:
     """`obj[key]`, or None when `obj` is not a mapping or has no such key."""
     return as_mapping(obj).get(key)
@@ -58,6 +63,13 @@ def as_items(value: object) -> list[Json]:
     if isinstance(value, list | tuple):
         seq = cast(Sequence[object], value)
         return [as_mapping(v) for v in seq if is_object(v)]
+    return []
+
+
+def as_list(value: object) -> list[object]:
+    """The elements of a list value (a JSON array, or a tuple); anything else is an empty list."""
+    if isinstance(value, list | tuple):
+        return list(cast(Sequence[object], value))  # whatever a list holds is an object
     return []
 
 

@@ -122,6 +122,40 @@ async def test_a_pane_that_cannot_draw_says_render_error_and_the_rest_goes_on(
     assert "Traceback (most recent call last)" in logged and "row builder bug" in logged
 
 
+async def test_a_rule_that_raises_says_render_error_on_the_incident_pane_and_the_rest_goes_on(
+    app_log: AppLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cockpit.incidents import engine as engine_module
+    from cockpit.incidents import rules as rules_module
+
+    def bug(*_: object) -> list:
+        raise KeyError("oom rule bug")
+
+    patched = tuple(replace(s, check=bug) if s.rule == "oom" else s for s in rules_module.RULES)
+    monkeypatch.setattr(rules_module, "RULES", patched)
+    monkeypatch.setattr(engine_module, "RULES", patched)
+    sources = fixed_sources()
+    app = CockpitApp(
+        make_config(), sources=sources, clock=frozen_clock, local_tz=UTC, app_log=app_log
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        incidents = app.panes[-1]
+        await wait_until(pilot, lambda: "render error" in str(incidents.render_problem))
+        assert "evaluating the oom rule: KeyError" in incidents.render_problem
+        # the other rules ran: the fixtures' breaching data still opens their incidents
+        await wait_until(pilot, lambda: any(i.rule != "oom" for i in app.incidents))
+        sources["cache"].result = replace(
+            cache_snapshot(), hit_rate_interval=0.25, collected_at=NOW
+        )
+        app.scheduler.refresh_now("cache")
+        await wait_until(pilot, lambda: "hit 25.0%" in text(app, "cache"))
+        await pilot.press("6", "question_mark")
+        assert app.screen.id != "main"
+        await pilot.press("escape", "q")
+    assert app.return_code == 0
+    assert app_log.path is not None and "oom rule bug" in app_log.path.read_text()
+
+
 async def test_a_pane_handler_that_raises_is_contained_in_that_pane(app_log: AppLog) -> None:
     app = CockpitApp(
         make_config(),

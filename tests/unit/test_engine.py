@@ -342,3 +342,42 @@ def test_incidents_json_for_snapshot():
     assert row["rule"] == "cache_miss_storm" and row["status"] == "Investigating"
     assert row["detected_at"] == "2026-11-27T09:00:00Z" and row["evidence"]["misses"] == 90
     assert dataclasses.is_dataclass(evaluate_once(CFG, _state(("cache", cache(10, 90))))[0])
+
+
+def _with_broken_rule(monkeypatch: pytest.MonkeyPatch, broken: str) -> None:
+    """Replace rule `broken`'s check with one that raises, where the engine and rules read it."""
+    from cockpit.incidents import engine as engine_module
+    from cockpit.incidents import rules as rules_module
+
+    def bug(*_: object) -> list:
+        raise KeyError("a rule bug")
+
+    patched = tuple(
+        dataclasses.replace(s, check=bug) if s.rule == broken else s for s in rules_module.RULES
+    )
+    monkeypatch.setattr(rules_module, "RULES", patched)
+    monkeypatch.setattr(engine_module, "RULES", patched)
+
+
+def test_a_rule_that_raises_is_contained_and_the_other_rules_still_open_incidents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _with_broken_rule(monkeypatch, "oom")
+    run = make_run()
+    incidents = run.feed(("api", api(ok=False)), times=OPEN)
+    assert [i.rule for i in incidents] == ["api_down"]
+    assert set(run.engine.rule_failures) == {"oom"}
+    assert isinstance(run.engine.rule_failures["oom"], KeyError)
+
+
+def test_an_open_incident_is_not_resolved_while_its_rule_raises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = make_run()
+    [incident] = run.feed(("api", api(ok=False)), times=OPEN)
+    _with_broken_rule(monkeypatch, "api_down")
+    still = run.feed(("api", api(ok=True)), times=CLOSE + 2)  # healthy, but no verdict
+    assert [i.id for i in still] == [incident.id]
+    monkeypatch.undo()
+    assert run.feed(("api", api(ok=True)), times=CLOSE + 2) == []  # a verdict again: resolved
+    assert run.engine.rule_failures == {}

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from cockpit.config import Config
 from cockpit.incidents import rules
+from cockpit.incidents.pod_index import PodIndexer
 from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, kube, pod
 
@@ -25,10 +26,23 @@ def big_snapshot():
 
 
 def test_index_is_built_once_per_snapshot() -> None:
+    indexer = PodIndexer()
     snap = big_snapshot()
-    assert rules.pod_index(snap) is rules.pod_index(snap)
+    assert indexer.index(snap) is indexer.index(snap)
     other = kube()
-    assert rules.pod_index(other) is not rules.pod_index(snap)
+    assert indexer.index(other) is not indexer.index(snap)
+
+
+def test_the_pods_facts_are_kept_by_the_state_not_the_module() -> None:
+    """Two states (two cockpits in one process, or two tests) never share what one remembers."""
+    first, second = CockpitState(), CockpitState()
+    assert first.derived(PodIndexer) is first.derived(PodIndexer)
+    assert first.derived(PodIndexer) is not second.derived(PodIndexer)
+    snap = big_snapshot()
+    first.update("kubernetes", snap)
+    rules.oom(first, CFG, T0)
+    assert first.derived(PodIndexer).index(snap) is first.derived(PodIndexer).index(snap)
+    assert not vars(second.derived(PodIndexer))["_known"]  # the other state computed nothing
 
 
 def test_oom_and_cpu_findings_at_5000_pods() -> None:
@@ -43,4 +57,4 @@ def test_oom_and_cpu_findings_at_5000_pods() -> None:
     snap = st.kube
     used = sum(p.cpu_m for p in snap.pods)
     assert rules.deployment_cpu_percent(snap) == 100.0 * used / (1000.0 * 5000)
-    assert rules.pod_index(snap).hottest.name == "predictiq-api-99"
+    assert st.derived(PodIndexer).index(snap).hottest.name == "predictiq-api-99"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.markup import escape
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -34,7 +33,7 @@ class ChoiceDialog(ModalScreen[str | None]):
                 yield Label(f"  {n}  {escape(label)}")
             yield Label("[dim]number to choose, escape to cancel[/dim]")
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.character and event.character.isdigit():
             n = int(event.character)
             if 1 <= n <= len(self.options):

@@ -19,20 +19,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.config import default_state_dir
 from cockpit.durations import response_clock
 from cockpit.incidents.comms import TEMPLATES, render_template
+from cockpit.incidents.log_evidence import LogEvidence
 from cockpit.incidents.model import STATUSES, Incident, countdown
 from cockpit.incidents.runbook import render_commands, render_diagnosis
 from cockpit.incidents.severity import SEVERITIES, WRITE_STEPS
 from widgets.dialogs.choice import ChoiceDialog
 from widgets.dialogs.text import TextDialog
+from widgets.footer import StableFooter
 from widgets.incidents.log_evidence import log_evidence_section, start_log_evidence
 
 if TYPE_CHECKING:
@@ -138,14 +141,17 @@ class IncidentDetailScreen(ModalScreen[None]):
         self.on_change = on_change  # told after each operator step (the panel redraws)
         self.last_template: str | None = None  # the text last copied, saved by x
         self.last_kind = "update"
+        self.log_evidence: LogEvidence | str | None = None  # widgets/incidents/log_evidence.py
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="body")
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def on_mount(self) -> None:
-        start_log_evidence(self)  # the lines the runbook greps for, fetched once (a thread)
+        fetch = start_log_evidence(self)  # the lines the runbook greps for, fetched once
+        if fetch is not None:
+            self.run_worker(fetch, group="log-evidence", exit_on_error=False)
         self.refresh_body()
         self.set_interval(1.0, self.refresh_body)
 
@@ -243,7 +249,7 @@ class IncidentDetailScreen(ModalScreen[None]):
             return []
         return self.fixes.of(inc)
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         """A fix's key starts it from here, recorded as done for this incident."""
         fix = next((f for f in self._fixes(self.incident) if f[0] == event.key), None)
         if fix is None or self.fixes is None:

@@ -4,16 +4,48 @@ the runbook entry's `logs` table names), shown once there, and recorded in the a
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, Protocol
 
 from rich.markup import escape
+from textual.notifications import SeverityLevel
 
+from cockpit.incidents.engine import IncidentEngine
 from cockpit.incidents.log_evidence import EVENT, LogEvidence, evidence_text, fetch_log_evidence
+from cockpit.incidents.model import Incident
 from cockpit.models import utcnow
+from cockpit.sources.kube.logs import Connect
 
 
-def start_log_evidence(screen: Any, connect: Any = None) -> None:
-    """Fetch the incident's log evidence off the event loop; `screen.log_evidence` holds it.
+class EvidenceHost(Protocol):
+    """What the log evidence needs of the incident detail screen (named structurally: the
+    detail imports this module, and the import contracts refuse a circle)."""
+
+    log_evidence: LogEvidence | str | None  # None: nothing to show; str: reading, or why not
+    engine: IncidentEngine
+
+    @property
+    def incident(self) -> Incident: ...
+
+    def refresh_body(self) -> None: ...
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None: ...
+
+
+def start_log_evidence(
+    screen: EvidenceHost, connect: Connect | None = None
+) -> Coroutine[Any, Any, None] | None:
+    """The work that fetches the incident's log evidence off the event loop (the screen runs
+    it as a worker), or None when the runbook entry names no logs; `screen.log_evidence`
+    holds the result.
 
     `connect` defaults to the configured Kubernetes context (sources.kube.logsession)."""
     screen.log_evidence = None
@@ -21,7 +53,7 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
     incident = screen.incident
     spec = incident.runbook.logs if incident.runbook else None
     if spec is None or cfg is None or cfg.kubernetes is None:
-        return
+        return None
     screen.log_evidence = "reading the logs…"
     if connect is None:
         from cockpit.sources.kube.logsession import connect_from
@@ -67,12 +99,12 @@ def start_log_evidence(screen: Any, connect: Any = None) -> None:
             return
         done(result)
 
-    screen.run_worker(run(), group="log-evidence", exit_on_error=False)
+    return run()
 
 
-def log_evidence_section(screen: Any) -> list[str]:
+def log_evidence_section(screen: EvidenceHost) -> list[str]:
     """The section's markup lines (empty when the runbook entry names no logs)."""
-    evidence = getattr(screen, "log_evidence", None)
+    evidence = screen.log_evidence
     if evidence is None:
         return []
     if isinstance(evidence, str):

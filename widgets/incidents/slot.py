@@ -3,11 +3,13 @@ line."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 
+from cockpit.incidents.model import Incident
 from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import Snapshot
 from widgets.incidents.detail import Fixes
@@ -18,13 +20,12 @@ if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
 
 
-def severity_of(incident: Any) -> str:
-    """'P1'..'P4' of an incident (a string or an enum), '' when it has none."""
-    value = getattr(incident, "severity", "")
-    return str(getattr(value, "value", value) or "")
+def severity_of(incident: Incident) -> str:
+    """'P1'..'P4' of an incident, '' when it has none."""
+    return incident.severity or ""
 
 
-def highest_severity(incidents: list[Any]) -> str | None:
+def highest_severity(incidents: Iterable[Incident]) -> str | None:
     """The most severe of the active incidents ('P1' beats 'P4'), None when there are none."""
     found = [s for s in (severity_of(i) for i in incidents) if s in SEVERITIES]
     return min(found, key=SEVERITIES.index) if found else None

@@ -18,6 +18,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Input
+from textual.widgets.data_table import ColumnKey
 
 from widgets.messages import OpenDetail
 from widgets.panes.base import Pane, S
@@ -379,7 +380,7 @@ class TablePane(Pane[S]):
 
     def _mark_sorted_header(self) -> None:
         for key, label in self.columns():
-            column = self.table.columns.get(key)  # type: ignore[call-overload]
+            column = self.table.columns.get(ColumnKey(key))
             if column is not None:
                 arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_column else ""
                 column.label = Text(label + arrow)

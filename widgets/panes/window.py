@@ -10,7 +10,7 @@ Tables up to `WINDOW` rows are shown whole, exactly as before.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from textual import events
 from textual.widgets import DataTable
@@ -71,6 +71,16 @@ def window_start(pos: int, start: int, total: int, size: int = WINDOW, margin: i
     return min(max(start, 0), last)
 
 
+@runtime_checkable
+class OwningPane(Protocol):
+    """What the table tells the TablePane it sits in (named structurally: table.py imports
+    this module)."""
+
+    def goto_row(self, index: int) -> bool: ...
+    def operator_moved(self) -> None: ...
+    def table_resized(self) -> None: ...
+
+
 class WindowTable(DataTable):
     """The pane's DataTable: top/bottom (ctrl+home/ctrl+end) go to the first/last of *all*
     rows, not of the window; the pane moves the window there."""
@@ -102,9 +112,8 @@ class WindowTable(DataTable):
         self._moved()
         super().action_page_down()
 
-    async def _on_click(self, event: events.Click) -> None:
-        self._moved()
-        await super()._on_click(event)
+    def on_click(self, event: events.Click) -> None:
+        self._moved()  # after DataTable's own click handling, before its RowHighlighted
 
     def action_scroll_bottom(self) -> None:
         pane = self.parent_pane()
@@ -133,9 +142,9 @@ class WindowTable(DataTable):
         for key in rows:
             self.refresh_row(self.get_row_index(key))
 
-    def parent_pane(self) -> Any:
+    def parent_pane(self) -> OwningPane | None:
         """The TablePane this table belongs to, if any."""
         node = self.parent
-        while node is not None and not hasattr(node, "goto_row"):
+        while node is not None and not isinstance(node, OwningPane):
             node = node.parent
         return node

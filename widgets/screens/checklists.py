@@ -22,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.markup import escape
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker
 
@@ -44,6 +44,7 @@ from cockpit.checklists.verifiers import Verdict
 from cockpit.config import Config, ConfigError
 from cockpit.models import utcnow
 from cockpit.state import CockpitState
+from widgets.footer import StableFooter
 from widgets.incidents.detail import save_text
 
 STYLE = {
@@ -117,7 +118,7 @@ class ChecklistScreen(Screen[None]):
         table.add_columns("state", "item", "evidence")
         yield table
         yield Static(id="status")
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def on_mount(self) -> None:
         if self.error:

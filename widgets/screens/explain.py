@@ -20,13 +20,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, ProgressBar, Static
+from textual.widgets import ProgressBar, Static
 
 from actions.base import Outcome
 from cockpit.config import DatabaseConfig
 from cockpit.sources.base import describe_error
 from cockpit.sources.postgres.explain import ExplainedPlan, first_seq_scan, render_lines
 from cockpit.sources.postgres.plans import connect_read_only, explain
+from widgets.footer import StableFooter
 
 RunAction = Callable[..., Awaitable[Outcome | None]]
 
@@ -95,7 +96,7 @@ class ExplainScreen(ModalScreen[None]):
             yield ProgressBar(total=100, id="explain-progress", show_eta=False)
             yield Static("explaining…", id="explain-status")
             yield Static(id="explain-text")
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("analyze", "create_index", "drop_invalid", "cancel_build"):
@@ -185,7 +186,7 @@ class ExplainScreen(ModalScreen[None]):
             self.query_one("#explain-progress", ProgressBar).remove_class("-building")
         if outcome is None:
             return
-        invalid: Any = outcome.after.get("invalid_index")
+        invalid: object = outcome.after.get("invalid_index")
         self.invalid_index = str(invalid) if invalid else None
         if outcome.ok:
             await self._explain("after the index")

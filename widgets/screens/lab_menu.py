@@ -15,6 +15,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
@@ -93,9 +94,9 @@ class LabMenu(ModalScreen[None]):
         except Exception as exc:  # the operator sees why the drill failed
             self.app.call_from_thread(self._done, f"{name}: {exc}", "error")
 
-    def _done(self, message: str, severity: str) -> None:
+    def _done(self, message: str, severity: SeverityLevel) -> None:
         self._busy = False
-        self.app.notify(message, title="lab", severity=severity, timeout=6)  # type: ignore[arg-type]
+        self.app.notify(message, title="lab", severity=severity, timeout=6)
         if self.is_attached:
             self.refresh_options()
 

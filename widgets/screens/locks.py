@@ -17,11 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, OptionList, Static
+from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from cockpit.models import DbActivity
 from cockpit.sources.postgres.locks import lock_tree, render_lines
+from widgets.footer import StableFooter
 
 
 class LocksScreen(ModalScreen[None]):
@@ -57,7 +58,7 @@ class LocksScreen(ModalScreen[None]):
             box.border_subtitle = "X terminates a root · r samples now · escape closes"
             yield Static(id="locks-status")
             yield OptionList(id="locks-tree")
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.terminate is not None if action == "terminate" else True

@@ -33,13 +33,16 @@ from widgets.keys import LOG_KEYS, bindings
 from widgets.screens.help import HelpScreen
 from widgets.screens.logs_render import (
     RenderOptions,
+    body_plain,
     compile_search,
+    head_plain,
     highlighted,
     line_text,
     visible_rows,
 )
 
 REFRESH_SECONDS = 0.1  # at most ten repaints a second, however fast lines come
+TEXT_CACHE = 1024  # drawn lines kept: a few windows (each line is drawn once, not every frame)
 SINCE = {1: 60, 2: 300, 3: 900, 4: 3600, 5: None}
 SINCE_LABEL = {None: "tail", 60: "1m", 300: "5m", 900: "15m", 3600: "1h"}
 
@@ -124,7 +127,16 @@ class LogView(Screen[None]):
         self.dropped = self.received = 0
         self.received_at_pause = 0
         self.last_saved: Path | None = None
+        # What a key must not recompute for the whole buffer (issue 15's key p99): each line's
+        # shown text per toggles (for search and wrap), whether it matches the search (by
+        # line seq, for the current search and toggles), and the drawn Text of recently
+        # visible lines (the window is drawn ten times a second while following).
         self._plain: dict[tuple[int, RenderOptions], str] = {}
+        self._body: dict[tuple[int, bool], str] = {}  # the text without pod and time
+        # per (search, toggles): line seq -> matches; the last two kept, so a toggle pressed
+        # twice (t t) finds the first state's matches still there
+        self._matches: dict[tuple[re.Pattern[str], RenderOptions], dict[int, bool]] = {}
+        self._texts: dict[tuple[int, RenderOptions], Text] = {}
         self._header_text = ""
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -135,7 +147,7 @@ class LogView(Screen[None]):
         # The search prompt is drawn here and fed by LogBody.on_key: no Input widget, so no
         # focus change (each one made Textual's footer rebuild its keys, and leak the old ones).
         yield Static(id="log-search", markup=False)
-        yield StableFooter()
+        yield StableFooter(keys=LOG_KEYS)
 
     def on_mount(self) -> None:
         self._restart()
@@ -157,6 +169,8 @@ class LogView(Screen[None]):
         """A new stream for the current request (container, previous, since or pods changed)."""
         self._stop_session()
         self.buffer = LogBuffer(self.cfg.logs.buffer_lines)
+        for cache in (self._plain, self._body, self._matches, self._texts):
+            cache.clear()  # keyed by line seq, which a new buffer numbers from 1 again
         self.lines, self.rows, self.cursor, self.top, self.version = [], [], 0, 0, -1
         self.following = True
         if self.connect is None:
@@ -187,19 +201,51 @@ class LogView(Screen[None]):
         self._paint_header()
 
     def _plain_of(self, line: LogLine) -> str:
-        key = (line.seq, self.options)
+        """The line's shown text with the current toggles (what search and wrap read)."""
+        options = self.options
+        key = (line.seq, options)
         text = self._plain.get(key)
         if text is None:
-            if len(self._plain) > 4 * max(self.cfg.logs.buffer_lines, 1000):
+            limit = 4 * max(self.cfg.logs.buffer_lines, 1000)
+            if len(self._plain) > limit:
                 self._plain.clear()
-            text = self._plain[key] = line_text(line, self.options).plain
+            body_key = (line.seq, options.raw_json)
+            body = self._body.get(body_key)
+            if body is None:  # kept apart: `t` and `a` change only the head
+                if len(self._body) > limit:
+                    self._body.clear()
+                body = self._body[body_key] = body_plain(line, options.raw_json)
+            text = self._plain[key] = head_plain(line, options) + body
         return text
 
     def _matched(self) -> list[int]:
         if self.search is None:
             return []
         search = self.search
-        return [i for i, ln in enumerate(self.lines) if search.search(self._plain_of(ln))]
+        known = self._matches.pop((search, self.options), None)
+        if known is None or len(known) > 2 * max(len(self.lines), 1000):
+            known = {}
+        self._matches[(search, self.options)] = known  # now the newest
+        while len(self._matches) > 2:
+            del self._matches[next(iter(self._matches))]
+        out: list[int] = []
+        for i, ln in enumerate(self.lines):
+            hit = known.get(ln.seq)
+            if hit is None:
+                hit = known[ln.seq] = search.search(self._plain_of(ln)) is not None
+            if hit:
+                out.append(i)
+        return out
+
+    def _line_text(self, line: LogLine) -> Text:
+        """The line drawn with the current toggles (a copy: the caller highlights it)."""
+        key = (line.seq, self.options)
+        text = self._texts.get(key)
+        if text is None:
+            if len(self._texts) > TEXT_CACHE:
+                self._texts.clear()
+            text = self._texts[key] = line_text(line, self.options)
+        return text.copy()
 
     def _recompute_rows(self) -> None:
         self.matched = self._matched()
@@ -300,7 +346,7 @@ class LogView(Screen[None]):
             if index is None:
                 piece = Text("--", style="dim")
             else:
-                piece = highlighted(line_text(self.lines[index], self.options), self.search)
+                piece = highlighted(self._line_text(self.lines[index]), self.search)
             if row == self.cursor:
                 piece.stylize("reverse")
             out.append_text(piece)
@@ -308,8 +354,11 @@ class LogView(Screen[None]):
             row += 1
         return out
 
-    def _redraw(self) -> None:
-        self._recompute_rows()
+    def _redraw(self, rows: bool = True) -> None:
+        """Repaint after a toggle; `rows`: which rows show may have changed (the matches are
+        recomputed only for lines not matched yet with this search and these toggles)."""
+        if rows:
+            self._recompute_rows()
         self.query_one(LogBody).refresh()
         self._paint_header()
 
@@ -459,7 +508,7 @@ class LogView(Screen[None]):
     def action_toggle_wrap(self) -> None:
         self.wrap = not self.wrap
         self.query_one(LogBody).set_class(self.wrap, "-wrap")
-        self._redraw()
+        self._redraw(rows=False)  # the same rows, folded or cut
 
     def action_toggle_json(self) -> None:
         self.options = replace(self.options, raw_json=not self.options.raw_json)

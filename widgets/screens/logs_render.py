@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from rich.text import Text
 
@@ -74,14 +73,48 @@ def compile_search(pattern: str) -> re.Pattern[str] | None:
         return re.compile(re.escape(pattern), flags)
 
 
+def _stamp(line: LogLine) -> str:
+    """'10:42:13.123' (UTC), by integer arithmetic: strftime was most of a search's cost when
+    the timestamps are toggled over a full buffer."""
+    ms = line.time_ns // 1_000_000
+    seconds, ms = divmod(ms, 1000)
+    minutes, second = divmod(seconds % 86_400, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{hour:02d}:{minute:02d}:{second:02d}.{ms:03d}"
+
+
+def head_plain(line: LogLine, options: RenderOptions) -> str:
+    """The plain text `line_text` puts before the line's own text: pod prefix, time."""
+    head = f"{short_pod(line.pod)} " if options.prefix else ""
+    return (head + f"{_stamp(line)} ") if options.timestamps else head
+
+
+def body_plain(line: LogLine, raw_json: bool) -> str:
+    """The plain text of the line itself as `line_text` shows it (JSON read unless `raw_json`):
+    `head_plain + body_plain` is `line_text(...).plain`, without building a Rich Text, so a
+    search over the whole buffer stays cheap when the timestamps are toggled."""
+    parsed = None if raw_json else read_json(line.text)
+    if parsed is None:
+        return shown(line.text)
+    parts: list[str] = []
+    if parsed.time:
+        parts.append(sanitize(parsed.time) + " ")
+    if parsed.level:
+        parts.append(sanitize(parsed.level.upper()) + " ")
+    parts.append(shown(parsed.message))
+    for key, value in parsed.fields:
+        parts.append(f" {sanitize(key)}=")
+        parts.append(shown(value))
+    return "".join(parts)
+
+
 def line_text(line: LogLine, options: RenderOptions) -> Text:
     """One line as shown (sanitised), without highlights."""
     out = Text(no_wrap=False)
     if options.prefix:
         out.append(f"{short_pod(line.pod)} ", style=pod_colour(line.pod))
     if options.timestamps:
-        stamp = datetime.fromtimestamp(line.time_ns / 1e9, UTC).strftime("%H:%M:%S.%f")[:-3]
-        out.append(f"{stamp} ", style="dim")
+        out.append(f"{_stamp(line)} ", style="dim")
     parsed = None if options.raw_json else read_json(line.text)
     if parsed is None:
         out.append(shown(line.text))
@@ -134,4 +167,12 @@ def highlighted(text: Text, search: re.Pattern[str] | None) -> Text:
     return text
 
 
-__all__ = ["RenderOptions", "compile_search", "line_text", "matches", "visible_rows"]
+__all__ = [
+    "RenderOptions",
+    "body_plain",
+    "compile_search",
+    "head_plain",
+    "line_text",
+    "matches",
+    "visible_rows",
+]

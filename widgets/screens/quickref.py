@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from cockpit.config import Config
 from cockpit.quickref import QuickRef, build_quickref, render_text
 from cockpit.state import CockpitState
+from widgets.footer import StableFooter
 from widgets.incidents.detail import save_text
 
 
@@ -75,7 +76,7 @@ class QuickRefScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(render_body(self.ref), id="quickref")
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

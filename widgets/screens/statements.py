@@ -18,9 +18,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from cockpit.models import DbActivity, StatementStat
+from widgets.footer import StableFooter
 from widgets.panes.common import short, spark
 
 ORDERS = (("mean", "mean"), ("interval", "last interval"), ("total", "total time"))
@@ -93,7 +94,7 @@ background: $surface; }
             for label in self.COLUMNS:
                 table.add_column(label, key=label)
             yield table
-        yield Footer()
+        yield StableFooter(fit=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.analyze is not None if action == "analyze" else True

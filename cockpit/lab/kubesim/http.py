@@ -187,12 +187,12 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             watching = query.get("watch", "").lower() in ("1", "true")
             verb = _verb(method, target, watching)
             self._count(verb, target, query, raw_body)
-            self._check_auth()
+            self.check_auth()
             self._inject_faults(url.path)
             if target is None:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             if isinstance(target, dict):
-                self._send(200, target)
+                self.send_json(200, target)
                 return
             if target.resource.name != "selfsubjectaccessreviews":
                 denied = sim.operations.forbidden(verb, target)
@@ -217,11 +217,11 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                 and (target.group != "metrics.k8s.io" and not target.subresource)
             ):
                 answer = as_table(target.resource.name, answer)
-            self._send(code, answer)
+            self.send_json(code, answer)
         except ApiError as exc:
-            self._send(exc.code, exc.status())
+            self.send_json(exc.code, exc.status())
         except json.JSONDecodeError as exc:
-            self._send(400, ApiError(400, "BadRequest", f"invalid JSON: {exc}").status())
+            self.send_json(400, ApiError(400, "BadRequest", f"invalid JSON: {exc}").status())
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
@@ -270,7 +270,8 @@ class KubeSimHandler(BaseHTTPRequestHandler):
             )
         self.sim.requests.record(verb, resource, entry)
 
-    def _check_auth(self) -> None:
+    def check_auth(self) -> None:
+        """Refuse (401) a request whose bearer token is not the simulator's."""
         # kubectl sends no bearer token over plain http (client-go refuses to), so only a wrong
         # token is refused: that is what a rotated or mistyped credential looks like.
         token, sent = self.sim.token, self.headers.get("Authorization")
@@ -291,7 +292,8 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                 503, "ServiceUnavailable", "the server is currently unable to handle the request"
             )
 
-    def _send(self, code: int, body: JSON) -> None:
+    def send_json(self, code: int, body: JSON) -> None:
+        """Answer `code` with `body` as JSON (the pod proxy answers its errors through it too)."""
         data = dumps(body)
         self.send_response(code)
         self.send_header("Content-Type", "application/json")

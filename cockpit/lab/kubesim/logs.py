@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cockpit.lab.kubesim.api import ApiError, Route
+from cockpit.sources.fields import Json, as_list, as_mapping
 
 RunKey = tuple[str, str, str, int]  # namespace, pod, container, restart count
 KEEP_LINES = 50_000  # per container run, as a kubelet's log rotation would bound it
@@ -43,12 +44,12 @@ LOOP_LINE = (
 DISK_LINE = '{"level":"error","msg":"write /var/log/predictiq/app.log: No space left on device"}'
 
 
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}  # type: ignore[return-value]  # JSON object
+def _obj(value: object) -> Json:
+    return as_mapping(value)
 
 
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []  # type: ignore[return-value]  # JSON array
+def _list(value: object) -> list[object]:
+    return as_list(value)
 
 
 def _str(value: object) -> str:
@@ -256,7 +257,7 @@ def default_container(pod: dict[str, Any]) -> str:
     return chosen if chosen in names else (names[0] if names else "")
 
 
-def _status(pod: dict[str, Any], container: str) -> dict[str, Any]:
+def _status(pod: dict[str, Any], container: str) -> Json:
     for status in _list(_obj(pod.get("status")).get("containerStatuses")):
         if _obj(status).get("name") == container:
             return _obj(status)
@@ -269,7 +270,7 @@ def restart_count(pod: dict[str, Any], container: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _last_terminated(pod: dict[str, Any], container: str) -> dict[str, Any]:
+def _last_terminated(pod: dict[str, Any], container: str) -> Json:
     return _obj(_obj(_status(pod, container).get("lastState")).get("terminated"))
 
 

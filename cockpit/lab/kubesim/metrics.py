@@ -11,18 +11,13 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable
-from decimal import Decimal
-from typing import cast
 
-from kubernetes.utils import quantity
+from kubernetes.utils.quantity import parse_quantity
 
 from cockpit.lab.kubesim.jsontypes import JSON, member
 from cockpit.lab.kubesim.store import now_rfc3339
 
 _MI = 1024 * 1024
-# The client's parser leaves its parameter unannotated; it takes a quantity string or number.
-parse_quantity = cast(Callable[[str | int | float], Decimal], quantity.parse_quantity)
 
 
 def container_limits(pod: JSON) -> tuple[float, float]:

@@ -38,7 +38,7 @@ def serve(handler: ProxyHandler, method: str, path: str) -> bool:
     name, sub_path = match[1], match[3] or "/"
     sim.requests.record("get", "nodes/proxy", None)
     try:
-        handler._check_auth()  # pyright: ignore[reportPrivateUsage] - the same token check as every route
+        handler.check_auth()  # the same token check as every route
         resource = discovery.find_resource("v1", "nodes")
         assert resource is not None
         denied = sim.operations.forbidden("get", Route("v1", resource, None, name, "proxy"))
@@ -68,7 +68,7 @@ def serve(handler: ProxyHandler, method: str, path: str) -> bool:
             summary = disk.summary(node, sim.store.items("pods"))
             body, content_type, status = json.dumps(summary).encode(), "application/json", 200
     except ApiError as exc:
-        handler._send(exc.code, exc.status())  # pyright: ignore[reportPrivateUsage] - the router's own sender
+        handler.send_json(exc.code, exc.status())  # the router's own sender
         return True
     handler.send_response(status)
     handler.send_header("Content-Type", content_type)

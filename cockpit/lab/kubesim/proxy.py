@@ -31,8 +31,8 @@ class ProxyHandler(Protocol):
     @property
     def wfile(self) -> io.BufferedIOBase: ...
 
-    def _send(self, code: int, body: dict[str, Any]) -> None: ...
-    def _check_auth(self) -> None: ...
+    def send_json(self, code: int, body: dict[str, Any]) -> None: ...
+    def check_auth(self) -> None: ...
     def send_response(self, code: int, message: str | None = None) -> None: ...
     def send_header(self, keyword: str, value: str) -> None: ...
     def end_headers(self) -> None: ...
@@ -78,7 +78,7 @@ def serve(handler: ProxyHandler, method: str, path: str) -> bool:
     namespace, name, port_text, sub_path = match[1], match[2], match[3], match[4] or "/"
     sim.requests.record("get", "pods/proxy", None)
     try:
-        handler._check_auth()  # pyright: ignore[reportPrivateUsage] - the same token check as every route
+        handler.check_auth()  # the same token check as every route
         resource = discovery.find_resource("v1", "pods")
         assert resource is not None
         denied = sim.operations.forbidden("get", Route("v1", resource, namespace, name, "proxy"))
@@ -105,7 +105,7 @@ def serve(handler: ProxyHandler, method: str, path: str) -> bool:
                 f"{ip}:{port_text}: connect: connection refused",
             )
     except ApiError as exc:
-        handler._send(exc.code, exc.status())  # pyright: ignore[reportPrivateUsage] - the router's own sender
+        handler.send_json(exc.code, exc.status())  # the router's own sender
         return True
     handler.send_response(reply.status)
     handler.send_header("Content-Type", reply.content_type)

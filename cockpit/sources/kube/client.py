@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from cockpit.config import KubernetesConfig
 from cockpit.sources.fields import Json, as_items, as_mapping, mapping, text
@@ -42,7 +42,7 @@ def resolve_target(cfg: KubernetesConfig) -> KubeTarget:
     from kubernetes import config as kconfig
 
     path = kubeconfig_path(cfg)
-    listed = cast(tuple[object, object], kconfig.list_kube_config_contexts(config_file=path))  # pyright: ignore[reportUnknownMemberType] - untyped in the client
+    listed = kconfig.list_kube_config_contexts(config_file=path)
     contexts, current = as_items(listed[0]), as_mapping(listed[1])
     chosen: Json = current
     if cfg.context:
@@ -75,7 +75,7 @@ def new_api_client(cfg: KubernetesConfig) -> ApiClient:
         Configuration
     )  # as new_client_from_config builds it: not the global default
     conf.retries = Retry(total=1, redirect=0)
-    client: ApiClient = kconfig.new_client_from_config(  # pyright: ignore[reportUnknownMemberType] - untyped in the client
+    client: ApiClient = kconfig.new_client_from_config(
         config_file=kubeconfig_path(cfg), context=cfg.context or None, client_configuration=conf
     )
     return client

@@ -106,7 +106,7 @@ class RawApi:
         )
         if not 200 <= answer.status <= 299:
             answer.read()  # as the generated methods do: the error carries the server's body
-            raise ApiException.from_response(http_resp=answer, body=None, data=None)  # pyright: ignore[reportUnknownMemberType] - untyped classmethod of the client
+            raise ApiException(http_resp=answer)
         return answer.response
 
     def get_json(

@@ -13,7 +13,9 @@ import threading
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
+
+from cockpit.sources.fields import as_list, as_mapping, is_object
 
 DISPLAY_LIMIT = 64 * 1024  # characters of one line shown; the save writes the whole line
 
@@ -23,14 +25,14 @@ _ESCAPES[0x09] = "    "
 _ESCAPES.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
 
 
-def obj(value: object) -> dict[str, Any]:
+def obj(value: object) -> dict[str, object]:
     """A JSON value as an object ({} when it is not one)."""
-    return dict(value) if isinstance(value, dict) else {}  # pyright: ignore[reportUnknownArgumentType]  # JSON
+    return dict(as_mapping(value))
 
 
-def items(value: object) -> list[Any]:
-    """A JSON value as an array ([] when it is not one)."""
-    return list(value) if isinstance(value, list) else []  # pyright: ignore[reportUnknownArgumentType]  # JSON
+def items(value: object) -> list[object]:
+    """A JSON value as an array ([] when it is not one; a tuple counts as one)."""
+    return as_list(value)
 
 
 def text_of(value: object) -> str:
@@ -133,7 +135,7 @@ _LEVEL_KEYS = ("level", "severity", "lvl")
 _MESSAGE_KEYS = ("msg", "message")
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
 
 
@@ -143,12 +145,12 @@ def read_json(text: str) -> JsonLine | None:
     if not (stripped.startswith("{") and stripped.endswith("}")):
         return None
     try:
-        doc: Any = json.loads(stripped)
+        doc: object = json.loads(stripped)
     except ValueError:
         return None
-    if not isinstance(doc, dict):
+    if not is_object(doc):  # json.loads gives a dict for an object
         return None
-    obj: dict[str, Any] = dict(doc)  # pyright: ignore[reportUnknownArgumentType]  # JSON object
+    obj = dict(as_mapping(doc))
 
     def take(keys: tuple[str, ...]) -> str:
         for key in keys:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from kubernetes.utils import parse_quantity  # pyright: ignore[reportUnknownVariableType] - untyped parameter
+from kubernetes.utils.quantity import parse_quantity
 
 from cockpit.models import ContainerInfo, DeploymentInfo, HpaInfo, KubeEvent, NodeInfo, PodInfo
 from cockpit.sources.fields import (

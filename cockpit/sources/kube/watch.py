@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines  # pyright: ignore[reportUnknownVariableType] - untyped parameter
+from kubernetes.watch.watch import iter_resp_lines
 
 from cockpit.sources.base import describe_error, error_detail, short_cause
 from cockpit.sources.fields import Json, as_mapping, integer, items, mapping, optional_text, text

@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cockpit.sources.fields import as_items, as_list, as_mapping, is_array, is_object
+
 LARGE_TABLE_ROWS = 10_000.0  # a sequential scan below this is not worth an index
 MOSTLY_FILTERED = 0.9  # a scan that throws away this share of the rows it reads
 MISESTIMATE_FACTOR = 10.0
@@ -34,11 +36,11 @@ def _text(obj: Mapping[str, Any], key: str) -> str | None:
 
 
 def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}  # type: ignore[return-value] - JSON object
+    return as_mapping(value)
 
 
 def _maps(value: object) -> list[Mapping[str, Any]]:
-    return [_map(v) for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []  # type: ignore[misc] - JSON array
+    return list(as_items(value))
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,8 @@ class PlanError(ValueError):
 
 def _first(document: object) -> object:
     """The one plan of EXPLAIN's JSON array (or the object itself)."""
-    if isinstance(document, list):
-        items: list[object] = document  # pyright: ignore[reportUnknownVariableType] - JSON
+    if is_array(document):
+        items = as_list(document)
         return items[0] if items else None
     return document
 
@@ -151,8 +153,9 @@ def parse_plan(document: object, table_rows: Mapping[str, float] | None = None) 
     plan = _map(top.get("Plan"))
     if not plan:
         raise PlanError("no 'Plan' in the document: is this EXPLAIN (FORMAT JSON) output?")
-    nodes: list[PlanNode] = []
-    _walk(plan, 0, nodes)
+    slots: list[PlanNode | None] = []
+    _walk(plan, 0, slots)
+    nodes = [n for n in slots if n is not None]  # every slot is filled when the walk returns
     analyzed = any(n.actual_rows is not None for n in nodes)
     executed = [n for n in nodes if n.self_ms is not None]
     hottest = max(executed, key=lambda n: n.self_ms or 0.0).index if executed else None
@@ -177,9 +180,9 @@ def _blocks(raw: Mapping[str, Any], kind: str) -> float | None:
     return (shared or 0.0) + (local or 0.0)
 
 
-def _walk(raw: Mapping[str, Any], depth: int, out: list[PlanNode]) -> int:
+def _walk(raw: Mapping[str, Any], depth: int, out: list[PlanNode | None]) -> int:
     index = len(out)
-    out.append(None)  # type: ignore[arg-type] - the slot is filled below, children first
+    out.append(None)  # the node's slot (pre-order index), filled below once its children are
     children = [_walk(child, depth + 1, out) for child in _maps(raw.get("Plans"))]
     loops = _num(raw, "Actual Loops")
     per_loop = _num(raw, "Actual Total Time")
@@ -188,7 +191,8 @@ def _walk(raw: Mapping[str, Any], depth: int, out: list[PlanNode]) -> int:
     if total is not None:
         # init plans and sub plans run inside their parent's time too; parallel workers' loops
         # can make the children add up to more than the parent: clamp at zero
-        self_ms = max(total - sum(out[c].total_ms or 0.0 for c in children), 0.0)
+        child_ms = sum(n.total_ms or 0.0 for n in (out[c] for c in children) if n is not None)
+        self_ms = max(total - child_ms, 0.0)
     node_type = _text(raw, "Node Type") or "?"
     if node_type == "ModifyTable":  # written "Delete on t" by psql, and so here
         node_type = _text(raw, "Operation") or node_type
@@ -483,8 +487,8 @@ def plans_of(rows: Sequence[object]) -> object:
     if not rows:
         raise PlanError("EXPLAIN returned no row")
     first = rows[0]
-    if isinstance(first, Sequence) and not isinstance(first, str | bytes):
-        return first[0]  # type: ignore[index] - a tuple row
-    if isinstance(first, Mapping):
-        return next(iter(first.values()))  # type: ignore[arg-type] - a dict row
+    if is_array(first):  # a tuple row
+        return as_list(first)[0]
+    if is_object(first):  # a dict row
+        return next(iter(as_mapping(first).values()))
     return first

@@ -32,11 +32,13 @@ from cockpit.models import DbActivity, DbConnection, SourceFailure, StatementSta
 from cockpit.sources.base import describe_error, error_detail, guarded
 from cockpit.sources.fields import (
     Json,
+    as_list,
     as_text,
     boolean,
     get,
     integer,
     integers,
+    is_array,
     number,
     optional_datetime,
     optional_integer,
@@ -319,14 +321,15 @@ class PostgresSource:
 
 
 def _pid(values: object) -> int:
-    first: object = values[0] if isinstance(values, list) and values else None  # pyright: ignore[reportUnknownVariableType] - JSON
+    items = as_list(values)
+    first = items[0] if items else None
     return first if isinstance(first, int) else -1
 
 
-def _json_rows(summary: Json, key: str) -> list[list[Any]]:
+def _json_rows(summary: Json, key: str) -> list[list[object]]:
     """A JSON array of arrays from the summary row (SQL NULL when empty: [])."""
     value = get(summary, key)
-    return [v for v in value if isinstance(v, list)] if isinstance(value, list) else []  # pyright: ignore[reportUnknownVariableType] - JSON
+    return [as_list(v) for v in as_list(value) if is_array(v)]
 
 
 def _counts(groups: Iterable[list[Any]]) -> dict[str, dict[str, int]]:
