@@ -1,34 +1,61 @@
-"""Steady state of the real `cockpit` process in an 80×24 pty at the default 2 s refresh:
-CPU with the lab idle and with 5,000 pods churning, and, over the idle window, the load it puts
-on what it watches (Kubernetes list requests, Redis INFO calls) and the bytes it writes.
+"""Steady state of the real `cockpit` process in a pty at the default 2 s refresh: CPU with the
+lab idle and with pods churning, and, over the idle window, the load it puts on what it watches
+(Kubernetes list requests, Redis INFO calls) and the bytes it writes; then the same CPU and
+bytes on the platform of issue 21 (five TLS endpoints, API and cache traffic on) in both
+layouts, compact (80×24) and grid (120×40).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from typing import Any
 
 from bench.bench_startup import PANES, filled_panes
 from bench.figures import Figure
-from bench.labkit import VENV_BIN, Churn, cockpit_env
+from bench.labkit import VENV_BIN, Churn, cockpit_env, platform_traffic
 from bench.ptyrun import PtyProcess, cpu_seconds, rss_bytes, visible_text
 from bench.steady_helpers import redis_info_calls
 
+LAYOUTS = ((80, 24), (120, 40))  # compact, grid
+AT = re.compile(rb"\x1b\[(\d+);(\d+)H")
 
-def start_filled(lab: Any, timeout: float = 30.0, settle: float = 4.0) -> PtyProcess:
+
+def filled_grid(data: bytes) -> set[tuple[int, int]]:
+    """Where the grid's status lines say 'updated' in this output: (row, column) on screen.
+    The grid hides the one-line summaries; each pane's status line is at its own place."""
+    found = set()
+    parts = AT.split(data)
+    for i in range(1, len(parts) - 2, 3):
+        row, col, text = int(parts[i]), int(parts[i + 1]), visible_text(parts[i + 2])
+        for line_no, line in enumerate(text.split("\n")):
+            for m in re.finditer(r"updated \d+s ago", line):
+                found.add((row + line_no, (col if line_no == 0 else 1) + m.start()))
+    return found
+
+
+def start_filled(
+    lab: Any, timeout: float = 30.0, settle: float = 4.0, size: tuple[int, int] = (80, 24)
+) -> PtyProcess:
     """A cockpit in a pty whose panes have all shown data, `settle` seconds after that."""
+    cols, rows = size
     proc = PtyProcess(
-        [str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)], cockpit_env(lab)
+        [str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)],
+        cockpit_env(lab),
+        cols=cols,
+        rows=rows,
     )
     deadline = time.perf_counter() + timeout
     seen: set[str] = set()
+    spots: set[tuple[int, int]] = set()
     index = 0
-    while time.perf_counter() < deadline and not seen >= set(PANES):
+    while time.perf_counter() < deadline and not (seen >= set(PANES) or len(spots) >= len(PANES)):
         with proc.lock:
             fresh, index = proc.chunks[index:], len(proc.chunks)
         for _, data in fresh:
             seen |= filled_panes(data)
+            spots |= filled_grid(data)
         time.sleep(0.05)
     time.sleep(settle)
     return proc
@@ -122,6 +149,45 @@ def run_idle(lab: Any, quick: bool) -> list[Figure]:
             },
         ),
     ]
+
+
+def run_platform(lab: Any, quick: bool) -> list[Figure]:
+    """The platform of issue 21: API traffic on (and so cache traffic), five TLS endpoints;
+    CPU and terminal bytes per refresh in the compact and in the grid layout."""
+    interval = 2.0
+    window = 20.0 if quick else 60.0
+    figures: list[Figure] = []
+    platform_traffic(lab, True)
+    try:
+        for cols, rows in LAYOUTS:
+            with start_filled(lab, size=(cols, rows)) as proc:
+                seen = observe(lab, proc, window)
+            refreshes = seen["window_s"] / interval
+            where = f"{cols}×{rows}"
+            figures += [
+                Figure(
+                    f"platform idle CPU, {where} (2 s refresh)",
+                    seen["cpu_percent"],
+                    "%",
+                    2.0,
+                    extra={"window_s": seen["window_s"], "rss_mb": seen["rss_mb"]},
+                ),
+                Figure(
+                    f"platform terminal bytes per refresh, {where}",
+                    seen["bytes"] / refreshes,
+                    "B",
+                    500.0,
+                    extra={
+                        "writes": seen["writes"],
+                        "bytes": seen["bytes"],
+                        "refreshes": refreshes,
+                        "most_written": what_changed(seen["chunks"]),
+                    },
+                ),
+            ]
+    finally:
+        platform_traffic(lab, False)
+    return figures
 
 
 def run_churn(lab: Any, quick: bool) -> list[Figure]:

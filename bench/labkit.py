@@ -19,20 +19,36 @@ VENV_BIN = Path(sys.executable).parent  # the venv running the bench has `cockpi
 REPO = Path(__file__).resolve().parent.parent
 
 
+PLATFORM_CERTIFICATES = 5  # the platform of issue 21: five TLS endpoints, API and cache traffic
+TRAFFIC_RPS = 20.0
+
+
 def start_lab(max_connections: int = 1100) -> Any:
-    """A started Lab in a temp dir; traffic stopped so 'idle' means idle."""
+    """A started Lab in a temp dir, with the platform's five TLS endpoints; traffic stopped so
+    'idle' means idle (`platform_traffic(lab, True)` turns the API's, and so the cache's, on)."""
     from cockpit.lab.lab import Lab
 
-    # metrics at the production default cadence (the lab's own default follows the refresh)
+    # metrics and certificate checks at the production default cadence (the lab's own defaults
+    # follow the refresh, and check certificates every 3 s, so that drills show at once)
     lab = Lab(
         Path(tempfile.mkdtemp(prefix="cockpit-bench-")),
         max_connections=max_connections,
         control=False,
         metrics_seconds=10.0,
+        certificates_seconds=300.0,
+        extra_certificates=PLATFORM_CERTIFICATES - 2,  # beside the API's and www's
     )
     lab.start()
     lab.api.stop_traffic()
     return lab
+
+
+def platform_traffic(lab: Any, on: bool) -> None:
+    """API traffic (it reads through the cache, so cache traffic too) on or off."""
+    if on:
+        lab.api.start_traffic(TRAFFIC_RPS)
+    else:
+        lab.api.stop_traffic()
 
 
 def cockpit_env(lab: Any) -> dict[str, str]:

@@ -28,7 +28,7 @@ from bench.figures import Figure, fmt
 from bench.labkit import REPO, VENV_BIN, IdleSessions, cockpit_env, start_lab
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("startup", "idle", "keys", "churn", "load", "memory", "kubelist")
+ALL = ("startup", "idle", "platform", "keys", "churn", "rules", "load", "memory", "kubelist")
 
 
 def machine() -> dict[str, Any]:
@@ -146,6 +146,7 @@ def run(selected: tuple[str, ...], quick: bool) -> list[Figure]:
         try:
             step("startup", bench_startup.run, lab, quick)
             step("idle", bench_steady.run_idle, lab, quick)
+            step("platform", bench_steady.run_platform, lab, quick)
             step("keys", keys, lab, quick)
             step("churn", bench_steady.run_churn, lab, quick)
             if {"load", "memory"} & set(selected):
