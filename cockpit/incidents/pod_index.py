@@ -3,12 +3,17 @@
 With 5,000 pods the rules used to scan every pod (and its containers) once each per evaluation;
 the index is built once per snapshot and the rules read only the few pods that matter. Under
 churn every refresh brings a new snapshot, yet almost every PodInfo in it is the same object as
-in the last one: each pod's facts are kept by uid and recomputed only for a changed PodInfo.
+in the last one: the index keeps each pod's facts and the sums, and brings them up to date
+with the pods that changed (`_Indexer`). Ties rank by pod name (the hottest pod, memory).
 """
 
 from __future__ import annotations
 
+import bisect
+import sys
+from collections import Counter
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any, NamedTuple
 
 from cockpit.models import ContainerInfo, KubeSnapshot, PodInfo
@@ -20,12 +25,21 @@ class PodIndex:
 
     crashing: tuple[str, ...]  # pod names in CrashLoopBackOff (pod or container reason)
     oom_candidates: tuple[PodInfo, ...]  # pods with an OOMKilled container state or reason
-    by_memory: tuple[tuple[str, float], ...]  # (name, % of limit), highest first
+    # (-% of memory limit, name, key), highest first: see `high_memory`
+    memory_ranked: tuple[tuple[float, str, int], ...]
     cpu_used_m: float  # sums over the pods reporting both usage and limit
     cpu_limit_m: float
     hottest: PodInfo | None  # highest CPU % of limit
     restarts: int
     nodes: frozenset[str]
+    ready: int = 0  # pods whose every container is ready (KubeSnapshot.ready_pods)
+
+    def high_memory(self, threshold: float) -> list[tuple[str, float]]:
+        """(name, % of limit) of the pods at or above `threshold` % of their memory limit,
+        highest first (found by bisection: the ranking holds every pod that reports memory)."""
+        ranked = self.memory_ranked
+        end = bisect.bisect_right(ranked, (-threshold, "\U0010ffff", sys.maxsize))
+        return [(name, -minus) for minus, name, _ in ranked[:end]]
 
 
 class _Facts(NamedTuple):
@@ -36,6 +50,7 @@ class _Facts(NamedTuple):
     cpu_used_m: float  # 0 unless both usage and limit are known
     cpu_limit_m: float
     cpu_percent: float | None
+    ready: bool
 
 
 def _oom_container(c: ContainerInfo) -> bool:
@@ -57,58 +72,124 @@ def _facts(pod: PodInfo) -> _Facts:
         (pod.cpu_m or 0.0) if counted else 0.0,
         (pod.cpu_limit_m or 0.0) if counted else 0.0,
         pod.cpu_percent_of_limit,
+        bool(pod.total) and pod.ready == pod.total,
     )
 
 
-_known: dict[str, _Facts] = {}  # uid -> facts of the last snapshot's PodInfo
+class _Indexer:
+    """The facts and sums of the last snapshot's pods, brought to the next snapshot by the pods
+    that changed in it (a PodInfo object not in the last one is new or changed; one no longer
+    there is gone). At 20,000 pods under churn an evaluation then costs the changed pods plus
+    a few passes in C over the snapshot (ids, set differences), not a Python loop over every
+    pod: 31 -> ~3 ms. A snapshot with mostly new objects, and every `REBUILD_EVERY`th one (so
+    float sums cannot drift), is indexed from scratch."""
+
+    REBUILD_EVERY = 500
+
+    def __init__(self) -> None:
+        self._facts: dict[int, _Facts] = {}  # id(PodInfo) -> its facts; holds the PodInfo alive
+        self._ids: set[int] = set()  # the keys of _facts
+        self._steps = 0
+        self._restarts = self._ready = 0
+        self._used = self._limit = 0.0
+        self._crashing: dict[int, str] = {}
+        self._oom: dict[int, PodInfo] = {}
+        self._memory: list[tuple[float, str, int]] = []  # (-% of limit, name, id), sorted
+        self._cpu: list[tuple[float, str, int]] = []  # (-% of limit, name, id), sorted
+        self._nodes: Counter[str] = Counter()
+
+    def index(self, kube: KubeSnapshot) -> PodIndex:
+        """The PodIndex of `kube`."""
+        pods = kube.pods
+        ids = set(map(id, pods))  # these passes run in C: ~1 ms at 20,000 pods
+        new = ids - self._ids
+        gone = self._ids - ids
+        self._ids = ids
+        self._steps += 1
+        if len(new) + len(gone) > len(pods) // 2 or self._steps >= self.REBUILD_EVERY:
+            self._rebuild(pods)
+        else:
+            for key in gone:
+                self._count(key, self._facts.pop(key), -1)
+            for pod in compress(pods, map(new.__contains__, map(id, pods))):
+                facts = _facts(pod)
+                self._facts[id(pod)] = facts
+                self._count(id(pod), facts, 1)
+        hottest = self._facts[self._cpu[0][2]].pod if self._cpu else None
+        return PodIndex(
+            tuple(name for _, name in sorted(self._crashing.items(), key=_by_name)),
+            tuple(sorted(self._oom.values(), key=lambda p: p.name)),
+            tuple(self._memory),
+            self._used,
+            self._limit,
+            hottest,
+            self._restarts,
+            frozenset(node for node, n in self._nodes.items() if n > 0),
+            self._ready,
+        )
+
+    def _rebuild(self, pods: tuple[PodInfo, ...]) -> None:
+        """Index every pod from scratch (the rankings sorted once, not inserted one by one)."""
+        self.__init__()
+        self._ids = set(map(id, pods))
+        for pod in pods:
+            key, facts = id(pod), _facts(pod)
+            self._facts[key] = facts
+            self._count(key, facts, 1, ranked=False)
+        self._memory = sorted(
+            (-f.memory_percent, f.pod.name, k)
+            for k, f in self._facts.items()
+            if f.memory_percent is not None
+        )
+        self._cpu = sorted(
+            (-f.cpu_percent, f.pod.name, k)
+            for k, f in self._facts.items()
+            if f.cpu_percent is not None
+        )
+
+    def _count(self, key: int, f: _Facts, sign: int, ranked: bool = True) -> None:
+        """Add (sign 1) or take away (-1) one pod's facts from the sums."""
+        pod = f.pod
+        self._restarts += sign * pod.restarts
+        self._ready += sign * f.ready
+        self._used += sign * f.cpu_used_m
+        self._limit += sign * f.cpu_limit_m
+        if pod.node:
+            self._nodes[pod.node] += sign
+        if f.crashing:
+            if sign > 0:
+                self._crashing[key] = pod.name
+            else:
+                self._crashing.pop(key, None)
+        if f.oom:
+            if sign > 0:
+                self._oom[key] = pod
+            else:
+                self._oom.pop(key, None)
+        if not ranked:
+            return
+        for pct, ranking in ((f.memory_percent, self._memory), (f.cpu_percent, self._cpu)):
+            if pct is None:
+                continue
+            entry = (-pct, pod.name, key)
+            if sign > 0:
+                bisect.insort(ranking, entry)
+            else:
+                at = bisect.bisect_left(ranking, entry)
+                if at < len(ranking) and ranking[at] == entry:
+                    del ranking[at]
 
 
-def _build_index(kube: KubeSnapshot) -> PodIndex:
-    global _known
-    crashing: list[str] = []
-    candidates: list[PodInfo] = []
-    memory: list[tuple[str, float]] = []
-    used = limit = 0.0
-    hottest: PodInfo | None = None
-    hottest_pct = 0.0
-    restarts = 0
-    known, fresh = _known, dict[str, _Facts]()
-    for pod in kube.pods:
-        facts = known.get(pod.uid)
-        if facts is None or facts.pod is not pod:
-            facts = _facts(pod)
-        fresh[pod.uid] = facts
-        restarts += pod.restarts
-        if facts.crashing:
-            crashing.append(pod.name)
-        if facts.oom:
-            candidates.append(pod)
-        if facts.memory_percent is not None:
-            memory.append((pod.name, facts.memory_percent))
-        used += facts.cpu_used_m
-        limit += facts.cpu_limit_m
-        pct = facts.cpu_percent
-        if pct is not None and (hottest is None or pct > hottest_pct):
-            hottest, hottest_pct = pod, pct
-    _known = fresh
-    memory.sort(key=lambda item: -item[1])
-    return PodIndex(
-        tuple(crashing),
-        tuple(candidates),
-        tuple(memory),
-        used,
-        limit,
-        hottest,
-        restarts,
-        frozenset(p.node for p in kube.pods if p.node),
-    )
+def _by_name(item: tuple[int, str]) -> str:
+    return item[1]
 
 
+_indexer = _Indexer()
 _last_index: list[Any] = [None, None]  # (snapshot, its index): one snapshot is evaluated often
 
 
 def pod_index(kube: KubeSnapshot) -> PodIndex:
     """The PodIndex of a snapshot, built once per snapshot object."""
     if _last_index[0] is not kube:
-        _last_index[:] = [kube, _build_index(kube)]
+        _last_index[:] = [kube, _indexer.index(kube)]
     return _last_index[1]
