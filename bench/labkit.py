@@ -71,7 +71,7 @@ def load_lab_config(lab: Any) -> Any:
 
 class Churn:
     """Modifies pods of the lab's deployment at `rate` watch events per second (every tenth
-    event deletes a pod, which the simulator's controller replaces), until stopped."""
+    event replaces a pod: deleted, and a new one added to its replica set), until stopped."""
 
     def __init__(self, kube: Any, rate: float = 20.0, seed: int = 7) -> None:
         self.kube, self.rate = kube, rate
@@ -112,8 +112,9 @@ class Churn:
                 self._rng.shuffle(names)
             name = names.pop()
             if self.events % 10 == 9:
-                # a replaced pod: DELETED here, ADDED/MODIFIED from the controller
-                kube.controller.terminate_pod(ns, name)
+                # a replaced pod: DELETED and ADDED at once (the graceful path's status refresh
+                # reads every pod: seconds at 20,000, and the store is locked meanwhile)
+                kube.controller.replace_pod(ns, name)
             else:
                 kube.store.update("pods", ns, name, self._bump)
             self.events += 1
