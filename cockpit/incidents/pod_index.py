@@ -81,7 +81,7 @@ class _Indexer:
     that changed in it (a PodInfo object not in the last one is new or changed; one no longer
     there is gone). At 20,000 pods under churn an evaluation then costs the changed pods plus
     a few passes in C over the snapshot (ids, set differences), not a Python loop over every
-    pod: 31 -> ~3 ms. A snapshot with mostly new objects, and every `REBUILD_EVERY`th one (so
+    pod. A snapshot with mostly new objects, and every `REBUILD_EVERY`th one (so
     float sums cannot drift), is indexed from scratch."""
 
     REBUILD_EVERY = 500
@@ -95,7 +95,8 @@ class _Indexer:
         self._crashing: dict[int, str] = {}
         self._oom: dict[int, PodInfo] = {}
         self._memory: list[tuple[float, str, int]] = []  # (-% of limit, name, id), sorted
-        self._cpu: list[tuple[float, str, int]] = []  # (-% of limit, name, id), sorted
+        self._hottest: _Facts | None = None  # highest CPU % of limit (ties: by name)
+        self._hottest_gone = False  # it left: find the next one by a scan, once
         self._nodes: Counter[str] = Counter()
 
     def index(self, kube: KubeSnapshot) -> PodIndex:
@@ -115,7 +116,11 @@ class _Indexer:
                 facts = _facts(pod)
                 self._facts[id(pod)] = facts
                 self._count(id(pod), facts, 1)
-        hottest = self._facts[self._cpu[0][2]].pod if self._cpu else None
+        if self._hottest_gone:
+            self._hottest_gone = False
+            hot = [f for f in self._facts.values() if f.cpu_percent is not None]
+            self._hottest = min(hot, key=_heat) if hot else None
+        hottest = self._hottest.pod if self._hottest else None
         return PodIndex(
             tuple(name for _, name in sorted(self._crashing.items(), key=_by_name)),
             tuple(sorted(self._oom.values(), key=lambda p: p.name)),
@@ -129,25 +134,39 @@ class _Indexer:
         )
 
     def _rebuild(self, pods: tuple[PodInfo, ...]) -> None:
-        """Index every pod from scratch (the rankings sorted once, not inserted one by one)."""
+        """Index every pod from scratch (the memory ranking sorted once, not by insertions)."""
         self.__init__()
         self._ids = set(map(id, pods))
-        for pod in pods:
-            key, facts = id(pod), _facts(pod)
-            self._facts[key] = facts
-            self._count(key, facts, 1, ranked=False)
+        facts = self._facts
+        restarts = ready = 0
+        used = limit = hot_pct = 0.0
+        hottest: _Facts | None = None
+        for pod in pods:  # _count's sums, inline: this loop is the whole cost of a rebuild
+            key, f = id(pod), _facts(pod)
+            facts[key] = f
+            restarts += pod.restarts
+            ready += f.ready
+            used += f.cpu_used_m
+            limit += f.cpu_limit_m
+            if f.crashing:
+                self._crashing[key] = pod.name
+            if f.oom:
+                self._oom[key] = pod
+            pct = f.cpu_percent
+            if pct is not None and (
+                hottest is None or pct > hot_pct or (pct == hot_pct and pod.name < hottest.pod.name)
+            ):
+                hottest, hot_pct = f, pct
+        self._restarts, self._ready, self._used, self._limit = restarts, ready, used, limit
+        self._nodes = Counter(pod.node for pod in pods if pod.node)
+        self._hottest = hottest
         self._memory = sorted(
             (-f.memory_percent, f.pod.name, k)
             for k, f in self._facts.items()
             if f.memory_percent is not None
         )
-        self._cpu = sorted(
-            (-f.cpu_percent, f.pod.name, k)
-            for k, f in self._facts.items()
-            if f.cpu_percent is not None
-        )
 
-    def _count(self, key: int, f: _Facts, sign: int, ranked: bool = True) -> None:
+    def _count(self, key: int, f: _Facts, sign: int) -> None:
         """Add (sign 1) or take away (-1) one pod's facts from the sums."""
         pod = f.pod
         self._restarts += sign * pod.restarts
@@ -166,18 +185,26 @@ class _Indexer:
                 self._oom[key] = pod
             else:
                 self._oom.pop(key, None)
-        if not ranked:
+        if f.cpu_percent is not None:
+            if sign < 0:
+                self._hottest_gone = self._hottest_gone or self._hottest is f
+            elif self._hottest is None or _heat(f) < _heat(self._hottest):
+                self._hottest = f
+        pct = f.memory_percent
+        if pct is None:
             return
-        for pct, ranking in ((f.memory_percent, self._memory), (f.cpu_percent, self._cpu)):
-            if pct is None:
-                continue
-            entry = (-pct, pod.name, key)
-            if sign > 0:
-                bisect.insort(ranking, entry)
-            else:
-                at = bisect.bisect_left(ranking, entry)
-                if at < len(ranking) and ranking[at] == entry:
-                    del ranking[at]
+        entry = (-pct, pod.name, key)
+        if sign > 0:
+            bisect.insort(self._memory, entry)
+        else:
+            at = bisect.bisect_left(self._memory, entry)
+            if at < len(self._memory) and self._memory[at] == entry:
+                del self._memory[at]
+
+
+def _heat(f: _Facts) -> tuple[float, str]:
+    """The hottest pod sorts first: highest CPU % of limit, then by name."""
+    return (-(f.cpu_percent or 0.0), f.pod.name)
 
 
 def _by_name(item: tuple[int, str]) -> str:
