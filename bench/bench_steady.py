@@ -36,9 +36,14 @@ def filled_grid(data: bytes) -> set[tuple[int, int]]:
 
 
 def start_filled(
-    lab: Any, timeout: float = 30.0, settle: float = 4.0, size: tuple[int, int] = (80, 24)
+    lab: Any,
+    timeout: float = 30.0,
+    settle: float = 4.0,
+    size: tuple[int, int] = (80, 24),
+    needle: str = "",
 ) -> PtyProcess:
-    """A cockpit in a pty whose panes have all shown data, `settle` seconds after that."""
+    """A cockpit in a pty whose panes have all shown data (and whose screen has shown
+    `needle`, e.g. '20000/20000 ready' once the initial list is in), `settle` s after that."""
     cols, rows = size
     proc = PtyProcess(
         [str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)],
@@ -50,12 +55,17 @@ def start_filled(
     seen: set[str] = set()
     spots: set[tuple[int, int]] = set()
     index = 0
-    while time.perf_counter() < deadline and not (seen >= set(PANES) or len(spots) >= len(PANES)):
+    text = ""
+    while time.perf_counter() < deadline and not (
+        (seen >= set(PANES) or len(spots) >= len(PANES)) and needle in text
+    ):
         with proc.lock:
             fresh, index = proc.chunks[index:], len(proc.chunks)
         for _, data in fresh:
             seen |= filled_panes(data)
             spots |= filled_grid(data)
+            if needle and needle not in text:
+                text = (text + visible_text(data))[-4096:]
         time.sleep(0.05)
     time.sleep(settle)
     return proc
@@ -205,7 +215,8 @@ def run_churn(lab: Any, quick: bool) -> list[Figure]:
     """20,000 pods in the watched deployment, 50 watch events/s while measuring."""
     grow(lab)
     window = 10.0 if quick else 30.0
-    with start_filled(lab, timeout=120.0) as proc:
+    ready = f"{SCALE_PODS}/{SCALE_PODS} ready"  # the Pods summary, once the list is in
+    with start_filled(lab, timeout=180.0, needle=ready) as proc:
         idle = observe(lab, proc, window / 2)
         with Churn(lab.kube, rate=SCALE_RATE) as churn:
             seen = observe(lab, proc, window)
