@@ -160,9 +160,7 @@ class CockpitState:
     def trend(self, name: str, since: datetime | None = None) -> Trend:
         """Values of a trend (oldest first), optionally only those after `since`."""
         points = self._history[name]
-        return Trend(
-            (p for p in points if since is None or p[0] >= since), self._window_seconds
-        )
+        return Trend((p for p in points if since is None or p[0] >= since), self._window_seconds)
 
     @property
     def kube(self) -> KubeSnapshot | None:
