@@ -52,7 +52,7 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
         "--read-only",
         action="store_true",
         default=unset,
-        help="monitor mode: no action can run, sessions are read-only",
+        help="monitor mode: no action can run, sessions are read-only, nothing is paged",
     )
 
 

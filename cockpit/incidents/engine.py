@@ -20,7 +20,7 @@ the audit trail, so their detail and post-mortem stay one `enter` away.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -39,6 +39,7 @@ from cockpit.incidents.model import (
 from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
 from cockpit.incidents.severity import SEVERITIES
+from cockpit.incidents.watch import IncidentWatch
 from cockpit.models import to_jsonable, utcnow
 from cockpit.state import CockpitState
 
@@ -81,8 +82,11 @@ class IncidentEngine:
         audit: AuditLog | None = None,
         clock: Callable[[], datetime] = utcnow,
         runbook: Runbook | None = None,
+        watches: Sequence[IncidentWatch] = (),
     ) -> None:
         self.cfg = cfg
+        self.watches: list[IncidentWatch] = list(watches)  # told after every change (the pager)
+        self.watch_error: str | None = None  # the last failure of a watch (it logs its own)
         self.audit = audit
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
@@ -152,7 +156,41 @@ class IncidentEngine:
             keys |= {k for k, s in self._streaks.items() if s.rule == spec.rule}
             for key in sorted(keys):
                 self._step(key, spec.rule, findings.get(key), sampled, now)
+        self._tell_watches(now)
         return self.active()
+
+    # ------------------------------------------------------------------ watches
+    def watch(self, watch: IncidentWatch) -> None:
+        """Tell `watch` (the pager) about the incidents after every change and tick."""
+        self.watches.append(watch)
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Time passed with nothing else happening: the watches may have something due."""
+        self._tell_watches(now or self.clock())
+
+    def _tell_watches(self, now: datetime) -> None:
+        if not self.watches:
+            return
+        active, resolved = self.active(), tuple(self.closed)
+        for watch in self.watches:
+            try:
+                watch.review(active, resolved, now)
+            except Exception as exc:  # a watch must never stop detection or an operator step
+                self.watch_error = f"{type(watch).__name__}: {type(exc).__name__}: {exc}"
+
+    def add_timeline(self, incident_id: str, event: str, text: str, at: datetime) -> None:
+        """A line in an incident's timeline from outside the engine (a page sent or failed);
+        not audited here: whoever reports it records its own audit entry. An unknown id is
+        ignored (the incident may have aged out)."""
+        line = TimelineEntry(at, event, text)
+        if incident_id in self._open:
+            inc = self._open[incident_id]
+            self._open[incident_id] = replace(inc, timeline=inc.timeline + (line,))
+            return
+        for n, inc in enumerate(self.closed):
+            if inc.id == incident_id:
+                self.closed[n] = replace(inc, timeline=inc.timeline + (line,))
+                return
 
     def _step(
         self, key: str, rule: str, finding: Finding | None, sampled: bool, now: datetime
@@ -352,6 +390,7 @@ class IncidentEngine:
             timeline=inc.timeline + (TimelineEntry(now, "ack", f"acknowledged by {operator}"),),
         )
         self._open[incident_id] = inc
+        self._tell_watches(now)
         return inc
 
     def set_status(self, incident_id: str, status: str, operator: str | None = None) -> Incident:
@@ -375,6 +414,7 @@ class IncidentEngine:
             timeline=inc.timeline + (TimelineEntry(now, "status", f"{inc.status} -> {status}"),),
         )
         self._open[incident_id] = inc
+        self._tell_watches(now)
         return inc
 
     def set_severity(
@@ -398,6 +438,7 @@ class IncidentEngine:
             severity_set_by_operator=True,
         )
         self._open[incident_id] = inc
+        self._tell_watches(now)
         return inc
 
     def add_note(self, incident_id: str, text: str, operator: str | None = None) -> Incident:
@@ -461,6 +502,7 @@ class IncidentEngine:
             by=operator,
         )
         self._open[inc.id] = inc
+        self._tell_watches(now)
         return inc
 
     def resolve(self, incident_id: str, operator: str | None = None, summary: str = "") -> Incident:
@@ -476,12 +518,14 @@ class IncidentEngine:
             summary=summary,
             duration_seconds=round(inc.duration_seconds(now), 1),
         )
-        return self._finish(
+        inc = self._finish(
             incident_id,
             now,
             "resolved",
             f"resolved by {operator or 'operator'}" + (f": {summary}" if summary else ""),
         )
+        self._tell_watches(now)
+        return inc
 
 
 def _when(entry: Mapping[str, Any]) -> datetime | None:
