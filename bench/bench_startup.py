@@ -4,10 +4,12 @@ import cost of what the first frame needs (with the heavy client libraries among
 
 from __future__ import annotations
 
+import json
 import re
 import statistics
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.figures import Figure
@@ -52,6 +54,45 @@ build_sources(cfg)
 """
 
 
+AUDIT_ENTRIES = 200_000  # a year of a busy team's operator steps and incidents
+
+
+def big_audit_log(path: Path, entries: int = AUDIT_ENTRIES) -> Path:
+    """A valid hash-chained audit log of `entries` entries (written without the per-entry
+    fsync of AuditLog.record: this is setup), incidents opened and resolved long ago."""
+    from cockpit.audit.log import GENESIS, entry_hash
+
+    prev = GENESIS
+    with open(path, "w", encoding="ascii") as fh:
+        for seq in range(1, entries + 1):
+            day = 20250101 + (seq // 2000) % 28
+            entry: dict[str, Any] = {
+                "seq": seq,
+                "time": f"2025-01-{1 + (seq // 2000) % 28:02d}T10:00:00Z",
+                "event": ("incident.opened", "incident.note", "incident.resolved")[seq % 3],
+                "operator": {"user": "bench", "uid": 1000},
+                "session": "bench",
+                "incident_id": f"INC-{day}-{seq % 2000:04d}",
+                "note": "bench entry " + "x" * 80,
+                "prev": prev,
+            }
+            entry["hash"] = entry_hash(entry)
+            prev = entry["hash"]
+            fh.write(json.dumps(entry, ensure_ascii=True, separators=(",", ":")) + "\n")
+    return path
+
+
+def with_audit(lab: Any, audit: Path) -> Path:
+    """A copy of the lab's config whose audit log is `audit`."""
+    text = lab.config_path.read_text(encoding="utf-8")
+    path = lab.dir / "config-big-audit.toml"
+    path.write_text(
+        re.sub(r'(\[audit\]\npath = )""', lambda m: m.group(1) + json.dumps(str(audit)), text),
+        encoding="utf-8",
+    )
+    return path
+
+
 def filled_panes(data: bytes) -> set[str]:
     """Panes whose one-line summary in this output says 'updated' (i.e. has data)."""
     lines = visible_text(MOVE.sub(b"\n", data)).splitlines()
@@ -63,9 +104,11 @@ def filled_panes(data: bytes) -> set[str]:
     return found
 
 
-def launch_once(lab: Any, timeout: float = 15.0) -> dict[str, float | None]:
+def launch_once(
+    lab: Any, timeout: float = 15.0, config: Path | None = None
+) -> dict[str, float | None]:
     """One launch: seconds to the first byte, to the banner, and until every pane was filled."""
-    argv = [str(VENV_BIN / "cockpit"), "--config", str(lab.config_path)]
+    argv = [str(VENV_BIN / "cockpit"), "--config", str(config or lab.config_path)]
     with PtyProcess(argv, cockpit_env(lab)) as proc:
         first = proc.first_output_at(timeout)
         banner = proc.wait_for(BANNER, timeout)
@@ -162,7 +205,19 @@ def run(lab: Any, quick: bool) -> list[Figure]:
 
     imports = import_profile(lab)
     heavy = imports["heavy_on_first_frame_path_s"]
+    audit = big_audit_log(lab.dir / "big-audit.jsonl")
+    config = with_audit(lab, audit)
+    big = [launch_once(lab, config=config) for _ in range(3)]
+    big_frames = [x["first_frame_s"] for x in big if x["first_frame_s"] is not None]
     return [
+        Figure(
+            f"start-up: first frame with a {AUDIT_ENTRIES:,}-entry audit log "
+            f"({audit.stat().st_size / 2**20:.0f} MB)",
+            statistics.median(big_frames) if big_frames else None,
+            "s",
+            0.3,
+            extra={"launches": big},
+        ),
         Figure(
             "start-up: first bytes on the terminal",
             median("first_bytes_s"),
@@ -174,7 +229,7 @@ def run(lab: Any, quick: bool) -> list[Figure]:
             "start-up: first frame (banner drawn)",
             median("first_frame_s"),
             "s",
-            0.5,
+            0.3,
             extra={"launches": launches},
         ),
         Figure("start-up: every pane filled", median("all_filled_s"), "s", 1.5),

@@ -40,7 +40,7 @@ def fmt(value: float | None, unit: str) -> str:
     """A short human rendering of a value."""
     if value is None:
         return "n/a"
-    if unit in ("s", "ms", "%", "MB", "B", "x", "req", "calls", "/refresh", "ms/refresh"):
+    if unit in ("s", "ms", "%", "MB", "B", "x", "req", "calls", "/refresh", "ms/refresh", "/s"):
         text = f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
         return f"{text} {unit}"
     return f"{value:g} {unit}"

@@ -19,20 +19,36 @@ VENV_BIN = Path(sys.executable).parent  # the venv running the bench has `cockpi
 REPO = Path(__file__).resolve().parent.parent
 
 
+PLATFORM_CERTIFICATES = 5  # the platform of issue 21: five TLS endpoints, API and cache traffic
+TRAFFIC_RPS = 20.0
+
+
 def start_lab(max_connections: int = 1100) -> Any:
-    """A started Lab in a temp dir; traffic stopped so 'idle' means idle."""
+    """A started Lab in a temp dir, with the platform's five TLS endpoints; traffic stopped so
+    'idle' means idle (`platform_traffic(lab, True)` turns the API's, and so the cache's, on)."""
     from cockpit.lab.lab import Lab
 
-    # metrics at the production default cadence (the lab's own default follows the refresh)
+    # metrics and certificate checks at the production default cadence (the lab's own defaults
+    # follow the refresh, and check certificates every 3 s, so that drills show at once)
     lab = Lab(
         Path(tempfile.mkdtemp(prefix="cockpit-bench-")),
         max_connections=max_connections,
         control=False,
         metrics_seconds=10.0,
+        certificates_seconds=300.0,
+        extra_certificates=PLATFORM_CERTIFICATES - 2,  # beside the API's and www's
     )
     lab.start()
     lab.api.stop_traffic()
     return lab
+
+
+def platform_traffic(lab: Any, on: bool) -> None:
+    """API traffic (it reads through the cache, so cache traffic too) on or off."""
+    if on:
+        lab.api.start_traffic(TRAFFIC_RPS)
+    else:
+        lab.api.stop_traffic()
 
 
 def cockpit_env(lab: Any) -> dict[str, str]:
@@ -55,7 +71,7 @@ def load_lab_config(lab: Any) -> Any:
 
 class Churn:
     """Modifies pods of the lab's deployment at `rate` watch events per second (every tenth
-    event deletes a pod, which the simulator's controller replaces), until stopped."""
+    event replaces a pod: deleted, and a new one added to its replica set), until stopped."""
 
     def __init__(self, kube: Any, rate: float = 20.0, seed: int = 7) -> None:
         self.kube, self.rate = kube, rate
@@ -96,8 +112,9 @@ class Churn:
                 self._rng.shuffle(names)
             name = names.pop()
             if self.events % 10 == 9:
-                # a replaced pod: DELETED here, ADDED/MODIFIED from the controller
-                kube.controller.terminate_pod(ns, name)
+                # a replaced pod: DELETED and ADDED at once (the graceful path's status refresh
+                # reads every pod: seconds at 20,000, and the store is locked meanwhile)
+                kube.controller.replace_pod(ns, name)
             else:
                 kube.store.update("pods", ns, name, self._bump)
             self.events += 1

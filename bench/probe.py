@@ -138,7 +138,8 @@ async def keys(config: str, presses: int, hung: bool) -> dict[str, Any]:
         if hung:
             await until(lambda: all(app.scheduler.busy(s) for s in SOURCES), 10)
         else:
-            await until(lambda: all(app.state.latest(s) is not None for s in SOURCES), 30)
+            await until(lambda: all(app.state.latest(s) is not None for s in SOURCES), 120)
+            await asyncio.sleep(4)  # steady state: the first fill's drawing is done
         await pilot.pause()
         for i in range(presses):
             number = (i % 6) + 1

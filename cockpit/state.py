@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
@@ -80,6 +80,21 @@ TRENDS: dict[str, tuple[str, Callable[[Snapshot], float | None]]] = {
 }
 
 
+class Trend(list[float]):
+    """A trend's values, oldest first, with the time of each (`times`, seconds since the epoch)
+    and the length of the window they come from (`window_seconds`, 0 when unknown): what a
+    sparkline needs to give each bar a fixed span of time, so that its bars stay where they are
+    from one sample to the next instead of shifting on every refresh."""
+
+    def __init__(
+        self, points: Iterable[tuple[datetime, float]] = (), window_seconds: float = 0.0
+    ) -> None:
+        kept = list(points)
+        super().__init__(v for _, v in kept)
+        self.times = [t.timestamp() for t, _ in kept]
+        self.window_seconds = window_seconds
+
+
 @dataclass(frozen=True)
 class SourceView:
     """What a pane needs to say about one source: data with its age, stale with a reason, or
@@ -108,6 +123,7 @@ class CockpitState:
         self._failures: dict[str, SourceFailure] = {}
         self.samples: dict[str, int] = {}  # how many results (good or failed) each source delivered
         size = max(int(history_minutes * 60 / max(interval_seconds, 0.1)), 10)
+        self._window_seconds = history_minutes * 60.0
         self._history: dict[str, deque[tuple[datetime, float]]] = {
             name: deque(maxlen=size) for name in TRENDS
         }
@@ -171,10 +187,10 @@ class CockpitState:
             self._updated.get(source),
         )
 
-    def trend(self, name: str, since: datetime | None = None) -> list[float]:
+    def trend(self, name: str, since: datetime | None = None) -> Trend:
         """Values of a trend (oldest first), optionally only those after `since`."""
         points = self._history[name]
-        return [v for t, v in points if since is None or t >= since]
+        return Trend((p for p in points if since is None or p[0] >= since), self._window_seconds)
 
     @property
     def kube(self) -> KubeSnapshot | None:

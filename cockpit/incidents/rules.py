@@ -10,7 +10,6 @@ as it was (see `RuleSpec.data_sources`), because stale data proves neither breac
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,7 +84,7 @@ def api_down(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
             status_code=api.health_status_code,
         )
     kube = _usable(state, "kubernetes", KubeSnapshot)
-    if kube and kube.deployment and kube.deployment.desired > 0 and kube.ready_pods == 0:
+    if kube and kube.deployment and kube.deployment.desired > 0 and _pods(state, kube).ready == 0:
         ev.update(ready_pods=0, desired=kube.deployment.desired, deployment=kube.deployment.name)
         ev.setdefault("reason", f"0 of {kube.deployment.desired} pods ready")
     if not ev:
@@ -188,12 +187,7 @@ def oom(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
             else pod.reason == "OOMKilled"
         )
     ]
-    high = [
-        (name, round(pct, 1))
-        for name, pct in itertools.takewhile(
-            lambda item: item[1] >= cfg.thresholds.memory_percent, index.by_memory
-        )
-    ]
+    high = [(name, round(pct, 1)) for name, pct in index.high_memory(cfg.thresholds.memory_percent)]
     if not (crashing or oom_killed or high):
         return []
     severity = "P2" if crashing or oom_killed else "P3"

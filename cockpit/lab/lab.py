@@ -74,6 +74,8 @@ class Lab:
         audit_path: str = "",
         control: bool = True,
         metrics_seconds: float | None = None,
+        extra_certificates: int = 0,
+        certificates_seconds: float = 3.0,
     ) -> None:
         self.dir = Path(dir)
         self.replicas = replicas
@@ -84,6 +86,9 @@ class Lab:
         self._kube_delay, self._refresh = kube_delay, refresh_seconds
         self._audit_path, self._control_wanted = audit_path, control
         self._metrics_seconds = metrics_seconds
+        self._extra_certificates = extra_certificates
+        # certificates checked every 3 s (production: 300) so that the cert drills show at once
+        self._certificates_seconds = certificates_seconds
         suffix = "" if database_url is None else "_" + secrets.token_hex(4)
         self.app_user = self.app_database = "predictiq" + suffix
         self.admin_token = secrets.token_urlsafe(24)
@@ -92,6 +97,8 @@ class Lab:
         self.api: ApiSimulator | None = None
         self.tls: TlsLab | None = None
         self.cert: SwitchableTlsEndpoint | None = None
+        # more valid endpoints (a platform's several names; the benchmarks' platform lab)
+        self.extra_certs: list[SwitchableTlsEndpoint] = []
         self.kube: KubeSim | None = None
         self.drills: DrillRunner | None = None
         self.control: ControlServer | None = None
@@ -208,6 +215,9 @@ class Lab:
 
         self.tls = TlsLab(server_name=WWW_NAME).start()
         self.cert = SwitchableTlsEndpoint(self.tls.ca, API_NAME).start()
+        for i in range(self._extra_certificates):
+            name = f"svc{i + 1}.predictiq.test"
+            self.extra_certs.append(SwitchableTlsEndpoint(self.tls.ca, name).start())
 
     def _start_kube(self) -> None:
         from cockpit.lab.kubesim.sim import KubeSim
@@ -251,10 +261,15 @@ class Lab:
             certificates=(
                 labfiles.CertEntry(API_NAME, self.cert.port, str(self.tls.ca_path)),
                 labfiles.CertEntry(WWW_NAME, www.port, str(self.tls.ca_path)),
+                *(
+                    labfiles.CertEntry(c.server_name, c.port, str(self.tls.ca_path))
+                    for c in self.extra_certs
+                ),
             ),
             refresh_seconds=self._refresh,
             audit_path=self._audit_path,
             metrics_seconds=self._metrics_seconds,
+            certificates_seconds=self._certificates_seconds,
         )
         text, self.env = labfiles.render(settings)
         self.config_path.write_text(text, encoding="utf-8")
@@ -326,6 +341,7 @@ class Lab:
             lambda: self.drills and self.drills.clear_all(),
             lambda: self.kube and self.kube.stop(),
             lambda: self.cert and self.cert.stop(),
+            *(c.stop for c in self.extra_certs),
             lambda: self.tls and self.tls.stop(),
             lambda: self.api and self.api.stop(),
             self._drop_given_database,

@@ -555,3 +555,23 @@ def test_expiring_versions_spares_a_watch_that_is_up_to_date(sim, api):
     sim.drop_watches()
     collector.thread.join(5)
     assert not isinstance(collector.error, ApiException), collector.error
+
+
+def test_a_paged_list_is_served_from_its_first_page_s_snapshot(sim, api):
+    """limit/continue as the API server does it: every page comes from the snapshot of the
+    first, so a pod added or replaced meanwhile is neither doubled nor skipped, and every page
+    carries that snapshot's resourceVersion (the watch then resumes from it)."""
+    sim.add_pods(1197)  # 1,200
+    core = client.CoreV1Api(api)
+    first = core.list_namespaced_pod(NS, label_selector=SELECTOR, limit=500)
+    before = {p.metadata.name for p in first.items}
+    sim.add_pods(5)  # after the first page
+    names = list(before)
+    token = first.metadata._continue
+    while token:
+        page = core.list_namespaced_pod(NS, label_selector=SELECTOR, limit=500, _continue=token)
+        assert page.metadata.resource_version == first.metadata.resource_version
+        names += [p.metadata.name for p in page.items]
+        token = page.metadata._continue
+    assert len(names) == len(set(names)) == 1200
+    assert len(pod_names(sim)) == 1205  # the five new ones: for the watch, from that version

@@ -59,3 +59,24 @@ async def test_connections_15m_shows_a_spike_8_minutes_ago_and_names_its_peak() 
         usage = str(app.panes_by_source["database"].query_one(".usage").content)
         line = next(x for x in usage.splitlines() if x.startswith("connections 15m"))
         assert "█" in line and "peak 47" in line, line
+
+
+def test_a_15_minute_sparkline_moves_a_bar_per_30_s_not_per_refresh() -> None:
+    """With the state's times, each of 30 bars spans 30 s: refreshes inside one span change at
+    most the last bar, and the line gains a bar when a new span begins."""
+    from datetime import UTC, datetime, timedelta
+
+    from cockpit.state import Trend
+    from widgets.panes.common import buckets, trend_line
+
+    start = datetime(2026, 12, 1, 12, 0, 0, tzinfo=UTC)  # on a 30-s boundary
+
+    def trend(samples: int) -> Trend:
+        points = [(start + timedelta(seconds=2 * i), 40.0 + i % 3) for i in range(samples)]
+        return Trend(points, window_seconds=900.0)
+
+    assert trend_line(trend(1), 30) == trend_line(trend(15), 30)  # 0..28 s: one bar
+    assert len(trend_line(trend(16), 30)) == 2  # 30 s: the second bar
+    full = buckets(trend(450), 30)  # 15 minutes: 30 bars of 15 samples
+    assert len(full) == 30 and full == buckets(trend(449), 30)[:29] + [full[-1]]
+    assert buckets(trend(451), 30)[:29] == full[1:]  # a new span: the bars move by one

@@ -194,9 +194,9 @@ class IncidentPanel(DataTable[Text | str]):
         order = [i.id for i in self.incidents] + ([] if self.incidents else ["__none__"])
         order += [i.id for i in self.resolved]
         worst = self.incidents[0].severity if self.incidents else None
-        self.border_subtitle = (
-            f"{len(self.incidents)} active, worst {worst}" if worst else "all clear"
-        )
+        subtitle = f"{len(self.incidents)} active, worst {worst}" if worst else "all clear"
+        if subtitle != self.border_subtitle:  # setting it repaints the whole panel, even unchanged
+            self.border_subtitle = subtitle
         rows = [(inc, self._cells(inc, now)) for inc in self.incidents]
         rows += [(inc, self._resolved_cells(inc, now)) for inc in self.resolved]
         if order != self._order:

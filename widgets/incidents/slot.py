@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 
+from cockpit.durations import duration
 from cockpit.incidents.model import Incident
 from cockpit.incidents.severity import SEVERITIES
 from cockpit.models import Snapshot
@@ -37,7 +38,8 @@ class IncidentsPane(Pane[Snapshot]):
     source = ""
     title = "Incidents"
     number = 6
-    # "evaluated HH:MM:SS" changes on every evaluation: the body's status line says it, the
+    # the body's status line says how long ago the rules ran: "evaluated 0s ago" after each
+    # evaluation (the same text every time: no repaint), a growing age once they are late; the
     # summary line (always on screen) stays still while nothing changes
     STATUS_IN_SUMMARY = False
 
@@ -54,11 +56,34 @@ class IncidentsPane(Pane[Snapshot]):
         self.read_only = read_only
         self.fixes = fixes  # the incidents' fixes by key, and how to start one
         self.incidents: list[Any] = []
+        self.evaluated_at: datetime | None = None
 
     def compose_body(self) -> ComposeResult:
         yield IncidentPanel(
             self.engine, read_only=self.read_only, fixes=self.fixes, classes="focus-target panel"
         )
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(1.0, self._age_tick)
+
+    def _evaluated_text(self, now: datetime) -> str:
+        if self.evaluated_at is None:
+            return "waiting for first data"
+        age = (now - self.evaluated_at).total_seconds()
+        return f"evaluated {duration(age, coarse=True)} ago"
+
+    def _age_tick(self) -> None:
+        """The age of the last evaluation, repainted only once it is late (as `Pane.tick`)."""
+        if self.evaluated_at is None:
+            return
+        now = self.engine.clock()
+        if (now - self.evaluated_at).total_seconds() <= self.interval + 1.0:
+            return
+        text = self._evaluated_text(now)
+        if text != self.status_text:
+            self.status_text = text
+            self._paint_status("ok")
 
     def show_incidents(self, incidents: list[Any], now: datetime) -> None:
         """Push the engine's incidents to the panel and refresh the summary."""
@@ -70,6 +95,7 @@ class IncidentsPane(Pane[Snapshot]):
             self.summary_text = (
                 f"{len(self.incidents)} active · highest {highest_severity(self.incidents)}"
             )
-        self.status_text = f"evaluated {now:%H:%M:%S}"
+        self.evaluated_at = now
+        self.status_text = self._evaluated_text(now)
         self.render_problem = ""  # drawn cleanly
         self._paint_status("ok")

@@ -15,6 +15,7 @@ from widgets.paint import paint
 from widgets.panes import api_pods
 from widgets.panes.base import FocusableStatic
 from widgets.panes.common import number, short, trend_line
+from widgets.panes.steady import LATENCY_MS, RATE_PER_S, Steady
 from widgets.panes.table import Row, TablePane
 
 
@@ -31,8 +32,12 @@ def health_word(a: ApiStatus) -> str:
     return "DOWN"
 
 
-def _latency(a: ApiStatus) -> str:
-    parts = [f"{k} {a.latency_ms[k]:.0f}ms" for k in ("p50", "p95", "p99") if k in a.latency_ms]
+def _latency(a: ApiStatus, steady: Steady) -> str:
+    parts = [
+        f"{k} {steady.value(f'api.{k}', a.latency_ms[k], LATENCY_MS):.0f}ms"
+        for k in ("p50", "p95", "p99")
+        if k in a.latency_ms
+    ]
     return " ".join(parts) or "-"
 
 
@@ -51,6 +56,16 @@ class ApiPane(TablePane[ApiStatus]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._rows_at: datetime | None = None  # the `now` of the rows shown (the detail's ages)
+        # req/s and latencies as shown: they move on screen when they move by a band
+        self.steady = Steady()
+        self.pod_steady = Steady()  # the pods' own, which forgets pods that went away
+
+    def _rate_and_health(self, a: ApiStatus) -> tuple[float | None, float | None]:
+        """The request rate and the /health latency to show (`widgets.panes.steady`)."""
+        return (
+            self.steady.value("api.request_rate", a.request_rate, RATE_PER_S),
+            self.steady.value("api.health_ms", a.health_latency_ms, LATENCY_MS),
+        )
 
     def compose_body(self) -> ComposeResult:
         yield FocusableStatic(classes="figures")
@@ -67,9 +82,10 @@ class ApiPane(TablePane[ApiStatus]):
     def summarize(self, a: ApiStatus, trends: dict[str, list[float]]) -> str:
         health = health_word(a)
         err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.1f}%")
+        rate, health_ms = self._rate_and_health(a)
         return (
-            f"{health} · {number(a.request_rate, '{:.1f}')} req/s · 5xx {err} · "
-            f"429 {number(a.rate_429, '{:.1f}')}/s · {number(a.health_latency_ms, '{:.0f}')}ms"
+            f"{health} · {number(rate, '{:.1f}')} req/s · 5xx {err} · "
+            f"429 {number(a.rate_429, '{:.1f}')}/s · {number(health_ms, '{:.0f}')}ms"
         )
 
     def render_body(self, a: ApiStatus, now: datetime, trends: dict[str, list[float]]) -> None:
@@ -78,12 +94,13 @@ class ApiPane(TablePane[ApiStatus]):
         code = a.health_status_code if a.health_status_code is not None else "-"
         health = "healthy" if a.health_ok else "DOWN"
         err = number(None if a.error_ratio is None else 100 * a.error_ratio, "{:.2f}%")
+        rate, health_ms = self._rate_and_health(a)
         lines = [
-            f"/health {health} ({code}, {number(a.health_latency_ms, '{:.0f}')} ms) "
+            f"/health {health} ({code}, {number(health_ms, '{:.0f}')} ms) "
             f"{short(a.health_error or a.health_summary, 50)}",
-            f"requests {number(a.request_rate, '{:.1f}')}/s   5xx {err}   "
+            f"requests {number(rate, '{:.1f}')}/s   5xx {err}   "
             f"429 {number(a.rate_429, '{:.2f}')}/s",
-            f"latency {_latency(a)}",
+            f"latency {_latency(a, self.steady)}",
             f"5xx 15m {trend_line(errors, 30, fmt='{:.1f}')}" if errors else "5xx 15m: collecting",
             f"429 15m {trend_line(limited, 30, fmt='{:.1f}')}"
             if limited
@@ -108,8 +125,10 @@ class ApiPane(TablePane[ApiStatus]):
         super().render_body(a, now, trends)
 
     def rows(self, a: ApiStatus, now: datetime) -> Iterable[Row]:
+        steady = self.pod_steady
+        steady.forget_except({f"pod {p.name} {what}" for p in a.pods for what in ("req/s", "p99")})
         for pod in a.pods:
-            yield pod.name, pod, api_pods.pod_cells(pod, now)
+            yield pod.name, pod, api_pods.pod_cells(pod, now, steady)
 
     def detail(self, key: str) -> tuple[str, str] | None:
         pod: ApiPodMetrics | None = self.items.get(key)

@@ -8,6 +8,7 @@ from datetime import datetime
 from cockpit.models import ApiPodMetrics, ApiStatus
 from cockpit.state import SourceView
 from widgets.panes.common import Cell, number, utc_time
+from widgets.panes.steady import LATENCY_MS, RATE_PER_S, Steady
 
 NAME_WIDTH = 24  # cells of the Pod column: longer names keep their end (the part that differs)
 
@@ -58,16 +59,24 @@ def _error_percent(pod: ApiPodMetrics) -> float | None:
     return None if pod.error_ratio is None else 100.0 * pod.error_ratio
 
 
-def pod_cells(pod: ApiPodMetrics, now: datetime) -> dict[str, Cell]:
-    """One pod's row: each cell sorts by its value (a failed pod's missing figures last)."""
+def pod_cells(pod: ApiPodMetrics, now: datetime, steady: Steady | None = None) -> dict[str, Cell]:
+    """One pod's row: each cell sorts by its value (a failed pod's missing figures last).
+
+    With `steady` (the pane's own for its pods), the req/s and p99 are shown, and sorted, by the
+    rule of `widgets.panes.steady`: jitter neither changes the numbers nor swaps two equally
+    busy pods."""
     err, age, word = _error_percent(pod), scrape_age(pod, now), scrape_word(pod)
     style = "bold red" if not pod.ok else "yellow" if pod.counters_reset else ""
+    rate, p99 = pod.request_rate, pod.p99_ms
+    if steady is not None:
+        rate = steady.value(f"pod {pod.name} req/s", rate, RATE_PER_S)
+        p99 = steady.value(f"pod {pod.name} p99", p99, LATENCY_MS)
     return {
         "name": Cell(pod_name(pod.name), pod.name),
-        "rate": Cell(number(pod.request_rate, "{:.1f}"), pod.request_rate),
+        "rate": Cell(number(rate, "{:.1f}"), rate),
         "err": Cell(number(err, "{:.1f}"), err),
         "r429": Cell(number(pod.rate_429, "{:.2f}"), pod.rate_429),
-        "p99": Cell(number(pod.p99_ms, "{:.0f}"), pod.p99_ms),
+        "p99": Cell(number(p99, "{:.0f}"), p99),
         "age": Cell(_age_text(age), age),
         "scrape": Cell(word, word, style),
     }

@@ -77,7 +77,13 @@ class CertsPane(TablePane[CertificatesSnapshot]):
                 c,
                 {
                     "host": Cell(host),
-                    "days": Cell(number(c.days_left, "{:.0f}"), c.days_left, _STYLE[c.status]),
+                    # sorted by the days shown: endpoints checked a few ms apart differ in
+                    # the fifth decimal, and sorting by that reshuffled equal rows each check
+                    "days": Cell(
+                        number(c.days_left, "{:.0f}"),
+                        None if c.days_left is None else round(c.days_left),
+                        _STYLE[c.status],
+                    ),
                     "status": Cell(
                         f"{STATUS_TEXT[c.status]}, wants client cert"
                         if c.client_cert_requested

@@ -14,7 +14,7 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from cockpit.durations import duration
-from cockpit.state import SourceView
+from cockpit.state import SourceView, Trend
 
 SPARK = "▁▂▃▄▅▆▇█"
 MISSING_TEXT = ("", "-")  # what a cell shows for an unknown value (`number(None)`, a duration)
@@ -118,7 +118,14 @@ Pick = Callable[[list[float]], float]  # max (a spike shows) or min (a dip shows
 def buckets(values: list[float], width: int, pick: Pick = max) -> list[float]:
     """`values` (a whole trend window, oldest first) in at most `width` points, each the
     `pick` (max: a spike; min: a dip) of its share of samples, so the sparkline spans the whole
-    window instead of its last `width` samples, and a short spike 8 minutes ago still shows."""
+    window instead of its last `width` samples, and a short spike 8 minutes ago still shows.
+
+    A `Trend` (the state's, with times) is cut by time instead: bar i holds the samples of the
+    i-th span of window/width seconds (counted from the epoch), so a new sample changes only
+    the last bar, and the line moves one bar per span (30 s for 15 min in 30 bars) rather than
+    one per refresh."""
+    if isinstance(values, Trend) and values.window_seconds > 0 and len(values.times) == len(values):
+        return _timed_buckets(values, width, pick)
     if len(values) <= width:
         return list(values)
     out: list[float] = []
@@ -126,6 +133,19 @@ def buckets(values: list[float], width: int, pick: Pick = max) -> list[float]:
         lo, hi = i * len(values) // width, (i + 1) * len(values) // width
         out.append(pick(values[lo : max(hi, lo + 1)]))
     return out
+
+
+def _timed_buckets(values: Trend, width: int, pick: Pick) -> list[float]:
+    span = values.window_seconds / max(width, 1)
+    groups: list[list[float]] = []
+    last: int | None = None
+    for at, value in zip(values.times, values, strict=True):
+        bar = int(at // span)
+        if bar != last:
+            groups.append([])
+            last = bar
+        groups[-1].append(value)
+    return [pick(group) for group in groups[-width:]]
 
 
 def trend_line(values: list[float], width: int, pick: Pick = max, fmt: str = "{:.0f}") -> str:

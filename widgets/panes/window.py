@@ -81,6 +81,16 @@ class OwningPane(Protocol):
     def table_resized(self) -> None: ...
 
 
+def _looks_the_same(before: object, after: object) -> bool:
+    """Whether two cells draw alike: both `Cell`s with the same text and style."""
+    return (
+        isinstance(before, Cell)
+        and isinstance(after, Cell)
+        and before.text == after.text
+        and before.style == after.style
+    )
+
+
 class WindowTable(DataTable):
     """The pane's DataTable: top/bottom (ctrl+home/ctrl+end) go to the first/last of *all*
     rows, not of the window; the pane moves the window there."""
@@ -132,12 +142,19 @@ class WindowTable(DataTable):
         `update_cell` refreshes the whole table: every visible line is rendered and written to
         the terminal again for one changed cell. The rows' regions are enough (nothing for rows
         scrolled out of view); bumping the update count drops the cached renderings.
+        A cell whose text and style stay (only its sort value moved: a duration's exact seconds
+        under the same '1s') is stored without a repaint.
         """
         rows = set()
         for row_key, column_key, value in changes:
             key = RowKey(row_key)
-            self._data[key][ColumnKey(column_key)] = value
-            rows.add(key)
+            cells = self._data[key]
+            column = ColumnKey(column_key)
+            if not _looks_the_same(cells.get(column), value):
+                rows.add(key)
+            cells[column] = value
+        if not rows:
+            return
         self._update_count += 1
         for key in rows:
             self.refresh_row(self.get_row_index(key))
