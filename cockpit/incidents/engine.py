@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["IncidentEngine", "Incident", "countdown", "evaluate_once", "incidents_json", "STATUSES"]
 _ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
 RECENT = timedelta(hours=24)  # resolved incidents stay listed (and restored) this long
+ROLLBACK_WINDOW = timedelta(minutes=30)  # an incident this soon after a rollout offers Roll back
 
 
 @dataclass
@@ -88,6 +89,7 @@ class IncidentEngine:
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
         self.audit_error: str | None = None
         self._namespace: str | None = None
+        self._rollout_done: datetime | None = None  # when the last rollout of a revision ended
         self.closed: list[Incident] = []  # resolved incidents, newest last (kept for the session)
         self._open: dict[str, Incident] = {}
         self._key_to_id: dict[str, str] = {}
@@ -141,6 +143,9 @@ class IncidentEngine:
         now = now or self.clock()
         if state.kube is not None:
             self._namespace = state.kube.namespace
+            dep = state.kube.deployment
+            # a rollout that made a new revision: what Roll back would undo
+            self._rollout_done = dep.rollout_finished_at if dep and dep.revision >= 2 else None
         fresh = {s for s, n in state.samples.items() if n != self._seen.get(s, 0)}
         self._seen = dict(state.samples)
         findings: dict[str, Finding] = {f.key: f for f in evaluate_rules(state, self.cfg, now)}
@@ -183,6 +188,14 @@ class IncidentEngine:
         elif streak.healthy >= self.cfg.incidents.close_after_samples:
             self._close(incident_id, now, f"healthy for {streak.healthy} samples")
 
+    def _with_rollback(self, actions: tuple[str, ...], now: datetime) -> tuple[str, ...]:
+        """The fixes, plus Roll back when the incident opens within ROLLBACK_WINDOW after a
+        rollout finished (a release is the first suspect)."""
+        done = self._rollout_done
+        if done is None or "rollback" in actions or not done <= now <= done + ROLLBACK_WINDOW:
+            return actions
+        return (*actions, "rollback")
+
     def _open_incident(self, f: Finding, now: datetime) -> None:
         entry = self.runbook.entry(f.rule)
         spec_actions = next((s.actions for s in RULES if s.rule == f.rule), ())
@@ -198,7 +211,9 @@ class IncidentEngine:
             impact=f.impact,
             affected=f.affected,
             runbook=entry,
-            actions=entry.actions if entry and entry.actions else spec_actions,
+            actions=self._with_rollback(
+                entry.actions if entry and entry.actions else spec_actions, now
+            ),
             context=_context(self.cfg, self._namespace),
             timeline=(TimelineEntry(now, "detected", f"{f.severity} {f.title}"),),
         )
@@ -443,7 +458,7 @@ class IncidentEngine:
             impact=impact,
             affected=tuple(affected),
             runbook=entry,
-            actions=entry.actions if entry else (),
+            actions=self._with_rollback(entry.actions if entry else (), now),
             context=_context(self.cfg, self._namespace),
             declared=True,
             severity_set_by_operator=True,

@@ -126,8 +126,27 @@ def node(name: str, index: int) -> JSON:
     }
 
 
-def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image: str) -> JSON:
-    """A Deployment whose template runs one container "api" with requests and limits."""
+def deployment(
+    name: str,
+    ns: str,
+    replicas: int,
+    labels: dict[str, str],
+    image: str,
+    env: list[JSON] | None = None,
+) -> JSON:
+    """A Deployment whose template runs one container "api" with requests and limits (and `env`,
+    the container's environment, when given)."""
+    container: JSON = {
+        "name": "api",
+        "image": image,
+        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+    }
+    if env:
+        container["env"] = json.loads(json.dumps(env))
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -144,17 +163,7 @@ def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image:
             "template": {
                 "metadata": {"labels": dict(labels)},
                 "spec": {
-                    "containers": [
-                        {
-                            "name": "api",
-                            "image": image,
-                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                            "resources": {
-                                "requests": {"cpu": "500m", "memory": "512Mi"},
-                                "limits": {"cpu": "1", "memory": "1Gi"},
-                            },
-                        }
-                    ],
+                    "containers": [container],
                     "restartPolicy": "Always",
                     "terminationGracePeriodSeconds": 30,
                 },

@@ -19,7 +19,8 @@ Usage::
 Constructor: ``KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=3,
 labels=None (-> {"app": deployment}), image=..., nodes=3, delay=1.0, host="127.0.0.1", port=0,
 token="lab-token", bookmark_interval=5.0, watch_timeout=1800.0, history_limit=20000,
-hpa=(2, 10) (min, max; None for no HPA), seed=None, cluster_name="kubesim")``.
+hpa=(2, 10) (min, max; None for no HPA), seed=None, cluster_name="kubesim", env=None (the
+container's environment: [{"name": ..., "value": ...} | {"name": ..., "valueFrom": ...}]))``.
 ``delay`` is the controller's step: a spec change acts one step later, a new pod is Pending for
 one step, a deleted pod is Terminating for one step; a rollout replaces pods one by one.
 
@@ -96,6 +97,7 @@ class KubeSim(FaultsMixin):
         hpa: tuple[int, int] | None = (2, 10),
         seed: int | None = None,
         cluster_name: str = "kubesim",
+        env: list[JSON] | None = None,
     ) -> None:
         self.namespace = namespace
         self.default_deployment = deployment
@@ -124,7 +126,7 @@ class KubeSim(FaultsMixin):
                 self.store.put("namespaces", objects.namespace(name))
         for index, name in enumerate(node_names):
             self.store.put("nodes", objects.node(name, index))
-        self.add_deployment(deployment, replicas, labels, hpa)
+        self.add_deployment(deployment, replicas, labels, hpa, env)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -288,11 +290,14 @@ class KubeSim(FaultsMixin):
         replicas: int = 3,
         labels: dict[str, str] | None = None,
         hpa: tuple[int, int] | None = None,
+        env: list[JSON] | None = None,
     ) -> JSON:
-        """Create a deployment with `replicas` Running pods (instantly) and optionally an HPA."""
+        """Create a deployment with `replicas` Running pods (instantly), optionally an HPA, and
+        `env` as its container's environment."""
         labels = labels or {"app": name}
         dep = self.store.put(
-            "deployments", objects.deployment(name, self.namespace, replicas, labels, self.image)
+            "deployments",
+            objects.deployment(name, self.namespace, replicas, labels, self.image, env),
         )
         if hpa is not None:
             self.store.put("horizontalpodautoscalers", objects.hpa(dep, *hpa))
