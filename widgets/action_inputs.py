@@ -44,8 +44,8 @@ def env_choices(variables: list[EnvVar], kinds: Mapping[str, str]) -> list[tuple
         var = by_name.get(name)
         shown = var.shown() if var else "(not set)"
         how = "add a value" if kinds.get(name) == "list" else "new value"
-        if var is not None and var.source:
-            how = "replace: its name typed"
+        if var is not None and var.source:  # 'from Secret predictiq-api' (the key in the plan)
+            shown, how = "from " + var.source.split(" key ")[0], "replace: name typed"
         out.append((name, f"{name} = {_short(shown)}  ({how})"))
     out.append((OTHER, "Another variable (NAME=value)"))
     return out

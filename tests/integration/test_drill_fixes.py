@@ -127,9 +127,11 @@ def test_raising_the_memory_limit_ends_the_oom_crash_loop_a_restart_does_not(
         assert outcome.ok, outcome.message
         assert outcome.after["resources"]["limits"] == {"memory": "2Gi"}
         wait_for(
-            lambda: not _crash_looping(lab)
-            and all(_memory_limit(p) == "2Gi" for p in kube.pods())
-            and len(kube.pods()) == lab.replicas,
+            lambda: (
+                not _crash_looping(lab)
+                and all(_memory_limit(p) == "2Gi" for p in kube.pods())
+                and len(kube.pods()) == lab.replicas
+            ),
             timeout=30,
             what="every pod at 2Gi and none crash-looping",
         )
