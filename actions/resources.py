@@ -89,9 +89,9 @@ def _room_lines(kind: str, room: NodeRoom | str, request: float, replicas: int) 
         return human_bytes(value) if kind == "memory" else f"{value:.2f} cores"
 
     line = (
-        f"nodes: {shown(sum(f for f in room.free if f > 0))} {kind} free of "
-        f"{shown(room.allocatable)} allocatable; room for {fits} pods of the new request, "
-        f"{replicas} needed"
+        f"nodes: {shown(sum(f for f in room.free if f > 0))} of {shown(room.allocatable)} "
+        f"allocatable {kind} free for this deployment's pods; room for {fits} pods of the new "
+        f"request, {replicas} needed"
     )
     if fits < replicas:
         return [
@@ -168,7 +168,7 @@ class ResourcesAction:
         ]
         return Plan(
             action=self.id,
-            title=f"Resources of deployment/{name} (container {cname})",
+            title=f"Resources: deployment/{name} ({cname})",
             target=f"deployment/{name}",
             effect=tuple(effect),
             command=kubectl(ctx, "set", "resources", f"deployment/{name}", "-c", cname, *flags),

@@ -167,7 +167,7 @@ class SetEnvAction:
         assignments = " ".join(shlex.quote(f"{k}={masked(k, v)}") for k, v in new.items())
         return Plan(
             action=self.id,
-            title=f"Set environment on deployment/{name} (container {cname})",
+            title=f"Set env: deployment/{name} ({cname})",
             target=f"deployment/{name}",
             effect=tuple(effect),
             command=kubectl(

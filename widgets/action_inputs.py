@@ -112,9 +112,10 @@ async def ask_resources(ctx: ActionContext, ask: Ask) -> Selection | None:
     requests = ", ".join(f"{k} {v}" for k, v in now["requests"].items()) or "none"
     typed = await ask(
         TextDialog(
-            f"Resources of container {text(container, 'name')}: limits {limits}; requests "
-            f"{requests}; memory cap {ctx.cfg.actions.max_memory_limit}. New limits "
-            "(requests follow in proportion), e.g. memory=2Gi cpu=2:",
+            f"Resources of container {text(container, 'name')}\n"
+            f"  now: limits {limits}; requests {requests}\n"
+            f"  memory cap (actions.max_memory_limit): {ctx.cfg.actions.max_memory_limit}\n"
+            "New limits, e.g. memory=2Gi cpu=2 (the requests follow in proportion):",
             f"memory={proposal}" if proposal else "",
         )
     )

@@ -39,7 +39,7 @@ from cockpit.incidents.model import (
 from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
 from cockpit.incidents.severity import SEVERITIES
-from cockpit.models import to_jsonable, utcnow
+from cockpit.models import DeploymentInfo, to_jsonable, utcnow
 from cockpit.state import CockpitState
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class IncidentEngine:
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
         self.audit_error: str | None = None
         self._namespace: str | None = None
-        self._rollout_done: datetime | None = None  # when the last rollout of a revision ended
+        self._rollout_done: tuple[int, datetime] | None = None  # (revision, when it finished)
         self.closed: list[Incident] = []  # resolved incidents, newest last (kept for the session)
         self._open: dict[str, Incident] = {}
         self._key_to_id: dict[str, str] = {}
@@ -143,9 +143,7 @@ class IncidentEngine:
         now = now or self.clock()
         if state.kube is not None:
             self._namespace = state.kube.namespace
-            dep = state.kube.deployment
-            # a rollout that made a new revision: what Roll back would undo
-            self._rollout_done = dep.rollout_finished_at if dep and dep.revision >= 2 else None
+            self._note_rollout(state.kube.deployment)
         fresh = {s for s, n in state.samples.items() if n != self._seen.get(s, 0)}
         self._seen = dict(state.samples)
         findings: dict[str, Finding] = {f.key: f for f in evaluate_rules(state, self.cfg, now)}
@@ -188,11 +186,24 @@ class IncidentEngine:
         elif streak.healthy >= self.cfg.incidents.close_after_samples:
             self._close(incident_id, now, f"healthy for {streak.healthy} samples")
 
+    def _note_rollout(self, dep: DeploymentInfo | None) -> None:
+        """Remember when the current revision finished rolling out (revision 2 on: there is one
+        to roll back to). A pod failing afterwards can turn the status back to progressing; the
+        finish time of this revision stands until another revision rolls out."""
+        if dep is None or dep.revision < 2:
+            self._rollout_done = None
+        elif dep.rollout_finished_at is not None:
+            self._rollout_done = (dep.revision, dep.rollout_finished_at)
+        elif self._rollout_done is not None and self._rollout_done[0] != dep.revision:
+            self._rollout_done = None  # a new revision is rolling out
+
     def _with_rollback(self, actions: tuple[str, ...], now: datetime) -> tuple[str, ...]:
         """The fixes, plus Roll back when the incident opens within ROLLBACK_WINDOW after a
         rollout finished (a release is the first suspect)."""
-        done = self._rollout_done
-        if done is None or "rollback" in actions or not done <= now <= done + ROLLBACK_WINDOW:
+        if self._rollout_done is None or "rollback" in actions:
+            return actions
+        done = self._rollout_done[1]
+        if not done <= now <= done + ROLLBACK_WINDOW:
             return actions
         return (*actions, "rollback")
 

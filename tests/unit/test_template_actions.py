@@ -142,3 +142,23 @@ def test_the_deployment_parse_reads_the_revision_and_when_the_rollout_finished()
     assert parse_deployment(dep).rollout_finished_at is None
     dep["metadata"] = {"name": "api", "annotations": {"deployment.kubernetes.io/revision": None}}
     assert parse_deployment(dep).revision == 0
+
+
+def test_a_pod_failing_after_the_rollout_keeps_the_rollout_recent() -> None:
+    """A crash loop turns the deployment's status back to progressing; the rollout that just
+    finished is still the suspect (the OOM after a release)."""
+    finished = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    now = finished + timedelta(minutes=5)
+    engine = IncidentEngine(Config(), clock=lambda: now)
+    engine.evaluate(_state(2, finished), now)
+    failing = _state(2, finished)
+    kube = failing.kube
+    assert kube is not None and kube.deployment is not None
+    dep = DeploymentInfo(**{**kube.deployment.__dict__, "rollout_finished_at": None})
+    failing.update("kubernetes", KubeSnapshot(now, "lab", "k", "predictiq", "app=x", dep, ()))
+    engine.evaluate(failing, now)
+    assert "rollback" in engine.declare("OOM after the release", "P2").actions
+    rolling = DeploymentInfo(**{**dep.__dict__, "revision": 3})  # another rollout started
+    failing.update("kubernetes", KubeSnapshot(now, "lab", "k", "predictiq", "app=x", rolling, ()))
+    engine.evaluate(failing, now)
+    assert "rollback" not in engine.declare("later", "P2").actions

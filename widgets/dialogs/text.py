@@ -17,6 +17,7 @@ class TextDialog(ModalScreen[str | None]):
     TextDialog { align: center middle; }
     TextDialog > Vertical { width: 100%; max-width: 80; height: auto; border: thick $accent;
                             padding: 1 2; background: $surface; }
+    TextDialog Label { width: 100%; }
     """
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
