@@ -186,6 +186,12 @@ class IncidentEngine:
         elif streak.healthy >= self.cfg.incidents.close_after_samples:
             self._close(incident_id, now, f"healthy for {streak.healthy} samples")
 
+    def declarable_entries(self) -> tuple[str, ...]:
+        """The runbook entries no rule detects (the security-incident template): what an
+        incident declared by hand may be, for its runbook text and fixes."""
+        detected = {spec.rule for spec in RULES}
+        return tuple(rule for rule in self.runbook.entries if rule not in detected)
+
     def _note_rollout(self, dep: DeploymentInfo | None) -> None:
         """Remember when the current revision finished rolling out (revision 2 on: there is one
         to roll back to). A pod failing afterwards can turn the status back to progressing; the

@@ -225,3 +225,24 @@ def test_the_keys_and_palette_titles_and_none_in_read_only() -> None:
     keys = [s.key for s in key_registry(False) if s.key]
     assert len(keys) == len(set(keys)), "a key bound twice"
     assert not {s.action_id for s in key_registry(True)} & set(titles)
+
+
+async def test_declaring_a_security_incident_by_its_runbook_entry() -> None:
+    from widgets.dialogs.declare import DeclareDialog
+
+    class DeclareHost(App[None]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.results: list[object] = []
+
+    app = DeclareHost()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.push_screen(DeclareDialog(("security",)), app.results.append)
+        await pilot.pause()
+        await pilot.press(*"Admin API abused", "enter", "enter", *"users", "tab", *"secu")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.results == [] and "one of security" in _text(app)  # a typo is refused
+        await pilot.press(*"rity", "enter")
+        await pilot.pause()
+    assert app.results == [("Admin API abused", "P2", "users", "security")]

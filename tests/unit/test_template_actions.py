@@ -162,3 +162,11 @@ def test_a_pod_failing_after_the_rollout_keeps_the_rollout_recent() -> None:
     failing.update("kubernetes", KubeSnapshot(now, "lab", "k", "predictiq", "app=x", rolling, ()))
     engine.evaluate(failing, now)
     assert "rollback" not in engine.declare("later", "P2").actions
+
+
+def test_a_declared_security_incident_offers_contain_and_a_backup() -> None:
+    engine = IncidentEngine(Config())
+    assert engine.declarable_entries() == ("security",)
+    incident = engine.declare("admin API called from an unknown address", "P1", rule="security")
+    assert incident.actions == ("contain", "backup_database")
+    assert incident.runbook is not None and incident.runbook.title == "Security incident"
