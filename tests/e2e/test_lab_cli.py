@@ -48,6 +48,7 @@ def test_lab_up_drill_and_sigterm_teardown(tmp_path: Path) -> None:
         wait_for(
             lambda: (lab_dir / "lab.json").exists() or up.poll() is not None,
             what="lab.json written",
+            timeout=60,  # starting PostgreSQL, Redis and four simulators: ~12 s on a loaded machine
         )
         assert up.poll() is None, up.stderr.read()
         assert (lab_dir / "config.toml").is_file() and (lab_dir / "kubeconfig").is_file()

@@ -21,7 +21,7 @@ from cockpit.audit.log import read_entries
 from tests.integration.lab_helpers import client_backends, lab_config, started_lab
 from widgets.app import CockpitApp
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]  # ~1,000 key presses: 3 min when loaded
 
 KEYS = [
     *string.ascii_letters,
@@ -54,8 +54,10 @@ def warm_requests(base_url: str) -> float:
 
 async def test_read_only_every_key_and_command_changes_nothing(tmp_path: Path) -> None:
     with started_lab(tmp_path, refresh_seconds=1.0) as lab:
-        lab.drills.inject("connection-exhaustion")  # something for kill-idle to kill, if it could
-        lab.drills.inject("slow-query")  # and a query to cancel
+        # a query to cancel, then something for kill-idle to kill, if it could (in this order:
+        # the exhaustion may take every ordinary slot, and the slow query needs one)
+        lab.drills.inject("slow-query")
+        lab.drills.inject("connection-exhaustion")
         idle_before = client_backends(lab, lab.app_user)
         warms_before = warm_requests(lab.api.url)  # the lab warmed the cache once at start
         cfg = dataclasses.replace(lab_config(lab), read_only=True)

@@ -275,10 +275,9 @@ def test_stop_is_prompt_with_open_connections_and_pending_latency(sim_factory, c
     slow = threading.Thread(target=lambda: outcome.append(_try_get(sim.url + "/health")))
     slow.start()
     wait_for(lambda: sum("process_request_thread" in t.name for t in threading.enumerate()) >= 2)
-    started = time.monotonic()
     sim.stop()
-    slow.join(timeout=5)
-    assert time.monotonic() - started < 2.0
+    slow.join(timeout=5)  # well inside the 10 s latency: only the stop can have ended it
+    assert not slow.is_alive()
     assert apisim_threads() == []
     assert outcome  # the pending request ended (answered or cut off), it did not hang
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,11 +55,9 @@ async def test_an_html_answer_is_a_clear_failure(kubeconfig: Path) -> None:
     source = KubeSource(KubernetesConfig(kubeconfig=str(kubeconfig), request_timeout_seconds=2))
     try:
         for _ in range(2):
-            started = time.monotonic()
             result = await source.collect()
             assert isinstance(result, SourceFailure)
             assert "not JSON (text/html)" in result.reason  # the cause, short
             assert "502 Bad Gateway" in result.detail  # what came back, in the detail
-            assert time.monotonic() - started < 5
     finally:
         await source.aclose()

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 
 import pytest
 import urllib3
@@ -339,11 +338,9 @@ def test_stop_and_start_on_the_same_port(sim, api):
     )
     assert sim.wait_for(lambda: sim.open_watches == 1, 5)
     port = sim.port
-    started = time.monotonic()
     sim.stop()
-    collector.thread.join(timeout=5)
+    collector.thread.join(timeout=5)  # its watch had 30 s to run: only the stop ended it
     assert not collector.thread.is_alive() and collector.error is not None
-    assert time.monotonic() - started < 3
     with pytest.raises(urllib3.exceptions.MaxRetryError):
         core.list_namespaced_pod(NS, _request_timeout=2)
 

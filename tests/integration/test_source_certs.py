@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 
 import pytest
 
@@ -88,22 +88,21 @@ async def test_hostname_mismatch_is_untrusted(tls_lab):
 
 async def test_system_store_does_not_trust_the_lab_ca(tls_lab):
     endpoint = tls_lab.endpoints["valid"]
-    source = CertificateSource((_cfg(endpoint, ca_file=""),), ThresholdsConfig(), timeout=TIMEOUT)
+    # loading the system store is slow on a loaded machine, and timing is not what this checks
+    source = CertificateSource((_cfg(endpoint, ca_file=""),), ThresholdsConfig(), timeout=10)
     snap = await source.collect()
+    assert isinstance(snap, CertificatesSnapshot), snap
     (status,) = snap.certificates
     assert status.status is CertState.UNTRUSTED and not status.chain_verified
     assert status.hostname_matches and status.days_left > 89
 
 
 async def test_stalled_handshake_is_an_error_within_the_timeout(tls_lab):
-    started = time.monotonic()
-    status = await _check(tls_lab, "stall")
-    elapsed = time.monotonic() - started
+    status = await asyncio.wait_for(_check(tls_lab, "stall"), 30)  # an outer hang bound
     assert status.status is CertState.ERROR, status
     assert "timed out" in status.error
     assert status.not_after is None
     assert status.error == "TLS handshake timed out after 0.8s"  # the handshake's share of it
-    assert TIMEOUT * 0.7 < elapsed < TIMEOUT
 
 
 async def test_closed_port_is_connection_refused(closed_port):
@@ -116,17 +115,19 @@ async def test_closed_port_is_connection_refused(closed_port):
 
 
 async def test_all_endpoints_are_checked_concurrently(tls_lab):
-    names = ["valid", "expiring", "expired", "self_signed", "mismatch", "stall"]
+    # two stalled endpoints each use their handshake budget (0.8 of TIMEOUT); the whole
+    # collection has TIMEOUT. Checked one after another they could not both time out on their own:
+    # the collection would fail as a whole. Both reporting their own handshake timeout, and every
+    # other endpoint its status, is what concurrent checks give.
+    names = ["valid", "expiring", "expired", "self_signed", "mismatch", "stall", "stall"]
     cfgs = tuple(_cfg(tls_lab.endpoints[n]) for n in names)
     source = CertificateSource(cfgs, ThresholdsConfig(cert_warning_days=30), timeout=TIMEOUT)
-    started = time.monotonic()
     snap = await source.collect()
-    elapsed = time.monotonic() - started
-    assert isinstance(snap, CertificatesSnapshot)
+    assert isinstance(snap, CertificatesSnapshot), snap
     got = [s.status.value for s in snap.certificates]
     assert got == [tls_lab.endpoints[n].expected_status for n in names]
-    # the stall alone takes most of TIMEOUT; sequential checks would add the others on top
-    assert elapsed < TIMEOUT
+    stalled = [s.error for s in snap.certificates if s.error and "timed out" in s.error]
+    assert stalled == ["TLS handshake timed out after 0.8s"] * 2
 
 
 async def test_warning_days_come_from_the_thresholds(tls_lab):

@@ -20,6 +20,8 @@ from cockpit.sources.postgres import queries as pg_queries
 from cockpit.sources.postgres.source import APPLICATION_NAME, NOT_INSTALLED, PostgresSource
 from tests.procfs import socket_fds
 
+HANG_BOUND = 30.0  # seconds: a collect() still running then is hung, whatever the load
+
 
 def make_source(
     url: str, *, idle: float = 600.0, timeout: float = 5.0, **db: object
@@ -282,13 +284,12 @@ async def test_database_size_is_measured_on_its_slow_cadence(pg):
 # --------------------------------------------------------------------------- faults
 
 
-async def expect_failure(source: PostgresSource, within: float) -> SourceFailure:
-    started = time.monotonic()
-    result = await source.collect()
-    elapsed = time.monotonic() - started
+async def expect_failure(source: PostgresSource) -> SourceFailure:
+    """The collection fails (its reason says which timeout or error ended it). A collection that
+    has not returned within HANG_BOUND is hung: an outer bound, not a timing assertion."""
+    result = await asyncio.wait_for(source.collect(), HANG_BOUND)
     assert isinstance(result, SourceFailure), result
     assert result.source == "database"
-    assert elapsed < within, f"took {elapsed:.2f}s"
     return result
 
 
@@ -304,7 +305,7 @@ async def test_wrong_password_is_an_authentication_failure(restartable_pg):
     await poll_connect_fails(wrong, "password authentication failed")
     source = make_source(wrong)
     try:
-        failure = await expect_failure(source, within=5)
+        failure = await expect_failure(source)
         assert failure.what == "connect"
         assert 'password authentication failed for user "cockpit_pw"' in failure.reason
         assert "wrong-password" not in failure.reason
@@ -335,7 +336,7 @@ async def poll_connect_fails(url: str, message: str, deadline: float = 10.0) -> 
 async def test_missing_database(pg):
     source = make_source(with_db(pg.admin_url, f"no_such_db_{secrets.token_hex(3)}"))
     try:
-        failure = await expect_failure(source, within=5)
+        failure = await expect_failure(source)
         assert failure.what == "connect"
         assert "does not exist" in failure.reason
     finally:
@@ -345,7 +346,7 @@ async def test_missing_database(pg):
 async def test_nothing_listening(closed_port):
     source = make_source(f"postgresql://postgres@127.0.0.1:{closed_port}/postgres")
     try:
-        failure = await expect_failure(source, within=5)
+        failure = await expect_failure(source)
         assert failure.what == "connect"
         assert "refused" in failure.reason.lower()
     finally:
@@ -361,7 +362,7 @@ async def test_silent_server_times_out_and_leaves_no_socket(silent_server):
     )
     try:
         for _ in range(2):  # and again: no state left behind makes the second one hang
-            failure = await expect_failure(source, within=1.8)
+            failure = await expect_failure(source)
             assert failure.what == "connect"
             assert failure.reason == "timed out after 1s"
     finally:
@@ -429,11 +430,11 @@ async def test_blocked_query_fails_within_the_timeout_and_the_next_collection_re
             assert isinstance(await source.collect(), DbActivity)
         holder.execute("BEGIN")
         holder.execute("LOCK TABLE pg_extension IN ACCESS EXCLUSIVE MODE")
-        failure = await expect_failure(by_statement_timeout, within=2)
+        failure = await expect_failure(by_statement_timeout)
         assert failure.what == "query" and "statement timeout" in failure.reason
         kept_pid = by_statement_timeout.backend_pid
         assert kept_pid is not None  # an error the session survives: no reconnect needed
-        failure = await expect_failure(by_source_timeout, within=1.2)
+        failure = await expect_failure(by_source_timeout)
         assert failure.reason == "timed out after 0.5s"
         assert by_source_timeout.backend_pid is None  # cancelled mid-query: session dropped
         holder.execute("ROLLBACK")

@@ -153,10 +153,8 @@ async def test_wrong_password(restartable_redis):
 async def test_nothing_listening(closed_port):
     source = make_source(f"redis://127.0.0.1:{closed_port}/0")
     try:
-        started = time.monotonic()
-        failure = await source.collect()
+        failure = await asyncio.wait_for(source.collect(), 30)  # an outer hang bound
         assert isinstance(failure, SourceFailure), failure
-        assert time.monotonic() - started < 2
         assert failure.source == "cache" and "refused" in failure.reason.lower()
     finally:
         await source.aclose()
@@ -183,12 +181,9 @@ async def test_silent_server_times_out_and_leaves_no_socket(silent_server):
     source = make_source(f"redis://127.0.0.1:{silent_server.port}/0", timeout=0.5)
     try:
         for _ in range(2):
-            started = time.monotonic()
-            failure = await source.collect()
-            elapsed = time.monotonic() - started
+            failure = await asyncio.wait_for(source.collect(), 30)  # an outer hang bound
             assert isinstance(failure, SourceFailure), failure
-            assert elapsed < 1.2, f"took {elapsed:.2f}s"
-            assert "time" in failure.reason.lower()
+            assert failure.reason == "timed out after 0.5s"  # its own timeout ended it
     finally:
         await source.aclose()
     end = time.monotonic() + 5
