@@ -21,6 +21,10 @@ labels=None (-> {"app": deployment}), image=..., nodes=3, delay=1.0, host="127.0
 token="lab-token", bookmark_interval=5.0, watch_timeout=1800.0, history_limit=20000,
 hpa=(2, 10) (min, max; None for no HPA), seed=None, cluster_name="kubesim", env=None (the
 container's environment: [{"name": ..., "value": ...} | {"name": ..., "valueFrom": ...}]))``.
+A rollout makes a new ReplicaSet with the next ``deployment.kubernetes.io/revision`` and keeps
+the old ones (scaled to 0); a template equal to an old one's (a rollback) promotes that
+ReplicaSet to the next revision, as the deployment controller does. A pod template env entry with
+both ``value`` and ``valueFrom`` is refused with 422, as the API server does.
 ``delay`` is the controller's step: a spec change acts one step later, a new pod is Pending for
 one step, a deleted pod is Terminating for one step; a rollout replaces pods one by one.
 
@@ -42,6 +46,8 @@ pods), ``add_deployment(name, replicas, labels=None, hpa=None)``, ``deny(verb, r
 subresource="")`` / ``allow(...)`` for the RBAC policy (also enforced as 403 on real requests).
 
 Faults (each has a ``clear_*``; ``clear_faults()`` clears them all): ``oom_crashloop(target)``,
+``memory_hungry(deployment=None, need=None)`` (pods started with a lower memory limit than the
+need, default a quarter over the template's limit, are OOM-killed over and over),
 ``cpu_spike(target, fraction=1.05)``, ``memory_near_limit(target, fraction=0.97)``,
 ``image_pull_backoff(target)``, ``evict(target)``, ``pending_pods(count=1, deployment=None,
 message=...)``, ``disk_pressure(node=None)``, ``memory_pressure(node=None)``,
