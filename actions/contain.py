@@ -5,14 +5,14 @@ the deployment is named, with the command to stop it from bringing pods back.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any
 
 from actions.base import ActionContext, Outcome, Plan
-from actions.kube_common import header, kubectl, rbac_for, read_deployment, response_json
+from actions.kube_common import header, kubectl, rbac_for, read_deployment
 from actions.kube_deploy import deployment_name
-from cockpit.sources.fields import integer, mapping, optional_integer
+from actions.scale import patch_replicas
+from cockpit.sources.fields import integer, mapping
 
 
 class ContainAction:
@@ -62,19 +62,8 @@ class ContainAction:
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """PATCH deployments/<name>/scale {spec: {replicas: 0}}."""
-        from kubernetes import client
-
-        api = client.AppsV1Api(ctx.clients.kube_writer())
         name = plan.target.split("/", 1)[1]
-        resp = await asyncio.to_thread(
-            api.patch_namespaced_deployment_scale,
-            name,
-            plan.namespace,
-            {"spec": {"replicas": 0}},
-            _preload_content=False,
-            _request_timeout=ctx.clients.kube_timeout,
-        )
-        replicas = optional_integer(mapping(response_json(resp), "spec"), "replicas")
+        replicas = await patch_replicas(ctx, name, plan.namespace, 0)
         return Outcome(
             "ok",
             f"deployment/{name} contained: replicas {plan.before.get('replicas')} → {replicas}",
