@@ -312,6 +312,15 @@ class RefreshConfig:
         default=10.0,
         metadata=meta("pod CPU/memory from metrics.k8s.io, which has no watch", min=1, max=3600),
     )
+    disk_seconds: float = field(
+        default=60.0,
+        metadata=meta(
+            "pods' volume and ephemeral-storage use from each node's kubelet summary "
+            "(the API server's node proxy)",
+            min=1,
+            max=3600,
+        ),
+    )
     timeout_seconds: float = field(
         default=5.0, metadata=meta("a collection slower than this is a failure", min=0.2, max=300)
     )
@@ -352,6 +361,18 @@ class ThresholdsConfig:
     )
     connection_critical_percent: float = field(
         default=95.0, metadata=meta("database connections over max_connections: P1", min=1, max=100)
+    )
+    disk_percent: float = field(
+        default=85.0,
+        metadata=meta(
+            "a pod's volume or ephemeral storage fuller than this, %: P3", min=1, max=100
+        ),
+    )
+    disk_critical_percent: float = field(
+        default=95.0,
+        metadata=meta(
+            "a pod's volume or ephemeral storage fuller than this, %: P2", min=1, max=100
+        ),
     )
     rate_limited_per_second: float = field(
         default=1.0, metadata=meta("429 responses per second above which: P3", min=0, max=1e9)
@@ -712,6 +733,12 @@ def _cross_checks(cfg: Config, path: str) -> None:
             "must not be above thresholds.connection_critical_percent",
             path=path,
             key="thresholds.connection_warning_percent",
+        )
+    if t.disk_percent > t.disk_critical_percent:
+        raise ConfigError(
+            "must not be above thresholds.disk_critical_percent",
+            path=path,
+            key="thresholds.disk_percent",
         )
     if t.cert_critical_days > t.cert_warning_days:
         raise ConfigError(

@@ -314,6 +314,68 @@ class ContainerInfo:
 
 
 @dataclass(frozen=True)
+class VolumeUsage:
+    """One volume of a pod (or its ephemeral storage), from the kubelet's stats/summary.
+
+    Any figure may be unknown (None): the kubelet omits what it has not measured yet.
+    """
+
+    name: str  # the pod's volume name; "ephemeral-storage" for the pod's ephemeral storage
+    used_bytes: int | None
+    capacity_bytes: int | None
+    available_bytes: int | None
+    pvc: str = ""  # the PersistentVolumeClaim behind it ("" for emptyDir, projected, ...)
+    ephemeral: bool = False  # the pod's ephemeral storage (writable layers, logs, emptyDirs)
+
+    @property
+    def percent(self) -> float | None:
+        """How full the filesystem is, in %: what is no longer available of its capacity (as
+        df's Use%, which counts what only root may still write as used), else used over
+        capacity; None when the capacity is unknown."""
+        if not self.capacity_bytes or self.capacity_bytes <= 0:
+            return None
+        if self.available_bytes is not None:
+            taken = self.capacity_bytes - min(max(self.available_bytes, 0), self.capacity_bytes)
+        elif self.used_bytes is not None:
+            taken = min(max(self.used_bytes, 0), self.capacity_bytes)
+        else:
+            return None
+        return 100.0 * taken / self.capacity_bytes
+
+
+@dataclass(frozen=True)
+class PodDisk:
+    """A pod's disk use from its node's kubelet summary, read at `read_at`."""
+
+    node: str
+    read_at: datetime
+    volumes: tuple[VolumeUsage, ...] = ()  # the ephemeral storage first when reported
+    stale: bool = False  # the node's last read failed: these are the figures read before
+
+    @property
+    def worst(self) -> VolumeUsage | None:
+        """The fullest volume (or ephemeral storage) with a known percentage."""
+        known = [v for v in self.volumes if v.percent is not None]
+        return max(known, key=lambda v: v.percent or 0.0) if known else None
+
+    @property
+    def percent(self) -> float | None:
+        """The fullest volume's percentage (None when nothing is known)."""
+        worst = self.worst
+        return worst.percent if worst is not None else None
+
+
+@dataclass(frozen=True)
+class DiskStatus:
+    """How the last round of kubelet summaries went (`[refresh] disk_seconds`)."""
+
+    read_at: datetime | None = None  # when the last round finished; None before the first
+    nodes_read: tuple[str, ...] = ()  # nodes whose summary answered in that round
+    nodes_failed: Mapping[str, str] = field(default_factory=dict[str, str])  # node -> reason
+    note: str | None = None  # "disk usage needs nodes/proxy": RBAC denies the read (no data)
+
+
+@dataclass(frozen=True)
 class PodInfo:
     """A pod matching the configured selector, with usage from metrics.k8s.io when available."""
 
@@ -335,6 +397,7 @@ class PodInfo:
     cpu_request_m: float | None = None
     memory_request: int | None = None
     deleting: bool = False
+    disk: PodDisk | None = None  # from the kubelet summary of its node (kube/disk.py)
 
     @property
     def cpu_percent_of_limit(self) -> float | None:
@@ -425,6 +488,7 @@ class KubeSnapshot:
     permission_reasons: Mapping[str, str] = field(default_factory=dict[str, str])
     metrics_error: str | None = None  # metrics.k8s.io unavailable: why
     watch_error: str | None = None  # the watch is reconnecting: why (data may lag)
+    disk: DiskStatus | None = None  # the kubelet summaries' last round (None: not polled)
 
     @property
     def ready_pods(self) -> int:

@@ -170,6 +170,10 @@ class CockpitApp(App[int]):
         self.panes, self.panes_by_source = self.deck.panes, self.deck.by_source
         for name, policy in policies_from_config(cfg.refresh, list(self.panes_by_source)).items():
             self.panes_by_source[name].interval = policy.interval
+        pods = self.panes_by_source.get("kubernetes")
+        if isinstance(pods, PodsPane):  # the Disk% column's colours follow the disk rule
+            pods.disk_percent = cfg.thresholds.disk_percent
+            pods.disk_critical_percent = cfg.thresholds.disk_critical_percent
 
     # -- composition ------------------------------------------------------------------------
 

@@ -28,7 +28,9 @@ from cockpit.models import (
     CertState,
     DbActivity,
     KubeSnapshot,
+    PodInfo,
     Snapshot,
+    VolumeUsage,
 )
 from cockpit.state import CockpitState
 
@@ -473,28 +475,84 @@ def _days_ago(days: float) -> str:
     return "today" if n < 1 else f"{n} day{'s' if n != 1 else ''} ago"
 
 
+def _full_volumes(kube: KubeSnapshot, threshold: float) -> list[tuple[PodInfo, VolumeUsage, float]]:
+    """(pod, volume, %) of every volume or ephemeral storage at or over `threshold`, fullest
+    first (a pod on a node that could not be read counts with the figures read before)."""
+    found = [
+        (pod, volume, pct)
+        for pod in kube.pods
+        if pod.disk is not None
+        for volume in pod.disk.volumes
+        if (pct := volume.percent) is not None and pct >= threshold
+    ]
+    return sorted(found, key=lambda item: (-item[2], item[0].name, item[1].name))
+
+
+def _volume_line(pod: PodInfo, volume: VolumeUsage, pct: float) -> str:
+    """'predictiq-api-7d9f-x2 data 91 % (9.1Gi free of 10.0Gi)': the pod's name first (the
+    log evidence takes the first word as the pod)."""
+    free, capacity = volume.available_bytes, volume.capacity_bytes
+    figures = f" ({_gib(free)} free of {_gib(capacity)})" if free is not None else ""
+    return f"{pod.name} {volume.name} {pct:.0f} %{figures}"
+
+
+def _gib(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1024**3:.1f}Gi"
+
+
 def disk(state: CockpitState, cfg: Config, now: datetime) -> list[Finding]:
-    """P2: DiskPressure on a node running the deployment's pods."""
+    """P2: DiskPressure on a node running the deployment's pods, or a pod's volume (or ephemeral
+    storage) at ≥ disk_critical_percent; P3: one at ≥ disk_percent — before the node is under
+    DiskPressure and evicting. One incident: the worst of them sets the severity."""
     kube = _usable(state, "kubernetes", KubeSnapshot)
     if kube is None:
         return []
+    t = cfg.thresholds
     pod_nodes = pod_index(kube).nodes
     nodes = [
         n.name for n in kube.nodes if n.disk_pressure and (not pod_nodes or n.name in pod_nodes)
     ]
-    if not nodes:
+    full = _full_volumes(kube, t.disk_percent)
+    if not nodes and not full:
         return []
-    pods = [p.name for p in kube.pods if p.node in nodes]
-    ev = {"nodes": nodes, "node_count": len(nodes), "pods_on_nodes": pods, "pod_count": len(pods)}
+    critical = bool(full) and full[0][2] >= t.disk_critical_percent
+    status = kube.disk
+    ev: dict[str, Any] = {}
+    if full:  # a volume filling up: which pod, which volume, how full
+        pod, volume, pct = full[0]
+        ev.update(
+            volumes_over=[_volume_line(*item) for item in full],
+            volume_pods=sorted({item[0].name for item in full}),
+            worst_pod=pod.name,
+            worst_volume=volume.name,
+            worst_pvc=volume.pvc or None,
+            worst_node=pod.node,
+            worst_percent=round(pct, 1),
+            disk_threshold_percent=t.disk_percent,
+            disk_critical_percent=t.disk_critical_percent,
+            disk_read_at=status.read_at.isoformat() if status and status.read_at else None,
+            unread_nodes=sorted(status.nodes_failed) if status else [],
+        )
+    if nodes:  # the node itself is full: the kubelet is evicting
+        pods = [p.name for p in kube.pods if p.node in nodes]
+        ev.update(nodes=nodes, node_count=len(nodes), pods_on_nodes=pods, pod_count=len(pods))
+        title, impact = "Disk pressure", "Writes fail and pods may be evicted from the nodes."
+        affected: tuple[str, ...] = ("nodes", "API pods")
+    else:
+        title, affected = "Disk filling up", ("API pods", *ev["volume_pods"])
+        impact = (
+            f"Writes to {ev['worst_volume']} of {ev['worst_pod']} fail once it is full "
+            f"({ev['worst_percent']:.0f} % now); the node is not under DiskPressure yet."
+        )
     return [
         Finding(
             "disk",
             "disk",
-            "P2",
-            "Disk pressure",
+            "P2" if nodes or critical else "P3",
+            title,
             ev,
-            "Writes fail and pods may be evicted from the nodes.",
-            ("nodes", "API pods"),
+            impact,
+            affected,
         )
     ]
 

@@ -26,8 +26,10 @@ of the same shape, which replaces it. Each entry:
 Templates use str.format fields; a field missing from the evidence, or None, renders as "n/a"
 instead of failing, so a team's template can never break the incident panel.
 Derived fields available to every template: `mean_col` / `total_col` (pg_stat_statements column
-names for the server's version: *_exec_time from PostgreSQL 13 on), and the target's context the
-engine passes: `namespace`, `deployment`, `selector`, `api_url`.
+names for the server's version: *_exec_time from PostgreSQL 13 on), `disk_volumes_text` /
+`disk_pressure_text` (the disk rule's findings as phrases), `disk_nodes` / `disk_node` (the nodes
+under DiskPressure, else the fullest pod's node), and the target's context the engine
+passes: `namespace`, `deployment`, `selector`, `api_url`.
 """
 
 from __future__ import annotations
@@ -155,9 +157,41 @@ def template_fields(
     )
     return {
         **fields,
+        **_disk_texts(fields),
         "mean_col": "mean_exec_time" if modern else "mean_time",
         "total_col": "total_exec_time" if modern else "total_time",
         "longest_query_text": longest,
+    }
+
+
+def _names(value: object) -> list[str]:
+    """An evidence list as its items' text ([] for anything else)."""
+    if isinstance(value, list | tuple):
+        return [str(v) for v in cast("list[object] | tuple[object, ...]", value)]
+    return []
+
+
+def _disk_texts(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The disk rule's two phrases, so that a pod's full volume without DiskPressure reads 'no
+    node under DiskPressure', not 'DiskPressure on none'."""
+    volumes, nodes = _names(fields.get("volumes_over")), _names(fields.get("nodes"))
+    pods = _names(fields.get("pods_on_nodes"))
+    worst = fields.get("worst_node")
+    named = nodes or ([str(worst)] if worst else [])  # under pressure, else the fullest pod's
+    threshold = fields.get("disk_threshold_percent")
+    over = f"over {threshold:g} %" if isinstance(threshold, int | float) else "over the threshold"
+    return {
+        "disk_volumes_text": (
+            f"volumes {over}: {', '.join(volumes)}" if volumes else f"no pod's volume {over}"
+        ),
+        "disk_pressure_text": (
+            f"DiskPressure on {', '.join(nodes)}: {len(pods)} of the deployment's pods run "
+            f"there ({', '.join(pods) or 'none'})"
+            if nodes
+            else "no node under DiskPressure yet"
+        ),
+        "disk_nodes": " ".join(named) or NA,
+        "disk_node": named[0] if named else NA,
     }
 
 

@@ -11,6 +11,7 @@ oom-crashloop          | the container needs more than its memory limit: a pod  
 rate-limit-storm       | traffic at twice the API's rate limit                  | set env
 cert-expiring/-expired | the API's cert switched to one expiring / expired      | runbook advice
 disk-pressure          | DiskPressure=True on a node                            | runbook advice
+volume-filling         | one pod's volume filled step by step past 85 then 95 % | runbook advice
 api-down               | /health forced to 503                                  | restart
 
 `DrillRunner(lab)` injects and clears them (thread-safe); `DRILLS` is the catalogue with the
@@ -32,6 +33,7 @@ from cockpit.lab.schema import REPORT_QUERY, install_report_table
 if TYPE_CHECKING:
     from cockpit.lab.apisim.sim import ApiSimulator
     from cockpit.lab.certswitch import SwitchableTlsEndpoint
+    from cockpit.lab.diskdrill import VolumeFill
     from cockpit.lab.kubesim.sim import KubeSim
 
 _Part = TypeVar("_Part")
@@ -143,6 +145,13 @@ DRILLS: tuple[Drill, ...] = (
         "runbook: free disk on the node; restart evicted pods",
         "disk",
         "P2",
+    ),
+    Drill(
+        "volume-filling",
+        "one pod's data volume filled step by step past 85 %, then 95 %",
+        "runbook: clean old logs or expand the claim (clearing the drill cleans them)",
+        "disk",
+        "P3",
     ),
     Drill("api-down", "/health forced to answer 503", "restart the deployment", "api_down", "P1"),
     Drill(
@@ -457,3 +466,12 @@ class DrillRunner:
 
     def _clear_disk_pressure(self, node: str) -> None:
         self._kube.clear_disk_pressure(node)
+
+    def _inject_volume_filling(self) -> tuple[Any, str]:
+        from cockpit.lab.diskdrill import VolumeFill
+
+        fill = VolumeFill(self._kube, self._kube.default_deployment).start()
+        return fill, f"volume data of pod {fill.pod} filling: {fill.steps[0]:.0%}, then higher"
+
+    def _clear_volume_filling(self, fill: VolumeFill) -> None:
+        fill.stop()

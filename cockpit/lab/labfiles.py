@@ -97,6 +97,8 @@ def render(settings: LabSettings) -> tuple[str, dict[str, str]]:
             "interval_seconds": settings.refresh_seconds,
             "certificates_seconds": settings.certificates_seconds,
             "metrics_seconds": settings.metrics_seconds or settings.refresh_seconds,
+            # kubelet summaries too (production default 60 s): the volume drill climbs in steps
+            "disk_seconds": settings.metrics_seconds or settings.refresh_seconds,
         },
         # drill connections must count as idle within seconds, not the production 10 minutes
         "thresholds": {"idle_connection_seconds": 5.0},

@@ -154,3 +154,52 @@ async def test_drill_is_detected_fixed_and_recovers(lab: Lab, name: str, tmp_pat
                 await _restore_rate_limit(cockpit, lab)
     finally:
         await cockpit.aclose()
+
+
+async def test_volume_filling_opens_p3_then_p2_before_disk_pressure_and_recovers(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """The lab reads kubelet summaries every refresh (disk_seconds = the refresh): the P3 is
+    there within two refreshes of the volume passing 85 % (plus the samples the engine waits
+    for), the P2 within two of it passing 95 %, and clearing the drill (old logs cleaned)
+    closes the incident."""
+    from cockpit.lab.diskdrill import FILL_STEPS
+
+    cockpit = Cockpit(lab, tmp_path / "audit.jsonl")
+    assert cockpit.cfg.refresh.disk_seconds == REFRESH
+    rounds = 2 + cockpit.cfg.incidents.open_after_samples + 1  # two disk refreshes, then the
+    # engine's samples, and one round of slack for a refresh under way
+
+    async def disk_incident_within(n: int, severity: str) -> Any:
+        found = None
+        for _ in range(n):
+            tick = time.monotonic()
+            incidents = await cockpit.round()
+            found = next((i for i in incidents if i.rule == "disk"), None)
+            if found is not None and found.severity == severity:
+                return found
+            await asyncio.sleep(max(0.0, REFRESH - (time.monotonic() - tick)))  # the cadence
+        kube = cockpit.state.latest("kubernetes")
+        raise AssertionError(f"no {severity} disk incident within {n} rounds: {found}; {kube}")
+
+    def filled() -> float:
+        return max(lab.kube.disk.fills.values(), default=0.0)
+
+    try:
+        await cockpit.until(lambda incs: not [i for i in incs if i.rule == "disk"], 20)
+        lab.drills.inject("volume-filling")
+        assert filled() == FILL_STEPS[0] > 0.85
+        p3 = await disk_incident_within(rounds, "P3")
+        assert "nodes" not in p3.evidence and p3.evidence["worst_volume"] == "data"
+        pod = p3.evidence["worst_pod"]
+        assert lab.kube.disk.fills[(lab.kube.namespace, pod, "data")] >= 0.85
+        await cockpit.until(lambda _: filled() >= 0.95, 30)
+        p2 = await disk_incident_within(rounds, "P2")
+        assert p2.id == p3.id and p2.evidence["worst_pod"] == pod  # escalated, not a second one
+        assert p2.evidence["worst_percent"] >= 95
+        lab.drills.clear("volume-filling")
+        assert filled() == 0.0
+        await cockpit.until(lambda incs: not [i for i in incs if i.rule == "disk"], 40)
+    finally:
+        lab.drills.clear("volume-filling")
+        await cockpit.aclose()

@@ -202,6 +202,15 @@ def test_pods_from_the_kubernetes_simulator_with_usage_and_permissions(tmp_path)
         p["cpu_m"] is not None and p["memory_bytes"] is not None for p in running
     ), running
     assert pods["permissions"] == {"scale": False, "restart": True}
+    # and the first round of kubelet summaries: per-pod disk, as the README's schema says
+    assert pods["disk"]["note"] is None and pods["disk"]["nodes_failed"] == {}, pods["disk"]
+    for pod in running:
+        volumes = {v["name"]: v for v in pod["disk"]["volumes"]}
+        assert pod["disk"]["node"] == pod["node"] and pod["disk"]["stale"] is False
+        assert volumes["ephemeral-storage"]["ephemeral"] is True
+        assert volumes["data"]["pvc"] == f"{pod['name']}-data"
+        assert volumes["data"]["capacity_bytes"] == 10 * 1024**3
+        assert 0 < volumes["data"]["used_bytes"] < volumes["data"]["capacity_bytes"]
 
 
 def test_missing_metrics_api_is_a_metrics_error_in_the_snapshot(tmp_path):

@@ -123,6 +123,13 @@ def test_misspelt_key_names_file_dotted_key_and_suggestion(tmp_path):
             "thresholds.connection_warning_percent",
             "must not be above",
         ),
+        (
+            "[thresholds]\ndisk_percent = 96\n",
+            "thresholds.disk_percent",
+            "must not be above thresholds.disk_critical_percent",
+        ),
+        ("[thresholds]\ndisk_critical_percent = 101\n", "thresholds.disk_critical_percent", "100"),
+        ("[refresh]\ndisk_seconds = 0\n", "refresh.disk_seconds", "from 1"),
         ("refresh = 3\n", "refresh", "expected a table"),
         ("colour = 'red'\n", "colour", "unknown key"),
     ],

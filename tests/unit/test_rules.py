@@ -10,6 +10,7 @@ import pytest
 from cockpit.config import Config, ConfigError, ThresholdsConfig
 from cockpit.incidents import rules
 from cockpit.incidents.runbook import ACTION_IDS, load_runbook, render_commands, render_diagnosis
+from cockpit.models import PodDisk, VolumeUsage
 from cockpit.state import CockpitState
 from tests.unit.incident_data import T0, api, cache, certs, db, failure, kube, pod
 
@@ -95,6 +96,49 @@ def test_disk_pressure_only_on_nodes_running_the_pods():
     assert found("disk", state(("kubernetes", kube(disk_pressure=("node-b",))))) == []
     [f] = found("disk", state(("kubernetes", kube(disk_pressure=("node-a",)))))
     assert f.evidence["nodes"] == ["node-a"] and f.evidence["pod_count"] == 3
+
+
+def _filled(i: int, percent: float, node: str = "node-a"):
+    """Pod i with its 10 GiB data volume `percent` full (and a nearly empty ephemeral storage)."""
+    cap = 10 * 2**30
+    volumes = (
+        VolumeUsage("ephemeral-storage", 2**28, 100 * 2**30, 80 * 2**30, ephemeral=True),
+        VolumeUsage("data", int(cap * percent / 100), cap, cap - int(cap * percent / 100), "c"),
+    )
+    return replace(pod(i, node=node), disk=PodDisk(node=node, read_at=T0, volumes=volumes))
+
+
+def test_a_filling_volume_is_p3_at_disk_percent_and_p2_at_disk_critical_percent():
+    def severity(percent: float, cfg=CFG):
+        found_now = found("disk", state(("kubernetes", kube((_filled(0, percent), pod(1))))), cfg)
+        return found_now[0].severity if found_now else None
+
+    assert [severity(p) for p in (84.9, 85.0, 94.9, 95.0)] == [None, "P3", "P3", "P2"]
+    strict = replace(CFG, thresholds=ThresholdsConfig(disk_percent=70, disk_critical_percent=80))
+    assert [severity(p, strict) for p in (69, 75, 85)] == [None, "P3", "P2"]
+    [f] = found("disk", state(("kubernetes", kube((_filled(0, 97), _filled(1, 90))))))
+    assert (f.evidence["worst_pod"], f.evidence["worst_volume"]) == ("predictiq-api-0", "data")
+    assert [v.split(" ")[:3] for v in f.evidence["volumes_over"]] == [
+        ["predictiq-api-0", "data", "97"],
+        ["predictiq-api-1", "data", "90"],
+    ]
+    assert f.title == "Disk filling up" and "nodes" not in f.evidence
+    assert f.affected == ("API pods", "predictiq-api-0", "predictiq-api-1")
+
+
+def test_disk_pressure_and_a_filling_volume_are_one_incident_at_the_worst_severity():
+    st = state(("kubernetes", kube((_filled(0, 88), pod(1)), disk_pressure=("node-a",))))
+    [f] = found("disk", st)
+    assert (f.severity, f.title) == ("P2", "Disk pressure")
+    assert f.evidence["nodes"] == ["node-a"] and f.evidence["worst_pod"] == "predictiq-api-0"
+    entry = load_runbook().entry("disk")
+    assert entry is not None
+    text = render_diagnosis(entry, f.evidence)
+    assert text.startswith("volumes over 85 %: predictiq-api-0 data 88 % (1.2Gi free of 10.0Gi)")
+    assert "DiskPressure on node-a: 2 of the deployment's pods run there" in text
+    commands = render_commands(entry, f.evidence, {"namespace": "predictiq"})
+    assert "kubectl -n predictiq exec predictiq-api-0 -- df -h" in commands
+    assert "kubectl describe node node-a" in commands
 
 
 def test_every_rule_has_a_runbook_entry_with_known_actions():

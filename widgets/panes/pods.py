@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from cockpit.durations import duration
-from cockpit.models import KubeSnapshot, PodInfo
+from cockpit.models import DiskStatus, KubeSnapshot, PodDisk, PodInfo
 from widgets.paint import paint
 from widgets.panes.common import Cell, middle, number, samples, size, spark
 from widgets.panes.table import Row, TablePane
@@ -67,14 +67,20 @@ class PodsPane(TablePane[KubeSnapshot]):
         ("restarts", "Restarts"),
         ("cpu", "CPU%"),
         ("mem", "Mem%"),
+        ("disk", "Disk%"),
         ("age", "Age"),
         ("node", "Node"),
     )
     MONITOR_COLUMNS = ("name", "status", "ready", "restarts")
     DEFAULT_SORT = ("name", False)
-    # long pod names in a 53-column grid pane: the summary line says how many are ready
-    DROP_FIRST = ("node", "mem", "age", "cpu", "restarts", "ready")
+    # long pod names in a 53-column grid pane: the summary line says how many are ready. Disk%
+    # outlasts CPU%: the CPU rule is deployment-wide (the summary line's `cpu 25%`), a full
+    # volume is one pod's (at 80 columns: Pod, Status, Ready, Restarts, Disk%)
+    DROP_FIRST = ("node", "mem", "age", "cpu", "disk", "restarts", "ready")
     WIDTHS = {"status": STATUS_WIDTH}
+    # when the Disk% column turns yellow / red: the app sets them from [thresholds]
+    disk_percent = 85.0
+    disk_critical_percent = 95.0
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -96,6 +102,9 @@ class PodsPane(TablePane[KubeSnapshot]):
         cpu = trends.get("kube.cpu_percent") or []
         if cpu:
             text += f" · cpu {cpu[-1]:.0f}% {spark(samples(cpu), 8)}"
+        fullest = max((p.disk.percent or 0.0 for p in snapshot.pods if p.disk), default=0.0)
+        if fullest >= self.disk_percent:  # a disk filling up shows on the one-line summary
+            text += f" · disk {fullest:.0f}%"
         return text
 
     def render_body(
@@ -118,6 +127,7 @@ class PodsPane(TablePane[KubeSnapshot]):
             for n in (
                 snapshot.watch_error and f"watch: {snapshot.watch_error}",
                 snapshot.metrics_error and f"metrics: {snapshot.metrics_error}",
+                disk_note(snapshot.disk),
             )
             if n
         ]
@@ -136,7 +146,8 @@ class PodsPane(TablePane[KubeSnapshot]):
             age_text = duration(created, coarse=True)
             known = cache.get(pod.uid)
             if known is None or not (known[0] is pod or known[0] == pod):
-                known = (pod, self._pod_cells(pod), "", ("", None, {}))
+                cells = self._pod_cells(pod, self.disk_percent, self.disk_critical_percent)
+                known = (pod, cells, "", ("", None, {}))
             if known[2] != age_text:
                 # sorted by creation time (oldest = largest age): it does not move with `now`
                 cells = {
@@ -149,9 +160,21 @@ class PodsPane(TablePane[KubeSnapshot]):
         self._row_cache = fresh
 
     @staticmethod
-    def _pod_cells(pod: PodInfo) -> dict[str, Cell]:
+    def _disk_cell(disk: PodDisk | None, warn: float, critical: float) -> Cell:
+        pct = disk.percent if disk is not None else None
+        if disk is None or pct is None:
+            return Cell("-", None)
+        style = "bold red" if pct >= critical else "yellow" if pct >= warn else ""
+        if disk.stale:  # its node could not be read: the figure is the last one read
+            style = f"{style} dim".strip()
+        return Cell(f"{pct:.0f}{'?' if disk.stale else ''}", pct, style)
+
+    @staticmethod
+    def _pod_cells(
+        pod: PodInfo, disk_warn: float = 85.0, disk_critical: float = 95.0
+    ) -> dict[str, Cell]:
         """Every cell but the age (minutes after the first minute: an age that ticked every
-        refresh would rewrite every row)."""
+        refresh would rewrite every row); Disk% coloured at the disk rule's thresholds."""
         return {
             "name": Cell(middle(pod.name, NAME_WIDTH), pod.name),
             "status": Cell(short_status(pod_status(pod)), pod_status(pod), _status_style(pod)),
@@ -159,6 +182,7 @@ class PodsPane(TablePane[KubeSnapshot]):
             "restarts": Cell(str(pod.restarts), pod.restarts, "yellow" if pod.restarts else ""),
             "cpu": Cell(number(pod.cpu_percent_of_limit, "{:.0f}"), pod.cpu_percent_of_limit),
             "mem": Cell(number(pod.memory_percent_of_limit, "{:.0f}"), pod.memory_percent_of_limit),
+            "disk": PodsPane._disk_cell(pod.disk, disk_warn, disk_critical),
             "node": Cell(pod.node),
         }
 
@@ -196,12 +220,18 @@ class PodsPane(TablePane[KubeSnapshot]):
             lines.append(
                 f"    limits: cpu {number(c.cpu_limit_m, '{:.0f}m')}, memory {size(c.memory_limit)}"
             )
+        lines += ["", *disk_lines(pod.disk, self._disk_status)]
         events = [e for e in self._events if e.object_name == pod.name]
         lines += ["", "Recent events:" if events else "Recent events: none"]
         for e in events[-10:]:
             seen = e.last_seen.strftime("%H:%M:%S") if e.last_seen else "-"
             lines.append(f"  {seen} {e.type} {e.reason} (x{e.count}): {e.message}")
         return f"Pod {pod.name}", "\n".join(lines)
+
+    @property
+    def _disk_status(self) -> DiskStatus | None:
+        snap = self._drawn
+        return snap.disk if isinstance(snap, KubeSnapshot) else None
 
     @property
     def _events(self) -> tuple:
@@ -221,3 +251,42 @@ class PodsPane(TablePane[KubeSnapshot]):
             "name": pod.name,
             "namespace": pod.namespace,
         }
+
+
+def disk_note(status: DiskStatus | None) -> str:
+    """The pane's line about the kubelet summaries: RBAC, or the nodes that could not be read
+    (their pods keep the figures read before, marked `?`); "" when all is well."""
+    if status is None:
+        return ""
+    if status.note:
+        return f"disk: {status.note}"
+    failed = [f"{node} — {reason}" for node, reason in sorted(status.nodes_failed.items())]
+    return f"disk: not read from {'; '.join(failed)}" if failed else ""
+
+
+def disk_lines(disk: PodDisk | None, status: DiskStatus | None) -> list[str]:
+    """The pod detail's disk breakdown: each volume (and the ephemeral storage) with its use."""
+    if disk is None:
+        why = (
+            status.note
+            if status is not None and status.note
+            else "not read yet"
+            if status is None or status.read_at is None
+            else "its node's kubelet summary does not list this pod"
+        )
+        return [f"Disk: {why}"]
+    when = disk.read_at.strftime("%H:%M:%S UTC")
+    lines = [f"Disk (kubelet summary of {disk.node}, read {when}):"]
+    if disk.stale and status is not None and disk.node in status.nodes_failed:
+        lines.append(f"  not read since: {status.nodes_failed[disk.node]}")
+    for v in disk.volumes:
+        pct = "-" if v.percent is None else f"{v.percent:.0f} %"
+        lines.append(
+            f"  {v.name}: {pct} full, {size(v.used_bytes)} used, "
+            f"{size(v.available_bytes)} free of {size(v.capacity_bytes)}"
+        )
+        if v.pvc:
+            lines.append(f"    claim {v.pvc}")
+    if not disk.volumes:
+        lines.append("  no volumes reported")
+    return lines

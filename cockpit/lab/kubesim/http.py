@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol, cast
 from urllib.parse import parse_qs, urlsplit
 
-from cockpit.lab.kubesim import discovery
+from cockpit.lab.kubesim import discovery, nodeproxy
 from cockpit.lab.kubesim import proxy as kubesim_proxy
 from cockpit.lab.kubesim import watch as kubesim_watch
 from cockpit.lab.kubesim.api import ApiError, Operations, Route, dumps
@@ -181,6 +181,8 @@ class KubeSimHandler(BaseHTTPRequestHandler):
         raw_body = self.rfile.read(length) if length else b""
         try:
             if kubesim_proxy.serve(self, method, url.path):  # pods/{name}:{port}/proxy/...
+                return
+            if nodeproxy.serve(self, method, url.path):  # nodes/{name}/proxy/stats/summary
                 return
             target = resolve(url.path)
             watching = query.get("watch", "").lower() in ("1", "true")

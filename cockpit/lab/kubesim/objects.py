@@ -126,6 +126,20 @@ def node(name: str, index: int) -> JSON:
     }
 
 
+def _data_volume() -> JSON:
+    return {
+        "name": "data",
+        "ephemeral": {
+            "volumeClaimTemplate": {
+                "spec": {
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "10Gi"}},
+                }
+            }
+        },
+    }
+
+
 def deployment(
     name: str,
     ns: str,
@@ -144,6 +158,7 @@ def deployment(
             "requests": {"cpu": "500m", "memory": "512Mi"},
             "limits": {"cpu": "1", "memory": "1Gi"},
         },
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/predictiq"}],
     }
     if env:
         container["env"] = json.loads(json.dumps(env))
@@ -164,6 +179,8 @@ def deployment(
                 "metadata": {"labels": dict(labels)},
                 "spec": {
                     "containers": [container],
+                    # a per-pod claim (generic ephemeral volume): the disk the drills fill
+                    "volumes": [_data_volume()],
                     "restartPolicy": "Always",
                     "terminationGracePeriodSeconds": 30,
                 },
@@ -211,6 +228,9 @@ def pod(rs: JSON, node_name: str | None) -> JSON:
     spec["schedulerName"] = "default-scheduler"
     if node_name:
         spec["nodeName"] = node_name
+    # the service account token volume, as admission adds it to every pod
+    token = f"kube-api-access-{random_suffix()}"
+    spec["volumes"] = [*spec.get("volumes", []), {"name": token, "projected": {"sources": []}}]
     meta = {
         "name": f"{rs['metadata']['name']}-{random_suffix()}",
         "generateName": f"{rs['metadata']['name']}-",

@@ -22,9 +22,9 @@ from cockpit.lab.kubesim.api import ApiError, Route
 from cockpit.sources import fields
 
 
-class _Handler(Protocol):
+class ProxyHandler(Protocol):
     """What is used of kubesim.http's KubeSimHandler (named structurally: http imports this
-    module, and a module circle is what the import contracts forbid)."""
+    module, and a module circle is what the import contracts forbid); the node proxy's too."""
 
     server: Any  # KubeSimServer; `.sim` is the KubeSim
 
@@ -69,7 +69,7 @@ def detach(sim: object) -> None:
         _backends.pop(sim, None)
 
 
-def serve(handler: _Handler, method: str, path: str) -> bool:
+def serve(handler: ProxyHandler, method: str, path: str) -> bool:
     """Answer a pod proxy request (True), or leave a path that is not one to the router (False)."""
     match = _PATH.match(path)
     if match is None:

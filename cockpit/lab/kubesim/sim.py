@@ -3,10 +3,12 @@
 It speaks the subset of the REST API the cockpit uses, in the real JSON shapes, to the official
 `kubernetes` client and to `kubectl`: discovery, namespaces, nodes, pods, deployments (with the
 `scale` subresource), replica sets, core/v1 events, HPAs (autoscaling/v2 and v1), metrics.k8s.io
-PodMetrics/NodeMetrics, and SelfSubjectAccessReview. Lists take label selectors (`=`, `!=`, `in`,
-`notin`, exists) and field selectors (`involvedObject.name=...`); `?watch=1` streams chunked
-ADDED/MODIFIED/DELETED/BOOKMARK/ERROR events from one global resourceVersion, with a bounded
-history: an older version gets an ERROR event with a 410 Gone Status (reason Expired).
+PodMetrics/NodeMetrics, SelfSubjectAccessReview, and each node's kubelet `/stats/summary` through
+the node proxy (`/api/v1/nodes/{node}/proxy/...`, kubesim/nodeproxy.py). Lists take label
+selectors (`=`, `!=`, `in`, `notin`, exists) and field selectors (`involvedObject.name=...`);
+`?watch=1` streams chunked ADDED/MODIFIED/DELETED/BOOKMARK/ERROR events from one global
+resourceVersion, with a bounded history: an older version gets an ERROR event with a 410 Gone
+Status (reason Expired).
 
 Usage::
 
@@ -51,7 +53,10 @@ need, default a quarter over the template's limit, are OOM-killed over and over)
 ``cpu_spike(target, fraction=1.05)``, ``memory_near_limit(target, fraction=0.97)``,
 ``image_pull_backoff(target)``, ``evict(target)``, ``pending_pods(count=1, deployment=None,
 message=...)``, ``disk_pressure(node=None)``, ``memory_pressure(node=None)``,
-``api_errors(rate=1.0)``, ``slow_responses(seconds)``, ``metrics_unavailable()`` (metrics.k8s.io
+``api_errors(rate=1.0)``, ``slow_responses(seconds)``, ``fill_volume(target, fraction=0.9,
+volume="data")`` (a pod's volume as the kubelet summary reports it), ``kubelet_down(node)`` /
+``kubelet_slow(node, seconds)`` (the node proxy to that node's kubelet; cleared together by
+``clear_kubelet_faults()``), ``metrics_unavailable()`` (metrics.k8s.io
 answers 503 ServiceUnavailable, as without metrics-server), ``silent_watches()``,
 ``pause(deployment)`` / ``resume(deployment)``; one-shot: ``drop_watches()``,
 ``expire_resource_versions()`` (compacts history; only a watch that is *behind* the latest
@@ -71,6 +76,7 @@ from pathlib import Path
 from cockpit.lab.kubesim import objects
 from cockpit.lab.kubesim.api import AccessPolicy, Operations
 from cockpit.lab.kubesim.controller import Controller
+from cockpit.lab.kubesim.disk import DiskFaultsMixin, DiskModel
 from cockpit.lab.kubesim.faults import FaultsMixin
 from cockpit.lab.kubesim.http import Faults, KubeSimServer, MutatingRequest, RequestLog
 from cockpit.lab.kubesim.jsontypes import JSON, first
@@ -82,7 +88,7 @@ from cockpit.lab.kubesim.watch import WatchRegistry
 DEFAULT_IMAGE = "registry.predictiq.example/predictiq/api:1.14.2"
 
 
-class KubeSim(FaultsMixin):
+class KubeSim(FaultsMixin, DiskFaultsMixin):
     """A simulated Kubernetes API server with one (or more) deployments. See the module doc."""
 
     def __init__(
@@ -117,6 +123,7 @@ class KubeSim(FaultsMixin):
         node_names = [f"kubesim-worker-{i + 1}" for i in range(nodes)]
         self.controller = Controller(self.store, node_names, delay)
         self.usage = UsageModel(seed)
+        self.disk = DiskModel(seed)  # the kubelets' /stats/summary (kubesim/disk.py)
         self.policy = AccessPolicy()
         self.operations = Operations(self.store, self.controller, self.usage, self.policy)
         self.requests = RequestLog()
@@ -325,6 +332,12 @@ class KubeSim(FaultsMixin):
         """Add `count` Running pods to a deployment at once (bulk setup for big tests)."""
         name = deployment or self.default_deployment
         self.scale_to(self.deployment(name)["spec"]["replicas"] + count, name)
+
+    def clear_faults(self) -> None:
+        """Clear every injected fault, the disk ones too."""
+        super().clear_faults()
+        self.clear_volume_fill()
+        self.clear_kubelet_faults()
 
     def deny(self, verb: str, resource: str, subresource: str = "") -> None:
         """Make RBAC deny `verb` on `resource[/subresource]` ("*" matches any)."""

@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 
 from cockpit.models import (
     DeploymentInfo,
+    DiskStatus,
     HpaInfo,
     KubeEvent,
     KubeSnapshot,
     NodeInfo,
+    PodDisk,
     PodInfo,
     utcnow,
 )
@@ -39,6 +41,8 @@ class KubeCache:
         self._pods: dict[str, PodInfo] = {}  # uid -> parsed pod, usage merged in
         self._pod_tuple: tuple[PodInfo, ...] | None = None  # sorted by name; None = rebuild
         self._usage: dict[str, tuple[float, int]] = {}
+        self._disk: dict[str, PodDisk] = {}  # pod name -> its kubelet summary figures
+        self.disk_status: DiskStatus | None = None  # None: disk use is not polled
         self._deployment: DeploymentInfo | None = None
         self._hpas: dict[str, HpaInfo] = {}  # uid -> HPAs whose scaleTargetRef is the deployment
         self._events: dict[str, KubeEvent] = {}
@@ -52,7 +56,9 @@ class KubeCache:
     # -- pods (watch thread) ----------------------------------------------------------------------
 
     def _with_usage(self, pod: PodInfo) -> PodInfo:
-        use = self._usage.get(pod.name)
+        use, disk = self._usage.get(pod.name), self._disk.get(pod.name)
+        if disk is not None:
+            pod = dataclasses.replace(pod, disk=disk)
         if use is None:
             return pod
         return dataclasses.replace(pod, cpu_m=use[0], memory_bytes=use[1])
@@ -97,6 +103,24 @@ class KubeCache:
                     # only pods whose usage moved get a new PodInfo: the UI reuses the rows of
                     # unchanged ones, and an unchanged set keeps the snapshot's pods tuple
                     self._pods[uid] = dataclasses.replace(pod, cpu_m=cpu, memory_bytes=mem)
+                    changed = True
+            if changed:
+                self._pod_tuple = None
+
+    def pod_nodes(self) -> set[str]:
+        """The nodes running the pods (the disk poll reads their kubelet summaries)."""
+        with self.lock:
+            return {p.node for p in self._pods.values() if p.node}
+
+    def set_disk(self, disk: dict[str, PodDisk], status: DiskStatus) -> None:
+        """A round of kubelet summaries (kube/disk.py): pod name -> figures, and how it went."""
+        with self.lock:
+            self._disk, self.disk_status = disk, status
+            changed = False
+            for uid, pod in self._pods.items():
+                found = disk.get(pod.name)
+                if pod.disk != found:
+                    self._pods[uid] = dataclasses.replace(pod, disk=found)
                     changed = True
             if changed:
                 self._pod_tuple = None
@@ -227,4 +251,5 @@ class KubeCache:
                 permission_reasons=dict(self.permission_reasons),
                 metrics_error=self.metrics_error,
                 watch_error=watch_error,
+                disk=self.disk_status,
             )

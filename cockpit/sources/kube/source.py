@@ -25,6 +25,7 @@ from cockpit.models import KubeSnapshot, SourceFailure
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.client import KubeTarget, new_api_client, resolve_target
+from cockpit.sources.kube.disk import DiskPoller
 from cockpit.sources.kube.poll import DEFAULT_ACTION_VERBS, ActionVerb, Poller
 from cockpit.sources.kube.watch import (
     PAGE_SIZE,
@@ -62,6 +63,7 @@ class KubeSource:
         refresh: RefreshConfig | None = None,
         *,
         metrics_interval: float | None = None,
+        disk_interval: float | None = None,
         action_verbs: dict[str, ActionVerb] | None = None,
         watch_timing: WatchTiming | None = None,
         permissions_interval: float = 300.0,
@@ -70,6 +72,7 @@ class KubeSource:
         self.cfg = cfg
         self.refresh = refresh or RefreshConfig()
         self.metrics_interval = metrics_interval or self.refresh.metrics_seconds
+        self.disk_interval = disk_interval or self.refresh.disk_seconds
         self.action_verbs = dict(DEFAULT_ACTION_VERBS if action_verbs is None else action_verbs)
         interval = self.refresh.interval_seconds
         # a watch that fails at once (refused, 401) retries within about half a refresh; one
@@ -85,6 +88,7 @@ class KubeSource:
         self.cache = KubeCache(cfg.deployment)
         self.watches: dict[str, ListWatch] = {}
         self.poller: Poller | None = None
+        self.disk_poller: DiskPoller | None = None
         self._api_client: Any = None
         self._raw: Any = None  # RawApi, once started
         self._closed = False
@@ -155,10 +159,19 @@ class KubeSource:
             self.action_verbs,
             self.permissions_interval,
         )
+        self.disk_poller = DiskPoller(
+            raw,
+            cache,
+            ns,
+            self.cfg.request_timeout_seconds,
+            self.disk_interval,
+            pods_listed=self.watches["pods"].settled,
+        )
         self.target, self._api_client, self._raw = target, api_client, raw
         for watch in self.watches.values():
             watch.start()
         self.poller.start()
+        self.disk_poller.start()
 
     def _wait_settled(self, seconds: float) -> None:
         """Wait (bounded) until every first list, the first metrics.k8s.io poll and the first
@@ -171,6 +184,8 @@ class KubeSource:
             max(deadline - time.monotonic(), 0)
         ):
             self.cache.usage_pending(f"metrics.k8s.io did not answer within {seconds:.1f} s")
+        if self.disk_poller is not None:  # a one-shot snapshot has disk use too, if it is quick
+            self.disk_poller.first_round.wait(max(deadline - time.monotonic(), 0))
 
     async def collect(self) -> KubeSnapshot | SourceFailure:
         """A snapshot of the watch cache (starting the threads on the first call)."""
@@ -263,7 +278,11 @@ class KubeSource:
         if self._closed:
             return
         self._closed = True
-        workers = [*self.watches.values(), *([self.poller] if self.poller else [])]
+        workers = [
+            *self.watches.values(),
+            *([self.poller] if self.poller else []),
+            *([self.disk_poller] if self.disk_poller else []),
+        ]
         for worker in workers:
             worker.stop()
 
