@@ -62,7 +62,8 @@ async def execute(ctx: ActionContext, action: Action, plan: Plan) -> Outcome:
     if why_not is not None:
         return record_denied(ctx, action, plan, why_not)
     try:
-        intent = ctx.audit.record("intent", **_fields(ctx, plan))
+        # pid, host and this session's lock let the next cockpit tell if we died mid-action
+        intent = ctx.audit.record("intent", **_fields(ctx, plan, **ctx.audit.liveness()))
     except AuditError as exc:
         return Outcome(
             "failed", f"not run: the audit trail cannot be written ({exc})", error=str(exc)

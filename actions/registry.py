@@ -1,6 +1,6 @@
 """Action id -> Action, with its key and description: the UI builds its bindings from here.
 
-Keys: s scale, r restart, V set environment, M resources, U roll back, Z contain (the pod
+Keys: s scale, r restart, V set environment, M resources, H roll back (history), Z contain (the pod
 template and replica count; pause/resume rollout have no key: the command palette runs them),
 k kill idle, w warm cache, B back up the database (global); x cancel
 query, X terminate connection, A explain analyze and I create index (scope "database": bound on

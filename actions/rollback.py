@@ -105,7 +105,7 @@ class RollbackAction:
     """Roll the deployment back to its previous revision (starts a rollout)."""
 
     id = "rollback"
-    key = "U"
+    key = "H"  # history: the previous revision (U acknowledges unknown results)
     description = "Roll back… the deployment to its previous revision (kubectl rollout undo)"
     mutating = True
     source = "kubernetes"

@@ -52,7 +52,7 @@ def _common(parser: argparse.ArgumentParser, *, sub: bool = True) -> None:
         "--read-only",
         action="store_true",
         default=unset,
-        help="monitor mode: no action can run, sessions are read-only",
+        help="monitor mode: no action can run, sessions are read-only, nothing is paged",
     )
 
 
@@ -128,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="verify, tail or export the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", metavar="AUDIT_COMMAND", required=True)
     p = audit_sub.add_parser(
-        "verify", help="check the hash chain (exit 0 intact, 1 naming the first bad line)"
+        "verify",
+        help="check the hash chain across the rotated files (exit 0 intact, 1 naming the first "
+        "bad file and line)",
     )
     p.add_argument("path", nargs="?", help="audit log (default: from the config)")
     p.add_argument("--config", metavar="PATH", help="config file naming the audit path")

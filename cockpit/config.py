@@ -453,6 +453,12 @@ class AuditConfig:
     """Where the audit trail is written."""
 
     path: str = field(default="", metadata=meta("JSON-lines audit log; empty: the XDG state dir"))
+    rotate_mb: float = field(
+        default=64.0,
+        metadata=meta(
+            "start a new audit file (chained from the last) past this size, in MB", min=1, max=65536
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -540,6 +546,56 @@ class LogsConfig:
     )
 
 
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+@dataclass(frozen=True)
+class PagingConfig:
+    """Paging a human when a P1 or P2 stays unacknowledged (PagerDuty Events API v2 and/or a
+    generic JSON webhook). Read-only cockpits never page."""
+
+    events_url: str = field(
+        default=PAGERDUTY_EVENTS_URL, metadata=meta("PagerDuty Events API v2 enqueue endpoint")
+    )
+    routing_key: str = field(
+        default="",
+        metadata=meta(
+            "the PagerDuty integration's routing key; use ${PAGERDUTY_ROUTING_KEY}; "
+            "empty: PagerDuty is not paged",
+            secret=True,
+        ),
+    )
+    webhook_url: str = field(
+        default="",
+        metadata=meta(
+            "a generic JSON webhook POSTed the same facts; empty: none "
+            "(a secret: such URLs often carry a token)",
+            secret=True,
+        ),
+    )
+    after_minutes: float | None = field(
+        default=None,
+        metadata=meta(
+            "page a P1/P2 still unacknowledged this long after it opened (or was escalated to "
+            "P1/P2); left out: half its response clock; 0: at once",
+            min=0,
+            max=10080,
+        ),
+    )
+    timeout_seconds: float = field(
+        default=10.0, metadata=meta("timeout of one request to the pager", min=1, max=120)
+    )
+    max_attempts: int = field(
+        default=5,
+        metadata=meta(
+            "attempts per page: 429, 5xx, timeouts and refused connections are retried with "
+            "backoff (Retry-After honoured), then given up with the reason",
+            min=1,
+            max=20,
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Config:
     """The whole config. A section left out is None: its pane says "not configured"."""
@@ -567,6 +623,9 @@ class Config:
         default_factory=ChecklistsConfig, metadata=meta("checklists")
     )
     logs: LogsConfig = field(default_factory=LogsConfig, metadata=meta("pod logs"))
+    paging: PagingConfig | None = field(
+        default=None, metadata=meta("paging when nobody acknowledges a P1/P2")
+    )
     links: tuple[LinkConfig, ...] = field(default=(), metadata=meta("critical URLs"))
     contacts: tuple[ContactConfig, ...] = field(default=(), metadata=meta("emergency contacts"))
     source_path: str = field(
@@ -765,6 +824,8 @@ def _cross_checks(cfg: Config, path: str) -> None:
             path=path,
             key="prometheus.url",
         )
+    if cfg.paging is not None:
+        _check_paging(cfg.paging, path)
     if cfg.api is not None and cfg.api.metrics.scrape == "pods" and cfg.kubernetes is None:
         raise ConfigError(
             '"pods" scrapes through the Kubernetes API: add a [kubernetes] section, '
@@ -772,6 +833,25 @@ def _cross_checks(cfg: Config, path: str) -> None:
             path=path,
             key="api.metrics.scrape",
         )
+
+
+def _check_paging(paging: PagingConfig, path: str) -> None:
+    if not paging.routing_key and not paging.webhook_url:
+        raise ConfigError(
+            "nothing to page: set routing_key (PagerDuty, use ${PAGERDUTY_ROUTING_KEY}) or "
+            "webhook_url, or leave out the [paging] section",
+            path=path,
+            key="paging.routing_key",
+        )
+    urls = [("events_url", paging.events_url)]
+    if paging.webhook_url:
+        urls.append(("webhook_url", paging.webhook_url))
+    for name, url in urls:
+        if not re.match(r"^https?://[^/\s]+", url):
+            shown = mask_dsn(url) if name == "events_url" else "(masked)"
+            raise ConfigError(
+                f"expected an http:// or https:// URL, got {shown}", path=path, key=f"paging.{name}"
+            )
 
 
 def parse_config(
@@ -929,7 +1009,7 @@ def starter_toml() -> dict[str, Any]:
         "severity": _defaults(SeverityConfig),
         "incidents": _defaults(IncidentsConfig),
         "actions": _defaults(ActionsConfig),
-        "audit": {"path": ""},
+        "audit": _defaults(AuditConfig),
     }
 
 

@@ -36,18 +36,20 @@ from cockpit.audit.log import AuditLog
 from cockpit.config import Config
 from cockpit.incidents.model import Incident
 from cockpit.models import KubeSnapshot, Snapshot, SourceFailure, utcnow
+from cockpit.paging.claim import PageClaim
 from cockpit.scheduler import Scheduler, policies_from_config
 from cockpit.sources.base import Source
 from cockpit.sources.registry import BUILD_STEP, BuiltSources
 from cockpit.state import TRENDS, CockpitState
 from widgets.action_flow import ActionFlow
-from widgets.banner import Banner
+from widgets.banner import Banner, InterruptedNotice
 from widgets.footer import StableFooter
 from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
 from widgets.keys import ActionSpec, display_key, key_registry
 from widgets.main_screen import screen_class_for
-from widgets.messages import SnapshotReady
+from widgets.messages import PageReported, SnapshotReady
+from widgets.paging import PagingLink
 from widgets.paint import paint
 from widgets.panes.api import ApiPane
 from widgets.panes.base import Pane
@@ -62,6 +64,7 @@ from widgets.toasts import show_newest
 if TYPE_CHECKING:
     from cockpit.incidents.engine import IncidentEngine
     from cockpit.lab.lab import Lab
+    from cockpit.paging.pager import Pager
 
 COMPACT_BELOW = (120, 36)  # (width, height): smaller terminals get the one-pane-focused layout
 DATA_PANES: tuple[type[Pane], ...] = (PodsPane, DatabasePane, CachePane, CertsPane, ApiPane)
@@ -118,6 +121,7 @@ class CockpitApp(App[int]):
         freeze_heap: bool = False,
         app_log: AppLog = NOT_CONFIGURED,
         pane_types: tuple[type[Pane], ...] = DATA_PANES,
+        page_claim: PageClaim | None = None,
     ) -> None:
         super().__init__()
         self.freeze_heap = freeze_heap  # run_app: see _freeze_heap
@@ -140,6 +144,16 @@ class CockpitApp(App[int]):
         self.scheduler = self._new_scheduler()
         self.keys = key_registry(cfg.read_only, action_specs, lab=lab is not None)
         self.engine = _load_engine(cfg, audit, self.clock)
+        self.paging = PagingLink(  # only with [paging], and never read-only
+            cfg,
+            engine=self.engine,
+            audit=audit,
+            state=self.state,
+            clock=self.clock,
+            app_log=app_log,
+            post=self.post_message,
+            claim=page_claim,
+        )
         self.incidents: list[Incident] = []
         self._evaluation_pending = False
         self.flow = ActionFlow(
@@ -194,6 +208,7 @@ class CockpitApp(App[int]):
     def compose_main(self) -> ComposeResult:
         """The main screen's widgets."""
         yield Banner(self.cfg, self.local_tz)
+        yield InterruptedNotice()
         if self.cfg.read_only:
             yield Static(id="monitor-severity")
         with Container(id="panes"):
@@ -203,17 +218,25 @@ class CockpitApp(App[int]):
     def start(self) -> None:
         """Once the main screen is composed: first paint, the clock, then the pollers."""
         self.banner = self.screen.query_one(Banner)
+        self.interrupted_notice = self.screen.query_one(InterruptedNotice)
         self.screen.set_class(self.cfg.read_only, "-monitor")
         self._apply_layout(self.size.width, self.size.height)
         self._tick()
         self._evaluate_incidents(self.clock())
         self.set_interval(1.0, self._tick)
+        if self.paging.wanted:
+            self.call_after_refresh(self._start_pager_later)
         if self._sources_pending:
             self.call_after_refresh(self._build_sources_later)
         else:
             self.scheduler.start()
             self._freeze_heap()
         self.call_after_refresh(self.deck.focus, 1)
+
+    def _show_interrupted(self) -> None:
+        """The banner's second line, from the engine (acknowledging clears it)."""
+        key = next((k.key for k in self.keys if k.action == "acknowledge_interrupted"), "")
+        self.interrupted_notice.show(list(self.engine.interrupted), key)
 
     def _new_scheduler(self) -> Scheduler:
         return Scheduler(
@@ -256,6 +279,33 @@ class CockpitApp(App[int]):
             gc.collect()
             gc.freeze()
 
+    def _start_pager_later(self) -> None:
+        start = self.paging.start(lambda: self._closing)
+        self.run_worker(start, name="start the pager", exit_on_error=False)
+
+    @property
+    def pager(self) -> Pager | None:
+        """The pager, once started (None without [paging], read-only, or before)."""
+        return self.paging.pager
+
+    def set_page_claim(self, claim: PageClaim) -> None:
+        """Team mode: the team store decides which cockpit sends each page."""
+        self.paging.set_claim(claim)
+
+    def on_page_reported(self, message: PageReported) -> None:
+        """A page went out or failed: the incident's timeline says so, and a notification."""
+        try:
+            note = self.paging.shown(message.report)
+            pane = self.panes[-1]
+            if isinstance(pane, IncidentsPane):
+                pane.show_incidents(self.engine.active(), self.clock())
+        except Exception as exc:  # the page's report must not take the screen down
+            self.app_log.exception("showing a page's outcome", exc)
+            note = (message.report.text, "error")
+        if note is not None:
+            text, severity = note
+            self.notify(text, severity=severity, timeout=30 if severity == "error" else 10)
+
     @property
     def sources_ready(self) -> bool:
         """Whether the sources exist and their pollers run (built after the first frame)."""
@@ -264,6 +314,7 @@ class CockpitApp(App[int]):
     async def on_unmount(self) -> None:
         self._closing = True
         await self.scheduler.stop()
+        await self.paging.close()
 
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
@@ -345,6 +396,11 @@ class CockpitApp(App[int]):
     def _tick(self) -> None:
         now = self.clock()
         self.banner.tick(now)
+        self._show_interrupted()
+        try:
+            self.engine.tick(now)  # a page may be due with nothing else happening
+        except Exception as exc:
+            self.app_log.exception("the incident engine's tick", exc)
         for pane in self.panes_by_source.values():
             try:
                 pane.tick(self.state.view(pane.source), now)
@@ -454,7 +510,7 @@ def _open_audit(cfg: Config) -> AuditLog:
     """The session's audit log (AuditLog creates nothing until the first entry)."""
     from cockpit.config import audit_path
 
-    return AuditLog(audit_path(cfg))
+    return AuditLog.for_config(cfg, audit_path(cfg))
 
 
 def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = None) -> int:
@@ -467,15 +523,11 @@ def run_app(cfg: Config, *, lab: Lab | None = None, audit: AuditLog | None = Non
     from cockpit.config import log_path
 
     app_log = configure(log_path(cfg), secrets=secret_values(cfg))
+    trail = audit if audit is not None else _open_audit(cfg)
     try:
-        app = CockpitApp(
-            cfg,
-            audit=audit if audit is not None else _open_audit(cfg),
-            lab=lab,
-            freeze_heap=True,
-            app_log=app_log,
-        )
+        app = CockpitApp(cfg, audit=trail, lab=lab, freeze_heap=True, app_log=app_log)
         result = app.run()
     finally:
+        trail.close()  # a clean end: this session's lock goes (its actions have their results)
         app_log.close()
     return int(result or app.return_code or 0)

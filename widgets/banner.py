@@ -1,5 +1,7 @@
 """The banner: where we are (context/cluster, namespace; production unmistakable), how bad it
-is (highest active severity), the mode (LIVE or READ-ONLY) and the time in UTC and local."""
+is (highest active severity), the mode (LIVE or READ-ONLY) and the time in UTC and local; below
+it, only while there are some, the actions whose result is unknown because the cockpit that ran
+them ended (until an operator acknowledges them with the registry's key)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from cockpit.config import Config
+from cockpit.incidents.replay import UNKNOWN_ENDED, Interrupted
 from cockpit.incidents.severity import SEVERITIES
 from widgets.paint import paint
 
@@ -95,3 +98,30 @@ class Banner(Horizontal):
             paint(self._clock, f"{now:%H:%M:%S} UTC")
         else:
             paint(self._clock, f"{now:%H:%M:%S}Z {local:%H:%M} {local.tzname() or 'local'}")
+
+
+def interrupted_text(items: list[Interrupted], key: str) -> str:
+    """One line about the interrupted actions ("" for none): the key that acknowledges them
+    first (a long target may be cut at the right edge, the key must not be), then how many, the
+    newest named, and why its result is unknown."""
+    if not items:
+        return ""
+    last = items[-1]
+    what = f"{last.action} {last.target}".strip()
+    ack = f"[{key}: seen] " if key else ""
+    count = f"{len(items)} actions, newest " if len(items) > 1 else ""
+    return f"! {ack}{count}{what}: {UNKNOWN_ENDED}"
+
+
+class InterruptedNotice(Static):
+    """The banner's second line: shown only while interrupted actions await acknowledgement."""
+
+    def __init__(self) -> None:
+        super().__init__(id="banner-interrupted")
+        self.display = False
+
+    def show(self, items: list[Interrupted], key: str) -> None:
+        """Show these interrupted actions (hidden when there are none)."""
+        text = interrupted_text(items, key)
+        paint(self, text)
+        self.display = bool(text)

@@ -164,6 +164,14 @@ OPERATOR_KEYS: tuple[KeySpec, ...] = (
         mutating=True,
         label="declare",
     ),
+    KeySpec(
+        "U",
+        "acknowledge_interrupted",
+        "Acknowledge the actions whose result is unknown (the cockpit that ran them ended)",
+        "incident",
+        mutating=True,
+        label="seen",
+    ),
 )
 
 # Only in `cockpit demo`: the lab menu that injects and clears drills.

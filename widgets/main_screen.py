@@ -227,6 +227,12 @@ class CockpitScreen(Screen[None]):
         self.deck.focus(6)
         self.query_one(IncidentPanel).action_declare()
 
+    def action_acknowledge_interrupted(self) -> None:
+        """`U`: the actions the banner says ended with an unknown result have been seen."""
+        if self.cfg.read_only:  # not bound in read-only mode; refused here too
+            return
+        self.query_one(IncidentPanel).acknowledge_interrupted()
+
     def action_pod_logs(self) -> None:
         """`l`: the selected pod's logs (the pods pane), else the whole deployment's."""
         from widgets.screens.logs import open_logs

@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from cockpit.models import Snapshot, SourceFailure
+from cockpit.paging.report import PageReport
 
 
 class SnapshotReady(Message):
@@ -36,3 +37,11 @@ class MoreRows(Message):
     def __init__(self, count: int) -> None:
         super().__init__()
         self.count = count
+
+
+class PageReported(Message):
+    """The pager's thread reports how a page went (sent, failed, sent by another cockpit)."""
+
+    def __init__(self, report: PageReport) -> None:
+        super().__init__()
+        self.report = report

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, BinaryIO, TextIO, cast
 
 from cockpit.audit.log import read_entries, verify
+from cockpit.audit.series import series_files
 from cockpit.config import ConfigError, audit_path, default_state_dir, find_config_path, load_config
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -95,6 +97,12 @@ def one_line(entry: dict[str, Any], full: bool = False) -> str:
     ).rstrip()
 
 
+LOCAL_ONLY = (
+    "note: this checks the local files only; a full rewrite (every hash and the head file "
+    "recomputed) is not detectable locally: that needs a copy held elsewhere (a team store)"
+)
+
+
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     """Exit 0 when the chain is intact, 1 naming the first bad line."""
     path = resolve_path(args)
@@ -104,44 +112,73 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     ok, line, reason = verify(path)
     if ok:
         print(f"{path}: OK, {reason}", file=out)
+        print(LOCAL_ONLY, file=out)
         return 0
     where = f"line {line}: " if line else ""
     print(f"{path}: BROKEN at {where}{reason}", file=out)
     return 1
 
 
+def _last_entries(path: Path, n: int) -> tuple[list[dict[str, Any]], int]:
+    """The last n entries of the series (complete lines only), and the offset in the current
+    file right after what was read."""
+    files = series_files(path)
+    entries: list[dict[str, Any]] = []
+    offset = 0
+    for index, (_, file) in enumerate(reversed(files)):
+        try:
+            data = file.read_bytes()
+        except OSError:
+            continue
+        end = data.rfind(b"\n") + 1  # complete lines only; a partial one is read again later
+        if index == 0:
+            offset = end
+        older: list[dict[str, Any]] = []
+        for raw in data[:end].splitlines():
+            try:
+                older.append(json.loads(raw))
+            except ValueError:
+                continue  # damaged lines are `verify`'s business
+        entries = older + entries
+        if len(entries) >= n:
+            break
+    return entries[-n:] if n > 0 else [], offset
+
+
 def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
-    """Print the last N entries; with --follow, keep printing new ones until interrupted."""
+    """Print the last N entries (across rotated files); with --follow, keep printing new ones
+    until interrupted, following the log into the next file when it rotates."""
     path = resolve_path(args)
     # Read once and follow from exactly what was read: an entry appended meanwhile is not lost.
-    data = path.read_bytes() if path.exists() else b""
-    offset = data.rfind(b"\n") + 1  # complete lines only; a partial one is read again later
-    entries: list[dict[str, Any]] = []
-    for raw in data[:offset].splitlines():
-        try:
-            entries.append(json.loads(raw))
-        except ValueError:
-            continue  # damaged lines are `verify`'s business
+    entries, offset = _last_entries(path, max(args.n, 0))
     full = bool(getattr(args, "full", False))
-    for entry in entries[-max(args.n, 0) :] if args.n else []:
+    for entry in entries:
         print(one_line(entry, full), file=out)
     out.flush()
     if not args.follow:
         return 0
+    followed: list[BinaryIO] = []  # the file followed (the log's name moves on: rotation)
+    try:
+        _follow(path, offset, full, out, followed)
+    finally:
+        for fh in followed:
+            fh.close()
+    return 0
+
+
+def _follow(path: Path, offset: int, full: bool, out: TextIO, held: list[BinaryIO]) -> None:
     pending = b""
+    followed: BinaryIO | None = None
     while True:  # ended by Ctrl-C (the CLI returns 130)
-        time.sleep(0.5)  # polling a file: no inotify dependency, and half a second is plenty
-        if not path.exists():
-            continue
-        size = path.stat().st_size
-        if size < offset:
-            offset, pending = 0, b""  # rotated or replaced: start over
-        if size == offset:
-            continue
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            chunk = fh.read(size - offset)
-        offset = size
+        if followed is None:
+            try:
+                followed = open(path, "rb")
+            except OSError:
+                time.sleep(0.5)
+                continue
+            held[:] = [followed]
+            followed.seek(offset)
+        chunk = followed.read()
         pending += chunk
         *complete, pending = pending.split(b"\n")
         for raw in complete:
@@ -150,6 +187,18 @@ def cmd_tail(args: argparse.Namespace, out: TextIO) -> int:
             except ValueError:
                 print(f"(unreadable line: {raw[:80]!r})", file=out)
         out.flush()
+        if chunk:
+            continue
+        try:
+            moved = os.stat(path).st_ino != os.fstat(followed.fileno()).st_ino
+        except OSError:
+            moved = False
+        if moved:  # rotated: what was left in the old file is read; the new one from its start
+            followed.close()
+            held.clear()
+            followed, offset, pending = None, 0, b""
+            continue
+        time.sleep(0.5)  # polling a file: no inotify dependency, and half a second is plenty
 
 
 def select(entries: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[str, Any]]:

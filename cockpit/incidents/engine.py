@@ -13,17 +13,28 @@ their failure is kept in `audit_error` for the UI to show.
 An incident keeps its identity: resolved by an operator while its rule still breaches, it is
 reopened (same id, status back to Investigating, "reopened: still breaching" in its timeline)
 if the rule breaches again before `close_after_samples` healthy samples would have closed it.
-Resolved incidents stay listed for 24 h (`recent`), those of earlier sessions restored from
-the audit trail, so their detail and post-mortem stay one `enter` away.
+Resolved incidents stay listed for 24 h (`recent`), so their detail and post-mortem stay one
+`enter` away.
+
+Restart-proof: at start the engine takes its state from the audit trail (AuditLog.restore: the
+checkpoint, then the entries after it, through cockpit.incidents.replay): open incidents come
+back with the same id, response clock, acknowledgement, status, operator severity and notes, and
+a restored incident whose finding still breaches keeps its id (its key is known, so the next
+breaching sample follows it instead of opening another). Entries carry the engine's own time
+(`at`) and response deadline (`deadline`), so the restored clock is the same clock. An action
+intent whose cockpit died is recorded `result: unknown (the cockpit that ran it ended)` and
+listed in `interrupted` until an operator acknowledges it. `apply_entry` applies an entry
+written elsewhere (another cockpit's, in team mode) with the same replay function.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from cockpit.config import Config
 from cockpit.incidents.model import (
@@ -36,14 +47,23 @@ from cockpit.incidents.model import (
     response_deadline,
     sort_key,
 )
+from cockpit.incidents.replay import (
+    INTERRUPTED_ACK,
+    UNKNOWN_ENDED,
+    IncidentBook,
+    Interrupted,
+    apply_to_incident,
+    intent_key,
+)
 from cockpit.incidents.rules import RULES, Finding, evaluate_rules
 from cockpit.incidents.runbook import Runbook, load_runbook
 from cockpit.incidents.severity import SEVERITIES
+from cockpit.incidents.trail import Trail
+from cockpit.incidents.watch import IncidentWatch
 from cockpit.models import DeploymentInfo, to_jsonable, utcnow
 from cockpit.state import CockpitState
 
-if TYPE_CHECKING:
-    from cockpit.audit.log import AuditLog
+log = logging.getLogger("cockpit.incidents")
 
 __all__ = ["IncidentEngine", "Incident", "countdown", "evaluate_once", "incidents_json", "STATUSES"]
 _ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
@@ -79,11 +99,14 @@ class IncidentEngine:
         self,
         cfg: Config,
         *,
-        audit: AuditLog | None = None,
+        audit: Trail | None = None,
         clock: Callable[[], datetime] = utcnow,
         runbook: Runbook | None = None,
+        watches: Sequence[IncidentWatch] = (),
     ) -> None:
         self.cfg = cfg
+        self.watches: list[IncidentWatch] = list(watches)  # told after every change (the pager)
+        self.watch_error: str | None = None  # the last failure of a watch (it logs its own)
         self.audit = audit
         self.clock = clock
         self.runbook = runbook or load_runbook(cfg.incidents.runbook_path or None)
@@ -98,29 +121,171 @@ class IncidentEngine:
         self._counters: dict[str, int] = {}
         # finding key -> the incident an operator resolved while it still breached
         self._reopenable: dict[str, str] = {}
-        self._seed_from_audit()
+        self.interrupted: list[Interrupted] = []  # actions whose cockpit ended, unacknowledged
+        self._entries: dict[str, list[dict[str, Any]]] = {}  # incident id -> this session's
+        self._older_read: set[str] = set()  # incidents whose earlier entries were read back
+        self.restored_from: str | None = None  # "checkpoint" / "log" / None (no audit log)
+        self._restore()
+        if self.audit is not None:
+            self.audit.listeners.append(self._observe)
 
     # ------------------------------------------------------------------ ids and audit
-    def _seed_from_audit(self) -> None:
-        """Continue numbering after the ids already in the audit log, so ids stay unique, and
-        bring back the incidents resolved in the last 24 h."""
+    def _restore(self) -> None:
+        """Take up the state the audit trail holds: id counters, open incidents, incidents
+        resolved in the last 24 h, actions interrupted by a cockpit's death."""
         if self.audit is None:
             return
-        path = self.audit.path
         try:
-            from cockpit.audit.log import read_entries
-
-            entries = read_entries(path)
-        except Exception:  # a missing or damaged log must not stop the engine
+            restored = self.audit.restore(self.clock() - RECENT, self.cfg)
+        except Exception:  # a damaged trail must not stop the engine (verify reports it)
+            log.exception("could not restore the incidents from the audit log")
+            self.audit_error = "could not restore the incidents from the audit log"
             return
-        for e in entries:
-            m = _ID.match(str(e.get("incident_id", "")))
-            if m:
-                self._counters[m.group(1)] = max(self._counters.get(m.group(1), 0), int(m.group(2)))
+        self.restored_from = "log" if restored.rebuilt_because else "checkpoint"
+        self._adopt(restored.book)
         try:
-            self.closed.extend(restore_resolved(entries, self.clock() - RECENT, self.cfg))
-        except Exception:  # an odd entry must not stop the engine: the history is a courtesy
-            self.audit_error = "could not restore the recently resolved incidents"
+            settled = self.audit.settle_interrupted()
+        except Exception as exc:  # the trail is unwritable: say so, detection goes on
+            log.exception("could not record the interrupted actions")
+            self.audit_error = f"interrupted actions not recorded: {exc}"
+            settled = []
+        for entry in settled:
+            self.apply_entry(entry)
+
+    def _adopt(self, book: IncidentBook) -> None:
+        self._counters.update(book.counters)
+        since = self.clock() - RECENT
+        for inc in book.open.values():
+            self._open[inc.id] = self._dress(inc)
+            if inc.key:
+                self._key_to_id[inc.key] = inc.id
+                self._streaks.setdefault(inc.key, _Streak(inc.rule))  # so it can close again
+        closed = [
+            self._dress(i)
+            for i in book.closed.values()
+            if i.resolved_at is not None and i.resolved_at >= since
+        ]
+        self.closed.extend(sorted(closed, key=lambda i: i.resolved_at or since))
+        self.interrupted = list(book.interrupted.values())
+
+    def _dress(self, inc: Incident) -> Incident:
+        """A replayed incident with what the trail does not hold: its runbook entry, its fixes
+        and (for entries written before the context was recorded) the configured context."""
+        entry = self.runbook.entry(inc.rule) if inc.rule != "declared" else None
+        spec_actions = next((s.actions for s in RULES if s.rule == inc.rule), ())
+        actions = entry.actions if entry and entry.actions else spec_actions
+        return replace(
+            inc,
+            runbook=entry,
+            actions=inc.actions or actions,
+            context=inc.context or _context(self.cfg, self._namespace),
+        )
+
+    def apply_entry(self, entry: Mapping[str, Any]) -> str | None:
+        """Apply an audit entry this engine did not make (another cockpit's, or one recorded at
+        start for an interrupted action) to the incidents it shows; the id of the incident it
+        changed, or None. Uses the same replay function as the start-up."""
+        incident_id = str(entry.get("incident_id") or "")
+        event = str(entry.get("event") or "")
+        if event == "result" and entry.get("outcome") == "unknown":
+            self._note_interrupted(entry)
+        if event == INTERRUPTED_ACK:
+            keys = set(cast(list[str], entry.get("intent_keys") or []))
+            self.interrupted = [i for i in self.interrupted if i.key not in keys]
+        m = _ID.match(incident_id)
+        if not m:
+            return None
+        self._counters[m.group(1)] = max(self._counters.get(m.group(1), 0), int(m.group(2)))
+        self._entries.setdefault(incident_id, []).append(dict(entry))
+        current = self._open.get(incident_id) or next(
+            (i for i in self.closed if i.id == incident_id), None
+        )
+        if current is not None and event in ("incident.detected", "incident.declared"):
+            return None
+        changed = apply_to_incident(current, entry, self.cfg)
+        if changed is None or changed is current:
+            return None
+        if current is None:
+            changed = self._dress(changed)
+        self._place(changed)
+        return incident_id
+
+    def _place(self, inc: Incident) -> None:
+        """Put an incident where its status says: open (keyed by its finding) or closed."""
+        self.closed = [i for i in self.closed if i.id != inc.id]
+        if inc.active:
+            self._open[inc.id] = inc
+            if inc.key:
+                self._key_to_id[inc.key] = inc.id
+                self._streaks.setdefault(inc.key, _Streak(inc.rule))
+        else:
+            self._open.pop(inc.id, None)
+            if inc.key and self._key_to_id.get(inc.key) == inc.id:
+                del self._key_to_id[inc.key]
+            self.closed.append(inc)
+
+    def _note_interrupted(self, entry: Mapping[str, Any]) -> None:
+        if entry.get("message") != UNKNOWN_ENDED:
+            return
+        session = str(entry.get("intent_session") or entry.get("session") or "")
+        seq = entry.get("intent_seq")
+        key = intent_key(session, seq if isinstance(seq, int) else -1)
+        if any(i.key == key for i in self.interrupted):
+            return
+        self.interrupted.append(
+            Interrupted(
+                key=key,
+                action=str(entry.get("action") or ""),
+                target=str(entry.get("target") or ""),
+                incident_id=str(entry.get("incident_id") or "") or None,
+                at=_when(entry),
+            )
+        )
+
+    def _observe(self, entry: dict[str, Any]) -> None:
+        """Every entry this session's audit log writes: kept for the incident's templates, and
+        action intents and results added to their incident's timeline."""
+        event = str(entry.get("event") or "")
+        incident_id = str(entry.get("incident_id") or "")
+        if event in ("intent", "result") and incident_id:
+            self.apply_entry(entry)
+        elif _ID.match(incident_id):
+            self._entries.setdefault(incident_id, []).append(entry)
+
+    def entries_of(self, incident_id: str) -> list[dict[str, Any]]:
+        """The audit entries about one incident, oldest first, without reading the whole log:
+        those written before this start are read where the checkpoint says they are (once),
+        then this session's."""
+        older: list[dict[str, Any]] = []
+        if self.audit is not None and incident_id not in self._older_read:
+            self._older_read.add(incident_id)
+            try:
+                older = self.audit.incident_entries(incident_id)
+            except Exception:  # an unreadable log: the templates say what they have
+                log.exception("could not read the entries of %s", incident_id)
+        mine = self._entries.get(incident_id, [])
+        if older:
+            seen = {(e.get("session"), e.get("seq")) for e in older}
+            mine = older + [e for e in mine if (e.get("session"), e.get("seq")) not in seen]
+            self._entries[incident_id] = mine
+        return list(mine)
+
+    def acknowledge_interrupted(self, operator: str | None = None) -> list[Interrupted]:
+        """The operator has seen the interrupted actions: recorded, and no longer shown.
+        Raises AuditError when the acknowledgement cannot be written."""
+        seen = list(self.interrupted)
+        if not seen:
+            return []
+        self._record(
+            INTERRUPTED_ACK,
+            strict=True,
+            intent_keys=[i.key for i in seen],
+            actions=[f"{i.action} {i.target}".strip() for i in seen],
+            by=operator,
+        )
+        keys = {i.key for i in seen}
+        self.interrupted = [i for i in self.interrupted if i.key not in keys]
+        return seen
 
     def _new_id(self, at: datetime) -> str:
         day = at.strftime("%Y%m%d")
@@ -155,7 +320,41 @@ class IncidentEngine:
             keys |= {k for k, s in self._streaks.items() if s.rule == spec.rule}
             for key in sorted(keys):
                 self._step(key, spec.rule, findings.get(key), sampled, now)
+        self._tell_watches(now)
         return self.active()
+
+    # ------------------------------------------------------------------ watches
+    def watch(self, watch: IncidentWatch) -> None:
+        """Tell `watch` (the pager) about the incidents after every change and tick."""
+        self.watches.append(watch)
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Time passed with nothing else happening: the watches may have something due."""
+        self._tell_watches(now or self.clock())
+
+    def _tell_watches(self, now: datetime) -> None:
+        if not self.watches:
+            return
+        active, resolved = self.active(), tuple(self.closed)
+        for watch in self.watches:
+            try:
+                watch.review(active, resolved, now)
+            except Exception as exc:  # a watch must never stop detection or an operator step
+                self.watch_error = f"{type(watch).__name__}: {type(exc).__name__}: {exc}"
+
+    def add_timeline(self, incident_id: str, event: str, text: str, at: datetime) -> None:
+        """A line in an incident's timeline from outside the engine (a page sent or failed);
+        not audited here: whoever reports it records its own audit entry. An unknown id is
+        ignored (the incident may have aged out)."""
+        line = TimelineEntry(at, event, text)
+        if incident_id in self._open:
+            inc = self._open[incident_id]
+            self._open[incident_id] = replace(inc, timeline=inc.timeline + (line,))
+            return
+        for n, inc in enumerate(self.closed):
+            if inc.id == incident_id:
+                self.closed[n] = replace(inc, timeline=inc.timeline + (line,))
+                return
 
     def _step(
         self, key: str, rule: str, finding: Finding | None, sampled: bool, now: datetime
@@ -247,6 +446,9 @@ class IncidentEngine:
             impact=f.impact,
             affected=list(f.affected),
             evidence=to_jsonable(dict(f.evidence)),
+            at=_iso(now),
+            deadline=_iso(inc.response_deadline),
+            context=to_jsonable(dict(inc.context)),
         )
 
     def _follow(self, incident_id: str, f: Finding, now: datetime) -> None:
@@ -263,6 +465,7 @@ class IncidentEngine:
         ):
             wanted = inc.severity  # the operator's call stands unless things got worse
         if wanted != inc.severity:
+            changed = self._with_severity(inc, wanted, now, "auto")
             self._record(
                 "incident.severity",
                 strict=False,
@@ -271,8 +474,10 @@ class IncidentEngine:
                 before=inc.severity,
                 after=wanted,
                 evidence=to_jsonable(dict(f.evidence)),
+                at=_iso(now),
+                deadline=_iso(changed.response_deadline),
             )
-            inc = self._with_severity(inc, wanted, now, "auto")
+            inc = changed
         self._open[incident_id] = inc
 
     def _with_severity(self, inc: Incident, severity: str, now: datetime, by: str) -> Incident:
@@ -301,6 +506,7 @@ class IncidentEngine:
             rule=inc.rule,
             reason="still breaching",
             evidence=to_jsonable(dict(f.evidence)),
+            at=_iso(now),
         )
 
     def still_breaching(self, incident_id: str) -> bool:
@@ -340,6 +546,7 @@ class IncidentEngine:
             severity=inc.severity,
             reason=why,
             duration_seconds=round(inc.duration_seconds(now), 1),
+            at=_iso(now),
         )
 
     # ------------------------------------------------------------------ queries
@@ -376,7 +583,9 @@ class IncidentEngine:
     def acknowledge(self, incident_id: str, operator: str) -> Incident:
         """Record who responded, and when: the response clock stops."""
         inc, now = self._active(incident_id), self.clock()
-        self._record("incident.ack", strict=True, incident_id=inc.id, acknowledged_by=operator)
+        self._record(
+            "incident.ack", strict=True, incident_id=inc.id, acknowledged_by=operator, at=_iso(now)
+        )
         inc = replace(
             inc,
             acknowledged_by=operator,
@@ -384,6 +593,7 @@ class IncidentEngine:
             timeline=inc.timeline + (TimelineEntry(now, "ack", f"acknowledged by {operator}"),),
         )
         self._open[incident_id] = inc
+        self._tell_watches(now)
         return inc
 
     def set_status(self, incident_id: str, status: str, operator: str | None = None) -> Incident:
@@ -400,6 +610,7 @@ class IncidentEngine:
             before=inc.status,
             after=status,
             by=operator,
+            at=_iso(now),
         )
         inc = replace(
             inc,
@@ -407,6 +618,7 @@ class IncidentEngine:
             timeline=inc.timeline + (TimelineEntry(now, "status", f"{inc.status} -> {status}"),),
         )
         self._open[incident_id] = inc
+        self._tell_watches(now)
         return inc
 
     def set_severity(
@@ -416,6 +628,10 @@ class IncidentEngine:
         if severity not in SEVERITIES:
             raise ValueError(f"unknown severity {severity!r} (one of {', '.join(SEVERITIES)})")
         inc, now = self._active(incident_id), self.clock()
+        changed = replace(
+            self._with_severity(inc, severity, now, operator or "operator"),
+            severity_set_by_operator=True,
+        )
         self._record(
             "incident.severity",
             strict=True,
@@ -424,12 +640,12 @@ class IncidentEngine:
             before=inc.severity,
             after=severity,
             by=operator,
+            at=_iso(now),
+            deadline=_iso(changed.response_deadline),
         )
-        inc = replace(
-            self._with_severity(inc, severity, now, operator or "operator"),
-            severity_set_by_operator=True,
-        )
+        inc = changed
         self._open[incident_id] = inc
+        self._tell_watches(now)
         return inc
 
     def add_note(self, incident_id: str, text: str, operator: str | None = None) -> Incident:
@@ -438,7 +654,9 @@ class IncidentEngine:
         if not text:
             raise ValueError("an empty note")
         inc, now = self._active(incident_id), self.clock()
-        self._record("incident.note", strict=True, incident_id=inc.id, text=text, by=operator)
+        self._record(
+            "incident.note", strict=True, incident_id=inc.id, text=text, by=operator, at=_iso(now)
+        )
         inc = replace(
             inc,
             notes=inc.notes + (Note(now, operator or "", text),),
@@ -491,8 +709,12 @@ class IncidentEngine:
             impact=impact,
             affected=list(affected),
             by=operator,
+            at=_iso(now),
+            deadline=_iso(inc.response_deadline),
+            context=to_jsonable(dict(inc.context)),
         )
         self._open[inc.id] = inc
+        self._tell_watches(now)
         return inc
 
     def resolve(self, incident_id: str, operator: str | None = None, summary: str = "") -> Incident:
@@ -507,13 +729,21 @@ class IncidentEngine:
             by=operator,
             summary=summary,
             duration_seconds=round(inc.duration_seconds(now), 1),
+            at=_iso(now),
         )
-        return self._finish(
+        inc = self._finish(
             incident_id,
             now,
             "resolved",
             f"resolved by {operator or 'operator'}" + (f": {summary}" if summary else ""),
         )
+        self._tell_watches(now)
+        return inc
+
+
+def _iso(when: datetime) -> str:
+    """A time as the trail's `at`/`deadline` fields hold it."""
+    return when.isoformat()
 
 
 def _when(entry: Mapping[str, Any]) -> datetime | None:
@@ -521,113 +751,6 @@ def _when(entry: Mapping[str, Any]) -> datetime | None:
         return datetime.fromisoformat(str(entry.get("time", "")).replace("Z", "+00:00"))
     except ValueError:
         return None
-
-
-_LINES = {
-    "incident.detected": "detected",
-    "incident.declared": "declared",
-    "incident.ack": "ack",
-    "incident.status": "status",
-    "incident.severity": "severity",
-    "incident.note": "note",
-    "incident.resolved": "resolved",
-    "incident.closed": "closed",
-    "incident.reopened": "reopened",
-}
-
-
-def restore_resolved(entries: list[dict[str, Any]], since: datetime, cfg: Config) -> list[Incident]:
-    """The incidents the audit trail shows opened and then resolved or closed at or after
-    `since` (an incident reopened since its last resolution is not among them)."""
-    by_id: dict[str, list[dict[str, Any]]] = {}
-    for e in entries:
-        incident_id = str(e.get("incident_id") or "")
-        if _ID.match(incident_id) and str(e.get("event", "")) in _LINES:
-            by_id.setdefault(incident_id, []).append(e)
-    out: list[Incident] = []
-    for incident_id, mine in by_id.items():
-        opening = next(
-            (e for e in mine if e.get("event") in ("incident.detected", "incident.declared")), None
-        )
-        last = mine[-1]
-        start, end = (_when(opening) if opening else None), _when(last)
-        if (
-            opening is None
-            or start is None
-            or end is None
-            or end < since
-            or last.get("event") not in ("incident.resolved", "incident.closed")
-        ):
-            continue
-        severity = str(opening.get("severity") or "P3")
-        for e in mine:
-            if e.get("event") == "incident.severity" and str(e.get("after")) in SEVERITIES:
-                severity = str(e.get("after"))
-        timeline = tuple(
-            TimelineEntry(t, _LINES[str(e.get("event"))], _audit_text(e))
-            for e in mine
-            if (t := _when(e)) is not None
-        )
-        notes = tuple(
-            Note(t, str(e.get("by") or ""), str(e.get("text") or ""))
-            for e in mine
-            if e.get("event") == "incident.note" and (t := _when(e)) is not None
-        )
-        ack = next((e for e in mine if e.get("event") == "incident.ack"), None)
-        affected: object = opening.get("affected")
-        evidence: object = opening.get("evidence")
-        out.append(
-            Incident(
-                id=incident_id,
-                key=str(opening.get("target") or ""),
-                rule=str(opening.get("rule") or "declared"),
-                title=str(opening.get("title") or "(untitled)"),
-                severity=severity,
-                detected_at=start,
-                response_deadline=response_deadline(cfg, severity, start),
-                status="Resolved",
-                evidence=_str_keys(evidence),
-                impact=str(opening.get("impact") or ""),
-                affected=_strings(affected),
-                acknowledged_by=str(ack.get("acknowledged_by") or "") if ack else None,
-                acknowledged_at=_when(ack) if ack else None,
-                notes=notes,
-                timeline=timeline,
-                declared=opening.get("event") == "incident.declared",
-                resolved_at=end,
-            )
-        )
-    return out
-
-
-def _str_keys(value: object) -> dict[str, Any]:
-    """A JSON object read back from the trail, as a dict with string keys ({} otherwise)."""
-    if not isinstance(value, dict):
-        return {}
-    items = cast(dict[object, Any], value).items()
-    return {str(k): v for k, v in items}
-
-
-def _strings(value: object) -> tuple[str, ...]:
-    """A JSON list read back from the trail, as strings (() otherwise)."""
-    return tuple(str(v) for v in cast(list[object], value)) if isinstance(value, list) else ()
-
-
-def _audit_text(e: Mapping[str, Any]) -> str:
-    event = str(e.get("event"))
-    if event in ("incident.detected", "incident.declared"):
-        return f"{e.get('severity')} {e.get('title')}"
-    if event in ("incident.status", "incident.severity"):
-        return f"{e.get('before')} -> {e.get('after')}"
-    if event == "incident.note":
-        return str(e.get("text") or "")
-    if event == "incident.ack":
-        return f"acknowledged by {e.get('acknowledged_by')}"
-    if event == "incident.reopened":
-        return "reopened: still breaching"
-    if event == "incident.resolved":
-        return f"resolved by {e.get('by') or 'operator'}"
-    return f"closed automatically: {e.get('reason') or 'healthy again'}"
 
 
 def evaluate_once(cfg: Config, state: CockpitState, now: datetime | None = None) -> list[Finding]:

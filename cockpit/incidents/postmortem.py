@@ -76,6 +76,13 @@ def describe(entry: Entry, answered: set[Any]) -> tuple[str, str] | None:
         return "Closed", f"automatically: {entry.get('reason', 'healthy again')}"
     if ev == "incident.reopened":
         return "Reopened", str(entry.get("reason") or "still breaching")
+    if isinstance(ev, str) and ev.startswith("page."):  # page.trigger / .acknowledge / .resolve
+        reason = entry.get("reason")
+        return (
+            "Paged",
+            f"{ev.removeprefix('page.')} to {entry.get('target')}: {entry.get('result')}"
+            + (f" ({reason})" if reason else ""),
+        )
     if ev == "incident.log_evidence":
         return "Log evidence", str(entry.get("summary", ""))
     if ev in ("result", "denied", "cancelled"):

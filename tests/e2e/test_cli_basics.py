@@ -13,6 +13,7 @@ ENV = {
     "DATABASE_URL": "postgresql://app:s3cret@db/predictiq",
     "REDIS_URL": "redis://cache:6379/0",
     "PREDICTIQ_ADMIN_TOKEN": "tok-123",
+    "PAGERDUTY_ROUTING_KEY": "pd-routing-key-0123456789abcdef",
 }
 
 
@@ -46,6 +47,7 @@ def test_check_config_on_the_example_masks_secrets():
     out = cockpit("check-config", "--config", str(ROOT / "config.example.toml"))
     assert out.returncode == 0, out.stderr
     assert "s3cret" not in out.stdout and "tok-123" not in out.stdout and "***" in out.stdout
+    assert "pd-routing-key" not in out.stdout and "[paging]" in out.stdout
 
 
 def test_misspelt_key_exits_2_without_traceback(tmp_path):

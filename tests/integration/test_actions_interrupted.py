@@ -4,6 +4,7 @@ stops the action before it runs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -18,6 +19,9 @@ import pytest
 from actions import executor
 from actions.registry import ACTIONS
 from cockpit.audit.log import AuditLog, read_entries, verify
+from cockpit.config import Config
+from cockpit.incidents.engine import IncidentEngine
+from cockpit.incidents.replay import UNKNOWN_ENDED
 from cockpit.lab.kubesim.sim import KubeSim
 from tests.integration.actions_helpers import make_config, make_context
 
@@ -85,6 +89,7 @@ CHILD = textwrap.dedent("""
                                       "request_timeout_seconds": 120}, \
 actions={"timeout_seconds": 600})
         ctx = make_context(cfg, sys.argv[2])
+        ctx.incident_id = sys.argv[5] if len(sys.argv) > 5 else None
         plan = await ACTIONS["scale"].plan(ctx, {"replicas": 7})
         open(sys.argv[3], "w").close()  # planned: the parent now slows the server down
         while True:
@@ -139,3 +144,78 @@ def test_a_process_killed_between_intent_and_result_leaves_a_verifiable_log(
     # the next cockpit continues the same chain
     AuditLog(log).record("incident.note", note="after the crash")
     assert verify(log)[0]
+
+
+@contextlib.contextmanager
+def _child_stuck_mid_action(
+    sim: KubeSim, tmp_path: Path, log: Path, incident_id: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A cockpit process that wrote the intent of a scale for `incident_id` and is waiting for
+    the answer (the simulator holds it back)."""
+    kubeconfig = sim.write_kubeconfig(tmp_path / "kubeconfig", context="lab")
+    planned, go = tmp_path / "planned", tmp_path / "go"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(kubeconfig),
+            str(log),
+            str(planned),
+            str(go),
+            incident_id,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        _wait_for(planned.exists, 30, "the child planned")
+        sim.slow_responses(60)
+        go.touch()
+        _wait_for(
+            lambda: any(e["event"] == "intent" for e in read_entries(log)), 30, "intent written"
+        )
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+        sim.clear_slow_responses()
+
+
+def test_the_next_cockpit_records_an_action_whose_cockpit_died_as_unknown_and_shows_it(
+    sim: KubeSim, tmp_path: Path
+) -> None:
+    log = tmp_path / "audit.jsonl"
+    cfg = Config()
+    first = IncidentEngine(cfg, audit=AuditLog(log))
+    inc = first.declare("API pods crash-looping", "P2", operator="alice")
+    with _child_stuck_mid_action(sim, tmp_path, log, inc.id) as child:
+        # the cockpit running the action is alive: a cockpit starting now must not call it dead
+        alive = IncidentEngine(cfg, audit=AuditLog(log))
+        assert alive.interrupted == []
+        assert [e["event"] for e in read_entries(log)][-1] == "intent"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(timeout=10) == -signal.SIGKILL
+    later = IncidentEngine(cfg, audit=AuditLog(log))
+    [gone] = later.interrupted
+    assert (gone.action, gone.target, gone.incident_id) == (
+        "scale",
+        "deployment/predictiq-api",
+        inc.id,
+    )
+    result = read_entries(log)[-1]
+    assert result["event"] == "result" and result["outcome"] == "unknown"
+    assert result["message"] == UNKNOWN_ENDED and result["incident_id"] == inc.id
+    intent = next(e for e in read_entries(log) if e["event"] == "intent")
+    assert (result["intent_seq"], result["intent_session"]) == (intent["seq"], intent["session"])
+    assert UNKNOWN_ENDED in later.get(inc.id).timeline[-1].text
+    assert any(e.get("message") == UNKNOWN_ENDED for e in later.entries_of(inc.id))
+    assert verify(log)[0]
+    # recorded once: the next start does not record it again, and still shows it until seen
+    again = IncidentEngine(cfg, audit=AuditLog(log))
+    assert [i.key for i in again.interrupted] == [gone.key]
+    assert sum(1 for e in read_entries(log) if e.get("message") == UNKNOWN_ENDED) == 1
+    again.acknowledge_interrupted("alice")
+    assert again.interrupted == []
+    assert IncidentEngine(cfg, audit=AuditLog(log)).interrupted == []

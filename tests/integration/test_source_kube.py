@@ -230,13 +230,16 @@ async def test_silent_watch_does_not_hang_the_source(sim, source):
     watches = sim.counts("watch", "pods")
     sim.silent_watches()
     deadline = time.monotonic() + 6
+    collected = 0
     while sim.counts("watch", "pods") < watches + 1:  # the read timeout makes it reconnect
         assert time.monotonic() < deadline, "the source never gave up on the silent watch"
-        started = time.monotonic()
         result = await source.collect()
-        assert time.monotonic() - started < 0.1, "collect() blocked on the watch"
         assert isinstance(result, KubeSnapshot | SourceFailure)
+        collected += 1
         await asyncio.sleep(0.02)
+    # a collect() that waited on the silent watch would return once, when the read timeout cut
+    # it; one that reads the cache returns again and again while the watch is silent
+    assert collected >= 3, f"only {collected} collections while the watch was silent"
     sim.clear_silent_watches()
     sim.scale_to(4)
     await until(source, ok(lambda s: len(running(s)) == 4), timeout=8)

@@ -215,7 +215,7 @@ def test_the_keys_and_palette_titles_and_none_in_read_only() -> None:
     titles = {
         "set_env": ("V", "Set environment…"),
         "resources": ("M", "Resources…"),
-        "rollback": ("U", "Roll back…"),
+        "rollback": ("H", "Roll back…"),
         "contain": ("Z", "Contain…"),
         "pause_rollout": ("", "Pause rollout"),
         "resume_rollout": ("", "Resume rollout"),

@@ -83,7 +83,9 @@ async def test_polls_of_one_source_never_overlap_even_when_refresh_is_spammed() 
     gate = asyncio.Event()
     src = CountingSource("slow", gate)
     got: list[object] = []
-    sched = Scheduler({"slow": src}, lambda n, r: got.append(r), {"slow": PollPolicy(0.001, 5.0)})
+    sched = Scheduler({"slow": src}, lambda n, r: got.append(r), {"slow": PollPolicy(0.001, 60.0)})
+    # (the timeout is long so that only the skip-if-busy rule, never a timed-out poll on a
+    # loaded machine, decides whether a second collect may start)
     sched.start()
     await until(lambda: src.calls == 1)
     for _ in range(50):

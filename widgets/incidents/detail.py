@@ -88,19 +88,6 @@ class Fixes:
         return out
 
 
-def audit_entries(audit: object, incident_id: str) -> list[dict[str, Any]]:
-    """The audit entries about one incident (empty without an audit log)."""
-    path = getattr(audit, "path", None)
-    if path is None:
-        return []
-    try:
-        from cockpit.audit.log import read_entries
-
-        return [e for e in read_entries(path) if e.get("incident_id") == incident_id]
-    except Exception:  # an unreadable log must not break the screen; the template says "none"
-        return []
-
-
 def evidence_value(value: object) -> str:
     """An evidence number as an operator reads it: '—' for missing, 2 decimals, k=v lists."""
     if value is None:
@@ -333,11 +320,18 @@ class IncidentDetailScreen(ModalScreen[None]):
             entered,
         )
 
+    def _entries(self) -> list[dict[str, Any]]:
+        """The incident's audit entries, as the engine keeps them (no scan of the log)."""
+        try:
+            return self.engine.entries_of(self.incident_id)
+        except Exception:  # an unreadable trail must not break the screen; templates say "none"
+            return []
+
     def _template_text(self, kind: str) -> str:
         return render_template(
             kind,
             self.incident,
-            audit_entries(self.engine.audit, self.incident_id),
+            self._entries(),
             now=self.engine.clock(),
         )
 
@@ -369,7 +363,7 @@ class IncidentDetailScreen(ModalScreen[None]):
         """Save the post-mortem skeleton (from the audit trail) and say where."""
         from cockpit.incidents.postmortem import render_postmortem
 
-        text = render_postmortem(self.incident, audit_entries(self.engine.audit, self.incident_id))
+        text = render_postmortem(self.incident, self._entries())
         try:
             path = save_text(f"{self.incident_id}-postmortem.md", text)
         except OSError as exc:

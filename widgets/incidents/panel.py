@@ -257,6 +257,23 @@ class IncidentPanel(DataTable[Text | str]):
             return False
         return True
 
+    def acknowledge_interrupted(self) -> None:
+        """The operator has seen the actions whose result is unknown (the banner's second
+        line): recorded in the audit trail, then no longer shown."""
+        if self.read_only:
+            return
+        try:
+            seen = self.engine.acknowledge_interrupted(operator_name())
+        except Exception as exc:  # the trail cannot be written: the notice stays, and says why
+            self.notify(f"Not acknowledged: {exc}", severity="error")
+            return
+        if not seen:
+            self.notify("No action with an unknown result to acknowledge")
+            return
+        names = ", ".join(f"{i.action} {i.target}".strip() for i in seen)
+        self.notify(f"Acknowledged: {names} (check the server for what really happened)")
+        self.update_incidents(self.engine.active(), self._now())
+
     def action_declare(self) -> None:
         """Declare an incident by hand (a user report)."""
         if self.read_only:
