@@ -1,6 +1,8 @@
 """Action id -> Action, with its key and description: the UI builds its bindings from here.
 
-Keys: s scale, r restart, k kill idle, w warm cache, B back up the database (global); x cancel
+Keys: s scale, r restart, V set environment, M resources, H roll back (history), Z contain (the pod
+template and replica count; pause/resume rollout have no key: the command palette runs them),
+k kill idle, w warm cache, B back up the database (global); x cancel
 query, X terminate connection, A explain analyze and I create index (scope "database": bound on
 the database pane's connection list, acting on the selected row). SCREEN_ACTIONS are bound by
 their screens only (X on the blocking tree, D on the explain screen). `c` is left to the checklists
@@ -14,12 +16,17 @@ from dataclasses import dataclass
 
 from actions.backup import BackupDatabaseAction
 from actions.base import Action
+from actions.contain import ContainAction
 from actions.create_index import CreateIndexAction, DropInvalidIndexAction
 from actions.explain_analyze import ExplainAnalyzeAction
 from actions.kill_idle import KillIdleAction
+from actions.pause import PauseRolloutAction, ResumeRolloutAction
 from actions.queries import CancelQueryAction, TerminateQueryAction
+from actions.resources import ResourcesAction
 from actions.restart import RestartAction
+from actions.rollback import RollbackAction
 from actions.scale import ScaleAction
+from actions.set_env import SetEnvAction
 from actions.terminate_blocker import TerminateBlockerAction
 from actions.warm_cache import WarmCacheAction
 from cockpit.config import Config
@@ -37,6 +44,12 @@ ACTIONS: dict[str, Action] = {
         ExplainAnalyzeAction(),
         CreateIndexAction(),
         BackupDatabaseAction(),
+        SetEnvAction(),
+        ResourcesAction(),
+        RollbackAction(),
+        ContainAction(),
+        PauseRolloutAction(),
+        ResumeRolloutAction(),
     )
 }
 

@@ -28,6 +28,22 @@ def validate_replicas(ctx: ActionContext, value: Any) -> int:
     return n
 
 
+async def patch_replicas(ctx: ActionContext, name: str, namespace: str, wanted: int) -> int | None:
+    """PATCH deployments/<name>/scale {spec: {replicas: N}}; the replica count the server holds."""
+    from kubernetes import client
+
+    api = client.AppsV1Api(ctx.clients.kube_writer())
+    resp = await asyncio.to_thread(
+        api.patch_namespaced_deployment_scale,
+        name,
+        namespace,
+        {"spec": {"replicas": wanted}},
+        _preload_content=False,
+        _request_timeout=ctx.clients.kube_timeout,
+    )
+    return optional_integer(mapping(response_json(resp), "spec"), "replicas")
+
+
 class ScaleAction:
     """Set the deployment's replica count (selection: {"replicas": N})."""
 
@@ -81,20 +97,8 @@ class ScaleAction:
 
     async def execute(self, ctx: ActionContext, plan: Plan) -> Outcome:
         """PATCH deployments/<name>/scale {spec: {replicas: N}}."""
-        from kubernetes import client
-
-        api = client.AppsV1Api(ctx.clients.kube_writer())
         name = plan.target.split("/", 1)[1]
-        wanted = int(plan.params["replicas"])
-        resp = await asyncio.to_thread(
-            api.patch_namespaced_deployment_scale,
-            name,
-            plan.namespace,
-            {"spec": {"replicas": wanted}},
-            _preload_content=False,
-            _request_timeout=ctx.clients.kube_timeout,
-        )
-        replicas = optional_integer(mapping(response_json(resp), "spec"), "replicas")
+        replicas = await patch_replicas(ctx, name, plan.namespace, int(plan.params["replicas"]))
         return Outcome(
             "ok",
             f"deployment/{name} scaled: replicas {plan.before.get('replicas')} → {replicas}",

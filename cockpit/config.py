@@ -450,6 +450,12 @@ class ActionsConfig:
     rollout_timeout_seconds: float = field(
         default=300.0, metadata=meta("how long rollout progress is followed", min=5, max=7200)
     )
+    max_memory_limit: str = field(
+        default="4Gi",
+        metadata=meta(
+            "highest memory limit Resources proposes or accepts for a container (a quantity: 4Gi)"
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -809,6 +815,15 @@ def _build(cls: Any, data: object, prefix: str, path: str, env: typing.Mapping[s
     return cls(**kwargs)
 
 
+def _check_memory_cap(text: str, path: str) -> None:
+    from cockpit.quantity import QuantityError, memory_bytes
+
+    try:
+        memory_bytes(text)
+    except QuantityError as exc:
+        raise ConfigError(str(exc), path=path, key="actions.max_memory_limit") from None
+
+
 def _cross_checks(cfg: Config, path: str) -> None:
     t = cfg.thresholds
     if t.connection_warning_percent > t.connection_critical_percent:
@@ -835,6 +850,7 @@ def _cross_checks(cfg: Config, path: str) -> None:
             path=path,
             key="actions.scale_min_replicas",
         )
+    _check_memory_cap(cfg.actions.max_memory_limit, path)
     if cfg.api is not None and not re.match(r"^https?://[^/\s]+", cfg.api.base_url):
         raise ConfigError(
             f"expected an http:// or https:// URL, got {cfg.api.base_url!r}",

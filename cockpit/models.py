@@ -443,6 +443,8 @@ class DeploymentInfo:
     observed_generation: int = 0
     restarted_at: str | None = None
     hpa: HpaInfo | None = None
+    revision: int = 0  # deployment.kubernetes.io/revision
+    rollout_finished_at: datetime | None = None  # Progressing NewReplicaSetAvailable's update
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from textual.notifications import SeverityLevel
 from actions import executor
 from actions.base import Action, ActionContext, ActionError, Outcome, Plan
 from actions.clients import Clients
+from actions.kube_deploy import ROLLOUT_ACTIONS
 from actions.leases import Leases
 from actions.registry import get
 from actions.restart import follow_rollout
@@ -36,6 +37,7 @@ from cockpit.applog import NOT_CONFIGURED, AppLog
 from cockpit.audit.log import AuditError, AuditLog
 from cockpit.config import Config
 from cockpit.incidents.model import Incident, linked_incident
+from cockpit.incidents.runbook import Runbook
 from cockpit.models import utcnow
 from cockpit.sources.base import describe_error
 from cockpit.sources.kube.client import KubeTarget, kubeconfig_path
@@ -44,6 +46,9 @@ from cockpit.team.leases import describe, target_name
 from widgets.dialogs.confirm import ConfirmDialog, ReplicaPrompt, TypeToConfirmDialog
 
 Selection = dict[str, Any]
+
+
+_ASKS = ("scale", "set_env", "resources")  # the actions that ask for input before their plan
 
 
 def _no_incident() -> str | None:
@@ -75,6 +80,7 @@ class ActionFlow:
         incidents: Callable[[], Sequence[Incident]] = _no_incidents,
         row_check: Callable[[Selection | None], str | None] = _row_unchanged,
         leases: Leases | None = None,
+        runbook: Runbook | None = None,
     ) -> None:
         self.app, self.cfg, self.state, self.audit = app, cfg, state, audit
         self.refresh = refresh
@@ -83,6 +89,7 @@ class ActionFlow:
         self.lookup = lookup  # action id -> Action (the registry's)
         self.incidents = incidents  # the active incidents (an action listed by one is its)
         self.row_check = row_check  # why a selection is no longer the row it was, if so
+        self.runbook = runbook  # names the variables Set environment offers, and their kind
         self.in_flight = 0  # actions executing or following up: quitting asks first
         self.preparing: str | None = None  # the action being planned or confirmed
         self.requests: list[tuple[str, Selection | None]] = []  # every flow started
@@ -114,6 +121,27 @@ class ActionFlow:
             incident_id=self._incident_for(action_id, incident_id),
             leases=self.leases,
         )
+
+    async def _ask(
+        self, action_id: str, ctx: ActionContext, selection: Selection | None
+    ) -> Selection | None:
+        """What the action needs from the operator before its plan (unless given already)."""
+        if action_id == "scale":
+            return await self._ask_replicas(selection)
+        if action_id not in _ASKS or selection:
+            return selection
+        from widgets.action_inputs import ask_env, ask_resources
+
+        if action_id == "resources":
+            return await ask_resources(ctx, self.app.push_screen_wait)
+        return await ask_env(ctx, self.app.push_screen_wait, self._env_kinds(ctx.incident_id))
+
+    def _env_kinds(self, incident_id: str | None) -> dict[str, str]:
+        """The incident's runbook variables (else every entry's), by kind."""
+        incident = next((i for i in self.incidents() if i.id == incident_id), None)
+        if incident is not None and incident.runbook is not None and incident.runbook.env:
+            return dict(incident.runbook.env)
+        return self.runbook.env_kinds() if self.runbook is not None else {}
 
     async def _ask_replicas(self, selection: Selection | None) -> Selection | None:
         if selection and "replicas" in selection:
@@ -195,7 +223,7 @@ class ActionFlow:
         )
         self._say(f"{plan.title}: {outcome.message}", severity, 8 if outcome.ok else 15)
         self.refresh(plan.source)
-        if action_id == "restart" and outcome.ok:
+        if action_id in ROLLOUT_ACTIONS and outcome.ok:
             await self._follow(ctx)
         return outcome
 
@@ -220,10 +248,16 @@ class ActionFlow:
             self._say(f"{action.description}: no audit log, so no action can run", "error", 10)
             return None
         ctx = self._context(self.audit, action_id, incident_id)
-        if action_id == "scale":
-            selection = await self._ask_replicas(selection)
-            if selection is None:
-                return None  # no count chosen: nothing was planned, nothing to audit
+        try:
+            selection = await self._ask(action_id, ctx, selection)
+        except ActionError as exc:
+            self._say(f"{action.description}: {exc}", "error", 10)
+            return None
+        except Exception as exc:  # the live read behind the prompt failed: say why
+            self._say(f"{action.description}: cannot read: {describe_error(exc)}", "error", 10)
+            return None
+        if selection is None and action_id in _ASKS:
+            return None  # nothing chosen: nothing was planned, nothing to audit
         plan = await self._plan(action_id, ctx, selection)
         if plan is None:
             return None

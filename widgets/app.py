@@ -46,7 +46,7 @@ from widgets.banner import Banner, InterruptedNotice
 from widgets.footer import StableFooter
 from widgets.incidents.detail import Fixes
 from widgets.incidents.slot import IncidentsPane, highest_severity
-from widgets.keys import ActionSpec, key_registry
+from widgets.keys import ActionSpec, display_key, key_registry
 from widgets.main_screen import screen_class_for
 from widgets.messages import PageReported, SnapshotReady, TeamChanged
 from widgets.paging import PagingLink
@@ -179,6 +179,7 @@ class CockpitApp(App[int]):
             log=app_log,
             incidents=lambda: self.incidents,
             row_check=lambda selection: row_change(self.panes_by_source, selection),
+            runbook=self.engine.runbook,
         )
         monitor = cfg.read_only
         panes: list[Pane] = [
@@ -585,7 +586,7 @@ class CockpitApp(App[int]):
             if spec.palette:
                 yield SystemCommand(
                     spec.description,
-                    f"key: {spec.key}",
+                    f"key: {display_key(spec.key)}" if spec.key else "command palette only",
                     partial(self.run_action, spec.action, self.main),
                 )
 

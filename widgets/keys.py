@@ -226,7 +226,7 @@ def key_registry(
                 action=f"run_action({action_id!r})",
                 description=description,
                 group="action",
-                show=bool(getattr(action, "footer", True)),
+                show=bool(getattr(action, "footer", True)) and bool(action.key),
                 mutating=mutating,
                 action_id=action_id,
                 label=str(getattr(action, "label", "") or _first_word(description)),
@@ -240,9 +240,12 @@ def key_registry(
 
 def bindings(specs: tuple[KeySpec, ...], prefix: str = "") -> list[Binding]:
     """Textual bindings for the registry; `prefix` ("app.") routes them to the app."""
-    return [Binding(s.key, prefix + s.action, s.footer_label, show=s.show) for s in specs]
+    return [
+        Binding(s.key, prefix + s.action, s.footer_label, show=s.show) for s in specs if s.key
+    ]  # an action without a key (pause/resume rollout) is run from the command palette only
 
 
 def display_key(key: str) -> str:
-    """How a key is written on screen: '/', '?', 'shift+tab'."""
-    return {"slash": "/", "question_mark": "?"}.get(key, key)
+    """How a key is written on screen: '/', '?', 'shift+tab'; 'palette' for an action that has
+    no key (the command palette runs it)."""
+    return {"slash": "/", "question_mark": "?", "": "palette"}.get(key, key)

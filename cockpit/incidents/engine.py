@@ -61,7 +61,7 @@ from cockpit.incidents.runbook import Runbook, load_runbook
 from cockpit.incidents.severity import SEVERITIES
 from cockpit.incidents.trail import Trail
 from cockpit.incidents.watch import IncidentWatch
-from cockpit.models import to_jsonable, utcnow
+from cockpit.models import DeploymentInfo, to_jsonable, utcnow
 from cockpit.state import CockpitState
 
 log = logging.getLogger("cockpit.incidents")
@@ -69,6 +69,7 @@ log = logging.getLogger("cockpit.incidents")
 __all__ = ["IncidentEngine", "Incident", "countdown", "evaluate_once", "incidents_json", "STATUSES"]
 _ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
 RECENT = timedelta(hours=24)  # resolved incidents stay listed (and restored) this long
+ROLLBACK_WINDOW = timedelta(minutes=30)  # an incident this soon after a rollout offers Roll back
 
 
 @dataclass
@@ -117,6 +118,7 @@ class IncidentEngine:
         # the other rules evaluated; the app says so on the incident pane and logs it
         self.rule_failures: dict[str, Exception] = {}
         self._namespace: str | None = None
+        self._rollout_done: tuple[int, datetime] | None = None  # (revision, when it finished)
         self.closed: list[Incident] = []  # resolved incidents, newest last (kept for the session)
         self._open: dict[str, Incident] = {}
         self._key_to_id: dict[str, str] = {}
@@ -318,6 +320,7 @@ class IncidentEngine:
         now = now or self.clock()
         if state.kube is not None:
             self._namespace = state.kube.namespace
+            self._note_rollout(state.kube.deployment)
         fresh = {s for s, n in state.samples.items() if n != self._seen.get(s, 0)}
         self._seen = dict(state.samples)
         failed: dict[str, Exception] = {}
@@ -419,6 +422,33 @@ class IncidentEngine:
         # second announcement of one incident is ignored when replayed)
         self._open_incident(f, now, claim.incident_id)
 
+    def declarable_entries(self) -> tuple[str, ...]:
+        """The runbook entries no rule detects (the security-incident template): what an
+        incident declared by hand may be, for its runbook text and fixes."""
+        detected = {spec.rule for spec in RULES}
+        return tuple(rule for rule in self.runbook.entries if rule not in detected)
+
+    def _note_rollout(self, dep: DeploymentInfo | None) -> None:
+        """Remember when the current revision finished rolling out (revision 2 on: there is one
+        to roll back to). A pod failing afterwards can turn the status back to progressing; the
+        finish time of this revision stands until another revision rolls out."""
+        if dep is None or dep.revision < 2:
+            self._rollout_done = None
+        elif dep.rollout_finished_at is not None:
+            self._rollout_done = (dep.revision, dep.rollout_finished_at)
+        elif self._rollout_done is not None and self._rollout_done[0] != dep.revision:
+            self._rollout_done = None  # a new revision is rolling out
+
+    def _with_rollback(self, actions: tuple[str, ...], now: datetime) -> tuple[str, ...]:
+        """The fixes, plus Roll back when the incident opens within ROLLBACK_WINDOW after a
+        rollout finished (a release is the first suspect)."""
+        if self._rollout_done is None or "rollback" in actions:
+            return actions
+        done = self._rollout_done[1]
+        if not done <= now <= done + ROLLBACK_WINDOW:
+            return actions
+        return (*actions, "rollback")
+
     def _open_incident(self, f: Finding, now: datetime, incident_id: str) -> None:
         entry = self.runbook.entry(f.rule)
         spec_actions = next((s.actions for s in RULES if s.rule == f.rule), ())
@@ -434,7 +464,9 @@ class IncidentEngine:
             impact=f.impact,
             affected=f.affected,
             runbook=entry,
-            actions=entry.actions if entry and entry.actions else spec_actions,
+            actions=self._with_rollback(
+                entry.actions if entry and entry.actions else spec_actions, now
+            ),
             context=_context(self.cfg, self._namespace),
             timeline=(TimelineEntry(now, "detected", f"{f.severity} {f.title}"),),
         )
@@ -701,7 +733,7 @@ class IncidentEngine:
             impact=impact,
             affected=tuple(affected),
             runbook=entry,
-            actions=entry.actions if entry else (),
+            actions=self._with_rollback(entry.actions if entry else (), now),
             context=_context(self.cfg, self._namespace),
             declared=True,
             severity_set_by_operator=True,

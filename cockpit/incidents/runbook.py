@@ -12,6 +12,9 @@ of the same shape, which replaces it. Each entry:
     actions = ["kill_idle", ...]  # cockpit action ids that fix it
     resolution = ["...", ...]     # advice beyond the actions
     prevention = ["...", ...]
+    [entries.<rule id>.env]       # optional: the variables Set environment offers for it
+    RATE_LIMIT_GLOBAL = "value"   # "value": a new value replaces the old one
+    ADMIN_WHITELIST_IPS = "list"  # "list": comma-separated; "add a value" appends one
     [entries.<rule id>.logs]      # optional: the log lines the diagnosis points at
     pattern = "rate limit exceeded"  # a regex (case-insensitive, as grep -i); "": every line
     previous = false              # the previous (crashed) container's log
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -50,9 +53,16 @@ ACTION_IDS = (
     "explain_analyze",
     "create_index",
     "backup_database",
+    "set_env",
+    "resources",
+    "rollback",
+    "contain",
+    "pause_rollout",
+    "resume_rollout",
 )
 _LIST_KEYS = ("symptoms", "commands", "actions", "resolution", "prevention")
-_KEYS = ("title", "diagnosis", *_LIST_KEYS, "logs")
+_KEYS = ("title", "diagnosis", *_LIST_KEYS, "logs", "env")
+ENV_KINDS = ("value", "list")  # a new value replaces it / comma-separated, "add a value" appends
 _LOG_KEYS = {
     "pattern": str,
     "previous": bool,
@@ -89,6 +99,7 @@ class RunbookEntry:
     resolution: tuple[str, ...]
     prevention: tuple[str, ...]
     logs: LogEvidenceSpec | None = None
+    env: Mapping[str, str] = field(default_factory=dict[str, str])  # variable -> "value" | "list"
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,14 @@ class Runbook:
     def entry(self, rule: str) -> RunbookEntry | None:
         """The entry for a rule id, None when this runbook has none."""
         return self.entries.get(rule)
+
+    def env_kinds(self) -> dict[str, str]:
+        """Every variable any entry names for Set environment, with its kind ("list" wins)."""
+        kinds: dict[str, str] = {}
+        for entry in self.entries.values():
+            for name, kind in entry.env.items():
+                kinds[name] = "list" if "list" in (kind, kinds.get(name)) else kind
+        return kinds
 
 
 class _Lenient(string.Formatter):
@@ -243,12 +262,33 @@ def _entry(rule: str, raw: object, path: str) -> RunbookEntry:
                 key=f"{where}.actions",
             )
     logs = _log_spec(table["logs"], path, f"{where}.logs") if "logs" in table else None
+    env = _env_spec(table.get("env", {}), path, f"{where}.env")
     _check_template(text["diagnosis"], path, f"{where}.diagnosis")
     for i, command in enumerate(lists["commands"]):
         _check_template(command, path, f"{where}.commands[{i}]")
     return RunbookEntry(
-        id=rule, title=text["title"], diagnosis=text["diagnosis"], logs=logs, **lists
+        id=rule, title=text["title"], diagnosis=text["diagnosis"], logs=logs, env=env, **lists
     )
+
+
+def _env_spec(raw: object, path: str, where: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise ConfigError('expected a table of variable = "value" | "list"', path=path, key=where)
+    table = cast("dict[str, object]", raw)  # TOML keys are strings
+    for name, kind in table.items():
+        if not name.replace("_", "").isalnum():
+            raise ConfigError(
+                "expected an environment variable name (letters, digits, _)",
+                path=path,
+                key=f"{where}.{name}",
+            )
+        if kind not in ENV_KINDS:
+            raise ConfigError(
+                f"expected one of {', '.join(ENV_KINDS)}, got {kind!r}",
+                path=path,
+                key=f"{where}.{name}",
+            )
+    return {name: str(kind) for name, kind in table.items()}
 
 
 def _log_spec(raw: Any, path: str, where: str) -> LogEvidenceSpec:

@@ -1,13 +1,14 @@
 """Fault drills: each runbook failure injected into a running Lab for real, and cleared again.
 
 drill                  | injected                                               | fix in the cockpit
------------------------|--------------------------------------------------------|-------------------
+-----------------------|--------------------------------------------------------|---------------
 connection-exhaustion  | idle connections as the app role up to 95 % of max     | kill idle
 slow-query             | `SELECT pg_sleep(600)` as the app role                 | cancel/terminate
 cache-miss-storm       | FLUSHDB while traffic runs, misses no longer refill    | warm cache
 cpu-spike              | the deployment's CPU load pinned at 95 % of its limits | scale
-oom-crashloop          | a pod OOMKilled, then CrashLoopBackOff                 | restart
-rate-limit-storm       | traffic at twice the API's rate limit                  | runbook advice
+oom-crashloop          | the container needs more than its memory limit: a pod  | resources
+                       | OOMKilled, then CrashLoopBackOff (new pods too)        |
+rate-limit-storm       | traffic at twice the API's rate limit                  | set env
 cert-expiring/-expired | the API's cert switched to one expiring / expired      | runbook advice
 disk-pressure          | DiskPressure=True on a node                            | runbook advice
 volume-filling         | one pod's volume filled step by step past 85 then 95 % | runbook advice
@@ -112,15 +113,15 @@ DRILLS: tuple[Drill, ...] = (
     ),
     Drill(
         "oom-crashloop",
-        "a pod OOMKilled, then in CrashLoopBackOff",
-        "restart the deployment; raise the memory limit",
+        "the container needs a quarter more than its memory limit: OOMKilled, CrashLoopBackOff",
+        "raise the memory limit (Resources…, M); a restart alone crash-loops again",
         "oom",
         "P2",
     ),
     Drill(
         "rate-limit-storm",
         "API traffic at twice its rate limit (429s)",
-        "runbook: find the client, raise the limit or scale",
+        "raise RATE_LIMIT_GLOBAL (Set environment…, V) above the traffic",
         "rate_limit",
         "P3",
     ),
@@ -446,10 +447,17 @@ class DrillRunner:
         load.stop()
 
     def _inject_oom_crashloop(self) -> tuple[Any, str]:
+        from cockpit.quantity import human_bytes
+
+        need = self._kube.memory_hungry()
         pod = self._kube.oom_crashloop(self._kube.default_deployment)
-        return pod, f"pod {pod} OOMKilled and crash-looping"
+        return pod, (
+            f"pod {pod} OOMKilled and crash-looping: the container needs {human_bytes(need)}, "
+            "more than its limit"
+        )
 
     def _clear_oom_crashloop(self, _pod: str) -> None:
+        self._kube.clear_memory_hungry()
         self._kube.clear_oom_crashloop(None)
 
     def _inject_disk_pressure(self) -> tuple[Any, str]:

@@ -56,6 +56,21 @@ def with_db(url: str, dbname: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{dbname}"))
 
 
+def api_env(rate_limit_rps: float) -> list[dict[str, Any]]:
+    """The API container's environment in the simulated deployment: the rate limit the API
+    simulator enforces, the admin allow-list (a comma-separated list), and the admin token from
+    a Secret (shown as such, never read)."""
+    return [
+        {"name": "RATE_LIMIT_GLOBAL", "value": f"{rate_limit_rps:g}"},
+        {"name": "ADMIN_WHITELIST_IPS", "value": "10.0.0.5,10.0.0.6"},
+        {
+            "name": "ADMIN_TOKEN",
+            "valueFrom": {"secretKeyRef": {"name": "predictiq-api", "key": "admin-token"}},
+        },
+        {"name": "LOG_LEVEL", "value": "info"},
+    ]
+
+
 class Lab:
     """Everything the demo runs on. Attributes are set by `start()`; see the module doc."""
 
@@ -229,6 +244,7 @@ class Lab:
             delay=self._kube_delay,
             token=secrets.token_urlsafe(16),
             cluster_name="predictiq-lab",
+            env=api_env(self.rate_limit_rps),
         ).start()
         self.kube.write_kubeconfig(self.kubeconfig_path, context=labfiles.KUBE_CONTEXT)
         if self.api is not None:  # the API's requests become the pods' log lines
@@ -236,9 +252,12 @@ class Lab:
 
             self.api.set_request_log(PodAccessLog(self.kube))
             # and each pod's share of the traffic, behind the pod proxy
-            from cockpit.lab.apisim.pods import connect
+            from cockpit.lab.apisim.pods import connect, env_rate_limit
 
             connect(self.api.pod_metrics, self.kube)
+            # and its rate limit is the RATE_LIMIT_GLOBAL the running pods were started with
+            kube = self.kube
+            self.api.set_rate_limit_source(lambda: env_rate_limit(kube))
         os.chmod(self.kubeconfig_path, 0o600)  # it holds the simulator's bearer token
 
     def _write_files(self) -> None:

@@ -89,7 +89,9 @@ def _selection(cockpit: Cockpit, drill: str) -> dict[str, Any] | None:
         return {"pid": db.longest_queries[0].pid}
     if drill == "cpu-spike":
         return {"replicas": 8}
-    return None
+    if drill == "rate-limit-storm":  # the storm is twice the limit: raise it well above
+        return {"set": {"RATE_LIMIT_GLOBAL": "200"}}
+    return None  # oom-crashloop: Resources proposes the next memory step up
 
 
 FIXES = {
@@ -97,8 +99,18 @@ FIXES = {
     "slow-query": "cancel_query",
     "cache-miss-storm": "warm_cache",
     "cpu-spike": "scale",
-    "oom-crashloop": "restart",
+    "oom-crashloop": "resources",  # a restart alone would crash-loop again: it needs memory
+    "rate-limit-storm": "set_env",
 }
+
+
+async def _restore_rate_limit(cockpit: Cockpit, lab: Lab) -> None:
+    ctx = cockpit.context("")
+    ctx.incident_id = None
+    selection = {"set": {"RATE_LIMIT_GLOBAL": f"{lab.rate_limit_rps:g}"}}
+    plan = await ACTIONS["set_env"].plan(ctx, selection)
+    if not plan.nothing_to_do:
+        assert (await executor.execute(ctx, ACTIONS["set_env"], plan)).ok
 
 
 @pytest.mark.parametrize("name", [d.name for d in DRILLS])
@@ -138,6 +150,8 @@ async def test_drill_is_detected_fixed_and_recovers(lab: Lab, name: str, tmp_pat
             lab.drills.clear(name)
             if name == "cpu-spike":
                 lab.kube.scale_to(lab.replicas)
+            if name == "rate-limit-storm":  # the next tests run against the lab's own limit
+                await _restore_rate_limit(cockpit, lab)
     finally:
         await cockpit.aclose()
 

@@ -18,6 +18,18 @@ from cockpit.lab.schema import install_schema
 COCKPIT = str(Path(sys.executable).parent / "cockpit")
 INTERVAL = 0.3
 SECTION_KEYS = ("database", "cache", "certificates", "api")
+# the scale subresource denied: scale and contain (which scales to 0) are; whatever patches the
+# deployment itself (restart, set env, resources, roll back, pause/resume) is not
+DENIED_SCALE = {
+    "scale": False,
+    "restart": True,
+    "set_env": True,
+    "resources": True,
+    "rollback": True,
+    "contain": False,
+    "pause_rollout": True,
+    "resume_rollout": True,
+}
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +213,7 @@ def test_pods_from_the_kubernetes_simulator_with_usage_and_permissions(tmp_path)
     assert running and all(
         p["cpu_m"] is not None and p["memory_bytes"] is not None for p in running
     ), running
-    assert pods["permissions"] == {"scale": False, "restart": True}
+    assert pods["permissions"] == DENIED_SCALE
     # and the first round of kubelet summaries: per-pod disk, as the README's schema says
     assert pods["disk"]["note"] is None and pods["disk"]["nodes_failed"] == {}, pods["disk"]
     for pod in running:

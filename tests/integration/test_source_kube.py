@@ -21,6 +21,19 @@ FAST = WatchTiming(
     connect_timeout=2.0, read_timeout=1.0, server_timeout=30, backoff_initial=0.05, backoff_max=0.5
 )
 
+# the scale subresource denied: scale and contain (which scales to 0) are; whatever patches the
+# deployment itself (restart, set env, resources, roll back, pause/resume) is not
+DENIED_SCALE = {
+    "scale": False,
+    "restart": True,
+    "set_env": True,
+    "resources": True,
+    "rollback": True,
+    "contain": False,
+    "pause_rollout": True,
+    "resume_rollout": True,
+}
+
 
 @pytest.fixture(scope="module")
 def sim():
@@ -303,7 +316,7 @@ async def test_rbac_denial_shows_in_permissions(sim, kubeconfig):
     src = make_source(kubeconfig)
     try:
         snap = await until(src, ok(lambda s: s.permissions))
-        assert snap.permissions == {"scale": False, "restart": True}
+        assert snap.permissions == DENIED_SCALE
         assert "scale" in snap.permission_reasons
     finally:
         await src.aclose()

@@ -14,7 +14,8 @@ def test_every_key_in_the_registry_is_in_the_readme():
         if spec.key.isdigit():  # pane numbers are one row: `1` … `6`
             assert "`1` … `6`" in README and f"pane {spec.key} (" in spec.description
             continue
-        assert f"`{display_key(spec.key)}`" in README, spec.key
+        if spec.key:  # an action without a key is listed by its palette title
+            assert f"`{display_key(spec.key)}`" in README, spec.key
         first = spec.description.split(" (")[0]
         assert first in README, spec.description
 

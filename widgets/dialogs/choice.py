@@ -16,8 +16,8 @@ class ChoiceDialog(ModalScreen[str | None]):
 
     DEFAULT_CSS = """
     ChoiceDialog { align: center middle; }
-    ChoiceDialog > Vertical { width: 60; height: auto; border: thick $accent; padding: 1 2;
-                              background: $surface; }
+    ChoiceDialog > Vertical { width: 100%; max-width: 78; height: auto; border: thick $accent;
+                              padding: 1 2; background: $surface; }
     """
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 

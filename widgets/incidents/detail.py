@@ -86,7 +86,7 @@ class Fixes:
         out: list[tuple[str, str, str]] = []
         for action_id in inc.actions:
             spec = next((k for k in self.keys if getattr(k, "action_id", None) == action_id), None)
-            if spec is not None:
+            if spec is not None and spec.key:  # a fix with no key is in the palette only
                 out.append((str(spec.key), str(spec.description), action_id))
         return out
 

@@ -279,17 +279,19 @@ class IncidentPanel(DataTable[Text | str]):
         if self.read_only:
             return
 
-        def done(result: tuple[str, str, str] | None) -> None:
+        def done(result: tuple[str, str, str, str] | None) -> None:
             if not result:
                 return
-            title, severity, impact = result
+            title, severity, impact, kind = result
             engine = self.engine
             try:
-                inc = engine.declare(title, severity, impact, operator=operator_name())
+                inc = engine.declare(
+                    title, severity, impact, rule=kind or None, operator=operator_name()
+                )
             except Exception as exc:  # audit failure or bad input: say it, change nothing
                 self.notify(f"Not declared: {exc}", severity="error")
                 return
             self.update_incidents(engine.active(), self._now())
             self.notify(f"Declared {inc.id} ({inc.severity}): {inc.title}")
 
-        self.app.push_screen(DeclareDialog(), done)
+        self.app.push_screen(DeclareDialog(self.engine.declarable_entries()), done)

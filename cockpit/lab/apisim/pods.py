@@ -155,6 +155,30 @@ def _ready(pod: object) -> bool:
     )
 
 
+RATE_LIMIT_VARIABLE = "RATE_LIMIT_GLOBAL"
+
+
+def env_rate_limit(kube: KubeSim, variable: str = RATE_LIMIT_VARIABLE) -> float | None:
+    """The rate limit the running pods enforce, from the env each was started with: the mean of
+    their `variable` values (each pod takes its share of the traffic, so mid-rollout the limit
+    moves pod by pod); None when no running pod has a numeric value."""
+    values: list[float] = []
+    for pod in kube.pods():
+        meta, status = fields.mapping(pod, "metadata"), fields.mapping(pod, "status")
+        if not fields.text(status, "podIP") or fields.text(meta, "deletionTimestamp"):
+            continue
+        containers = fields.items(fields.mapping(pod, "spec"), "containers")
+        env = fields.items(containers[0], "env") if containers else []
+        found = next((e for e in env if fields.text(e, "name") == variable), None)
+        if found is None:
+            continue
+        try:
+            values.append(float(fields.text(found, "value")))
+        except ValueError:
+            continue  # not a number: that pod runs without a usable limit
+    return sum(values) / len(values) if values else None
+
+
 def connect(pod_metrics: PodMetrics, kube: KubeSim) -> None:
     """Split the API simulator's traffic (its `pod_metrics`) over `kube`'s running pods and
     serve each pod's metrics through `kube`'s pod proxy."""

@@ -56,6 +56,7 @@ METRIC_CACHE_MISSES = "cache_misses_total"
 METRIC_CACHE_ERRORS = "cache_errors_total"
 
 _MARKET_ROUTE = re.compile(r"^/api/markets/(\d+)$")
+_LIMIT_REFRESH_SECONDS = 0.2  # how long a rate limit read from the pods is kept
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ class ApiSimulator:
         self._request_log: RequestLog | None = None
         self._markets = MarketCache(self._pool, self._redis, self.metrics, cache_ttl_seconds)
         self._bucket = TokenBucket(rate_limit_rps, rate_limit_burst)
+        # where the limit comes from when the pods carry it (the env they were started with)
+        self._limit_source: Callable[[], float | None] | None = None
+        self._limit_seen: float | None = None
+        self._limit_read_at = 0.0
+        self._limit_lock = threading.Lock()
         self._stopping = threading.Event()
         self._health_failure = False
         self._required_auth: str | None = None  # Authorization /health and /metrics demand
@@ -239,6 +245,26 @@ class ApiSimulator:
         """Set the global rate limit on the public routes; None turns it off."""
         self._bucket.configure(rps, burst)
 
+    def set_rate_limit_source(self, source: Callable[[], float | None] | None) -> None:
+        """Read the rate limit from `source` (a few times a second; None from it keeps the
+        current one): the lab points it at the RATE_LIMIT_GLOBAL its pods were started with, so
+        a `kubectl set env` that rolls out really changes the limit."""
+        with self._limit_lock:
+            self._limit_source, self._limit_seen, self._limit_read_at = source, None, 0.0
+
+    def _sync_rate_limit(self) -> None:
+        with self._limit_lock:
+            source, now = self._limit_source, time.monotonic()
+            if source is None or now - self._limit_read_at < _LIMIT_REFRESH_SECONDS:
+                return
+            self._limit_read_at = now
+        value = source()
+        with self._limit_lock:
+            if value is None or value <= 0 or value == self._limit_seen:
+                return
+            self._limit_seen = value
+        self._bucket.configure(value)
+
     def set_fill_on_miss(self, enabled: bool) -> None:
         """Whether a cache miss writes the row back to Redis.
 
@@ -300,6 +326,8 @@ class ApiSimulator:
             )
         ):
             return label, json_reply(401, {"error": "unauthorized"}, ("WWW-Authenticate", "Bearer"))
+        if label.startswith("/api/markets"):
+            self._sync_rate_limit()
         if label.startswith("/api/markets") and not self._bucket.try_acquire():
             self.metrics.rate_limited.inc()
             return label, json_reply(429, {"error": "rate limit exceeded"}, ("Retry-After", "1"))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from cockpit.lab.kubesim import objects
 from cockpit.lab.kubesim.discovery import Resource
-from cockpit.lab.kubesim.jsontypes import JSON, member, text
+from cockpit.lab.kubesim.jsontypes import JSON, member, members, text
 from cockpit.lab.kubesim.patch import PatchError, apply_patch
 from cockpit.lab.kubesim.select import SelectorError, matches_fields, matches_labels
 from cockpit.lab.kubesim.store import now_rfc3339
@@ -261,6 +261,9 @@ class Operations:
             ) from exc
 
     def _replace(self, route: Route, current: JSON, new: JSON, dry_run: bool) -> JSON:
+        invalid = invalid_env(new) if route.resource.name == "deployments" else None
+        if invalid is not None:
+            raise ApiError(422, "Invalid", f'Deployment.apps "{route.name}" is invalid: {invalid}')
         # Identity and status are the server's; a client cannot change them through the object.
         for key in ("name", "namespace", "uid", "creationTimestamp"):
             if key in current["metadata"]:
@@ -351,6 +354,20 @@ class Operations:
             f'"{target}" in API group "{route.group}"{where}',
             {"name": route.name or "", "group": route.group, "kind": route.resource.name},
         )
+
+
+def invalid_env(dep: JSON) -> str | None:
+    """The API server's complaint about a pod template env entry with both `value` and
+    `valueFrom` (a merge that forgot to drop one), or None."""
+    template = member(member(dep, "spec"), "template")
+    for i, container in enumerate(members(member(template, "spec"), "containers")):
+        for j, env in enumerate(members(container, "env")):
+            if env.get("value") and env.get("valueFrom"):
+                return (
+                    f"spec.template.spec.containers[{i}].env[{j}].valueFrom: Invalid value: "
+                    '"": may not be specified when `value` is not empty'
+                )
+    return None
 
 
 def scale_of(dep: JSON) -> JSON:

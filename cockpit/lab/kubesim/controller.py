@@ -36,6 +36,9 @@ class Controller:
         self.node_names = node_names
         self.unschedulable: dict[Key, str] = {}  # deployment -> scheduler message
         self.crashlooping: set[Key] = set()  # pods being OOM-killed over and over
+        # deployment -> the memory (bytes) its container needs: a pod started with a lower
+        # limit is OOM-killed over and over (the OOM drill); one with enough runs
+        self.memory_needs: dict[Key, int] = {}
         self._backoff_events: dict[Key, Key] = {}  # pod -> its BackOff event
         self._last_progress: dict[Key, float] = {}
         self._pending: set[tuple[str, Key]] = set()  # coalesced timers, see `once`
@@ -114,7 +117,7 @@ class Controller:
         pod_hash = objects.template_hash(dep["spec"]["template"])
         for rs in sets:
             if rs["metadata"]["labels"].get("pod-template-hash") == pod_hash:
-                return rs
+                return self._promote(dep, rs, sets)
         if dep["spec"].get("paused") and sets:
             return max(sets, key=_revision)
         revision = max((_revision(rs) for rs in sets), default=0) + 1
@@ -128,6 +131,34 @@ class Controller:
             ),
         )
         return rs
+
+    def _promote(self, dep: JSON, rs: JSON, sets: list[JSON]) -> JSON:
+        """An older replica set whose template the deployment has again (a rollback) takes the
+        next revision, as the deployment controller does; the deployment's annotation follows."""
+        top = max((_revision(s) for s in sets), default=0)
+        if _revision(rs) >= top or dep["spec"].get("paused"):
+            return rs
+        revision = str(top + 1)
+        meta = rs["metadata"]
+        promoted = self.store.update(
+            "replicasets",
+            meta["namespace"],
+            meta["name"],
+            lambda r: r["metadata"]["annotations"].update(
+                {"deployment.kubernetes.io/revision": revision}
+            ),
+        )
+        self.store.update(
+            "deployments",
+            dep["metadata"]["namespace"],
+            dep["metadata"]["name"],
+            lambda d: (
+                d["metadata"]
+                .setdefault("annotations", {})
+                .update({"deployment.kubernetes.io/revision": revision})
+            ),
+        )
+        return promoted or rs
 
     def reconcile(self, ns: str, name: str, instant: bool = False) -> None:
         """One controller step for a deployment; `instant` creates Running pods, deletes at once."""
@@ -239,6 +270,10 @@ class Controller:
                 return
             self.store.update("pods", ns, name, lambda p: pods.mark_running(p, self._pod_ip()))
             self._event(pod, "Normal", "Started", "Started container api", "kubelet")
+            need = self.memory_needs.get((ns, self.deployment_of(pod) or ""))
+            if need is not None and pods.memory_limit(pod) < need:
+                self.crashlooping.add((ns, name))  # its limit is below what it needs
+                self.crash(ns, name)
             self._after_pod_change(pod)
 
     def _remove_pods(self, victims: list[JSON], instant: bool) -> None:

@@ -72,6 +72,24 @@ class FaultsMixin:
         for ns, name in keys:
             self.controller.recover(ns, name)
 
+    def memory_hungry(self, deployment: str | None = None, need: int | None = None) -> int:
+        """The deployment's container needs `need` bytes (default: a quarter over its template's
+        memory limit): a pod started with a lower limit is OOM-killed over and over, one with
+        enough runs. Returns the need."""
+        name = deployment or self.default_deployment
+        template = self.deployment(name)["spec"]["template"]
+        pod: JSON = {"spec": template["spec"]}
+        limit = pods.memory_limit(pod)
+        wanted = need if need is not None else int(limit * 1.25) if limit != float("inf") else 0
+        self.controller.memory_needs[(self.namespace, name)] = wanted
+        return wanted
+
+    def clear_memory_hungry(self, deployment: str | None = None) -> None:
+        """The container fits its limit again (pods started from now on run)."""
+        self.controller.memory_needs.pop(
+            (self.namespace, deployment or self.default_deployment), None
+        )
+
     def cpu_spike(self, target: str | None = None, fraction: float = 1.05) -> str:
         """Pin a pod's CPU use near `fraction` of its limit (throttled at >= 1)."""
         name = self._pod_name(target)
@@ -311,6 +329,7 @@ class FaultsMixin:
 
     def clear_faults(self) -> None:
         """Clear every injected fault."""
+        self.controller.memory_needs.clear()
         self.clear_oom_crashloop()
         self.clear_image_pull_backoff()
         self.usage.cpu_overrides.clear()

@@ -41,6 +41,7 @@ class MutatingRequest:
     name: str | None
     dry_run: bool
     body: str  # the raw request body (JSON text)
+    content_type: str = ""  # as sent: which patch flavour a PATCH was
 
 
 @dataclass
@@ -267,6 +268,7 @@ class KubeSimHandler(BaseHTTPRequestHandler):
                 target.name,
                 query.get("dryRun") == "All",
                 body.decode(errors="replace"),
+                self.headers.get("Content-Type", ""),
             )
         self.sim.requests.record(verb, resource, entry)
 

@@ -26,17 +26,28 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from cockpit.lab.kubesim.api import ApiError, Route
+from cockpit.lab.kubesim.pods import memory_limit
 from cockpit.sources.fields import Json, as_list, as_mapping
 
 RunKey = tuple[str, str, str, int]  # namespace, pod, container, restart count
 KEEP_LINES = 50_000  # per container run, as a kubelet's log rotation would bound it
 TICK_SECONDS = 1.0
-OOM_LINES = (
-    '{"level":"warn","msg":"heap usage 93% of limit","rss_mb":476,"limit_mb":512}',
-    '{"level":"error","msg":"memory allocation failed: cannot allocate 67108864 bytes"}',
+OOM_LINES = (  # {rss_mb}, {limit_mb}, {limit_kb}: from the container's memory limit
+    '{{"level":"warn","msg":"heap usage 93% of limit","rss_mb":{rss_mb},"limit_mb":{limit_mb}}}',
+    '{{"level":"error","msg":"memory allocation failed: cannot allocate 67108864 bytes"}}',
     "fatal error: runtime: out of memory",
-    "Killed process 1 (predictiq-api) total-vm:1048576kB, anon-rss:524288kB (OOMKilled)",
+    "Killed process 1 (predictiq-api) total-vm:{vm_kb}kB, anon-rss:{limit_kb}kB (OOMKilled)",
 )
+
+
+def oom_lines(pod: dict[str, Any]) -> list[str]:
+    """The OOM lines with the pod's own memory limit in them (512 MiB when it has none)."""
+    limit = memory_limit(pod)
+    mb = int(limit // 2**20) if limit != float("inf") else 512
+    numbers = {"rss_mb": mb * 93 // 100, "limit_mb": mb, "limit_kb": mb * 1024, "vm_kb": mb * 2048}
+    return [line.format(**numbers) for line in OOM_LINES]
+
+
 LOOP_LINE = (
     '{"level":"warn","msg":"event loop blocked for 1840ms: possible infinite loop in '
     'odds recalculation","handler":"/api/markets/{id}"}'
@@ -189,7 +200,7 @@ class PodLogs:
         run = self._run(key, _started_ns(obj, key[2]) if not previous else None)
         if key[3] < restart_count(obj, key[2]) and not run.oom_written and _oom_killed(obj, key[2]):
             finished = _stamp(_str(_last_terminated(obj, key[2]).get("finishedAt")))
-            for i, text in enumerate(OOM_LINES):
+            for i, text in enumerate(oom_lines(obj)):
                 self._append(run, text, finished - (len(OOM_LINES) - i) * 1_000_000)
             run.oom_written = True
         return run

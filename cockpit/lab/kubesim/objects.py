@@ -140,8 +140,28 @@ def _data_volume() -> JSON:
     }
 
 
-def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image: str) -> JSON:
-    """A Deployment whose template runs one container "api" with requests and limits."""
+def deployment(
+    name: str,
+    ns: str,
+    replicas: int,
+    labels: dict[str, str],
+    image: str,
+    env: list[JSON] | None = None,
+) -> JSON:
+    """A Deployment whose template runs one container "api" with requests and limits (and `env`,
+    the container's environment, when given)."""
+    container: JSON = {
+        "name": "api",
+        "image": image,
+        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
+        "resources": {
+            "requests": {"cpu": "500m", "memory": "512Mi"},
+            "limits": {"cpu": "1", "memory": "1Gi"},
+        },
+        "volumeMounts": [{"name": "data", "mountPath": "/var/lib/predictiq"}],
+    }
+    if env:
+        container["env"] = json.loads(json.dumps(env))
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -158,18 +178,7 @@ def deployment(name: str, ns: str, replicas: int, labels: dict[str, str], image:
             "template": {
                 "metadata": {"labels": dict(labels)},
                 "spec": {
-                    "containers": [
-                        {
-                            "name": "api",
-                            "image": image,
-                            "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}],
-                            "resources": {
-                                "requests": {"cpu": "500m", "memory": "512Mi"},
-                                "limits": {"cpu": "1", "memory": "1Gi"},
-                            },
-                            "volumeMounts": [{"name": "data", "mountPath": "/var/lib/predictiq"}],
-                        }
-                    ],
+                    "containers": [container],
                     # a per-pod claim (generic ephemeral volume): the disk the drills fill
                     "volumes": [_data_volume()],
                     "restartPolicy": "Always",

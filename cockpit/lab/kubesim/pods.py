@@ -8,6 +8,7 @@ from __future__ import annotations
 from cockpit.lab.kubesim.jsontypes import JSON, first, member, members
 from cockpit.lab.kubesim.objects import container_id
 from cockpit.lab.kubesim.store import now_rfc3339
+from cockpit.quantity import QuantityError, memory_bytes
 
 
 def _conditions(pod: JSON, ready: bool, scheduled: bool = True) -> list[JSON]:
@@ -90,6 +91,17 @@ def mark_running(pod: JSON, pod_ip: str) -> None:
     running = _container_status(pod, True, {"running": {"startedAt": now_rfc3339()}}, restarts)
     running["containerID"] = container_id()
     status["containerStatuses"] = [running]
+
+
+def memory_limit(pod: JSON) -> float:
+    """The memory limit of the pod's first container in bytes (infinite when it has none)."""
+    containers = members(pod["spec"], "containers")
+    first_container: JSON = containers[0] if containers else {}
+    limit = member(member(first_container, "resources"), "limits").get("memory")
+    try:
+        return float(memory_bytes(str(limit))) if limit is not None else float("inf")
+    except QuantityError:
+        return float("inf")
 
 
 def mark_oom_crashloop(pod: JSON) -> None:

@@ -21,7 +21,12 @@ Usage::
 Constructor: ``KubeSim(namespace="predictiq", deployment="predictiq-api", replicas=3,
 labels=None (-> {"app": deployment}), image=..., nodes=3, delay=1.0, host="127.0.0.1", port=0,
 token="lab-token", bookmark_interval=5.0, watch_timeout=1800.0, history_limit=20000,
-hpa=(2, 10) (min, max; None for no HPA), seed=None, cluster_name="kubesim")``.
+hpa=(2, 10) (min, max; None for no HPA), seed=None, cluster_name="kubesim", env=None (the
+container's environment: [{"name": ..., "value": ...} | {"name": ..., "valueFrom": ...}]))``.
+A rollout makes a new ReplicaSet with the next ``deployment.kubernetes.io/revision`` and keeps
+the old ones (scaled to 0); a template equal to an old one's (a rollback) promotes that
+ReplicaSet to the next revision, as the deployment controller does. A pod template env entry with
+both ``value`` and ``valueFrom`` is refused with 422, as the API server does.
 ``delay`` is the controller's step: a spec change acts one step later, a new pod is Pending for
 one step, a deleted pod is Terminating for one step; a rollout replaces pods one by one.
 
@@ -43,6 +48,8 @@ pods), ``add_deployment(name, replicas, labels=None, hpa=None)``, ``deny(verb, r
 subresource="")`` / ``allow(...)`` for the RBAC policy (also enforced as 403 on real requests).
 
 Faults (each has a ``clear_*``; ``clear_faults()`` clears them all): ``oom_crashloop(target)``,
+``memory_hungry(deployment=None, need=None)`` (pods started with a lower memory limit than the
+need, default a quarter over the template's limit, are OOM-killed over and over),
 ``cpu_spike(target, fraction=1.05)``, ``memory_near_limit(target, fraction=0.97)``,
 ``image_pull_backoff(target)``, ``evict(target)``, ``pending_pods(count=1, deployment=None,
 message=...)``, ``disk_pressure(node=None)``, ``memory_pressure(node=None)``,
@@ -102,6 +109,7 @@ class KubeSim(FaultsMixin, DiskFaultsMixin):
         hpa: tuple[int, int] | None = (2, 10),
         seed: int | None = None,
         cluster_name: str = "kubesim",
+        env: list[JSON] | None = None,
     ) -> None:
         self.namespace = namespace
         self.default_deployment = deployment
@@ -131,7 +139,7 @@ class KubeSim(FaultsMixin, DiskFaultsMixin):
                 self.store.put("namespaces", objects.namespace(name))
         for index, name in enumerate(node_names):
             self.store.put("nodes", objects.node(name, index))
-        self.add_deployment(deployment, replicas, labels, hpa)
+        self.add_deployment(deployment, replicas, labels, hpa, env)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -295,11 +303,14 @@ class KubeSim(FaultsMixin, DiskFaultsMixin):
         replicas: int = 3,
         labels: dict[str, str] | None = None,
         hpa: tuple[int, int] | None = None,
+        env: list[JSON] | None = None,
     ) -> JSON:
-        """Create a deployment with `replicas` Running pods (instantly) and optionally an HPA."""
+        """Create a deployment with `replicas` Running pods (instantly), optionally an HPA, and
+        `env` as its container's environment."""
         labels = labels or {"app": name}
         dep = self.store.put(
-            "deployments", objects.deployment(name, self.namespace, replicas, labels, self.image)
+            "deployments",
+            objects.deployment(name, self.namespace, replicas, labels, self.image, env),
         )
         if hpa is not None:
             self.store.put("horizontalpodautoscalers", objects.hpa(dep, *hpa))

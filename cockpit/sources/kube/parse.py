@@ -261,7 +261,21 @@ def parse_deployment(dep: Json, hpa: HpaInfo | None = None) -> DeploymentInfo:
         observed_generation=integer(status, "observedGeneration"),
         restarted_at=optional_text(template_annotations, RESTARTED_AT),
         hpa=hpa,
+        revision=optional_integer(mapping(meta, "annotations"), "deployment.kubernetes.io/revision")
+        or 0,
+        rollout_finished_at=rollout_finished_at(status),
     )
+
+
+def rollout_finished_at(status: Json) -> datetime | None:
+    """When the last rollout completed: the Progressing condition's lastUpdateTime while its
+    reason is NewReplicaSetAvailable (None while a rollout runs, or when the server omits it)."""
+    for condition in items(status, "conditions"):
+        if text(condition, "type") == "Progressing":
+            if text(condition, "reason") != "NewReplicaSetAvailable":
+                return None
+            return parse_time(get(condition, "lastUpdateTime"))
+    return None
 
 
 def parse_hpa(hpa: Json) -> HpaInfo:

@@ -24,9 +24,17 @@ from cockpit.sources.kube.http import RawApi
 from cockpit.sources.kube.watch import error_text, http_status
 
 ActionVerb = tuple[str, str, str, str]  # (verb, API group, resource, subresource)
+_PATCH_DEPLOYMENT: ActionVerb = ("patch", "apps", "deployments", "")
+_PATCH_SCALE: ActionVerb = ("patch", "apps", "deployments", "scale")
 DEFAULT_ACTION_VERBS: dict[str, ActionVerb] = {
-    "scale": ("patch", "apps", "deployments", "scale"),
-    "restart": ("patch", "apps", "deployments", ""),
+    "scale": _PATCH_SCALE,
+    "restart": _PATCH_DEPLOYMENT,
+    "set_env": _PATCH_DEPLOYMENT,
+    "resources": _PATCH_DEPLOYMENT,
+    "rollback": _PATCH_DEPLOYMENT,
+    "contain": _PATCH_SCALE,
+    "pause_rollout": _PATCH_DEPLOYMENT,
+    "resume_rollout": _PATCH_DEPLOYMENT,
 }
 # How a missing metrics pipeline answers: no such group (404), or an APIService whose backend
 # (metrics-server) is down or absent (503 ServiceUnavailable).
@@ -124,10 +132,18 @@ class Poller:
         self.cache.set_usage(parse.parse_pod_metrics(items(body, "items")), None)
 
     def poll_permissions(self) -> None:
-        """One SelfSubjectAccessReview per action verb, on the deployment."""
+        """One SelfSubjectAccessReview per distinct verb and resource, on the deployment (the
+        actions that patch the deployment share one answer)."""
         allowed: dict[str, bool] = {}
         reasons: dict[str, str] = {}
-        for action, (verb, group, resource, subresource) in self.action_verbs.items():
+        answered: dict[ActionVerb, tuple[bool, str]] = {}  # verb and resource -> (allowed, why)
+        for action, asked in self.action_verbs.items():
+            if asked in answered:
+                allowed[action], why = answered[asked]
+                if why:
+                    reasons[action] = why
+                continue
+            verb, group, resource, subresource = asked
             attrs: dict[str, str] = {
                 "namespace": self.namespace,
                 "verb": verb,
@@ -155,4 +171,5 @@ class Poller:
                 reason = f"cannot {verb} {target} in {self.namespace}"
             if reason:
                 reasons[action] = reason
+            answered[asked] = (allowed[action], reason)
         self.cache.set_permissions(allowed, reasons)
