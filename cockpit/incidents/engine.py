@@ -382,7 +382,7 @@ class IncidentEngine:
                 streak.breaching, streak.healthy = streak.breaching + 1, 0
             else:
                 streak.breaching, streak.healthy = 0, streak.healthy + 1
-        incident_id = self._key_to_id.get(key)
+        incident_id = self._key_to_id.get(key) or self._twin(key)
         if incident_id is None and key in self._reopenable:
             if finding and sampled:
                 self._reopen(self._reopenable.pop(key), finding, now)
@@ -401,6 +401,17 @@ class IncidentEngine:
             self._follow(incident_id, finding, now)
         elif streak.healthy >= self.cfg.incidents.close_after_samples:
             self._close(incident_id, now, f"healthy for {streak.healthy} samples")
+            while (twin := self._twin(key)) is not None:  # the same finding's other incidents
+                self._close(twin, now, f"healthy for {streak.healthy} samples")
+
+    def _twin(self, key: str) -> str | None:
+        """An open incident of this finding that no key maps to. Two cockpits sharing one trail
+        (one jump host, one user) can each open one for the same finding; restored side by side,
+        only one is keyed, and the other must still follow and close with the finding."""
+        twin = next((i.id for i in self._open.values() if i.key == key and not i.declared), None)
+        if twin is not None:
+            self._key_to_id[key] = twin
+        return twin
 
     def _open_or_attach(self, f: Finding, now: datetime) -> None:
         """Open the finding's incident: numbered here when alone (or the store is away), else

@@ -146,3 +146,28 @@ def test_a_log_cut_mid_line_by_a_crash_starts_and_keeps_every_entry(tmp_path):
     ]
     ok, _, reason = verify(log)
     assert not ok and "not a JSON entry" in reason  # the damage stays visible to verify
+
+
+def test_two_incidents_of_one_finding_restored_side_by_side_both_close_when_healthy(tmp_path):
+    # two cockpits on one jump host, one user, one audit log, the second started before the
+    # first's incident (so it restored nothing) and opening its own for the same finding (an
+    # older cockpit that did not restore did the same). A restart restores both; only one can be
+    # keyed by the finding, and the other used to stay open, overdue, for ever.
+    now: list = [T0]
+    first = Run(_engine(tmp_path, now), now=now)
+    second = Run(_engine(tmp_path, now), now=now)
+    [one] = first.feed(("database", db(idle=80)), times=OPEN)
+    now[0] += timedelta(days=1)  # another day's number: the two engines do not share counters
+    [two] = second.feed(("database", db(idle=80)), times=OPEN)
+    assert one.id != two.id and one.key == two.key
+    restarted = Run(_engine(tmp_path, now), now=now)
+    assert {i.id for i in restarted.engine.active()} == {one.id, two.id}
+    restarted.feed(("database", db(idle=5)), times=CLOSE)
+    assert restarted.engine.active() == []
+    assert {restarted.engine.get(i).status for i in (one.id, two.id)} == {"Resolved"}
+    closed = [
+        e["incident_id"]
+        for e in read_entries(tmp_path / "audit.jsonl")
+        if e["event"] == "incident.closed"
+    ]
+    assert sorted(closed) == sorted([one.id, two.id])
