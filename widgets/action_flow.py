@@ -49,6 +49,16 @@ Selection = dict[str, Any]
 
 
 _ASKS = ("scale", "set_env", "resources")  # the actions that ask for input before their plan
+# what a selection holds when it already answers the action's question (from a test or a fix
+# started with its input); any other selection is the row the key was pressed on
+_ANSWER_KEYS = {"set_env": ("set", "add"), "resources": ("memory", "cpu")}
+
+
+def _answers(action_id: str, selection: Selection | None) -> bool:
+    if not selection:
+        return False
+    keys = _ANSWER_KEYS.get(action_id)
+    return keys is None or any(k in selection for k in keys)
 
 
 def _no_incident() -> str | None:
@@ -128,8 +138,8 @@ class ActionFlow:
         """What the action needs from the operator before its plan (unless given already)."""
         if action_id == "scale":
             return await self._ask_replicas(selection)
-        if action_id not in _ASKS or selection:
-            return selection
+        if action_id not in _ASKS or _answers(action_id, selection):
+            return selection  # (a pane's row, e.g. the pod under the cursor, is not an answer)
         from widgets.action_inputs import ask_env, ask_resources
 
         if action_id == "resources":

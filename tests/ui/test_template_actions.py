@@ -246,3 +246,21 @@ async def test_declaring_a_security_incident_by_its_runbook_entry() -> None:
         await pilot.press(*"rity", "enter")
         await pilot.pause()
     assert app.results == [("Admin API abused", "P2", "users", "security")]
+
+
+@pytest.mark.parametrize(
+    ("action_id", "asked"), [("set_env", ChoiceDialog), ("resources", TextDialog)]
+)
+async def test_the_row_under_the_cursor_is_not_taken_for_the_answer(
+    sim: KubeSim, tmp_path: Path, action_id: str, asked: type
+) -> None:
+    # V / M pressed on the pods pane start the flow with the pod row as the selection: the
+    # question is still asked (it used to plan at once and fail with "needs at least one variable")
+    app = _app(sim, tmp_path)
+    pod_row = {"pod": "predictiq-api-0", "uid": "u-0"}
+    async with app.run_test(size=(80, 24)) as pilot:
+        worker = app.run_worker(app.flow.run(action_id, pod_row))
+        await _settle(pilot, lambda: isinstance(app.screen, asked))
+        await pilot.press("escape")
+        await worker.wait()
+    assert not (tmp_path / "audit.jsonl").exists() or read_entries(tmp_path / "audit.jsonl") == []
