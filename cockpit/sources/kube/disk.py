@@ -30,6 +30,7 @@ from cockpit.sources.base import describe_error
 from cockpit.sources.fields import as_mapping, text
 from cockpit.sources.kube.cache import KubeCache
 from cockpit.sources.kube.http import RawApi
+from cockpit.sources.kube.poll import BackgroundLoop
 from cockpit.sources.kube.summary import parse_summary
 from cockpit.sources.kube.watch import error_text, http_status, is_timeout
 
@@ -60,7 +61,7 @@ def failure_reason(exc: BaseException, timeout: float) -> str:
     return error_text(exc)
 
 
-class DiskPoller:
+class DiskPoller(BackgroundLoop):
     """Reads the kubelet summaries of the pods' nodes every `interval` seconds, in its own
     thread, until stopped."""
 
@@ -77,24 +78,8 @@ class DiskPoller:
         self.timeout, self.interval = timeout, interval
         self.pods_listed = pods_listed  # the first round waits (bounded) for the pods' list
         self._nodes_read: set[str] = set()  # the nodes of the last round
-        self._stop = threading.Event()
-        self.first_round = threading.Event()  # set once the first round has ended
-        self._thread = threading.Thread(target=self._run, name="kube-disk", daemon=True)
+        super().__init__("kube-disk")  # first_round: set once the first round has ended
         self._last: dict[str, dict[str, PodDisk]] = {}  # node -> its pods, last good read
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """End the loop after the current round (each read has a timeout)."""
-        self._stop.set()
-
-    def join(self, timeout: float) -> bool:
-        """Wait for the thread; True if it ended."""
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
 
     def _run(self) -> None:
         if self.pods_listed is not None:

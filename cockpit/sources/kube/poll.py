@@ -44,7 +44,35 @@ _METRICS_MISSING = {
 }
 
 
-class Poller:
+class BackgroundLoop:
+    """A polling loop in its own daemon thread (the metrics and access reviews, the kubelet
+    summaries): `start`, `stop` (the loop ends after its current request, each of which has a
+    timeout) and `join`. `first_round` is set by the loop once its first round has ended."""
+
+    def __init__(self, name: str) -> None:
+        self._stop = threading.Event()
+        self.first_round = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the loop after the current request (each has a timeout)."""
+        self._stop.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the thread; True if it ended."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+class Poller(BackgroundLoop):
     """Runs the periodic reads in a daemon thread until stopped; each task fails on its own."""
 
     def __init__(
@@ -74,25 +102,9 @@ class Poller:
             ("permissions", permissions_interval, self.poll_permissions),
             ("metrics", metrics_interval, self.poll_metrics),
         ]
-        self._stop = threading.Event()
-        # Set once every task has run once (answered or failed): the first collect waits for it,
-        # so a one-shot snapshot has usage and permissions, not the empty values before the poll.
-        self.first_round = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="kube-poll", daemon=True)
-
-    def start(self) -> None:
-        """Start the thread."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """End the loop after the current request (each has a timeout)."""
-        self._stop.set()
-
-    def join(self, timeout: float) -> bool:
-        """Wait for the thread; True if it ended."""
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
+        # first_round is set once every task has run once (answered or failed): the first
+        # collect waits for it, so a one-shot snapshot has usage and permissions.
+        super().__init__("kube-poll")
 
     def _run(self) -> None:
         due = {name: 0.0 for name, _, _ in self.tasks}
